@@ -1,0 +1,87 @@
+"""The conventions on which frameworks disagree, as explicit named fields.
+
+A *dialect* is a preset of these fields: ``"torch"`` is what ``torch.optim`` executes,
+``"textbook"`` is how the source post writes the formulas. Any field can be overridden when a rule
+is built (``rules.adagrad(eps_placement="inside")`` is TensorFlow's/optax's ``eps_in_sqrt``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+EPS_PLACEMENTS = ("outside", "inside", "recursion")
+LR_DECAYS = ("none", "torch")
+WEIGHT_DECAYS = ("none", "l2")
+MOMENTUM_LR = ("outside", "inside")
+SIGNS = ("descent", "ascent")
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """Where the conventions of one update rule sit.
+
+    eps_placement
+        ``"outside"``: σ = √v + ε (torch, chainer); ``"inside"``: σ = √(v + ε) (TensorFlow, optax
+        ``eps_in_sqrt``, the post's AdaGrad); ``"recursion"``: ε is added inside the recursion of
+        σ², σ_t² = α σ_{t-1}² + (1-α) g_t² + ε (the post's RMSProp).
+    initial_accumulator
+        ``None``: the accumulator starts at torch's ``initial_accumulator_value`` hyperparameter;
+        a number: it starts there, fixed (the post: 0; TensorFlow's Adagrad: 0.1).
+    lr_decay
+        ``"torch"``: η_t = η / (1 + (t-1)·lr_decay) (torch.optim.Adagrad); ``"none"``.
+    weight_decay
+        ``"l2"``: g ← g + λ w before everything else (torch); ``"none"``: not offered.
+    maximize
+        Whether the rule offers torch's ``maximize`` flag (g ← −g first).
+    momentum_lr
+        Where η enters a momentum buffer: ``"outside"`` b ← μ b + g/σ, w ← w − η b (torch);
+        ``"inside"`` b ← μ b + η g/σ, w ← w − b (TensorFlow). They differ when η changes.
+    bias_correction
+        Divide the second-moment average by 1 − α^t (Adam-style) before the square root.
+    sign
+        ``"descent"`` w ← w − …; ``"ascent"`` w ← w + … (the post's statement S3 as written).
+    """
+
+    eps_placement: str = "outside"
+    initial_accumulator: float | None = None
+    lr_decay: str = "torch"
+    weight_decay: str = "l2"
+    maximize: bool = True
+    momentum_lr: str = "outside"
+    bias_correction: bool = False
+    sign: str = "descent"
+
+    def __post_init__(self) -> None:
+        for name, allowed in (
+            ("eps_placement", EPS_PLACEMENTS),
+            ("lr_decay", LR_DECAYS),
+            ("weight_decay", WEIGHT_DECAYS),
+            ("momentum_lr", MOMENTUM_LR),
+            ("sign", SIGNS),
+        ):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        if self.initial_accumulator is not None and not self.initial_accumulator >= 0:
+            raise ValueError(f"initial_accumulator must be >= 0 or None; got {self.initial_accumulator!r}")
+
+    def with_overrides(self, **overrides: Any) -> Conventions:
+        names = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise TypeError(f"unknown convention(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        return replace(self, **overrides)
+
+
+#: torch.optim's conventions: every option torch offers.
+TORCH = Conventions()
+
+#: The source post's formulas: no decay, no weight decay, no maximize, ε inside the root.
+TEXTBOOK = Conventions(
+    eps_placement="inside",
+    initial_accumulator=0.0,
+    lr_decay="none",
+    weight_decay="none",
+    maximize=False,
+)
