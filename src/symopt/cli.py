@@ -1,0 +1,95 @@
+"""The ``symopt`` command line: ``symopt list | derive | claims | generate | verify | report | bench``.
+
+Each subcommand lives next to the code it drives, as a module with ``add_arguments(parser)`` and
+``run(args) -> int``; this file only wires them up. Errors are one line on stderr, never a trace
+(set ``SYMOPT_DEBUG=1`` for the trace), and the exit code is 0 only on success.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+#: subcommand -> (module that implements it, one-line help)
+COMMANDS = {
+    "list": ("symopt.cli", "list the rules, their dialects and hyperparameters"),
+    "derive": ("symopt.derive.cli", "derive closed forms of a rule and check them numerically"),
+    "generate": ("symopt.codegen.cli", "write the NumPy and Torch kernels (--check: fail if stale)"),
+    "verify": ("symopt.verify.cli", "verify kernels and the interpreter against torch.optim"),
+    "report": ("symopt.report.cli", "write reports/symopt.tex (and the PDF when LaTeX is present)"),
+}
+
+
+class UsageError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    """``symopt list``: every rule, dialect and hyperparameter with default and allowed range."""
+    import json
+
+    from . import rules
+
+    rows = []
+    for family, (build, dialects) in rules.FAMILIES.items():
+        for dialect in dialects:
+            rule = build(dialect)
+            rows.append(
+                {
+                    "rule": family,
+                    "dialect": dialect,
+                    "title": rule.title,
+                    "reference": rule.reference,
+                    "states": [s.name for s in rule.states],
+                    "hyperparameters": [
+                        {"name": h.name, "symbol": str(h.symbol), "default": h.default, "allowed": h.allowed}
+                        for h in rule.hyperparameters
+                    ],
+                }
+            )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        print(f"{row['rule']} [{row['dialect']}]  {row['title']}: {row['reference']}")
+        print(f"    state: {', '.join(row['states']) or '(none)'}")
+        for h in row["hyperparameters"]:
+            print(f"    {h['name']:<26} {h['symbol']:<8} default {h['default']!s:<8} allowed {h['allowed']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="symopt", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except (UsageError, ValueError, KeyError, TypeError, FileNotFoundError) as exc:
+        if os.environ.get("SYMOPT_DEBUG"):
+            raise
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"symopt {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("symopt: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
