@@ -68,6 +68,8 @@ class Hyperparameter:
             if not isinstance(value, bool):
                 raise TypeError(f"{self.name} must be True or False, got {value!r}")
             return
+        if hasattr(value, "numel") and value.numel() != 1:
+            raise ValueError(f"Tensor {self.name} must be 1-element")
         try:
             number = float(value)
         except (TypeError, ValueError, RuntimeError):
