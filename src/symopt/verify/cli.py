@@ -1,0 +1,100 @@
+"""``symopt verify``: the implementations against torch.optim, as a table and as JSON rows.
+
+The rows are always saved to ``reports/verify.json`` (for the report), failures included; ``--json
+PATH`` writes them there too. Exit code 0 only when every row passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from .cases import VERIFIED, optim_db_inputs
+from .runner import IMPLEMENTATIONS, Row, run_matrix
+
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+DEFAULT_REPORT = Path("reports") / "verify.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=("cpu", "cuda", "all"), default="cpu", help="where to run (default cpu)")
+    parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
+    parser.add_argument("--rule", action="append", choices=sorted(VERIFIED), help="only this rule (repeatable)")
+    parser.add_argument("--impl", action="append", choices=sorted(IMPLEMENTATIONS), help="only this implementation (repeatable)")
+    parser.add_argument("--dtype", action="append", choices=sorted(DTYPES), help="only this dtype (repeatable)")
+    parser.add_argument("--case", help="only the case with this name (torch's OptimizerInput desc)")
+    parser.add_argument("--steps", type=int, default=100, help="optimizer steps per comparison (default 100)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.steps < 1:
+        raise ValueError(f"--steps must be >= 1; got {args.steps}")
+    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
+    if "cuda" in devices and not torch.cuda.is_available():
+        raise ValueError("--device cuda needs a CUDA device, and torch sees none (torch.cuda.is_available() is False)")
+    impls = [IMPLEMENTATIONS[n] for n in (args.impl or IMPLEMENTATIONS)]
+    dtypes = [DTYPES[d] for d in (args.dtype or DTYPES)]
+    started = time.perf_counter()
+    rows: list[Row] = []
+    for device in devices:
+        cases = [c for r in (args.rule or VERIFIED) for c in optim_db_inputs(r, device)]
+        if args.case:
+            cases = [c for c in cases if c.name == args.case]
+            if not cases:
+                raise ValueError(f"no case named {args.case!r}; see the 'case' column of `symopt verify`")
+        show = not args.no_progress and sys.stderr.isatty()
+        rows += run_matrix(cases, impls, dtypes, steps=args.steps, device=device, progress=show)
+    elapsed = time.perf_counter() - started
+    print_table(rows)
+    failed = [r for r in rows if r.status != "pass"]
+    document = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device_names": {d: _device_name(d) for d in devices},
+        "seconds": round(elapsed, 2),
+        "rows": [r.to_json() for r in rows],
+    }
+    for path in {DEFAULT_REPORT, Path(args.json)} if args.json else {DEFAULT_REPORT}:
+        write_json_atomic(path, document)
+    print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed ({elapsed:.1f} s); rows in {DEFAULT_REPORT}")
+    for r in failed:
+        print(f"FAILED {r.rule}/{r.case}/{r.dtype}/{r.impl}: max {r.max_ulp} ULP > {r.tol_ulp} {r.note}\n  reproduce: {r.reproduce}")
+    return 1 if failed else 0
+
+
+def print_table(rows: list[Row]) -> None:
+    header = f"{'rule':<8} {'case':<46} {'dtype':<8} {'device':<6} {'impl':<12} {'max ULP':>9} {'tol':>6}  status"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r.rule:<8} {r.case[:46]:<46} {r.dtype:<8} {r.device:<6} {r.impl:<12} {r.max_ulp:>9g} {r.tol_ulp:>6g}  {r.status}")
+
+
+def write_json_atomic(path: Path, document: dict) -> None:
+    """Write ``document`` to ``path`` through a temporary file and a rename: never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(document, fh, indent=1)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _device_name(device: str) -> str:
+    if device == "cuda":
+        return torch.cuda.get_device_name(0)
+    return platform.processor() or platform.machine()

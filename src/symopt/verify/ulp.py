@@ -1,0 +1,72 @@
+"""Distances in units in the last place (ULP), for every floating dtype torch has.
+
+The ULP distance between two floats of one dtype is the number of representable values between
+them: reinterpret the bits as a signed integer, map negative floats so that the integers are
+ordered like the floats, and subtract. It is exact, symmetric, and 0 only for equal bits (with
++0 and −0 at distance 1... mapped to 0 here, as they compare equal).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+_INT_OF = {
+    torch.float64: torch.int64,
+    torch.float32: torch.int32,
+    torch.float16: torch.int16,
+    torch.bfloat16: torch.int16,
+}
+
+
+def ordered_bits(x: torch.Tensor) -> torch.Tensor:
+    """The bits of ``x`` as int64, ordered like the float values (−0 and +0 both map to 0)."""
+    if x.dtype not in _INT_OF:
+        raise ValueError(f"ulp distance needs a floating dtype in {sorted(map(str, _INT_OF))}; got {x.dtype}")
+    bits = x.detach().contiguous().view(_INT_OF[x.dtype]).to(torch.int64)
+    nbits = torch.finfo(x.dtype).bits
+    magnitude = bits & ((1 << (nbits - 1)) - 1)
+    # Negative floats have the sign bit set (negative as signed integers): map them below zero,
+    # in reverse order of their magnitude bits.
+    return torch.where(bits < 0, -magnitude, bits)
+
+
+def ulp_distance(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    """Max ULP distance between two tensors of one floating dtype (complex: over the real view).
+
+    NaN in the same places counts as equal; NaN against a number, or infinities of different sign,
+    is ``inf``. Empty tensors are at distance 0.
+    """
+    if actual.shape != expected.shape:
+        raise ValueError(f"shapes differ: {tuple(actual.shape)} vs {tuple(expected.shape)}")
+    if actual.dtype != expected.dtype:
+        raise ValueError(f"dtypes differ: {actual.dtype} vs {expected.dtype}")
+    if actual.is_complex():
+        actual, expected = torch.view_as_real(actual), torch.view_as_real(expected)
+    if actual.numel() == 0:
+        return 0.0
+    a_nan, e_nan = torch.isnan(actual), torch.isnan(expected)
+    if bool((a_nan != e_nan).any()):
+        return math.inf
+    both = ~a_nan
+    a, e = actual[both], expected[both]
+    a_inf, e_inf = torch.isinf(a), torch.isinf(e)
+    if bool((a_inf | e_inf).any()) and not bool(torch.equal(a[a_inf | e_inf], e[a_inf | e_inf])):
+        return math.inf
+    if a.numel() == 0:
+        return 0.0
+    return float((ordered_bits(a) - ordered_bits(e)).abs().max().item())
+
+
+def max_abs_difference(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    """Max |actual − expected| in float64, ignoring positions where both are NaN."""
+    if actual.numel() == 0:
+        return 0.0
+    a = torch.view_as_real(actual) if actual.is_complex() else actual
+    e = torch.view_as_real(expected) if expected.is_complex() else expected
+    a, e = a.double(), e.double()
+    diff = (a - e).abs()
+    diff = torch.where(torch.isnan(a) & torch.isnan(e), torch.zeros_like(diff), diff)
+    diff = torch.where(a == e, torch.zeros_like(diff), diff)  # equal infinities
+    return float(diff.max().item())
