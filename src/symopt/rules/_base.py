@@ -182,7 +182,8 @@ class UpdateRule:
                 f"{self.name} got unexpected keyword argument(s) {', '.join(unknown)}; "
                 f"it takes: {', '.join(h.name for h in self.hyperparameters)}"
             )
-        order = list(self.validation_order) + [h.name for h in self.hyperparameters if h.name not in self.validation_order]
+        present = [h.name for h in self.hyperparameters]
+        order = [n for n in self.validation_order if n in present] + [n for n in present if n not in self.validation_order]
         out: dict[sp.Symbol, Any] = {}
         for name in order:
             h = self.hyperparameter(name)

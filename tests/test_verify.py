@@ -1,0 +1,106 @@
+"""The verification machinery: ULP distances, the runner, and that a wrong kernel fails."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+
+from symopt.verify import runner
+from symopt.verify.cases import Case, optim_db_inputs
+from symopt.verify.ulp import ulp_distance
+
+FLOATS = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+def test_ulp_distance_counts_representable_steps(dtype):
+    x = torch.tensor([1.0, -1.0, 3.5, -0.0, 1e-3], dtype=dtype)
+    up = torch.nextafter(x, torch.tensor(math.inf, dtype=dtype))
+    twice = torch.nextafter(up, torch.tensor(math.inf, dtype=dtype))
+    assert ulp_distance(x, x) == 0
+    assert ulp_distance(up, x) == 1
+    assert ulp_distance(x, twice) == 2
+    tiny = torch.tensor([torch.finfo(dtype).tiny], dtype=dtype)
+    smallest_sub = torch.nextafter(torch.zeros(1, dtype=dtype), torch.ones(1, dtype=dtype))
+    assert ulp_distance(smallest_sub, -smallest_sub) == 2  # across zero
+    assert ulp_distance(tiny, tiny) == 0
+
+
+def test_ulp_distance_nan_and_inf():
+    nan, inf = float("nan"), float("inf")
+    assert ulp_distance(torch.tensor([nan, 1.0]), torch.tensor([nan, 1.0])) == 0
+    assert ulp_distance(torch.tensor([nan]), torch.tensor([1.0])) == math.inf
+    assert ulp_distance(torch.tensor([inf]), torch.tensor([-inf])) == math.inf
+    assert ulp_distance(torch.tensor([inf]), torch.tensor([inf])) == 0
+    assert ulp_distance(torch.empty(0), torch.empty(0)) == 0
+
+
+def test_interpreter_rows_pass_on_torchs_cases():
+    impl = runner.IMPLEMENTATIONS["interpreter"]
+    for case in optim_db_inputs("rmsprop"):
+        row = runner.verify_case(case, impl, torch.float64, steps=20)
+        assert row.status == "pass", row
+
+
+def _wrong_interpreter(case, params0, grads):
+    """The interpreter with eps doubled: a plausible bug (a wrong default)."""
+    kwargs = dict(case.kwargs)
+    kwargs["eps"] = 2 * kwargs.get("eps", 1e-8)
+    return runner.run_interpreter(replace(case, kwargs=kwargs), params0, grads)
+
+
+def test_a_deliberately_wrong_implementation_fails():
+    wrong = runner.Implementation("interpreter", _wrong_interpreter, (torch.float64,), ("rmsprop",), "broken")
+    case = Case("rmsprop", "tiny gradients", {"eps": 1e-3})
+    row = runner.verify_case(case, wrong, torch.float64, steps=10)
+    assert row.status == "FAIL" and row.max_ulp > row.tol_ulp
+
+
+def test_a_crashing_implementation_is_a_failed_row_with_its_reason():
+    def crash(case, params0, grads):
+        raise RuntimeError("kernel exploded")
+
+    impl = runner.Implementation("interpreter", crash, (torch.float64,), ("adagrad",), "crashes")
+    row = runner.verify_case(Case("adagrad", "default", {}), impl, torch.float64, steps=2)
+    assert row.status == "FAIL" and "kernel exploded" in row.note
+    assert "symopt verify --rule adagrad --case default" in row.reproduce
+
+
+def test_cli_writes_json_and_exits_0(tmp_path, monkeypatch, capsys):
+    from symopt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "rows.json"
+    code = main(["verify", "--impl", "interpreter", "--rule", "adagrad", "--steps", "5", "--json", str(out)])
+    assert code == 0
+    document = json.loads(out.read_text())
+    assert {r["case"] for r in document["rows"]} == {c.name for c in optim_db_inputs("adagrad")}
+    keys = {"rule", "dialect", "case", "dtype", "device", "impl", "reference", "steps", "max_ulp", "max_abs", "tol_ulp", "status", "note"}
+    assert set(document["rows"][0]) == keys
+    assert (tmp_path / "reports" / "verify.json").exists()
+    assert "passed, 0 failed" in capsys.readouterr().out
+
+
+def test_cli_failure_still_writes_its_report(tmp_path, monkeypatch, capsys):
+    from symopt.cli import main
+
+    wrong = runner.Implementation("interpreter", _wrong_interpreter, (torch.float64,), ("rmsprop",), "broken")
+    monkeypatch.setitem(runner.IMPLEMENTATIONS, "interpreter", wrong)
+    monkeypatch.chdir(tmp_path)
+    code = main(["verify", "--impl", "interpreter", "--rule", "rmsprop", "--case", "default", "--steps", "5"])
+    assert code == 1
+    rows = json.loads((tmp_path / "reports" / "verify.json").read_text())["rows"]
+    assert rows and all(r["status"] == "FAIL" for r in rows)
+    assert "reproduce: symopt verify" in capsys.readouterr().out
+
+
+def test_cli_errors_are_one_line(capsys):
+    from symopt.cli import main
+
+    assert main(["verify", "--case", "no such case", "--impl", "interpreter"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no case named" in err
