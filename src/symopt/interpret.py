@@ -94,13 +94,15 @@ class Interpreter:
         env: dict[sp.Symbol, Any] = {w: real(param).copy(), g: real(grad).astype(real(param).dtype, copy=True)}
         for s in self._states:
             env[s.symbol] = real(state[s.name]).copy()
-        number = float if self.precision == "float64" else mpmath.mpf
         with mpmath.workdps(self.dps):
-            env.update({s: number(v) for s, v in self.values.items() if not isinstance(v, bool)})
+            for sym, value in self.values.items():
+                if not isinstance(value, bool):
+                    env[sym] = value if self.precision == "float64" else mpmath.mpf(float(value))
         env[t] = step
         known = dict(self.values)
         known[t] = step
-        with mpmath.workdps(self.dps):
+        # NaN and inf propagate silently, as in torch: the verifier reports them as findings.
+        with mpmath.workdps(self.dps), np.errstate(all="ignore"):
             for c in self._program:
                 if decide(c.guard, known) is not True:
                     continue
@@ -125,11 +127,16 @@ def _real_view(x: np.ndarray) -> np.ndarray:
 
 
 def _number(value: Any) -> Any:
-    """A plain Python bool/float for a hyperparameter value (0-d tensors included)."""
+    """A hyperparameter value as the interpreter computes with it.
+
+    A tensor (torch's ``lr=torch.tensor(0.01)``) becomes a NumPy scalar *of the tensor's dtype*:
+    torch computes Adagrad's ``lr / (1 + (t - 1) lr_decay)`` as a tensor operation, so in float32
+    when the lr tensor is float32, and NumPy scalars follow the same promotion rule (NEP 50).
+    """
     if isinstance(value, bool):
         return value
-    if hasattr(value, "item"):
-        return float(value.item())
+    if hasattr(value, "detach"):
+        return value.detach().cpu().numpy().reshape(())[()]
     return float(value)
 
 

@@ -28,21 +28,48 @@ CODE_PATH_KEYWORDS = ("foreach", "fused", "capturable", "differentiable")
 
 @dataclass(frozen=True)
 class Case:
-    """One configuration of one rule: torch.optim keyword arguments and where they come from."""
+    """One configuration of one rule: torch.optim keyword arguments and the tensors it runs on.
+
+    ``grad_scale`` multiplies standard-normal gradients; at the steps in ``zero_grad_steps`` the
+    gradient is 0, at the steps in ``none_grad_steps`` the first param has no gradient (torch skips
+    it); ``transposed`` makes the 2-d params non-contiguous views.
+    """
 
     rule: str
     name: str
-    kwargs: dict[str, Any] = field(hash=False)
+    kwargs: dict[str, Any] = field(hash=False, compare=False)
     source: str = "optim_db"
+    shapes: tuple[tuple[int, ...], ...] = SHAPES
+    grad_scale: float = 1.0
+    zero_grad_steps: tuple[int, ...] = ()
+    none_grad_steps: tuple[int, ...] = ()
+    transposed: bool = False
+    seed: int = 0
 
     @property
     def math_kwargs(self) -> dict[str, Any]:
         """The keywords that are hyperparameters of the model (code-path switches removed)."""
         return {k: v for k, v in self.kwargs.items() if k not in CODE_PATH_KEYWORDS}
 
-    @property
-    def slug(self) -> str:
-        return self.name.replace(" ", "_").replace(",", "").replace("/", "")
+    def describe(self) -> str:
+        """The case in one line: keywords and the gradient regime."""
+        kw = ", ".join(f"{k}={_short(v)}" for k, v in self.math_kwargs.items()) or "defaults"
+        extra = [f"|g|~{self.grad_scale:g}"]
+        if self.zero_grad_steps:
+            extra.append(f"g=0 at {len(self.zero_grad_steps)} steps")
+        if self.none_grad_steps:
+            extra.append(f"no grad at {len(self.none_grad_steps)} steps")
+        if self.transposed:
+            extra.append("non-contiguous")
+        if self.shapes != SHAPES:
+            extra.append(f"{len(self.shapes)} tensors")
+        return f"{kw}; {'; '.join(extra)}"
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, torch.Tensor):
+        return f"tensor({v.item():g})"
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def torch_optimizer_class(rule: str) -> type[torch.optim.Optimizer]:
@@ -83,16 +110,97 @@ def _common_optimizers():
     return common
 
 
-def make_params(dtype: torch.dtype, device: str = "cpu", seed: int = 0, shapes=SHAPES) -> list[torch.Tensor]:
-    """Seeded params (standard normal, drawn in float64 then rounded to ``dtype``)."""
-    gen = torch.Generator().manual_seed(seed)
-    return [torch.randn(s, generator=gen, dtype=torch.float64).to(dtype=dtype, device=device) for s in shapes]
+def make_params(case: Case, dtype: torch.dtype, device: str = "cpu") -> list[torch.Tensor]:
+    """Seeded params (standard normal, drawn in float64 then rounded to ``dtype``); 2-d params of a
+    ``transposed`` case are non-contiguous views."""
+    gen = torch.Generator().manual_seed(case.seed)
+    out = []
+    for shape in case.shapes:
+        if case.transposed and len(shape) == 2:
+            x = torch.randn(shape[::-1], generator=gen, dtype=torch.float64).to(dtype=dtype, device=device).t()
+        else:
+            x = torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype=dtype, device=device)
+        out.append(x)
+    return out
 
 
-def make_grads(params: list[torch.Tensor], steps: int, seed: int = 1, scale: float = 1.0) -> list[list[torch.Tensor]]:
-    """``steps`` seeded gradients for each param (normal × ``scale``, rounded to the param dtype)."""
-    gen = torch.Generator().manual_seed(seed)
-    return [
-        [(torch.randn(p.shape, generator=gen, dtype=torch.float64) * scale).to(dtype=p.dtype, device=p.device) for p in params]
-        for _ in range(steps)
-    ]
+def make_grads(case: Case, params: list[torch.Tensor], steps: int) -> list[list[torch.Tensor | None]]:
+    """``steps`` seeded gradients per param, rounded to the param dtype; ``None`` where the case
+    says a param has no gradient at that step (torch then skips it)."""
+    gen = torch.Generator().manual_seed(case.seed + 1)
+    out: list[list[torch.Tensor | None]] = []
+    for step in range(1, steps + 1):
+        row: list[torch.Tensor | None] = []
+        for i, p in enumerate(params):
+            g = torch.randn(p.shape, generator=gen, dtype=torch.float64) * case.grad_scale
+            if step in case.zero_grad_steps:
+                g.zero_()
+            row.append(None if (i == 0 and step in case.none_grad_steps) else g.to(dtype=p.dtype, device=p.device))
+        out.append(row)
+    return out
+
+
+# -- the seeded random sweep ---------------------------------------------------------------------
+GRAD_SCALES = (1e-8, 1e-4, 1e-2, 1.0, 1e2, 1e4)
+
+
+def sweep(rule: str, count: int, seed: int = 0) -> list[Case]:
+    """``count`` seeded random configurations of ``rule`` over every option, with the edges
+    (eps = 0, alpha = 0 and close to 1, tensor lr, large weight decay, momentum with centered,
+    maximize), gradient scales from 1e-8 to 1e4, zero gradients, steps with no gradient, empty,
+    0-d and non-contiguous params, and many small tensors."""
+    import random
+
+    rnd = random.Random(f"{rule}-{seed}")
+    cases = []
+    for k in range(count):
+        kwargs = _SAMPLERS[rule](rnd)
+        shapes = ((3,),) * 40 if rnd.random() < 0.1 else SHAPES
+        steps_with = lambda p: tuple(sorted(rnd.sample(range(1, 101), 5))) if rnd.random() < p else ()
+        case = Case(
+            rule, f"sweep-{k:03d}", kwargs, source="sweep", shapes=shapes,
+            grad_scale=rnd.choice(GRAD_SCALES), zero_grad_steps=steps_with(0.2), none_grad_steps=steps_with(0.2),
+            transposed=rnd.random() < 0.3, seed=1000 + k,
+        )
+        cases.append(case)
+    return cases
+
+
+def _lr(rnd) -> Any:
+    lr = 10 ** rnd.uniform(-4, 0)
+    return torch.tensor(lr) if rnd.random() < 0.15 else lr
+
+
+def _eps(rnd) -> float:
+    return rnd.choice((0.0, 1e-10, 1e-8, 1e-6, 1e-3))
+
+
+def _weight_decay(rnd) -> float:
+    return rnd.choice((0.0, 0.0, 1e-4, 1e-2, 0.1, 10.0))
+
+
+def _adagrad(rnd) -> dict[str, Any]:
+    return {
+        "lr": _lr(rnd), "lr_decay": rnd.choice((0.0, 0.0, 1e-3, 0.5)), "weight_decay": _weight_decay(rnd),
+        "initial_accumulator_value": rnd.choice((0.0, 0.0, 0.1, 1.0)), "eps": _eps(rnd), "maximize": rnd.random() < 0.3,
+    }
+
+
+def _rmsprop(rnd) -> dict[str, Any]:
+    return {
+        "lr": _lr(rnd), "alpha": rnd.choice((0.0, 0.5, 0.9, 0.99, 0.999, 1 - 1e-6)), "eps": _eps(rnd),
+        "weight_decay": _weight_decay(rnd), "momentum": rnd.choice((0.0, 0.0, 0.1, 0.9)),
+        "centered": rnd.random() < 0.4, "maximize": rnd.random() < 0.3,
+    }
+
+
+def _sgd(rnd) -> dict[str, Any]:
+    momentum = rnd.choice((0.0, 0.5, 0.9))
+    dampening = rnd.choice((0.0, 0.0, 0.5)) if momentum else 0.0
+    return {
+        "lr": _lr(rnd), "momentum": momentum, "dampening": dampening, "weight_decay": _weight_decay(rnd),
+        "nesterov": bool(momentum) and dampening == 0.0 and rnd.random() < 0.5, "maximize": rnd.random() < 0.3,
+    }
+
+
+_SAMPLERS = {"adagrad": _adagrad, "rmsprop": _rmsprop, "sgd": _sgd}

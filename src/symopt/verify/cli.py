@@ -17,10 +17,12 @@ from pathlib import Path
 
 import torch
 
-from .cases import VERIFIED, optim_db_inputs
+from .cases import VERIFIED, optim_db_inputs, sweep
 from .runner import IMPLEMENTATIONS, Row, run_matrix
 
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
+DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+#: Random configurations per rule: the quick default and --full.
+SWEEP_QUICK, SWEEP_FULL = 8, 200
 DEFAULT_REPORT = Path("reports") / "verify.json"
 
 
@@ -32,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", action="append", choices=sorted(DTYPES), help="only this dtype (repeatable)")
     parser.add_argument("--case", help="only the case with this name (torch's OptimizerInput desc)")
     parser.add_argument("--steps", type=int, default=100, help="optimizer steps per comparison (default 100)")
+    parser.add_argument("--full", action="store_true",
+                        help=f"the long sweep: {SWEEP_FULL} random configurations per rule, torch's foreach and fused paths too")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -46,13 +50,14 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     rows: list[Row] = []
     for device in devices:
-        cases = [c for r in (args.rule or VERIFIED) for c in optim_db_inputs(r, device)]
+        count = SWEEP_FULL if args.full else SWEEP_QUICK
+        cases = [c for r in (args.rule or VERIFIED) for c in optim_db_inputs(r, device) + sweep(r, count)]
         if args.case:
             cases = [c for c in cases if c.name == args.case]
             if not cases:
                 raise ValueError(f"no case named {args.case!r}; see the 'case' column of `symopt verify`")
         show = not args.no_progress and sys.stderr.isatty()
-        rows += run_matrix(cases, impls, dtypes, steps=args.steps, device=device, progress=show)
+        rows += run_matrix(cases, impls, dtypes, steps=args.steps, device=device, full=args.full, progress=show)
     elapsed = time.perf_counter() - started
     print_table(rows)
     failed = [r for r in rows if r.status != "pass"]

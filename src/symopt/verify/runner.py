@@ -20,10 +20,11 @@ from .. import rules
 from ..interpret import Interpreter
 from .cases import Case, make_grads, make_params, torch_optimizer_class
 from .tolerances import tolerance
-from .ulp import max_abs_difference, ulp_distance
+from .ulp import max_abs_difference, normwise_ulp
 
+Grads = list[list["torch.Tensor | None"]]
 Result = tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]
-Runner = Callable[[Case, list[torch.Tensor], list[list[torch.Tensor]]], Result]
+Runner = Callable[[Case, list[torch.Tensor], Grads], Result]
 
 
 @dataclass(frozen=True)
@@ -69,32 +70,51 @@ class Row:
         )
 
 
-# -- the reference -------------------------------------------------------------------------------
-def run_torch_optim(case: Case, params0: list[torch.Tensor], grads: list[list[torch.Tensor]], **code_path: Any) -> Result:
-    """torch.optim itself: the for-loop implementation unless ``code_path`` says otherwise."""
-    params = [p.clone().requires_grad_(True) for p in params0]
+# -- the references -------------------------------------------------------------------------------
+#: torch.optim's code paths: name -> constructor keywords. "fused" exists for Adagrad and SGD only.
+REFERENCES = {
+    "torch.optim(foreach=False)": {"foreach": False},
+    "torch.optim(foreach=True)": {"foreach": True},
+    "torch.optim(fused=True)": {"fused": True},
+}
+FUSED_RULES = ("adagrad", "sgd")
+
+
+def references_for(rule: str, full: bool) -> list[str]:
+    """The torch.optim code paths compared against: the for-loop always; foreach and fused in the
+    full matrix (fused where torch has it)."""
+    if not full:
+        return ["torch.optim(foreach=False)"]
+    return [r for r in REFERENCES if "fused" not in r or rule in FUSED_RULES]
+
+
+def run_torch_optim(case: Case, params0: list[torch.Tensor], grads: Grads, reference: str = "torch.optim(foreach=False)") -> Result:
+    """torch.optim itself, on the code path ``reference`` names."""
+    params = [p.clone().requires_grad_(True) for p in params0]  # clone keeps the strides
     kwargs = dict(case.math_kwargs)
-    kwargs.update(code_path or {"foreach": False})
+    kwargs.update(REFERENCES[reference])
     opt = torch_optimizer_class(case.rule)(params, **kwargs)
     for step_grads in grads:
         for p, g in zip(params, step_grads):
-            p.grad = g.clone()
+            p.grad = None if g is None else g.clone()
         opt.step()
     return [p.detach() for p in params], [{k: v.detach() for k, v in opt.state[p].items()} for p in params]
 
 
 # -- implementations -----------------------------------------------------------------------------
-def run_interpreter(case: Case, params0: list[torch.Tensor], grads: list[list[torch.Tensor]]) -> Result:
+def run_interpreter(case: Case, params0: list[torch.Tensor], grads: Grads) -> Result:
     """The reference interpreter (float64, straight from the model), result rounded to the dtype."""
-    interp = Interpreter(rules.get(case.rule), **case.math_kwargs)
+    rule = rules.get(case.rule)
+    interp = Interpreter(rule, **case.math_kwargs)
     out_params, out_states = [], []
     for i, p0 in enumerate(params0):
         w = p0.detach().cpu().double().numpy().copy()
         state = interp.init_state(w)
         for step_grads in grads:
-            interp.step(w, step_grads[i].cpu().double().numpy(), state)
+            if step_grads[i] is not None:
+                interp.step(w, step_grads[i].cpu().double().numpy(), state)
         out_params.append(torch.from_numpy(w).to(p0.dtype))
-        out_states.append(_state_to_torch(state, p0.dtype, rules.get(case.rule).stores_step))
+        out_states.append(_state_to_torch(state, p0.dtype, rule.stores_step) if state["step"] else {})
     return out_params, out_states
 
 
@@ -109,7 +129,7 @@ def _state_to_torch(state: dict[str, Any], dtype: torch.dtype, stores_step: bool
     return out
 
 
-def run_numpy_kernels(case: Case, params0: list[torch.Tensor], grads: list[list[torch.Tensor]]) -> Result:
+def run_numpy_kernels(case: Case, params0: list[torch.Tensor], grads: Grads) -> Result:
     """The generated NumPy kernels (``symopt.numpy``), in the param's own dtype."""
     from .. import numpy as symopt_numpy
 
@@ -119,53 +139,38 @@ def run_numpy_kernels(case: Case, params0: list[torch.Tensor], grads: list[list[
         w = p0.detach().cpu().numpy().copy()
         state = symopt_numpy.init_state(case.rule, w, **case.math_kwargs)
         for step_grads in grads:
-            step(w, step_grads[i].cpu().numpy(), state, **case.math_kwargs)
+            if step_grads[i] is not None:
+                step(w, step_grads[i].cpu().numpy(), state, **case.math_kwargs)
         out_params.append(torch.from_numpy(w))
-        out_states.append(_state_to_torch(state, p0.dtype, True))
+        out_states.append(_state_to_torch(state, p0.dtype, True) if state["step"] else {})
     return out_params, out_states
 
 
-def run_torch_kernels(case: Case, params0: list[torch.Tensor], grads: list[list[torch.Tensor]]) -> Result:
-    """The generated Torch single-tensor kernels (``symopt.torch.functional``)."""
+def run_torch_kernels(case: Case, params0: list[torch.Tensor], grads: Grads) -> Result:
+    """The generated Torch single-tensor kernels (``symopt.torch.functional``), one param at a time
+    (as torch's for-loop skips a param without a gradient)."""
     from ..torch import functional
 
+    rule = rules.get(case.rule)
+    values = rule.values(**case.math_kwargs)
+    named = {h.name: values[h.symbol] for h in rule.hyperparameters}
     params = [p.clone() for p in params0]
-    kw = dict(case.math_kwargs)
-    steps = [torch.tensor(0.0) for _ in params]
-    if case.rule == "adagrad":
-        h = rules.adagrad().values(**kw)
-        init = float(kw.get("initial_accumulator_value", 0.0))
-        sums = [torch.full_like(p, init) for p in params]
-        named = {hp.name: h[hp.symbol] for hp in rules.adagrad().hyperparameters}
-        for step_grads in grads:
-            functional.adagrad(
-                params, [g.clone() for g in step_grads], sums, steps,
-                lr=named["lr"], weight_decay=named["weight_decay"], lr_decay=named["lr_decay"],
-                eps=named["eps"], maximize=named["maximize"],
-            )
-        states = [{"step": s, "sum": v} for s, v in zip(steps, sums)]
-    elif case.rule == "rmsprop":
-        h = rules.rmsprop().values(**kw)
-        named = {hp.name: h[hp.symbol] for hp in rules.rmsprop().hyperparameters}
-        sq = [torch.zeros_like(p) for p in params]
-        ga = [torch.zeros_like(p) for p in params]
-        mb = [torch.zeros_like(p) for p in params]
-        for step_grads in grads:
-            functional.rmsprop(
-                params, [g.clone() for g in step_grads], sq, ga, mb, steps,
-                lr=named["lr"], alpha=named["alpha"], eps=named["eps"], weight_decay=named["weight_decay"],
-                momentum=named["momentum"], centered=named["centered"], maximize=named["maximize"],
-            )
-        states = []
-        for s, a, b, c in zip(steps, sq, ga, mb):
-            st = {"step": s, "square_avg": a}
-            if named["centered"]:
-                st["grad_avg"] = b
-            if named["momentum"] > 0:
-                st["momentum_buffer"] = c
-            states.append(st)
-    else:  # pragma: no cover - guarded by Implementation.rules
-        raise ValueError(f"no torch kernels for {case.rule}")
+    states: list[dict[str, torch.Tensor]] = [{} for _ in params]
+    for step_grads in grads:
+        for i, (p, g) in enumerate(zip(params, step_grads)):
+            if g is None:
+                continue
+            st = states[i]
+            if not st:
+                st["step"] = torch.tensor(0.0)
+                for s in rule.active_states(values):
+                    st[s.name] = torch.full_like(p, float(s.initial.subs(values)), memory_format=torch.preserve_format)
+            if case.rule == "adagrad":
+                functional.adagrad([p], [g.clone()], [st["sum"]], [st["step"]],
+                                   **{k: named[k] for k in ("lr", "weight_decay", "lr_decay", "eps", "maximize")})
+            else:
+                functional.rmsprop([p], [g.clone()], [st["square_avg"]], [st.get("grad_avg")], [st.get("momentum_buffer")], [st["step"]],
+                                   **{k: named[k] for k in ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")})
     return params, states
 
 
@@ -184,10 +189,11 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
 
 # -- comparison ----------------------------------------------------------------------------------
 def compare(actual: Result, expected: Result) -> tuple[float, float, str]:
-    """Max ULP and max absolute difference over params and every state buffer torch keeps."""
+    """Max ULP (:func:`~symopt.verify.ulp.normwise_ulp`) and max absolute difference over params
+    and every state buffer torch keeps."""
     worst_ulp, worst_abs, notes = 0.0, 0.0, []
     for i, (pa, pe) in enumerate(zip(actual[0], expected[0])):
-        worst_ulp = max(worst_ulp, ulp_distance(pa, pe))
+        worst_ulp = max(worst_ulp, normwise_ulp(pa, pe))
         worst_abs = max(worst_abs, max_abs_difference(pa, pe))
         sa, se = actual[1][i], expected[1][i]
         missing = sorted(set(se) - set(sa))
@@ -203,43 +209,86 @@ def compare(actual: Result, expected: Result) -> tuple[float, float, str]:
                     notes.append(f"param {i}: step {float(a)} != {float(e)}")
                     worst_ulp = math.inf
                 continue
-            worst_ulp = max(worst_ulp, ulp_distance(a.to(e.dtype), e))
+            worst_ulp = max(worst_ulp, normwise_ulp(a.to(e.dtype), e))
             worst_abs = max(worst_abs, max_abs_difference(a.to(e.dtype), e))
     return worst_ulp, worst_abs, "; ".join(notes)
 
 
-def verify_case(case: Case, impl: Implementation, dtype: torch.dtype, *, steps: int = 100, device: str = "cpu", seed: int = 0) -> Row:
-    """Run ``impl`` and torch.optim (for-loop) on ``case`` and compare them."""
-    params0 = make_params(dtype, device, seed)
-    grads = make_grads(params0, steps, seed + 1)
-    reference = "torch.optim(foreach=False)"
-    tol = tolerance(dtype, impl.name, reference, steps)
-    try:
-        expected = run_torch_optim(case, params0, grads)
-        actual = impl.run(case, params0, grads)
-        max_ulp, max_abs, note = compare(actual, expected)
-    except Exception as exc:  # a crash is a failure with its reason, never a skipped row
-        max_ulp, max_abs, note = math.inf, math.inf, f"{type(exc).__name__}: {exc}"
-    nonfinite = any(not bool(torch.isfinite(p).all()) for p in (expected[0] if "expected" in dir() else []))
-    if nonfinite and not note:
-        note = "non-finite values in torch.optim's result (compared NaN-for-NaN)"
-    status = "pass" if max_ulp <= tol else "FAIL"
-    return Row(case.rule, "torch", case.name, str(dtype).replace("torch.", ""), device, impl.name, reference,
-               steps, max_ulp, max_abs, tol, status, note)
+def findings_of(case: Case, dtype: torch.dtype, expected: Result) -> list[str]:
+    """Numeric hazards visible in torch.optim's own result: reported, never hidden."""
+    found = []
+    eps = case.math_kwargs.get("eps")
+    if eps and float(torch.tensor(float(eps), dtype=dtype)) == 0.0:
+        found.append(f"eps={eps:g} flushes to 0 in {str(dtype).replace('torch.', '')}")
+    bad = [i for i, p in enumerate(expected[0]) if not bool(torch.isfinite(p).all())]
+    if bad:
+        found.append(f"torch.optim's params {bad} are non-finite (compared NaN-for-NaN)")
+    for i, st in enumerate(expected[1]):
+        if "grad_avg" in st:
+            variance = st["square_avg"].double() - st["grad_avg"].double() ** 2
+            if bool((variance < 0).any()):
+                found.append(f"param {i}: v - m^2 < 0 after the last step (sqrt gives NaN)")
+    return found
+
+
+def verify_case(case: Case, impl: Implementation, dtype: torch.dtype, *, steps: int = 100, device: str = "cpu",
+                reference: str = "torch.optim(foreach=False)") -> Row:
+    """Run ``impl`` and torch.optim on ``case`` and compare them (one row)."""
+    return verify_many(case, [impl], dtype, [reference], steps=steps, device=device)[0]
+
+
+def verify_many(case: Case, impls: list[Implementation], dtype: torch.dtype, references: list[str], *,
+                steps: int = 100, device: str = "cpu") -> list[Row]:
+    """Every implementation against every reference on one case and dtype; the reference runs once."""
+    params0 = make_params(case, dtype, device)
+    grads = make_grads(case, params0, steps)
+    rows = []
+    results: dict[str, Result | Exception] = {}
+    for impl in impls:
+        try:
+            results[impl.name] = impl.run(case, params0, grads)
+        except Exception as exc:  # a crash is a failed row with its reason, never a skipped one
+            results[impl.name] = exc
+    for reference in references:
+        try:
+            expected: Result | Exception = run_torch_optim(case, params0, grads, reference)
+        except Exception as exc:
+            expected = exc
+        found = findings_of(case, dtype, expected) if not isinstance(expected, Exception) else []
+        for impl in impls:
+            tol = tolerance(dtype, impl.name, reference, steps)
+            actual = results[impl.name]
+            if isinstance(expected, Exception):
+                max_ulp, max_abs, note = math.inf, math.inf, f"reference failed: {type(expected).__name__}: {expected}"
+            elif isinstance(actual, Exception):
+                max_ulp, max_abs, note = math.inf, math.inf, f"{type(actual).__name__}: {actual}"
+            else:
+                max_ulp, max_abs, note = compare(actual, expected)
+            note = "; ".join(x for x in [note, *found] if x)
+            status = "pass" if max_ulp <= tol else "FAIL"
+            rows.append(Row(case.rule, "torch", case.name, str(dtype).replace("torch.", ""), device, impl.name,
+                            reference, steps, max_ulp, max_abs, tol, status, note))
+    return rows
 
 
 def run_matrix(cases: Iterable[Case], impls: Iterable[Implementation], dtypes: Iterable[torch.dtype], *,
-               steps: int = 100, device: str = "cpu", progress: bool = True) -> list[Row]:
-    """Every case × implementation × dtype the implementation supports."""
-    jobs = [(c, i, d) for c in cases for i in impls for d in dtypes if c.rule in i.rules and d in i.dtypes]
-    rows = []
+               steps: int = 100, device: str = "cpu", full: bool = False, progress: bool = True) -> list[Row]:
+    """Every case × dtype × implementation (that supports both) × torch.optim code path."""
+    impls, dtypes = list(impls), list(dtypes)
+    jobs = []
+    for case in cases:
+        for dtype in dtypes:
+            chosen = [i for i in impls if case.rule in i.rules and dtype in i.dtypes]
+            if chosen:
+                jobs.append((case, dtype, chosen))
+    rows: list[Row] = []
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(jobs), desc="verify", unit="row", leave=False)
-    for case, impl, dtype in jobs:
-        rows.append(verify_case(case, impl, dtype, steps=steps, device=device))
+        bar = tqdm(total=len(jobs), desc="verify", unit="case", leave=False)
+    for case, dtype, chosen in jobs:
+        rows += verify_many(case, chosen, dtype, references_for(case.rule, full), steps=steps, device=device)
         if bar is not None:
             bar.update()
     if bar is not None:

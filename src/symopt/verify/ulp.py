@@ -59,6 +59,41 @@ def ulp_distance(actual: torch.Tensor, expected: torch.Tensor) -> float:
     return float((ordered_bits(a) - ordered_bits(e)).abs().max().item())
 
 
+def normwise_ulp(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    """max |actual − expected| over the tensor, in ULPs (of its dtype) of the tensor's largest
+    |expected|: the error as a fraction of the scale the computation works at.
+
+    Elementwise ULP distance punishes cancellation: w − η b ≈ 0 has a tiny result whose ULP is
+    tiny while the rounding errors of its operands are not. Measured against the tensor's scale the
+    same computation reads as the few ULPs it is. 0 exactly when every element agrees (NaN for NaN);
+    ``inf`` when NaN or an infinity sits in one result and not the other.
+    """
+    if actual.shape != expected.shape or actual.dtype != expected.dtype:
+        raise ValueError(f"need equal shape and dtype: {tuple(actual.shape)} {actual.dtype} vs {tuple(expected.shape)} {expected.dtype}")
+    if actual.is_complex():
+        actual, expected = torch.view_as_real(actual), torch.view_as_real(expected)
+    if actual.numel() == 0:
+        return 0.0
+    a_fin, e_fin = torch.isfinite(actual), torch.isfinite(expected)
+    if bool((a_fin != e_fin).any()):
+        return math.inf
+    odd = ~e_fin
+    if bool(odd.any()):
+        a_odd, e_odd = actual[odd], expected[odd]
+        same = (torch.isnan(a_odd) & torch.isnan(e_odd)) | (a_odd == e_odd)
+        if not bool(same.all()):
+            return math.inf
+    a, e = actual[e_fin].double(), expected[e_fin].double()
+    if a.numel() == 0:
+        return 0.0
+    diff = float((a - e).abs().max())
+    if diff == 0.0:
+        return 0.0
+    scale = torch.tensor(float(e.abs().max()), dtype=expected.dtype)
+    unit = float(torch.nextafter(scale, torch.tensor(math.inf, dtype=expected.dtype)).double() - scale.double())
+    return diff / unit
+
+
 def max_abs_difference(actual: torch.Tensor, expected: torch.Tensor) -> float:
     """Max |actual − expected| in float64, ignoring positions where both are NaN."""
     if actual.numel() == 0:
