@@ -1,0 +1,88 @@
+"""``symopt derive RULE [--dialect D] [--option NAME=VALUE ...] [--json] [--check]``.
+
+Prints each rule's update (from the model) and its derived closed forms with their numeric checks;
+``--json`` prints ``{"rule", "dialect", "options", "update", "results"}`` (a list for ``all``);
+``--check`` makes the exit code 1 when any check failed, naming the failures on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import sympy as sp
+
+from .cases import Case, cases
+from ._result import Derivation
+from .closed_forms import derive
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("rule", metavar="RULE", help="a rule family (see `symopt list`) or 'all'")
+    parser.add_argument("--dialect", help="the rule's dialect (default: its first, e.g. torch)")
+    parser.add_argument(
+        "--option", "-o", action="append", default=[], metavar="NAME=VALUE",
+        help="a hyperparameter value (torch keyword), e.g. -o momentum=0.9; repeatable",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--check", action="store_true", help="exit with code 1 if any numeric check failed")
+
+
+def run(args: argparse.Namespace) -> int:
+    options = dict(_parse_option(o) for o in args.option)
+    derived = [(case, derive(case.rule, **case.options)) for case in cases(args.rule, args.dialect, options or None)]
+    if args.json:
+        rows = [to_json(case, results) for case, results in derived]
+        payload: Any = rows if args.rule == "all" or len(rows) > 1 else rows[0]
+        print(json.dumps(payload, indent=2))
+    else:
+        for case, results in derived:
+            _print_case(case, results)
+    failed = [d.id for _, results in derived for d in results if not d.passed]
+    if args.check and failed:
+        print(f"symopt derive: {len(failed)} check(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _parse_option(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise ValueError(f"--option takes NAME=VALUE, got {text!r}")
+    if value.lower() in ("true", "false"):
+        return name, value.lower() == "true"
+    try:
+        return name, float(value)
+    except ValueError:
+        raise ValueError(f"--option {name}: {value!r} is not a number or true/false") from None
+
+
+def to_json(case: Case, results: list[Derivation]) -> dict[str, Any]:
+    """One case as JSON: the update (LaTeX lines from the model) and the derived results."""
+    return {
+        "rule": case.rule.family,
+        "dialect": case.rule.dialect,
+        "options": case.options,
+        "update": case.rule.latex(),
+        "recurrences": case.rule.equations_latex(**case.options),
+        "results": [d.to_json() for d in results],
+    }
+
+
+def _print_case(case: Case, results: list[Derivation]) -> None:
+    rule = case.rule
+    print(f"== {case.label}: {rule.title}, {rule.reference}")
+    print("update, per element, after t <- t + 1:")
+    for a in rule.body:
+        guard = "" if a.when is sp.true else f"    if {a.when}"
+        print(f"    {a.target} <- {a.expr}{guard}")
+    for d in results:
+        print(f"\n  {d.title}")
+        print("    " + sp.pretty(d.statement, use_unicode=True).replace("\n", "\n    "))
+        for a in d.assumptions:
+            print(f"    assuming {a.text}")
+        for c in d.checks:
+            print(f"    check: {c.summary()}")
+    print()

@@ -1,0 +1,180 @@
+"""symopt.derive: closed forms derived from the models, each checked against the interpreter."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sympy as sp
+
+from symopt import rules
+from symopt.cli import main
+from symopt.derive import Check, Derivation, Observable, check_closed_form, check_limit, derive, symbolic_results
+from symopt.derive import recurrences as R
+from symopt.derive.cases import cases
+from symopt.derive.gradients import ConstantGradient
+from symopt.rules import g, t
+from symopt.rules._primitives import G0, alpha, epsilon, eta, gamma, mu, tau
+
+ALL = cases("all")
+
+
+def by_id(results: list[Derivation], suffix: str) -> Derivation:
+    (found,) = [d for d in results if d.id.endswith(suffix)]
+    return found
+
+
+def same(a: sp.Expr, b: sp.Expr) -> bool:
+    return sp.simplify(a - b) == 0
+
+
+# -- closed forms against hand derivations --------------------------------------------------------
+def test_adagrad_torch_sum_is_initial_plus_t_squares():
+    # By hand: G_t = G_0 + g² + ... + g² (t terms).
+    d = by_id(derive("adagrad"), ".sum")
+    assert same(d.expr, G0 + t * g**2)
+
+
+def test_rmsprop_torch_square_avg():
+    # By hand: v_t = (1-α) g² Σ_{k<t} α^k = (1 - α^t) g².
+    d = by_id(derive("rmsprop"), ".square_avg")
+    assert same(d.expr, (1 - alpha**t) * g**2)
+
+
+def test_rmsprop_textbook_eps_in_the_recursion():
+    # By hand: v_t = ((1-α) g² + ε) Σ_{k<t} α^k = (1 - α^t)(g² + ε/(1-α)).
+    results = derive("rmsprop", dialect="textbook")
+    assert same(by_id(results, ".square_avg").expr, (1 - alpha**t) * (g**2 + epsilon / (1 - alpha)))
+    assert same(by_id(results, ".lr").expr, eta / sp.sqrt((1 - alpha**t) * (g**2 + epsilon / (1 - alpha))))
+    assert same(by_id(results, ".lr_limit").expr, eta / sp.sqrt(g**2 + epsilon / (1 - alpha)))
+
+
+def test_adagrad_torch_effective_rate_and_limit():
+    results = derive("adagrad")
+    expected = eta / ((1 + (t - 1) * gamma) * (sp.sqrt(G0 + t * g**2) + epsilon))
+    assert same(by_id(results, ".lr").expr, expected)
+    assert by_id(results, ".lr_limit").expr == 0
+
+
+def test_sgd_momentum_buffer_starts_at_the_gradient():
+    # By hand: b_1 = g, b_t = μ b_{t-1} + (1-τ) g, so b_t = b* + μ^{t-1}(g - b*), b* = (1-τ) g/(1-μ).
+    fixed = (1 - tau) * g / (1 - mu)
+    results = derive("sgd", momentum=0.9)
+    assert same(by_id(results, ".momentum_buffer").expr, fixed + mu ** (t - 1) * (g - fixed))
+    assert same(by_id(results, ".lr_limit").expr, eta * (1 - tau) / (1 - mu))
+
+
+def test_inverse_time_textbook_climbs():
+    # The post's S3 with its plus sign: w_t = w_0 + η g H_t, a negative effective rate.
+    results = derive("inverse_time", dialect="textbook")
+    assert same(by_id(results, ".lr").expr, -eta / t)
+    w0 = sp.Symbol("w_0", real=True)
+    assert same(by_id(results, ".param").expr, w0 + eta * g * sp.harmonic(t))
+
+
+@pytest.mark.parametrize("case", ALL, ids=lambda c: c.label)
+def test_every_state_closed_form_satisfies_its_recurrence(case):
+    symbolic = symbolic_results(case.rule, tuple(sorted(case.options.items())), ConstantGradient())
+    for form in symbolic.states:
+        assert R.satisfies(form.recurrence, form.solution.expr)
+        assert not R.satisfies(form.recurrence, form.solution.expr + 1)
+
+
+# -- numeric checks -------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", ALL, ids=lambda c: c.label)
+def test_every_derivation_passes_its_checks(case):
+    results = derive(case.rule, **case.options)
+    assert results
+    for d in results:
+        assert d.passed, [c.summary() for c in d.checks]
+        assert d.check.method in ("interpreter-float64", "closed-form-mpmath-50")
+        if d.check.method == "interpreter-float64":
+            assert d.check.t_range == (1, 1000) and d.check.tolerance == 1e-10
+            (mp,) = d.precision_checks
+            assert mp.method == "interpreter-mpmath-50" and mp.max_rel_err <= 1e-40
+
+
+def test_checks_at_non_default_values():
+    results = derive("adagrad", initial_accumulator_value=0.1, lr_decay=0.01, lr=0.5, eps=1e-3)
+    assert results and all(d.passed for d in results)
+
+
+def test_a_wrong_closed_form_fails_its_check():
+    rule = rules.adagrad()
+    values = {"initial_accumulator_value": 0.1}
+    f64, mp = check_closed_form(rule, Observable("state", "sum"), G0 + (t + 1) * g**2, values)
+    assert not f64.passed and not mp.passed
+    assert f64.max_rel_err > 1e-3
+    right = check_closed_form(rule, Observable("state", "sum"), G0 + t * g**2, values)
+    assert all(c.passed for c in right)
+
+
+def test_a_wrong_rate_and_a_wrong_limit_fail():
+    rule = rules.rmsprop()
+    wrong_rate = eta / (epsilon + sp.sqrt(1 - alpha ** (t + 1)) * sp.Abs(g))
+    assert not any(c.passed for c in check_closed_form(rule, Observable("lr"), wrong_rate))
+    rate = eta / (epsilon + sp.sqrt(1 - alpha**t) * sp.Abs(g))
+    assert check_limit(rule, rate, eta / (epsilon + sp.Abs(g))).passed
+    assert not check_limit(rule, rate, eta / sp.Abs(g)).passed
+    assert not check_limit(rules.adagrad(), eta / sp.sqrt(t * g**2 + epsilon), eta).passed
+
+
+def test_nan_never_passes():
+    assert not Check("x", (1, 2), float("nan"), 1e-10).passed
+
+
+def test_weight_decay_is_refused_with_a_clear_message():
+    with pytest.raises(ValueError, match="weight_decay=0"):
+        derive("adagrad", weight_decay=0.1)
+
+
+# -- JSON and CLI ---------------------------------------------------------------------------------
+def test_json_shape():
+    d = derive("adagrad")[0]
+    data = json.loads(json.dumps(d.to_json()))
+    assert {"id", "title", "statement_latex", "expr", "assumptions", "check"} <= set(data)
+    assert set(data["check"]) >= {"method", "t_range", "max_rel_err", "passed"}
+    assert same(eval(data["expr"], vars(sp)), d.expr)  # srepr round-trips
+
+
+def test_cli_json_for_one_rule(capsys):
+    assert main(["derive", "rmsprop", "--dialect", "textbook", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["rule"] == "rmsprop" and data["dialect"] == "textbook"
+    assert data["update"] == rules.rmsprop("textbook").latex()
+    assert [r["id"] for r in data["results"]] == [
+        "rmsprop.textbook.square_avg", "rmsprop.textbook.lr", "rmsprop.textbook.lr_limit",
+    ]
+
+
+def test_cli_all_check_passes_and_covers_every_dialect(capsys):
+    assert main(["derive", "all", "--check", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    pairs = {(row["rule"], row["dialect"]) for row in data}
+    assert pairs == {(f, d) for f, (_, ds) in rules.FAMILIES.items() for d in ds}
+
+
+def test_cli_text_output(capsys):
+    assert main(["derive", "adagrad"]) == 0
+    out = capsys.readouterr().out
+    assert "G <- G + g**2" in out and "passed" in out
+
+
+def test_cli_check_exit_code_is_1_when_a_check_fails(monkeypatch, capsys):
+    import symopt.derive.cli as cli
+
+    real = derive("adagrad")
+    broken = Check("interpreter-float64", (1, 1000), 0.5, 1e-10)
+    from dataclasses import replace
+
+    monkeypatch.setattr(cli, "derive", lambda rule, **kw: [replace(real[0], check=broken), *real[1:]])
+    assert main(["derive", "adagrad", "--check"]) == 1
+    assert "adagrad.torch.sum" in capsys.readouterr().err
+    assert main(["derive", "adagrad"]) == 0  # without --check a failure is reported, not fatal
+
+
+def test_cli_errors_are_one_line(capsys):
+    assert main(["derive", "nosuch"]) == 2
+    assert main(["derive", "adagrad", "-o", "weight_decay=0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown rule 'nosuch'" in err and "Traceback" not in err
