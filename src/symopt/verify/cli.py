@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from .cases import VERIFIED, optim_db_inputs, sweep
+from .equations import compare_dialects
 from .runner import IMPLEMENTATIONS, Row, run_matrix
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -58,7 +59,12 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(f"no case named {args.case!r}; see the 'case' column of `symopt verify`")
         show = not args.no_progress and sys.stderr.isatty()
         rows += run_matrix(cases, impls, dtypes, steps=args.steps, device=device, full=args.full, progress=show)
+    equations = [c for family in ("adagrad", "rmsprop") for c in compare_dialects(family)]
     elapsed = time.perf_counter() - started
+    print("Equations: the post's formulas against torch.optim's (one step from the same state)")
+    for c in equations:
+        print(f"  {c.describe()}")
+    print()
     print_table(rows)
     failed = [r for r in rows if r.status != "pass"]
     document = {
@@ -66,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         "python": platform.python_version(),
         "device_names": {d: _device_name(d) for d in devices},
         "seconds": round(elapsed, 2),
+        "equations": [{"family": c.family, "quantity": c.quantity, "identical": c.identical,
+                       "difference": str(c.difference)} for c in equations],
         "rows": [r.to_json() for r in rows],
     }
     for path in {DEFAULT_REPORT, Path(args.json)} if args.json else {DEFAULT_REPORT}:
