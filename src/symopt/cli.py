@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"symopt {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `symopt verify | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("symopt: interrupted", file=sys.stderr)
         return 130
