@@ -1,0 +1,127 @@
+"""The public NumPy API: generated in-place kernels (``symopt.kernels.numpy``) behind torch.optim's
+hyperparameter names, defaults and validation messages.
+
+>>> import numpy as np
+>>> from symopt import numpy as sn
+>>> w = np.array([1.0, -2.0]); state = sn.init_state("adagrad", w)
+>>> sn.adagrad_step(w, np.array([0.5, 0.5]), state, lr=0.1)
+>>> state["step"], state["sum"].tolist()
+(1, [0.25, 0.25])
+
+The state is a dict with torch.optim's keys: ``"step"`` (an int) plus ``"sum"`` (Adagrad) or
+``"square_avg"``, ``"grad_avg"`` (centered) and ``"momentum_buffer"`` (momentum > 0) (RMSprop).
+Complex arrays are updated through their real view, as torch does.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from . import rules as _rules
+from .interpret import _number
+
+__all__ = ["DTYPES", "RULES", "adagrad_step", "init_state", "rmsprop_step", "step"]
+
+#: kernel name → (family, dialect)
+RULES: dict[str, tuple[str, str]] = {
+    "adagrad": ("adagrad", "torch"),
+    "adagrad_textbook": ("adagrad", "textbook"),
+    "rmsprop": ("rmsprop", "torch"),
+    "rmsprop_textbook": ("rmsprop", "textbook"),
+}
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.complex64), np.dtype(np.complex128))
+
+
+def _kernel(rule: str) -> tuple[_rules.UpdateRule, ModuleType]:
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {', '.join(map(repr, RULES))}; got {rule!r}")
+    family, dialect = RULES[rule]
+    return _rules.get(family, dialect), importlib.import_module(f"symopt.kernels.numpy.{rule}")
+
+
+def _check_array(name: str, x: Any, like: np.ndarray | None = None) -> np.ndarray:
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray; got {type(x).__name__}")
+    if x.dtype not in DTYPES:
+        allowed = ", ".join(str(d) for d in DTYPES)
+        raise TypeError(f"{name} has dtype {x.dtype}; allowed: {allowed}")
+    if like is not None:
+        if x.shape != like.shape:
+            raise ValueError(f"{name} has shape {x.shape} but param has shape {like.shape}")
+        if x.dtype != like.dtype:
+            raise TypeError(f"{name} has dtype {x.dtype} but param has dtype {like.dtype}; they must match")
+    return x
+
+
+def _real(x: np.ndarray) -> np.ndarray:
+    """``x`` itself, or the real view of a complex array (torch's ``view_as_real``)."""
+    if np.iscomplexobj(x):
+        return x[..., None].view(np.float32 if x.dtype == np.complex64 else np.float64)
+    return x
+
+
+def _values(rule: _rules.UpdateRule, hyper: dict[str, Any]) -> dict[str, Any]:
+    """Validated hyperparameters by name (torch's defaults and messages), as Python numbers."""
+    values = rule.values(**hyper)
+    return {h.name: _number(values[h.symbol]) for h in rule.hyperparameters}
+
+
+def init_state(rule: str, param: np.ndarray, **hyper: Any) -> dict[str, Any]:
+    """Fresh state for ``param``, as torch.optim creates it for these hyperparameters:
+    ``{"step": 0, "sum": full(initial_accumulator_value)}`` for ``"adagrad"``;
+    ``{"step": 0, "square_avg": 0, ["momentum_buffer": 0,] ["grad_avg": 0]}`` for ``"rmsprop"``."""
+    model, kernel = _kernel(rule)
+    _check_array("param", param)
+    values = _values(model, hyper)
+    return kernel.init_state(param, **{k: values[k] for k in kernel.INIT_ARGUMENTS})
+
+
+def step(rule: str, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], **hyper: Any) -> None:
+    """One step of ``rule`` in place on ``param`` and ``state`` (``state["step"]`` += 1)."""
+    model, kernel = _kernel(rule)
+    _check_array("param", param)
+    _check_array("grad", grad, param)
+    values = _values(model, hyper)
+    if not isinstance(state, dict) or "step" not in state:
+        raise TypeError(f"state must be the dict returned by symopt.numpy.init_state({rule!r}, param, ...)")
+    buffers = []
+    for name in kernel.STATES:
+        spec = model.state(name)
+        needed = _rules.decide(spec.when, model.values(**hyper)) is not False
+        if name not in state:
+            if needed:
+                raise KeyError(f"state has no {name!r}; create it with symopt.numpy.init_state({rule!r}, param, ...) "
+                               "with the same hyperparameters")
+            buffers.append(None)
+            continue
+        buffers.append(_real(_check_array(f"state[{name!r}]", state[name], param)))
+    state["step"] += 1
+    kwargs = {k: values[k] for k in kernel.UPDATE_ARGUMENTS if k != "step"}
+    if "step" in kernel.UPDATE_ARGUMENTS:
+        kwargs["step"] = state["step"]
+    kernel.update(_real(param), _real(grad), *buffers, **kwargs)
+
+
+def adagrad_step(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], **hyper: Any) -> None:
+    """One torch.optim.Adagrad step in place. Keywords (torch's defaults): ``lr=1e-2``,
+    ``lr_decay=0``, ``weight_decay=0``, ``initial_accumulator_value=0``, ``eps=1e-10``,
+    ``maximize=False``.
+
+    g ← −g if maximize; g ← g + λw if λ ≠ 0; G ← G + g²; w ← w − η/(1 + (t−1)γ) · g/(√G + ε).
+    """
+    step("adagrad", param, grad, state, **hyper)
+
+
+def rmsprop_step(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], **hyper: Any) -> None:
+    """One torch.optim.RMSprop step in place. Keywords (torch's defaults): ``lr=1e-2``,
+    ``alpha=0.99``, ``eps=1e-8``, ``weight_decay=0``, ``momentum=0``, ``centered=False``,
+    ``maximize=False``.
+
+    v ← αv + (1−α)g²; m ← m + (1−α)(g − m) if centered; σ = √(v − m²) + ε (m = 0 unless
+    centered); b ← μb + g/σ, w ← w − ηb if μ > 0, else w ← w − η g/σ.
+    """
+    step("rmsprop", param, grad, state, **hyper)
