@@ -306,9 +306,9 @@ def _state_derivation(rule, form: StateForm, values, model, base, prefix) -> Der
         rf"x_t = a\,x_{{t-1}} + c \text{{ with }} a = {sp.latex(rec.a)},\; c = {sp.latex(rec.c)}",
     ]
     if sol.fixed_point is not None:
-        steps.append(rf"\text{{fixed point }} x^* = \frac{{c}}{{1-a}} = {sp.latex(sol.fixed_point)}, \quad x_t - x^* = a^{{t-{rec.start}}} (x_{{{rec.start}}} - x^*)")
+        steps.append(rf"\text{{fixed point }} x^* = \frac{{c}}{{1-a}} = {sp.latex(sol.fixed_point)}, \quad x_t - x^* = a^{{{sp.latex(t - rec.start)}}} (x_{{{rec.start}}} - x^*)")
     else:
-        steps.append(rf"a = 1\text{{: }} x_t = x_{{{rec.start}}} + (t - {rec.start})\, c")
+        steps.append(rf"a = 1\text{{: }} x_t = x_{{{rec.start}}} + {sp.latex(t - rec.start)}\, c" if rec.start else rf"a = 1\text{{: }} x_t = x_0 + t\, c")
     steps.append(rf"\text{{solved by {sol.method}; substituted back: }} x_t - (a x_{{t-1}} + c) = 0,\; x_{{{rec.start}}} = {sp.latex(rec.initial)}")
     f64, mp = check_closed_form(rule, Observable("state", form.name), sol.expr, values, model)
     ratio = _ratio_assumptions([rec.a] if isinstance(rec.a, sp.Symbol) else [])
