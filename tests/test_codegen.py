@@ -27,7 +27,11 @@ def body_of(rule: rules.UpdateRule, *assigns: Assign) -> rules.UpdateRule:
 
 
 def statements(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    """The statements of printed code, without comments and the complex-view prelude."""
+    return [
+        line.strip() for line in text.splitlines()
+        if line.strip() and not line.strip().startswith("#") and "_real(" not in line
+    ]
 
 
 RMS = rules.rmsprop()
@@ -76,7 +80,8 @@ SMALL_CASES = [
 
 
 def run_printed(text: str, module, arrays: dict, scalars: dict) -> dict:
-    env = {"np": np, "torch": torch, **arrays, **scalars}
+    real = lambda x: torch.view_as_real(x) if x is not None and torch.is_complex(x) else x  # noqa: E731
+    env = {"np": np, "torch": torch, "_real": real, **arrays, **scalars}
     exec(compile(text, "<printed>", "exec"), env)  # noqa: S102 - the point of the test
     return env
 
@@ -110,6 +115,15 @@ def test_caller_grad_is_never_written():
     for printer in (NumPyKernelPrinter(), TorchKernelPrinter()):
         for line in statements(printer.kernel_body(rule)):
             assert not line.startswith("grad.") and "out=grad)" not in line, line
+
+
+def test_torch_kernel_views_complex_as_real_where_torch_does():
+    lines = [line.strip() for line in TorchKernelPrinter().kernel_body(rules.rmsprop()).splitlines()]
+    view = lines.index("param, grad, square_avg, grad_avg, momentum_buffer = "
+                       "_real(param), _real(grad), _real(square_avg), _real(grad_avg), _real(momentum_buffer)")
+    assert lines.index("grad = grad.add(param, alpha=weight_decay)") < view
+    assert view < lines.index("square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)")
+    assert not any("_real(" in line for line in NumPyKernelPrinter().kernel_body(rules.rmsprop()).splitlines())
 
 
 def test_scalar_assignment_is_python_float_arithmetic():

@@ -5,8 +5,8 @@ torch.optim with ``foreach=False``.
 
 What this module adds around a kernel is exactly what torch's ``_single_tensor_*`` loop does
 around the math: increment ``state_steps`` (float tensors, in place), turn a tensor ``lr`` into a
-scalar with torch's ``_to_scalar``, and view complex tensors as real
-(``torch.view_as_real``). Only ``foreach=False`` is generated so far.
+scalar with torch's ``_to_scalar``. Complex tensors are passed as they are: the kernel views them
+as real (``torch.view_as_real``) where torch does, after the gradient transformations. Only ``foreach=False`` is generated so far.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _to_scalar(x: Any) -> Any:
 
 def _check_lists(names: tuple[str, ...], lists: tuple[list, ...]) -> None:
     n = len(lists[0])
-    for name, items in zip(names, lists):
+    for name, items in zip(names, lists[1:]):
         if len(items) != n:
             raise ValueError(f"{name} has {len(items)} entries but params has {n}; pass one per parameter")
 
@@ -61,10 +61,6 @@ def _check_tensors(i: int, param: Tensor, **others: Optional[Tensor]) -> None:
 def _check_steps(state_steps: list) -> None:
     if not all(isinstance(s, torch.Tensor) for s in state_steps):
         raise TypeError("state_steps must be a list of singleton tensors (torch.optim's layout), e.g. torch.tensor(0.0)")
-
-
-def _real(x: Optional[Tensor]) -> Optional[Tensor]:
-    return torch.view_as_real(x) if x is not None and torch.is_complex(x) else x
 
 
 def adagrad(
@@ -94,7 +90,7 @@ def adagrad(
         _check_tensors(i, param, grads=grad, state_sums=state_sum)
         step_t += 1
         _adagrad.update(
-            _real(param), _real(grad), _real(state_sum),
+            param, grad, state_sum,
             step=step_t.item(), lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps, maximize=maximize,
         )
 
@@ -141,7 +137,7 @@ def rmsprop(
         _check_tensors(i, param, grads=grads[i], square_avgs=square_avgs[i], grad_avgs=grad_avg, momentum_buffer_list=buf)
         state_steps[i] += 1
         _rmsprop.update(
-            _real(param), _real(grads[i]), _real(square_avgs[i]), _real(grad_avg), _real(buf),
+            param, grads[i], square_avgs[i], grad_avg, buf,
             lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered,
             maximize=maximize,
         )

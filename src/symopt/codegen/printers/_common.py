@@ -190,7 +190,11 @@ class KernelPrinterMixin:
         """The body as statements, guards as ``if`` blocks (consecutive equal guards merged)."""
         self.setup(rule)
         blocks: list[tuple[sp.Basic, list[str]]] = []
+        prelude = self.before_state_updates()
         for a in rule.body:
+            if prelude and a.target in self.persistent:
+                blocks.append((sp.true, prelude))
+                prelude = []
             lines = self._print_Assign(a)
             if blocks and blocks[-1][0] == a.when and a.when is not sp.true:
                 blocks[-1][1].extend(lines)
@@ -204,6 +208,10 @@ class KernelPrinterMixin:
                 out.append(f"if {self.guard(when)}:")
                 out += indent(lines)
         return "\n".join(out)
+
+    def before_state_updates(self) -> list[str]:
+        """Statements printed once, before the first assignment to the parameter or a state."""
+        return []
 
     def _print_Assign(self, assign: Assign) -> list[str]:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -101,6 +101,13 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
         ]
 
     # -- statements ---------------------------------------------------------------------------
+    def before_state_updates(self) -> list[str]:
+        """torch views complex tensors as real after the gradient transformations (maximize,
+        weight decay) and before the first state update; so does the kernel (``_real`` is the
+        template's ``view_as_real`` that passes real tensors and None through)."""
+        names = ["param", "grad"] + [self.name(s.symbol) for s in self.rule.states]
+        return ["# complex tensors: their real view from here on, as torch.optim", f"{', '.join(names)} = {', '.join(f'_real({n})' for n in names)}"]
+
     def _print_Assign(self, assign: Assign) -> list[str]:
         target, expr = assign.target, assign.expr
         lines = [assignment_comment(assign)]

@@ -50,6 +50,11 @@ def _full(param, value):
     return torch.full_like(param, value, memory_format=torch.preserve_format)
 
 
+def _real(x):
+    """``torch.view_as_real(x)`` for a complex tensor; a real tensor or None as it is."""
+    return torch.view_as_real(x) if x is not None and torch.is_complex(x) else x
+
+
 def init_state(param, *, initial_accumulator_value):
     """Fresh optimizer state for ``param`` with torch.optim's keys and layout."""
     state = {"step": torch.tensor(0.0, dtype=torch.get_default_dtype())}
@@ -58,8 +63,8 @@ def init_state(param, *, initial_accumulator_value):
 
 
 def update(param, grad, state_sum, *, step, lr, lr_decay, weight_decay, eps, maximize):
-    r"""One step of AdaGrad in place on ``param`` and the state tensors (real tensors: pass
-    ``torch.view_as_real`` of complex ones). ``step`` is t as a Python number, already
+    r"""One step of AdaGrad in place on ``param`` and the state tensors (complex ones
+    through their real view, where torch.optim takes it). ``step`` is t as a Python number, already
     incremented; ``grad`` is not modified.
 
     g ← -g                                   [if maximize]
@@ -78,6 +83,8 @@ def update(param, grad, state_sum, *, step, lr, lr_decay, weight_decay, eps, max
         grad = grad.add(param, alpha=weight_decay)
     # eta_t ← eta/(gamma*(t - 1) + 1)  (decayed learning rate)
     eta_t = lr/(lr_decay*(step - 1) + 1)
+    # complex tensors: their real view from here on, as torch.optim
+    param, grad, state_sum = _real(param), _real(grad), _real(state_sum)
     # G ← G + g**2  (accumulate g²)
     state_sum.addcmul_(grad, grad)
     # sigma ← sqrt(G)  (root of the second moment)

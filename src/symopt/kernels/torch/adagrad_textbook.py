@@ -42,6 +42,11 @@ def _full(param, value):
     return torch.full_like(param, value, memory_format=torch.preserve_format)
 
 
+def _real(x):
+    """``torch.view_as_real(x)`` for a complex tensor; a real tensor or None as it is."""
+    return torch.view_as_real(x) if x is not None and torch.is_complex(x) else x
+
+
 def init_state(param):
     """Fresh optimizer state for ``param`` with torch.optim's keys and layout."""
     state = {"step": torch.tensor(0.0, dtype=torch.get_default_dtype())}
@@ -50,14 +55,16 @@ def init_state(param):
 
 
 def update(param, grad, state_sum, *, lr, eps):
-    r"""One step of AdaGrad in place on ``param`` and the state tensors (real tensors: pass
-    ``torch.view_as_real`` of complex ones). ``step`` is t as a Python number, already
+    r"""One step of AdaGrad in place on ``param`` and the state tensors (complex ones
+    through their real view, where torch.optim takes it). ``step`` is t as a Python number, already
     incremented; ``grad`` is not modified.
 
     G ← G + g**2
     sigma ← sqrt(G + epsilon)
     w ← -eta*g/sigma + w
     """
+    # complex tensors: their real view from here on, as torch.optim
+    param, grad, state_sum = _real(param), _real(grad), _real(state_sum)
     # G ← G + g**2  (accumulate g²)
     state_sum.addcmul_(grad, grad)
     # sigma ← sqrt(G + epsilon)  (root of the second moment plus ε)

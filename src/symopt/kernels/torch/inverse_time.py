@@ -40,6 +40,11 @@ def _full(param, value):
     return torch.full_like(param, value, memory_format=torch.preserve_format)
 
 
+def _real(x):
+    """``torch.view_as_real(x)`` for a complex tensor; a real tensor or None as it is."""
+    return torch.view_as_real(x) if x is not None and torch.is_complex(x) else x
+
+
 def init_state(param):
     """Fresh optimizer state for ``param`` with torch.optim's keys and layout."""
     state = {}
@@ -47,8 +52,8 @@ def init_state(param):
 
 
 def update(param, grad, *, step, lr):
-    r"""One step of 1/t learning rate in place on ``param`` and the state tensors (real tensors: pass
-    ``torch.view_as_real`` of complex ones). ``step`` is t as a Python number, already
+    r"""One step of 1/t learning rate in place on ``param`` and the state tensors (complex ones
+    through their real view, where torch.optim takes it). ``step`` is t as a Python number, already
     incremented; ``grad`` is not modified.
 
     eta_t ← eta/t
@@ -56,5 +61,7 @@ def update(param, grad, *, step, lr):
     """
     # eta_t ← eta/t  (learning rate inversely proportional to t)
     eta_t = lr/step
+    # complex tensors: their real view from here on, as torch.optim
+    param, grad = _real(param), _real(grad)
     # w ← -eta_t*g + w  (update the parameter)
     param.add_(grad, alpha=-eta_t)

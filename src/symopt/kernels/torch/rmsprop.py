@@ -56,6 +56,11 @@ def _full(param, value):
     return torch.full_like(param, value, memory_format=torch.preserve_format)
 
 
+def _real(x):
+    """``torch.view_as_real(x)`` for a complex tensor; a real tensor or None as it is."""
+    return torch.view_as_real(x) if x is not None and torch.is_complex(x) else x
+
+
 def init_state(param, *, momentum, centered):
     """Fresh optimizer state for ``param`` with torch.optim's keys and layout."""
     state = {"step": torch.tensor(0.0, dtype=torch.get_default_dtype())}
@@ -68,8 +73,8 @@ def init_state(param, *, momentum, centered):
 
 
 def update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay, momentum, centered, maximize):
-    r"""One step of RMSProp in place on ``param`` and the state tensors (real tensors: pass
-    ``torch.view_as_real`` of complex ones). ``step`` is t as a Python number, already
+    r"""One step of RMSProp in place on ``param`` and the state tensors (complex ones
+    through their real view, where torch.optim takes it). ``step`` is t as a Python number, already
     incremented; ``grad`` is not modified.
 
     g ← -g                                   [if maximize]
@@ -89,6 +94,8 @@ def update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps
     if weight_decay != 0:
         # g ← g + lambda*w  (L2 weight decay)
         grad = grad.add(param, alpha=weight_decay)
+    # complex tensors: their real view from here on, as torch.optim
+    param, grad, square_avg, grad_avg, momentum_buffer = _real(param), _real(grad), _real(square_avg), _real(grad_avg), _real(momentum_buffer)
     # v ← alpha*v + g**2*(1 - alpha)  (average g²)
     square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
     if centered:

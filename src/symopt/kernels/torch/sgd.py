@@ -50,6 +50,11 @@ def _full(param, value):
     return torch.full_like(param, value, memory_format=torch.preserve_format)
 
 
+def _real(x):
+    """``torch.view_as_real(x)`` for a complex tensor; a real tensor or None as it is."""
+    return torch.view_as_real(x) if x is not None and torch.is_complex(x) else x
+
+
 def init_state(param, *, momentum):
     """Fresh optimizer state for ``param`` with torch.optim's keys and layout."""
     state = {}
@@ -59,8 +64,8 @@ def init_state(param, *, momentum):
 
 
 def update(param, grad, momentum_buffer, *, step, lr, momentum, dampening, weight_decay, nesterov, maximize):
-    r"""One step of SGD with momentum in place on ``param`` and the state tensors (real tensors: pass
-    ``torch.view_as_real`` of complex ones). ``step`` is t as a Python number, already
+    r"""One step of SGD with momentum in place on ``param`` and the state tensors (complex ones
+    through their real view, where torch.optim takes it). ``step`` is t as a Python number, already
     incremented; ``grad`` is not modified.
 
     g ← -g                                   [if maximize]
@@ -77,6 +82,8 @@ def update(param, grad, momentum_buffer, *, step, lr, momentum, dampening, weigh
     if weight_decay != 0:
         # g ← g + lambda*w  (L2 weight decay)
         grad = grad.add(param, alpha=weight_decay)
+    # complex tensors: their real view from here on, as torch.optim
+    param, grad, momentum_buffer = _real(param), _real(grad), _real(momentum_buffer)
     if (step == 1) and (momentum != 0):
         # b ← g  (first step: the buffer is the gradient)
         momentum_buffer.copy_(grad)
