@@ -104,16 +104,12 @@ class GeneratedOptimizer(Optimizer):
                 if p.grad.is_sparse:
                     self._sparse_update(p, p.grad, state, arguments)
                     continue
-                buffers = [_real(state.get(key)) for key in kernel.STATES]
-                kernel.update(_real(p), _real(p.grad), *buffers, **arguments)
+                # The kernel takes complex tensors and views them as real where torch.optim does.
+                kernel.update(p, p.grad, *(state.get(key) for key in kernel.STATES), **arguments)
         return loss
 
     def _sparse_update(self, p: Tensor, grad: Tensor, state: dict[str, Tensor], arguments: dict[str, Any]) -> None:
         raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
-
-
-def _real(x: Optional[Tensor]) -> Optional[Tensor]:
-    return torch.view_as_real(x) if x is not None and torch.is_complex(x) else x
 
 
 class Adagrad(GeneratedOptimizer):

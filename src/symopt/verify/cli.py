@@ -78,6 +78,14 @@ def run(args: argparse.Namespace) -> int:
     }
     for path in {DEFAULT_REPORT, Path(args.json)} if args.json else {DEFAULT_REPORT}:
         write_json_atomic(path, document)
+    findings = {}
+    for r in rows:
+        if r.note and r.status == "pass":
+            findings.setdefault((r.rule, r.case, r.dtype, r.note), r)
+    if findings:
+        print(f"\nFindings: numeric hazards in torch.optim's own results, reproduced by every implementation ({len(findings)})")
+        for (rule, case, dtype, note), r in sorted(findings.items()):
+            print(f"  {rule}/{case}/{dtype}: {note}\n    reproduce: {r.reproduce}")
     print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed ({elapsed:.1f} s); rows in {DEFAULT_REPORT}")
     for r in failed:
         print(f"FAILED {r.rule}/{r.case}/{r.dtype}/{r.impl}: max {r.max_ulp} ULP > {r.tol_ulp} {r.note}\n  reproduce: {r.reproduce}")

@@ -1,0 +1,201 @@
+"""symopt.torch.Adagrad / RMSprop as drop-ins for torch.optim: same signature, validation,
+state_dict layout, and bitwise the same steps."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+
+import pytest
+import torch
+
+import symopt.torch.optim as ours
+from symopt.verify.cases import optim_db_error_inputs, optim_db_inputs
+
+PAIRS = {"adagrad": (ours.Adagrad, torch.optim.Adagrad), "rmsprop": (ours.RMSprop, torch.optim.RMSprop)}
+STEPS = 100
+
+
+def _params(dtype, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return [
+        torch.randn(4, 5, generator=gen, dtype=dtype),
+        torch.randn(6, 3, generator=gen, dtype=dtype).t(),  # non-contiguous
+        torch.randn((), generator=gen, dtype=dtype),  # 0-d
+        torch.randn(0, generator=gen, dtype=dtype),  # empty
+    ]
+
+
+def _twins(rule, kwargs, dtype, seed=0):
+    mine_cls, torch_cls = PAIRS[rule]
+    base = _params(dtype, seed)
+    a = [p.clone().requires_grad_(True) for p in base]
+    b = [p.clone().requires_grad_(True) for p in base]
+    return a, mine_cls(a, **kwargs), b, torch_cls(b, foreach=False, **kwargs)
+
+
+def _step_both(a, oa, b, ob, gen, skip_first=False):
+    for i, (x, y) in enumerate(zip(a, b)):
+        g = torch.randn(x.shape, generator=gen, dtype=torch.float64).to(x.dtype)
+        x.grad = None if (skip_first and i == 0) else g.clone()
+        y.grad = None if (skip_first and i == 0) else g.clone()
+    oa.step()
+    ob.step()
+
+
+def _assert_bitwise(a, oa, b, ob):
+    for x, y in zip(a, b):
+        assert torch.equal(x, y) or (x.isnan().any() and torch.equal(x.isnan(), y.isnan())), (x, y)
+        sa, sb = oa.state[x], ob.state[y]
+        assert set(sa) == set(sb)
+        for key in sb:
+            assert sa[key].dtype == sb[key].dtype and sa[key].stride() == sb[key].stride(), key
+            assert torch.equal(sa[key], sb[key]) or torch.equal(sa[key].isnan(), sb[key].isnan()), key
+
+
+CASES = [(r, c) for r in PAIRS for c in optim_db_inputs(r)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("rule,case", CASES, ids=[f"{r}-{c.name}" for r, c in CASES])
+def test_bitwise_equal_to_torch_optim_for_loop(rule, case, dtype):
+    a, oa, b, ob = _twins(rule, case.math_kwargs, dtype)
+    gen = torch.Generator().manual_seed(1)
+    for step in range(STEPS):
+        _step_both(a, oa, b, ob, gen, skip_first=step % 7 == 3)  # a param without grad on some steps
+    _assert_bitwise(a, oa, b, ob)
+
+
+@pytest.mark.parametrize("rule", PAIRS)
+def test_same_signature_as_torch(rule):
+    mine, theirs = (inspect.signature(c.__init__).parameters for c in PAIRS[rule])
+    assert [(p.name, p.default, p.kind) for p in mine.values()] == [(p.name, p.default, p.kind) for p in theirs.values()]
+
+
+ERRORS = [(r, e) for r in PAIRS for e in optim_db_error_inputs(r)]
+
+
+@pytest.mark.parametrize("rule,error", ERRORS, ids=[f"{r}-{e[2][:24]}" for r, e in ERRORS])
+def test_torchs_error_inputs(rule, error):
+    kwargs, error_type, regex = error
+    with pytest.raises(error_type, match=regex):
+        PAIRS[rule][0]([torch.zeros(2, requires_grad=True)], **kwargs)
+
+
+@pytest.mark.parametrize("rule", PAIRS)
+@pytest.mark.parametrize("direction", ["torch->symopt", "symopt->torch"])
+def test_state_dict_round_trip_mid_training_continues_bitwise(rule, direction):
+    kwargs = {"weight_decay": 0.1, "lr": 0.05} | ({"centered": True, "momentum": 0.5} if rule == "rmsprop" else {"lr_decay": 0.01})
+    a, oa, b, ob = _twins(rule, kwargs, torch.float32)
+    gen = torch.Generator().manual_seed(2)
+    for _ in range(30):
+        _step_both(a, oa, b, ob, gen)
+    saved = (ob if direction == "torch->symopt" else oa).state_dict()
+    mine_cls, torch_cls = PAIRS[rule]
+    a2 = [x.detach().clone().requires_grad_(True) for x in a]
+    b2 = [y.detach().clone().requires_grad_(True) for y in b]
+    oa2, ob2 = mine_cls(a2, **kwargs), torch_cls(b2, foreach=False, **kwargs)
+    # load_state_dict keeps the saved tensors when dtype and device match: give each its own copy.
+    oa2.load_state_dict(copy.deepcopy(saved))
+    ob2.load_state_dict(copy.deepcopy(saved))
+    for _ in range(30):
+        _step_both(a2, oa2, b2, ob2, gen)
+    _assert_bitwise(a2, oa2, b2, ob2)
+    assert set(oa2.state_dict()["param_groups"][0]) == set(ob2.state_dict()["param_groups"][0])
+
+
+@pytest.mark.parametrize("rule", PAIRS)
+def test_param_groups_tensor_lr_and_closure(rule):
+    mine_cls, torch_cls = PAIRS[rule]
+    base = _params(torch.float64)[:2]
+    a = [p.clone().requires_grad_(True) for p in base]
+    b = [p.clone().requires_grad_(True) for p in base]
+    oa = mine_cls([{"params": [a[0]]}, {"params": [a[1]], "lr": 0.3}], lr=torch.tensor(0.01))
+    ob = torch_cls([{"params": [b[0]]}, {"params": [b[1]], "lr": 0.3}], lr=torch.tensor(0.01), foreach=False)
+
+    def closure(params):
+        def run():
+            loss = sum((p**2).sum() for p in params)
+            for p in params:
+                p.grad = None
+            loss.backward()
+            return loss
+        return run
+
+    for _ in range(20):
+        la, lb = oa.step(closure(a)), ob.step(closure(b))
+        assert torch.equal(la, lb)
+    _assert_bitwise(a, oa, b, ob)
+
+
+@pytest.mark.parametrize("rule", PAIRS)
+def test_nan_and_inf_gradients_propagate_as_in_torch(rule):
+    a, oa, b, ob = _twins(rule, {}, torch.float32)
+    for x, y in zip(a, b):
+        g = torch.ones_like(x)
+        if g.dim() == 2:
+            g[0, 0], g[0, 1] = float("nan"), float("inf")
+        x.grad, y.grad = g.clone(), g.clone()
+    oa.step()
+    ob.step()
+    _assert_bitwise(a, oa, b, ob)
+    assert a[0].isnan().any()  # not silently masked
+
+
+@pytest.mark.parametrize("rule", PAIRS)
+def test_complex_params(rule):
+    gen = torch.Generator().manual_seed(4)
+    p0 = torch.randn(8, generator=gen, dtype=torch.complex64)
+    a, b = p0.clone().requires_grad_(True), p0.clone().requires_grad_(True)
+    mine_cls, torch_cls = PAIRS[rule]
+    kwargs = {"centered": True, "momentum": 0.3} if rule == "rmsprop" else {"initial_accumulator_value": 0.1}
+    oa, ob = mine_cls([a], **kwargs), torch_cls([b], foreach=False, **kwargs)
+    for _ in range(30):
+        g = torch.randn(8, generator=gen, dtype=torch.complex64)
+        a.grad, b.grad = g.clone(), g.clone()
+        oa.step()
+        ob.step()
+    _assert_bitwise([a], oa, [b], ob)
+
+
+@pytest.mark.parametrize("rule", PAIRS)
+@pytest.mark.parametrize("option", [{"differentiable": True}, {"foreach": True}])
+def test_unsupported_code_paths_are_refused_clearly(rule, option):
+    with pytest.raises(ValueError, match="symopt.torch"):
+        PAIRS[rule][0]([torch.zeros(2, requires_grad=True)], **option)
+
+
+def test_sparse_adagrad_matches_torch():
+    gen = torch.Generator().manual_seed(5)
+    w0 = torch.randn(10, 3, generator=gen)
+    a, b = w0.clone().requires_grad_(True), w0.clone().requires_grad_(True)
+    oa, ob = ours.Adagrad([a], lr=0.1), torch.optim.Adagrad([b], lr=0.1)
+    for _ in range(20):
+        rows = torch.randint(0, 10, (4,), generator=gen)
+        values = torch.randn(4, 3, generator=gen)
+        g = torch.sparse_coo_tensor(rows.unsqueeze(0), values, (10, 3), check_invariants=True)
+        a.grad, b.grad = g.clone(), g.clone()
+        oa.step()
+        with torch.sparse.check_sparse_tensor_invariants():  # torch's own sparse path warns otherwise
+            ob.step()
+    # torch's sparse path rounds g² and then the sum (pow, add_), and w + (-clr)·(g/σ); the dense
+    # kernel's addcmul_ fuses g·g into the sum (one rounding) and addcdiv_ computes w + (-clr·g)/σ.
+    # Each step is a few roundings apart; over 20 steps that stays within 8 float32 epsilons.
+    eps32 = torch.finfo(torch.float32).eps
+    torch.testing.assert_close(a, b, rtol=8 * eps32, atol=0)
+    torch.testing.assert_close(oa.state[a]["sum"], ob.state[b]["sum"], rtol=8 * eps32, atol=0)
+    assert not torch.equal(oa.state[a]["sum"], ob.state[b]["sum"])  # the known, explained difference
+
+
+def test_sparse_adagrad_refuses_weight_decay_and_rmsprop_refuses_sparse():
+    g = torch.sparse_coo_tensor(torch.tensor([[0]]), torch.ones(1, 2), (3, 2), check_invariants=True)
+    p = torch.zeros(3, 2, requires_grad=True)
+    opt = ours.Adagrad([p], weight_decay=0.1)
+    p.grad = g
+    with pytest.raises(RuntimeError, match="weight_decay option is not compatible with sparse gradients"):
+        opt.step()
+    q = torch.zeros(3, 2, requires_grad=True)
+    opt = ours.RMSprop([q])
+    q.grad = g.clone()
+    with pytest.raises(RuntimeError, match="RMSprop does not support sparse gradients"):
+        opt.step()
