@@ -19,6 +19,7 @@ import torch
 
 from .cases import VERIFIED, optim_db_inputs, sweep
 from .equations import compare_dialects
+from .symbolic import check_all_kernels
 from .runner import IMPLEMENTATIONS, Row, run_matrix
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -64,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
     print("Equations: the post's formulas against torch.optim's (one step from the same state)")
     for c in equations:
         print(f"  {c.describe()}")
+    kernel_rows = check_all_kernels()
+    wrong_kernels = [(b, c) for b, c in kernel_rows if not c.identical]
+    modules = len({(b, c.family) for b, c in kernel_rows})
+    print(f"Equations: {len(kernel_rows)} quantities of {modules} generated kernels, executed on symbols over every "
+          f"structural variant: {len(kernel_rows) - len(wrong_kernels)} equal their model")
+    for backend, c in wrong_kernels:
+        print(f"  KERNEL DIFFERS ({backend}) {c.describe()}")
     print()
     print_table(rows)
     failed = [r for r in rows if r.status != "pass"]
@@ -74,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(elapsed, 2),
         "equations": [{"family": c.family, "quantity": c.quantity, "identical": c.identical,
                        "difference": str(c.difference)} for c in equations],
+        "kernel_equations": {"compared": len(kernel_rows), "identical": len(kernel_rows) - len(wrong_kernels),
+                             "differences": [{"backend": b, "rule": c.family, "quantity": c.quantity,
+                                              "difference": str(c.difference)} for b, c in wrong_kernels]},
         "rows": [r.to_json() for r in rows],
     }
     for path in {DEFAULT_REPORT, Path(args.json)} if args.json else {DEFAULT_REPORT}:
@@ -89,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed ({elapsed:.1f} s); rows in {DEFAULT_REPORT}")
     for r in failed:
         print(f"FAILED {r.rule}/{r.case}/{r.dtype}/{r.impl}: max {r.max_ulp} ULP > {r.tol_ulp} {r.note}\n  reproduce: {r.reproduce}")
-    return 1 if failed else 0
+    if wrong_kernels:
+        print(f"FAILED: {len(wrong_kernels)} kernel quantities differ from their model (see 'KERNEL DIFFERS' above); "
+              "regenerate with `make generate` or fix the printer")
+    return 1 if failed or wrong_kernels else 0
 
 
 def print_table(rows: list[Row]) -> None:

@@ -24,15 +24,17 @@ class EquationComparison:
     left: sp.Expr
     right: sp.Expr
     difference: sp.Expr
+    names: tuple[str, str] = ("textbook", "torch")
 
     @property
     def identical(self) -> bool:
         return self.difference == 0
 
     def describe(self) -> str:
+        left, right = self.names
         if self.identical:
-            return f"{self.family}: {self.quantity}: textbook and torch updates are identical"
-        return f"{self.family}: {self.quantity}: textbook − torch = {sp.sstr(self.difference)}"
+            return f"{self.family}: {self.quantity}: {left} and {right} updates are identical"
+        return f"{self.family}: {self.quantity}: {left} − {right} = {sp.sstr(self.difference)}"
 
 
 def compare_dialects(family: str) -> list[EquationComparison]:
