@@ -140,6 +140,52 @@ def make_grads(case: Case, params: list[torch.Tensor], steps: int) -> list[list[
     return out
 
 
+# -- named edge cases ------------------------------------------------------------------------------
+_EVERY_THIRD = tuple(range(3, 101, 3))
+_SOME = (2, 17, 50, 51, 99)
+
+#: rule -> (name, keywords, extra Case fields): the edges the issue names, every run.
+EDGES: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {
+    "adagrad": [
+        ("edge: eps=0, nonzero grads", {"eps": 0.0}, {}),
+        ("edge: eps=0, zero grads at steps", {"eps": 0.0}, {"zero_grad_steps": _SOME}),
+        ("edge: tensor lr with lr_decay", {"lr": torch.tensor(0.05), "lr_decay": 0.1}, {}),
+        ("edge: large weight_decay", {"weight_decay": 10.0, "lr": 0.5}, {}),
+        ("edge: maximize, weight_decay", {"maximize": True, "weight_decay": 0.1}, {}),
+        ("edge: grads 1e-8", {}, {"grad_scale": 1e-8}),
+        ("edge: grads 1e4", {}, {"grad_scale": 1e4}),
+        ("edge: no grad at some steps", {"initial_accumulator_value": 0.1}, {"none_grad_steps": _SOME}),
+        ("edge: 40 small non-contiguous tensors", {"lr": 0.1}, {"shapes": ((2, 3),) * 40, "transposed": True}),
+    ],
+    "rmsprop": [
+        ("edge: alpha=0", {"alpha": 0.0}, {}),
+        ("edge: alpha=1-1e-6", {"alpha": 1 - 1e-6}, {}),
+        ("edge: eps=0, nonzero grads", {"eps": 0.0}, {}),
+        ("edge: eps=0, zero grads every 3rd step", {"eps": 0.0}, {"zero_grad_steps": _EVERY_THIRD}),
+        ("edge: centered, momentum, maximize", {"centered": True, "momentum": 0.9, "maximize": True}, {}),
+        ("edge: tensor lr, momentum", {"lr": torch.tensor(0.003), "momentum": 0.5}, {}),
+        ("edge: large weight_decay", {"weight_decay": 10.0}, {}),
+        ("edge: centered, grads 1e-8", {"centered": True}, {"grad_scale": 1e-8}),
+        ("edge: grads 1e4", {}, {"grad_scale": 1e4}),
+        ("edge: no grad at some steps, centered", {"centered": True, "momentum": 0.1}, {"none_grad_steps": _SOME}),
+        ("edge: 40 small non-contiguous tensors", {"momentum": 0.5}, {"shapes": ((2, 3),) * 40, "transposed": True}),
+    ],
+    "sgd": [
+        ("edge: nesterov, weight_decay", {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}, {}),
+        ("edge: dampening, maximize", {"momentum": 0.5, "dampening": 0.5, "maximize": True}, {}),
+        ("edge: tensor lr, momentum", {"lr": torch.tensor(0.01), "momentum": 0.9}, {}),
+        ("edge: no grad at some steps, momentum", {"momentum": 0.9}, {"none_grad_steps": _SOME}),
+    ],
+}
+
+
+def edges(rule: str) -> list[Case]:
+    """The named edge cases of ``rule`` (eps = 0, alpha at 0 and near 1, tensor lr, large weight
+    decay, momentum with centered and maximize, gradients from 1e-8 to 1e4, zero gradients, steps
+    without a gradient, many small non-contiguous tensors)."""
+    return [Case(rule, name, kwargs, source="edge", seed=100 + k, **extra) for k, (name, kwargs, extra) in enumerate(EDGES.get(rule, []))]
+
+
 # -- the seeded random sweep ---------------------------------------------------------------------
 GRAD_SCALES = (1e-8, 1e-4, 1e-2, 1.0, 1e2, 1e4)
 

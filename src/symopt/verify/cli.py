@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .cases import VERIFIED, optim_db_inputs, sweep
+from .cases import VERIFIED, edges, optim_db_inputs, sweep
 from .equations import compare_dialects
 from .symbolic import check_all_kernels
 from .runner import IMPLEMENTATIONS, Row, run_matrix
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     rows: list[Row] = []
     for device in devices:
         count = SWEEP_FULL if args.full else SWEEP_QUICK
-        cases = [c for r in (args.rule or VERIFIED) for c in optim_db_inputs(r, device) + sweep(r, count)]
+        cases = [c for r in (args.rule or VERIFIED) for c in optim_db_inputs(r, device) + edges(r) + sweep(r, count)]
         if args.case:
             cases = [c for c in cases if c.name == args.case]
             if not cases:

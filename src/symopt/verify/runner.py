@@ -234,7 +234,8 @@ def compare(actual: Result, expected: Result) -> tuple[float, float, str]:
 def findings_of(case: Case, dtype: torch.dtype, expected: Result) -> list[str]:
     """Numeric hazards visible in torch.optim's own result: reported, never hidden."""
     found = []
-    eps = case.math_kwargs.get("eps")
+    rule = rules.get(case.rule)
+    eps = case.math_kwargs.get("eps", rule.hyperparameter("eps").default if "eps" in rule.symbols else None)
     if eps and float(torch.tensor(float(eps), dtype=dtype)) == 0.0:
         found.append(f"eps={eps:g} flushes to 0 in {str(dtype).replace('torch.', '')}")
     bad = [i for i, p in enumerate(expected[0]) if not bool(torch.isfinite(p).all())]

@@ -250,7 +250,9 @@ def check_all_kernels() -> list[tuple[str, EquationComparison]]:
 
 
 def _difference(a: sp.Expr, b: sp.Expr) -> sp.Expr:
-    diff = a - b
+    """``a − b`` simplified; float literals of the kernel (``x ** 0.5``) read as exact rationals."""
+    floats = {f: sp.Rational(repr(float(f))) for f in a.atoms(sp.Float)}
+    diff = a.xreplace(floats) - b
     if diff == 0 or sp.expand(diff) == 0:
         return sp.Integer(0)
     return sp.simplify(diff)
