@@ -116,3 +116,20 @@ def test_cli_errors_are_one_line(capsys):
     assert main(["verify", "--case", "no such case", "--impl", "interpreter"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no case named" in err
+
+
+def test_a_deliberately_wrong_generated_kernel_fails_the_matrix(monkeypatch):
+    """A one-character change in a committed Torch kernel (1 − α → 1 + α in the square average)."""
+    import inspect
+    import types
+
+    import symopt.kernels.torch.rmsprop as kernel
+
+    source = inspect.getsource(kernel).replace("value=1 - alpha", "value=1 + alpha")
+    wrong = types.ModuleType(kernel.__name__)
+    exec(compile(source, kernel.__file__, "exec"), wrong.__dict__)
+    monkeypatch.setattr(kernel, "update", wrong.update)
+    case = optim_db_inputs("rmsprop")[0]
+    rows = runner.run_matrix([case], [runner.IMPLEMENTATIONS["torch"], runner.IMPLEMENTATIONS["optim"]],
+                             [torch.float32], steps=5, progress=False)
+    assert rows and all(r.status == "FAIL" for r in rows), rows
