@@ -7,7 +7,10 @@ STAMP  := $(VENV)/.installed
 # torch is pinned here (a CPU build on disk); pyproject.toml keeps a range (torch>=2.4).
 TORCH_PIN := torch==2.13.0
 
-.PHONY: all setup verify test test-slow generate check-generated derive report notebooks bench clean
+# The PDF report is built with real LaTeX; `make tex` installs it with apt where it can.
+TEX_PACKAGES := texlive-latex-base texlive-latex-recommended latexmk
+
+.PHONY: all setup tex verify test test-slow generate check-generated derive report notebooks bench clean
 
 all: verify
 
@@ -20,13 +23,23 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+tex:
+	@if command -v latexmk >/dev/null 2>&1 && command -v pdflatex >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing $(TEX_PACKAGES) with apt-get (under a minute)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEX_PACKAGES) >/dev/null; \
+	else \
+	  echo "note: pdflatex/latexmk are missing and cannot be installed here (needs root and apt-get);"; \
+	  echo "      reports are written as .tex only: sudo apt-get install $(TEX_PACKAGES)"; \
+	fi
+
 ## The main job: committed kernels are fresh, derivations check out, kernels agree with torch.optim.
 verify: $(STAMP)
 	$(SYMOPT) generate --check
 	$(SYMOPT) derive all --check
 	$(SYMOPT) verify
 
-test: $(STAMP)
+test: $(STAMP) tex
 	$(PY) -m pytest -m "not slow" -q
 
 test-slow: $(STAMP)
@@ -38,8 +51,11 @@ generate: $(STAMP)
 check-generated: $(STAMP)
 	$(SYMOPT) generate --check
 
-report: $(STAMP)
+report: $(STAMP) tex
 	$(SYMOPT) report
+
+notebooks: $(STAMP)
+	$(PY) -m symopt.report.notebooks
 
 clean:
 	rm -rf reports/*.tex reports/*.pdf reports/*.json build
