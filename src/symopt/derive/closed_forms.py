@@ -33,7 +33,7 @@ from ._result import Assumption, Derivation
 from .checks import Observable, check_closed_form, check_limit
 from .gradients import ConstantGradient, gradient_model, w0
 
-_k = sp.Symbol("k", integer=True, positive=True)  # t = k + 1 ≥ 2
+_k = sp.Symbol("k_shift", integer=True, positive=True)  # t = k + 1 ≥ 2 (not the summation index)
 _rho = sp.Symbol("rho", positive=True)
 
 
@@ -137,10 +137,12 @@ def symbolic_results(rule: UpdateRule, items: tuple, model: ConstantGradient) ->
             break
     lr_raw, lr = _effective_lr(step, forms, model)
     below_one = _ratios_below_one(lr) if lr is not None else ()
-    limit = _limit(lr, below_one) if lr is not None else None
+    # SymPy's limits of sums are not trusted (limit(harmonic(t, 1/2), t, oo) = zeta(1/2) in 1.14):
+    # under a varying gradient the limits and leading terms come from .asymptotics instead.
+    limit = _limit(lr, below_one) if lr is not None and model.is_constant else None
     if lr is not None and limit is None:
-        skipped.append("lim η_t: SymPy found no limit")
-    trajectory = _trajectory(lr, model, below_one) if lr is not None else None
+        skipped.append("lim η_t: not taken by SymPy here (see the asymptotic results)")
+    trajectory = _trajectory(lr, model, below_one) if lr is not None and model.is_constant else None
     return SymbolicResults(
         states=tuple(forms.values()),
         lr=lr,
@@ -171,7 +173,7 @@ def _solve_state(state, step, forms: dict[sp.Symbol, StateForm]) -> StateForm | 
     else:
         start, initial = 1, sp.simplify(first.xreplace({x: state.initial}))
     try:
-        recurrence = R.as_linear(later, x, start, initial)
+        recurrence = R.as_linear(later, x, start, initial, varying=True)
     except R.NotLinear:
         return None
     solution = R.solve(recurrence)
@@ -202,6 +204,9 @@ def _effective_lr(step, forms: dict[sp.Symbol, StateForm], model) -> tuple[sp.Ex
 def _tidy(expr: sp.Expr) -> sp.Expr:
     """A short form: the simpler of ``expr``, ``cancel(expr)`` and ``simplify(expr)``."""
     candidates = [expr, sp.factor_terms(expr)]
+    if expr.has(sp.Sum):
+        # simplify on sums is slow and gains nothing here: sums are left as built.
+        return min(candidates, key=sp.count_ops)
     try:
         candidates.append(sp.simplify(expr))
     except Exception:  # pragma: no cover - simplify is best effort
