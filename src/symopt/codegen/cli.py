@@ -61,7 +61,7 @@ def check(root: Path) -> list[Difference]:
                 found.append(Difference(rel, "stale", _diff(committed, fresh, rel)))
         kernels = root / KERNELS
         if kernels.is_dir():
-            for path in sorted(kernels.rglob("*.py")):
+            for path in sorted(p for pattern in ("*.py", "*.c") for p in kernels.rglob(pattern)):
                 rel = path.relative_to(root)
                 if rel not in expected:
                     found.append(Difference(rel, "orphan", _diff(path.read_text(encoding="utf-8"), "", rel)))

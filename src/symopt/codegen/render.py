@@ -108,7 +108,10 @@ def _signature(names: tuple[str, ...], leading: str = ", *, ") -> str:
 
 def render_kernel(rule: UpdateRule, backend: Backend) -> str:
     """The text of one generated kernel module."""
-    body = backend.printer().kernel_body(rule)
+    printer = backend.printer()
+    body = printer.kernel_body(rule)
+    # a printer may fill more fields of its own template (the Torch printer: the foreach kernel)
+    extra = printer.template_fields(rule) if hasattr(printer, "template_fields") else {}
     states = tuple(s.name for s in rule.states)
     text = _template(backend.template).substitute(
         title=rule.title,
@@ -127,6 +130,7 @@ def render_kernel(rule: UpdateRule, backend: Backend) -> str:
         state_parameters="".join(f", {identifier(name)}" for name in states),
         update_signature=_signature(arguments(rule)),
         update_body="\n".join(indent(body.splitlines())),
+        **extra,
     )
     return text.rstrip("\n") + "\n"
 
@@ -152,6 +156,10 @@ def generate_all() -> dict[Path, str]:
         out[KERNELS / name / "__init__.py"] = render_init(backend, modules)
         for module, rule in modules:
             out[KERNELS / name / f"{module}.py"] = render_kernel(rule, backend)
+    # Non-Python targets render their own files (kernels/c/: fused C99 loops).
+    from .printers.c import render_sources as c_sources
+
+    out.update(c_sources(KERNELS))
     return out
 
 

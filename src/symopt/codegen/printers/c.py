@@ -1,0 +1,414 @@
+"""The C99 fused-loop printer: every structural variant of a rule as one C function whose single
+loop reads each buffer once, applies every assignment of the body in registers, and writes the
+parameter and the states once. The loop runs (OpenMP-parallel) over a *chunk table* that covers
+all tensors of a param group, so one call steps a whole group.
+
+The printer is a :class:`sympy.printing.c.C99CodePrinter` (strict): scalar expressions
+(``η_t = η/(1 + (t − 1)γ)``, ``1 − α``) are printed by it in ``double`` — the precision torch.optim
+computes them in, as Python floats — and cast once to the element type, as torch casts a Python
+scalar to the tensor's dtype. Element-wise assignments are matched (SymPy :class:`~sympy.Wild`
+patterns on the model's expressions, never on a rule's name) against the shapes of torch's CPU
+operations and printed with *their* rounding, so the fused loop computes the same bits as the
+torch op sequence:
+
+=================================  =====================================  ============================
+model shape                        torch op (CPU)                          C (``T`` the target)
+=================================  =====================================  ============================
+``T ← a·T + c·X·Y`` / ``c·X²``      ``T.mul_(a).addcmul_(X, Y, value=c)``   ``fma(c*X, Y, T*a)``
+``T ← T + c·X/Y``                   ``T.addcdiv_(X, Y, value=c)``            ``T + (c*X)/Y``
+``T ← X + c·Y``                     ``X.add(Y, alpha=c)``                    ``fma(c, Y, X)``
+``T ← T + c·(X − T)``               ``T.lerp_(X, c)``                        ``fma(c, X − T, T)`` (|c| < ½),
+                                                                             else ``fma(c − 1, X − T, X)``
+``T ← √(X + c·Y·Z)``, ``T ← √X``    ``addcmul(...).sqrt_()``, ``sqrt()``    ``sqrt(fma(c*Y, Z, X))``
+``T ← T + d``, ``T ← −X``           ``add_(d)``, ``-X``                      ``T + d``, ``-X``
+=================================  =====================================  ============================
+
+Which of torch's vectorised CPU kernels fuse a multiply-add (``addcmul``, ``add(alpha=)``,
+``lerp`` do; ``addcdiv`` divides before it adds) was found by experiment, and
+``tests/test_fused.py`` re-checks it against torch on every run. ATen's fused CPU AdaGrad kernel
+(``torch.optim.Adagrad(fused=True)``) rounds the same way with a correctly rounded square root,
+so the AdaGrad kernels are bitwise identical to it. Square roots are the C library's
+``sqrt``/``sqrtf``: correctly rounded (IEEE 754) and vectorised under ``-fno-math-errno``. torch's
+eager CPU ``sqrt`` (MKL/VML on x86) is not always correctly rounded, so against torch.optim's
+for-loop and foreach paths the bits can differ by an ULP of σ; ``symopt verify`` reports by how much.
+
+A shape none of the patterns covers is printed by the C99 printer as written (each operation
+rounded once, in the element type); a construct C99 cannot express raises
+:class:`~symopt.codegen.printers._common.CodegenError` (strict).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+import sympy as sp
+from sympy.printing.c import C99CodePrinter
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
+
+from ...rules import Assign, UpdateRule, decide, t, w
+from ._common import CodegenError, _construct, identifier, symbol_names, tensor_symbols
+
+#: element type → (C type, suffix of <math.h> functions, short name in function names)
+CTYPES = {"float32": ("float", "f", "f32"), "float64": ("double", "", "f64")}
+
+
+# -- structural variants --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Variant:
+    """One structural variant of a rule: the verdict of every guard that depends on
+    hyperparameters only (``maximize``, ``weight_decay ≠ 0``, ``centered``, ``momentum > 0``)."""
+
+    rule: UpdateRule
+    switches: tuple[tuple[str, bool], ...]  # (hyperparameter, on?) in the rule's signature order
+
+    @property
+    def name(self) -> str:
+        on = [identifier(name) for name, value in self.switches if value]
+        return "_".join(on) if on else "plain"
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Hyperparameter values that select this variant (for :meth:`UpdateRule.specialize`)."""
+        return {name: _representative(self.rule, name, value) for name, value in self.switches}
+
+    def specialized(self) -> UpdateRule:
+        return self.rule.specialize(**self.values)
+
+
+def switches(rule: UpdateRule) -> tuple[str, ...]:
+    """The hyperparameters that guards depend on, in signature order."""
+    used: set[sp.Symbol] = set()
+    for a in rule.body:
+        used |= a.when.free_symbols
+    for s in rule.states:
+        used |= s.when.free_symbols
+    if t in used:
+        raise CodegenError(f"{rule.name}: a guard depends on the step t; the fused printer resolves guards per call")
+    return tuple(h.name for h in rule.hyperparameters if h.symbol in used)
+
+
+def _representative(rule: UpdateRule, name: str, on: bool) -> Any:
+    h = rule.hyperparameter(name)
+    if h.is_flag:
+        return on
+    return 1 if on else 0
+
+
+def variants(rule: UpdateRule) -> list[Variant]:
+    """Every structural variant (each switch off/on), in a fixed order."""
+    names = switches(rule)
+    return [Variant(rule, tuple(zip(names, bits))) for bits in itertools.product((False, True), repeat=len(names))]
+
+
+def variant_of(rule: UpdateRule, values: Mapping[str, Any]) -> Variant:
+    """The variant that hyperparameter ``values`` (torch's keywords; defaults elsewhere) select."""
+    known = {h.symbol: values.get(h.name, h.default) for h in rule.hyperparameters}
+    out = []
+    for name in switches(rule):
+        h = rule.hyperparameter(name)
+        if h.is_flag:
+            out.append((name, bool(known[h.symbol])))
+        else:
+            # the switch is on when the value makes the guards that mention it hold as "on" does
+            probe = dict(known)
+            guards = [a.when for a in rule.body if h.symbol in a.when.free_symbols]
+            on_values = {**probe, h.symbol: _representative(rule, name, True)}
+            out.append((name, all(decide(gd, probe) == decide(gd, on_values) for gd in guards)))
+    return Variant(rule, tuple(out))
+
+
+def function_name(rule: UpdateRule, variant: Variant, dtype: str) -> str:
+    return f"symopt_{rule.family}_{variant.name}_{CTYPES[dtype][2]}"
+
+
+# -- the printer ------------------------------------------------------------------------------------
+class CKernelPrinter(C99CodePrinter):
+    """Prints one specialised rule as a fused C99 loop over a chunk table (strict).
+
+    Settings: ``dtype`` (``"float32"`` or ``"float64"``).
+    """
+
+    printmethod = "_symopt_c"
+    _default_settings = {**C99CodePrinter._default_settings, "dtype": "float32"}
+
+    def __init__(self, settings: dict | None = None):
+        super().__init__({"strict": True, **(settings or {})})
+        if self._settings["dtype"] not in CTYPES:
+            raise CodegenError(f"dtype must be one of {', '.join(CTYPES)}; got {self._settings['dtype']!r}")
+        self.ctype, self.suffix, _ = CTYPES[self._settings["dtype"]]
+        self.names: dict[sp.Symbol, str] = {}
+        self.in_loop = False
+
+    # -- symbols and scalars ------------------------------------------------------------------
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        if expr not in self.names:
+            raise CodegenError(f"symbol {expr} is not a hyperparameter, state or temporary of the rule")
+        return self.names[expr]
+
+    def doprint(self, expr, assign_to=None):
+        try:
+            return super().doprint(expr, assign_to)
+        except PrintMethodNotImplementedError as exc:
+            raise CodegenError(f"{type(self).__name__} cannot print {_construct(expr, exc)} in {expr}") from None
+
+    def _print_Pow(self, expr: sp.Pow) -> str:
+        if self.in_loop:
+            base, exp = expr.args
+            if exp == sp.S.Half:
+                return f"sqrt{self.suffix}({self._print(base)})"
+            if exp == 2:
+                b = self.parenthesize(base, 50)
+                return f"{b}*{b}"
+            if exp == -1:
+                return f"1/{self.parenthesize(base, 50)}"
+        return super()._print_Pow(expr)
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        if self.in_loop:
+            raise CodegenError(f"a number ({expr}) inside an element-wise expression: make it a scalar coefficient")
+        return super()._print_Float(expr)
+
+    # -- the kernel ---------------------------------------------------------------------------
+    def kernel(self, rule: UpdateRule, variant: Variant) -> str:
+        """The C function for ``variant`` (``rule.specialize`` resolves every guard)."""
+        spec = variant.specialized()
+        for a in spec.body:
+            if a.when is not sp.true:
+                raise CodegenError(f"{rule.name}: guard {a.when} is not resolved by the variant {variant.name}")
+        self.rule = spec
+        self.names = symbol_names(spec)
+        self.tensors = tensor_symbols(spec)
+        self.states = [s for s in spec.states]
+        self.coefficients: dict[sp.Expr, str] = {}
+        self.scalar_lines: list[str] = []
+        # scalar temporaries first (η_t): double, per chunk (they may depend on the tensor's step)
+        uses_step = any(t in a.expr.free_symbols for a in spec.body)
+        loop_lines: list[str] = []
+        for a in spec.body:
+            if not (a.expr.free_symbols & self.tensors):
+                self.in_loop = False
+                self.scalar_lines.append(f"const double {self.names[a.target]} = {self.doprint(a.expr)};  /* {a.doc} */")
+                continue
+            self.in_loop = True
+            loop_lines.append(f"{self.names[a.target]} = {self.element(a)};  /* {_comment(a)} */")
+        self.in_loop = False
+        hyper = [h.name for h in spec.hyperparameters if h.symbol in _used(spec)]
+        buffers = ["param", "grad"] + [identifier(s.name) for s in self.states]
+        temps = [self.names[x] for x in spec.temporaries if x in self.tensors]
+        fname = function_name(rule, variant, self._settings["dtype"])
+        T = self.ctype
+        params = [f"int64_t n_chunks, const int64_t *chunks, int n_threads"]
+        params += [f"{T} *const *a_{b}" for b in buffers]
+        params += ["const double *steps"] + [f"double {h}" for h in hyper]
+        lines = [f"/* {variant.name}: " + ", ".join(f"{k}={'on' if v else 'off'}" for k, v in variant.switches) + " */"]
+        lines.append(f"void {fname}({', '.join(params)})")
+        lines.append("{")
+        lines.append("    #pragma omp parallel for schedule(static) num_threads(n_threads)")
+        lines.append("    for (int64_t k = 0; k < n_chunks; ++k) {")
+        body = ["const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];"]
+        body.append("const double step = steps[tensor];" if uses_step else "(void)steps;")
+        body += self.scalar_lines
+        body += [f"const {T} {name} = ({T})({expr});" for expr, name in self.coefficient_items()]
+        body += [f"{T} *restrict p_{b} = a_{b}[tensor];" for b in buffers]
+        body.append("for (int64_t i = begin; i < end; ++i) {")
+        inner = [f"{T} {b} = p_{b}[i];" for b in buffers]
+        if temps:
+            inner.append(f"{T} {', '.join(temps)};")
+        inner += loop_lines
+        inner += [f"p_{b}[i] = {b};" for b in buffers if b != "grad"]
+        body += ["    " + x for x in inner]
+        body.append("}")
+        lines += ["        " + x for x in body]
+        lines += ["    }", "}"]
+        return "\n".join(lines)
+
+    def coefficient_items(self) -> list[tuple[str, str]]:
+        return [(code, name) for code, name in self.coefficients.items()]
+
+    def coefficient(self, expr: sp.Expr) -> str:
+        """A scalar coefficient: computed in double, cast once to the element type (as torch casts a
+        Python scalar), hoisted out of the loop."""
+        self.in_loop = False
+        code = self.doprint(expr)
+        self.in_loop = True
+        if code not in self.coefficients:
+            self.coefficients[code] = f"c{len(self.coefficients)}"
+        return self.coefficients[code]
+
+    # -- element-wise assignments --------------------------------------------------------------
+    def is_tensor(self, e: sp.Basic) -> bool:
+        return bool(e.free_symbols & self.tensors)
+
+    def fma(self, a: str, b: str, c: str) -> str:
+        return f"fma{self.suffix}({a}, {b}, {c})"
+
+    def element(self, a: Assign) -> str:
+        T, E = a.target, a.expr
+        scalar = lambda e: not self.is_tensor(e)  # noqa: E731
+        tensor = lambda e: isinstance(e, sp.Symbol) and e in self.tensors  # noqa: E731
+        c = sp.Wild("c", properties=[scalar])
+        X, Y, Z = (sp.Wild(n, properties=[tensor]) for n in "XYZ")
+        if tensor(E):
+            return self._print(E)
+        m = E.match(-X)
+        if m is not None and X in m:
+            return f"-{self._print(m[X])}"
+        lerp = (E - T).match(c * (X - T))
+        if lerp is not None and X in lerp and lerp[X] != T:
+            x, tt = self._print(lerp[X]), self._print(T)
+            k = self.coefficient(lerp[c])
+            k1 = self.coefficient(lerp[c] - 1)
+            return f"((fabs{self.suffix}({k}) < ({self.ctype})0.5) ? {self.fma(k, f'{x} - {tt}', tt)} : {self.fma(k1, f'{x} - {tt}', x)})"
+        if isinstance(E, sp.Pow) and E.exp == sp.S.Half:
+            inner = E.base
+            if tensor(inner):
+                return f"sqrt{self.suffix}({self._print(inner)})"
+            return f"sqrt{self.suffix}({self.sum(sp.Dummy('acc'), inner) or self.fallback(inner)})"
+        if isinstance(E, sp.Add):
+            code = self.sum(T, E)
+            if code is not None:
+                return code
+        return self.fallback(E)
+
+    def sum(self, T: sp.Symbol, E: sp.Expr) -> Optional[str]:
+        """``E`` as torch accumulates it: a head (``a·T`` when ``T`` appears, else the first plain
+        tensor term), then one op per remaining term, tensor terms first, then scalars."""
+        terms = list(sp.Add.make_args(E))
+        head_code = None
+        rest = terms
+        c = sp.Wild("c", properties=[lambda e: not self.is_tensor(e)])
+        for i, term in enumerate(terms):
+            m = term.match(c * T)
+            if m is not None and c in m and T in self.tensors:
+                a = m[c]
+                head_code = self._print(T) if a == 1 else f"{self._print(T)}*{self.coefficient(a)}"
+                rest = terms[:i] + terms[i + 1 :]
+                break
+        if head_code is None:
+            for i, term in enumerate(terms):
+                if isinstance(term, sp.Symbol) and term in self.tensors:
+                    head_code = self._print(term)
+                    rest = terms[:i] + terms[i + 1 :]
+                    break
+        if head_code is None:
+            return None
+        if any(T in r.free_symbols for r in rest):
+            return None
+        acc = head_code
+        for term in [r for r in rest if self.is_tensor(r)] + [r for r in rest if not self.is_tensor(r)]:
+            acc = self.term(acc, term)
+            if acc is None:
+                return None
+        return acc
+
+    def term(self, acc: str, term: sp.Expr) -> Optional[str]:
+        """``acc`` plus one term, rounded as torch's op for that shape."""
+        if not self.is_tensor(term):
+            return f"{acc} + {self.coefficient(term)}"
+        scalar = lambda e: not self.is_tensor(e)  # noqa: E731
+        tensor = lambda e: isinstance(e, sp.Symbol) and e in self.tensors  # noqa: E731
+        c = sp.Wild("c", properties=[scalar])
+        X, Y = sp.Wild("X", properties=[tensor]), sp.Wild("Y", properties=[tensor])
+        for pattern, kind in ((c * X / Y, "div"), (c * X**2, "sq"), (c * X * Y, "mul"), (c * X, "axpy")):
+            m = term.match(pattern)
+            if m is None or not all(k in m for k in pattern.atoms(sp.Wild)):
+                continue
+            k = m[c]
+            x = self._print(m[X])
+            y = x if kind == "sq" else (self._print(m[Y]) if Y in m else None)
+            if kind == "div":
+                num = x if k == 1 else (f"-{x}" if k == -1 else f"{self.coefficient(k)}*{x}")
+                return f"{acc} + ({num})/{y}"
+            if kind in ("sq", "mul"):
+                first = x if k == 1 else (f"-{x}" if k == -1 else f"{self.coefficient(k)}*{x}")
+                return self.fma(first, y, acc)
+            if kind == "axpy":
+                if k == 1:
+                    return f"{acc} + {x}"
+                return self.fma(self.coefficient(k), x, acc)
+        return None
+
+    def fallback(self, E: sp.Expr) -> str:
+        """A shape with no torch op: printed as written, each operation rounded once."""
+        self.in_loop = True
+        return self.doprint(E)
+
+
+def _comment(a: Assign) -> str:
+    text = f"{a.target} <- {sp.sstr(a.expr)}" + (f" ({a.doc})" if a.doc else "")
+    return text.replace("*/", "* /")
+
+
+def _used(rule: UpdateRule) -> set[sp.Symbol]:
+    used: set[sp.Symbol] = set()
+    for a in rule.body:
+        used |= a.expr.free_symbols
+    return used
+
+
+def hyperparameters_of(rule: UpdateRule, variant: Variant) -> tuple[str, ...]:
+    """The ``double`` scalar arguments of ``variant``'s function, in order."""
+    spec = variant.specialized()
+    return tuple(h.name for h in spec.hyperparameters if h.symbol in _used(spec))
+
+
+def buffers_of(rule: UpdateRule, variant: Variant) -> tuple[str, ...]:
+    """The state buffers (torch's keys) ``variant``'s function takes after param and grad."""
+    return tuple(s.name for s in variant.specialized().states)
+
+
+__all__ = [
+    "CKernelPrinter", "CTYPES", "FUSED_FAMILIES", "Variant", "buffers_of", "function_name", "hyperparameters_of",
+    "switches", "variant_of", "variants",
+]
+
+
+# -- the committed sources ------------------------------------------------------------------------
+#: the rule families with fused C kernels (torch dialect: what symopt.torch's optimizers run)
+FUSED_FAMILIES: tuple[str, ...] = ("adagrad", "rmsprop")
+
+
+def render_source(rule: UpdateRule) -> str:
+    """The text of ``kernels/c/<family>.c``: every variant × element type."""
+    from ..render import _template, banner
+
+    functions = []
+    for variant in variants(rule):
+        for dtype in CTYPES:
+            functions.append(CKernelPrinter({"dtype": dtype}).kernel(rule, variant))
+    math_lines = []
+    for a in rule.body:
+        line = f"{sp.sstr(a.target)} <- {sp.sstr(a.expr)}"
+        if a.when is not sp.true:
+            line = f"{line:<40} [if {sp.sstr(a.when)}]"
+        math_lines.append(" *     " + line)
+    text = _template("c_kernel.c.tmpl").substitute(
+        title=rule.title,
+        family=rule.family,
+        dialect=rule.dialect,
+        banner=banner(rule),
+        math_text="\n".join(math_lines),
+        functions="\n\n".join(functions),
+    )
+    return text.rstrip("\n") + "\n"
+
+
+def render_sources(kernels_dir) -> dict:
+    """``{path relative to src/symopt: text}`` for ``kernels/c/``."""
+    from ...rules import get
+    from ..render import module_name
+
+    out = {}
+    listing = []
+    for family in FUSED_FAMILIES:
+        rule = get(family)
+        out[kernels_dir / "c" / f"{module_name(rule)}.c"] = render_source(rule)
+        listing.append(f"- ``{module_name(rule)}.c``: {rule.title}, dialect {rule.dialect} (model hash {rule.fingerprint()})")
+    doc = (
+        "Generated fused C99 kernels (OpenMP over a chunk table), built and loaded by :mod:`symopt.fused`.\n\n"
+        + "\n".join(listing)
+    )
+    out[kernels_dir / "c" / "__init__.py"] = f'"""{doc}\n\nGENERATED by `symopt generate`, SymPy {sp.__version__} — do not edit."""\n'
+    return out

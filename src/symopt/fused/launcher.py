@@ -1,0 +1,201 @@
+"""Call a generated fused C kernel on all tensors of a param group at once.
+
+:class:`FusedKernel` picks the structural variant from the hyperparameters (the model's guards,
+:func:`symopt.codegen.printers.c.variant_of`), builds the chunk table (``CHUNK`` elements per row,
+covering every tensor) and the pointer arrays, validates every buffer (device CPU, one dtype
+float32/float64, contiguous, shape of its param, no overlap between any two buffers) and calls the
+library with ``torch.get_num_threads()`` threads.
+
+A repeated call with the same buffers reuses the pointer arrays and skips validation: the cache
+entry holds a strong reference to every param and state it points to, and a weak reference to
+every gradient; it is reused only when every data pointer matches and every gradient it saw is
+still alive (so no address can have been reused by another tensor).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import weakref
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Mapping, Sequence
+
+import torch
+from torch import Tensor
+
+from .. import rules
+from ..codegen.printers.c import CTYPES, FUSED_FAMILIES, buffers_of, function_name, hyperparameters_of, variant_of
+from ..codegen.render import module_name
+from .build import Library, load
+
+#: elements per chunk-table row: big enough to amortise the row, small enough to balance threads
+CHUNK = 1 << 16
+DTYPES = {torch.float32: "float32", torch.float64: "float64"}
+
+
+class FusedLaunchError(ValueError):
+    """A tensor the fused kernel cannot take (device, dtype, layout, overlap)."""
+
+
+def source(family: str) -> str:
+    """The committed generated C source of ``family`` (``symopt/kernels/c/<module>.c``)."""
+    rule = rules.get(family)
+    return resources.files("symopt.kernels.c").joinpath(f"{module_name(rule)}.c").read_text(encoding="utf-8")
+
+
+@dataclass
+class _Entry:
+    key: tuple
+    strong: list[Tensor]
+    grads: list[weakref.ref]
+    arrays: tuple
+    chunks: Tensor
+    n_chunks: int
+
+
+class FusedKernel:
+    """The fused kernels of one rule family (``"adagrad"``, ``"rmsprop"``)."""
+
+    def __init__(self, family: str, *, library: Library | None = None) -> None:
+        if family not in FUSED_FAMILIES:
+            raise ValueError(f"no fused C kernels for {family!r}; there are: {', '.join(FUSED_FAMILIES)}")
+        self.family = family
+        self.rule = rules.get(family)
+        self.library = library if library is not None else load(f"symopt_{module_name(self.rule)}", source(family))
+        self._functions: dict[str, Any] = {}
+        self._entry: _Entry | None = None
+
+    def function(self, variant, dtype: str):
+        name = function_name(self.rule, variant, dtype)
+        fn = self._functions.get(name)
+        if fn is None:
+            fn = getattr(self.library.handle, name)
+            n_buffers = 2 + len(buffers_of(self.rule, variant))
+            n_hyper = len(hyperparameters_of(self.rule, variant))
+            fn.argtypes = (
+                [ctypes.c_int64, ctypes.c_void_p, ctypes.c_int] + [ctypes.c_void_p] * n_buffers + [ctypes.c_void_p]
+                + [ctypes.c_double] * n_hyper
+            )
+            fn.restype = None
+            self._functions[name] = fn
+        return fn
+
+    def step(
+        self,
+        params: Sequence[Tensor],
+        grads: Sequence[Tensor],
+        states: Mapping[str, Sequence[Tensor]],
+        steps: Sequence[float],
+        **hyperparameters: Any,
+    ) -> None:
+        """One step in place on ``params`` and ``states[key]`` (torch's state keys); ``steps`` holds
+        each param's step count t after the increment."""
+        variant = variant_of(self.rule, hyperparameters)
+        keys = buffers_of(self.rule, variant)
+        missing = [k for k in keys if k not in states]
+        if missing:
+            raise FusedLaunchError(f"{self.family}: state buffer(s) {', '.join(missing)} are needed for these hyperparameters")
+        n = len(params)
+        if len(grads) != n or any(len(states[k]) != n for k in keys) or len(steps) != n:
+            raise FusedLaunchError(f"{self.family}: params, grads, every state list and steps must have one entry per param ({n})")
+        if n == 0:
+            return
+        buffers = [list(params), list(grads)] + [list(states[k]) for k in keys]
+        entry = self._cached(buffers)
+        if entry is None:
+            entry = self._prepare(buffers, keys)
+        dtype = DTYPES[params[0].dtype]
+        fn = self.function(variant, dtype)
+        step_array = (ctypes.c_double * n)(*map(float, steps))
+        scalars = [_scalar(hyperparameters.get(h, self.rule.hyperparameter(h).default))
+                   for h in hyperparameters_of(self.rule, variant)]
+        if entry.n_chunks:
+            fn(entry.n_chunks, entry.chunks.data_ptr(), max(1, torch.get_num_threads()), *entry.arrays, step_array, *scalars)
+
+    # -- validation and the cache -----------------------------------------------------------------
+    def _cached(self, buffers: list[list[Tensor]]) -> _Entry | None:
+        entry = self._entry
+        if entry is None:
+            return None
+        try:
+            key = tuple(t.data_ptr() for group in buffers for t in group)
+        except AttributeError:
+            return None
+        if key != entry.key or any(r() is None for r in entry.grads):
+            return None
+        # the gradients are the same objects at the same addresses?
+        if any(r() is not g for r, g in zip(entry.grads, buffers[1])):
+            return None
+        return entry
+
+    def _prepare(self, buffers: list[list[Tensor]], keys: Sequence[str]) -> _Entry:
+        names = ["params", "grads"] + [f"state {k!r}" for k in keys]
+        params = buffers[0]
+        first = params[0]
+        if not isinstance(first, Tensor):
+            raise FusedLaunchError(f"params[0] must be a torch.Tensor; got {type(first).__name__}")
+        if first.dtype not in DTYPES:
+            raise FusedLaunchError(
+                f"fused CPU kernels take float32 or float64 tensors; params[0] has dtype {first.dtype} "
+                f"(use fused=False for it)"
+            )
+        intervals = []
+        for b, group in enumerate(buffers):
+            for i, x in enumerate(group):
+                label = f"{names[b]}[{i}]"
+                if not isinstance(x, Tensor):
+                    raise FusedLaunchError(f"{label} must be a torch.Tensor; got {type(x).__name__}")
+                if x.device.type != "cpu":
+                    raise FusedLaunchError(f"{label} is on {x.device}; the fused C kernels run on the CPU only")
+                if x.is_sparse or x.layout != torch.strided:
+                    raise FusedLaunchError(f"{label} is not a dense strided tensor; the fused kernels take dense tensors")
+                if x.dtype != first.dtype:
+                    raise FusedLaunchError(f"{label} has dtype {x.dtype} but params[0] has {first.dtype}; one dtype per call")
+                if x.shape != params[i].shape:
+                    raise FusedLaunchError(f"{label} has shape {tuple(x.shape)} but params[{i}] has {tuple(params[i].shape)}")
+                if not x.is_contiguous():
+                    raise FusedLaunchError(f"{label} is not contiguous; the fused kernels need contiguous tensors (call .contiguous())")
+                if x.numel():
+                    start = x.data_ptr()
+                    intervals.append((start, start + x.numel() * x.element_size(), label, b == 1))
+        intervals.sort()
+        # Sorted by start, any overlap shows against the furthest end seen so far.
+        end, owner = 0, None
+        for s, e, label, is_grad in intervals:
+            if s < end and owner is not None and not (is_grad and owner[1]):
+                raise FusedLaunchError(f"{owner[0]} and {label} overlap in memory; every param and state needs its own storage")
+            if e > end:
+                end, owner = e, (label, is_grad)
+        rows = []
+        for i, p in enumerate(params):
+            for begin in range(0, p.numel(), CHUNK):
+                rows.append((i, begin, min(CHUNK, p.numel() - begin)))
+        chunks = torch.tensor(rows, dtype=torch.int64).reshape(-1, 3).contiguous()
+        arrays = tuple((ctypes.c_void_p * len(group))(*[x.data_ptr() for x in group]) for group in buffers)
+        key = tuple(t.data_ptr() for group in buffers for t in group)
+        strong = [x for b, group in enumerate(buffers) if b != 1 for x in group]
+        entry = _Entry(key, strong, [weakref.ref(g) for g in buffers[1]], arrays, chunks, len(rows))
+        self._entry = entry
+        return entry
+
+
+def _scalar(value: Any) -> float:
+    if isinstance(value, Tensor):
+        return float(value.item())
+    if isinstance(value, bool):
+        return float(value)
+    return float(value)
+
+
+_KERNELS: dict[str, FusedKernel] = {}
+
+
+def kernel(family: str) -> FusedKernel:
+    """The process-wide :class:`FusedKernel` of ``family`` (built or loaded on first use)."""
+    if family not in _KERNELS:
+        _KERNELS[family] = FusedKernel(family)
+    return _KERNELS[family]
+
+
+__all__ = ["CHUNK", "FusedKernel", "FusedLaunchError", "kernel", "source"]
