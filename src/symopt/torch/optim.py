@@ -88,6 +88,8 @@ class GeneratedOptimizer(Optimizer):
                 loss = closure()
         kernel = self.kernel
         for group in self.param_groups:
+            if group.get("fused") and self._fused_step(group):
+                continue
             arguments = {k: group[k] for k in kernel.UPDATE_ARGUMENTS if k != "step"}
             lr = arguments.get("lr")
             if isinstance(lr, Tensor) and lr.dim() != 0:  # torch.optim's _to_scalar
@@ -111,6 +113,43 @@ class GeneratedOptimizer(Optimizer):
     def _sparse_update(self, p: Tensor, grad: Tensor, state: dict[str, Tensor], arguments: dict[str, Any]) -> None:
         raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
 
+    # -- fused=True on CPU: the generated fused C kernels (symopt.fused) -------------------------
+    # Adagrad takes torch's ``fused=True``; RMSprop keeps torch's signature (which has no
+    # ``fused``) and takes it as a param-group option: ``RMSprop([{"params": ps, "fused": True}])``.
+    def _fused_step(self, group: dict[str, Any]) -> bool:
+        """Step the whole group with one call of the fused C kernel per dtype; False when the
+        group is not for it (a tensor off the CPU, sparse, or not float32/float64: the generated
+        Torch kernels step those) or no C compiler exists (a one-line warning, once)."""
+        from .. import fused as _fused
+
+        if getattr(self, "_fused_unavailable", False):
+            return False
+        params = [p for p in group["params"] if p.grad is not None]
+        if any(p.device.type != "cpu" or p.grad.is_sparse or p.dtype not in _fused.launcher.DTYPES for p in params):
+            return False
+        try:
+            kernel = _fused.kernel(self.family)
+        except _fused.CompilerMissing as exc:
+            self._fused_unavailable = True
+            _fused.build.warn_fallback(str(exc))
+            return False
+        hyper = {k: group[k] for k in self.kernel.UPDATE_ARGUMENTS if k != "step"}
+        by_dtype: dict[torch.dtype, list[Tensor]] = {}
+        for p in params:
+            by_dtype.setdefault(p.dtype, []).append(p)
+        for same in by_dtype.values():
+            states = []
+            for p in same:
+                state = self.state[p]
+                if not state:
+                    state.update(self._fresh_state(p, group))
+                states.append(state)
+            steps = [st["step"] for st in states]
+            torch._foreach_add_(steps, 1)
+            buffers = {k: [st[k] for st in states] for k in self.kernel.STATES if k in states[0]}
+            kernel.step(same, [p.grad for p in same], buffers, torch.stack(steps), **hyper)
+        return True
+
 
 class Adagrad(GeneratedOptimizer):
     """``torch.optim.Adagrad`` over the kernel generated from :func:`symopt.rules.adagrad`.
@@ -123,7 +162,7 @@ class Adagrad(GeneratedOptimizer):
 
     family = "adagrad"
     eager_state = True
-    unsupported = {"differentiable": False, "fused": None}
+    unsupported = {"differentiable": False}
 
     def __init__(
         self,
