@@ -1,0 +1,295 @@
+"""Rules on the quadratic f(w) = λ w²/2 (g_t = λ w_{t−1}); a diagonal quadratic is one such problem
+per coordinate, since every rule here acts elementwise.
+
+Closed forms where they exist, checked against the rule's body run with g = λ w:
+
+* fixed-rate gradient descent: w_t = (1 − ηλ)^t w_0, and its regimes (statement S1);
+* the 1/t rule: w_t = w_0 Π_{k=1}^{t} (1 ∓ ηλ/k) = w_0 Γ(t + 1 ∓ ηλ) / (Γ(1 ∓ ηλ) Γ(t + 1)),
+  ~ w_0 t^{∓ηλ} / Γ(1 ∓ ηλ) (− for descent, + for the post's plus sign).
+
+Dynamics without a closed form:
+
+* AdaGrad converges for every η > 0 (the argument is in :func:`adagrad_converges`; the speeds
+  are measured and labelled as measured);
+* RMSProp with a constant η does not converge when ηλ > 2ε (ε outside the root): the origin is
+  unstable (step factor ηλ/ε there) and the iterates settle on a period-2 cycle ±A with
+  A = η/2 − ε/λ (ε outside), √(η²/4 − ε/λ²) (ε inside), √(η²/4 − ε/((1−α)λ²)) (ε in the recursion);
+  its stability is read off the Jacobian of the two-step map at the cycle.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from .. import rules
+from ..rules import t
+from ..rules._primitives import alpha, epsilon, eta
+from ._result import Assumption, Check, Derivation
+from .gradients import QuadraticGradient, lam, w0
+from .simulate import compile_body, log_spaced_steps
+
+#: Curvature and start of the numeric checks.
+LAMBDA, W_START = 2.0, 1.0
+k = sp.Symbol("k", integer=True, positive=True)
+
+
+def simulate_quadratic(rule, items: tuple, steps: int, checkpoints, curvature: float = LAMBDA, w_start: float = W_START, dps=None):
+    """{t: w_t} for ``rule`` on f = λw²/2, its body run with g = λ w."""
+    grad = QuadraticGradient(curvature).scalar()
+    if dps is not None:
+        lam_mp = mpmath.mpf(curvature)
+
+        def grad(step, w):  # noqa: F811 - exact λ w at 50 digits
+            return lam_mp * w
+    rows = compile_body(rule, items).run(steps, checkpoints, grad, w_start, dps=dps)
+    return {s: rows[s]["param"] for s in checkpoints}
+
+
+def _rel(observed, exact, floor) -> float:
+    scale = max(abs(exact), abs(floor))
+    return float(abs(mpmath.mpf(observed) - exact) / scale) if scale else float(observed != exact)
+
+
+# -- fixed-rate gradient descent ------------------------------------------------------------------
+def gd_trajectory() -> Derivation:
+    """w_t = (1 − ηλ)^t w_0 for SGD on the quadratic; checked for ηλ ∈ {0.5, 1, 1.5, 2, 2.5}."""
+    expr = (1 - eta * lam) ** t * w0
+    worst_f, worst_m = 0.0, 0.0
+    steps = tuple(range(1, 201))
+    for product in (0.5, 1.0, 1.5, 2.0, 2.5):
+        lr = product / LAMBDA
+        items = (("lr", lr),)
+        f64 = simulate_quadratic(rules.sgd(), items, 200, steps)
+        with mpmath.workdps(50):
+            mp = simulate_quadratic(rules.sgd(), items, 200, steps, dps=50)
+            factor = 1 - mpmath.mpf(lr) * mpmath.mpf(LAMBDA)
+            for s in steps:
+                exact = factor**s * W_START
+                # floor: |w_0| ε^{...}: for ηλ = 1 the iterate is exactly 0 after one step
+                worst_f = max(worst_f, _rel(f64[s], exact, W_START * 1e-300 if product != 1.0 else W_START))
+                worst_m = max(worst_m, _rel(mp[s], exact, W_START * 1e-300 if product != 1.0 else W_START))
+    return Derivation(
+        id="sgd.quadratic.param", title="SGD on the quadratic: parameter trajectory",
+        statement=sp.Eq(sp.Symbol("w_t"), expr),
+        assumptions=(Assumption("f(w) = lambda w^2 / 2, g_t = lambda w_{t-1}", sp.Eq(sp.Symbol("g_t"), lam * sp.Symbol("w_{t-1}"))),),
+        steps=(r"w_t = w_{t-1} - \eta \lambda w_{t-1} = (1 - \eta\lambda) w_{t-1}",),
+        check=Check("interpreter-float64", (1, 200), worst_f, 1e-10, detail="eta*lambda in {0.5, 1, 1.5, 2, 2.5}, compiled body with g = lambda w"),
+        precision_checks=(Check("interpreter-mpmath-50", (1, 200), worst_m, 1e-40),),
+        explanation="Each step multiplies w by 1 - eta*lambda.",
+    )
+
+
+def gd_regimes() -> Derivation:
+    """The regimes of S1 from |1 − ηλ|: monotone (0 < ηλ < 1), one step (ηλ = 1), oscillating
+    convergence (1 < ηλ < 2), a 2-cycle ±w_0 (ηλ = 2), divergence (ηλ > 2); checked by running."""
+    x = sp.Symbol(r"\eta\lambda", positive=True)
+    limit = sp.Piecewise((0, x < 2), (sp.Abs(w0), sp.Eq(x, 2)), (sp.oo, True))
+    cases = {0.01: "slow", 0.5: "monotone", 1.0: "one step", 1.5: "oscillating, converging", 1.99: "oscillating, converging slowly", 2.0: "cycle", 2.5: "diverging"}
+    measured, bad = {}, 0
+    for product in cases:
+        w = simulate_quadratic(rules.sgd(), (("lr", product / LAMBDA),), 1000, (99, 100, 1000))
+        oscillates = w[99] * w[100] < 0
+        got = abs(w[1000])
+        measured[product] = (got, oscillates)
+        if product < 2:
+            ok = got < abs(w[100]) or got == 0.0  # still shrinking (or exactly there)
+        elif product == 2:
+            ok = got == W_START
+        else:
+            ok = got > 1e100
+        bad += not (ok and oscillates == (product > 1))
+    detail = "; ".join(f"eta*lambda={p}: |w_1000|={m[0]:.3g}, oscillates={m[1]}" for p, m in measured.items())
+    return Derivation(
+        id="sgd.quadratic.regimes", title="SGD on the quadratic: the three regimes (statement S1)",
+        statement=sp.Eq(sp.Limit(sp.Abs(sp.Symbol("w_t")), t, sp.oo), limit),
+        assumptions=(Assumption("eta > 0, lambda > 0", sp.And(eta > 0, lam > 0)),),
+        steps=(
+            r"w_t = (1 - \eta\lambda)^t w_0",
+            r"|1 - \eta\lambda| < 1 \iff 0 < \eta\lambda < 2\text{: converges (monotone if } \eta\lambda < 1\text{, alternating if } > 1)",
+            r"\eta\lambda = 2\text{: } w_t = (-1)^t w_0\text{, jumps forever}; \quad \eta\lambda > 2\text{: } |w_t| \to \infty",
+        ),
+        check=Check("simulation-classification", (1, 1000), float(bad), 0.0, detail=detail),
+        explanation="Fixed rate on a quadratic: converges iff eta*lambda < 2 (oscillating when 1 < eta*lambda < 2), a 2-cycle at 2, diverges above; fastest at eta*lambda = 1.",
+    )
+
+
+# -- the 1/t rule -------------------------------------------------------------------------------
+def inverse_time_trajectory(dialect: str = "corrected", product: float = 0.5) -> Derivation:
+    """w_t = w_0 Γ(t + 1 − sηλ)/(Γ(1 − sηλ) Γ(t + 1)), s = +1 (descent) or −1 (the post's plus)."""
+    s = 1 if dialect == "corrected" else -1
+    a = s * eta * lam
+    expr = w0 * sp.gamma(t + 1 - a) / (sp.gamma(1 - a) * sp.gamma(t + 1))
+    leading = w0 * t ** (-a) / sp.gamma(1 - a)
+    lr = product / LAMBDA
+    rule = rules.inverse_time(dialect)
+    checkpoints = log_spaced_steps(10**6)
+    f64 = simulate_quadratic(rule, (("lr", lr),), 10**6, checkpoints)
+    with mpmath.workdps(50):
+        mp = simulate_quadratic(rule, (("lr", lr),), 1000, (1, 2, 3, 10, 100, 1000), dps=50)
+        av = s * mpmath.mpf(lr) * mpmath.mpf(LAMBDA)
+
+        def exact(n):
+            return W_START * mpmath.exp(mpmath.loggamma(n + 1 - av) - mpmath.loggamma(1 - av) - mpmath.loggamma(n + 1))
+
+        worst_f = max(_rel(f64[n], exact(n), 0) for n in checkpoints)
+        worst_m = max(_rel(mp[n], exact(n), 0) for n in mp)
+        # the leading term: log-log slope between 1e5 and 1e6, and the ratio at 1e6
+        slope = math.log(abs(f64[10**6]) / abs(f64[10**5])) / math.log(10)
+        ratio = float(mpmath.mpf(f64[10**6]) / (W_START * mpmath.power(10**6, -av) / mpmath.gamma(1 - av)))
+    checks = (
+        Check("interpreter-mpmath-50", (1, 1000), worst_m, 1e-40),
+        Check("loglog-slope", (10**5, 10**6), abs(slope + float(av)), 1e-4, detail=f"measured slope {slope:.6f} vs -s*eta*lambda = {-float(av)}"),
+        Check("leading-term-ratio", (10**6, 10**6), abs(ratio - 1), 1e-4, detail=f"w_t / (w_0 t^(-s eta lambda)/Gamma(1 - s eta lambda)) = {ratio:.8f} at t = 1e6"),
+    )
+    sign = "-" if s == 1 else "+"
+    return Derivation(
+        id=f"inverse_time.{dialect}.quadratic.param", title=f"1/t rule [{dialect}] on the quadratic: Gamma-function trajectory",
+        statement=sp.Eq(sp.Symbol("w_t"), expr),
+        assumptions=(
+            Assumption("f(w) = lambda w^2 / 2"),
+            Assumption("eta*lambda not a positive integer (else w_t = 0 from step eta*lambda on)" if s == 1 else "any eta*lambda > 0"),
+        ),
+        steps=(
+            rf"w_t = \left(1 {sign} \frac{{\eta\lambda}}{{t}}\right) w_{{t-1}} = w_0 \prod_{{k=1}}^{{t}} \frac{{k {sign} \eta\lambda}}{{k}}",
+            rf"\prod_{{k=1}}^{{t}} (k {sign} \eta\lambda) = \frac{{\Gamma(t + 1 {sign} \eta\lambda)}}{{\Gamma(1 {sign} \eta\lambda)}}, \quad \prod k = \Gamma(t+1)",
+            rf"\frac{{\Gamma(t + 1 {sign} \eta\lambda)}}{{\Gamma(t + 1)}} \sim t^{{{sign}\eta\lambda}} \Rightarrow w_t \sim {sp.latex(leading)}",
+        ),
+        check=Check("interpreter-float64", (1, 10**6), worst_f, 1e-10, detail=f"eta*lambda = {product}, {len(checkpoints)} log-spaced t"),
+        precision_checks=checks,
+        explanation=(
+            f"w_t ~ w_0 t^(-eta*lambda)/Gamma(1 - eta*lambda): converges, but only polynomially (t^-{product} here)."
+            if s == 1 else f"With the post's plus sign, |w_t| ~ t^(eta*lambda)/Gamma(1 + eta*lambda) grows without bound (t^{product} here)."
+        ),
+    )
+
+
+# -- AdaGrad: converges for every eta ---------------------------------------------------------------
+ADAGRAD_RATES = (0.01, 0.1, 1.0, 10.0, 100.0, 1e4)
+
+
+@lru_cache(maxsize=None)
+def adagrad_convergence_table(steps: int = 10**6) -> tuple[tuple[float, int | None, float, float], ...]:
+    """(η, first t with |w_t| ≤ 1e−8 |w_0| or None, |w_T|, G_T) for AdaGrad (torch) on the quadratic."""
+    checkpoints = log_spaced_steps(steps, 40)
+    out = []
+    for rate in ADAGRAD_RATES:
+        rows = compile_body(rules.adagrad(), (("lr", rate),)).run(steps, checkpoints, QuadraticGradient(LAMBDA).scalar(), W_START)
+        reached = next((s for s in checkpoints if abs(rows[s]["param"]) <= 1e-8 * W_START), None)
+        out.append((rate, reached, abs(rows[steps]["param"]), rows[steps]["state:sum"]))
+    return tuple(out)
+
+
+def adagrad_converges() -> Derivation:
+    """AdaGrad on the quadratic converges for every η > 0 (an argument, plus measured speeds)."""
+    table = adagrad_convergence_table()
+    not_converged = [r for r in table if r[1] is None]
+    detail = "; ".join(f"eta={r[0]:g}: |w|<=1e-8 by t~{r[1]}, G_T={r[3]:.4g}" for r in table)
+    return Derivation(
+        id="adagrad.quadratic.converges", title="AdaGrad on the quadratic converges for every eta > 0",
+        statement=sp.Eq(sp.Limit(sp.Symbol("w_t"), t, sp.oo), 0),
+        assumptions=(Assumption("f(w) = lambda w^2/2, eta > 0, w_0 != 0, eps >= 0"),),
+        steps=(
+            r"w_t = \left(1 - \frac{\eta_t\lambda}{\sqrt{G_t}+\epsilon}\right) w_{t-1}, \quad G_t = G_{t-1} + \lambda^2 w_{t-1}^2 \text{ nondecreasing}",
+            r"\text{if } G_t \to \infty\text{: eventually } \eta\lambda/\sqrt{G_t} < 1\text{, } |w_t| \text{ decreases and } \sum_k \eta\lambda/\sqrt{G_k} = \infty \text{ makes } w_t \to 0 \text{ faster than } G_t \text{ can grow: contradiction}",
+            r"\text{so } G_t \to G_\infty < \infty\text{, i.e. } \sum_k \lambda^2 w_k^2 < \infty\text{, hence } w_t \to 0",
+            r"\text{eventually linear, with factor } |1 - \eta\lambda/(\sqrt{G_\infty}+\epsilon)| \text{ (measured)}",
+        ),
+        check=Check("simulation-convergence", (1, 10**6), float(len(not_converged)), 0.0, detail=detail),
+        kind="derived",
+        explanation="G_t must stay bounded, so the squared iterates are summable and w_t -> 0 for every eta; the speed depends on eta (measured: " + detail + ").",
+    )
+
+
+# -- RMSProp: a period-2 cycle -------------------------------------------------------------------
+def cycle_amplitude(placement: str) -> sp.Expr:
+    """A of the cycle ±A: ηλ/σ(A) = 2 with v = λ²A² (ε outside/inside) or λ²A² + ε/(1−α) (recursion)."""
+    if placement == "outside":
+        return eta / 2 - epsilon / lam
+    if placement == "inside":
+        return sp.sqrt(eta**2 / 4 - epsilon / lam**2)
+    return sp.sqrt(eta**2 / 4 - epsilon / ((1 - alpha) * lam**2))
+
+
+def _cycle_jacobian_moduli(placement: str, values: dict) -> list[float]:
+    """|eigenvalues| of the Jacobian of the two-step map (w, v) ↦ (w'', v'') at the cycle."""
+    w, v = sp.symbols("w v", real=True)
+
+    def step(w_, v_):
+        v2 = alpha * v_ + (1 - alpha) * lam**2 * w_**2 + (epsilon if placement == "recursion" else 0)
+        sig = {"outside": sp.sqrt(v2) + epsilon, "inside": sp.sqrt(v2 + epsilon), "recursion": sp.sqrt(v2)}[placement]
+        return w_ - eta * lam * w_ / sig, v2
+
+    w1, v1 = step(w, v)
+    w2, v2 = step(w1, v1)
+    J = sp.Matrix([w2, v2]).jacobian([w, v])
+    A = cycle_amplitude(placement).subs(values)
+    v_star = lam**2 * A**2 + (epsilon / (1 - alpha) if placement == "recursion" else 0)
+    Jn = np.array(J.subs(values).subs({w: A, v: v_star.subs(values)}).evalf(), dtype=float)
+    return sorted(float(x) for x in np.abs(np.linalg.eigvals(Jn)))
+
+
+RMSPROP_CYCLE_CASES = (
+    ("torch", "outside", 0.99, 0.01, 2.0, 1e-8),
+    ("torch", "outside", 0.9, 0.01, 2.0, 1e-8),
+    ("torch", "outside", 0.99, 0.1, 1.0, 1e-3),
+    ("torch", "outside", 0.99, 0.01, 100.0, 1e-8),
+    ("textbook", "recursion", 0.9, 0.01, 2.0, 1e-8),
+    ("textbook", "recursion", 0.9, 0.1, 1.0, 1e-4),
+)
+
+
+@lru_cache(maxsize=None)
+def rmsprop_cycle_table(steps: int = 10**5) -> tuple[tuple, ...]:
+    """(dialect, placement, α, η, λ, ε, derived A, measured |w_T|, |w_{T−1}| sign flip, Jacobian moduli)."""
+    out = []
+    for dialect, placement, a, rate, curvature, e in RMSPROP_CYCLE_CASES:
+        rule = rules.rmsprop(dialect)
+        items = (("alpha", a), ("eps", e), ("lr", rate))
+        w = simulate_quadratic(rule, items, steps, (steps - 1, steps), curvature=curvature)
+        values = {alpha: a, eta: rate, lam: curvature, epsilon: e}
+        A = float(cycle_amplitude(placement).subs(values))
+        out.append((dialect, placement, a, rate, curvature, e, A, abs(w[steps]), w[steps] * w[steps - 1] < 0, tuple(_cycle_jacobian_moduli(placement, values))))
+    return tuple(out)
+
+
+def rmsprop_cycle(placement: str = "outside") -> Derivation:
+    """The period-2 cycle of RMSProp with constant η on the quadratic: amplitude and stability."""
+    table = [row for row in rmsprop_cycle_table() if row[1] == placement]
+    worst = max(abs(row[7] - row[6]) / row[6] for row in table)
+    unstable = [row for row in table if max(row[9]) >= 1]
+    detail = "; ".join(f"alpha={r[2]}, eta={r[3]}, lambda={r[4]}, eps={r[5]}: A={r[6]:.9g}, measured {r[7]:.9g}, |eig|={max(r[9]):.3f}" for r in table)
+    A = cycle_amplitude(placement)
+    sigma_text = {"outside": r"\lambda A + \epsilon", "inside": r"\sqrt{\lambda^2 A^2 + \epsilon}", "recursion": r"\sqrt{\lambda^2 A^2 + \epsilon/(1-\alpha)}"}[placement]
+    return Derivation(
+        id=f"rmsprop.quadratic.cycle_{placement}", title=f"RMSProp (eps {placement}) on the quadratic: a period-2 cycle, not convergence",
+        statement=sp.Eq(sp.Symbol("A"), A),
+        assumptions=(
+            Assumption("constant eta, f = lambda w^2/2, cycle exists iff A is real and > 0", A > 0),
+            Assumption("the origin is unstable when its step factor eta*lambda/sigma(0) exceeds 2 (eps outside: eta*lambda > 2 eps)"),
+        ),
+        steps=(
+            r"\text{cycle } w_t = (-1)^t A\text{: } v \to \lambda^2 A^2 \text{ (constant } g^2\text{), and } w - \frac{\eta\lambda w}{\sigma} = -w \iff \frac{\eta\lambda}{\sigma} = 2",
+            rf"\sigma = {sigma_text} = \frac{{\eta\lambda}}{{2}} \Rightarrow A = {sp.latex(A)}",
+            r"\text{stability: eigenvalues of the Jacobian of the two-step map } (w, v) \mapsto (w'', v'') \text{ at the cycle (numeric)}",
+        ),
+        check=Check("simulation-amplitude", (10**5, 10**5), worst, 1e-6, detail=detail),
+        precision_checks=(Check("cycle-jacobian-spectral-radius", (0, 0), float(len(unstable)), 0.0, detail="count of cases with |eigenvalue| >= 1"),),
+        explanation=(
+            "With a constant rate RMSProp does not converge on a quadratic: the iterates settle on w = ±A, "
+            + {"outside": "A = eta/2 - eps/lambda, independent of alpha (alpha only sets how fast the cycle attracts: |eigenvalues| = alpha).",
+               "inside": "A = sqrt(eta^2/4 - eps/lambda^2).",
+               "recursion": "A = sqrt(eta^2/4 - eps/((1 - alpha) lambda^2)): the post's eps in the recursion makes A depend on alpha."}[placement]
+        ),
+    )
+
+
+def derivations() -> list[Derivation]:
+    return [
+        gd_trajectory(), gd_regimes(), inverse_time_trajectory("corrected"), inverse_time_trajectory("textbook"),
+        adagrad_converges(), rmsprop_cycle("outside"), rmsprop_cycle("recursion"),
+    ]
