@@ -30,6 +30,9 @@ def assert_close(actual, expected, rtol=1e-12):
 
 # -- symopt.numpy vs the interpreter ------------------------------------------------------------
 NUMPY_CASES = [
+    ("adam", {}),
+    ("adam", {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "weight_decay": 0.1, "maximize": True}),
+    ("adam", {"amsgrad": True, "eps": 1e-6}),
     ("adagrad", {}),
     ("adagrad", {"lr": 0.1, "lr_decay": 0.5, "weight_decay": 0.1}),
     ("adagrad", {"initial_accumulator_value": 0.1, "weight_decay": 0.1, "maximize": True, "eps": 1e-6}),
@@ -148,10 +151,11 @@ def _grad_stream(params, gen):
     return [torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in params]
 
 
-def _run_bitwise(opt_class, kwargs, dtype, functional_step, init, complex_=False):
+def _run_bitwise(opt_class, kwargs, dtype, functional_step, init, complex_=False, foreach=False):
+    """symopt's functional API (with ``foreach``) vs torch.optim on the same code path, bitwise."""
     ref = [p.clone().requires_grad_() for p in _params(dtype, complex_)]
     mine = [p.detach().clone() for p in ref]
-    opt = opt_class(ref, foreach=False, **kwargs)
+    opt = opt_class(ref, foreach=foreach, **kwargs)
     d = opt.defaults
     states = [init(p, d) for p in mine]
     gen = torch.Generator().manual_seed(1)
@@ -162,7 +166,7 @@ def _run_bitwise(opt_class, kwargs, dtype, functional_step, init, complex_=False
         for p, g_ in zip(ref, gs):
             p.grad = g_.clone()
         opt.step()
-        functional_step(mine, gs, states, d)
+        functional_step(mine, gs, states, dict(d, foreach=foreach))
     for p, q, s in zip(ref, mine, states):
         assert torch.equal(p.detach(), q), "param differs"
         assert set(s) == set(opt.state[p])
@@ -170,36 +174,62 @@ def _run_bitwise(opt_class, kwargs, dtype, functional_step, init, complex_=False
             assert torch.equal(opt.state[p][key], s[key]), f"state {key!r} differs"
 
 
+FOREACH = pytest.mark.parametrize("foreach", [False, True], ids=["for-loop", "foreach"])
+
+
+@FOREACH
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 @pytest.mark.parametrize("kwargs", _optim_inputs("adagrad"))
-def test_adagrad_bitwise_equal_to_torch_optim(kwargs, dtype):
+def test_adagrad_bitwise_equal_to_torch_optim(kwargs, dtype, foreach):
     from symopt.kernels.torch import adagrad as kernel
 
     def step(params, gs, states, d):
         F.adagrad(params, gs, [s["sum"] for s in states], [s["step"] for s in states], lr=d["lr"],
-                  weight_decay=d["weight_decay"], lr_decay=d["lr_decay"], eps=d["eps"], maximize=d["maximize"])
+                  weight_decay=d["weight_decay"], lr_decay=d["lr_decay"], eps=d["eps"], maximize=d["maximize"],
+                  foreach=d["foreach"])
 
     def init(p, d):
         return kernel.init_state(p, initial_accumulator_value=d["initial_accumulator_value"])
 
-    _run_bitwise(torch.optim.Adagrad, kwargs, dtype, step, init, complex_=True)
+    _run_bitwise(torch.optim.Adagrad, kwargs, dtype, step, init, complex_=True, foreach=foreach)
 
 
+@FOREACH
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 @pytest.mark.parametrize("kwargs", _optim_inputs("rmsprop"))
-def test_rmsprop_bitwise_equal_to_torch_optim(kwargs, dtype):
+def test_rmsprop_bitwise_equal_to_torch_optim(kwargs, dtype, foreach):
     from symopt.kernels.torch import rmsprop as kernel
 
     def step(params, gs, states, d):
         F.rmsprop(params, gs, [s["square_avg"] for s in states], [s.get("grad_avg") for s in states],
                   [s.get("momentum_buffer") for s in states], [s["step"] for s in states], lr=d["lr"],
                   alpha=d["alpha"], eps=d["eps"], weight_decay=d["weight_decay"], momentum=d["momentum"],
-                  centered=d["centered"], maximize=d["maximize"])
+                  centered=d["centered"], maximize=d["maximize"], foreach=d["foreach"])
 
     def init(p, d):
         return kernel.init_state(p, momentum=d["momentum"], centered=d["centered"])
 
-    _run_bitwise(torch.optim.RMSprop, kwargs, dtype, step, init, complex_=True)
+    _run_bitwise(torch.optim.RMSprop, kwargs, dtype, step, init, complex_=True, foreach=foreach)
+
+
+@FOREACH
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("kwargs", _optim_inputs("adam"))
+def test_adam_bitwise_equal_to_torch_optim(kwargs, dtype, foreach):
+    from symopt.kernels.torch import adam as kernel
+
+    def step(params, gs, states, d):
+        F.adam(params, gs, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+               [s.get("max_exp_avg_sq") for s in states], [s["step"] for s in states], amsgrad=d["amsgrad"],
+               beta1=d["betas"][0], beta2=d["betas"][1], lr=d["lr"], weight_decay=d["weight_decay"], eps=d["eps"],
+               maximize=d["maximize"], foreach=d["foreach"])
+
+    def init(p, d):
+        return kernel.init_state(p, amsgrad=d["amsgrad"])
+
+    if foreach and isinstance(kwargs.get("lr"), torch.Tensor):
+        pytest.skip("torch.optim.Adam refuses a tensor lr with foreach=True")
+    _run_bitwise(torch.optim.Adam, kwargs, dtype, step, init, complex_=True, foreach=foreach)
 
 
 # -- clear errors ---------------------------------------------------------------------------------
@@ -221,7 +251,7 @@ def test_numpy_api_errors():
     with pytest.raises(TypeError, match="unexpected keyword argument\\(s\\) momentum"):
         sn.adagrad_step(w, np.zeros(3), state, momentum=0.9)
     with pytest.raises(ValueError, match="rule must be one of"):
-        sn.init_state("adam", w)
+        sn.init_state("adamw", w)
     with pytest.raises(KeyError, match="momentum_buffer"):
         sn.rmsprop_step(w, np.zeros(3), sn.init_state("rmsprop", w), momentum=0.9)
     assert state["step"] == 0  # nothing ran
@@ -239,8 +269,17 @@ def test_numpy_state_keys_follow_torch():
 def test_functional_errors():
     p = [torch.zeros(3)]
     kw = dict(lr=0.01, weight_decay=0.0, lr_decay=0.0, eps=1e-10, maximize=False)
-    with pytest.raises(ValueError, match="only foreach=False"):
-        F.adagrad(p, [torch.zeros(3)], [torch.zeros(3)], [torch.tensor(0.0)], foreach=True, **kw)
+    from symopt.kernels.torch import sgd
+
+    assert sgd.FOREACH is False  # its first-step guard depends on t, which differs between tensors
+    with pytest.raises(ValueError, match="'sgd' has no generated foreach kernel; pass foreach=False"):
+        F.run_kernel(sgd, p, [torch.zeros(3)], [None], [torch.tensor(0.0)], {"lr": 0.1}, foreach=True)
+    with pytest.raises(TypeError, match="beta1 and beta2 as Python floats"):
+        F.adam(p, [torch.zeros(3)], [torch.zeros(3)], [torch.zeros(3)], [], [torch.tensor(0.0)], amsgrad=False,
+               beta1=torch.tensor(0.9), beta2=0.999, lr=1e-3, weight_decay=0.0, eps=1e-8, maximize=False)
+    with pytest.raises(ValueError, match="Invalid beta parameter at index 1: 1.0"):
+        F.adam(p, [torch.zeros(3)], [torch.zeros(3)], [torch.zeros(3)], [], [torch.tensor(0.0)], amsgrad=False,
+               beta1=0.9, beta2=1.0, lr=1e-3, weight_decay=0.0, eps=1e-8, maximize=False)
     with pytest.raises(ValueError, match="grads\\[0\\] has shape \\(4,\\) but params\\[0\\] has shape \\(3,\\)"):
         F.adagrad(p, [torch.zeros(4)], [torch.zeros(3)], [torch.tensor(0.0)], **kw)
     with pytest.raises(TypeError, match="state_sums\\[0\\] has dtype torch.float64"):

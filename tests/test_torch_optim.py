@@ -1,5 +1,6 @@
-"""symopt.torch.Adagrad / RMSprop as drop-ins for torch.optim: same signature, validation,
-state_dict layout, and bitwise the same steps."""
+"""symopt.torch.Adagrad / RMSprop / Adam as drop-ins for torch.optim: same signature, validation,
+state_dict layout, and bitwise the same steps, on torch's for-loop (foreach=False) and multi-tensor
+(foreach=True) paths."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ import torch
 import symopt.torch.optim as ours
 from symopt.verify.cases import optim_db_error_inputs, optim_db_inputs
 
-PAIRS = {"adagrad": (ours.Adagrad, torch.optim.Adagrad), "rmsprop": (ours.RMSprop, torch.optim.RMSprop)}
+PAIRS = {
+    "adagrad": (ours.Adagrad, torch.optim.Adagrad),
+    "rmsprop": (ours.RMSprop, torch.optim.RMSprop),
+    "adam": (ours.Adam, torch.optim.Adam),
+}
+FOREACH = [False, True]
 STEPS = 100
 
 
@@ -26,12 +32,12 @@ def _params(dtype, seed=0):
     ]
 
 
-def _twins(rule, kwargs, dtype, seed=0):
+def _twins(rule, kwargs, dtype, seed=0, foreach=False):
     mine_cls, torch_cls = PAIRS[rule]
     base = _params(dtype, seed)
     a = [p.clone().requires_grad_(True) for p in base]
     b = [p.clone().requires_grad_(True) for p in base]
-    return a, mine_cls(a, **kwargs), b, torch_cls(b, foreach=False, **kwargs)
+    return a, mine_cls(a, foreach=foreach, **kwargs), b, torch_cls(b, foreach=foreach, **kwargs)
 
 
 def _step_both(a, oa, b, ob, gen, skip_first=False):
@@ -56,10 +62,13 @@ def _assert_bitwise(a, oa, b, ob):
 CASES = [(r, c) for r in PAIRS for c in optim_db_inputs(r)]
 
 
+@pytest.mark.parametrize("foreach", FOREACH, ids=["for-loop", "foreach"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 @pytest.mark.parametrize("rule,case", CASES, ids=[f"{r}-{c.name}" for r, c in CASES])
-def test_bitwise_equal_to_torch_optim_for_loop(rule, case, dtype):
-    a, oa, b, ob = _twins(rule, case.math_kwargs, dtype)
+def test_bitwise_equal_to_torch_optim(rule, case, dtype, foreach):
+    if foreach and isinstance(case.math_kwargs.get("lr"), torch.Tensor) and rule == "adam":
+        pytest.skip("torch.optim.Adam refuses a tensor lr with foreach=True (tested in test_torchs_error_inputs)")
+    a, oa, b, ob = _twins(rule, case.math_kwargs, dtype, foreach=foreach)
     gen = torch.Generator().manual_seed(1)
     for step in range(STEPS):
         _step_both(a, oa, b, ob, gen, skip_first=step % 7 == 3)  # a param without grad on some steps
@@ -82,11 +91,19 @@ def test_torchs_error_inputs(rule, error):
         PAIRS[rule][0]([torch.zeros(2, requires_grad=True)], **kwargs)
 
 
+ROUND_TRIP = {
+    "adagrad": {"lr_decay": 0.01},
+    "rmsprop": {"centered": True, "momentum": 0.5},
+    "adam": {"amsgrad": True, "betas": (0.8, 0.99)},
+}
+
+
+@pytest.mark.parametrize("foreach", FOREACH, ids=["for-loop", "foreach"])
 @pytest.mark.parametrize("rule", PAIRS)
 @pytest.mark.parametrize("direction", ["torch->symopt", "symopt->torch"])
-def test_state_dict_round_trip_mid_training_continues_bitwise(rule, direction):
-    kwargs = {"weight_decay": 0.1, "lr": 0.05} | ({"centered": True, "momentum": 0.5} if rule == "rmsprop" else {"lr_decay": 0.01})
-    a, oa, b, ob = _twins(rule, kwargs, torch.float32)
+def test_state_dict_round_trip_mid_training_continues_bitwise(rule, direction, foreach):
+    kwargs = {"weight_decay": 0.1, "lr": 0.05} | ROUND_TRIP[rule]
+    a, oa, b, ob = _twins(rule, kwargs, torch.float32, foreach=foreach)
     gen = torch.Generator().manual_seed(2)
     for _ in range(30):
         _step_both(a, oa, b, ob, gen)
@@ -94,24 +111,27 @@ def test_state_dict_round_trip_mid_training_continues_bitwise(rule, direction):
     mine_cls, torch_cls = PAIRS[rule]
     a2 = [x.detach().clone().requires_grad_(True) for x in a]
     b2 = [y.detach().clone().requires_grad_(True) for y in b]
-    oa2, ob2 = mine_cls(a2, **kwargs), torch_cls(b2, foreach=False, **kwargs)
+    oa2, ob2 = mine_cls(a2, foreach=foreach, **kwargs), torch_cls(b2, foreach=foreach, **kwargs)
     # load_state_dict keeps the saved tensors when dtype and device match: give each its own copy.
     oa2.load_state_dict(copy.deepcopy(saved))
     ob2.load_state_dict(copy.deepcopy(saved))
     for _ in range(30):
         _step_both(a2, oa2, b2, ob2, gen)
     _assert_bitwise(a2, oa2, b2, ob2)
-    assert set(oa2.state_dict()["param_groups"][0]) == set(ob2.state_dict()["param_groups"][0])
+    assert oa2.state_dict()["param_groups"] == ob2.state_dict()["param_groups"]
 
 
+@pytest.mark.parametrize("foreach", FOREACH, ids=["for-loop", "foreach"])
 @pytest.mark.parametrize("rule", PAIRS)
-def test_param_groups_tensor_lr_and_closure(rule):
+def test_param_groups_tensor_lr_and_closure(rule, foreach):
+    if foreach and rule == "adam":
+        pytest.skip("torch.optim.Adam refuses a tensor lr with foreach=True")
     mine_cls, torch_cls = PAIRS[rule]
     base = _params(torch.float64)[:2]
     a = [p.clone().requires_grad_(True) for p in base]
     b = [p.clone().requires_grad_(True) for p in base]
-    oa = mine_cls([{"params": [a[0]]}, {"params": [a[1]], "lr": 0.3}], lr=torch.tensor(0.01))
-    ob = torch_cls([{"params": [b[0]]}, {"params": [b[1]], "lr": 0.3}], lr=torch.tensor(0.01), foreach=False)
+    oa = mine_cls([{"params": [a[0]]}, {"params": [a[1]], "lr": 0.3}], lr=torch.tensor(0.01), foreach=foreach)
+    ob = torch_cls([{"params": [b[0]]}, {"params": [b[1]], "lr": 0.3}], lr=torch.tensor(0.01), foreach=foreach)
 
     def closure(params):
         def run():
@@ -128,9 +148,10 @@ def test_param_groups_tensor_lr_and_closure(rule):
     _assert_bitwise(a, oa, b, ob)
 
 
+@pytest.mark.parametrize("foreach", FOREACH, ids=["for-loop", "foreach"])
 @pytest.mark.parametrize("rule", PAIRS)
-def test_nan_and_inf_gradients_propagate_as_in_torch(rule):
-    a, oa, b, ob = _twins(rule, {}, torch.float32)
+def test_nan_and_inf_gradients_propagate_as_in_torch(rule, foreach):
+    a, oa, b, ob = _twins(rule, {"amsgrad": True} if rule == "adam" else {}, torch.float32, foreach=foreach)
     for x, y in zip(a, b):
         g = torch.ones_like(x)
         if g.dim() == 2:
@@ -142,34 +163,65 @@ def test_nan_and_inf_gradients_propagate_as_in_torch(rule):
     assert a[0].isnan().any()  # not silently masked
 
 
+COMPLEX = {
+    "adagrad": {"initial_accumulator_value": 0.1, "weight_decay": 0.1},
+    "rmsprop": {"centered": True, "momentum": 0.3, "maximize": True},
+    "adam": {"amsgrad": True, "weight_decay": 0.1, "maximize": True},
+}
+
+
+@pytest.mark.parametrize("foreach", FOREACH, ids=["for-loop", "foreach"])
 @pytest.mark.parametrize("rule", PAIRS)
-def test_complex_params(rule):
+def test_complex_params(rule, foreach):
+    """A complex param beside real ones (torch views it as real, per tensor or per list)."""
     gen = torch.Generator().manual_seed(4)
-    p0 = torch.randn(8, generator=gen, dtype=torch.complex64)
-    a, b = p0.clone().requires_grad_(True), p0.clone().requires_grad_(True)
+    p0 = [torch.randn(8, generator=gen, dtype=torch.complex64), torch.randn(3, 2, generator=gen)]
+    a = [p.clone().requires_grad_(True) for p in p0]
+    b = [p.clone().requires_grad_(True) for p in p0]
     mine_cls, torch_cls = PAIRS[rule]
-    kwargs = {"centered": True, "momentum": 0.3} if rule == "rmsprop" else {"initial_accumulator_value": 0.1}
-    oa, ob = mine_cls([a], **kwargs), torch_cls([b], foreach=False, **kwargs)
+    oa, ob = mine_cls(a, foreach=foreach, **COMPLEX[rule]), torch_cls(b, foreach=foreach, **COMPLEX[rule])
     for _ in range(30):
-        g = torch.randn(8, generator=gen, dtype=torch.complex64)
-        a.grad, b.grad = g.clone(), g.clone()
+        for x, y in zip(a, b):
+            g = torch.randn(x.shape, generator=gen, dtype=x.dtype)
+            x.grad, y.grad = g.clone(), g.clone()
         oa.step()
         ob.step()
-    _assert_bitwise([a], oa, [b], ob)
+    _assert_bitwise(a, oa, b, ob)
+    assert oa.state[a[0]][next(k for k in oa.state[a[0]] if k != "step")].is_complex()
 
 
-@pytest.mark.parametrize("rule", PAIRS)
-@pytest.mark.parametrize("option", [{"differentiable": True}, {"foreach": True}])
+def test_foreach_none_follows_torchs_default():
+    """foreach=None is the for-loop on CPU (torch's default there); the group keeps None."""
+    a, oa, b, ob = _twins("rmsprop", {"centered": True}, torch.float32, foreach=None)
+    gen = torch.Generator().manual_seed(6)
+    for _ in range(5):
+        _step_both(a, oa, b, ob, gen)
+    _assert_bitwise(a, oa, b, ob)
+    assert oa.param_groups[0]["foreach"] is None
+    from symopt.torch.functional import resolve_foreach
+
+    assert resolve_foreach(None, a) is False and resolve_foreach(True, a) is True
+
+
+UNSUPPORTED = [(r, {"differentiable": True}) for r in PAIRS] + [
+    ("rmsprop", {"capturable": True}), ("adam", {"fused": True}),
+    ("adam", {"capturable": True}), ("adam", {"decoupled_weight_decay": True}),
+    ("adam", {"betas": (torch.tensor(0.9), torch.tensor(0.999))}),
+]
+
+
+@pytest.mark.parametrize("rule,option", UNSUPPORTED, ids=[f"{r}-{next(iter(o))}" for r, o in UNSUPPORTED])
 def test_unsupported_code_paths_are_refused_clearly(rule, option):
     with pytest.raises(ValueError, match="symopt.torch"):
         PAIRS[rule][0]([torch.zeros(2, requires_grad=True)], **option)
 
 
-def test_sparse_adagrad_matches_torch():
+@pytest.mark.parametrize("foreach", FOREACH, ids=["for-loop", "foreach"])
+def test_sparse_adagrad_matches_torch(foreach):
     gen = torch.Generator().manual_seed(5)
     w0 = torch.randn(10, 3, generator=gen)
     a, b = w0.clone().requires_grad_(True), w0.clone().requires_grad_(True)
-    oa, ob = ours.Adagrad([a], lr=0.1), torch.optim.Adagrad([b], lr=0.1)
+    oa, ob = ours.Adagrad([a], lr=0.1, foreach=foreach), torch.optim.Adagrad([b], lr=0.1, foreach=foreach)
     for _ in range(20):
         rows = torch.randint(0, 10, (4,), generator=gen)
         values = torch.randn(4, 3, generator=gen)
@@ -198,4 +250,9 @@ def test_sparse_adagrad_refuses_weight_decay_and_rmsprop_refuses_sparse():
     opt = ours.RMSprop([q])
     q.grad = g.clone()
     with pytest.raises(RuntimeError, match="RMSprop does not support sparse gradients"):
+        opt.step()
+    r = torch.zeros(3, 2, requires_grad=True)
+    opt = ours.Adam([r])
+    r.grad = g.clone()
+    with pytest.raises(RuntimeError, match="Adam does not support sparse gradients"):
         opt.step()

@@ -9,7 +9,8 @@ hyperparameter names, defaults and validation messages.
 (1, [0.25, 0.25])
 
 The state is a dict with torch.optim's keys: ``"step"`` (an int) plus ``"sum"`` (Adagrad) or
-``"square_avg"``, ``"grad_avg"`` (centered) and ``"momentum_buffer"`` (momentum > 0) (RMSprop).
+``"square_avg"``, ``"grad_avg"`` (centered) and ``"momentum_buffer"`` (momentum > 0) (RMSprop), or
+``"exp_avg"``, ``"exp_avg_sq"`` and ``"max_exp_avg_sq"`` (amsgrad) (Adam).
 Complex arrays are updated through their real view, as torch does.
 """
 
@@ -24,7 +25,7 @@ import numpy as np
 from . import rules as _rules
 from .interpret import _number
 
-__all__ = ["DTYPES", "RULES", "adagrad_step", "init_state", "rmsprop_step", "step"]
+__all__ = ["DTYPES", "RULES", "adagrad_step", "adam_step", "init_state", "rmsprop_step", "step"]
 
 #: kernel name → (family, dialect)
 RULES: dict[str, tuple[str, str]] = {
@@ -32,6 +33,7 @@ RULES: dict[str, tuple[str, str]] = {
     "adagrad_textbook": ("adagrad", "textbook"),
     "rmsprop": ("rmsprop", "torch"),
     "rmsprop_textbook": ("rmsprop", "textbook"),
+    "adam": ("adam", "torch"),
 }
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.complex64), np.dtype(np.complex128))
 
@@ -125,3 +127,14 @@ def rmsprop_step(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], **h
     centered); b ← μb + g/σ, w ← w − ηb if μ > 0, else w ← w − η g/σ.
     """
     step("rmsprop", param, grad, state, **hyper)
+
+
+def adam_step(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], **hyper: Any) -> None:
+    """One torch.optim.Adam step in place (``decoupled_weight_decay=False``). Keywords (torch's
+    defaults, its ``betas`` tuple as ``beta1=0.9``, ``beta2=0.999``): ``lr=1e-3``, ``eps=1e-8``,
+    ``weight_decay=0``, ``amsgrad=False``, ``maximize=False``.
+
+    m ← m + (1−β₁)(g − m); v ← β₂v + (1−β₂)g²; v_max ← max(v_max, v) if amsgrad;
+    w ← w − η/(1 − β₁^t) · m/(√v/√(1 − β₂^t) + ε) (v_max for v if amsgrad).
+    """
+    step("adam", param, grad, state, **hyper)

@@ -6,6 +6,7 @@ The symbols are shared by all rules so that derivations can compare rules term b
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import sympy as sp
@@ -167,3 +168,61 @@ def rmsprop_momentum(lr_placement: str) -> Piece:
         Assign(w, w - eta * g / sigma, sp.Le(mu, 0), "update the parameter"),
     )
     return Piece((h,), (state,), body)
+
+
+# -- Adam's pieces (added for symopt.rules.adam) ---------------------------------------------------
+beta1 = sp.Symbol("beta_1", nonnegative=True)  # Adam's first-moment decay
+beta2 = sp.Symbol("beta_2", nonnegative=True)  # Adam's second-moment decay
+amsgrad = sp.Symbol("amsgrad")
+v_max = sp.Symbol("v_max", nonnegative=True)  # AMSGrad's running maximum of v
+c1 = sp.Symbol("c_1", nonnegative=True)  # 1 − β₁^t, the first moment's bias correction
+c2 = sp.Symbol("c_2", nonnegative=True)  # √(1 − β₂^t), the root of the second moment's
+
+
+def beta(index: int, default: float) -> Hyperparameter:
+    """βᵢ of torch's ``betas=(β₁, β₂)``, in [0, 1) with torch's message. (The upper bound is the
+    largest float below 1, so that ``validate`` checks torch's strict ``betas[i] < 1``.)"""
+    return Hyperparameter(
+        f"beta{index + 1}", (beta1, beta2)[index], default, f"decay β{index + 1} of the moment averages",
+        maximum=math.nextafter(1.0, 0.0), error=f"Invalid beta parameter at index {index}: {{value}}",
+    )
+
+
+def ema_first_moment(decay: sp.Symbol) -> Piece:
+    """m ← m + (1 − β)(g − m) (Adam's first moment; torch: ``exp_avg.lerp_(grad, 1 - beta1)``)."""
+    state = StateVar("exp_avg", m, sp.Integer(0), "exponential average of gradients m_t")
+    return Piece((), (state,), (Assign(m, m + (1 - decay) * (g - m), sp.true, "average g"),))
+
+
+def ema_second_moment(decay: sp.Symbol) -> Piece:
+    """v ← β v + (1 − β) g² (Adam's second moment; torch: ``exp_avg_sq.mul_(beta2).addcmul_(grad,
+    grad, value=1 - beta2)``)."""
+    state = StateVar("exp_avg_sq", v, sp.Integer(0), "exponential average of squared gradients v_t")
+    return Piece((), (state,), (Assign(v, decay * v + (1 - decay) * g * g, sp.true, "average g²"),))
+
+
+def bias_corrections() -> Piece:
+    """c₁ = 1 − β₁^t and c₂ = √(1 − β₂^t), Python floats as torch computes them
+    (``bias_correction1 = 1 - beta1 ** step``, ``bias_correction2 ** 0.5``)."""
+    return Piece((), (), (
+        Assign(c1, 1 - beta1**t, sp.true, "bias correction of the first moment"),
+        Assign(c2, sp.sqrt(1 - beta2**t), sp.true, "root of the bias correction of the second moment"),
+    ))
+
+
+def amsgrad_maximum() -> Piece:
+    """v_max ← max(v_max, v) when ``amsgrad`` (torch: ``torch.maximum(max_exp_avg_sq, exp_avg_sq,
+    out=max_exp_avg_sq)``)."""
+    h = Hyperparameter("amsgrad", amsgrad, False, "normalise by the running maximum of v (AMSGrad)")
+    state = StateVar("max_exp_avg_sq", v_max, sp.Integer(0), "running maximum of v_t", when=amsgrad)
+    return Piece((h,), (state,), (Assign(v_max, sp.Max(v_max, v), amsgrad, "running maximum of v"),))
+
+
+def corrected_denominator() -> Piece:
+    """σ = √v / c₂ + ε, with v_max for v when ``amsgrad`` (torch: ``(exp_avg_sq.sqrt() /
+    bias_correction2_sqrt).add_(eps)``): ε outside the root, after the bias correction."""
+    return Piece((), (), (
+        Assign(sigma, sp.sqrt(v_max) / c2, amsgrad, "corrected root of the maximum second moment"),
+        Assign(sigma, sp.sqrt(v) / c2, sp.Not(amsgrad), "corrected root of the second moment"),
+        Assign(sigma, sigma + epsilon, sp.true, "add ε outside the root"),
+    ))

@@ -1,10 +1,10 @@
 """Torch code generated from the models: :mod:`symopt.torch.functional` (torch.optim's functional
-API over the generated single-tensor kernels) and the drop-in optimizers :class:`Adagrad` and
-:class:`RMSprop` (:mod:`symopt.torch.optim`)."""
+API over the generated kernels) and the drop-in optimizers :class:`Adagrad`,
+:class:`RMSprop` and :class:`Adam` (:mod:`symopt.torch.optim`)."""
 
 from __future__ import annotations
 
 from . import functional
-from .optim import Adagrad, GeneratedOptimizer, RMSprop
+from .optim import Adagrad, Adam, GeneratedOptimizer, RMSprop
 
-__all__ = ["Adagrad", "GeneratedOptimizer", "RMSprop", "functional"]
+__all__ = ["Adagrad", "Adam", "GeneratedOptimizer", "RMSprop", "functional"]

@@ -1,10 +1,11 @@
 """Drop-in ``torch.optim`` optimizers over the generated kernels.
 
-``symopt.torch.Adagrad`` and ``symopt.torch.RMSprop`` take the same arguments, defaults and
-validation messages as ``torch.optim.Adagrad`` and ``torch.optim.RMSprop``, keep the same
+``symopt.torch.Adagrad``, ``symopt.torch.RMSprop`` and ``symopt.torch.Adam`` take the same
+arguments, defaults and validation messages as their torch.optim namesakes, keep the same
 ``state_dict`` layout (a state_dict saved from one loads into the other and training continues
-bitwise identically), and step with the generated single-tensor kernels of
-:mod:`symopt.kernels.torch`.
+bitwise identically), and step with the generated kernels of :mod:`symopt.kernels.torch`: the
+single-tensor ``update`` (torch's for-loop) or, with ``foreach=True`` (``None`` on CUDA, as torch
+chooses), the multi-tensor ``update_foreach`` (torch's ``_foreach_*`` path).
 
 Everything rule-specific comes from the model and its generated kernel module (``STATES``,
 ``UPDATE_ARGUMENTS``, ``INIT_ARGUMENTS``, ``init_state``, ``update``): a new rule needs a model
@@ -23,8 +24,9 @@ from torch.optim import Optimizer
 
 from .. import rules as _rules
 from ..kernels import torch as _kernels
+from .functional import resolve_foreach, run_kernel
 
-__all__ = ["Adagrad", "RMSprop", "GeneratedOptimizer"]
+__all__ = ["Adagrad", "Adam", "RMSprop", "GeneratedOptimizer"]
 
 
 class GeneratedOptimizer(Optimizer):
@@ -38,10 +40,12 @@ class GeneratedOptimizer(Optimizer):
     eager_state: bool = False
     #: torch.optim code-path switches symopt does not generate, with the value that is supported.
     unsupported: dict[str, Any] = {}
+    #: torch keywords that hold several hyperparameters of the model (Adam's ``betas``).
+    packed: dict[str, tuple[str, ...]] = {}
 
     def __init__(self, params: Any, hyperparameters: dict[str, Any], code_paths: dict[str, Any]) -> None:
         rule = _rules.get(self.family)
-        rule.values(**hyperparameters)  # torch's checks, in torch's order, with torch's messages
+        rule.values(**self._unpack(hyperparameters))  # torch's checks, in torch's order, with torch's messages
         name = type(self).__name__
         for key, allowed in self.unsupported.items():
             if code_paths.get(key) not in (allowed, None):
@@ -49,10 +53,6 @@ class GeneratedOptimizer(Optimizer):
                     f"symopt.torch.{name} does not support {key}={code_paths[key]!r} (only {key}={allowed!r}); "
                     f"use torch.optim.{name} for it"
                 )
-        if code_paths.get("foreach"):
-            raise ValueError(
-                f"symopt.torch.{name}: only the single-tensor kernels are generated so far; pass foreach=False or None"
-            )
         super().__init__(params, {**hyperparameters, **code_paths})
         if self.eager_state:
             for group in self.param_groups:
@@ -67,6 +67,15 @@ class GeneratedOptimizer(Optimizer):
     def _fresh_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Tensor]:
         return self.kernel.init_state(p, **{k: group[k] for k in self.kernel.INIT_ARGUMENTS})
 
+    @classmethod
+    def _unpack(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """``{"betas": (b1, b2)}`` → ``{"beta1": b1, "beta2": b2}``; other keys as they are."""
+        out = {k: v for k, v in values.items() if k not in cls.packed}
+        for key, names in cls.packed.items():
+            if key in values:
+                out.update(zip(names, values[key]))
+        return out
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         for group in self.param_groups:
@@ -76,7 +85,7 @@ class GeneratedOptimizer(Optimizer):
     @classmethod
     def code_path_defaults(cls) -> dict[str, Any]:
         signature = inspect.signature(cls.__init__).parameters
-        hyper = {h.name for h in _rules.get(cls.family).hyperparameters}
+        hyper = {h.name for h in _rules.get(cls.family).hyperparameters} | set(cls.packed)
         return {k: p.default for k, p in signature.items() if k not in hyper and k not in ("self", "params")}
 
     @torch.no_grad()
@@ -90,24 +99,30 @@ class GeneratedOptimizer(Optimizer):
         for group in self.param_groups:
             if group.get("fused") and self._fused_step(group):
                 continue
-            arguments = {k: group[k] for k in kernel.UPDATE_ARGUMENTS if k != "step"}
-            lr = arguments.get("lr")
-            if isinstance(lr, Tensor) and lr.dim() != 0:  # torch.optim's _to_scalar
-                arguments["lr"] = lr.squeeze()
+            values = self._unpack(group)
+            arguments = {k: values[k] for k in kernel.UPDATE_ARGUMENTS if k != "step"}
+            params, grads, states = [], [], []
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 state = self.state[p]
                 if not state:
                     state.update(self._fresh_state(p, group))
-                state["step"] += 1
-                if "step" in kernel.UPDATE_ARGUMENTS:
-                    arguments["step"] = state["step"].item()
                 if p.grad.is_sparse:
-                    self._sparse_update(p, p.grad, state, arguments)
+                    state["step"] += 1
+                    sparse = dict(arguments, lr=_to_scalar(arguments["lr"])) if "lr" in arguments else dict(arguments)
+                    if "step" in kernel.UPDATE_ARGUMENTS:
+                        sparse["step"] = state["step"].item()
+                    self._sparse_update(p, p.grad, state, sparse)
                     continue
-                # The kernel takes complex tensors and views them as real where torch.optim does.
-                kernel.update(p, p.grad, *(state.get(key) for key in kernel.STATES), **arguments)
+                params.append(p)
+                grads.append(p.grad)
+                states.append(state)
+            # The kernels take complex tensors and view them as real where torch.optim does.
+            buffers = [[st.get(key) for st in states] for key in kernel.STATES]
+            buffers = [None if all(b is None for b in bufs) else bufs for bufs in buffers]
+            foreach = resolve_foreach(group.get("foreach"), params)
+            run_kernel(kernel, params, grads, buffers, [st["step"] for st in states], arguments, foreach)
         return loss
 
     def _sparse_update(self, p: Tensor, grad: Tensor, state: dict[str, Tensor], arguments: dict[str, Any]) -> None:
@@ -149,6 +164,11 @@ class GeneratedOptimizer(Optimizer):
             buffers = {k: [st[k] for st in states] for k in self.kernel.STATES if k in states[0]}
             kernel.step(same, [p.grad for p in same], buffers, torch.stack(steps), **hyper)
         return True
+
+
+def _to_scalar(x: Any) -> Any:
+    """torch.optim's ``_to_scalar``: a one-element tensor squeezed to 0-d."""
+    return x.squeeze() if isinstance(x, Tensor) and x.dim() != 0 else x
 
 
 class Adagrad(GeneratedOptimizer):
@@ -231,3 +251,56 @@ class RMSprop(GeneratedOptimizer):
 
     def _sparse_update(self, p: Tensor, grad: Tensor, state: dict[str, Tensor], arguments: dict[str, Any]) -> None:
         raise RuntimeError("RMSprop does not support sparse gradients")
+
+
+class Adam(GeneratedOptimizer):
+    """``torch.optim.Adam`` over the kernel generated from :func:`symopt.rules.adam`.
+
+    Per element, after ``t ← t + 1``: g ← −g if maximize; g ← g + λw if λ ≠ 0;
+    m ← m + (1 − β₁)(g − m); v ← β₂v + (1 − β₂)g²; v_max ← max(v_max, v) if amsgrad;
+    w ← w − η/(1 − β₁^t) · m / (√v / √(1 − β₂^t) + ε) (v_max for v if amsgrad).
+    ``betas`` are Python floats; ``decoupled_weight_decay=True`` (AdamW), ``capturable``,
+    ``differentiable`` and ``fused`` are refused with a clear error.
+    """
+
+    family = "adam"
+    unsupported = {"capturable": False, "differentiable": False, "fused": None, "decoupled_weight_decay": False}
+    packed = {"betas": ("beta1", "beta2")}
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | Tensor = 1e-3,
+        betas: tuple[float | Tensor, float | Tensor] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        foreach: Optional[bool] = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: Optional[bool] = None,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
+        if isinstance(lr, Tensor) and foreach and not capturable:  # torch's first check
+            raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
+        _rules.adam().values(lr=lr, beta1=betas[0], beta2=betas[1], eps=eps, weight_decay=weight_decay)  # torch's order
+        if not (all(isinstance(b, float) for b in betas) or all(isinstance(b, Tensor) for b in betas)):
+            raise ValueError("betas must be either both floats or both Tensors")
+        for i, b in enumerate(betas):  # torch's checks of tensor betas, before symopt refuses them
+            if isinstance(b, Tensor) and foreach and not capturable:
+                raise ValueError(f"betas[{i}] as a Tensor is not supported for capturable=False and foreach=True")
+            if isinstance(b, Tensor) and b.numel() != 1:
+                raise ValueError(f"Tensor betas[{i}] must be 1-element")
+        if isinstance(betas[0], Tensor):
+            raise ValueError("symopt.torch.Adam takes betas as Python floats, not tensors; use torch.optim.Adam for it")
+        super().__init__(
+            params,
+            dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize),
+            dict(foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused,
+                 decoupled_weight_decay=decoupled_weight_decay),
+        )
+
+    def _sparse_update(self, p: Tensor, grad: Tensor, state: dict[str, Tensor], arguments: dict[str, Any]) -> None:
+        raise RuntimeError("Adam does not support sparse gradients, please consider SparseAdam instead")

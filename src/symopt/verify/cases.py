@@ -17,6 +17,7 @@ VERIFIED = {
     "adagrad": ("Adagrad", "optim_inputs_func_adagrad", "optim_error_inputs_func_adagrad"),
     "rmsprop": ("RMSprop", "optim_inputs_func_rmsprop", "optim_error_inputs_func_rmsprop"),
     "sgd": ("SGD", "optim_inputs_func_sgd", "optim_error_inputs_func_sgd"),
+    "adam": ("Adam", "optim_inputs_func_adam", "optim_error_inputs_func_adam"),
 }
 
 #: Shapes of the params in one case: a matrix, a vector, a 0-d tensor and an empty tensor.
@@ -249,4 +250,13 @@ def _sgd(rnd) -> dict[str, Any]:
     }
 
 
-_SAMPLERS = {"adagrad": _adagrad, "rmsprop": _rmsprop, "sgd": _sgd}
+def _adam(rnd) -> dict[str, Any]:
+    # betas stay at torch's default (the model's beta1/beta2 are torch's betas=(β1, β2) tuple), and
+    # lr a float: torch.optim.Adam refuses a tensor lr on its foreach path (the --full matrix).
+    return {
+        "lr": 10 ** rnd.uniform(-4, 0), "eps": _eps(rnd), "weight_decay": _weight_decay(rnd),
+        "amsgrad": rnd.random() < 0.4, "maximize": rnd.random() < 0.3,
+    }
+
+
+_SAMPLERS = {"adagrad": _adagrad, "rmsprop": _rmsprop, "sgd": _sgd, "adam": _adam}

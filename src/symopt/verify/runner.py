@@ -166,12 +166,9 @@ def run_torch_kernels(case: Case, params0: list[torch.Tensor], grads: Grads) -> 
                 st["step"] = torch.tensor(0.0)
                 for s in rule.active_states(values):
                     st[s.name] = torch.full_like(p, float(s.initial.subs(values)), memory_format=torch.preserve_format)
-            if case.rule == "adagrad":
-                functional.adagrad([p], [g.clone()], [st["sum"]], [st["step"]],
-                                   **{k: named[k] for k in ("lr", "weight_decay", "lr_decay", "eps", "maximize")})
-            else:
-                functional.rmsprop([p], [g.clone()], [st["square_avg"]], [st.get("grad_avg")], [st.get("momentum_buffer")], [st["step"]],
-                                   **{k: named[k] for k in ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")})
+            kernel = getattr(functional, f"_{case.rule}")  # the generated kernel module behind it
+            getattr(functional, case.rule)([p], [g.clone()], *[[st.get(key)] for key in kernel.STATES], [st["step"]],
+                                           **{k: named[k] for k in kernel.UPDATE_ARGUMENTS if k != "step"})
     return params, states
 
 
@@ -179,7 +176,7 @@ def run_dropin_optimizer(case: Case, params0: list[torch.Tensor], grads: Grads) 
     """The drop-in optimizers (``symopt.torch.Adagrad`` / ``RMSprop``), stepped like torch.optim."""
     from ..torch import optim
 
-    cls = {"adagrad": optim.Adagrad, "rmsprop": optim.RMSprop}[case.rule]
+    cls = {"adagrad": optim.Adagrad, "rmsprop": optim.RMSprop, "adam": optim.Adam}[case.rule]
     params = [p.clone().requires_grad_(True) for p in params0]
     opt = cls(params, **case.math_kwargs)
     for step_grads in grads:
@@ -192,14 +189,14 @@ def run_dropin_optimizer(case: Case, params0: list[torch.Tensor], grads: Grads) 
 IMPLEMENTATIONS: dict[str, Implementation] = {
     impl.name: impl
     for impl in (
-        Implementation("interpreter", run_interpreter, (torch.float64,), ("adagrad", "rmsprop", "sgd"),
+        Implementation("interpreter", run_interpreter, (torch.float64,), ("adagrad", "rmsprop", "sgd", "adam"),
                        "symopt.interpret.Interpreter, float64, from the model"),
-        Implementation("numpy", run_numpy_kernels, (torch.float64, torch.float32), ("adagrad", "rmsprop"),
+        Implementation("numpy", run_numpy_kernels, (torch.float64, torch.float32), ("adagrad", "rmsprop", "adam"),
                        "generated NumPy kernels (symopt.numpy)"),
         Implementation("torch", run_torch_kernels, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
-                       ("adagrad", "rmsprop"), "generated Torch single-tensor kernels (symopt.torch.functional)"),
+                       ("adagrad", "rmsprop", "adam"), "generated Torch single-tensor kernels (symopt.torch.functional)"),
         Implementation("optim", run_dropin_optimizer, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
-                       ("adagrad", "rmsprop"), "drop-in optimizers symopt.torch.Adagrad / RMSprop"),
+                       ("adagrad", "rmsprop", "adam"), "drop-in optimizers symopt.torch.Adagrad / RMSprop / Adam"),
     )
 }
 

@@ -15,6 +15,7 @@ from typing import Iterable
 
 import sympy as sp
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
+from sympy.printing.precedence import precedence
 from sympy.printing.pycode import PythonCodePrinter
 
 from ...rules import Assign, UpdateRule, g, t, w
@@ -87,6 +88,13 @@ class ScalarPrinter(PythonCodePrinter):
             raise CodegenError(f"symbol {expr} is not a hyperparameter, state or temporary of the rule")
         return self.names[expr]
 
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        """A square root as ``x**0.5``: torch.optim takes Python-float roots with ``**`` (Adam's
+        ``bias_correction2 ** 0.5``), and C ``pow`` may round differently from ``math.sqrt``."""
+        if expr.exp == sp.S.Half:
+            return f"{self.parenthesize(expr.base, precedence(expr))}**0.5"
+        return super()._print_Pow(expr, rational)
+
     def _print_BooleanTrue(self, expr) -> str:
         return "True"
 
@@ -137,6 +145,8 @@ class KernelPrinterMixin:
 
     rule: UpdateRule
     scalars: ScalarPrinter
+    #: print :meth:`before_state_updates` first, not before the first state update
+    prelude_first: bool = False
 
     def setup(self, rule: UpdateRule) -> None:
         self.rule = rule
@@ -191,6 +201,9 @@ class KernelPrinterMixin:
         self.setup(rule)
         blocks: list[tuple[sp.Basic, list[str]]] = []
         prelude = self.before_state_updates()
+        if prelude and self.prelude_first:
+            blocks.append((sp.true, prelude))
+            prelude = []
         for a in rule.body:
             if prelude and a.target in self.persistent:
                 blocks.append((sp.true, prelude))

@@ -179,7 +179,11 @@ class NumPyKernelPrinter(KernelPrinterMixin, NumPyPrinter):
         denominators = [f.as_base_exp()[0] for f in factors if f.as_base_exp()[1] == -1]
         ops = [("np.multiply", f) for f in numerators[1:]]
         if coeff not in (1, -1):
-            ops.append(("np.multiply", coeff))
+            scale, divisor = sp.fraction(coeff)  # x/c divides, as torch does, rather than multiply by 1/c
+            if scale != 1 or divisor == 1:
+                ops.append(("np.multiply", scale))
+            if divisor != 1:
+                ops.append(("np.divide", divisor))
         ops += [("np.divide", d) for d in denominators]
         if not numerators:  # c / Y / Z ...: start from the scalar
             lines: list[str] = []
@@ -190,6 +194,13 @@ class NumPyKernelPrinter(KernelPrinterMixin, NumPyPrinter):
         if coeff == -1:
             ops.append(("np.negative", sp.S.NegativeOne))
         return self._fold(numerators[0], ops, dest, holds)
+
+    def _emit_Max(self, expr: sp.Max, dest: str, holds: Optional[sp.Symbol]) -> list[str]:
+        """``np.maximum`` folded over the arguments (NaN propagates, as in ``torch.maximum``)."""
+        terms = self._ordered(list(expr.args), holds)
+        if len(terms) != len(expr.args):
+            raise CodegenError(f"{type(self).__name__} cannot print a maximum with a scalar argument in {expr}")
+        return self._fold(terms[0], [("np.maximum", a) for a in terms[1:]], dest, holds)
 
     def _emit_Pow(self, expr: sp.Pow, dest: str, holds: Optional[sp.Symbol]) -> list[str]:
         base, exp = expr.args

@@ -2,6 +2,7 @@
 
 - ``adagrad``: AdaGrad, dialect torch (model hash 769ba10c4e523511)
 - ``adagrad_textbook``: AdaGrad, dialect textbook (model hash c813e22a856226f0)
+- ``adam``: Adam, dialect torch (model hash 77716ebbfc916778)
 - ``inverse_time``: 1/t learning rate, dialect corrected (model hash 19e22fdcd44d0901)
 - ``inverse_time_textbook``: 1/t learning rate, dialect textbook (model hash 3a9580e2e5d8a4f3)
 - ``rmsprop``: RMSProp, dialect torch (model hash 8303d274056773f1)

@@ -24,8 +24,9 @@ In LaTeX:
     \sigma \leftarrow \epsilon + \sigma
     w \leftarrow - \frac{\eta_{t} g}{\sigma} + w
 
-The statements are torch.optim's for-loop (``foreach=False``) operations in the same order, so
-that a step is bitwise equal to it.
+``update`` issues torch.optim's for-loop (``foreach=False``) operations in the same order, so
+that a step is bitwise equal to it; ``update_foreach`` (when ``FOREACH``) the same operations as
+``torch._foreach_*`` calls over lists of tensors, as torch.optim's ``foreach=True`` path.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ STATES = ('sum',)
 UPDATE_ARGUMENTS = ('step', 'lr', 'lr_decay', 'weight_decay', 'eps', 'maximize')
 #: hyperparameters that ``init_state`` takes
 INIT_ARGUMENTS = ('initial_accumulator_value',)
+#: whether ``update_foreach`` (the multi-tensor kernel) exists
+FOREACH = True
 
 
 def _full(param, value):
@@ -93,3 +96,35 @@ def update(param, grad, state_sum, *, step, lr, lr_decay, weight_decay, eps, max
     sigma.add_(eps)
     # w ← -eta_t*g/sigma + w  (update the parameter)
     param.addcdiv_(grad, sigma, value=-eta_t)
+
+
+def _reals(xs):
+    """torch.optim's ``_view_as_real`` on a list: complex tensors as their real view."""
+    return None if xs is None else [_real(x) for x in xs]
+
+
+def update_foreach(params, grads, state_sums, *, steps, lr, lr_decay, weight_decay, eps, maximize):
+    r"""``update`` over lists of tensors with ``torch._foreach_*`` ops, as torch.optim's
+    multi-tensor path (``foreach=True``): one call per operation for all the tensors. The lists are
+    non-empty and of one device and dtype (torch groups them so first); ``steps`` holds each
+    tensor's t as a Python number, already incremented; a state list that is not kept is None.
+    """
+    # complex tensors: their real view, first, as torch.optim's foreach path
+    params, grads, state_sums = _reals(params), _reals(grads), _reals(state_sums)
+    if maximize:
+        # g ← -g  (maximize: follow −g)
+        grads = torch._foreach_neg(grads)
+    if weight_decay != 0:
+        # g ← g + lambda*w  (L2 weight decay)
+        grads = torch._foreach_add(grads, params, alpha=weight_decay)
+    # eta_t ← eta/(gamma*(t - 1) + 1)  (decayed learning rate)
+    eta_ts = [lr/(lr_decay*(step - 1) + 1) for step in steps]
+    # G ← G + g**2  (accumulate g²)
+    torch._foreach_addcmul_(state_sums, grads, grads)
+    # sigma ← sqrt(G)  (root of the second moment)
+    sigmas = torch._foreach_sqrt(state_sums)
+    # sigma ← epsilon + sigma  (add ε outside the root)
+    torch._foreach_add_(sigmas, eps)
+    # w ← -eta_t*g/sigma + w  (update the parameter)
+    _scaled0 = torch._foreach_mul(grads, [-eta_t for eta_t in eta_ts])
+    torch._foreach_addcdiv_(params, _scaled0, sigmas)

@@ -16,8 +16,9 @@ In LaTeX:
     \sigma \leftarrow \sqrt{G + \epsilon}
     w \leftarrow - \frac{\eta g}{\sigma} + w
 
-The statements are torch.optim's for-loop (``foreach=False``) operations in the same order, so
-that a step is bitwise equal to it.
+``update`` issues torch.optim's for-loop (``foreach=False``) operations in the same order, so
+that a step is bitwise equal to it; ``update_foreach`` (when ``FOREACH``) the same operations as
+``torch._foreach_*`` calls over lists of tensors, as torch.optim's ``foreach=True`` path.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ STATES = ('sum',)
 UPDATE_ARGUMENTS = ('lr', 'eps')
 #: hyperparameters that ``init_state`` takes
 INIT_ARGUMENTS = ()
+#: whether ``update_foreach`` (the multi-tensor kernel) exists
+FOREACH = True
 
 
 def _full(param, value):
@@ -71,3 +74,25 @@ def update(param, grad, state_sum, *, lr, eps):
     sigma = state_sum.add(eps).sqrt_()
     # w ← -eta*g/sigma + w  (update the parameter)
     param.addcdiv_(grad, sigma, value=-lr)
+
+
+def _reals(xs):
+    """torch.optim's ``_view_as_real`` on a list: complex tensors as their real view."""
+    return None if xs is None else [_real(x) for x in xs]
+
+
+def update_foreach(params, grads, state_sums, *, lr, eps):
+    r"""``update`` over lists of tensors with ``torch._foreach_*`` ops, as torch.optim's
+    multi-tensor path (``foreach=True``): one call per operation for all the tensors. The lists are
+    non-empty and of one device and dtype (torch groups them so first); ``steps`` holds each
+    tensor's t as a Python number, already incremented; a state list that is not kept is None.
+    """
+    # complex tensors: their real view, first, as torch.optim's foreach path
+    params, grads, state_sums = _reals(params), _reals(grads), _reals(state_sums)
+    # G ← G + g**2  (accumulate g²)
+    torch._foreach_addcmul_(state_sums, grads, grads)
+    # sigma ← sqrt(G + epsilon)  (root of the second moment plus ε)
+    sigmas = torch._foreach_add(state_sums, eps)
+    torch._foreach_sqrt_(sigmas)
+    # w ← -eta*g/sigma + w  (update the parameter)
+    torch._foreach_addcdiv_(params, grads, sigmas, value=-lr)

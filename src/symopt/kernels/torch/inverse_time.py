@@ -14,8 +14,9 @@ In LaTeX:
     \eta_{t} \leftarrow \frac{\eta}{t}
     w \leftarrow - \eta_{t} g + w
 
-The statements are torch.optim's for-loop (``foreach=False``) operations in the same order, so
-that a step is bitwise equal to it.
+``update`` issues torch.optim's for-loop (``foreach=False``) operations in the same order, so
+that a step is bitwise equal to it; ``update_foreach`` (when ``FOREACH``) the same operations as
+``torch._foreach_*`` calls over lists of tensors, as torch.optim's ``foreach=True`` path.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ STATES = ()
 UPDATE_ARGUMENTS = ('step', 'lr')
 #: hyperparameters that ``init_state`` takes
 INIT_ARGUMENTS = ()
+#: whether ``update_foreach`` (the multi-tensor kernel) exists
+FOREACH = True
 
 
 def _full(param, value):
@@ -65,3 +68,23 @@ def update(param, grad, *, step, lr):
     param, grad = _real(param), _real(grad)
     # w ← -eta_t*g + w  (update the parameter)
     param.add_(grad, alpha=-eta_t)
+
+
+def _reals(xs):
+    """torch.optim's ``_view_as_real`` on a list: complex tensors as their real view."""
+    return None if xs is None else [_real(x) for x in xs]
+
+
+def update_foreach(params, grads, *, steps, lr):
+    r"""``update`` over lists of tensors with ``torch._foreach_*`` ops, as torch.optim's
+    multi-tensor path (``foreach=True``): one call per operation for all the tensors. The lists are
+    non-empty and of one device and dtype (torch groups them so first); ``steps`` holds each
+    tensor's t as a Python number, already incremented; a state list that is not kept is None.
+    """
+    # complex tensors: their real view, first, as torch.optim's foreach path
+    params, grads = _reals(params), _reals(grads)
+    # eta_t ← eta/t  (learning rate inversely proportional to t)
+    eta_ts = [lr/step for step in steps]
+    # w ← -eta_t*g + w  (update the parameter)
+    _scaled0 = torch._foreach_mul(grads, [-eta_t for eta_t in eta_ts])
+    torch._foreach_add_(params, _scaled0)

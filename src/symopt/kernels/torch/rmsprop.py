@@ -30,8 +30,9 @@ In LaTeX:
     w \leftarrow - b \eta + w \quad \text{if } \mu > 0
     w \leftarrow - \frac{\eta g}{\sigma} + w \quad \text{if } \mu \leq 0
 
-The statements are torch.optim's for-loop (``foreach=False``) operations in the same order, so
-that a step is bitwise equal to it.
+``update`` issues torch.optim's for-loop (``foreach=False``) operations in the same order, so
+that a step is bitwise equal to it; ``update_foreach`` (when ``FOREACH``) the same operations as
+``torch._foreach_*`` calls over lists of tensors, as torch.optim's ``foreach=True`` path.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ STATES = ('square_avg', 'grad_avg', 'momentum_buffer')
 UPDATE_ARGUMENTS = ('lr', 'alpha', 'eps', 'weight_decay', 'momentum', 'centered', 'maximize')
 #: hyperparameters that ``init_state`` takes
 INIT_ARGUMENTS = ('momentum', 'centered')
+#: whether ``update_foreach`` (the multi-tensor kernel) exists
+FOREACH = True
 
 
 def _full(param, value):
@@ -117,3 +120,48 @@ def update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps
     if momentum <= 0:
         # w ← -eta*g/sigma + w  (update the parameter)
         param.addcdiv_(grad, sigma, value=-lr)
+
+
+def _reals(xs):
+    """torch.optim's ``_view_as_real`` on a list: complex tensors as their real view."""
+    return None if xs is None else [_real(x) for x in xs]
+
+
+def update_foreach(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr, alpha, eps, weight_decay, momentum, centered, maximize):
+    r"""``update`` over lists of tensors with ``torch._foreach_*`` ops, as torch.optim's
+    multi-tensor path (``foreach=True``): one call per operation for all the tensors. The lists are
+    non-empty and of one device and dtype (torch groups them so first); ``steps`` holds each
+    tensor's t as a Python number, already incremented; a state list that is not kept is None.
+    """
+    # complex tensors: their real view, first, as torch.optim's foreach path
+    params, grads, square_avgs, grad_avgs, momentum_buffers = _reals(params), _reals(grads), _reals(square_avgs), _reals(grad_avgs), _reals(momentum_buffers)
+    if maximize:
+        # g ← -g  (maximize: follow −g)
+        grads = torch._foreach_neg(grads)
+    if weight_decay != 0:
+        # g ← g + lambda*w  (L2 weight decay)
+        grads = torch._foreach_add(grads, params, alpha=weight_decay)
+    # v ← alpha*v + g**2*(1 - alpha)  (average g²)
+    torch._foreach_mul_(square_avgs, alpha)
+    torch._foreach_addcmul_(square_avgs, grads, grads, value=1 - alpha)
+    if centered:
+        # m ← m + (1 - alpha)*(g - m)  (average g)
+        torch._foreach_lerp_(grad_avgs, grads, 1 - alpha)
+    if not centered:
+        # sigma ← sqrt(v)  (root of the second moment)
+        sigmas = torch._foreach_sqrt(square_avgs)
+    if centered:
+        # sigma ← sqrt(-m**2 + v)  (root of the variance estimate)
+        sigmas = torch._foreach_addcmul(square_avgs, grad_avgs, grad_avgs, value=-1)
+        torch._foreach_sqrt_(sigmas)
+    # sigma ← epsilon + sigma  (add ε outside the root)
+    torch._foreach_add_(sigmas, eps)
+    if momentum > 0:
+        # b ← b*mu + g/sigma  (momentum buffer)
+        torch._foreach_mul_(momentum_buffers, momentum)
+        torch._foreach_addcdiv_(momentum_buffers, grads, sigmas)
+        # w ← -b*eta + w  (update the parameter along b)
+        torch._foreach_add_(params, momentum_buffers, alpha=-lr)
+    if momentum <= 0:
+        # w ← -eta*g/sigma + w  (update the parameter)
+        torch._foreach_addcdiv_(params, grads, sigmas, value=-lr)

@@ -24,8 +24,9 @@ In LaTeX:
     g \leftarrow b \quad \text{if } \neg nesterov \wedge \mu \neq 0
     w \leftarrow - \eta g + w
 
-The statements are torch.optim's for-loop (``foreach=False``) operations in the same order, so
-that a step is bitwise equal to it.
+``update`` issues torch.optim's for-loop (``foreach=False``) operations in the same order, so
+that a step is bitwise equal to it; ``update_foreach`` (when ``FOREACH``) the same operations as
+``torch._foreach_*`` calls over lists of tensors, as torch.optim's ``foreach=True`` path.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ STATES = ('momentum_buffer',)
 UPDATE_ARGUMENTS = ('step', 'lr', 'momentum', 'dampening', 'weight_decay', 'nesterov', 'maximize')
 #: hyperparameters that ``init_state`` takes
 INIT_ARGUMENTS = ('momentum',)
+#: whether ``update_foreach`` (the multi-tensor kernel) exists
+FOREACH = False
 
 
 def _full(param, value):
@@ -98,3 +101,6 @@ def update(param, grad, momentum_buffer, *, step, lr, momentum, dampening, weigh
         grad = momentum_buffer
     # w ← -eta*g + w  (update the parameter)
     param.add_(grad, alpha=-lr)
+
+
+# No foreach kernel: the guard Eq(t, 1) & Ne(mu, 0) depends on the step, which differs between the tensors of a foreach call.
