@@ -1,0 +1,402 @@
+"""The report's sections, in the source post's order, each assembled from results of this run.
+
+* the post's statements and their verdicts: :func:`symopt.derive.claims` (when that exists);
+* fixed rate (S1), the 1/t rule (S3), AdaGrad (S5–S7), RMSProp (S9–S13): the models
+  (:meth:`UpdateRule.latex`), :func:`symopt.derive.derive` under the gradient models, figures of
+  derived against simulated curves (:mod:`.figures`);
+* textbook vs torch: :func:`symopt.verify.equations.compare_dialects` and the two derived rates;
+* verification and benchmarks: the latest ``reports/verify.json`` and ``reports/bench.json``.
+
+A result that :mod:`symopt.derive` does not provide (yet) is rendered as a *pending* note naming the
+function the section reads; the report never computes a substitute.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import sympy as sp
+
+from .. import rules
+from ..derive import Derivation, derive
+from ..derive.gradients import PowerLawGradient, gradient_model
+from . import figures as F
+from .latex import escape, fill, render_result
+
+POWERLAW_EXPONENTS = (sp.Rational(1, 4), sp.Rational(1, 2), sp.Rational(3, 4))
+
+
+@dataclass
+class Section:
+    label: str
+    title: str
+    command: str
+    body: str
+    figures: list[F.FigureFile] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+
+    def latex(self) -> str:
+        return fill("section.tex", TITLE=escape(self.title), LABEL=self.label, COMMAND=self.command, BODY=self.body)
+
+
+class Results:
+    """Derivations of this run, computed once and shared by the sections (and the appendix)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, list[Derivation] | Exception] = {}
+
+    def derive(self, family: str, dialect: str | None = None, gradient: Any = "constant", **options: Any) -> list[Derivation]:
+        """``derive(family, gradient, dialect=..., **options)``, cached; raises what derive raises."""
+        key = (family, dialect, gradient, tuple(sorted(options.items())))
+        if key not in self._cache:
+            try:
+                self._cache[key] = derive(family, gradient, dialect=dialect, **options)
+            except Exception as exc:  # noqa: BLE001 - rendered as a pending note
+                self._cache[key] = exc
+        result = self._cache[key]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def try_derive(self, family: str, dialect: str | None = None, gradient: Any = "constant", **options: Any) -> list[Derivation] | str:
+        """The derivations, or the one-line reason there are none."""
+        try:
+            return self.derive(family, dialect, gradient, **options)
+        except Exception as exc:  # noqa: BLE001
+            return f"{type(exc).__name__}: {exc}"
+
+    def one(self, family: str, dialect: str | None, suffix: str, gradient: Any = "constant", **options: Any) -> Derivation:
+        for d in self.derive(family, dialect, gradient, **options):
+            if d.id.endswith("." + suffix):
+                return d
+        raise KeyError(f"no derivation *.{suffix} for {family} [{dialect}] under {gradient}")
+
+
+def optional(module: str, name: str) -> Callable[..., Any] | None:
+    """``module.name`` when :mod:`symopt.derive` has it, else None (the section says it is pending)."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+# -- rendering helpers ---------------------------------------------------------------------------
+def compact(d: Derivation) -> str:
+    """A derivation as its statement and check lines (the full steps are in the appendix)."""
+    checks = r"\\ ".join(escape(c.summary()) for c in d.checks)
+    assumptions = "; ".join(escape(a.text) for a in d.assumptions)
+    return (
+        rf"\paragraph{{{escape(d.title)}}} (\texttt{{{escape(d.id)}}})" "\n"
+        rf"\begin{{equation*}}{d.statement_latex}\end{{equation*}}" "\n"
+        rf"{{\small Assumptions: {assumptions or 'none'}.\\ Checks: {checks}}}" "\n"
+    )
+
+
+def full(d: Derivation) -> str:
+    return render_result(d)
+
+
+def model_block(rule: rules.UpdateRule, **options: Any) -> str:
+    update = " \\\\\n".join(line.replace(r" \leftarrow ", r" &\leftarrow ", 1) for line in rule.latex())
+    recurrences = " \\\\\n".join(line.replace(" = ", " &= ", 1) for line in rule.equations_latex(**options))
+    return (
+        rf"\paragraph{{The model \texttt{{{escape(rule.name)}}}}} {escape(rule.description)}" "\n"
+        rf"\begin{{align*}}{update}\end{{align*}}" "\n"
+        r"As recurrences:" "\n" rf"\begin{{align*}}{recurrences}\end{{align*}}" "\n"
+    )
+
+
+def pending(text: str) -> str:
+    return fill("pending.tex", TEXT=text)
+
+
+def figure(f: F.FigureFile, width: float = 1.0) -> str:
+    return fill("figure.tex", WIDTH=f"{width:g}", PATH=f"figures/{f.path.name}", CAPTION=f.caption, LABEL=f.label)
+
+
+def table(columns: str, header: list[str], rows: list[list[str]]) -> str:
+    return fill("table.tex", COLUMNS=columns, HEADER=" & ".join(header), ROWS="\n".join(" & ".join(r) + r" \\" for r in rows))
+
+
+def derived_or_pending(result: list[Derivation] | str, what: str, needs: str, render=compact) -> tuple[str, list[str]]:
+    if isinstance(result, str):
+        note = f"{what}: needs {needs}; it answered: {result}"
+        return pending(escape(note)), [note]
+    return "\n".join(render(d) for d in result), []
+
+
+def _fmt(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "--"
+    return f"{x:.3g}"
+
+
+# -- the sections ----------------------------------------------------------------------------------
+def statements(results: Results) -> Section:
+    claims_fn = optional("symopt.derive", "claims")
+    cmd = r"\texttt{symopt report} (verdicts: \texttt{symopt.derive.claims()})"
+    if claims_fn is None:
+        note = "the verdicts need symopt.derive.claims(), which this build does not have"
+        rows = [[f"S{i}", "--", r"\textit{pending}", "--"] for i in range(1, 14)]
+        body = pending(escape(note)) + table(r"lp{0.3\linewidth}lp{0.4\linewidth}", ["", "statement", "verdict", "explanation"], rows)
+        return Section("statements", "The post's statements and their verdicts", cmd, body, pending=[note])
+    claims = list(claims_fn())
+    rows = []
+    for c in claims:
+        verdict = getattr(c.verdict, "value", c.verdict)
+        evidence = getattr(c, "evidence", ()) or ()
+        ids = ", ".join(escape(str(getattr(e, "id", e))) for e in evidence)
+        explanation = escape(str(c.explanation)) + (rf" \emph{{Evidence:}} \texttt{{{ids}}}" if ids else "")
+        rows.append([escape(str(c.id)), escape(str(c.statement)), r"\textbf{" + escape(str(verdict)) + "}", explanation])
+    body = (
+        "Each statement of the post, with the verdict derived by \\texttt{symopt.derive.claims()} and the results it rests on.\n"
+        + table(r"lp{0.28\linewidth}p{0.12\linewidth}p{0.42\linewidth}", ["", "statement", "verdict", "explanation and evidence"], rows)
+    )
+    return Section("statements", "The post's statements and their verdicts", cmd, body)
+
+
+def fixed_rate(results: Results, folder: Path) -> Section:
+    rule = rules.sgd()
+    parts = [model_block(rule)]
+    parts.append(r"\paragraph{Derived under a constant gradient.}" "\n" + "\n".join(compact(d) for d in results.derive("sgd")))
+    quad = results.try_derive("sgd", gradient="quadratic")
+    text, notes = derived_or_pending(quad, "the closed form of SGD on the quadratic f = lambda w^2/2 (the three regimes of S1)",
+                                     "symopt.derive.derive('sgd', gradient='quadratic')")
+    parts.append(r"\paragraph{On the quadratic (S1).}" "\n" + text)
+    param = next((d for d in quad if d.id.endswith(".param")), None) if not isinstance(quad, str) else None
+    fig = F.fixed_rate_regimes(folder, derived=param.expr if param is not None else None)
+    parts.append(figure(fig))
+    parts.append(rf"Figure~\ref{{{fig.label}}} shows the three regimes the post describes, run by the interpreter.")
+    return Section("fixed-rate", "A fixed learning rate: three regimes (S1)", r"\texttt{symopt report} (derivations: \texttt{symopt derive sgd})",
+                   "\n".join(parts), [fig], notes)
+
+
+def inverse_time(results: Results, folder: Path) -> Section:
+    parts, notes = [], []
+    trajectories = {}
+    for dialect in ("textbook", "corrected"):
+        rule = rules.inverse_time(dialect)
+        parts.append(model_block(rule))
+        ds = results.derive("inverse_time", dialect)
+        parts.append(r"\paragraph{Derived under a constant gradient: the sign.}" "\n" + "\n".join(compact(d) for d in ds))
+        trajectories[dialect] = results.one("inverse_time", dialect, "param")
+    for dialect in ("textbook", "corrected"):
+        text, n = derived_or_pending(results.try_derive("inverse_time", dialect, gradient="quadratic"),
+                                     f"the Gamma product of the 1/t rule ({dialect}) on the quadratic",
+                                     f"symopt.derive.derive('inverse_time', gradient='quadratic', dialect='{dialect}')")
+        parts.append(rf"\paragraph{{The Gamma product ({dialect}).}}" "\n" + text)
+        notes += n
+    asym = optional("symopt.derive.asymptotics", "inverse_time")
+    if asym is None:
+        note = "asymptotics of the 1/t rule (H_t = ln t + gamma + O(1/t)): needs symopt.derive.asymptotics.inverse_time()"
+        parts.append(r"\paragraph{Asymptotics.}" "\n" + pending(escape(note)))
+        notes.append(note)
+    else:
+        parts.append(r"\paragraph{Asymptotics.}" "\n" + "\n".join(compact(d) for d in asym()))
+    fig = F.inverse_time(folder, trajectories)
+    parts.append(figure(fig))
+    return Section("inverse-time", "The 1/t rule (S3, S4)", r"\texttt{symopt report} (derivations: \texttt{symopt derive inverse\_time})",
+                   "\n".join(parts), [fig], notes)
+
+
+def adagrad(results: Results, folder: Path) -> Section:
+    parts, notes = [], []
+    for dialect in ("textbook", "torch"):
+        parts.append(model_block(rules.adagrad(dialect)))
+    parts.append(r"\paragraph{Closed forms under a constant gradient.}")
+    for dialect in ("textbook", "torch"):
+        parts += [compact(d) for d in results.derive("adagrad", dialect)]
+    parts.append(r"\paragraph{Closed forms under a power-law gradient $g_t = c\,t^{-p}$.}")
+    by_model: dict[str, tuple[Derivation, Any]] = {"constant": (results.one("adagrad", "torch", "lr"), gradient_model("constant"))}
+    for p in POWERLAW_EXPONENTS:
+        model = PowerLawGradient(exponent=p)
+        ds = results.derive("adagrad", "torch", model)
+        parts += [compact(d) for d in ds]
+        by_model[f"$p = {sp.latex(p)}$"] = (next(d for d in ds if d.id.endswith(".lr")), model)
+    em = optional("symopt.derive.euler_maclaurin", "derivations")
+    parts.append(r"\paragraph{Asymptotics of the sums (Euler--Maclaurin).}")
+    if em is None:
+        note = "Euler-Maclaurin expansions of the accumulator sums: needs symopt.derive.euler_maclaurin.derivations()"
+        parts.append(pending(escape(note)))
+        notes.append(note)
+    else:
+        parts += [compact(d) for d in em()]
+    regimes = optional("symopt.derive.asymptotics", "adagrad_regimes")
+    parts.append(r"\paragraph{Power-law regimes of the effective rate.}")
+    if regimes is None:
+        note = ("the leading terms of eta_t under g_t = c t^(-p) for p < 1/2, = 1/2, > 1/2: "
+                "needs symopt.derive.asymptotics.adagrad_regimes(); the figure shows the derived closed forms")
+        parts.append(pending(escape(note)))
+        notes.append(note)
+    else:
+        parts += [compact(d) for d in regimes()]
+    fig = F.adagrad_lr(folder, by_model)
+    parts.append(figure(fig, 0.8))
+    return Section("adagrad", "AdaGrad (S5, S6, S7)", r"\texttt{symopt report} (derivations: \texttt{symopt derive adagrad})",
+                   "\n".join(parts), [fig], notes)
+
+
+def rmsprop(results: Results, folder: Path) -> Section:
+    parts, notes = [], []
+    for dialect in ("textbook", "torch"):
+        parts.append(model_block(rules.rmsprop(dialect)))
+    parts.append(r"\paragraph{The EMA closed form, for any gradient sequence.}")
+    text, n = derived_or_pending(results.try_derive("rmsprop", "torch", "sequence"), "the EMA closed form",
+                                 "symopt.derive.derive('rmsprop', gradient='sequence')")
+    parts.append(text)
+    notes += n
+    parts.append(r"\paragraph{Under a constant gradient: square average, rate and its steady state.}")
+    for dialect in ("textbook", "torch"):
+        parts += [compact(d) for d in results.derive("rmsprop", dialect)]
+    square_avg, lr, limit = (results.one("rmsprop", "torch", s) for s in ("square_avg", "lr", "lr_limit"))
+    # Early-step inflation: the derived eta_t over the derived limit, evaluated at the rule's values.
+    from .series import evaluate, substitutions
+
+    rows = []
+    steps = (1, 2, 10, 100, 1000)
+    for a in (0.9, 0.99):
+        subs = substitutions(rules.rmsprop(), {"alpha": a}, g=0.5)
+        eta_inf = evaluate(limit.expr, [1], subs)[0]
+        rows.append([rf"$\alpha = {a:g}$"] + [_fmt(x / eta_inf) for x in evaluate(lr.expr, steps, subs)])
+    parts.append(
+        r"\paragraph{Early-step inflation.} The derived rate relative to its derived limit, "
+        r"$\eta_t / \lim_{t\to\infty}\eta_t$, at $g = 0.5$ and torch's other defaults:" "\n"
+        + table("l" + "r" * len(steps), [""] + [f"$t = {s}$" for s in steps], rows)
+    )
+    tc = optional("symopt.derive.asymptotics", "rmsprop_time_constants")
+    parts.append(r"\paragraph{Time constants of $\alpha$.}")
+    if tc is None:
+        note = "time constants of alpha (steps for alpha^t to fall by e, half-life): needs symopt.derive.asymptotics.rmsprop_time_constants()"
+        parts.append(pending(escape(note)))
+        notes.append(note)
+    else:
+        parts += [compact(d) for d in tc()]
+    fig = F.rmsprop_ema(folder, square_avg, lr, limit)
+    parts.append(figure(fig))
+    parts.append(r"\paragraph{On the quadratic.}")
+    text, n = derived_or_pending(results.try_derive("rmsprop", "torch", "quadratic"), "RMSProp on the quadratic",
+                                 "symopt.derive.derive('rmsprop', gradient='quadratic')")
+    parts.append(text)
+    notes += n
+    quad = F.quadratic_comparison(folder)
+    parts.append(figure(quad, 0.7))
+    return Section("rmsprop", "RMSProp (S8--S13)", r"\texttt{symopt report} (derivations: \texttt{symopt derive rmsprop})",
+                   "\n".join(parts), [fig, quad], notes)
+
+
+def textbook_vs_torch(results: Results, folder: Path) -> Section:
+    from ..verify.equations import compare_dialects
+
+    parts = [r"The post's formulas (dialect \texttt{textbook}) beside torch's (dialect \texttt{torch}), at torch's defaults "
+             r"for the options the post does not have. One step from the same state, the exact difference textbook $-$ torch:"]
+    for family in ("adagrad", "rmsprop"):
+        for c in compare_dialects(family):
+            quantity = "w" if c.quantity == "param" else c.quantity
+            value = "0" if c.identical else sp.latex(c.difference)
+            parts.append(rf"\paragraph{{{family}, {escape(quantity)}.}}" "\n" rf"\begin{{equation*}}\Delta = {value}\end{{equation*}}")
+    pairs = {f: (results.one(f, "textbook", "lr"), results.one(f, "torch", "lr")) for f in ("adagrad", "rmsprop")}
+    fig, region = F.dialect_ratio(folder, pairs)
+    parts.append(
+        r"\paragraph{The effective rates.} The derived rates of the two dialects, under a constant gradient:"
+        + "".join(rf"\begin{{equation*}}\text{{{f}}}:\quad {sp.latex(b.expr)} \quad\text{{vs}}\quad {sp.latex(t.expr)}\end{{equation*}}"
+                  for f, (b, t) in pairs.items())
+    )
+    parts.append(figure(fig))
+    steps = sorted(next(iter(region.values())))
+    rows = [[f] + [_fmt(region[f][s]) for s in steps] for f in region]
+    parts.append(
+        r"\paragraph{Where it matters.} The largest $|g|$ on the figure's grid at which the ratio is off 1 by more than 1\%"
+        r" (the dialects differ materially below it; -- where nowhere on the grid):" "\n"
+        + table("l" + "r" * len(steps), [""] + [f"$t = {s}$" for s in steps], rows)
+    )
+    return Section("textbook-vs-torch", "Textbook vs torch", r"\texttt{symopt report} (the symbolic comparison also runs in \texttt{symopt verify})",
+                   "\n".join(parts), [fig])
+
+
+def verification(path: Path) -> Section:
+    cmd = r"\texttt{make verify} (\texttt{symopt verify}), then \texttt{symopt report}"
+    if not path.exists():
+        note = f"no {path} yet: run `make verify`"
+        return Section("verification", "Verification matrix", cmd, pending(escape(note)), pending=[note])
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    rows = doc.get("rows", [])
+    stamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    status = defaultdict(int)
+    for r in rows:
+        status[r["status"]] += 1
+    head = (
+        rf"From \texttt{{{escape(str(path))}}} (written {stamp}; torch {escape(str(doc.get('torch')))}, Python "
+        rf"{escape(str(doc.get('python')))}, devices {escape(', '.join(f'{k}: {v}' for k, v in doc.get('device_names', {}).items()))}, "
+        rf"{doc.get('seconds')} s): {len(rows)} rows, "
+        + ", ".join(f"{n} {escape(s)}" for s, n in sorted(status.items()))
+        + rf". Every row compares one implementation against {escape(', '.join(sorted({r['reference'] for r in rows})))} over "
+        + f"{escape(', '.join(sorted({str(r.get('steps')) for r in rows})))} steps on one case (torch's optim\\_db inputs, named edge cases and a seeded sweep)."
+    )
+    cells: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in rows:
+        cells[(r["dtype"], r["impl"])].append(r)
+    order = ["float64", "float32", "bfloat16", "float16"]
+    dtypes = sorted({d for d, _ in cells}, key=lambda d: (order.index(d) if d in order else 99, d))
+    impls = sorted({i for _, i in cells})
+    table_rows = []
+    for d in dtypes:
+        for i in impls:
+            rs = cells.get((d, i))
+            if not rs:
+                continue
+            finite = [r["max_ulp"] for r in rs if isinstance(r["max_ulp"], (int, float)) and math.isfinite(r["max_ulp"])]
+            tol = {r["tol_ulp"] for r in rs}
+            table_rows.append([d, escape(i), str(len(rs)), str(sum(r["status"] == "pass" for r in rs)),
+                               _fmt(max(finite)) if finite else "--", escape(", ".join(_fmt(x) for x in sorted(tol)))])
+    body = [head, r"\paragraph{Max ULP distance per dtype and implementation.}",
+            table("llrrrl", ["dtype", "implementation", "rows", "passed", "max ULP", "tolerance (ULP)"], table_rows)]
+    failed = [r for r in rows if r["status"] != "pass"]
+    if failed:
+        body.append(r"\paragraph{Failures.}" + table("lllll", ["rule", "case", "dtype", "impl", "note"],
+                    [[escape(str(r[k])) for k in ("rule", "case", "dtype", "impl", "note")] for r in failed]))
+    findings: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for r in rows:
+        if r.get("note") and r["status"] == "pass":
+            findings[(r["rule"], r["dtype"], r["note"])].add(r["case"])
+    body.append(r"\paragraph{Findings.} Numeric hazards in torch.optim's own results, reproduced by every implementation "
+                rf"({len(findings)} distinct):")
+    if findings:
+        body.append(table(r"llp{0.45\linewidth}r", ["rule", "dtype", "finding", "cases"],
+                          [[escape(k[0]), k[1], escape(k[2]), str(len(v))] for k, v in sorted(findings.items())]))
+    eq = doc.get("equations", [])
+    if eq:
+        body.append(r"\paragraph{Equations.} Textbook against torch, symbolically: "
+                    + "; ".join(f"{escape(e['family'])} {escape(e['quantity'])}: {'identical' if e['identical'] else 'differ'}" for e in eq) + ".")
+    ke = doc.get("kernel_equations")
+    if ke:
+        by_rule = defaultdict(int)
+        for diff in ke.get("differences", []):
+            by_rule[(diff["backend"], diff["rule"])] += 1
+        body.append(rf"Generated kernels executed on symbols against their model: {ke['compared']} quantities compared, "
+                    rf"{ke['identical']} identical"
+                    + ("; differing (count): " + ", ".join(f"{escape(b)} {escape(r)} ({n})" for (b, r), n in sorted(by_rule.items())) if by_rule else "")
+                    + ". A difference is an exact SymPy expression that is not simplified to 0 (not necessarily a numeric difference): "
+                    + "the numeric matrix above is the arbiter.")
+    return Section("verification", "Verification matrix", cmd, "\n\n".join(body))
+
+
+def benchmarks(path: Path) -> Section | None:
+    """The latest ``symopt bench`` results, or None when the file is absent (no section)."""
+    if not path.exists():
+        return None
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    rows = doc.get("rows", doc if isinstance(doc, list) else [])
+    meta = {k: v for k, v in doc.items() if k != "rows" and not isinstance(v, (list, dict))} if isinstance(doc, dict) else {}
+    body = [r"From \texttt{" + escape(str(path)) + "}" + (": " + escape(", ".join(f"{k} {v}" for k, v in meta.items())) if meta else "") + "."]
+    if rows and isinstance(rows[0], dict):
+        keys = [k for k in rows[0] if not isinstance(rows[0][k], (list, dict))][:8]
+        body.append(table("l" * len(keys), [escape(k) for k in keys],
+                          [[escape(_fmt(r.get(k)) if isinstance(r.get(k), float) else str(r.get(k))) for k in keys] for r in rows]))
+    return Section("benchmarks", "Benchmarks", r"\texttt{make bench} (\texttt{symopt bench}), then \texttt{symopt report}", "\n\n".join(body))
