@@ -9,11 +9,17 @@ their limits, each with a numeric check against the reference interpreter.
 from __future__ import annotations
 
 from ._result import Assumption, Check, Derivation
+from .analyses import all_analyses
 from .checks import Observable, check_closed_form, check_limit
+from .claims import Claim, claims
 from .closed_forms import NotDerivable, derive, symbolic_results
-from .gradients import GRADIENT_MODELS, ConstantGradient, gradient_model
+from .gradients import (
+    GRADIENT_MODELS, ConstantGradient, NoiseGradient, PowerLawGradient, QuadraticGradient, SequenceGradient, gradient_model,
+)
+from .rates import rate_series
 
 __all__ = [
-    "Assumption", "Check", "ConstantGradient", "Derivation", "GRADIENT_MODELS", "NotDerivable", "Observable",
-    "check_closed_form", "check_limit", "derive", "gradient_model", "symbolic_results",
+    "Assumption", "Check", "Claim", "ConstantGradient", "Derivation", "GRADIENT_MODELS", "NoiseGradient", "NotDerivable",
+    "Observable", "PowerLawGradient", "QuadraticGradient", "SequenceGradient", "all_analyses", "check_closed_form",
+    "check_limit", "claims", "derive", "gradient_model", "rate_series", "symbolic_results",
 ]

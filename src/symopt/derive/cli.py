@@ -1,4 +1,4 @@
-"""``symopt derive RULE [--dialect D] [--option NAME=VALUE ...] [--json] [--check]``.
+"""``symopt derive RULE [--dialect D] [--gradient MODEL] [--option NAME=VALUE ...] [--json] [--check]``.
 
 Prints each rule's update (from the model) and its derived closed forms with their numeric checks;
 ``--json`` prints ``{"rule", "dialect", "options", "update", "results"}`` (a list for ``all``);
@@ -17,6 +17,7 @@ import sympy as sp
 from .cases import Case, cases
 from ._result import Derivation
 from .closed_forms import derive
+from .gradients import GRADIENT_MODELS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,13 +27,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--option", "-o", action="append", default=[], metavar="NAME=VALUE",
         help="a hyperparameter value (torch keyword), e.g. -o momentum=0.9; repeatable",
     )
+    parser.add_argument(
+        "--gradient", default="constant", choices=sorted(GRADIENT_MODELS),
+        help="the gradient model (default: constant); quadratic and noise give the dynamics and expectations",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--check", action="store_true", help="exit with code 1 if any numeric check failed")
 
 
 def run(args: argparse.Namespace) -> int:
     options = dict(_parse_option(o) for o in args.option)
-    derived = [(case, derive(case.rule, **case.options)) for case in cases(args.rule, args.dialect, options or None)]
+    gradient = getattr(args, "gradient", "constant")
+    selected = cases(args.rule, args.dialect, options or None)
+    if gradient != "constant":  # the extra option sets (momentum, centered) are constant-gradient closed forms
+        selected = [c for c in selected if not c.options or options]
+    derived = [(case, derive(case.rule, gradient, **case.options)) for case in selected]
     if args.json:
         rows = [to_json(case, results) for case, results in derived]
         payload: Any = rows if args.rule == "all" or len(rows) > 1 else rows[0]
@@ -64,6 +73,7 @@ def to_json(case: Case, results: list[Derivation]) -> dict[str, Any]:
     return {
         "rule": case.rule.family,
         "dialect": case.rule.dialect,
+        "gradient": results[0].assumptions[0].text if results and results[0].assumptions else "",
         "options": case.options,
         "update": case.rule.latex(),
         "recurrences": case.rule.equations_latex(**case.options),

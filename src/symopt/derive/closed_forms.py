@@ -19,7 +19,7 @@ w_t = w_0 − Σ_{k≤t} η_k g_k is derived too (SGD, the 1/t rule).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -83,6 +83,10 @@ def derive(
     rule = _as_rule(rule, dialect)
     rule.values(**hyperparameter_values)  # validate, with torch's messages
     model = gradient_model(gradient)
+    if model.name in ("quadratic", "noise"):
+        from .analyses import analyses
+
+        return analyses(rule.family, rule.dialect, model.name)
     symbolic = symbolic_results(rule, tuple(sorted(hyperparameter_values.items())), model)
     values = dict(hyperparameter_values)
     base = _assumptions(symbolic, model)
@@ -96,6 +100,10 @@ def derive(
             out.append(_limit_derivation(rule, symbolic, values, model, base, prefix))
     if symbolic.trajectory is not None:
         out.append(_trajectory_derivation(rule, symbolic, values, model, base, prefix))
+    if model.name == "powerlaw" and not values:
+        from .analyses import analyses
+
+        out += analyses(rule.family, rule.dialect, "powerlaw")
     return out
 
 
@@ -337,6 +345,10 @@ def _lr_derivation(rule, symbolic: SymbolicResults, values, model, base, prefix)
     if substituted:
         steps.append(rf"\text{{with the closed forms }} {substituted}")
     f64, mp = check_closed_form(rule, Observable("lr"), symbolic.lr, values, model)
+    hazard = cancellation_hazard(symbolic.lr_raw, tuple(f.symbol for f in symbolic.states))
+    if hazard:
+        f64 = replace(f64, hazard=hazard)
+        steps.append(rf"\text{{float64 hazard: {hazard}; the 50-digit check is authoritative}}")
     return Derivation(
         id=f"{prefix}.lr",
         title=f"{rule.title} [{rule.dialect}]: effective learning rate",
@@ -346,6 +358,22 @@ def _lr_derivation(rule, symbolic: SymbolicResults, values, model, base, prefix)
         check=f64,
         precision_checks=(mp,),
     )
+
+
+def cancellation_hazard(expr: sp.Expr | None, states: tuple[sp.Symbol, ...]) -> str:
+    """A warning when ``expr`` takes the root of a difference of states (centered RMSProp's
+    √(v − m²)): v and m² agree to many digits when the gradient hardly varies, so float64 loses
+    them (the relative error of v − m² is ~ u v / (v − m²)), and rounding can even make it negative."""
+    if expr is None:
+        return ""
+    for power in expr.atoms(sp.Pow):
+        base = power.base
+        if power.exp == sp.Rational(1, 2) and isinstance(base, sp.Add):
+            positive = [a for a in base.args if a.free_symbols & set(states) and not a.could_extract_minus_sign()]
+            negative = [a for a in base.args if a.free_symbols & set(states) and a.could_extract_minus_sign()]
+            if positive and negative:
+                return f"cancellation in sqrt({base}): float64 loses the digits v and m^2 share"
+    return ""
 
 
 def _limit_derivation(rule, symbolic: SymbolicResults, values, model, base, prefix) -> Derivation:
