@@ -16,6 +16,7 @@ import sys
 COMMANDS = {
     "list": ("symopt.cli", "list the rules, their dialects and hyperparameters"),
     "derive": ("symopt.derive.cli", "derive closed forms of a rule and check them numerically"),
+    "claims": ("symopt.derive.claims_cli", "a verdict on every statement of the source post (S1-S13)"),
     "generate": ("symopt.codegen.cli", "write the NumPy and Torch kernels (--check: fail if stale)"),
     "verify": ("symopt.verify.cli", "verify kernels and the interpreter against torch.optim"),
     "report": ("symopt.report.cli", "write reports/symopt.tex (and the PDF when LaTeX is present)"),
