@@ -168,7 +168,7 @@ def test_cli_check_exit_code_is_1_when_a_check_fails(monkeypatch, capsys):
     broken = Check("interpreter-float64", (1, 1000), 0.5, 1e-10)
     from dataclasses import replace
 
-    monkeypatch.setattr(cli, "derive", lambda rule, **kw: [replace(real[0], check=broken), *real[1:]])
+    monkeypatch.setattr(cli, "derive", lambda rule, *args, **kw: [replace(real[0], check=broken), *real[1:]])
     assert main(["derive", "adagrad", "--check"]) == 1
     assert "adagrad.torch.sum" in capsys.readouterr().err
     assert main(["derive", "adagrad"]) == 0  # without --check a failure is reported, not fatal
@@ -179,3 +179,16 @@ def test_cli_errors_are_one_line(capsys):
     assert main(["derive", "adagrad", "-o", "weight_decay=0.1"]) == 2
     err = capsys.readouterr().err
     assert "unknown rule 'nosuch'" in err and "Traceback" not in err
+
+
+def test_cli_gradient_models(capsys):
+    assert main(["derive", "rmsprop", "--gradient", "quadratic", "--json", "--check"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in data["results"]] == ["rmsprop.quadratic.cycle_outside"]
+    assert main(["derive", "sgd", "--gradient", "noise", "--check"]) == 0
+    assert "stationary" in capsys.readouterr().out
+
+
+def test_cli_bad_gradient_is_refused():
+    with pytest.raises(SystemExit):
+        main(["derive", "adagrad", "--gradient", "nosuch"])

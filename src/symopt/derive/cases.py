@@ -47,6 +47,8 @@ def cases(family: str = "all", dialect: str | None = None, options: dict[str, An
     out = []
     for fam, dia in pairs:
         rule = _rules.get(fam, dia)
-        option_sets = [options] if options else [{}, *EXTRA_OPTIONS.get(fam, ())]
+        names = {h.name for h in rule.hyperparameters}
+        extras = [o for o in EXTRA_OPTIONS.get(fam, ()) if set(o) <= names]  # centered: torch's dialect only
+        option_sets = [options] if options else [{}, *extras]
         out += [Case(rule, dict(o)) for o in option_sets]
     return out

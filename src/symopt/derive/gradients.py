@@ -68,8 +68,14 @@ class ConstantGradient:
         return np.array(self.values, dtype=np.float64)
 
     def scalar(self, i: int) -> Callable[[int, float], float]:
+        """Element i's gradient; ``.constant`` lets the fast float64 runner inline it."""
         value = float(self.values[i])
-        return lambda step, w: value
+
+        def gradient(step: int, w: float) -> float:
+            return value
+
+        gradient.constant = value  # type: ignore[attr-defined]
+        return gradient
 
     def symbol_values(self) -> dict[sp.Symbol, np.ndarray]:
         """Numeric values of the symbols ``at`` introduces (here ``g``), per element."""

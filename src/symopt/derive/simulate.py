@@ -65,12 +65,12 @@ class Program:
         if dps is None:
             hyper = tuple(float(x) for x in self.numbers)
             init = tuple(float(x) for x in self.initials)
-            rows = self.function(int(steps), frozenset(checkpoints), grad, float(w_start), bool(reset), hyper, init, math, float)
+            rows = self.function(int(steps), frozenset(checkpoints), grad, float(w_start), bool(reset), hyper, init, math, float, getattr(grad, 'constant', None))
         else:
             with mpmath.workdps(dps):
                 hyper = tuple(mpmath.mpf(float(x)) for x in self.numbers)
                 init = tuple(mpmath.mpf(sp.N(x, dps + 10)) for x in self.initials)
-                rows = self.function(int(steps), frozenset(checkpoints), grad, mpmath.mpf(w_start), bool(reset), hyper, init, mpmath, mpmath.mpf)
+                rows = self.function(int(steps), frozenset(checkpoints), grad, mpmath.mpf(w_start), bool(reset), hyper, init, mpmath, mpmath.mpf, None)
                 return self._records(rows)
         return self._records(rows)
 
@@ -128,7 +128,7 @@ def compile_body(rule: UpdateRule, items: tuple = ()) -> Program:
     record = ", ".join(["step", "w_before", "g", "w"] + [names[s.symbol] for s in states])
     body = "\n".join(
         [
-            "def _run(steps, checkpoints, grad, w, reset, H, S0, math, number):",
+            "def _run(steps, checkpoints, grad, w, reset, H, S0, math, number, constant):",
             *(f"    {h} = H[{i}]" for i, h in enumerate(hyper_names)),
             *(f"    {line}" for line in inits),
             "    out = []",
@@ -136,7 +136,7 @@ def compile_body(rule: UpdateRule, items: tuple = ()) -> Program:
             "        if reset:",
             "            w = number(0)",
             "        w_before = w",
-            "        g = number(grad(step, w))",
+            "        g = constant if constant is not None else number(grad(step, w))",
             "        g_in = g",
             "        if step == 1:",
             *(f"            {line}" for line in first or ["pass"]),

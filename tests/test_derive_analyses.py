@@ -1,0 +1,176 @@
+"""The derivations beyond closed forms: gradient models, sums, asymptotics, the quadratic, noise,
+textbook vs torch. Expected values are derived by hand in the tests (or from mpmath/torch), and
+each kind of check is shown failing on a deliberately wrong formula."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+from symopt import rules
+from symopt.derive import derive
+from symopt.derive import dialects, euler_maclaurin as EM, noise, quadratic, rates, simulate
+from symopt.derive.checks import Observable, check_closed_form
+from symopt.derive.gradients import PowerLawGradient, SequenceGradient, c, gseq
+from symopt.rules import g, t
+from symopt.rules._primitives import G0, alpha, epsilon, eta
+
+
+def by_suffix(results, suffix):
+    (found,) = [d for d in results if d.id.endswith(suffix)]
+    return found
+
+
+# -- the fast runner is the interpreter ---------------------------------------------------------
+@pytest.mark.parametrize("family, items", [("adagrad", ()), ("rmsprop", (("centered", True), ("momentum", 0.9))), ("sgd", (("momentum", 0.9),)), ("inverse_time", ())])
+def test_compiled_body_agrees_with_the_interpreter(family, items):
+    grads = [lambda s, w: 0.5, lambda s, w: 3e-3 * s**-0.3, lambda s, w: 2.0 * w]
+    rule = rules.get(family)
+    assert simulate.disagreement_with_interpreter(rule, items, grads, [1.0, -2.0, 0.25], steps=100) <= 1e-13
+    assert simulate.disagreement_with_interpreter(rule, items, grads[:1], [1.0], steps=10, dps=50) <= 1e-45
+
+
+# -- gradient models ------------------------------------------------------------------------------
+def test_powerlaw_adagrad_sum_is_a_generalised_harmonic_number():
+    # By hand: G_t = G_0 + Σ_n (c n^{-1/4})² = G_0 + c² H_t^{(1/2)}.
+    d = by_suffix(derive("adagrad", gradient=PowerLawGradient(exponent=sp.Rational(1, 4))), ".sum")
+    assert sp.simplify(d.expr - (G0 + c**2 * sp.harmonic(t, sp.Rational(1, 2)))) == 0
+    assert d.passed and d.check.t_range == (1, 10**6)
+
+
+def test_sequence_rmsprop_is_the_weighted_sum_of_the_issue():
+    # v_t = α^t v_0 + (1−α) Σ α^{t−n} g_n², v_0 = 0: compare at t = 3 term by term.
+    d = by_suffix(derive("rmsprop", gradient=SequenceGradient()), ".square_avg")
+    by_hand = (1 - alpha) * (alpha**2 * gseq[1] ** 2 + alpha * gseq[2] ** 2 + gseq[3] ** 2)
+    assert sp.expand(d.expr.subs(t, 3).doit() - by_hand) == 0
+    assert d.passed
+
+
+def test_a_formula_wrong_only_late_fails_only_the_long_float64_check():
+    # Right to 1e-12 at t = 1000, off by 1e-9 at t = 1e6: only the 10^6 horizon sees it.
+    wrong = G0 + t * g**2 * (1 + t * sp.Float("1e-15"))
+    short, _ = check_closed_form(rules.adagrad(), Observable("state", "sum"), wrong, horizon=1000)
+    long, mp = check_closed_form(rules.adagrad(), Observable("state", "sum"), wrong)
+    assert short.passed and not long.passed and not mp.passed
+
+
+def test_centered_rmsprop_hazard_is_labelled_not_hidden():
+    d = by_suffix(derive("rmsprop", centered=True), ".lr")
+    assert "cancellation" in d.check.hazard and not d.check.passed  # float64 fails, and says why
+    assert d.precision_checks[0].passed and d.passed  # the 50-digit arm is authoritative
+    # By hand: v − m² = (1−α^t) g² − (1−α^t)² g² = α^t (1 − α^t) g².
+    assert sp.simplify(d.expr - eta / (sp.Abs(g) * sp.sqrt(alpha**t * (1 - alpha**t)) + epsilon)) == 0
+
+
+# -- Euler–Maclaurin ------------------------------------------------------------------------------
+def test_euler_maclaurin_inverse_sqrt_constant_is_zeta_half():
+    d = EM.inverse_sqrt_sum()
+    assert d.passed
+    value, bound = EM.EulerMaclaurin(EM.x ** sp.Rational(-1, 2)).constant
+    assert abs(float(value) - float(mpmath.zeta(0.5))) <= float(bound)
+
+
+def test_euler_maclaurin_bound_check_fails_without_the_half_endpoint_term():
+    class Wrong(EM.EulerMaclaurin):
+        @property
+        def approximation(self):
+            return super().approximation - self.summand.subs(EM.x, EM.n) / 2
+
+    exact = {N: float(mpmath.zeta(0.5) - mpmath.zeta(0.5, N + 1)) for N in EM.CHECKPOINTS}
+    assert not EM.check_expansion(Wrong(EM.x ** sp.Rational(-1, 2)), exact, "wrong").passed
+    assert EM.check_expansion(EM.EulerMaclaurin(EM.x ** sp.Rational(-1, 2)), exact, "right").passed
+
+
+def test_the_other_two_sums_and_the_sympy_finding():
+    for d in (EM.shifted_sqrt_sum(), EM.accumulator_sum()):
+        assert d.passed, d.check.summary()
+    finding = EM.sympy_harmonic_limit_finding()
+    assert finding.expr == sp.oo and finding.passed
+    # H_{10^6}^{(1/2)} by hand from the expansion: 2·1000 + ζ(1/2) + 1/(2·1000).
+    assert abs(float(mpmath.zeta(0.5) - mpmath.zeta(0.5, 10**6 + 1)) - (2000 + float(mpmath.zeta(0.5)) + 5e-4)) < 1e-8
+
+
+# -- asymptotics of eta_t -------------------------------------------------------------------------
+def test_adagrad_powerlaw_regimes():
+    below, at, above = (rates.adagrad_powerlaw(sp.Rational(p, 4)) for p in (1, 2, 3))
+    assert below.passed and at.passed and above.passed
+    # p = 3/4: the limit is η/(|c| √ζ(3/2)) > 0; by hand with η = 0.01, c = 0.5: 0.02/√2.6124 = 0.012374.
+    value = float(above.expr.subs({eta: 0.01, c: 0.5}))
+    assert value == pytest.approx(0.02 / math.sqrt(float(mpmath.zeta(1.5))), rel=1e-12) and value > 0
+
+
+def test_a_wrong_decay_exponent_fails_the_slope_check():
+    series = rates.simulated_rate("adagrad", "torch", (), rates.ConstantGradient((0.5,)))
+    wrong = rates._asymptotic("x", "x", sp.Eq(t, t), -0.4, series, lambda T: 0.01 / (0.5 * T**0.4), (), "")
+    assert not wrong.check.passed and not wrong.precision_checks[0].passed
+
+
+def test_rmsprop_first_step_and_time_constants_by_hand():
+    assert rates.rmsprop_first_step().passed
+    for d, a in zip(rates.time_constants(), (0.9, 0.99)):
+        assert d.passed
+        assert f"{math.log(2) / math.log(1 / a):.4g}" in d.steps[1]  # 6.579, 68.97
+
+
+# -- the quadratic --------------------------------------------------------------------------------
+def test_inverse_time_gamma_product_by_hand():
+    d = quadratic.inverse_time_trajectory("corrected")
+    a = sp.Rational(1, 3)
+    w0 = sp.Symbol("w_0", real=True)
+    by_hand = w0 * (1 - a) * (1 - a / 2) * (1 - a / 3)
+    assert sp.simplify(sp.gammasimp(d.expr.subs(t, 3).xreplace({eta: a, quadratic.lam: 1})) - by_hand) == 0
+    assert d.passed
+
+
+def test_rmsprop_cycle_amplitude_by_hand():
+    # At w = A: v = λ²A², σ = λA + ε, and A − ηλA/σ = −A exactly when A = η/2 − ε/λ.
+    lr, lam_, e = 0.01, 2.0, 1e-8
+    A = lr / 2 - e / lam_
+    assert A - lr * lam_ * A / (lam_ * A + e) == pytest.approx(-A, rel=1e-12)
+    d = quadratic.rmsprop_cycle("outside")
+    assert d.passed and float(d.expr.subs({eta: lr, quadratic.lam: lam_, epsilon: e})) == pytest.approx(A, rel=1e-15)
+
+
+def test_a_wrong_amplitude_fails_the_simulation_check():
+    rows = quadratic.rmsprop_cycle_table()
+    assert all(abs(r[7] - r[6]) / r[6] < 1e-6 for r in rows)
+    assert any(abs(r[7] - r[3] / 4) / (r[3] / 4) > 1e-6 for r in rows)  # A = η/4 would be refuted
+
+
+def test_sgd_regimes_and_adagrad_convergence():
+    assert quadratic.gd_regimes().passed and quadratic.gd_trajectory().passed
+    assert quadratic.adagrad_converges().passed
+
+
+# -- noise ----------------------------------------------------------------------------------------
+def test_noise_expectations_and_a_wrong_one_fails():
+    for d in noise.derivations():
+        assert d.passed, d.check.summary()
+    runs = noise._run("adagrad", ())
+    wrong = noise._mc_check({s: runs[s]["sum"] for s in (10, 100, 400)}, lambda s: (s + 1) * 0.25, "wrong")
+    assert not wrong.passed
+
+
+# -- textbook vs torch ----------------------------------------------------------------------------
+def test_dialect_thresholds_by_hand():
+    # R ≈ √(x/(x+ε)) for ε ≪ √x: R = 0.99 ⇔ x = 0.9801 ε / 0.0199 = 49.25 ε.
+    assert dialects.adagrad_threshold(1e-8) == pytest.approx(49.25e-8, rel=2e-2)
+    assert dialects.rmsprop_threshold(1e-8, 0.99, float("inf")) == pytest.approx(49.25e-8 / 0.01, rel=2e-2)
+    assert dialects.rate_ratio("adagrad", dialects.adagrad_threshold(1e-8), 1e-8, 1) == pytest.approx(0.99, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_a_wrong_dialect_ratio_fails(monkeypatch):
+    assert dialects.adagrad_difference().passed
+    monkeypatch.setattr(dialects, "adagrad_ratio", lambda: (sp.sqrt(t) * sp.Abs(g) + epsilon) / sp.sqrt(t * g**2 + 2 * epsilon))
+    assert not dialects.adagrad_difference().passed
+
+
+def test_rate_series_for_a_figure():
+    steps, simulated, derived = rates.rate_series("adagrad")
+    assert steps[0] == 1 and steps[-1] == 10**6
+    assert np.allclose(simulated, derived, rtol=1e-10)
