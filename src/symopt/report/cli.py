@@ -24,8 +24,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {tex}")
     if not args.pdf:
         return 0
-    if shutil.which("latexmk") is None:
-        print(f"latexmk not found, so no PDF; to get one: {INSTALL_HINT}, then `symopt report` again")
+    missing = [tool for tool in ("pdflatex", "latexmk") if shutil.which(tool) is None]
+    if missing:
+        print(f"{' and '.join(missing)} not found, so no PDF; to get one: `make tex` (as root: {INSTALL_HINT}), "
+              "then `symopt report` again")
         return 0
     try:
         pdf = build_pdf(tex)

@@ -30,6 +30,7 @@ from ..derive.gradients import PowerLawGradient, gradient_model
 from . import figures as F
 from .latex import escape, fill, render_result
 
+MAX_FAILURE_GROUPS = 25
 POWERLAW_EXPONENTS = (sp.Rational(1, 4), sp.Rational(1, 2), sp.Rational(3, 4))
 
 
@@ -359,8 +360,20 @@ def verification(path: Path) -> Section:
             table("llrrrl", ["dtype", "implementation", "rows", "passed", "max ULP", "tolerance (ULP)"], table_rows)]
     failed = [r for r in rows if r["status"] != "pass"]
     if failed:
-        body.append(r"\paragraph{Failures.}" + table("lllll", ["rule", "case", "dtype", "impl", "note"],
-                    [[escape(str(r[k])) for k in ("rule", "case", "dtype", "impl", "note")] for r in failed]))
+        groups: dict[tuple[str, str, str, str], int] = defaultdict(int)
+        worst: dict[tuple[str, str, str, str], float] = defaultdict(float)
+        for r in failed:
+            note = str(r.get("note") or f"distance above the tolerance ({r['tol_ulp']:g} ULP)")
+            key = (r["rule"], r["dtype"], r["impl"], note[:120])
+            groups[key] += 1
+            if isinstance(r["max_ulp"], (int, float)) and math.isfinite(r["max_ulp"]):
+                worst[key] = max(worst[key], r["max_ulp"])
+        ranked = sorted(groups.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = ranked[:MAX_FAILURE_GROUPS]
+        body.append(rf"\paragraph{{Failures.}} {len(failed)} rows fail, in {len(groups)} groups (rule, dtype, implementation, first words of the note)"
+                    + (f"; the {len(shown)} largest:" if len(shown) < len(ranked) else ":")
+                    + table(r"lllp{0.45\linewidth}rr", ["rule", "dtype", "impl", "note", "rows", "max ULP"],
+                            [[escape(k[0]), k[1], escape(k[2]), escape(k[3]), str(n), _fmt(worst.get(k, float("nan")))] for k, n in shown]))
     findings: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for r in rows:
         if r.get("note") and r["status"] == "pass":

@@ -1,0 +1,103 @@
+"""Display helpers for the notebooks in ``derivations/``: they show symopt's own objects (models,
+Derivations, the report's figures, the verification summary) and compute nothing themselves.
+
+>>> from symopt import rules
+>>> from symopt.report import show
+>>> show.model(rules.adagrad())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import sympy as sp
+from IPython.display import Image, Math, display
+
+from .. import rules
+from ..derive import Derivation
+from ..derive.gradients import PowerLawGradient, gradient_model
+from . import figures as F
+from . import sections as S
+
+FIGURES = Path("reports/figures")
+_results = S.Results()
+
+
+def model(rule: rules.UpdateRule, **options: Any) -> None:
+    """The rule's update (per element) and its recurrences, rendered from the model."""
+    print(f"{rule.name}: {rule.description}")
+    display(Math(r"\begin{aligned}" + r" \\ ".join(line.replace(r" \leftarrow ", r" &\leftarrow ", 1) for line in rule.latex()) + r"\end{aligned}"))
+    display(Math(r"\begin{aligned}" + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in rule.equations_latex(**options)) + r"\end{aligned}"))
+
+
+def derivations(results: Iterable[Derivation]) -> None:
+    """Each Derivation: title, statement, and the checks that could have refuted it."""
+    for d in results:
+        print(f"{d.title}  [{d.id}]")
+        display(Math(d.statement_latex))
+        for c in d.checks:
+            print("  check: " + c.summary())
+
+
+def dialect_differences(family: str) -> None:
+    """The exact one-step difference textbook − torch, quantity by quantity."""
+    from ..verify.equations import compare_dialects
+
+    for c in compare_dialects(family):
+        print(f"{family}, {c.quantity}: textbook - torch =")
+        display(Math(r"\Delta = " + ("0" if c.identical else sp.latex(c.difference))))
+
+
+def _adagrad_models() -> dict[str, tuple[Derivation, Any]]:
+    out = {"constant": (_results.one("adagrad", "torch", "lr"), gradient_model("constant"))}
+    for p in S.POWERLAW_EXPONENTS:
+        m = PowerLawGradient(exponent=p)
+        out[f"$p = {sp.latex(p)}$"] = (_results.one("adagrad", "torch", "lr", m), m)
+    return out
+
+
+#: figure name -> builder(folder) -> FigureFile (the same figures as the report's)
+BUILDERS: dict[str, Callable[[Path], F.FigureFile]] = {
+    "fixed_rate_regimes": lambda folder: F.fixed_rate_regimes(folder),
+    "inverse_time": lambda folder: F.inverse_time(folder, {d: _results.one("inverse_time", d, "param") for d in ("textbook", "corrected")}),
+    "adagrad_lr": lambda folder: F.adagrad_lr(folder, _adagrad_models()),
+    "rmsprop_ema": lambda folder: F.rmsprop_ema(folder, *(_results.one("rmsprop", "torch", s) for s in ("square_avg", "lr", "lr_limit"))),
+    "quadratic_comparison": lambda folder: F.quadratic_comparison(folder),
+    "textbook_vs_torch": lambda folder: F.dialect_ratio(
+        folder, {f: (_results.one(f, "textbook", "lr"), _results.one(f, "torch", "lr")) for f in ("adagrad", "rmsprop")})[0],
+}
+
+
+def figure(name: str, folder: str | Path = FIGURES) -> Image:
+    """Build the report's figure ``name`` (see :data:`BUILDERS`) and return it for display."""
+    if name not in BUILDERS:
+        raise ValueError(f"unknown figure {name!r}; known: {', '.join(BUILDERS)}")
+    made = BUILDERS[name](Path(folder))
+    print(made.caption.replace("\\texttt", "").replace("\\", ""))
+    return Image(data=F.png_bytes(made), format="png")
+
+
+def verification(path: str | Path = "reports/verify.json") -> None:
+    """The verification summary of the report, as text: counts, max ULP per dtype and implementation,
+    findings (from the latest ``symopt verify``)."""
+    section = S.verification(Path(path))
+    print(_plain(section.body))
+
+
+def claims() -> None:
+    """The post's statements and verdicts (symopt.derive.claims()), or why they are pending."""
+    section = S.statements(_results)
+    print(_plain(section.body))
+
+
+def _plain(latex: str) -> str:
+    """LaTeX table/paragraph markup of a section body as readable text."""
+    import re
+
+    text = latex
+    for pattern, repl in [(r"\\begin\{[^}]*\}(\{[^}]*\})?", ""), (r"\\end\{[^}]*\}", ""), (r"\\(toprule|midrule|bottomrule|endhead|small)", ""),
+                          (r"\\paragraph\{([^}]*)\}", r"\n\1"), (r"\\(textbf|texttt|textit|emph)\{([^}]*)\}", r"\2"), (r"\\\\", "\n"),
+                          (r"\$<\$", "<"), (r"\$>\$", ">"), (r"\\([_%&#])", r"\1"), (r"\s*&\s*", " | ")]:
+        text = re.sub(pattern, repl, text)
+    return re.sub(r"\n\s*\n+", "\n", text).strip()
