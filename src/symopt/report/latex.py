@@ -116,9 +116,21 @@ def render_result(d: Derivation) -> str:
         ID=escape(d.id),
         STATEMENT=d.statement_latex,
         ASSUMPTIONS=assumptions or "none",
-        STEPS=_lines(d.steps, align=False),
+        STEPS=_lines([_safe_text(step) for step in d.steps], align=False),
         CHECKS="\n".join(_check_row(c) for c in d.checks),
     )
+
+
+def _safe_text(step: str) -> str:
+    """A derivation step with ``^`` and bare ``_`` escaped inside its ``\\text{...}`` groups (steps may
+    quote code there, e.g. ``m^2``, which LaTeX's text mode rejects)."""
+    import re
+
+    def fix(match: re.Match) -> str:
+        inner = re.sub(r"(?<!\\)_", r"\\_", match.group(1)).replace("^", r"\textasciicircum{}")
+        return r"\text{" + inner + "}"
+
+    return re.sub(r"\\text\{([^{}]*)\}", fix, step)
 
 
 def _check_row(c: Check) -> str:
