@@ -186,6 +186,20 @@ def run_dropin_optimizer(case: Case, params0: list[torch.Tensor], grads: Grads) 
     return [p.detach() for p in params], [{k: v.detach() for k, v in opt.state[p].items()} for p in params]
 
 
+def run_fused_optimizer(case: Case, params0: list[torch.Tensor], grads: Grads) -> Result:
+    """The drop-in optimizers with ``fused=True`` on CPU: the generated fused C kernels
+    (``symopt.fused``), one call per param group (RMSprop takes ``fused`` as a group option)."""
+    from ..torch import optim
+
+    cls = {"adagrad": optim.Adagrad, "rmsprop": optim.RMSprop}[case.rule]
+    params = [p.clone().requires_grad_(True) for p in params0]
+    opt = cls([{"params": params, "fused": True}], **case.math_kwargs)
+    for step_grads in grads:
+        for p, g in zip(params, step_grads):
+            p.grad = None if g is None else g.clone()
+        opt.step()
+    return [p.detach() for p in params], [{k: v.detach() for k, v in opt.state[p].items()} for p in params]
+
 IMPLEMENTATIONS: dict[str, Implementation] = {
     impl.name: impl
     for impl in (
@@ -197,6 +211,8 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
                        ("adagrad", "rmsprop", "adam"), "generated Torch single-tensor kernels (symopt.torch.functional)"),
         Implementation("optim", run_dropin_optimizer, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
                        ("adagrad", "rmsprop", "adam"), "drop-in optimizers symopt.torch.Adagrad / RMSprop / Adam"),
+        Implementation("fused", run_fused_optimizer, (torch.float64, torch.float32), ("adagrad", "rmsprop"),
+                       "fused C kernels (symopt.fused) behind symopt.torch.Adagrad / RMSprop with fused=True"),
     )
 }
 
