@@ -25,7 +25,8 @@ import torch
 from torch import Tensor
 
 from .. import rules
-from ..codegen.printers.c import CTYPES, FUSED_FAMILIES, buffers_of, function_name, hyperparameters_of, variant_of
+from ..rules import t
+from ..codegen.printers.c import FUSED_FAMILIES, buffers_of, function_name, hyperparameters_of, variant_of
 from ..codegen.render import module_name
 from .build import Library, load
 
@@ -86,17 +87,22 @@ class FusedKernel:
         params: Sequence[Tensor],
         grads: Sequence[Tensor],
         states: Mapping[str, Sequence[Tensor]],
-        steps: Sequence[float],
+        steps: Sequence[float] | Tensor | None,
         **hyperparameters: Any,
     ) -> None:
         """One step in place on ``params`` and ``states[key]`` (torch's state keys); ``steps`` holds
-        each param's step count t after the increment."""
+        each param's step count t after the increment (a float64 tensor or numbers; None for a rule
+        that does not use t)."""
         variant = variant_of(self.rule, hyperparameters)
         keys = buffers_of(self.rule, variant)
         missing = [k for k in keys if k not in states]
         if missing:
             raise FusedLaunchError(f"{self.family}: state buffer(s) {', '.join(missing)} are needed for these hyperparameters")
         n = len(params)
+        if steps is None:
+            steps = torch.zeros(n, dtype=torch.float64)
+            if any(t in a.expr.free_symbols for a in variant.specialized().body):
+                raise FusedLaunchError(f"{self.family}: this rule uses the step count t; pass steps")
         if len(grads) != n or any(len(states[k]) != n for k in keys) or len(steps) != n:
             raise FusedLaunchError(f"{self.family}: params, grads, every state list and steps must have one entry per param ({n})")
         if n == 0:
@@ -107,11 +113,17 @@ class FusedKernel:
             entry = self._prepare(buffers, keys)
         dtype = DTYPES[params[0].dtype]
         fn = self.function(variant, dtype)
-        step_array = (ctypes.c_double * n)(*map(float, steps))
+        if isinstance(steps, Tensor):
+            steps = steps.detach().to(device="cpu", dtype=torch.float64).contiguous()
+            step_pointer = steps.data_ptr()
+        else:
+            steps = (ctypes.c_double * n)(*map(float, steps))
+            step_pointer = ctypes.addressof(steps)
         scalars = [_scalar(hyperparameters.get(h, self.rule.hyperparameter(h).default))
                    for h in hyperparameters_of(self.rule, variant)]
         if entry.n_chunks:
-            fn(entry.n_chunks, entry.chunks.data_ptr(), max(1, torch.get_num_threads()), *entry.arrays, step_array, *scalars)
+            fn(entry.n_chunks, entry.chunks.data_ptr(), max(1, torch.get_num_threads()), *entry.arrays, step_pointer, *scalars)
+        del steps  # kept alive until the call returned
 
     # -- validation and the cache -----------------------------------------------------------------
     def _cached(self, buffers: list[list[Tensor]]) -> _Entry | None:

@@ -133,14 +133,17 @@ class GeneratedOptimizer(Optimizer):
     # ``fused``) and takes it as a param-group option: ``RMSprop([{"params": ps, "fused": True}])``.
     def _fused_step(self, group: dict[str, Any]) -> bool:
         """Step the whole group with one call of the fused C kernel per dtype; False when the
-        group is not for it (a tensor off the CPU, sparse, or not float32/float64: the generated
-        Torch kernels step those) or no C compiler exists (a one-line warning, once)."""
+        group is not for it (a tensor off the CPU, sparse, non-contiguous, not float32/float64, or
+        a tensor lr: the generated Torch kernels step those) or no C compiler exists (a one-line warning, once)."""
         from .. import fused as _fused
 
         if getattr(self, "_fused_unavailable", False):
             return False
         params = [p for p in group["params"] if p.grad is not None]
-        if any(p.device.type != "cpu" or p.grad.is_sparse or p.dtype not in _fused.launcher.DTYPES for p in params):
+        if isinstance(group.get("lr"), Tensor):  # torch computes with a tensor lr in its dtype: the Torch kernels do
+            return False
+        if any(p.device.type != "cpu" or p.grad.is_sparse or p.dtype not in _fused.launcher.DTYPES
+               or not (p.is_contiguous() and p.grad.is_contiguous()) for p in params):
             return False
         try:
             kernel = _fused.kernel(self.family)
