@@ -57,5 +57,8 @@ report: $(STAMP) tex
 notebooks: $(STAMP)
 	$(PY) -m symopt.report.notebooks
 
+bench: $(STAMP)
+	$(SYMOPT) bench
+
 clean:
 	rm -rf reports/*.tex reports/*.pdf reports/*.json build

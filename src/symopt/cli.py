@@ -20,6 +20,7 @@ COMMANDS = {
     "generate": ("symopt.codegen.cli", "write the NumPy and Torch kernels (--check: fail if stale)"),
     "verify": ("symopt.verify.cli", "verify kernels and the interpreter against torch.optim"),
     "report": ("symopt.report.cli", "write reports/symopt.tex (and the PDF when LaTeX is present)"),
+    "bench": ("symopt.bench.cli", "time optimizer steps against the memory-bandwidth bound (reports/bench.json)"),
 }
 
 

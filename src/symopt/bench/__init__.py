@@ -1,0 +1,1 @@
+"""``symopt bench``: optimizer step times against the memory-bandwidth bound (:mod:`.cli`)."""

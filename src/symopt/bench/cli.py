@@ -1,0 +1,286 @@
+"""``symopt bench [--quick]``: median optimizer step times of torch.optim and of every symopt
+backend, against the memory-bandwidth bound measured in the same process.
+
+An optimizer step is memory-bound: per element it reads the gradient and reads and writes the
+parameter and every state buffer, ``(1 + 2·(1 + states))`` accesses of the element size (AdaGrad in
+fp32: 20 bytes; RMSProp centered with momentum: 36), counted from the model's states. The bound is
+those bytes over the bandwidth of an in-place ``a.add_(b)`` (2 reads, 1 write per element, the
+access pattern of an in-place update) on a tensor of the same total size, timed the same way,
+interleaved with the optimizers: every repeat runs each candidate once, in turn, and the median
+over the repeats is reported. The printed ratios are "× the bound" (1.00 is the physical limit)
+and the speed-up of symopt's fused backend over torch's best mode.
+
+Results go to ``reports/bench.json`` and a vector figure ``reports/figures/bench.pdf``. ``--quick``
+is a smoke run of a few seconds (small sizes, few repeats): its numbers mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+#: (label, rule family, hyperparameters): the variants the issue names
+VARIANTS = [
+    ("adagrad", "adagrad", {}),
+    ("rmsprop", "rmsprop", {}),
+    ("rmsprop-centered", "rmsprop", {"centered": True}),
+    ("rmsprop-momentum", "rmsprop", {"momentum": 0.9}),
+    ("rmsprop-centered-momentum", "rmsprop", {"centered": True, "momentum": 0.9}),
+]
+#: (total elements, tensors)
+SIZES = [(100_000, 100), (1_000_000, 1), (1_000_000, 100), (10_000_000, 1), (10_000_000, 100)]
+QUICK_SIZES = [(10_000, 10), (100_000, 1)]
+DTYPES = ("float32", "float64")
+MODES = ("torch for-loop", "torch foreach", "torch fused", "symopt torch", "symopt fused")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds (small sizes; numbers mean nothing)")
+    parser.add_argument("--json", type=Path, default=Path("reports/bench.json"), help="write the results here (default reports/bench.json)")
+    parser.add_argument("--figure", type=Path, default=Path("reports/figures/bench.pdf"),
+                        help="write the figure here (default reports/figures/bench.pdf); 'none' for no figure")
+    parser.add_argument("--variant", action="append", choices=[v[0] for v in VARIANTS], help="only this variant (repeatable)")
+    parser.add_argument("--dtype", action="append", choices=DTYPES, help="only this dtype (repeatable)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed steps per candidate (default by size)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+@dataclass
+class Row:
+    variant: str
+    rule: str
+    dtype: str
+    elements: int
+    tensors: int
+    bytes_per_element: int
+    repeats: int
+    probe_seconds: float
+    bandwidth_gb_s: float
+    bound_seconds: float
+    seconds: dict[str, float] = field(default_factory=dict)  # mode -> median step time
+    times_bound: dict[str, float] = field(default_factory=dict)
+    best_torch: str = ""
+    speedup_fused_over_best_torch: float = float("nan")
+    notes: list[str] = field(default_factory=list)
+
+
+def bytes_per_element(rule_name: str, hyper: dict[str, Any], itemsize: int) -> int:
+    """Grad read, param and every state read and written: from the model's states for ``hyper``."""
+    from .. import rules
+
+    rule = rules.get(rule_name)
+    states = rule.active_states(rule.values(**hyper))
+    return (1 + 2 * (1 + len(states))) * itemsize
+
+
+def _split(total: int, tensors: int) -> list[int]:
+    base = total // tensors
+    return [base + (1 if i < total - base * tensors else 0) for i in range(tensors)]
+
+
+def _candidates(rule: str, hyper: dict[str, Any], dtype, sizes: list[int]) -> dict[str, Callable[[], None]]:
+    """mode -> a step function over its own params (same initial values) with grads in place."""
+    import torch
+
+    from ..torch import optim as symopt_optim
+
+    gen = torch.Generator().manual_seed(0)
+    init = [torch.randn(n, generator=gen, dtype=dtype) for n in sizes]
+    grads = [torch.randn(n, generator=gen, dtype=dtype) for n in sizes]
+    torch_cls = {"adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop}[rule]
+    symopt_cls = {"adagrad": symopt_optim.Adagrad, "rmsprop": symopt_optim.RMSprop}[rule]
+    out: dict[str, Callable[[], None]] = {}
+
+    def make(cls, group_options: dict[str, Any], **kw):
+        params = [x.clone().requires_grad_(True) for x in init]
+        for p, g in zip(params, grads):
+            p.grad = g.clone()
+        opt = cls([{"params": params, **group_options}], **hyper, **kw)
+        return opt.step
+
+    out["torch for-loop"] = make(torch_cls, {}, foreach=False)
+    out["torch foreach"] = make(torch_cls, {}, foreach=True)
+    if rule == "adagrad":
+        out["torch fused"] = make(torch_cls, {}, fused=True)
+    out["symopt torch"] = make(symopt_cls, {}, foreach=False)
+    out["symopt fused"] = make(symopt_cls, {"fused": True})
+    return out
+
+
+def _probe(dtype, total: int) -> Callable[[], None]:
+    import torch
+
+    a = torch.randn(total, dtype=dtype)
+    b = torch.randn(total, dtype=dtype) * 1e-30  # keeps a's values stable over many adds
+
+    def probe() -> None:
+        a.add_(b)
+
+    return probe
+
+
+def measure(variant: str, rule: str, hyper: dict[str, Any], dtype_name: str, total: int, tensors: int,
+            repeats: int) -> Row:
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    bpe = bytes_per_element(rule, hyper, itemsize)
+    sizes = _split(total, tensors)
+    runs = _candidates(rule, hyper, dtype, sizes)
+    runs["probe"] = _probe(dtype, total)
+    for fn in runs.values():  # warm-up: first-use costs (state creation, kernel load) stay out
+        fn()
+        fn()
+    samples: dict[str, list[float]] = {k: [] for k in runs}
+    names = list(runs)
+    for r in range(repeats):
+        order = names[r % len(names):] + names[: r % len(names)]  # rotate: no mode always first
+        for name in order:
+            fn = runs[name]
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    probe = med.pop("probe")
+    bandwidth = 3 * itemsize * total / probe
+    bound = bpe * total / bandwidth
+    row = Row(variant, rule, dtype_name, total, tensors, bpe, repeats, probe, bandwidth / 1e9, bound)
+    row.seconds = med
+    row.times_bound = {k: v / bound for k, v in med.items()}
+    torch_modes = {k: v for k, v in med.items() if k.startswith("torch")}
+    row.best_torch = min(torch_modes, key=torch_modes.get)
+    if "symopt fused" in med:
+        row.speedup_fused_over_best_torch = torch_modes[row.best_torch] / med["symopt fused"]
+    del runs
+    return row
+
+
+def _repeats(total: int, quick: bool, override: int | None) -> int:
+    if override:
+        return override
+    if quick:
+        return 3
+    return 41 if total <= 100_000 else (15 if total <= 1_000_000 else 7)
+
+
+def _fmt_time(s: float) -> str:
+    return f"{s * 1e6:8.0f}µs" if s < 1e-2 else f"{s * 1e3:8.2f}ms"
+
+
+def table(rows: list[Row]) -> str:
+    modes = [m for m in MODES if any(m in r.seconds for r in rows)]
+    head = f"{'variant':<26} {'dtype':<7} {'size':>12} {'bound':>10} " + " ".join(f"{m:>22}" for m in modes) + f" {'fused vs best torch':>20}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        size = f"{r.elements:.0e}/{r.tensors}"
+        cells = []
+        for m in modes:
+            if m in r.seconds:
+                cells.append(f"{_fmt_time(r.seconds[m])} ({r.times_bound[m]:5.2f}×)".rjust(22))
+            else:
+                cells.append(f"{'—':>22}")
+        lines.append(
+            f"{r.variant:<26} {r.dtype:<7} {size:>12} {_fmt_time(r.bound_seconds):>10} " + " ".join(cells)
+            + f" {r.speedup_fused_over_best_torch:>6.2f}× ({r.best_torch.replace('torch ', '')})".rjust(21)
+        )
+    return "\n".join(lines)
+
+
+def figure(rows: list[Row], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = [m for m in MODES if any(m in r.seconds for r in rows)]
+    dtypes = [d for d in DTYPES if any(r.dtype == d for r in rows)]
+    fig, axes = plt.subplots(len(dtypes), 1, figsize=(11, 3.6 * len(dtypes)), squeeze=False)
+    for ax, dtype in zip(axes[:, 0], dtypes):
+        sub = [r for r in rows if r.dtype == dtype]
+        width = 0.8 / len(modes)
+        for j, mode in enumerate(modes):
+            xs = [i + (j - (len(modes) - 1) / 2) * width for i, r in enumerate(sub) if mode in r.times_bound]
+            ys = [r.times_bound[mode] for r in sub if mode in r.times_bound]
+            ax.bar(xs, ys, width, label=mode)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_ylabel("step time / bandwidth bound")
+        ax.set_title(f"{dtype}: median step time in multiples of the memory-bandwidth bound (1 = the bound)")
+        ax.set_xticks(range(len(sub)))
+        ax.set_xticklabels([f"{r.variant}\n{r.elements:.0e}/{r.tensors}" for r in sub], rotation=90, fontsize=6)
+        ax.legend(fontsize=7, ncol=len(modes))
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="pdf", metadata={"CreationDate": None})
+    plt.close(fig)
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    from ..fused.build import cpu_identity
+
+    cpu = next((p.split("=", 1)[1] for p in cpu_identity().split("|") if p.startswith("model name=")), platform.processor())
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "python": platform.python_version(),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from ..fused import kernel
+
+    t0 = time.perf_counter()
+    loads = {}
+    for family in ("adagrad", "rmsprop"):
+        lib = kernel(family).library
+        loads[family] = {"cached": lib.cached, "seconds": lib.seconds, "openmp": lib.openmp}
+    variants = [v for v in VARIANTS if not args.variant or v[0] in args.variant]
+    dtypes = [d for d in DTYPES if not args.dtype or d in args.dtype]
+    sizes = QUICK_SIZES if args.quick else SIZES
+    jobs = [(v, d, s) for v in variants for d in dtypes for s in sizes]
+    rows: list[Row] = []
+    bar = tqdm(total=len(jobs), desc="bench", unit="config", file=sys.stderr, leave=False,
+               disable=args.no_progress or not sys.stderr.isatty())
+    with torch.no_grad():
+        for (label, rule, hyper), dtype, (total, tensors) in jobs:
+            bar.set_postfix_str(f"{label} {dtype} {total:.0e}/{tensors}")
+            rows.append(measure(label, rule, hyper, dtype, total, tensors, _repeats(total, args.quick, args.repeats)))
+            bar.update()
+    bar.close()
+    print(table(rows))
+    print(f"\nbound = bytes per element × elements ÷ bandwidth of an in-place add at the same size; "
+          f"{torch.get_num_threads()} threads; {'QUICK (smoke run: numbers mean nothing)' if args.quick else 'full run'}")
+    payload = {
+        "machine": machine(),
+        "quick": bool(args.quick),
+        "method": __doc__.split("\n\n")[1].replace("\n", " "),
+        "fused_library": loads,
+        "rows": [asdict(r) for r in rows],
+        "seconds": time.perf_counter() - t0,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.json.with_suffix(args.json.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+    os.replace(tmp, args.json)
+    print(f"wrote {args.json}")
+    if str(args.figure) != "none":
+        figure(rows, args.figure)
+        print(f"wrote {args.figure}")
+    return 0
