@@ -26,7 +26,7 @@ from torch import Tensor
 
 from .. import rules
 from ..rules import t
-from ..codegen.printers.c import FUSED_FAMILIES, buffers_of, function_name, hyperparameters_of, variant_of
+from ..codegen.printers.c import FUSED_FAMILIES, buffers_of, function_name, hyperparameters_of, switches, variant_of
 from ..codegen.render import module_name
 from .build import Library, load
 
@@ -65,7 +65,23 @@ class FusedKernel:
         self.rule = rules.get(family)
         self.library = library if library is not None else load(f"symopt_{module_name(self.rule)}", source(family))
         self._functions: dict[str, Any] = {}
+        self._plans: dict[tuple, tuple] = {}
+        self._switches = switches(self.rule)
+        self._defaults = {h.name: _scalar(h.default) for h in self.rule.hyperparameters}
         self._entry: _Entry | None = None
+
+    def _plan(self, hyperparameters: Mapping[str, Any]):
+        """(variant, state keys, scalar argument names, uses t) for these hyperparameters, memoised
+        on the values of the switches (deciding guards is SymPy work: once per distinct value)."""
+        memo_key = tuple(_hashable(hyperparameters.get(name)) for name in self._switches)
+        plan = self._plans.get(memo_key)
+        if plan is None:
+            variant = variant_of(self.rule, hyperparameters)
+            spec_body = variant.specialized().body
+            plan = (variant, buffers_of(self.rule, variant), hyperparameters_of(self.rule, variant),
+                    any(t in a.expr.free_symbols for a in spec_body))
+            self._plans[memo_key] = plan
+        return plan
 
     def function(self, variant, dtype: str):
         name = function_name(self.rule, variant, dtype)
@@ -93,15 +109,14 @@ class FusedKernel:
         """One step in place on ``params`` and ``states[key]`` (torch's state keys); ``steps`` holds
         each param's step count t after the increment (a float64 tensor or numbers; None for a rule
         that does not use t)."""
-        variant = variant_of(self.rule, hyperparameters)
-        keys = buffers_of(self.rule, variant)
+        variant, keys, hyper_names, uses_step = self._plan(hyperparameters)
         missing = [k for k in keys if k not in states]
         if missing:
             raise FusedLaunchError(f"{self.family}: state buffer(s) {', '.join(missing)} are needed for these hyperparameters")
         n = len(params)
         if steps is None:
             steps = torch.zeros(n, dtype=torch.float64)
-            if any(t in a.expr.free_symbols for a in variant.specialized().body):
+            if uses_step:
                 raise FusedLaunchError(f"{self.family}: this rule uses the step count t; pass steps")
         if len(grads) != n or any(len(states[k]) != n for k in keys) or len(steps) != n:
             raise FusedLaunchError(f"{self.family}: params, grads, every state list and steps must have one entry per param ({n})")
@@ -119,8 +134,7 @@ class FusedKernel:
         else:
             steps = (ctypes.c_double * n)(*map(float, steps))
             step_pointer = ctypes.addressof(steps)
-        scalars = [_scalar(hyperparameters.get(h, self.rule.hyperparameter(h).default))
-                   for h in hyperparameters_of(self.rule, variant)]
+        scalars = [_scalar(hyperparameters[h]) if h in hyperparameters else self._defaults[h] for h in hyper_names]
         if entry.n_chunks:
             fn(entry.n_chunks, entry.chunks.data_ptr(), max(1, torch.get_num_threads()), *entry.arrays, step_pointer, *scalars)
         del steps  # kept alive until the call returned
@@ -190,6 +204,12 @@ class FusedKernel:
         entry = _Entry(key, strong, [weakref.ref(g) for g in buffers[1]], arrays, chunks, len(rows))
         self._entry = entry
         return entry
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return float(value.item())
+    return value
 
 
 def _scalar(value: Any) -> float:

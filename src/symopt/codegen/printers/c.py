@@ -259,7 +259,7 @@ class CKernelPrinter(C99CodePrinter):
         if lerp is not None and X in lerp and lerp[X] != T:
             x, tt = self._print(lerp[X]), self._print(T)
             k = self.coefficient(lerp[c])
-            k1 = self.coefficient(lerp[c] - 1)
+            k1 = f"({k} - ({self.ctype})1)"  # torch: weight − 1 in the element type
             return f"((fabs{self.suffix}({k}) < ({self.ctype})0.5) ? {self.fma(k, f'{x} - {tt}', tt)} : {self.fma(k1, f'{x} - {tt}', x)})"
         if isinstance(E, sp.Pow) and E.exp == sp.S.Half:
             inner = E.base

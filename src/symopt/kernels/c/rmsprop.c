@@ -153,9 +153,8 @@ void symopt_rmsprop_centered_f32(int64_t n_chunks, const int64_t *chunks, int n_
         (void)steps;
         const float c0 = (float)(alpha);
         const float c1 = (float)(1 - alpha);
-        const float c2 = (float)(-alpha);
-        const float c3 = (float)(eps);
-        const float c4 = (float)(-lr);
+        const float c2 = (float)(eps);
+        const float c3 = (float)(-lr);
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -167,10 +166,10 @@ void symopt_rmsprop_centered_f32(int64_t n_chunks, const int64_t *chunks, int n_
             float grad_avg = p_grad_avg[i];
             float sigma;
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf(c2, grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_grad_avg[i] = grad_avg;
@@ -187,9 +186,8 @@ void symopt_rmsprop_centered_f64(int64_t n_chunks, const int64_t *chunks, int n_
         (void)steps;
         const double c0 = (double)(alpha);
         const double c1 = (double)(1 - alpha);
-        const double c2 = (double)(-alpha);
-        const double c3 = (double)(eps);
-        const double c4 = (double)(-lr);
+        const double c2 = (double)(eps);
+        const double c3 = (double)(-lr);
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -201,10 +199,10 @@ void symopt_rmsprop_centered_f64(int64_t n_chunks, const int64_t *chunks, int n_
             double grad_avg = p_grad_avg[i];
             double sigma;
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma(c2, grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_grad_avg[i] = grad_avg;
@@ -221,9 +219,8 @@ void symopt_rmsprop_centered_maximize_f32(int64_t n_chunks, const int64_t *chunk
         (void)steps;
         const float c0 = (float)(alpha);
         const float c1 = (float)(1 - alpha);
-        const float c2 = (float)(-alpha);
-        const float c3 = (float)(eps);
-        const float c4 = (float)(-lr);
+        const float c2 = (float)(eps);
+        const float c3 = (float)(-lr);
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -236,10 +233,10 @@ void symopt_rmsprop_centered_maximize_f32(int64_t n_chunks, const int64_t *chunk
             float sigma;
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf(c2, grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_grad_avg[i] = grad_avg;
@@ -256,9 +253,8 @@ void symopt_rmsprop_centered_maximize_f64(int64_t n_chunks, const int64_t *chunk
         (void)steps;
         const double c0 = (double)(alpha);
         const double c1 = (double)(1 - alpha);
-        const double c2 = (double)(-alpha);
-        const double c3 = (double)(eps);
-        const double c4 = (double)(-lr);
+        const double c2 = (double)(eps);
+        const double c3 = (double)(-lr);
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -271,10 +267,10 @@ void symopt_rmsprop_centered_maximize_f64(int64_t n_chunks, const int64_t *chunk
             double sigma;
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma(c2, grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_grad_avg[i] = grad_avg;
@@ -429,10 +425,9 @@ void symopt_rmsprop_momentum_centered_f32(int64_t n_chunks, const int64_t *chunk
         (void)steps;
         const float c0 = (float)(alpha);
         const float c1 = (float)(1 - alpha);
-        const float c2 = (float)(-alpha);
-        const float c3 = (float)(eps);
-        const float c4 = (float)(momentum);
-        const float c5 = (float)(-lr);
+        const float c2 = (float)(eps);
+        const float c3 = (float)(momentum);
+        const float c4 = (float)(-lr);
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -446,11 +441,11 @@ void symopt_rmsprop_momentum_centered_f32(int64_t n_chunks, const int64_t *chunk
             float momentum_buffer = p_momentum_buffer[i];
             float sigma;
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf(c2, grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_grad_avg[i] = grad_avg;
@@ -468,10 +463,9 @@ void symopt_rmsprop_momentum_centered_f64(int64_t n_chunks, const int64_t *chunk
         (void)steps;
         const double c0 = (double)(alpha);
         const double c1 = (double)(1 - alpha);
-        const double c2 = (double)(-alpha);
-        const double c3 = (double)(eps);
-        const double c4 = (double)(momentum);
-        const double c5 = (double)(-lr);
+        const double c2 = (double)(eps);
+        const double c3 = (double)(momentum);
+        const double c4 = (double)(-lr);
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -485,11 +479,11 @@ void symopt_rmsprop_momentum_centered_f64(int64_t n_chunks, const int64_t *chunk
             double momentum_buffer = p_momentum_buffer[i];
             double sigma;
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma(c2, grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fma(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_grad_avg[i] = grad_avg;
@@ -507,10 +501,9 @@ void symopt_rmsprop_momentum_centered_maximize_f32(int64_t n_chunks, const int64
         (void)steps;
         const float c0 = (float)(alpha);
         const float c1 = (float)(1 - alpha);
-        const float c2 = (float)(-alpha);
-        const float c3 = (float)(eps);
-        const float c4 = (float)(momentum);
-        const float c5 = (float)(-lr);
+        const float c2 = (float)(eps);
+        const float c3 = (float)(momentum);
+        const float c4 = (float)(-lr);
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -525,11 +518,11 @@ void symopt_rmsprop_momentum_centered_maximize_f32(int64_t n_chunks, const int64
             float sigma;
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf(c2, grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_grad_avg[i] = grad_avg;
@@ -547,10 +540,9 @@ void symopt_rmsprop_momentum_centered_maximize_f64(int64_t n_chunks, const int64
         (void)steps;
         const double c0 = (double)(alpha);
         const double c1 = (double)(1 - alpha);
-        const double c2 = (double)(-alpha);
-        const double c3 = (double)(eps);
-        const double c4 = (double)(momentum);
-        const double c5 = (double)(-lr);
+        const double c2 = (double)(eps);
+        const double c3 = (double)(momentum);
+        const double c4 = (double)(-lr);
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -565,11 +557,11 @@ void symopt_rmsprop_momentum_centered_maximize_f64(int64_t n_chunks, const int64
             double sigma;
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma(c2, grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fma(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_grad_avg[i] = grad_avg;
@@ -714,9 +706,8 @@ void symopt_rmsprop_weight_decay_centered_f32(int64_t n_chunks, const int64_t *c
         const float c0 = (float)(weight_decay);
         const float c1 = (float)(alpha);
         const float c2 = (float)(1 - alpha);
-        const float c3 = (float)(-alpha);
-        const float c4 = (float)(eps);
-        const float c5 = (float)(-lr);
+        const float c3 = (float)(eps);
+        const float c4 = (float)(-lr);
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -729,10 +720,10 @@ void symopt_rmsprop_weight_decay_centered_f32(int64_t n_chunks, const int64_t *c
             float sigma;
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf(c3, grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_grad_avg[i] = grad_avg;
@@ -750,9 +741,8 @@ void symopt_rmsprop_weight_decay_centered_f64(int64_t n_chunks, const int64_t *c
         const double c0 = (double)(weight_decay);
         const double c1 = (double)(alpha);
         const double c2 = (double)(1 - alpha);
-        const double c3 = (double)(-alpha);
-        const double c4 = (double)(eps);
-        const double c5 = (double)(-lr);
+        const double c3 = (double)(eps);
+        const double c4 = (double)(-lr);
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -765,10 +755,10 @@ void symopt_rmsprop_weight_decay_centered_f64(int64_t n_chunks, const int64_t *c
             double sigma;
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma(c3, grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma((c2 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_grad_avg[i] = grad_avg;
@@ -786,9 +776,8 @@ void symopt_rmsprop_weight_decay_centered_maximize_f32(int64_t n_chunks, const i
         const float c0 = (float)(weight_decay);
         const float c1 = (float)(alpha);
         const float c2 = (float)(1 - alpha);
-        const float c3 = (float)(-alpha);
-        const float c4 = (float)(eps);
-        const float c5 = (float)(-lr);
+        const float c3 = (float)(eps);
+        const float c4 = (float)(-lr);
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -802,10 +791,10 @@ void symopt_rmsprop_weight_decay_centered_maximize_f32(int64_t n_chunks, const i
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf(c3, grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_grad_avg[i] = grad_avg;
@@ -823,9 +812,8 @@ void symopt_rmsprop_weight_decay_centered_maximize_f64(int64_t n_chunks, const i
         const double c0 = (double)(weight_decay);
         const double c1 = (double)(alpha);
         const double c2 = (double)(1 - alpha);
-        const double c3 = (double)(-alpha);
-        const double c4 = (double)(eps);
-        const double c5 = (double)(-lr);
+        const double c3 = (double)(eps);
+        const double c4 = (double)(-lr);
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -839,10 +827,10 @@ void symopt_rmsprop_weight_decay_centered_maximize_f64(int64_t n_chunks, const i
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma(c3, grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma((c2 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_grad_avg[i] = grad_avg;
@@ -1006,10 +994,9 @@ void symopt_rmsprop_weight_decay_momentum_centered_f32(int64_t n_chunks, const i
         const float c0 = (float)(weight_decay);
         const float c1 = (float)(alpha);
         const float c2 = (float)(1 - alpha);
-        const float c3 = (float)(-alpha);
-        const float c4 = (float)(eps);
-        const float c5 = (float)(momentum);
-        const float c6 = (float)(-lr);
+        const float c3 = (float)(eps);
+        const float c4 = (float)(momentum);
+        const float c5 = (float)(-lr);
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -1024,11 +1011,11 @@ void symopt_rmsprop_weight_decay_momentum_centered_f32(int64_t n_chunks, const i
             float sigma;
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf(c3, grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c5 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c6, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_grad_avg[i] = grad_avg;
@@ -1047,10 +1034,9 @@ void symopt_rmsprop_weight_decay_momentum_centered_f64(int64_t n_chunks, const i
         const double c0 = (double)(weight_decay);
         const double c1 = (double)(alpha);
         const double c2 = (double)(1 - alpha);
-        const double c3 = (double)(-alpha);
-        const double c4 = (double)(eps);
-        const double c5 = (double)(momentum);
-        const double c6 = (double)(-lr);
+        const double c3 = (double)(eps);
+        const double c4 = (double)(momentum);
+        const double c5 = (double)(-lr);
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -1065,11 +1051,11 @@ void symopt_rmsprop_weight_decay_momentum_centered_f64(int64_t n_chunks, const i
             double sigma;
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma(c3, grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma((c2 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c5 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fma(c6, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_grad_avg[i] = grad_avg;
@@ -1088,10 +1074,9 @@ void symopt_rmsprop_weight_decay_momentum_centered_maximize_f32(int64_t n_chunks
         const float c0 = (float)(weight_decay);
         const float c1 = (float)(alpha);
         const float c2 = (float)(1 - alpha);
-        const float c3 = (float)(-alpha);
-        const float c4 = (float)(eps);
-        const float c5 = (float)(momentum);
-        const float c6 = (float)(-lr);
+        const float c3 = (float)(eps);
+        const float c4 = (float)(momentum);
+        const float c5 = (float)(-lr);
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -1107,11 +1092,11 @@ void symopt_rmsprop_weight_decay_momentum_centered_maximize_f32(int64_t n_chunks
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf(c3, grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c5 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c6, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_grad_avg[i] = grad_avg;
@@ -1130,10 +1115,9 @@ void symopt_rmsprop_weight_decay_momentum_centered_maximize_f64(int64_t n_chunks
         const double c0 = (double)(weight_decay);
         const double c1 = (double)(alpha);
         const double c2 = (double)(1 - alpha);
-        const double c3 = (double)(-alpha);
-        const double c4 = (double)(eps);
-        const double c5 = (double)(momentum);
-        const double c6 = (double)(-lr);
+        const double c3 = (double)(eps);
+        const double c4 = (double)(momentum);
+        const double c5 = (double)(-lr);
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -1149,11 +1133,11 @@ void symopt_rmsprop_weight_decay_momentum_centered_maximize_f64(int64_t n_chunks
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma(c3, grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma((c2 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c5 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fma(c6, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_grad_avg[i] = grad_avg;

@@ -1,0 +1,347 @@
+"""The fused CPU backend: the C printer's text, the generated sources, the build cache, the
+launcher's validation, and the numbers (bitwise against torch.optim.Adagrad(fused=True) and
+against torch's op sequence with a correctly rounded sqrt; within tolerance of the for-loop)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+from symopt import rules
+from symopt.codegen.printers._common import CodegenError
+from symopt.codegen.printers.c import CKernelPrinter, render_sources, variant_of, variants
+from symopt.codegen.render import KERNELS, package_root
+from symopt.fused import build as fbuild
+from symopt.fused import launcher as flaunch
+from symopt.fused import FusedKernel, FusedLaunchError
+from symopt.torch import optim as symopt_optim
+from symopt.verify.ulp import normwise_ulp
+
+DTYPES = (torch.float32, torch.float64)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One build directory for the module: every test after the first loads from it."""
+    return tmp_path_factory.mktemp("symopt-cache")
+
+
+@pytest.fixture(scope="module")
+def adagrad_kernel(cache):
+    return FusedKernel("adagrad", library=fbuild.load("t_adagrad", flaunch.source("adagrad"), directory=cache))
+
+
+@pytest.fixture(scope="module")
+def rmsprop_kernel(cache):
+    return FusedKernel("rmsprop", library=fbuild.load("t_rmsprop", flaunch.source("rmsprop"), directory=cache))
+
+
+# -- the printer's text --------------------------------------------------------------------------
+def _function(family: str, dtype: str, **switch) -> str:
+    rule = rules.get(family)
+    return CKernelPrinter({"dtype": dtype}).kernel(rule, variant_of(rule, switch))
+
+
+def test_adagrad_plain_f32_is_one_fused_loop_with_torchs_rounding():
+    text = _function("adagrad", "float32")
+    assert "void symopt_adagrad_plain_f32(" in text
+    assert "#pragma omp parallel for schedule(static) num_threads(n_threads)" in text
+    assert "const double eta_t = lr/(lr_decay*(step - 1) + 1);" in text  # torch's clr, in double
+    assert "state_sum = fmaf(grad, grad, state_sum);" in text  # addcmul_(g, g, value=1) fuses
+    assert "sigma = sqrtf(state_sum);" in text
+    assert "sigma = sigma + c0;" in text and "const float c0 = (float)(eps);" in text
+    assert "param = param + (c1*grad)/sigma;" in text and "const float c1 = (float)(-eta_t);" in text
+    assert text.count("for (") == 2  # the chunk loop and the element loop: nothing else
+
+
+def test_rmsprop_centered_momentum_f64_text():
+    text = _function("rmsprop", "float64", centered=True, momentum=0.9, weight_decay=0.1, maximize=True)
+    assert "symopt_rmsprop_weight_decay_momentum_centered_maximize_f64(" in text
+    assert "grad = -grad;" in text
+    assert "grad = fma(c0, param, grad);" in text  # grad.add(param, alpha=weight_decay)
+    assert "square_avg = fma(c2*grad, grad, square_avg*c1);" in text  # mul_(alpha).addcmul_(g, g, value=1-alpha)
+    assert "fabs(c2) < (double)0.5" in text  # lerp_: torch's two formulas, chosen by the weight
+    assert "sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));" in text  # addcmul(m, m, value=-1).sqrt_()
+    assert "momentum_buffer = momentum_buffer*c4 + (grad)/sigma;" in text  # mul_(momentum).addcdiv_(g, σ)
+    assert "param = fma(c5, momentum_buffer, param);" in text and "const double c5 = (double)(-lr);" in text
+
+
+def test_variants_cover_every_switch():
+    assert [v.name for v in variants(rules.adagrad())] == ["plain", "maximize", "weight_decay", "weight_decay_maximize"]
+    assert len(variants(rules.rmsprop())) == 16
+    rule = rules.rmsprop()
+    assert variant_of(rule, {"momentum": 0.0, "weight_decay": 0.0}).name == "plain"
+    assert variant_of(rule, {"momentum": 0.5, "centered": True}).name == "momentum_centered"
+
+
+def test_printer_is_strict():
+    rule = rules.adagrad()
+    # a guard on the step count cannot be resolved per call
+    from dataclasses import replace
+
+    from symopt.rules import t
+
+    body = rule.body + (rules.Assign(rules.w, rules.w * 2, sp.Gt(t, 1)),)
+    with pytest.raises(CodegenError, match="depends on the step"):
+        variants(replace(rule, body=body))
+    # a literal float inside an element-wise expression has no torch rounding: refused
+    body = rule.body[:-1] + (rules.Assign(rules.w, rules.w * sp.Float(0.5) + rules.g * sp.exp(rules.g), sp.true),)
+    odd = replace(rule, body=body)
+    with pytest.raises(CodegenError, match="a number"):
+        CKernelPrinter({"dtype": "float32"}).kernel(odd, variants(odd)[0])
+    with pytest.raises(CodegenError, match="dtype"):
+        CKernelPrinter({"dtype": "float16"})
+
+
+def test_committed_sources_are_fresh():
+    for rel, text in render_sources(KERNELS).items():
+        assert (package_root() / rel).read_text(encoding="utf-8") == text, f"{rel} is stale: run `make generate`"
+
+
+# -- torch's roundings: which CPU ops fuse a multiply-add (the printer relies on it) -------------------
+def _f32_fma(a, b, c):
+    """fma in float32, from float64 (exact product of two float32; one rounding to float32)."""
+    return (a.double() * b.double() + c.double()).float()
+
+
+def test_torch_cpu_ops_fuse_as_the_printer_assumes():
+    g = torch.Generator().manual_seed(0)
+    s, a, b = (torch.rand(100_003, generator=g) + 0.1 for _ in range(3))
+    c = float(np.float32(0.01))
+    assert torch.equal(s.addcmul(a, b, value=0.01), _f32_fma(a * c, b, s))
+    assert torch.equal(s.add(a, alpha=0.01), _f32_fma(torch.full_like(a, c), a, s))
+    assert torch.equal(s.addcdiv(a, b, value=0.01), s + (a * c) / b)  # divides, then adds: no fma
+    assert torch.equal(s.lerp(a, 0.01), _f32_fma(torch.full_like(a, c), a - s, s))
+
+
+# -- numbers ---------------------------------------------------------------------------------------
+SHAPES = [(37, 3), (1,), (), (0,), (70_001,)]
+
+
+def _tensors(dtype, seed):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(s, generator=g, dtype=dtype) for s in SHAPES]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kw", [{}, {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.1},
+                                {"maximize": True, "weight_decay": 0.3, "initial_accumulator_value": 0.1, "eps": 1e-3}])
+def test_adagrad_bitwise_with_torch_fused(adagrad_kernel, dtype, kw):
+    params0 = _tensors(dtype, 1)
+    ref = [p.clone().requires_grad_(True) for p in params0]
+    opt = torch.optim.Adagrad(ref, fused=True, **kw)
+    params = [p.clone() for p in params0]
+    sums = [torch.full_like(p, kw.get("initial_accumulator_value", 0.0)) for p in params]
+    hyper = {k: v for k, v in kw.items() if k != "initial_accumulator_value"}
+    for step in range(1, 6):
+        grads = _tensors(dtype, 10 + step)
+        for p, gr in zip(ref, grads):
+            p.grad = gr.clone()
+        opt.step()
+        adagrad_kernel.step(params, grads, {"sum": sums}, [float(step)] * len(params), **hyper)
+    for p, r, s in zip(params, ref, sums):
+        assert torch.equal(p, r.detach())
+        assert torch.equal(s, opt.state[r]["sum"])
+
+
+def _correct_sqrt(x):
+    return torch.from_numpy(np.asarray(np.sqrt(x.numpy())))  # IEEE sqrt: correctly rounded
+
+
+def _rmsprop_sequence(params, grads_per_step, sqrt, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+                      centered=False, maximize=False):
+    """torch.optim.RMSprop's for-loop operations, with ``sqrt`` for the square root."""
+    state = [{"v": torch.zeros_like(p), "m": torch.zeros_like(p), "b": torch.zeros_like(p)} for p in params]
+    for grads in grads_per_step:
+        for p, g, st in zip(params, grads, state):
+            if maximize:
+                g = -g
+            if weight_decay != 0:
+                g = g.add(p, alpha=weight_decay)
+            st["v"].mul_(alpha).addcmul_(g, g, value=1 - alpha)
+            if centered:
+                st["m"].lerp_(g, 1 - alpha)
+                avg = sqrt(st["v"].addcmul(st["m"], st["m"], value=-1))
+            else:
+                avg = sqrt(st["v"])
+            avg = avg.add_(eps)
+            if momentum > 0:
+                st["b"].mul_(momentum).addcdiv_(g, avg)
+                p.add_(st["b"], alpha=-lr)
+            else:
+                p.addcdiv_(g, avg, value=-lr)
+    return state
+
+
+RMS_VARIANTS = [dict(centered=c, momentum=m, weight_decay=w, maximize=x)
+                for c, m, w, x in itertools.product((False, True), (0.0, 0.9), (0.0, 0.1), (False, True))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kw", RMS_VARIANTS, ids=lambda kw: "-".join(k for k, v in kw.items() if v) or "plain")
+def test_rmsprop_bitwise_with_torchs_ops_and_a_correct_sqrt(rmsprop_kernel, dtype, kw):
+    kw = dict(kw, alpha=0.3 if kw["maximize"] else 0.99)  # alpha 0.3: lerp's large-weight formula
+    params0 = _tensors(dtype, 2)
+    steps = [_tensors(dtype, 20 + k) for k in range(4)]
+    expected = [p.clone() for p in params0]
+    ref_state = _rmsprop_sequence(expected, steps, _correct_sqrt, **kw)
+    params = [p.clone() for p in params0]
+    states = {k: [torch.zeros_like(p) for p in params] for k in ("square_avg", "grad_avg", "momentum_buffer")}
+    for k, grads in enumerate(steps):
+        rmsprop_kernel.step(params, grads, states, None, **kw)
+    for i, p in enumerate(params):
+        assert torch.equal(p, expected[i])
+        assert torch.equal(states["square_avg"][i], ref_state[i]["v"])
+        if kw["centered"]:
+            assert torch.equal(states["grad_avg"][i], ref_state[i]["m"])
+        if kw["momentum"]:
+            assert torch.equal(states["momentum_buffer"][i], ref_state[i]["b"])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rmsprop_fused_optimizer_within_tolerance_of_the_for_loop(dtype):
+    kw = dict(lr=0.01, centered=True, momentum=0.9, weight_decay=0.1)
+    params0 = _tensors(dtype, 3)
+    a = [p.clone().requires_grad_(True) for p in params0]
+    b = [p.clone().requires_grad_(True) for p in params0]
+    ref = torch.optim.RMSprop(a, foreach=False, **kw)
+    mine = symopt_optim.RMSprop([{"params": b, "fused": True}], **kw)
+    steps = 20
+    for k in range(steps):
+        for x, y, g in zip(a, b, _tensors(dtype, 40 + k)):
+            x.grad, y.grad = g.clone(), g.clone()
+        ref.step()
+        mine.step()
+    worst = max(normwise_ulp(y.detach(), x.detach()) for x, y in zip(a, b) if x.numel())
+    assert worst <= 2 * steps  # the verify policy (tolerances.py): torch's eager sqrt is not correctly rounded
+    assert set(mine.state[b[0]]) == set(ref.state[a[0]])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adagrad_fused_optimizer_bitwise_with_torch_fused(dtype):
+    params0 = _tensors(dtype, 4)
+    a = [p.clone().requires_grad_(True) for p in params0]
+    b = [p.clone().requires_grad_(True) for p in params0]
+    kw = dict(lr=0.05, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1)
+    ref = torch.optim.Adagrad([{"params": a[:2]}, {"params": a[2:], "lr": 0.2}], fused=True, **kw)
+    mine = symopt_optim.Adagrad([{"params": b[:2]}, {"params": b[2:], "lr": 0.2}], fused=True, **kw)
+    for k in range(6):
+        grads = _tensors(dtype, 60 + k)
+        for i, (x, y, g) in enumerate(zip(a, b, grads)):
+            skip = k == 2 and i == 0  # a step without a gradient
+            x.grad = None if skip else g.clone()
+            y.grad = None if skip else g.clone()
+        ref.step()
+        mine.step()
+    for x, y in zip(a, b):
+        assert torch.equal(x.detach(), y.detach())
+        assert torch.equal(ref.state[x]["sum"], mine.state[y]["sum"])
+        assert float(ref.state[x]["step"]) == float(mine.state[y]["step"])
+
+
+# -- the build cache -----------------------------------------------------------------------------
+def test_build_cache_miss_then_hit(tmp_path):
+    src = flaunch.source("adagrad")
+    first = fbuild.load("cache_test", src, directory=tmp_path)
+    assert not first.cached and first.path.exists()
+    again = fbuild.load("cache_test", src, directory=tmp_path)
+    assert again is first  # this process's memo
+    fbuild.forget_loaded()
+    hit = fbuild.load("cache_test", src, directory=tmp_path)
+    assert hit.cached and hit.path == first.path
+    other = fbuild.load("cache_test", src + "\n/* changed */\n", directory=tmp_path)
+    assert not other.cached and other.path != first.path  # the key hashes the source
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.path.name, other.path.name])  # no temp files
+
+
+def test_key_covers_compiler_flags_and_cpu(monkeypatch):
+    cc = fbuild.find_compiler()
+    if cc is None:
+        pytest.skip("no C compiler here")
+    base = fbuild.cache_key("x", cc, fbuild.BASE_FLAGS)
+    assert fbuild.cache_key("x", cc, fbuild.BASE_FLAGS + ("-fopenmp",)) != base
+    monkeypatch.setattr(fbuild, "cpu_identity", lambda: "another cpu")
+    assert fbuild.cache_key("x", cc, fbuild.BASE_FLAGS) != base
+
+
+def test_publish_is_atomic_and_a_failed_build_leaves_nothing(tmp_path, monkeypatch):
+    replaced = []
+    real = os.replace
+    monkeypatch.setattr(fbuild.os, "replace", lambda a, b: (replaced.append((Path(a), Path(b))), real(a, b))[1])
+    fbuild.load("atomic_test", flaunch.source("rmsprop"), directory=tmp_path)
+    assert len(replaced) == 1 and replaced[0][1].parent == tmp_path and replaced[0][0].parent.parent == tmp_path
+    with pytest.raises(fbuild.BuildError, match="failed to build"):
+        fbuild.load("broken", "this is not C;", directory=tmp_path)
+    assert not any("broken" in p.name for p in tmp_path.iterdir())
+
+
+def test_cache_dir_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SYMOPT_CACHE_DIR", str(tmp_path))
+    assert fbuild.cache_dir() == tmp_path
+
+
+def test_no_compiler_falls_back_to_the_torch_kernels_with_one_warning(monkeypatch):
+    monkeypatch.setattr(fbuild, "find_compiler", lambda: None)
+    monkeypatch.setattr(flaunch, "_KERNELS", {})
+    p = torch.randn(10, requires_grad=True)
+    q = p.detach().clone().requires_grad_(True)
+    opt = symopt_optim.Adagrad([p], fused=True)
+    ref = torch.optim.Adagrad([q], foreach=False)
+    with pytest.warns(RuntimeWarning, match="fused CPU backend unavailable .*Torch backend"):
+        for _ in range(3):
+            p.grad = torch.ones(10)
+            q.grad = torch.ones(10)
+            opt.step()
+            ref.step()
+    assert torch.equal(p.detach(), q.detach())
+
+
+# -- the launcher's checks ---------------------------------------------------------------------------
+def test_launcher_validation(adagrad_kernel):
+    p = torch.randn(8)
+    ok = dict(params=[p], grads=[torch.randn(8)], states={"sum": [torch.zeros(8)]}, steps=[1.0])
+
+    def call(**change):
+        args = dict(ok, **change)
+        adagrad_kernel._entry = None
+        adagrad_kernel.step(args["params"], args["grads"], args["states"], args["steps"])
+
+    call()
+    with pytest.raises(FusedLaunchError, match="float32 or float64"):
+        call(params=[p.half()], grads=[torch.randn(8).half()], states={"sum": [torch.zeros(8).half()]})
+    with pytest.raises(FusedLaunchError, match="dtype torch.float64 but params"):
+        call(grads=[torch.randn(8, dtype=torch.float64)])
+    with pytest.raises(FusedLaunchError, match="CPU only"):
+        call(grads=[torch.empty(8, device="meta")])
+    with pytest.raises(FusedLaunchError, match="not contiguous"):
+        call(grads=[torch.randn(16)[::2]])
+    with pytest.raises(FusedLaunchError, match="shape"):
+        call(grads=[torch.randn(9)])
+    storage = torch.zeros(12)
+    with pytest.raises(FusedLaunchError, match="overlap"):
+        call(params=[storage[:8]], states={"sum": [storage[4:]]})
+    with pytest.raises(FusedLaunchError, match="one entry per param"):
+        call(steps=[1.0, 2.0])
+    with pytest.raises(FusedLaunchError, match="state buffer"):
+        call(states={})
+    with pytest.raises(FusedLaunchError, match="uses the step count"):
+        call(steps=None)
+
+
+def test_launcher_keeps_references_and_reuses_its_tables(adagrad_kernel):
+    p, s = torch.randn(100), torch.zeros(100)
+    g = torch.randn(100)
+    adagrad_kernel._entry = None
+    adagrad_kernel.step([p], [g], {"sum": [s]}, [1.0])
+    entry = adagrad_kernel._entry
+    assert any(x is p for x in entry.strong) and any(x is s for x in entry.strong)
+    adagrad_kernel.step([p], [g], {"sum": [s]}, [2.0])
+    assert adagrad_kernel._entry is entry  # same buffers: tables reused
+    adagrad_kernel.step([p], [g.clone()], {"sum": [s]}, [3.0])
+    assert adagrad_kernel._entry is not entry  # a new gradient: validated again
