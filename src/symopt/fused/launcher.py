@@ -4,7 +4,8 @@
 :func:`symopt.codegen.printers.c.variant_of`), builds the chunk table (``CHUNK`` elements per row,
 covering every tensor) and the pointer arrays, validates every buffer (device CPU, one dtype
 float32/float64, contiguous, shape of its param, no overlap between any two buffers) and calls the
-library with ``torch.get_num_threads()`` threads.
+library with ``torch.get_num_threads()`` threads (fewer below ``GRAIN`` elements per thread,
+as torch's ``at::parallel_for`` does).
 
 A repeated call with the same buffers reuses the pointer arrays and skips validation: the cache
 entry holds a strong reference to every param and state it points to, and a weak reference to
@@ -30,6 +31,8 @@ from ..codegen.printers.c import FUSED_FAMILIES, buffers_of, function_name, hype
 from ..codegen.render import module_name
 from .build import Library, load
 
+#: elements per thread below which fewer threads are used (torch's at::internal::GRAIN_SIZE)
+GRAIN = 32768
 #: elements per chunk-table row: big enough to amortise the row, small enough to balance threads
 CHUNK = 1 << 16
 DTYPES = {torch.float32: "float32", torch.float64: "float64"}
@@ -53,6 +56,7 @@ class _Entry:
     arrays: tuple
     chunks: Tensor
     n_chunks: int
+    elements: int
 
 
 class FusedKernel:
@@ -136,7 +140,8 @@ class FusedKernel:
             step_pointer = ctypes.addressof(steps)
         scalars = [_scalar(hyperparameters[h]) if h in hyperparameters else self._defaults[h] for h in hyper_names]
         if entry.n_chunks:
-            fn(entry.n_chunks, entry.chunks.data_ptr(), max(1, torch.get_num_threads()), *entry.arrays, step_pointer, *scalars)
+            threads = max(1, min(torch.get_num_threads(), -(-entry.elements // GRAIN)))
+            fn(entry.n_chunks, entry.chunks.data_ptr(), threads, *entry.arrays, step_pointer, *scalars)
         del steps  # kept alive until the call returned
 
     # -- validation and the cache -----------------------------------------------------------------
@@ -201,7 +206,8 @@ class FusedKernel:
         arrays = tuple((ctypes.c_void_p * len(group))(*[x.data_ptr() for x in group]) for group in buffers)
         key = tuple(t.data_ptr() for group in buffers for t in group)
         strong = [x for b, group in enumerate(buffers) if b != 1 for x in group]
-        entry = _Entry(key, strong, [weakref.ref(g) for g in buffers[1]], arrays, chunks, len(rows))
+        entry = _Entry(key, strong, [weakref.ref(g) for g in buffers[1]], arrays, chunks, len(rows),
+                       sum(p.numel() for p in params))
         self._entry = entry
         return entry
 
