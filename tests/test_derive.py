@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import sympy as sp
@@ -185,8 +186,46 @@ def test_cli_gradient_models(capsys):
     assert main(["derive", "rmsprop", "--gradient", "quadratic", "--json", "--check"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in data["results"]] == ["rmsprop.quadratic.cycle_outside"]
-    assert main(["derive", "sgd", "--gradient", "noise", "--check"]) == 0
+    assert main(["derive", "sgd", "--gradient", "noise"]) == 0
     assert "a floor, not convergence" in capsys.readouterr().out
+    assert main(["derive", "sgd", "--gradient", "noise", "--check"]) == 0
+    assert re.search(r"^passed +max rel err .* sgd\.noise\.stationary_variance$", capsys.readouterr().out, re.M)
+
+
+def test_cli_check_prints_one_line_per_derivation_and_a_summary(monkeypatch, capsys):
+    import symopt.derive.cli as cli
+
+    assert main(["derive", "all", "--check"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    every = [d for case in cli.cases("all") for d in derive(case.rule, **case.options)]
+    assert len(lines) == len(every) + 1  # compact: no pretty-printed formulas, no per-check lines
+    assert [line.split()[-1] for line in lines[:-1] if "[known hazard" not in line] == [d.id for d in every if cli.status(d) != "hazard"]
+    hazard = [line for line in lines if line.startswith("hazard")]
+    assert hazard and "rmsprop.torch+centered=True.lr" in hazard[0] and "interpreter-float64 arm fails" in hazard[0]
+    assert re.match(rf"symopt derive: {len(every)} derivations in \d+ cases: {len(every) - 1} passed, 1 passed with a labelled hazard, 0 FAILED", lines[-1])
+    # a failing derivation is FAILED in its line and in the summary, and the exit code is 1
+    real = derive("adagrad")
+    broken = Check("interpreter-float64", (1, 1000), 0.5, 1e-10)
+    from dataclasses import replace
+
+    monkeypatch.setattr(cli, "derive", lambda rule, *args, **kw: [replace(real[0], check=broken), *real[1:]])
+    assert main(["derive", "adagrad", "--check"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"^FAILED +max rel err 5\.00e-01 \(tol 1e-10\)  adagrad\.torch\.sum$", out, re.M)
+    assert "1 FAILED" in out.splitlines()[-1]
+
+
+def test_every_step_is_valid_latex():
+    """Derivation steps are LaTeX math: words only inside \\text{...}, and no math (^, _) in there."""
+    from symopt.derive import all_analyses
+    from symopt.derive.cases import cases
+
+    every = list(all_analyses()) + [d for case in cases("all") for d in derive(case.rule, **case.options)]
+    for d in every:
+        for step in d.steps:
+            assert step.count("{") == step.count("}"), (d.id, step)
+            for inner in re.findall(r"\\text\{((?:[^{}]|\{[^{}]*\})*)\}", step):
+                assert not re.search(r"[\^_\\]", inner), (d.id, inner)
 
 
 def test_cli_bad_gradient_is_refused():

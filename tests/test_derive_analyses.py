@@ -174,3 +174,74 @@ def test_rate_series_for_a_figure():
     steps, simulated, derived = rates.rate_series("adagrad")
     assert steps[0] == 1 and steps[-1] == 10**6
     assert np.allclose(simulated, derived, rtol=1e-10)
+
+
+# -- the 1/t rule's asymptotics; the groups the report shows --------------------------------------
+def test_harmonic_numbers_by_euler_maclaurin():
+    d = EM.harmonic_sum()
+    assert d.passed and {c.method for c in d.checks} == {"euler-maclaurin-remainder-bound", "euler-maclaurin-constant-vs-mpmath-euler"}
+    # by hand: H_10 = 7381/2520; the expansion without R_2 is within the bound there and at 10^6
+    approx = sp.lambdify(sp.Symbol("n", integer=True, positive=True), EM.EulerMaclaurin(1 / EM.x).approximation, "mpmath")
+    with mpmath.workdps(30):
+        assert abs(approx(10) - mpmath.mpf(7381) / 2520) < 1e-6
+        # far out: ln n + gamma + 1/(2n), up to the constant's own bound |C - gamma| <= 2 zeta(4)/(2 pi)^4 |f'''(10)|, f = 1/x
+        bound = 2 * mpmath.zeta(4) / (2 * mpmath.pi) ** 4 * 6 / mpmath.mpf(10) ** 4
+        assert abs(approx(10**6) - (mpmath.log(10**6) + mpmath.euler + mpmath.mpf(1) / (2 * 10**6))) < bound
+
+
+def test_a_wrong_harmonic_constant_fails():
+    wrong = EM.EulerMaclaurin(1 / EM.x + sp.Rational(1, 10**4) / EM.x**2)  # not the harmonic numbers
+    exact = {N: float(mpmath.harmonic(N)) for N in EM.CHECKPOINTS}
+    assert not EM.check_expansion(wrong, exact, "wrong").passed
+
+
+@pytest.mark.parametrize("dialect, sign", [("corrected", -1), ("textbook", 1)])
+def test_inverse_time_moves_like_log_t(dialect, sign):
+    d = rates.inverse_time_leading(dialect)
+    assert d.passed and d.id == f"inverse_time.{dialect}.param_leading"
+    # by hand, at eta = 0.1, g = 0.5, t = 10: w_10 - w_0 = sign * 0.05 * H_10, H_10 = 7381/2520
+    rule = rules.inverse_time(dialect)
+    w = 1.0
+    for step in range(1, 11):
+        w += sign * 0.1 / step * 0.5
+    assert w - 1.0 == pytest.approx(sign * 0.05 * 7381 / 2520, rel=1e-14)
+    leading = d.expr.replace(lambda e: isinstance(e, sp.Order), lambda e: sp.S.Zero)
+    values = {"eta": 0.1, "g": 0.5, "t": 10**6, "w_0": 1.0}
+    value = float(leading.xreplace({s: values[s.name] for s in leading.free_symbols}))
+    assert value == pytest.approx(1.0 + sign * 0.05 * float(mpmath.harmonic(10**6)), rel=1e-12)
+    assert rule.family == "inverse_time"
+
+
+@pytest.mark.parametrize("dialect", ["corrected", "textbook"])
+def test_gamma_product_asymptotics(dialect):
+    d = quadratic.inverse_time_leading(dialect)
+    assert d.passed and [c.method for c in d.checks] == ["loglog-slope", "two-term-ratio", "first-correction"]
+    # by hand (Stirling): Gamma(t + 1 - a)/Gamma(t + 1) t^a -> 1 + a(a - 1)/(2t); a = +-1/2 at t = 1e4
+    a = 0.5 if dialect == "corrected" else -0.5
+    with mpmath.workdps(30):
+        exact = mpmath.gamma(10**4 + 1 - a) / mpmath.gamma(10**4 + 1) * mpmath.power(10**4, a)
+    assert float((exact - 1) * 10**4) == pytest.approx(a * (a - 1) / 2, rel=1e-3)
+
+
+def test_report_groups_name_existing_checked_results():
+    from symopt.derive import analyses
+
+    groups = {
+        "inverse_time_asymptotics": ["sums.harmonic", "inverse_time.corrected.param_leading", "inverse_time.textbook.param_leading",
+                                     "inverse_time.corrected.quadratic.param_leading", "inverse_time.textbook.quadratic.param_leading"],
+        "adagrad_regimes": ["adagrad.torch.lr_leading", "adagrad.torch.powerlaw_p1/4.lr_leading", "adagrad.torch.powerlaw_p1/2.lr_leading",
+                            "adagrad.torch.powerlaw_p3/4.lr_limit", "adagrad.torch.lr_decay_leading"],
+        "rmsprop_time_constants": ["rmsprop.time_constants.alpha_0.9", "rmsprop.time_constants.alpha_0.99", "rmsprop.torch.early_inflation"],
+        "quadratic_dynamics": ["adagrad.quadratic.converges", "rmsprop.quadratic.cycle_outside", "rmsprop.quadratic.cycle_recursion"],
+    }
+    for name, ids in groups.items():
+        found = getattr(analyses, name)()
+        assert [d.id for d in found] == ids and all(d.passed for d in found), name
+    with pytest.raises(KeyError, match="no analysis with id nosuch"):
+        analyses.by_id("nosuch")
+
+
+def test_derive_is_computed_once_per_process():
+    first, second = derive("adagrad"), derive("adagrad")
+    assert first == second and first is not second and all(a is b for a, b in zip(first, second))
+    assert derive("inverse_time", "quadratic", dialect="corrected")[-1].id == "inverse_time.corrected.quadratic.param_leading"

@@ -81,13 +81,10 @@ def torch_first_steps(name: str, grad: float = 0.5, steps: int = 3, **kwargs: An
 # -- the claims -----------------------------------------------------------------------------------
 @lru_cache(maxsize=None)
 def _derivations() -> dict[str, Derivation]:
-    from . import dialects, euler_maclaurin, noise, quadratic, rates
+    from .analyses import all_analyses
     from .closed_forms import derive
 
-    found: dict[str, Derivation] = {}
-    for module in (quadratic, rates, dialects, noise, euler_maclaurin):
-        for d in module.derivations():
-            found[d.id] = d
+    found: dict[str, Derivation] = {d.id: d for d in all_analyses()}
     for family, dialect in (("adagrad", "torch"), ("adagrad", "textbook"), ("rmsprop", "torch"), ("rmsprop", "textbook"), ("inverse_time", "textbook"), ("inverse_time", "corrected")):
         for d in derive(family, dialect=dialect):
             found[d.id] = d
@@ -130,7 +127,8 @@ def claims() -> list[Claim]:
             "As written (plus sign) it is gradient ascent: under a constant gradient w_t = w_0 + eta g H_t grows like ln t, on a quadratic |w_t| ~ t^(eta*lambda)/Gamma(1 + eta*lambda) diverges. "
             "With a minus sign it converges on the quadratic, but only polynomially: w_t = w_0 Gamma(t+1-eta*lambda)/(Gamma(1-eta*lambda) Gamma(t+1)) ~ w_0 t^(-eta*lambda)/Gamma(1-eta*lambda).",
             r"w_t = w_0\,\frac{\Gamma(t+1+\eta\lambda)}{\Gamma(1+\eta\lambda)\,\Gamma(t+1)}",
-            (d["inverse_time.textbook.param"], d["inverse_time.textbook.quadratic.param"], d["inverse_time.corrected.quadratic.param"]),
+            (d["inverse_time.textbook.param"], d["inverse_time.textbook.param_leading"], d["inverse_time.textbook.quadratic.param"],
+             d["inverse_time.textbook.quadratic.param_leading"], d["inverse_time.corrected.quadratic.param"], d["inverse_time.corrected.quadratic.param_leading"]),
         ),
         Claim(
             "S4", "Objection to S3: t has nothing to do with the network, so every network gets the same schedule; the rate should depend on the network's own values.",

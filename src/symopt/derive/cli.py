@@ -2,7 +2,9 @@
 
 Prints each rule's update (from the model) and its derived closed forms with their numeric checks;
 ``--json`` prints ``{"rule", "dialect", "options", "update", "results"}`` (a list for ``all``);
-``--check`` makes the exit code 1 when any check failed, naming the failures on stderr.
+``--check`` makes the exit code 1 when any check failed, naming the failures on stderr, and prints
+one line per derivation (passed / FAILED / hazard, the largest relative error of its checks) and a
+summary instead of the full text (which plain ``symopt derive RULE`` prints).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 import sympy as sp
@@ -36,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
     options = dict(_parse_option(o) for o in args.option)
     gradient = getattr(args, "gradient", "constant")
     selected = cases(args.rule, args.dialect, options or None)
@@ -46,6 +50,11 @@ def run(args: argparse.Namespace) -> int:
         rows = [to_json(case, results) for case, results in derived]
         payload: Any = rows if args.rule == "all" or len(rows) > 1 else rows[0]
         print(json.dumps(payload, indent=2))
+    elif args.check:
+        for _, results in derived:
+            for d in results:
+                print(check_line(d))
+        print(summary_line(derived, time.perf_counter() - started))
     else:
         for case, results in derived:
             _print_case(case, results)
@@ -54,6 +63,33 @@ def run(args: argparse.Namespace) -> int:
         print(f"symopt derive: {len(failed)} check(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def status(d: Derivation) -> str:
+    """``passed``, ``FAILED``, or ``hazard`` (passed on its authoritative checks, while an arm
+    labelled with a known numerical hazard failed)."""
+    if not d.passed:
+        return "FAILED"
+    return "hazard" if any(c.hazard and not c.passed for c in d.checks) else "passed"
+
+
+def check_line(d: Derivation) -> str:
+    """One line: status, the largest relative error of the authoritative checks against its
+    tolerance, the id (and, for a hazard, the failing arm)."""
+    authoritative = [c for c in d.checks if not c.hazard] or list(d.checks)
+    worst = max(authoritative, key=lambda c: (c.max_rel_err / c.tolerance) if c.tolerance else float("inf"))
+    line = f"{status(d):<6}  max rel err {worst.max_rel_err:8.2e} (tol {worst.tolerance:.0e})  {d.id}"
+    for c in d.checks:
+        if c.hazard and not c.passed:
+            line += f"  [known hazard: the {c.method} arm fails, {c.max_rel_err:.1e}]"
+    return line
+
+
+def summary_line(derived: list[tuple[Case, list[Derivation]]], seconds: float) -> str:
+    every = [d for _, results in derived for d in results]
+    counts = {k: sum(status(d) == k for d in every) for k in ("passed", "hazard", "FAILED")}
+    return (f"symopt derive: {len(every)} derivations in {len(derived)} cases: {counts['passed']} passed, "
+            f"{counts['hazard']} passed with a labelled hazard, {counts['FAILED']} FAILED ({seconds:.1f} s)")
 
 
 def _parse_option(text: str) -> tuple[str, Any]:

@@ -83,6 +83,23 @@ def derive(
     rule = _as_rule(rule, dialect)
     rule.values(**hyperparameter_values)  # validate, with torch's messages
     model = gradient_model(gradient)
+    try:
+        key = (rule, model, tuple(sorted(hyperparameter_values.items())))
+        hash(key)
+    except TypeError:  # an unhashable value: derive afresh
+        return _derive(rule, model, dict(hyperparameter_values))
+    if key not in _MEMO:
+        _MEMO[key] = tuple(_derive(rule, model, dict(hyperparameter_values)))
+    return list(_MEMO[key])
+
+
+#: derive()'s results in this process, by (rule, gradient model, hyperparameter values): every
+#: Derivation is immutable and its checks are deterministic, so the report, the claims, the CLI and
+#: the tests share one computation (clear it with ``_MEMO.clear()``).
+_MEMO: dict[tuple, tuple[Derivation, ...]] = {}
+
+
+def _derive(rule: UpdateRule, model, hyperparameter_values: dict[str, Any]) -> list[Derivation]:
     if model.name in ("quadratic", "noise"):
         from .analyses import analyses
 
@@ -348,7 +365,11 @@ def _lr_derivation(rule, symbolic: SymbolicResults, values, model, base, prefix)
     hazard = cancellation_hazard(symbolic.lr_raw, tuple(f.symbol for f in symbolic.states))
     if hazard:
         f64 = replace(f64, hazard=hazard)
-        steps.append(rf"\text{{float64 hazard: {hazard}; the 50-digit check is authoritative}}")
+        base_expr = _cancelling_root(symbolic.lr_raw, tuple(f.symbol for f in symbolic.states))
+        steps.append(
+            rf"\text{{float64 hazard: cancellation in }} \sqrt{{{sp.latex(base_expr)}}}\text{{: float64 loses the digits }} v "
+            r"\text{ and } m^2 \text{ share; the 50-digit check is authoritative}"
+        )
     return Derivation(
         id=f"{prefix}.lr",
         title=f"{rule.title} [{rule.dialect}]: effective learning rate",
@@ -364,16 +385,22 @@ def cancellation_hazard(expr: sp.Expr | None, states: tuple[sp.Symbol, ...]) -> 
     """A warning when ``expr`` takes the root of a difference of states (centered RMSProp's
     √(v − m²)): v and m² agree to many digits when the gradient hardly varies, so float64 loses
     them (the relative error of v − m² is ~ u v / (v − m²)), and rounding can even make it negative."""
+    base = _cancelling_root(expr, states)
+    return f"cancellation in sqrt({base}): float64 loses the digits v and m^2 share" if base is not None else ""
+
+
+def _cancelling_root(expr: sp.Expr | None, states: tuple[sp.Symbol, ...]) -> sp.Expr | None:
+    """The radicand of the first square root of a difference of states in ``expr``, or None."""
     if expr is None:
-        return ""
+        return None
     for power in expr.atoms(sp.Pow):
         base = power.base
         if power.exp == sp.Rational(1, 2) and isinstance(base, sp.Add):
             positive = [a for a in base.args if a.free_symbols & set(states) and not a.could_extract_minus_sign()]
             negative = [a for a in base.args if a.free_symbols & set(states) and a.could_extract_minus_sign()]
             if positive and negative:
-                return f"cancellation in sqrt({base}): float64 loses the digits v and m^2 share"
-    return ""
+                return base
+    return None
 
 
 def _limit_derivation(rule, symbolic: SymbolicResults, values, model, base, prefix) -> Derivation:

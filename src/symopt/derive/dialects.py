@@ -138,5 +138,11 @@ def rmsprop_difference() -> Derivation:
     )
 
 
+@lru_cache(maxsize=None)
+def _derivations() -> tuple[Derivation, ...]:
+    return (adagrad_difference(), rmsprop_difference())
+
+
 def derivations() -> list[Derivation]:
-    return [adagrad_difference(), rmsprop_difference()]
+    """Every result of this module, computed once per process (each is immutable)."""
+    return list(_derivations())

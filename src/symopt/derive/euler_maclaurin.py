@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Callable
 
 import mpmath
@@ -213,5 +213,30 @@ def sympy_harmonic_limit_finding() -> Derivation:
     )
 
 
+def harmonic_sum() -> Derivation:
+    """H_n = Σ_{k≤n} 1/k = ln n + γ + 1/(2n) − 1/(12n²) + …: the 1/t rule's total rate / η; checked
+    against mpmath's harmonic numbers (digamma), the constant against mpmath's Euler γ."""
+    expansion = EulerMaclaurin(1 / x)
+    with mpmath.workdps(30):
+        exact = {N: float(mpmath.harmonic(N)) for N in CHECKPOINTS}
+        constant, bound = expansion.constant
+        err = abs(mpmath.mpf(str(sp.N(constant, 30))) - mpmath.euler)
+        constant_check = Check(
+            "euler-maclaurin-constant-vs-mpmath-euler", (expansion.start, 0), float(err / mpmath.mpf(str(sp.N(bound, 30)))), 1.0,
+            detail=f"C = {sp.N(constant, 12)} vs gamma = {mpmath.nstr(mpmath.euler, 12)}, |C - gamma| / bound",
+        )
+    return _derivation(
+        "sums.harmonic", "Euler--Maclaurin: the harmonic numbers H_n", expansion, exact, "H_n via mpmath.harmonic",
+        (constant_check,),
+        explanation="H_n = ln n + gamma + 1/(2n) - 1/(12 n^2) + O(n^(-4)): the sum of the 1/t rule's rates grows like ln n, without bound.",
+    )
+
+
+@lru_cache(maxsize=None)
+def _derivations() -> tuple[Derivation, ...]:
+    return (inverse_sqrt_sum(), shifted_sqrt_sum(), accumulator_sum(), harmonic_sum(), sympy_harmonic_limit_finding())
+
+
 def derivations() -> list[Derivation]:
-    return [inverse_sqrt_sum(), shifted_sqrt_sum(), accumulator_sum(), sympy_harmonic_limit_finding()]
+    """Every result of this module, computed once per process (each is immutable)."""
+    return list(_derivations())

@@ -111,5 +111,11 @@ def sgd_stationary_variance(rate: float = 0.1, curvature: float = 2.0) -> Deriva
     )
 
 
+@lru_cache(maxsize=None)
+def _derivations() -> tuple[Derivation, ...]:
+    return (adagrad_expected_sum(), rmsprop_expected_average(), sgd_stationary_variance())
+
+
 def derivations() -> list[Derivation]:
-    return [adagrad_expected_sum(), rmsprop_expected_average(), sgd_stationary_variance()]
+    """Every result of this module, computed once per process (each is immutable)."""
+    return list(_derivations())

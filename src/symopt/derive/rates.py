@@ -26,7 +26,7 @@ from .. import rules
 from ..rules import t
 from ..rules._primitives import alpha, epsilon, eta, gamma
 from ._result import Assumption, Check, Derivation
-from .gradients import ConstantGradient, PowerLawGradient, c
+from .gradients import ConstantGradient, PowerLawGradient, c, w0
 from .simulate import compile_body, log_spaced_steps
 
 T_FAR = 10**6
@@ -220,8 +220,58 @@ def time_constants() -> list[Derivation]:
     return out
 
 
-def derivations() -> list[Derivation]:
-    return [
+# -- the 1/t rule under a constant gradient ---------------------------------------------------------
+def inverse_time_leading(dialect: str = "corrected", g_value: float = 0.5) -> Derivation:
+    """w_t = w_0 ∓ η g H_t with H_t = ln t + γ + 1/(2t) + O(t^{−2}): the 1/t rule moves like ln t.
+
+    Checked against the rule's body run to t = 10⁶ (float64): the ratio of the movement to its
+    leading term η g (ln t + γ) at 10⁶, and the log-log slope of H_t − ln t − γ (≈ 1/(2t)) between
+    10³ and 10⁴, which must be −1."""
+    s = 1 if dialect == "corrected" else -1
+    rule = rules.inverse_time(dialect)
+    lr = float(rule.values()[eta])
+    w_start = 1.0
+    checkpoints = log_spaced_steps(T_FAR)
+    rows = compile_body(rule, ()).run(T_FAR, checkpoints, lambda step, w: g_value, w_start)
+    harmonic = {n: (rows[n]["param"] - w_start) / (-s * lr * g_value) for n in checkpoints}  # H_t read off the run
+    euler = float(mpmath.euler)
+    three_terms = math.log(T_FAR) + euler + 1 / (2 * T_FAR)
+    ratio = harmonic[T_FAR] / three_terms
+    t0, t1 = 10**3, 10**4
+    gap = {n: harmonic[n] - math.log(n) - euler for n in (t0, t1)}
+    slope = math.log(gap[t1] / gap[t0]) / math.log(t1 / t0)
+    sign = "-" if s == 1 else "+"
+    leading = w0 - s * eta * g * (sp.log(t) + sp.EulerGamma + 1 / (2 * t) + sp.O(t**-2, (t, sp.oo)))
+    checks = (
+        Check("three-term-ratio", (T_FAR, T_FAR), abs(ratio - 1), 1e-8,
+              detail=f"(w_t - w_0) / ({sign}eta g (ln t + gamma + 1/(2t))) = {ratio:.12f} at t = 1e6 (the next term, -1/(12 t^2), is below float64's reach)"),
+        Check("loglog-slope", (t0, t1), abs(slope + 1), 1e-3, detail=f"slope of H_t - ln t - gamma: measured {slope:.6f}, derived -1 (the 1/(2t) term)"),
+    )
+    return Derivation(
+        id=f"inverse_time.{dialect}.param_leading", title=f"1/t rule [{dialect}], constant gradient: w_t moves like ln t",
+        statement=sp.Eq(sp.Symbol("w_t"), leading),
+        assumptions=(Assumption("constant gradient g"),),
+        steps=(
+            rf"w_t = w_0 {sign} \eta\, g \sum_{{k=1}}^{{t}} \frac{{1}}{{k}} = w_0 {sign} \eta\, g\, H_t",
+            r"H_t = \ln t + \gamma + \frac{1}{2t} - \frac{1}{12 t^2} + O(t^{-4}) \text{ (Euler--Maclaurin, see sums.harmonic)}",
+        ),
+        check=checks[0], precision_checks=checks[1:],
+        explanation=(
+            "The 1/t rule's steps eta*g/t add up to eta*g*H_t, and H_t = ln t + gamma + O(1/t): the parameter keeps moving, "
+            + ("downhill without bound under a constant gradient, but only logarithmically." if s == 1
+               else "uphill (the post's plus sign) without bound, logarithmically.")
+        ),
+    )
+
+
+@lru_cache(maxsize=None)
+def _derivations() -> tuple[Derivation, ...]:
+    return (
         adagrad_constant_leading(), *(adagrad_powerlaw(sp.Rational(p, 4)) for p in (1, 2, 3)), adagrad_lr_decay(),
-        rmsprop_first_step(), *time_constants(),
-    ]
+        rmsprop_first_step(), *time_constants(), inverse_time_leading("textbook"), inverse_time_leading("corrected"),
+    )
+
+
+def derivations() -> list[Derivation]:
+    """Every result of this module, computed once per process (each is immutable)."""
+    return list(_derivations())
