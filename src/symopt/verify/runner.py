@@ -36,6 +36,16 @@ class Implementation:
     dtypes: tuple[torch.dtype, ...]
     rules: tuple[str, ...]
     doc: str
+    #: the torch.optim code path it mirrors: compared against it in every run (the full matrix
+    #: compares against every path); "fused" falls back to the for-loop where torch has no fused.
+    mirrors: str = "torch.optim(foreach=False)"
+    #: the dtypes of the quick matrix (`make verify`); the full matrix runs all of ``dtypes``
+    quick_dtypes: tuple[torch.dtype, ...] = (torch.float64, torch.float32)
+
+    def mirror_for(self, rule: str) -> str:
+        if "fused" in self.mirrors and rule not in FUSED_RULES:
+            return "torch.optim(foreach=False)"
+        return self.mirrors
 
 
 @dataclass
@@ -147,43 +157,59 @@ def run_numpy_kernels(case: Case, params0: list[torch.Tensor], grads: Grads) -> 
     return out_params, out_states
 
 
-def run_torch_kernels(case: Case, params0: list[torch.Tensor], grads: Grads) -> Result:
-    """The generated Torch single-tensor kernels (``symopt.torch.functional``), one param at a time
-    (as torch's for-loop skips a param without a gradient)."""
+def run_torch_kernels(case: Case, params0: list[torch.Tensor], grads: Grads, *, foreach: bool = False) -> Result:
+    """The generated Torch kernels (``symopt.torch.functional``): single-tensor, one param at a
+    time as torch's for-loop; or multi-tensor (``foreach=True``) over the params that have a
+    gradient at that step, as torch's foreach path."""
     from ..torch import functional
 
     rule = rules.get(case.rule)
     values = rule.values(**case.math_kwargs)
     named = {h.name: values[h.symbol] for h in rule.hyperparameters}
+    kernel = getattr(functional, f"_{case.rule}")  # the generated kernel module behind it
+    arguments = {k: named[k] for k in kernel.UPDATE_ARGUMENTS if k != "step"}
     params = [p.clone() for p in params0]
     states: list[dict[str, torch.Tensor]] = [{} for _ in params]
     for step_grads in grads:
-        for i, (p, g) in enumerate(zip(params, step_grads)):
-            if g is None:
-                continue
-            st = states[i]
-            if not st:
-                st["step"] = torch.tensor(0.0)
+        active = [i for i, g in enumerate(step_grads) if g is not None]
+        for i in active:
+            if not states[i]:
+                states[i]["step"] = torch.tensor(0.0)
                 for s in rule.active_states(values):
-                    st[s.name] = torch.full_like(p, float(s.initial.subs(values)), memory_format=torch.preserve_format)
-            kernel = getattr(functional, f"_{case.rule}")  # the generated kernel module behind it
-            getattr(functional, case.rule)([p], [g.clone()], *[[st.get(key)] for key in kernel.STATES], [st["step"]],
-                                           **{k: named[k] for k in kernel.UPDATE_ARGUMENTS if k != "step"})
+                    init = float(s.initial.subs(values))
+                    states[i][s.name] = torch.full_like(params[i], init, memory_format=torch.preserve_format)
+        groups = [active] if foreach else [[i] for i in active]
+        for group in groups:
+            if not group:
+                continue
+            buffers = [[states[i].get(key) for i in group] for key in kernel.STATES]
+            getattr(functional, case.rule)([params[i] for i in group], [step_grads[i].clone() for i in group], *buffers,
+                                           [states[i]["step"] for i in group], foreach=foreach, **arguments)
     return params, states
 
 
-def run_dropin_optimizer(case: Case, params0: list[torch.Tensor], grads: Grads) -> Result:
-    """The drop-in optimizers (``symopt.torch.Adagrad`` / ``RMSprop``), stepped like torch.optim."""
+def run_torch_foreach_kernels(case: Case, params0: list[torch.Tensor], grads: Grads) -> Result:
+    """The generated multi-tensor kernels (``torch._foreach_*``)."""
+    return run_torch_kernels(case, params0, grads, foreach=True)
+
+
+def run_dropin_optimizer(case: Case, params0: list[torch.Tensor], grads: Grads, **code_path: Any) -> Result:
+    """The drop-in optimizers (``symopt.torch.Adagrad`` / ``RMSprop`` / ``Adam``), stepped like torch.optim."""
     from ..torch import optim
 
     cls = {"adagrad": optim.Adagrad, "rmsprop": optim.RMSprop, "adam": optim.Adam}[case.rule]
     params = [p.clone().requires_grad_(True) for p in params0]
-    opt = cls(params, **case.math_kwargs)
+    opt = cls(params, **case.math_kwargs, **code_path)
     for step_grads in grads:
         for p, g in zip(params, step_grads):
             p.grad = None if g is None else g.clone()
         opt.step()
     return [p.detach() for p in params], [{k: v.detach() for k, v in opt.state[p].items()} for p in params]
+
+
+def run_dropin_foreach(case: Case, params0: list[torch.Tensor], grads: Grads) -> Result:
+    """The drop-in optimizers with ``foreach=True`` (the generated multi-tensor kernels)."""
+    return run_dropin_optimizer(case, params0, grads, foreach=True)
 
 
 def run_fused_optimizer(case: Case, params0: list[torch.Tensor], grads: Grads) -> Result:
@@ -208,11 +234,20 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
         Implementation("numpy", run_numpy_kernels, (torch.float64, torch.float32), ("adagrad", "rmsprop", "adam"),
                        "generated NumPy kernels (symopt.numpy)"),
         Implementation("torch", run_torch_kernels, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
-                       ("adagrad", "rmsprop", "adam"), "generated Torch single-tensor kernels (symopt.torch.functional)"),
+                       ("adagrad", "rmsprop", "adam"), "generated Torch single-tensor kernels (symopt.torch.functional)",
+                       quick_dtypes=(torch.float64, torch.float32, torch.bfloat16, torch.float16)),
         Implementation("optim", run_dropin_optimizer, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
                        ("adagrad", "rmsprop", "adam"), "drop-in optimizers symopt.torch.Adagrad / RMSprop / Adam"),
+        Implementation("torch-foreach", run_torch_foreach_kernels, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
+                       ("adagrad", "rmsprop", "adam"), "generated Torch multi-tensor kernels (torch._foreach_*)",
+                       mirrors="torch.optim(foreach=True)",
+                       quick_dtypes=(torch.float64, torch.float32, torch.bfloat16, torch.float16)),
+        Implementation("optim-foreach", run_dropin_foreach, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
+                       ("adagrad", "rmsprop", "adam"), "drop-in optimizers with foreach=True",
+                       mirrors="torch.optim(foreach=True)"),
         Implementation("fused", run_fused_optimizer, (torch.float64, torch.float32), ("adagrad", "rmsprop"),
-                       "fused C kernels (symopt.fused) behind symopt.torch.Adagrad / RMSprop with fused=True"),
+                       "fused C kernels (symopt.fused) behind symopt.torch.Adagrad / RMSprop with fused=True",
+                       mirrors="torch.optim(fused=True)"),
     )
 }
 
@@ -269,9 +304,10 @@ def verify_case(case: Case, impl: Implementation, dtype: torch.dtype, *, steps: 
     return verify_many(case, [impl], dtype, [reference], steps=steps, device=device)[0]
 
 
-def verify_many(case: Case, impls: list[Implementation], dtype: torch.dtype, references: list[str], *,
+def verify_many(case: Case, impls: list[Implementation], dtype: torch.dtype, references: list[str] | None = None, *,
                 steps: int = 100, device: str = "cpu") -> list[Row]:
-    """Every implementation against every reference on one case and dtype; the reference runs once."""
+    """Every implementation against ``references`` (None: each against the torch path it mirrors)
+    on one case and dtype; each implementation and each reference runs once."""
     params0 = make_params(case, dtype, device)
     grads = make_grads(case, params0, steps)
     rows = []
@@ -281,13 +317,16 @@ def verify_many(case: Case, impls: list[Implementation], dtype: torch.dtype, ref
             results[impl.name] = impl.run(case, params0, grads)
         except Exception as exc:  # a crash is a failed row with its reason, never a skipped one
             results[impl.name] = exc
-    for reference in references:
+    wanted = {impl.name: (references if references is not None else [impl.mirror_for(case.rule)]) for impl in impls}
+    for reference in dict.fromkeys(r for refs in wanted.values() for r in refs):
         try:
             expected: Result | Exception = run_torch_optim(case, params0, grads, reference)
         except Exception as exc:
             expected = exc
         found = findings_of(case, dtype, expected) if not isinstance(expected, Exception) else []
         for impl in impls:
+            if reference not in wanted[impl.name]:
+                continue
             tol = tolerance(dtype, impl.name, reference, steps)
             actual = results[impl.name]
             if isinstance(expected, Exception):
@@ -310,7 +349,7 @@ def run_matrix(cases: Iterable[Case], impls: Iterable[Implementation], dtypes: I
     jobs = []
     for case in cases:
         for dtype in dtypes:
-            chosen = [i for i in impls if case.rule in i.rules and dtype in i.dtypes]
+            chosen = [i for i in impls if case.rule in i.rules and dtype in i.dtypes and (full or dtype in i.quick_dtypes)]
             if chosen:
                 jobs.append((case, dtype, chosen))
     rows: list[Row] = []
@@ -320,7 +359,8 @@ def run_matrix(cases: Iterable[Case], impls: Iterable[Implementation], dtypes: I
 
         bar = tqdm(total=len(jobs), desc="verify", unit="case", leave=False)
     for case, dtype, chosen in jobs:
-        rows += verify_many(case, chosen, dtype, references_for(case.rule, full), steps=steps, device=device)
+        references = references_for(case.rule, full) if full else None
+        rows += verify_many(case, chosen, dtype, references, steps=steps, device=device)
         if bar is not None:
             bar.update()
     if bar is not None:
