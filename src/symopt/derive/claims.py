@@ -92,7 +92,13 @@ def _derivations() -> dict[str, Derivation]:
 
 
 def claims() -> list[Claim]:
-    """The verdicts on S1–S13."""
+    """The verdicts on S1–S13 (computed once per process: every input is a checked Derivation or
+    the installed torch)."""
+    return list(_claims())
+
+
+@lru_cache(maxsize=None)
+def _claims() -> tuple[Claim, ...]:
     d = _derivations()
     adagrad_defaults, rmsprop_defaults = torch_defaults("Adagrad"), torch_defaults("RMSprop")
     adagrad_steps = torch_first_steps("Adagrad")
@@ -102,7 +108,7 @@ def claims() -> list[Claim]:
 
     adagrad_rates = {r[0]: r[1] for r in adagrad_convergence_table()}
     rms_ratio_threshold = rmsprop_threshold(1e-8, 0.99, float("inf"))
-    return [
+    return (
         Claim(
             "S1", "A fixed learning rate has three regimes: too small converges slowly; too large jumps around the minimum and never settles; just right converges.",
             "holds-under-conditions",
@@ -216,7 +222,7 @@ def claims() -> list[Claim]:
             (d["rmsprop.time_constants.alpha_0.99"], d["rmsprop.torch.early_inflation"]),
             {"torch.optim.RMSprop defaults": dict(rmsprop_defaults), "first steps (w0=1, g=0.5)": rms_steps},
         ),
-    ]
+    )
 
 
 def json_safe(value: Any) -> Any:

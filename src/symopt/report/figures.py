@@ -82,10 +82,11 @@ def fixed_rate_regimes(folder: Path, lr_times_curvature: Sequence[float] = (0.05
         ax.set_xlabel("$w$")
         ax.set_ylabel(r"$f(w) = \lambda w^2/2$")
         ax.set_ylim(-0.1, 2.2)
-        axes[0][3].semilogy(np.arange(steps + 1), np.abs(w_path), "o", ms=3, label=rf"$\eta\lambda={k:g}$ (interpreter)")
+        marks, = axes[0][3].semilogy(np.arange(steps + 1), np.abs(w_path), "o", ms=3, label=rf"$\eta\lambda={k:g}$ (interpreter)")
         if derived is not None:
             subs = substitutions(rule, {"lr": eta}, **{"lambda": lam, "w_0": 1.0})
-            axes[0][3].semilogy(np.arange(1, steps + 1), np.abs(evaluate(derived, range(1, steps + 1), subs)), "-", lw=0.8)
+            axes[0][3].semilogy(np.arange(1, steps + 1), np.abs(evaluate(derived, range(1, steps + 1), subs)), "-", lw=0.8,
+                                color=marks.get_color(), label="derived" if i == len(lr_times_curvature) - 1 else None)
     axes[0][3].set_xlabel("step $t$")
     axes[0][3].set_ylabel(r"$|w_t|$")
     axes[0][3].legend(fontsize=6)
@@ -189,26 +190,38 @@ def rmsprop_ema(folder: Path, square_avg: Derivation, lr: Derivation, limit: Der
     return _save(fig, folder, "rmsprop_ema", caption)
 
 
-def quadratic_comparison(folder: Path, steps: int = 200, lr: float = 0.01) -> FigureFile:
-    """|w_t| on f = λw²/2 for SGD, AdaGrad and RMSProp (α = 0.9, 0.99) at one rate: interpreter runs."""
+def quadratic_comparison(folder: Path, steps: int = 400, lr: float = 0.01, cycle: Derivation | None = None,
+                         converges: Derivation | None = None) -> FigureFile:
+    """|w_t| on f = λw²/2 for SGD, AdaGrad and RMSProp (α = 0.9, 0.99) at one rate: interpreter runs,
+    with the derived RMSProp cycle amplitude (``cycle``: A = η/2 − ε/λ) drawn over them and AdaGrad's
+    derived limit (``converges``: w_t → 0) named in the legend."""
     lam = QuadraticGradient().curvature
     runs = {
         "SGD": (rules.sgd(), {}),
-        "AdaGrad": (rules.adagrad(), {}),
+        "AdaGrad" + (r" (derived: $w_t \to 0$)" if converges is not None else ""): (rules.adagrad(), {}),
         r"RMSProp $\alpha=0.99$": (rules.rmsprop(), {"alpha": 0.99}),
         r"RMSProp $\alpha=0.9$": (rules.rmsprop(), {"alpha": 0.9}),
     }
-    fig, axes = _new(1, 1, width=6.4, height=3.2)
+    fig, axes = _new(1, 1, width=6.4, height=3.4)
     ax = axes[0][0]
     for label, (rule, values) in runs.items():
         run = simulate(rule, lambda step, w: lam * w, steps, [1.0], lr=lr, **values)
         ax.semilogy(np.arange(steps + 1), np.abs(run["param"][:, 0]), lw=1, label=label)
+    amplitude = None
+    if cycle is not None:
+        subs = substitutions(rules.rmsprop(), {"lr": lr}, **{"lambda": lam})
+        amplitude = float(evaluate(cycle.expr, [1], subs)[0])
+        ax.axhline(amplitude, color="k", ls="--", lw=0.8, label=rf"derived 2-cycle $A = {sp.latex(cycle.expr)}$")
     ax.set_xlabel("step $t$")
     ax.set_ylabel(r"$|w_t|$")
     ax.legend(fontsize=7)
     caption = (
         rf"$|w_t|$ on $f(w) = \lambda w^2/2$, $\lambda = {lam:g}$, $w_0 = 1$, $\eta = {lr:g}$, torch defaults otherwise, run by the "
-        r"reference interpreter (no closed form on the quadratic is derived for the adaptive rules yet)."
+        r"reference interpreter"
+        + (rf"; dashed: the derived amplitude of RMSProp's 2-cycle (\texttt{{{cycle.id.replace('_', chr(92) + '_')}}}), "
+           rf"$A = {amplitude:.6g}$ here, the same for both $\alpha$" if cycle is not None else "")
+        + (r"; AdaGrad converges for every $\eta$ (\texttt{adagrad.quadratic.converges})" if converges is not None else "")
+        + "."
     )
     return _save(fig, folder, "quadratic_comparison", caption)
 

@@ -8,6 +8,7 @@ formula comes from the model (:meth:`UpdateRule.latex`, :meth:`UpdateRule.equati
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -101,7 +102,7 @@ def render_case(case: Case, results: list[Derivation]) -> str:
     return fill(
         "case.tex",
         LABEL=escape(f"{rule.title}: {case.label}"),
-        DESCRIPTION=escape(f"Reference: {rule.reference}. {rule.description}"),
+        DESCRIPTION=soft(f"Reference: {rule.reference}. {rule.description}"),
         UPDATE=_lines(rule.latex()),
         RECURRENCES=_lines(rule.equations_latex(**case.options)),
         RESULTS="\n".join(render_result(d) for d in results) or "(none derived)",
@@ -113,24 +114,98 @@ def render_result(d: Derivation) -> str:
     return fill(
         "result.tex",
         TITLE=escape(d.title),
-        ID=escape(d.id),
-        STATEMENT=d.statement_latex,
+        ID=breakable_id(d.id),
+        STATEMENT=display(d.statement),
         ASSUMPTIONS=assumptions or "none",
-        STEPS=_lines([_safe_text(step) for step in d.steps], align=False),
+        STEPS="\n".join(step(s) for s in d.steps),
         CHECKS="\n".join(_check_row(c) for c in d.checks),
     )
 
 
-def _safe_text(step: str) -> str:
-    """A derivation step with ``^`` and bare ``_`` escaped inside its ``\\text{...}`` groups (steps may
-    quote code there, e.g. ``m^2``, which LaTeX's text mode rejects)."""
-    import re
+def breakable_id(text: str) -> str:
+    """An id in typewriter type that may break after its dots, underscores, plus and equals signs."""
+    out = escape(text)
+    for mark in (".", r"\_", "+", "="):
+        out = out.replace(mark, mark + r"\allowbreak{}")
+    return r"\texttt{" + out + "}"
 
-    def fix(match: re.Match) -> str:
-        inner = re.sub(r"(?<!\\)_", r"\\_", match.group(1)).replace("^", r"\textasciicircum{}")
-        return r"\text{" + inner + "}"
 
-    return re.sub(r"\\text\{([^{}]*)\}", fix, step)
+def soft(text: str) -> str:
+    """``escape(text)`` that may also break inside dotted names and after ``=`` (check details,
+    references: long tokens that would otherwise stick out of the line)."""
+    return re.sub(r"(?<=[A-Za-z])\.(?=[A-Za-z])|=(?!\\)", lambda m: m.group(0) + r"\allowbreak{}", escape(text))
+
+
+#: Above this many characters of LaTeX (a rough width), a sum on the right of an equation is broken
+#: into lines; any line still wider than the text is scaled to it by ``\fitmath`` (document.tex).
+LINE_CHARS = 150
+
+
+def display(statement: sp.Basic | str) -> str:
+    """A displayed formula that fits the page: an equation whose right side is a long sum is set one
+    group of terms per line; every line goes through ``\fitmath``, which shrinks it only when TeX
+    measures it wider than the line."""
+    if isinstance(statement, str):
+        return _fit_lines([statement])
+    if isinstance(statement, sp.Eq) and isinstance(statement.rhs, sp.Add) and len(sp.latex(statement)) > LINE_CHARS:
+        terms = statement.rhs.as_ordered_terms()
+        pieces = [sp.latex(terms[0])]
+        for term in terms[1:]:
+            pieces.append(("- " + sp.latex(-term)) if term.could_extract_minus_sign() else ("+ " + sp.latex(term)))
+        lines, current = [], sp.latex(statement.lhs) + " = " + pieces[0]
+        for piece in pieces[1:]:
+            if len(current) + len(piece) > LINE_CHARS:
+                lines.append(current)
+                current = r"\qquad " + piece
+            else:
+                current += " " + piece
+        lines.append(current)
+        return _fit_lines(lines)
+    return _fit_lines([sp.latex(statement)])
+
+
+def _fit_lines(lines: list[str]) -> str:
+    return "\\begin{center}\n" + "\\\\\n".join(rf"\fitmath{{{line}}}" for line in lines) + "\n\\end{center}"
+
+
+def step(text: str) -> str:
+    """One derivation step: a formula is displayed (``\fitmath``); a step that mixes words
+    (``\text{...}``) and formulas is set as a paragraph with the formulas inline, so that it wraps."""
+    parts = split_text(text)
+    if not any(kind == "text" for kind, _ in parts):
+        return _fit_lines([text])
+    out = []
+    for kind, piece in parts:
+        if kind == "text":
+            out.append(piece)
+        elif piece.strip():
+            core = piece.strip()
+            core = core[:-1] if core.endswith("\\") and not core.endswith("\\\\") else core  # a trailing control space
+            out.append((" " if piece[0].isspace() else "") + f"${core}$" + (" " if piece[-1].isspace() else ""))
+        else:
+            out.append(" ")
+    return r"\par\noindent\hangindent=1.5em\hangafter=1 " + re.sub(" +", " ", "".join(out)).strip() + r"\par"
+
+
+def split_text(text: str) -> list[tuple[str, str]]:
+    """``[("math" | "text", piece)]``: the ``\text{...}`` groups of a LaTeX formula (brace-matched)
+    and the math between them."""
+    out: list[tuple[str, str]] = []
+    i = 0
+    while True:
+        j = text.find(r"\text{", i)
+        if j < 0:
+            out.append(("math", text[i:]))
+            return [p for p in out if p[1]]
+        out.append(("math", text[i:j]))
+        depth, k = 1, j + len(r"\text{")
+        while depth:
+            if k >= len(text):
+                raise ValueError(f"unbalanced braces in {text!r}")
+            depth += {"{": 1, "}": -1}.get(text[k], 0) if text[k - 1] != "\\" else 0
+            k += 1
+        out.append(("text", text[j + len(r"\text{"): k - 1]))
+        i = k
 
 
 def _check_row(c: Check) -> str:

@@ -1,9 +1,11 @@
 """The report's sections, in the source post's order, each assembled from results of this run.
 
-* the post's statements and their verdicts: :func:`symopt.derive.claims` (when that exists);
-* fixed rate (S1), the 1/t rule (S3), AdaGrad (S5–S7), RMSProp (S9–S13): the models
-  (:meth:`UpdateRule.latex`), :func:`symopt.derive.derive` under the gradient models, figures of
-  derived against simulated curves (:mod:`.figures`);
+* the post's statements and their verdicts: :func:`symopt.derive.claims`, as a table and, in each
+  section, as prose (the claim's explanation and the derivations it rests on);
+* fixed rate (S1), the 1/t rule (S2–S4), AdaGrad (S5–S7), RMSProp (S8–S13): the models
+  (:meth:`UpdateRule.latex`), :func:`symopt.derive.derive` under the gradient models, the groups of
+  :mod:`symopt.derive.analyses` (asymptotics, regimes, time constants, dynamics on the quadratic),
+  figures of derived against simulated curves (:mod:`.figures`);
 * textbook vs torch: :func:`symopt.verify.equations.compare_dialects` and the two derived rates;
 * verification and benchmarks: the latest ``reports/verify.json`` and ``reports/bench.json``.
 
@@ -25,10 +27,10 @@ from typing import Any, Callable
 import sympy as sp
 
 from .. import rules
-from ..derive import Derivation, derive
+from ..derive import Claim, Derivation, analyses, claims, derive, euler_maclaurin
 from ..derive.gradients import PowerLawGradient, gradient_model
 from . import figures as F
-from .latex import escape, fill, render_result
+from .latex import breakable_id, display, escape, fill, render_result, soft
 
 MAX_FAILURE_GROUPS = 25
 POWERLAW_EXPONENTS = (sp.Rational(1, 4), sp.Rational(1, 2), sp.Rational(3, 4))
@@ -73,6 +75,12 @@ class Results:
         except Exception as exc:  # noqa: BLE001
             return f"{type(exc).__name__}: {exc}"
 
+    def claims(self) -> dict[str, Claim]:
+        """:func:`symopt.derive.claims`, by id, computed once."""
+        if "claims" not in self._cache:
+            self._cache["claims"] = {c.id: c for c in claims()}  # type: ignore[assignment]
+        return self._cache["claims"]  # type: ignore[return-value]
+
     def one(self, family: str, dialect: str | None, suffix: str, gradient: Any = "constant", **options: Any) -> Derivation:
         for d in self.derive(family, dialect, gradient, **options):
             if d.id.endswith("." + suffix):
@@ -80,24 +88,35 @@ class Results:
         raise KeyError(f"no derivation *.{suffix} for {family} [{dialect}] under {gradient}")
 
 
-def optional(module: str, name: str) -> Callable[..., Any] | None:
-    """``module.name`` when :mod:`symopt.derive` has it, else None (the section says it is pending)."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-
-
 # -- rendering helpers ---------------------------------------------------------------------------
 def compact(d: Derivation) -> str:
     """A derivation as its statement and check lines (the full steps are in the appendix)."""
-    checks = r"\\ ".join(escape(c.summary()) for c in d.checks)
+    checks = "".join(rf"\item {soft(c.summary())}" "\n" for c in d.checks)
     assumptions = "; ".join(escape(a.text) for a in d.assumptions)
     return (
-        rf"\paragraph{{{escape(d.title)}}} (\texttt{{{escape(d.id)}}})" "\n"
-        rf"\begin{{equation*}}{d.statement_latex}\end{{equation*}}" "\n"
-        rf"{{\small Assumptions: {assumptions or 'none'}.\\ Checks: {checks}}}" "\n"
+        rf"\result{{{escape(d.title)}}}{{{breakable_id(d.id)}}}" "\n"
+        + display(d.statement) + "\n"
+        + rf"{{\small Assumptions: {assumptions or 'none'}. Checks:" "\n"
+        + r"\begin{itemize}\setlength{\itemsep}{0pt}" "\n" + checks + r"\end{itemize}}" "\n"
     )
+
+
+def claim_notes(results: Results, *ids: str) -> str:
+    """The post's statements ``ids`` in prose: the statement, the verdict, its explanation and the
+    derivations it rests on (from :func:`symopt.derive.claims`; nothing is typed here)."""
+    found = results.claims()
+    out = [r"\paragraph{What the post says, and what holds.}"]
+    for i in ids:
+        c = found[i]
+        failed = r"\textbf{a check FAILED}"
+        evidence = "; ".join(f"{escape(d.title)} ({breakable_id(d.id)}, {'checks passed' if d.passed else failed})" for d in c.derivations)
+        out.append(
+            rf"\par\smallskip\noindent\textbf{{{escape(c.id)}}} \emph{{{escape(c.statement)}}} "
+            rf"Verdict: \textbf{{{escape(c.verdict)}}}. {escape(c.explanation)}"
+            + ("\n" + display(c.statement_latex) if c.statement_latex else "")
+            + (rf"{{\small Rests on: {evidence}.}}" if evidence else r"{\small No computation can decide it.}")
+        )
+    return "\n".join(out) + "\n"
 
 
 def full(d: Derivation) -> str:
@@ -141,24 +160,17 @@ def _fmt(x: float) -> str:
 
 # -- the sections ----------------------------------------------------------------------------------
 def statements(results: Results) -> Section:
-    claims_fn = optional("symopt.derive", "claims")
-    cmd = r"\texttt{symopt report} (verdicts: \texttt{symopt.derive.claims()})"
-    if claims_fn is None:
-        note = "the verdicts need symopt.derive.claims(), which this build does not have"
-        rows = [[f"S{i}", "--", r"\textit{pending}", "--"] for i in range(1, 14)]
-        body = pending(escape(note)) + table(r"lp{0.3\linewidth}lp{0.4\linewidth}", ["", "statement", "verdict", "explanation"], rows)
-        return Section("statements", "The post's statements and their verdicts", cmd, body, pending=[note])
-    claims = list(claims_fn())
+    cmd = r"\texttt{symopt report} (verdicts: \texttt{symopt claims})"
     rows = []
-    for c in claims:
-        verdict = getattr(c.verdict, "value", c.verdict)
-        evidence = getattr(c, "evidence", ()) or ()
-        ids = ", ".join(escape(str(getattr(e, "id", e))) for e in evidence)
-        explanation = escape(str(c.explanation)) + (rf" \emph{{Evidence:}} \texttt{{{ids}}}" if ids else "")
-        rows.append([escape(str(c.id)), escape(str(c.statement)), r"\textbf{" + escape(str(verdict)) + "}", explanation])
+    for c in results.claims().values():
+        ids = ", ".join(breakable_id(d.id) for d in c.derivations)
+        explanation = escape(c.explanation) + (rf" \emph{{Evidence:}} {ids}" if ids else "")
+        verdict = escape(c.verdict).replace("-", r"-\allowbreak{}")
+        rows.append([escape(c.id), escape(c.statement), r"\textbf{" + verdict + "}", explanation])
     body = (
-        "Each statement of the post, with the verdict derived by \\texttt{symopt.derive.claims()} and the results it rests on.\n"
-        + table(r"lp{0.28\linewidth}p{0.12\linewidth}p{0.42\linewidth}", ["", "statement", "verdict", "explanation and evidence"], rows)
+        "Each statement of the post, with the verdict derived by \\texttt{symopt.derive.claims()} and the results it rests on "
+        "(each section below discusses its statements).\n"
+        + r"{\small" + table("l" + "".join(rf">{{\raggedright\arraybackslash}}p{{{w}\linewidth}}" for w in (0.27, 0.13, 0.44)), ["", "statement", "verdict", "explanation and evidence"], rows) + "}"
     )
     return Section("statements", "The post's statements and their verdicts", cmd, body)
 
@@ -174,13 +186,15 @@ def fixed_rate(results: Results, folder: Path) -> Section:
     param = next((d for d in quad if d.id.endswith(".param")), None) if not isinstance(quad, str) else None
     fig = F.fixed_rate_regimes(folder, derived=param.expr if param is not None else None)
     parts.append(figure(fig))
-    parts.append(rf"Figure~\ref{{{fig.label}}} shows the three regimes the post describes, run by the interpreter.")
-    return Section("fixed-rate", "A fixed learning rate: three regimes (S1)", r"\texttt{symopt report} (derivations: \texttt{symopt derive sgd})",
+    parts.append(rf"Figure~\ref{{{fig.label}}} shows the three regimes the post describes, run by the interpreter"
+                 + (rf", with the derived closed form (\texttt{{{escape(param.id)}}}) over the runs." if param is not None else "."))
+    parts.append(claim_notes(results, "S1"))
+    return Section("fixed-rate", "A fixed learning rate: three regimes (S1)", r"\texttt{symopt report} (derivations: \texttt{symopt derive sgd --gradient quadratic})",
                    "\n".join(parts), [fig], notes)
 
 
 def inverse_time(results: Results, folder: Path) -> Section:
-    parts, notes = [], []
+    parts, notes = [claim_notes(results, "S2")], []
     trajectories = {}
     for dialect in ("textbook", "corrected"):
         rule = rules.inverse_time(dialect)
@@ -188,22 +202,22 @@ def inverse_time(results: Results, folder: Path) -> Section:
         ds = results.derive("inverse_time", dialect)
         parts.append(r"\paragraph{Derived under a constant gradient: the sign.}" "\n" + "\n".join(compact(d) for d in ds))
         trajectories[dialect] = results.one("inverse_time", dialect, "param")
+    leading = {d.id for d in analyses.inverse_time_asymptotics()}
     for dialect in ("textbook", "corrected"):
-        text, n = derived_or_pending(results.try_derive("inverse_time", dialect, gradient="quadratic"),
-                                     f"the Gamma product of the 1/t rule ({dialect}) on the quadratic",
+        quad = results.try_derive("inverse_time", dialect, gradient="quadratic")
+        if not isinstance(quad, str):
+            quad = [d for d in quad if d.id not in leading]  # the asymptotics have their own paragraph
+        text, n = derived_or_pending(quad, f"the Gamma product of the 1/t rule ({dialect}) on the quadratic",
                                      f"symopt.derive.derive('inverse_time', gradient='quadratic', dialect='{dialect}')")
         parts.append(rf"\paragraph{{The Gamma product ({dialect}).}}" "\n" + text)
         notes += n
-    asym = optional("symopt.derive.asymptotics", "inverse_time")
-    if asym is None:
-        note = "asymptotics of the 1/t rule (H_t = ln t + gamma + O(1/t)): needs symopt.derive.asymptotics.inverse_time()"
-        parts.append(r"\paragraph{Asymptotics.}" "\n" + pending(escape(note)))
-        notes.append(note)
-    else:
-        parts.append(r"\paragraph{Asymptotics.}" "\n" + "\n".join(compact(d) for d in asym()))
+    parts.append(r"\paragraph{Asymptotics (" + breakable_id("symopt.derive.analyses.inverse_time_asymptotics()") + r").}" "\n"
+                 + "\n".join(compact(d) for d in analyses.inverse_time_asymptotics()))
     fig = F.inverse_time(folder, trajectories)
     parts.append(figure(fig))
-    return Section("inverse-time", "The 1/t rule (S3, S4)", r"\texttt{symopt report} (derivations: \texttt{symopt derive inverse\_time})",
+    parts.append(claim_notes(results, "S3", "S4"))
+    return Section("inverse-time", "A decaying rate and the 1/t rule (S2, S3, S4)",
+                   r"\texttt{symopt report} (derivations: \texttt{symopt derive inverse\_time}, \texttt{--gradient quadratic})",
                    "\n".join(parts), [fig], notes)
 
 
@@ -216,36 +230,26 @@ def adagrad(results: Results, folder: Path) -> Section:
         parts += [compact(d) for d in results.derive("adagrad", dialect)]
     parts.append(r"\paragraph{Closed forms under a power-law gradient $g_t = c\,t^{-p}$.}")
     by_model: dict[str, tuple[Derivation, Any]] = {"constant": (results.one("adagrad", "torch", "lr"), gradient_model("constant"))}
+    regimes = analyses.adagrad_regimes()
+    regime_ids = {d.id for d in regimes}
     for p in POWERLAW_EXPONENTS:
         model = PowerLawGradient(exponent=p)
         ds = results.derive("adagrad", "torch", model)
-        parts += [compact(d) for d in ds]
+        parts += [compact(d) for d in ds if d.id not in regime_ids]  # the regimes are shown once, below
         by_model[f"$p = {sp.latex(p)}$"] = (next(d for d in ds if d.id.endswith(".lr")), model)
-    em = optional("symopt.derive.euler_maclaurin", "derivations")
     parts.append(r"\paragraph{Asymptotics of the sums (Euler--Maclaurin).}")
-    if em is None:
-        note = "Euler-Maclaurin expansions of the accumulator sums: needs symopt.derive.euler_maclaurin.derivations()"
-        parts.append(pending(escape(note)))
-        notes.append(note)
-    else:
-        parts += [compact(d) for d in em()]
-    regimes = optional("symopt.derive.asymptotics", "adagrad_regimes")
-    parts.append(r"\paragraph{Power-law regimes of the effective rate.}")
-    if regimes is None:
-        note = ("the leading terms of eta_t under g_t = c t^(-p) for p < 1/2, = 1/2, > 1/2: "
-                "needs symopt.derive.asymptotics.adagrad_regimes(); the figure shows the derived closed forms")
-        parts.append(pending(escape(note)))
-        notes.append(note)
-    else:
-        parts += [compact(d) for d in regimes()]
+    parts += [compact(d) for d in euler_maclaurin.derivations() if d.id != "sums.harmonic"]  # H_t: in the 1/t section
+    parts.append(r"\paragraph{Regimes of the effective rate (" + breakable_id("symopt.derive.analyses.adagrad_regimes()") + r").}")
+    parts += [compact(d) for d in regimes]
     fig = F.adagrad_lr(folder, by_model)
     parts.append(figure(fig, 0.8))
-    return Section("adagrad", "AdaGrad (S5, S6, S7)", r"\texttt{symopt report} (derivations: \texttt{symopt derive adagrad})",
+    parts.append(claim_notes(results, "S5", "S6", "S7"))
+    return Section("adagrad", "AdaGrad (S5, S6, S7)", r"\texttt{symopt report} (derivations: \texttt{symopt derive adagrad}, \texttt{--gradient powerlaw})",
                    "\n".join(parts), [fig], notes)
 
 
 def rmsprop(results: Results, folder: Path) -> Section:
-    parts, notes = [], []
+    parts, notes = [claim_notes(results, "S8")], []
     for dialect in ("textbook", "torch"):
         parts.append(model_block(rules.rmsprop(dialect)))
     parts.append(r"\paragraph{The EMA closed form, for any gradient sequence.}")
@@ -271,24 +275,18 @@ def rmsprop(results: Results, folder: Path) -> Section:
         r"$\eta_t / \lim_{t\to\infty}\eta_t$, at $g = 0.5$ and torch's other defaults:" "\n"
         + table("l" + "r" * len(steps), [""] + [f"$t = {s}$" for s in steps], rows)
     )
-    tc = optional("symopt.derive.asymptotics", "rmsprop_time_constants")
-    parts.append(r"\paragraph{Time constants of $\alpha$.}")
-    if tc is None:
-        note = "time constants of alpha (steps for alpha^t to fall by e, half-life): needs symopt.derive.asymptotics.rmsprop_time_constants()"
-        parts.append(pending(escape(note)))
-        notes.append(note)
-    else:
-        parts += [compact(d) for d in tc()]
+    parts.append(r"\paragraph{Time constants of $\alpha$ (" + breakable_id("symopt.derive.analyses.rmsprop_time_constants()") + r").}")
+    parts += [compact(d) for d in analyses.rmsprop_time_constants()]
     fig = F.rmsprop_ema(folder, square_avg, lr, limit)
     parts.append(figure(fig))
-    parts.append(r"\paragraph{On the quadratic.}")
-    text, n = derived_or_pending(results.try_derive("rmsprop", "torch", "quadratic"), "RMSProp on the quadratic",
-                                 "symopt.derive.derive('rmsprop', gradient='quadratic')")
-    parts.append(text)
-    notes += n
-    quad = F.quadratic_comparison(folder)
+    parts.append(r"\paragraph{On the quadratic (" + breakable_id("symopt.derive.analyses.quadratic_dynamics()") + r").}")
+    dynamics = analyses.quadratic_dynamics()
+    parts += [compact(d) for d in dynamics]
+    by_id = {d.id: d for d in dynamics}
+    quad = F.quadratic_comparison(folder, cycle=by_id["rmsprop.quadratic.cycle_outside"], converges=by_id["adagrad.quadratic.converges"])
     parts.append(figure(quad, 0.7))
-    return Section("rmsprop", "RMSProp (S8--S13)", r"\texttt{symopt report} (derivations: \texttt{symopt derive rmsprop})",
+    parts.append(claim_notes(results, "S9", "S10", "S11", "S12", "S13"))
+    return Section("rmsprop", "RMSProp (S8--S13)", r"\texttt{symopt report} (derivations: \texttt{symopt derive rmsprop}, \texttt{--gradient quadratic})",
                    "\n".join(parts), [fig, quad], notes)
 
 
@@ -301,12 +299,12 @@ def textbook_vs_torch(results: Results, folder: Path) -> Section:
         for c in compare_dialects(family):
             quantity = "w" if c.quantity == "param" else c.quantity
             value = "0" if c.identical else sp.latex(c.difference)
-            parts.append(rf"\paragraph{{{family}, {escape(quantity)}.}}" "\n" rf"\begin{{equation*}}\Delta = {value}\end{{equation*}}")
+            parts.append(rf"\paragraph{{{family}, {escape(quantity)}.}}" "\n" + display(rf"\Delta = {value}"))
     pairs = {f: (results.one(f, "textbook", "lr"), results.one(f, "torch", "lr")) for f in ("adagrad", "rmsprop")}
     fig, region = F.dialect_ratio(folder, pairs)
     parts.append(
         r"\paragraph{The effective rates.} The derived rates of the two dialects, under a constant gradient:"
-        + "".join(rf"\begin{{equation*}}\text{{{f}}}:\quad {sp.latex(b.expr)} \quad\text{{vs}}\quad {sp.latex(t.expr)}\end{{equation*}}"
+        + "".join("\n" + display(rf"\text{{{f}}}:\quad {sp.latex(b.expr)} \quad\text{{vs}}\quad {sp.latex(t.expr)}")
                   for f, (b, t) in pairs.items())
     )
     parts.append(figure(fig))
