@@ -211,7 +211,7 @@ def inverse_time(results: Results, folder: Path) -> Section:
                                      f"symopt.derive.derive('inverse_time', gradient='quadratic', dialect='{dialect}')")
         parts.append(rf"\paragraph{{The Gamma product ({dialect}).}}" "\n" + text)
         notes += n
-    parts.append(r"\paragraph{Asymptotics (" + breakable_id("symopt.derive.analyses.inverse_time_asymptotics()") + r").}" "\n"
+    parts.append(r"\paragraph{Asymptotics.} From " + breakable_id("symopt.derive.analyses.inverse_time_asymptotics()") + ":" "\n"
                  + "\n".join(compact(d) for d in analyses.inverse_time_asymptotics()))
     fig = F.inverse_time(folder, trajectories)
     parts.append(figure(fig))
@@ -239,7 +239,7 @@ def adagrad(results: Results, folder: Path) -> Section:
         by_model[f"$p = {sp.latex(p)}$"] = (next(d for d in ds if d.id.endswith(".lr")), model)
     parts.append(r"\paragraph{Asymptotics of the sums (Euler--Maclaurin).}")
     parts += [compact(d) for d in euler_maclaurin.derivations() if d.id != "sums.harmonic"]  # H_t: in the 1/t section
-    parts.append(r"\paragraph{Regimes of the effective rate (" + breakable_id("symopt.derive.analyses.adagrad_regimes()") + r").}")
+    parts.append(r"\paragraph{Regimes of the effective rate.} From " + breakable_id("symopt.derive.analyses.adagrad_regimes()") + ":")
     parts += [compact(d) for d in regimes]
     fig = F.adagrad_lr(folder, by_model)
     parts.append(figure(fig, 0.8))
@@ -275,11 +275,11 @@ def rmsprop(results: Results, folder: Path) -> Section:
         r"$\eta_t / \lim_{t\to\infty}\eta_t$, at $g = 0.5$ and torch's other defaults:" "\n"
         + table("l" + "r" * len(steps), [""] + [f"$t = {s}$" for s in steps], rows)
     )
-    parts.append(r"\paragraph{Time constants of $\alpha$ (" + breakable_id("symopt.derive.analyses.rmsprop_time_constants()") + r").}")
+    parts.append(r"\paragraph{Time constants of $\alpha$.} From " + breakable_id("symopt.derive.analyses.rmsprop_time_constants()") + ":")
     parts += [compact(d) for d in analyses.rmsprop_time_constants()]
     fig = F.rmsprop_ema(folder, square_avg, lr, limit)
     parts.append(figure(fig))
-    parts.append(r"\paragraph{On the quadratic (" + breakable_id("symopt.derive.analyses.quadratic_dynamics()") + r").}")
+    parts.append(r"\paragraph{On the quadratic.} From " + breakable_id("symopt.derive.analyses.quadratic_dynamics()") + ":")
     dynamics = analyses.quadratic_dynamics()
     parts += [compact(d) for d in dynamics]
     by_id = {d.id: d for d in dynamics}
@@ -408,6 +408,7 @@ def benchmarks(path: Path) -> Section | None:
     body = [r"From \texttt{" + escape(str(path)) + "}" + (": " + escape(", ".join(f"{k} {v}" for k, v in meta.items())) if meta else "") + "."]
     if rows and isinstance(rows[0], dict):
         keys = [k for k in rows[0] if not isinstance(rows[0][k], (list, dict))][:8]
-        body.append(table("l" * len(keys), [escape(k) for k in keys],
-                          [[escape(_fmt(r.get(k)) if isinstance(r.get(k), float) else str(r.get(k))) for k in keys] for r in rows]))
+        body.append(r"{\footnotesize\setlength{\tabcolsep}{3pt}"
+                    + table("l" * len(keys), [escape(k) for k in keys],
+                            [[escape(_fmt(r.get(k)) if isinstance(r.get(k), float) else str(r.get(k))) for k in keys] for r in rows]) + "}")
     return Section("benchmarks", "Benchmarks", r"\texttt{make bench} (\texttt{symopt bench}), then \texttt{symopt report}", "\n\n".join(body))

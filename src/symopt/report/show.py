@@ -15,7 +15,7 @@ import sympy as sp
 from IPython.display import Image, Math, display
 
 from .. import rules
-from ..derive import Derivation
+from ..derive import Derivation, analyses
 from ..derive.gradients import PowerLawGradient, gradient_model
 from . import figures as F
 from . import sections as S
@@ -59,11 +59,11 @@ def _adagrad_models() -> dict[str, tuple[Derivation, Any]]:
 
 #: figure name -> builder(folder) -> FigureFile (the same figures as the report's)
 BUILDERS: dict[str, Callable[[Path], F.FigureFile]] = {
-    "fixed_rate_regimes": lambda folder: F.fixed_rate_regimes(folder),
+    "fixed_rate_regimes": lambda folder: F.fixed_rate_regimes(folder, derived=_results.one("sgd", "torch", "param", "quadratic").expr),
     "inverse_time": lambda folder: F.inverse_time(folder, {d: _results.one("inverse_time", d, "param") for d in ("textbook", "corrected")}),
     "adagrad_lr": lambda folder: F.adagrad_lr(folder, _adagrad_models()),
     "rmsprop_ema": lambda folder: F.rmsprop_ema(folder, *(_results.one("rmsprop", "torch", s) for s in ("square_avg", "lr", "lr_limit"))),
-    "quadratic_comparison": lambda folder: F.quadratic_comparison(folder),
+    "quadratic_comparison": lambda folder: F.quadratic_comparison(folder, **dict(zip(("converges", "cycle"), analyses.quadratic_dynamics()[:2]))),
     "textbook_vs_torch": lambda folder: F.dialect_ratio(
         folder, {f: (_results.one(f, "textbook", "lr"), _results.one(f, "torch", "lr")) for f in ("adagrad", "rmsprop")})[0],
 }
