@@ -345,3 +345,18 @@ def test_launcher_keeps_references_and_reuses_its_tables(adagrad_kernel):
     assert adagrad_kernel._entry is entry  # same buffers: tables reused
     adagrad_kernel.step([p], [g.clone()], {"sum": [s]}, [3.0])
     assert adagrad_kernel._entry is not entry  # a new gradient: validated again
+
+
+def test_serial_build_when_openmp_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setattr(fbuild, "openmp_works", lambda cc: False)
+    lib = fbuild.load("serial_test", flaunch.source("adagrad"), directory=tmp_path)
+    assert not lib.openmp and not lib.cached
+    kernel = FusedKernel("adagrad", library=lib)
+    p = torch.randn(1000, dtype=torch.float64)
+    q = p.clone().requires_grad_(True)
+    ref = torch.optim.Adagrad([q], fused=True)
+    g = torch.randn(1000, dtype=torch.float64)
+    q.grad = g.clone()
+    ref.step()
+    kernel.step([p], [g], {"sum": [torch.zeros_like(p)]}, [1.0])
+    assert torch.equal(p, q.detach())

@@ -30,6 +30,7 @@ from typing import Optional
 
 BASE_FLAGS = ("-std=c99", "-O3", "-march=native", "-fno-math-errno", "-ffp-contract=off", "-fPIC", "-shared")
 OPENMP_FLAGS = ("-fopenmp",)
+SERIAL_FLAGS = ("-Wno-unknown-pragmas",)
 
 
 class CompilerMissing(RuntimeError):
@@ -130,22 +131,28 @@ def load(name: str, source: str, *, cc: Optional[str] = None, directory: Optiona
     cc = cc or find_compiler()
     if cc is None:
         raise CompilerMissing("no C compiler found (looked for $CC, cc, gcc)")
-    openmp = openmp_works(cc)
-    flags = BASE_FLAGS + (OPENMP_FLAGS if openmp else ("-Wno-unknown-pragmas",))
-    key = cache_key(source, cc, flags)
+    directory = Path(directory) if directory is not None else cache_dir()
+    candidates = [(BASE_FLAGS + OPENMP_FLAGS, True), (BASE_FLAGS + SERIAL_FLAGS, False)]
     with _LOCK:
-        memo = _LOADED.get((name, key))
-        if memo is not None:
-            return memo
-        directory = Path(directory) if directory is not None else cache_dir()
+        # A library already on disk needs no probe of the compiler (a cached load stays cheap).
+        for flags, openmp in candidates:
+            key = cache_key(source, cc, flags)
+            memo = _LOADED.get((name, key))
+            if memo is not None:
+                return memo
+            path = directory / f"{name}-{key}.so"
+            if path.exists():
+                return _remember(name, key, Library(ctypes.CDLL(str(path)), path, openmp, True, time.perf_counter() - start))
+        flags, openmp = candidates[0] if openmp_works(cc) else candidates[1]
+        key = cache_key(source, cc, flags)
         path = directory / f"{name}-{key}.so"
-        cached = path.exists()
-        if not cached:
-            build(source, path, cc, flags)
-        handle = ctypes.CDLL(str(path))
-        lib = Library(handle, path, openmp, cached, time.perf_counter() - start)
-        _LOADED[(name, key)] = lib
-        return lib
+        build(source, path, cc, flags)
+        return _remember(name, key, Library(ctypes.CDLL(str(path)), path, openmp, False, time.perf_counter() - start))
+
+
+def _remember(name: str, key: str, lib: Library) -> Library:
+    _LOADED[(name, key)] = lib
+    return lib
 
 
 def build(source: str, path: Path, cc: str, flags: tuple[str, ...]) -> None:
