@@ -133,3 +133,25 @@ def test_a_deliberately_wrong_generated_kernel_fails_the_matrix(monkeypatch):
     rows = runner.run_matrix([case], [runner.IMPLEMENTATIONS["torch"], runner.IMPLEMENTATIONS["optim"]],
                              [torch.float32], steps=5, progress=False)
     assert rows and all(r.status == "FAIL" for r in rows), rows
+
+
+def test_a_torch_path_that_disagrees_with_torchs_for_loop_is_a_finding_not_a_failure(monkeypatch):
+    """When torch's fused path is off from torch's own for-loop (as Adagrad(fused=True) is on
+    non-contiguous params in torch 2.13), rows against it say so, and the implementation is
+    compared with the for-loop too."""
+    real = runner.run_torch_optim
+
+    def fused_is_off(case, params0, grads, reference="torch.optim(foreach=False)"):
+        params, states = real(case, params0, grads, reference)
+        if "fused" in reference:
+            params = [p * 1.5 for p in params]
+        return params, states
+
+    monkeypatch.setattr(runner, "run_torch_optim", fused_is_off)
+    impl = runner.Implementation("torch", runner.run_torch_kernels, (torch.float32,), ("adagrad",), "kernels",
+                                 mirrors="torch.optim(fused=True)")
+    rows = runner.verify_many(Case("adagrad", "default", {}), [impl], torch.float32, steps=5)
+    by_reference = {r.reference: r for r in rows}
+    assert by_reference["torch.optim(fused=True)"].status == "torch-disagrees"
+    assert "differs from its own for-loop" in by_reference["torch.optim(fused=True)"].note
+    assert by_reference["torch.optim(foreach=False)"].status == "pass"
