@@ -190,7 +190,7 @@ def rmsprop_ema(folder: Path, square_avg: Derivation, lr: Derivation, limit: Der
     return _save(fig, folder, "rmsprop_ema", caption)
 
 
-def quadratic_comparison(folder: Path, steps: int = 400, lr: float = 0.01, cycle: Derivation | None = None,
+def quadratic_comparison(folder: Path, steps: int = 3000, lr: float = 0.01, cycle: Derivation | None = None,
                          converges: Derivation | None = None) -> FigureFile:
     """|w_t| on f = λw²/2 for SGD, AdaGrad and RMSProp (α = 0.9, 0.99) at one rate: interpreter runs,
     with the derived RMSProp cycle amplitude (``cycle``: A = η/2 − ε/λ) drawn over them and AdaGrad's
@@ -212,12 +212,13 @@ def quadratic_comparison(folder: Path, steps: int = 400, lr: float = 0.01, cycle
         subs = substitutions(rules.rmsprop(), {"lr": lr}, **{"lambda": lam})
         amplitude = float(evaluate(cycle.expr, [1], subs)[0])
         ax.axhline(amplitude, color="k", ls="--", lw=0.8, label=rf"derived 2-cycle $A = {sp.latex(cycle.expr)}$")
+    ax.set_ylim(1e-12, 3.0)  # RMSProp's transient dive towards 0 before the cycle takes over goes far below
     ax.set_xlabel("step $t$")
     ax.set_ylabel(r"$|w_t|$")
     ax.legend(fontsize=7)
     caption = (
         rf"$|w_t|$ on $f(w) = \lambda w^2/2$, $\lambda = {lam:g}$, $w_0 = 1$, $\eta = {lr:g}$, torch defaults otherwise, run by the "
-        r"reference interpreter"
+        rf"reference interpreter ({steps} steps, $|w_t| \ge 10^{{-12}}$ shown)"
         + (rf"; dashed: the derived amplitude of RMSProp's 2-cycle (\texttt{{{cycle.id.replace('_', chr(92) + '_')}}}), "
            rf"$A = {amplitude:.6g}$ here, the same for both $\alpha$" if cycle is not None else "")
         + (r"; AdaGrad converges for every $\eta$ (\texttt{adagrad.quadratic.converges})" if converges is not None else "")
