@@ -355,10 +355,16 @@ def verify_many(case: Case, impls: list[Implementation], dtype: torch.dtype, ref
         result, loop = reference_result(reference), reference_result(FOR_LOOP)
         if reference != FOR_LOOP and not isinstance(result, Exception) and not isinstance(loop, Exception):
             disagreement[reference] = torch_paths_disagree(case, dtype, reference, result, loop, steps)
-            if disagreement[reference]:
-                for refs in wanted.values():
-                    if reference in refs and FOR_LOOP not in refs:
-                        refs.append(FOR_LOOP)
+    rows = _rows(case, impls, dtype, device, steps, wanted, results, reference_result, disagreement)
+    # An implementation off a torch path that is itself off torch's for-loop: check the for-loop.
+    second = {r.impl: [FOR_LOOP] for r in rows if r.status == "torch-disagrees" and FOR_LOOP not in wanted[r.impl]}
+    if second:
+        chosen = [i for i in impls if i.name in second]
+        rows += _rows(case, chosen, dtype, device, steps, second, results, reference_result, disagreement)
+    return rows
+
+
+def _rows(case, impls, dtype, device, steps, wanted, results, reference_result, disagreement) -> list[Row]:
     rows = []
     for reference in dict.fromkeys(r for refs in wanted.values() for r in refs):
         result = reference_result(reference)
