@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .._io import write_text_atomic
+
 #: (label, rule family, hyperparameters): the variants the issue names
 VARIANTS = [
     ("adagrad", "adagrad", {}),
@@ -275,10 +277,7 @@ def run(args: argparse.Namespace) -> int:
         "rows": [asdict(r) for r in rows],
         "seconds": time.perf_counter() - t0,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.json.with_suffix(args.json.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n", encoding="utf-8")
-    os.replace(tmp, args.json)
+    write_text_atomic(args.json, json.dumps(payload, indent=2, allow_nan=True) + "\n")
     print(f"wrote {args.json}")
     if str(args.figure) != "none":
         figure(rows, args.figure)

@@ -8,8 +8,6 @@ in the banner): no timestamps, no paths, no set iteration order, so that ``symop
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -17,6 +15,8 @@ from string import Template
 from typing import Callable
 
 import sympy as sp
+
+from .._io import write_text_atomic
 
 from ..rules import FAMILIES, UpdateRule
 from .printers._common import (
@@ -164,21 +164,9 @@ def generate_all() -> dict[Path, str]:
 
 
 def write_atomic(path: Path, text: str) -> bool:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and
-    ``os.replace``; returns whether the content changed."""
-    path = Path(path)
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
+    """Write ``text`` to ``path`` atomically (:func:`symopt._io.write_text_atomic`); returns
+    whether the content changed."""
+    return write_text_atomic(path, text)
 
 
 def package_root() -> Path:

@@ -21,7 +21,7 @@ import sympy as sp
 from .. import rules
 from ..interpret import Interpreter
 from ..rules import t
-from ..rules._primitives import G0, alpha, epsilon, eta
+from ..rules._primitives import G0, alpha, eta
 from ._result import Assumption, Check, Derivation
 from .gradients import NoiseGradient, lam, sigma2
 

@@ -16,7 +16,6 @@ still alive (so no address can have been reused by another tensor).
 from __future__ import annotations
 
 import ctypes
-import math
 import weakref
 from dataclasses import dataclass
 from importlib import resources

@@ -8,7 +8,6 @@ what it plots as arguments and returns a :class:`FigureFile` whose caption says 
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence

@@ -11,13 +11,13 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from datetime import date
 from pathlib import Path
 
 import sympy as sp
 
-from ..derive import Check, Derivation, derive
+from .._io import write_text_atomic
+from ..derive import Check, Derivation
 from ..derive.cases import Case, cases
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -234,14 +234,7 @@ def write_report(path: str | os.PathLike[str] = DEFAULT_PATH, selected: list[Cas
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     text = render_report(selected, figures=target.parent / "figures", reports=reports)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(target, text)
     return target
 
 

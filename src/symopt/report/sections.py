@@ -15,14 +15,13 @@ function the section reads; the report never computes a substitute.
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import sympy as sp
 

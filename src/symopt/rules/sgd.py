@@ -15,7 +15,7 @@ from __future__ import annotations
 import sympy as sp
 
 from . import _primitives as P
-from ._base import Assign, Check, Hyperparameter, StateVar, UpdateRule, g, t, w
+from ._base import Assign, Check, Hyperparameter, StateVar, UpdateRule, g, t
 from ._conventions import TORCH
 
 

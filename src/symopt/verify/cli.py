@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+from .._io import write_text_atomic
 from .cases import VERIFIED, edges, optim_db_inputs, sweep
 from .equations import compare_dialects
 from .symbolic import check_all_kernels
@@ -118,18 +117,8 @@ def print_table(rows: list[Row]) -> None:
 
 
 def write_json_atomic(path: Path, document: dict) -> None:
-    """Write ``document`` to ``path`` through a temporary file and a rename: never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(document, fh, indent=1)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write ``document`` as JSON to ``path``, never half-written."""
+    write_text_atomic(path, json.dumps(document, indent=1) + "\n")
 
 
 def _device_name(device: str) -> str:

@@ -47,7 +47,7 @@ import sympy as sp
 from sympy.printing.c import C99CodePrinter
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
-from ...rules import Assign, UpdateRule, decide, t, w
+from ...rules import Assign, UpdateRule, decide, t
 from ._common import CodegenError, _construct, identifier, symbol_names, tensor_symbols
 
 #: element type → (C type, suffix of <math.h> functions, short name in function names)
