@@ -160,6 +160,10 @@ def generate_all() -> dict[Path, str]:
     from .printers.c import render_sources as c_sources
 
     out.update(c_sources(KERNELS))
+    # kernels/triton/: fused Triton kernels (Python modules that import without Triton).
+    from .printers.triton import render_sources as triton_sources
+
+    out.update(triton_sources(KERNELS))
     return out
 
 

@@ -15,6 +15,7 @@ file, ``symopt generate``, and a subclass that states torch's signature (see :cl
 from __future__ import annotations
 
 import inspect
+import warnings
 from types import ModuleType
 from typing import Any, Callable, Optional
 
@@ -137,6 +138,8 @@ class GeneratedOptimizer(Optimizer):
         a tensor lr: the generated Torch kernels step those) or no C compiler exists (a one-line warning, once)."""
         from .. import fused as _fused
 
+        if any(p.grad is not None and p.device.type == "cuda" for p in group["params"]):
+            return self._triton_fused_step(group)
         if getattr(self, "_fused_unavailable", False):
             return False
         params = [p for p in group["params"] if p.grad is not None]
@@ -150,6 +153,47 @@ class GeneratedOptimizer(Optimizer):
         except _fused.CompilerMissing as exc:
             self._fused_unavailable = True
             _fused.build.warn_fallback(str(exc))
+            return False
+        hyper = {k: group[k] for k in self.kernel.UPDATE_ARGUMENTS if k != "step"}
+        by_dtype: dict[torch.dtype, list[Tensor]] = {}
+        for p in params:
+            by_dtype.setdefault(p.dtype, []).append(p)
+        for same in by_dtype.values():
+            states = []
+            for p in same:
+                state = self.state[p]
+                if not state:
+                    state.update(self._fresh_state(p, group))
+                states.append(state)
+            steps = [st["step"] for st in states]
+            torch._foreach_add_(steps, 1)
+            buffers = {k: [st[k] for st in states] for k in self.kernel.STATES if k in states[0]}
+            kernel.step(same, [p.grad for p in same], buffers, torch.stack(steps), **hyper)
+        return True
+
+
+    # -- fused=True on CUDA: the generated fused Triton kernels (symopt.fused.triton_launcher) ---
+    def _triton_fused_step(self, group: dict[str, Any]) -> bool:
+        """Step a group of CUDA tensors with one launch of the fused Triton kernel per dtype; False
+        when the group is not for it (tensors on several devices or off CUDA, sparse,
+        non-contiguous, not float32/float64, or a tensor lr: the generated Torch kernels step
+        those) or Triton is not installed (a one-line warning, once)."""
+        from ..fused import triton_launcher as _tl
+
+        if getattr(self, "_triton_unavailable", False):
+            return False
+        params = [p for p in group["params"] if p.grad is not None]
+        if isinstance(group.get("lr"), Tensor) or len({p.device for p in params}) != 1:
+            return False
+        if any(p.device.type != "cuda" or p.grad.is_sparse or p.dtype not in _tl.DTYPES
+               or not (p.is_contiguous() and p.grad.is_contiguous()) for p in params):
+            return False
+        try:
+            kernel = _tl.kernel(self.family)
+        except _tl.TritonUnavailable as exc:
+            self._triton_unavailable = True
+            warnings.warn(f"symopt fused GPU backend unavailable ({exc}); using the Torch backend", RuntimeWarning,
+                          stacklevel=4)
             return False
         hyper = {k: group[k] for k in self.kernel.UPDATE_ARGUMENTS if k != "step"}
         by_dtype: dict[torch.dtype, list[Tensor]] = {}
