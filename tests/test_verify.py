@@ -155,3 +155,14 @@ def test_a_torch_path_that_disagrees_with_torchs_for_loop_is_a_finding_not_a_fai
     assert by_reference["torch.optim(fused=True)"].status == "torch-disagrees"
     assert "torch.optim(foreach=False) and torch.optim(fused=True) differ by" in by_reference["torch.optim(fused=True)"].note
     assert by_reference["torch.optim(foreach=False)"].status == "pass"
+
+
+@pytest.mark.parametrize("rule", ["adagrad", "rmsprop"])
+def test_every_implementation_passes_its_own_rows_on_torchs_first_cases(rule):
+    """The quick matrix's policy (which path, which bound) on a slice: a wrong bitwise expectation
+    (as once for the fused RMSprop C loop, whose sqrt is correctly rounded) fails here."""
+    impls = [i for i in runner.IMPLEMENTATIONS.values() if rule in i.rules]
+    rows = runner.run_matrix(optim_db_inputs(rule)[:2], impls, [torch.float64, torch.float32], steps=20, progress=False)
+    assert {r.impl for r in rows} == {i.name for i in impls}
+    bad = [(r.impl, r.case, r.dtype, r.reference, r.max_ulp, r.tol_ulp) for r in rows if r.status == "FAIL"]
+    assert not bad, bad

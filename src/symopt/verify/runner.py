@@ -52,10 +52,14 @@ class Implementation:
 
     def operations_for(self, case: Case) -> str | None:
         """The torch path whose operations it issues on ``case`` (bitwise expected against it);
-        None when it mixes paths: symopt's fused=True hands non-contiguous params to the for-loop
-        kernels and steps the contiguous ones of the same group with the C kernel."""
-        if "fused" in self.mirrors and case.transposed:
-            return None
+        None when there is none: symopt's fused=True steps RMSprop with a C loop whose sqrt is
+        correctly rounded (torch's eager one is not), and hands non-contiguous params to the
+        for-loop kernels while the contiguous ones of the same group take the C kernel."""
+        if "fused" in self.mirrors:
+            if isinstance(case.kwargs.get("lr"), torch.Tensor):
+                return FOR_LOOP  # handed to the generated for-loop kernels
+            if case.transposed or case.rule not in FUSED_RULES:
+                return None  # mixed paths; or a C loop (correctly rounded sqrt) no torch path issues
         return self.mirror_for(case)
 
 
