@@ -19,7 +19,7 @@ import ctypes
 import weakref
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -35,6 +35,48 @@ GRAIN = 32768
 #: elements per chunk-table row: big enough to amortise the row, small enough to balance threads
 CHUNK = 1 << 16
 DTYPES = {torch.float32: "float32", torch.float64: "float64"}
+
+
+def check_group(buffers: list[list[Tensor]], names: list[str], same_device: Callable[[str, Tensor], str | None],
+                error: type[ValueError]) -> None:
+    """Validate one launch's tensors: each a dense, contiguous tensor of params[0]'s dtype and its
+    param's shape, on the device ``same_device`` accepts (it returns a message otherwise), and no
+    two in overlapping memory (a gradient may alias a gradient). Raises ``error`` naming the
+    tensor and what to do."""
+    params = buffers[0]
+    first = params[0]
+    intervals = []
+    for b, group in enumerate(buffers):
+        for i, x in enumerate(group):
+            label = f"{names[b]}[{i}]"
+            if not isinstance(x, Tensor):
+                raise error(f"{label} must be a torch.Tensor; got {type(x).__name__}")
+            problem = same_device(label, x)
+            if problem:
+                raise error(problem)
+            if x.is_sparse or x.layout != torch.strided:
+                raise error(f"{label} is not a dense strided tensor; the fused kernels take dense tensors")
+            if x.dtype != first.dtype:
+                raise error(f"{label} has dtype {x.dtype} but params[0] has {first.dtype}; one dtype per call")
+            if x.shape != params[i].shape:
+                raise error(f"{label} has shape {tuple(x.shape)} but params[{i}] has {tuple(params[i].shape)}")
+            if not x.is_contiguous():
+                raise error(f"{label} is not contiguous; the fused kernels need contiguous tensors (call .contiguous())")
+            if x.numel():
+                start = x.data_ptr()
+                intervals.append((start, start + x.numel() * x.element_size(), label, b == 1))
+    intervals.sort()
+    # Sorted by start, any overlap shows against the furthest end seen so far.
+    end, owner = 0, None
+    for s, e, label, is_grad in intervals:
+        if s < end and owner is not None and not (is_grad and owner[1]):
+            raise error(f"{owner[0]} and {label} overlap in memory; every param and state needs its own storage")
+        if e > end:
+            end, owner = e, (label, is_grad)
+
+
+def _on_cpu(label: str, x: Tensor) -> str | None:
+    return None if x.device.type == "cpu" else f"{label} is on {x.device}; the fused C kernels run on the CPU only"
 
 
 class FusedLaunchError(ValueError):
@@ -170,33 +212,7 @@ class FusedKernel:
                 f"fused CPU kernels take float32 or float64 tensors; params[0] has dtype {first.dtype} "
                 f"(use fused=False for it)"
             )
-        intervals = []
-        for b, group in enumerate(buffers):
-            for i, x in enumerate(group):
-                label = f"{names[b]}[{i}]"
-                if not isinstance(x, Tensor):
-                    raise FusedLaunchError(f"{label} must be a torch.Tensor; got {type(x).__name__}")
-                if x.device.type != "cpu":
-                    raise FusedLaunchError(f"{label} is on {x.device}; the fused C kernels run on the CPU only")
-                if x.is_sparse or x.layout != torch.strided:
-                    raise FusedLaunchError(f"{label} is not a dense strided tensor; the fused kernels take dense tensors")
-                if x.dtype != first.dtype:
-                    raise FusedLaunchError(f"{label} has dtype {x.dtype} but params[0] has {first.dtype}; one dtype per call")
-                if x.shape != params[i].shape:
-                    raise FusedLaunchError(f"{label} has shape {tuple(x.shape)} but params[{i}] has {tuple(params[i].shape)}")
-                if not x.is_contiguous():
-                    raise FusedLaunchError(f"{label} is not contiguous; the fused kernels need contiguous tensors (call .contiguous())")
-                if x.numel():
-                    start = x.data_ptr()
-                    intervals.append((start, start + x.numel() * x.element_size(), label, b == 1))
-        intervals.sort()
-        # Sorted by start, any overlap shows against the furthest end seen so far.
-        end, owner = 0, None
-        for s, e, label, is_grad in intervals:
-            if s < end and owner is not None and not (is_grad and owner[1]):
-                raise FusedLaunchError(f"{owner[0]} and {label} overlap in memory; every param and state needs its own storage")
-            if e > end:
-                end, owner = e, (label, is_grad)
+        check_group(buffers, names, _on_cpu, FusedLaunchError)
         rows = []
         for i, p in enumerate(params):
             for begin in range(0, p.numel(), CHUNK):

@@ -32,7 +32,7 @@ from torch import Tensor
 from .. import rules
 from ..codegen.printers.c import FUSED_FAMILIES, variant_of
 from ..codegen.render import module_name
-from ..rules import t
+from .launcher import check_group
 
 DTYPES = (torch.float32, torch.float64)
 NUM_WARPS = 4
@@ -159,32 +159,12 @@ class TritonKernel:
         if first.device.type != "cuda" and not interpreting():
             raise TritonLaunchError(f"params[0] is on {first.device}; the fused Triton kernels run on CUDA "
                                     f"(or on the CPU under TRITON_INTERPRET=1)")
-        intervals = []
-        for b, group in enumerate(buffers):
-            for i, x in enumerate(group):
-                label = f"{names[b]}[{i}]"
-                if not isinstance(x, Tensor):
-                    raise TritonLaunchError(f"{label} must be a torch.Tensor; got {type(x).__name__}")
-                if x.device != first.device:
-                    raise TritonLaunchError(f"{label} is on {x.device} but params[0] is on {first.device}; one device per launch")
-                if x.is_sparse or x.layout != torch.strided:
-                    raise TritonLaunchError(f"{label} is not a dense strided tensor; the fused kernels take dense tensors")
-                if x.dtype != first.dtype:
-                    raise TritonLaunchError(f"{label} has dtype {x.dtype} but params[0] has {first.dtype}; one dtype per launch")
-                if x.shape != params[i].shape:
-                    raise TritonLaunchError(f"{label} has shape {tuple(x.shape)} but params[{i}] has {tuple(params[i].shape)}")
-                if not x.is_contiguous():
-                    raise TritonLaunchError(f"{label} is not contiguous; the fused kernels need contiguous tensors (call .contiguous())")
-                if x.numel():
-                    start = x.data_ptr()
-                    intervals.append((start, start + x.numel() * x.element_size(), label, b == 1))
-        intervals.sort()
-        end, owner = 0, None
-        for s, e, label, is_grad in intervals:
-            if s < end and owner is not None and not (is_grad and owner[1]):
-                raise TritonLaunchError(f"{owner[0]} and {label} overlap in memory; every param and state needs its own storage")
-            if e > end:
-                end, owner = e, (label, is_grad)
+        def same_device(label: str, x: Tensor) -> str | None:
+            if x.device == first.device:
+                return None
+            return f"{label} is on {x.device} but params[0] is on {first.device}; one device per launch"
+
+        check_group(buffers, names, same_device, TritonLaunchError)
         size = first.element_size()
         chunk = self.module.CHUNK
         rows = [(i, begin, min(chunk, p.numel() - begin)) for i, p in enumerate(params) for begin in range(0, p.numel(), chunk)]
