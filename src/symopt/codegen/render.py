@@ -72,14 +72,14 @@ def banner(rule: UpdateRule) -> str:
     )
 
 
-def math_text(rule: UpdateRule) -> str:
-    """The body as plain-text lines ``target ← expr    [if guard]``."""
+def math_text(rule: UpdateRule, arrow: str = "←", indent: str = "    ") -> str:
+    """The body as plain-text lines ``target ← expr    [if guard]`` (``arrow="<-"`` in C)."""
     lines = []
     for a in rule.body:
-        line = f"{sp.sstr(a.target)} ← {sp.sstr(a.expr)}"
+        line = f"{sp.sstr(a.target)} {arrow} {sp.sstr(a.expr)}"
         if a.when is not sp.true:
             line = f"{line:<40} [if {sp.sstr(a.when)}]"
-        lines.append("    " + line)
+        lines.append(indent + line)
     return "\n".join(lines)
 
 

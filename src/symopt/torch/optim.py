@@ -154,6 +154,13 @@ class GeneratedOptimizer(Optimizer):
             self._fused_unavailable = True
             _fused.build.warn_fallback(str(exc))
             return False
+        self._launch_per_dtype(kernel, group, params)
+        return True
+
+
+    def _launch_per_dtype(self, kernel: Any, group: dict[str, Any], params: list[Tensor]) -> None:
+        """One fused launch (C or Triton ``kernel.step``) per dtype of ``params``, after creating
+        missing state and incrementing the step counters as torch's fused path does."""
         hyper = {k: group[k] for k in self.kernel.UPDATE_ARGUMENTS if k != "step"}
         by_dtype: dict[torch.dtype, list[Tensor]] = {}
         for p in params:
@@ -169,8 +176,6 @@ class GeneratedOptimizer(Optimizer):
             torch._foreach_add_(steps, 1)
             buffers = {k: [st[k] for st in states] for k in self.kernel.STATES if k in states[0]}
             kernel.step(same, [p.grad for p in same], buffers, torch.stack(steps), **hyper)
-        return True
-
 
     # -- fused=True on CUDA: the generated fused Triton kernels (symopt.fused.triton_launcher) ---
     def _triton_fused_step(self, group: dict[str, Any]) -> bool:
@@ -195,21 +200,7 @@ class GeneratedOptimizer(Optimizer):
             warnings.warn(f"symopt fused GPU backend unavailable ({exc}); using the Torch backend", RuntimeWarning,
                           stacklevel=4)
             return False
-        hyper = {k: group[k] for k in self.kernel.UPDATE_ARGUMENTS if k != "step"}
-        by_dtype: dict[torch.dtype, list[Tensor]] = {}
-        for p in params:
-            by_dtype.setdefault(p.dtype, []).append(p)
-        for same in by_dtype.values():
-            states = []
-            for p in same:
-                state = self.state[p]
-                if not state:
-                    state.update(self._fresh_state(p, group))
-                states.append(state)
-            steps = [st["step"] for st in states]
-            torch._foreach_add_(steps, 1)
-            buffers = {k: [st[k] for st in states] for k in self.kernel.STATES if k in states[0]}
-            kernel.step(same, [p.grad for p in same], buffers, torch.stack(steps), **hyper)
+        self._launch_per_dtype(kernel, group, params)
         return True
 
 

@@ -372,24 +372,18 @@ FUSED_FAMILIES: tuple[str, ...] = ("adagrad", "rmsprop")
 
 def render_source(rule: UpdateRule) -> str:
     """The text of ``kernels/c/<family>.c``: every variant × element type."""
-    from ..render import _template, banner
+    from ..render import _template, banner, math_text
 
     functions = []
     for variant in variants(rule):
         for dtype in CTYPES:
             functions.append(CKernelPrinter({"dtype": dtype}).kernel(rule, variant))
-    math_lines = []
-    for a in rule.body:
-        line = f"{sp.sstr(a.target)} <- {sp.sstr(a.expr)}"
-        if a.when is not sp.true:
-            line = f"{line:<40} [if {sp.sstr(a.when)}]"
-        math_lines.append(" *     " + line)
     text = _template("c_kernel.c.tmpl").substitute(
         title=rule.title,
         family=rule.family,
         dialect=rule.dialect,
         banner=banner(rule),
-        math_text="\n".join(math_lines),
+        math_text=math_text(rule, arrow="<-", indent=" *     "),
         functions="\n\n".join(functions),
     )
     return text.rstrip("\n") + "\n"
