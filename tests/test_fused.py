@@ -309,7 +309,7 @@ def test_launcher_validation(adagrad_kernel):
 
     def call(**change):
         args = dict(ok, **change)
-        adagrad_kernel._entry = None
+        adagrad_kernel._last = None
         adagrad_kernel.step(args["params"], args["grads"], args["states"], args["steps"])
 
     call()
@@ -334,17 +334,36 @@ def test_launcher_validation(adagrad_kernel):
         call(steps=None)
 
 
-def test_launcher_keeps_references_and_reuses_its_tables(adagrad_kernel):
+def test_launcher_keeps_references_and_reuses_its_plan(adagrad_kernel):
     p, s = torch.randn(100), torch.zeros(100)
     g = torch.randn(100)
-    adagrad_kernel._entry = None
+    adagrad_kernel._last = None
     adagrad_kernel.step([p], [g], {"sum": [s]}, [1.0])
-    entry = adagrad_kernel._entry
-    assert any(x is p for x in entry.strong) and any(x is s for x in entry.strong)
+    plan = adagrad_kernel._last
+    assert plan.params == (p,) and plan.states["sum"] == (s,)  # strong references to what it points to
     adagrad_kernel.step([p], [g], {"sum": [s]}, [2.0])
-    assert adagrad_kernel._entry is entry  # same buffers: tables reused
+    assert adagrad_kernel._last is plan  # same params and states: the plan is reused
     adagrad_kernel.step([p], [g.clone()], {"sum": [s]}, [3.0])
-    assert adagrad_kernel._entry is not entry  # a new gradient: validated again
+    assert adagrad_kernel._last is plan  # a new gradient is validated, the plan kept
+    with pytest.raises(FusedLaunchError, match=r"grads\[0\] overlaps a param or state"):
+        adagrad_kernel.step([p], [s], {"sum": [s]}, [4.0])
+    with pytest.raises(FusedLaunchError, match="not contiguous"):
+        adagrad_kernel.step([p], [torch.randn(200)[::2]], {"sum": [s]}, [4.0])
+    p.data = torch.randn(100)  # the param moved: planned again
+    adagrad_kernel.step([p], [g], {"sum": [s]}, [4.0])
+    assert adagrad_kernel._last is not plan and adagrad_kernel._last.param_pointers == [p.data_ptr()]
+
+
+def test_chunk_rows_cover_every_element_in_balanced_pieces():
+    from symopt.fused.launcher import CHUNK, chunk_rows
+
+    sizes = [0, 1, CHUNK, CHUNK + 1, 100_000, 3 * CHUNK - 7]
+    rows = chunk_rows(sizes)
+    for i, n in enumerate(sizes):
+        mine = [(b, m) for t, b, m in rows if t == i]
+        assert sum(m for _, m in mine) == n and all(0 < m <= CHUNK for _, m in mine)
+        assert all(b1 + m1 == b2 for (b1, m1), (b2, _) in zip(mine, mine[1:]))  # contiguous, in order
+        assert not mine or max(m for _, m in mine) - min(m for _, m in mine) <= 1  # equal pieces
 
 
 def test_serial_build_when_openmp_is_missing(tmp_path, monkeypatch):

@@ -7,17 +7,22 @@ float32/float64, contiguous, shape of its param, no overlap between any two buff
 library with ``torch.get_num_threads()`` threads (fewer below ``GRAIN`` elements per thread,
 as torch's ``at::parallel_for`` does).
 
-A repeated call with the same buffers reuses the pointer arrays and skips validation: the cache
-entry holds a strong reference to every param and state it points to, and a weak reference to
-every gradient; it is reused only when every data pointer matches and every gradient it saw is
-still alive (so no address can have been reused by another tensor).
+The fixed half of a launch is a :class:`LaunchPlan`: params and state buffers, validated once,
+with their chunk table and pointer arrays. Each launch brings the gradients, validated again only
+when they are not the very objects of the previous launch (the plan keeps a weak reference to
+them, so a freed gradient's address cannot pass for it), and the step counts. The plan holds a
+strong reference to every param and state buffer it points to; its owner re-plans when a param
+moves (:meth:`LaunchPlan.params_moved`). :meth:`FusedKernel.step` keeps the last plan and reuses
+it for the same params and state tensors at the same addresses; the drop-in optimizers keep one
+per param group (:mod:`symopt.torch.optim`).
 """
 
 from __future__ import annotations
 
+import bisect
 import ctypes
+import operator
 import weakref
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Callable, Mapping, Sequence
 
@@ -35,6 +40,7 @@ GRAIN = 32768
 #: elements per chunk-table row: big enough to amortise the row, small enough to balance threads
 CHUNK = 1 << 16
 DTYPES = {torch.float32: "float32", torch.float64: "float64"}
+_DEREFERENCE = weakref.ref.__call__
 
 
 def check_group(buffers: list[list[Tensor]], names: list[str], same_device: Callable[[str, Tensor], str | None],
@@ -89,15 +95,127 @@ def source(family: str) -> str:
     return resources.files("symopt.kernels.c").joinpath(f"{module_name(rule)}.c").read_text(encoding="utf-8")
 
 
-@dataclass
-class _Entry:
-    key: tuple
-    strong: list[Tensor]
-    grads: list[weakref.ref]
-    arrays: tuple
-    chunks: Tensor
-    n_chunks: int
-    elements: int
+class LaunchPlan:
+    """The fixed half of a launch: params and state buffers, validated once, with their chunk table
+    and pointer arrays; each :meth:`launch` brings the gradients (checked again only when they are
+    not the objects of the previous launch) and the step counts.
+
+    The plan holds a strong reference to every param and state buffer it points to and a weak
+    reference to the gradients it last checked. A caller that keeps a plan across steps must
+    make sure the params still own the memory the plan saw: :meth:`params_moved` compares the
+    data pointers (``p.data = ...``, ``module.to(...)`` change them).
+    """
+
+    def __init__(self, kernel: "FusedKernel", params: Sequence[Tensor], states: Mapping[str, Sequence[Tensor]],
+                 keys: Sequence[str]) -> None:
+        params = list(params)
+        fixed = [params] + [list(states[k]) for k in keys]
+        _check_first(params[0])
+        check_group(fixed, ["params"] + [f"state {k!r}" for k in keys], _on_cpu, FusedLaunchError)
+        self.kernel = kernel
+        self.keys = tuple(keys)
+        self.params = tuple(params)
+        self.states = {k: tuple(states[k]) for k in keys}  # strong references
+        self.dtype = DTYPES[params[0].dtype]
+        rows = chunk_rows([p.numel() for p in params])
+        self.n_chunks = len(rows)
+        self.elements = sum(p.numel() for p in params)
+        self.chunks = torch.tensor(rows, dtype=torch.int64).reshape(-1, 3).contiguous()
+        self.param_pointers = list(map(Tensor.data_ptr, params))
+        self._arrays = {"params": _pointer_array(params), "grads": (ctypes.c_void_p * len(params))()}
+        self._arrays.update({k: _pointer_array(self.states[k]) for k in keys})
+        # the fixed buffers' byte intervals, sorted and disjoint (check_group): a new gradient is
+        # checked against them by one binary search each
+        spans = sorted((x.data_ptr(), x.data_ptr() + x.numel() * x.element_size())
+                       for group in fixed for x in group if x.numel())
+        self._starts = [a for a, _ in spans]
+        self._ends = [b for _, b in spans]
+        self._grads: list[weakref.ref] = []
+        self._arguments: dict[str, tuple] = {}
+
+    def params_moved(self) -> bool:
+        """True when a param no longer holds the memory this plan points to."""
+        return list(map(Tensor.data_ptr, self.params)) != self.param_pointers
+
+    def set_gradients(self, grads: Sequence[Tensor]) -> None:
+        """Point the plan at ``grads`` (one per param), validating them unless they are the very
+        objects of the previous call: dense, contiguous, the param's dtype, shape and device, and
+        not overlapping a param or state buffer (gradients may alias each other)."""
+        if len(grads) == len(self._grads) and all(map(operator.is_, map(_DEREFERENCE, self._grads), grads)):
+            return
+        if len(grads) != len(self.params):
+            raise FusedLaunchError(f"{self.kernel.family}: one gradient per param ({len(self.params)}); got {len(grads)}")
+        first = self.params[0]
+        for i, (g, p) in enumerate(zip(grads, self.params)):
+            label = f"grads[{i}]"
+            if not isinstance(g, Tensor):
+                raise FusedLaunchError(f"{label} must be a torch.Tensor; got {type(g).__name__}")
+            problem = _on_cpu(label, g)
+            if problem:
+                raise FusedLaunchError(problem)
+            if g.layout != torch.strided:
+                raise FusedLaunchError(f"{label} is not a dense strided tensor; the fused kernels take dense tensors")
+            if g.dtype != first.dtype:
+                raise FusedLaunchError(f"{label} has dtype {g.dtype} but params[0] has {first.dtype}; one dtype per call")
+            if g.shape != p.shape:
+                raise FusedLaunchError(f"{label} has shape {tuple(g.shape)} but params[{i}] has {tuple(p.shape)}")
+            if not g.is_contiguous():
+                raise FusedLaunchError(f"{label} is not contiguous; the fused kernels need contiguous tensors (call .contiguous())")
+            if g.numel():
+                start = g.data_ptr()
+                k = bisect.bisect_left(self._starts, start + g.numel() * g.element_size()) - 1
+                if k >= 0 and self._ends[k] > start:
+                    raise FusedLaunchError(f"{label} overlaps a param or state buffer in memory; every gradient needs its own storage")
+        self._arrays["grads"][:] = [g.data_ptr() for g in grads]
+        self._grads = [weakref.ref(g) for g in grads]
+
+    def launch(self, grads: Sequence[Tensor], steps_pointer: int, hyperparameters: Mapping[str, Any]) -> None:
+        """One step with ``grads``; ``steps_pointer`` is the address of a float64 array holding each
+        param's t after the increment (read only by rules whose update uses t)."""
+        self.set_gradients(grads)
+        variant, keys, hyper_names, _ = self.kernel._plan(hyperparameters)
+        arguments = self._arguments.get(variant.name)
+        if arguments is None:
+            missing = [k for k in keys if k not in self.states]
+            if missing:
+                raise FusedLaunchError(f"{self.kernel.family}: state buffer(s) {', '.join(missing)} are needed for these hyperparameters")
+            arguments = (self.kernel.function(variant, self.dtype), self._arrays["params"], self._arrays["grads"],
+                         *(self._arrays[k] for k in keys))
+            self._arguments[variant.name] = arguments
+        if not self.n_chunks:
+            return
+        defaults = self.kernel._defaults
+        scalars = [_scalar(hyperparameters[h]) if h in hyperparameters else defaults[h] for h in hyper_names]
+        threads = max(1, min(torch.get_num_threads(), -(-self.elements // GRAIN)))
+        fn, *arrays = arguments
+        fn(self.n_chunks, self.chunks.data_ptr(), threads, *arrays, steps_pointer, *scalars)
+
+
+def chunk_rows(sizes: Sequence[int]) -> list[tuple[int, int, int]]:
+    """The chunk table over tensors of ``sizes`` elements: rows (tensor, begin, length) of at most
+    ``CHUNK`` elements, a tensor split into pieces of equal length (so that no thread is left
+    with a short tail while another runs a full chunk)."""
+    rows = []
+    for i, n in enumerate(sizes):
+        pieces = -(-n // CHUNK)
+        for j in range(pieces):
+            begin, end = n * j // pieces, n * (j + 1) // pieces
+            rows.append((i, begin, end - begin))
+    return rows
+
+
+def _pointer_array(tensors: Sequence[Tensor]):
+    return (ctypes.c_void_p * len(tensors))(*[x.data_ptr() for x in tensors])
+
+
+def _check_first(first: Any) -> None:
+    if not isinstance(first, Tensor):
+        raise FusedLaunchError(f"params[0] must be a torch.Tensor; got {type(first).__name__}")
+    if first.dtype not in DTYPES:
+        raise FusedLaunchError(
+            f"fused CPU kernels take float32 or float64 tensors; params[0] has dtype {first.dtype} "
+            f"(use fused=False for it)"
+        )
 
 
 class FusedKernel:
@@ -113,7 +231,7 @@ class FusedKernel:
         self._plans: dict[tuple, tuple] = {}
         self._switches = switches(self.rule)
         self._defaults = {h.name: _scalar(h.default) for h in self.rule.hyperparameters}
-        self._entry: _Entry | None = None
+        self._last: LaunchPlan | None = None
 
     def _plan(self, hyperparameters: Mapping[str, Any]):
         """(variant, state keys, scalar argument names, uses t) for these hyperparameters, memoised
@@ -143,6 +261,12 @@ class FusedKernel:
             self._functions[name] = fn
         return fn
 
+    def prepare(self, params: Sequence[Tensor], states: Mapping[str, Sequence[Tensor]],
+                keys: Sequence[str] | None = None) -> LaunchPlan:
+        """A :class:`LaunchPlan` over ``params`` and ``states[key]`` for ``keys`` (default: every
+        key of ``states``), validated now."""
+        return LaunchPlan(self, params, states, tuple(states) if keys is None else keys)
+
     def step(
         self,
         params: Sequence[Tensor],
@@ -153,78 +277,35 @@ class FusedKernel:
     ) -> None:
         """One step in place on ``params`` and ``states[key]`` (torch's state keys); ``steps`` holds
         each param's step count t after the increment (a float64 tensor or numbers; None for a rule
-        that does not use t)."""
+        that does not use t). The plan of the previous call is reused when the params and state
+        buffers are the same tensors at the same addresses."""
         variant, keys, hyper_names, uses_step = self._plan(hyperparameters)
         missing = [k for k in keys if k not in states]
         if missing:
             raise FusedLaunchError(f"{self.family}: state buffer(s) {', '.join(missing)} are needed for these hyperparameters")
         n = len(params)
         if steps is None:
-            steps = torch.zeros(n, dtype=torch.float64)
             if uses_step:
                 raise FusedLaunchError(f"{self.family}: this rule uses the step count t; pass steps")
+            steps = [0.0] * n
         if len(grads) != n or any(len(states[k]) != n for k in keys) or len(steps) != n:
             raise FusedLaunchError(f"{self.family}: params, grads, every state list and steps must have one entry per param ({n})")
         if n == 0:
             return
-        buffers = [list(params), list(grads)] + [list(states[k]) for k in keys]
-        entry = self._cached(buffers)
-        if entry is None:
-            entry = self._prepare(buffers, keys)
-        dtype = DTYPES[params[0].dtype]
-        fn = self.function(variant, dtype)
+        plan = self._last
+        if (plan is None or plan.keys != tuple(keys) or len(plan.params) != n
+                or not all(map(operator.is_, plan.params, params))
+                or any(not all(map(operator.is_, plan.states[k], states[k])) for k in keys)
+                or plan.params_moved()):
+            plan = self._last = self.prepare(params, states, keys)
         if isinstance(steps, Tensor):
             steps = steps.detach().to(device="cpu", dtype=torch.float64).contiguous()
-            step_pointer = steps.data_ptr()
+            pointer = steps.data_ptr()
         else:
             steps = (ctypes.c_double * n)(*map(float, steps))
-            step_pointer = ctypes.addressof(steps)
-        scalars = [_scalar(hyperparameters[h]) if h in hyperparameters else self._defaults[h] for h in hyper_names]
-        if entry.n_chunks:
-            threads = max(1, min(torch.get_num_threads(), -(-entry.elements // GRAIN)))
-            fn(entry.n_chunks, entry.chunks.data_ptr(), threads, *entry.arrays, step_pointer, *scalars)
+            pointer = ctypes.addressof(steps)
+        plan.launch(grads, pointer, hyperparameters)
         del steps  # kept alive until the call returned
-
-    # -- validation and the cache -----------------------------------------------------------------
-    def _cached(self, buffers: list[list[Tensor]]) -> _Entry | None:
-        entry = self._entry
-        if entry is None:
-            return None
-        try:
-            key = tuple(t.data_ptr() for group in buffers for t in group)
-        except AttributeError:
-            return None
-        if key != entry.key or any(r() is None for r in entry.grads):
-            return None
-        # the gradients are the same objects at the same addresses?
-        if any(r() is not g for r, g in zip(entry.grads, buffers[1])):
-            return None
-        return entry
-
-    def _prepare(self, buffers: list[list[Tensor]], keys: Sequence[str]) -> _Entry:
-        names = ["params", "grads"] + [f"state {k!r}" for k in keys]
-        params = buffers[0]
-        first = params[0]
-        if not isinstance(first, Tensor):
-            raise FusedLaunchError(f"params[0] must be a torch.Tensor; got {type(first).__name__}")
-        if first.dtype not in DTYPES:
-            raise FusedLaunchError(
-                f"fused CPU kernels take float32 or float64 tensors; params[0] has dtype {first.dtype} "
-                f"(use fused=False for it)"
-            )
-        check_group(buffers, names, _on_cpu, FusedLaunchError)
-        rows = []
-        for i, p in enumerate(params):
-            for begin in range(0, p.numel(), CHUNK):
-                rows.append((i, begin, min(CHUNK, p.numel() - begin)))
-        chunks = torch.tensor(rows, dtype=torch.int64).reshape(-1, 3).contiguous()
-        arrays = tuple((ctypes.c_void_p * len(group))(*[x.data_ptr() for x in group]) for group in buffers)
-        key = tuple(t.data_ptr() for group in buffers for t in group)
-        strong = [x for b, group in enumerate(buffers) if b != 1 for x in group]
-        entry = _Entry(key, strong, [weakref.ref(g) for g in buffers[1]], arrays, chunks, len(rows),
-                       sum(p.numel() for p in params))
-        self._entry = entry
-        return entry
 
 
 def _hashable(value: Any) -> Any:
@@ -251,4 +332,4 @@ def kernel(family: str) -> FusedKernel:
     return _KERNELS[family]
 
 
-__all__ = ["CHUNK", "FusedKernel", "FusedLaunchError", "kernel", "source"]
+__all__ = ["CHUNK", "FusedKernel", "FusedLaunchError", "LaunchPlan", "chunk_rows", "kernel", "source"]

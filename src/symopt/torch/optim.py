@@ -25,6 +25,7 @@ from torch.optim import Optimizer
 
 from .. import rules as _rules
 from ..kernels import torch as _kernels
+from ._fused_group import FusedGroupPlan
 from .functional import resolve_foreach, run_kernel
 
 __all__ = ["Adagrad", "Adam", "RMSprop", "GeneratedOptimizer"]
@@ -135,7 +136,19 @@ class GeneratedOptimizer(Optimizer):
     def _fused_step(self, group: dict[str, Any]) -> bool:
         """Step the whole group with one call of the fused C kernel per dtype; False when the
         group is not for it (a tensor off the CPU, sparse, non-contiguous, not float32/float64, or
-        a tensor lr: the generated Torch kernels step those) or no C compiler exists (a one-line warning, once)."""
+        a tensor lr: the generated Torch kernels step those) or no C compiler exists (a one-line warning, once).
+
+        A single-dtype group keeps its launch from step to step (:class:`FusedGroupPlan`): a
+        later step checks that the plan still describes the group and makes one call."""
+        plans = self.__dict__.setdefault("_fused_plans", {})
+        plan = plans.get(id(group))
+        if plan is not None:
+            if plan.group is group:
+                grads = plan.gradients(self, group)
+                if grads is not None:
+                    plan.launch(group, grads)
+                    return True
+            del plans[id(group)]
         from .. import fused as _fused
 
         if any(p.grad is not None and p.device.type == "cuda" for p in group["params"]):
@@ -154,9 +167,18 @@ class GeneratedOptimizer(Optimizer):
             self._fused_unavailable = True
             _fused.build.warn_fallback(str(exc))
             return False
+        if params and len({p.dtype for p in params}) == 1:
+            for p in params:
+                if not self.state[p]:
+                    self.state[p].update(self._fresh_state(p, group))
+            if FusedGroupPlan.supports(self, params):
+                keys = [k for k in self.kernel.STATES if k in self.state[params[0]]]
+                hyper = [k for k in self.kernel.UPDATE_ARGUMENTS if k != "step"]
+                plan = plans[id(group)] = FusedGroupPlan(self, group, params, kernel, keys, hyper)
+                plan.launch(group, [p.grad for p in params])
+                return True
         self._launch_per_dtype(kernel, group, params)
         return True
-
 
     def _launch_per_dtype(self, kernel: Any, group: dict[str, Any], params: list[Tensor]) -> None:
         """One fused launch (C or Triton ``kernel.step``) per dtype of ``params``, after creating

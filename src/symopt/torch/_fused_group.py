@@ -1,0 +1,98 @@
+"""A param group's fused C launch, kept from one ``step()`` to the next.
+
+torch.optim's fused path pays, per step, a Python visit of every param (state lookup, checks)
+and a ``_foreach_add_`` over the 0-d step tensors: hundreds of microseconds for 100 tensors,
+more than the kernel itself at that size. :class:`FusedGroupPlan` pays for that once: it
+validates the group, gathers the pointer tables (:class:`symopt.fused.launcher.LaunchPlan`) and
+moves the group's step counters into one 1-D tensor whose 0-d views *are* ``state[p]["step"]``
+(same values, dtype and ``state_dict`` layout; one ``add_`` increments them all).
+
+Each later step only confirms that the plan still describes the group, and re-plans otherwise:
+
+- the optimizer's ``state`` and the group's ``params`` are the same objects as at planning
+  (``load_state_dict`` and ``add_param_group`` replace them);
+- each param still holds the memory the plan points to (``p.data = ...``, ``module.to(...)``);
+- every state tensor, ``step`` included, is the tensor the plan points to (a state entry
+  replaced by assignment);
+- the params that had gradients still have them, and the others still have none;
+- ``lr`` is not a tensor (torch computes with a tensor ``lr`` in its dtype: the Torch kernels do).
+
+Gradients are re-validated only when they are new objects (``zero_grad()`` sets them to None).
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..fused.launcher import FusedKernel, FusedLaunchError, LaunchPlan
+
+_GRAD = operator.attrgetter("grad")
+
+
+class FusedGroupPlan:
+    """The fused launch of the params of ``group`` that have gradients, with their state."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, group: dict[str, Any], params: Sequence[Tensor],
+                 kernel: FusedKernel, keys: Sequence[str], hyper_names: Sequence[str]) -> None:
+        self.group = group
+        self.state_map = optimizer.state
+        self.group_params = tuple(group["params"])
+        self.params = tuple(params)
+        with_grad = {id(p) for p in params}
+        self.idle = tuple(p for p in self.group_params if id(p) not in with_grad)
+        self.state_dicts = tuple(optimizer.state[p] for p in params)
+        self.hyper_names = tuple(hyper_names)
+        self.launch_plan: LaunchPlan = kernel.prepare(params, {k: [st[k] for st in self.state_dicts] for k in keys}, keys)
+        steps = [st["step"] for st in self.state_dicts]
+        self.counters = torch.stack(steps)  # one buffer; state["step"] become its 0-d views
+        for i, st in enumerate(self.state_dicts):
+            st["step"] = self.counters[i]
+        self.steps64 = torch.empty(len(params), dtype=torch.float64)
+        # NumPy views of both: a step's increment and conversion cost a microsecond, not three
+        self._counters_np, self._steps64_np = self.counters.numpy(), self.steps64.numpy()
+        self.tensors = {k: tuple(st[k] for st in self.state_dicts) for k in (*keys, "step")}
+
+    @staticmethod
+    def supports(optimizer: torch.optim.Optimizer, params: Sequence[Tensor]) -> bool:
+        """Whether every param's ``step`` is a 0-d CPU tensor of one dtype (torch's layout)."""
+        steps = [optimizer.state[p].get("step") for p in params]
+        return bool(steps) and all(
+            isinstance(s, Tensor) and s.dim() == 0 and s.device.type == "cpu" and s.dtype == steps[0].dtype
+            for s in steps
+        )
+
+    def gradients(self, optimizer: torch.optim.Optimizer, group: dict[str, Any]) -> Optional[list[Tensor]]:
+        """The gradients to step with, or None when the plan no longer describes the group."""
+        params = group["params"]
+        if (optimizer.state is not self.state_map or isinstance(group["lr"], Tensor)
+                or len(params) != len(self.group_params) or not all(map(operator.is_, params, self.group_params))):
+            return None
+        if not all(map(operator.is_, map(self.state_map.get, self.params), self.state_dicts)):
+            return None
+        for key, tensors in self.tensors.items():
+            if not all(map(operator.is_, map(operator.itemgetter(key), self.state_dicts), tensors)):
+                return None
+        if self.idle and any(p.grad is not None for p in self.idle):
+            return None
+        if self.launch_plan.params_moved():
+            return None
+        grads = list(map(_GRAD, self.params))
+        try:
+            self.launch_plan.set_gradients(grads)
+        except FusedLaunchError:  # None, sparse or non-contiguous: the caller sends those to the Torch kernels
+            return None
+        return grads
+
+    def launch(self, group: dict[str, Any], grads: list[Tensor]) -> None:
+        """t ← t + 1 for every param (as torch's fused path does), then one kernel call."""
+        np.add(self._counters_np, 1, out=self._counters_np)  # IEEE t + 1 in the counters' dtype, as torch's add_
+        self._steps64_np[:] = self._counters_np
+        self.launch_plan.launch(grads, self.steps64.data_ptr(), {k: group[k] for k in self.hyper_names})
+
+
+__all__ = ["FusedGroupPlan"]

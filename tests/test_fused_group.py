@@ -1,0 +1,142 @@
+"""The drop-ins' fused CPU step keeps its launch plan across steps (symopt.torch._fused_group):
+every event that changes what a step must touch makes it plan again, and training stays bitwise
+equal to torch.optim.Adagrad(fused=True) through each of them."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from symopt.torch import optim as symopt_optim
+from symopt.verify.ulp import normwise_ulp
+
+SIZES = (5, 1000, 70_000)  # the last one spans two chunk-table rows
+
+
+def _pair(dtype=torch.float32, **kw):
+    gen = torch.Generator().manual_seed(1)
+    init = [torch.randn(n, generator=gen, dtype=dtype) for n in SIZES]
+    a = [x.clone().requires_grad_(True) for x in init]
+    b = [x.clone().requires_grad_(True) for x in init]
+    kw = dict(lr=0.05, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1, **kw)
+    return a, b, torch.optim.Adagrad(a, fused=True, **kw), symopt_optim.Adagrad(b, fused=True, **kw)
+
+
+def _grads(k, a, b, skip=()):
+    gen = torch.Generator().manual_seed(100 + k)
+    for i, (x, y) in enumerate(zip(a, b)):
+        g = torch.randn(x.shape, generator=gen, dtype=x.dtype)
+        x.grad = None if i in skip else g.clone()
+        y.grad = None if i in skip else g.clone()
+
+
+def _assert_bitwise(a, b, ref, mine):
+    for x, y in zip(a, b):
+        assert torch.equal(x.detach(), y.detach())
+        assert torch.equal(ref.state[x]["sum"], mine.state[y]["sum"])
+        assert float(ref.state[x]["step"]) == float(mine.state[y]["step"])
+
+
+def _plan(opt):
+    return opt._fused_plans.get(id(opt.param_groups[0]))
+
+
+def test_the_plan_is_kept_while_nothing_changes_and_steps_are_views_of_one_counter():
+    a, b, ref, mine = _pair()
+    for k in range(5):
+        _grads(k, a, b)  # new gradient objects every step, as zero_grad(set_to_none=True) leaves them
+        ref.step()
+        mine.step()
+        if k == 0:
+            plan = _plan(mine)
+        assert _plan(mine) is plan
+    _assert_bitwise(a, b, ref, mine)
+    steps = [mine.state[y]["step"] for y in b]
+    assert all(s.dim() == 0 and s.dtype == ref.state[a[0]]["step"].dtype for s in steps)
+    assert all(s.untyped_storage().data_ptr() == plan.counters.untyped_storage().data_ptr() for s in steps)
+
+
+@pytest.mark.parametrize("event", ["scheduler", "state_replaced", "step_reset", "param_moved", "load_state_dict",
+                                   "idle_param", "param_gains_grad", "add_param_group", "params_list_edited"])
+def test_bitwise_with_torch_fused_through_every_event(event):
+    a, b, ref, mine = _pair()
+    if event == "scheduler":
+        sched = [torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.7) for o in (ref, mine)]
+    extra = []
+    for k in range(8):
+        skip = ()
+        if event == "idle_param" and k in (3, 4):
+            skip = (1,)
+        if event == "param_gains_grad" and k < 4:
+            skip = (2,)
+        _grads(k, a + extra[:1], b + extra[1:], skip)
+        ref.step()
+        mine.step()
+        if event == "scheduler":
+            for s in sched:
+                s.step()
+        if k == 3:
+            plan = _plan(mine)
+            if event == "state_replaced":
+                for opt, ps in ((ref, a), (mine, b)):
+                    opt.state[ps[1]]["sum"] = opt.state[ps[1]]["sum"].clone()
+            elif event == "step_reset":
+                for opt, ps in ((ref, a), (mine, b)):
+                    opt.state[ps[0]]["step"] = torch.tensor(0.0)
+            elif event == "param_moved":
+                for ps in (a, b):
+                    ps[2].data = ps[2].data.clone()
+            elif event == "load_state_dict":
+                ref.load_state_dict(copy.deepcopy(ref.state_dict()))
+                mine.load_state_dict(copy.deepcopy(ref.state_dict()))
+            elif event == "add_param_group":
+                x = torch.randn(300)
+                extra = [x.clone().requires_grad_(True), x.clone().requires_grad_(True)]
+                ref.add_param_group({"params": [extra[0]]})
+                mine.add_param_group({"params": [extra[1]]})
+            elif event == "params_list_edited":
+                for opt in (ref, mine):
+                    opt.param_groups[0]["params"].reverse()
+        if k == 5 and event not in ("scheduler", "idle_param", "add_param_group", "params_list_edited"):
+            assert _plan(mine) is not plan  # planned again after the event
+    _assert_bitwise(a + extra[:1], b + extra[1:], ref, mine)
+    if event == "scheduler":
+        assert _plan(mine) is plan  # only lr changed: the plan is kept
+
+
+def test_state_dict_round_trips_through_torch_with_the_counter_views():
+    a, b, ref, mine = _pair()
+    for k in range(3):
+        _grads(k, a, b)
+        ref.step()
+        mine.step()
+    saved = copy.deepcopy(mine.state_dict())
+    assert [s["step"].item() for s in saved["state"].values()] == [3.0] * len(SIZES)
+    twin = torch.optim.Adagrad(a, fused=True, lr=0.05, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1)
+    twin.load_state_dict(saved)
+    clone = copy.deepcopy(mine)  # the optimizer itself deep-copies (the plan is not part of its state)
+    assert not clone.__dict__.get("_fused_plans")
+    for k in range(3, 6):
+        _grads(k, a, b)
+        twin.step()
+        mine.step()
+    _assert_bitwise(a, b, twin, mine)
+
+
+def test_gradients_the_kernel_cannot_take_go_to_the_torch_kernels():
+    a, b, ref, mine = _pair(torch.float64)
+    loop = torch.optim.Adagrad([x.detach().clone().requires_grad_(True) for x in a], foreach=False,
+                               lr=0.05, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1)
+    c = loop.param_groups[0]["params"]
+    for k in range(6):
+        gen = torch.Generator().manual_seed(200 + k)
+        for x, y in zip(b, c):
+            g = torch.randn(2 * x.numel(), generator=gen, dtype=x.dtype)
+            g = g[::2] if k == 3 else g[: x.numel()]  # a non-contiguous gradient at step 4
+            x.grad, y.grad = g.clone() if k != 3 else g, g.clone()
+        mine.step()
+        loop.step()
+    worst = max(normwise_ulp(x.detach(), y.detach()) for x, y in zip(b, c))
+    assert worst <= 2 * 6  # the verify policy: torch's eager sqrt is not correctly rounded
