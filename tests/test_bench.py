@@ -32,7 +32,7 @@ def test_bench_quick_writes_json_and_figure(tmp_path, capsys):
         ("rmsprop-centered-momentum", 10_000, 10), ("rmsprop-centered-momentum", 100_000, 1),
     ]
     for r in rows:
-        expected = {"torch for-loop", "torch foreach", "symopt torch", "symopt fused"} | ({"torch fused"} if r["rule"] == "adagrad" else set())
+        expected = {"torch for-loop", "torch foreach", "symopt torch", "symopt fused", "symopt fused, new grads"} | ({"torch fused"} if r["rule"] == "adagrad" else set())
         assert set(r["seconds"]) == expected and all(v > 0 for v in r["seconds"].values())
         assert r["bandwidth_gb_s"] > 0 and r["bound_seconds"] > 0
         assert r["best_torch"].startswith("torch ")

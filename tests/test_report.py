@@ -37,7 +37,16 @@ def built(tmp_path_factory):
     (root / "verify.json").write_text(json.dumps({"torch": "x", "python": "3", "device_names": {"cpu": "x86_64"}, "seconds": 1.0,
                                                   "equations": [], "kernel_equations": {"compared": 2, "identical": 2, "differences": []},
                                                   "rows": rows}))
-    (root / "bench.json").write_text(json.dumps({"rows": [{"rule": "adagrad", "impl": "numpy", "us_per_step": 12.5}]}))
+    def bench_row(variant, rule, elements, tensors, fused, torch_best, best):
+        seconds = {"symopt fused": fused, "symopt fused, new grads": 1.5 * fused, best: torch_best}
+        return {"variant": variant, "rule": rule, "dtype": "float32", "elements": elements, "tensors": tensors,
+                "bound_seconds": 1e-4, "seconds": seconds, "times_bound": {k: v / 1e-4 for k, v in seconds.items()},
+                "best_torch": best, "speedup_fused_over_best_torch": torch_best / fused}
+    (root / "bench.json").write_text(json.dumps({
+        "machine": {"cpu": "Test CPU", "cores": 2, "torch_threads": 2, "torch": "2.x", "cpu_capability": "AVX512"},
+        "quick": False, "seconds": 12.0,
+        "rows": [bench_row("adagrad", "adagrad", 10**7, 1, 1.04e-4, 1.2e-4, "torch fused"),
+                 bench_row("rmsprop", "rmsprop", 10**7, 100, 1.3e-4, 2.0e-4, "torch foreach")]}))
     tex = write_report(root / "symopt.tex", cases("adagrad"), reports=root)
     return tex, tex.read_text()
 
@@ -74,7 +83,13 @@ def test_verification_and_bench_numbers_come_from_the_json(built):
     assert "4 rows, 1 FAIL, 3 pass" in section
     assert "float32 & torch & 2 & 1 & 1.23e+03" in section
     assert "eps=1e-08 flushes to 0 in float16" in section
-    assert "us\\_per\\_step" in text and "12.5" in text
+    bench = text.split(r"\section{Benchmarks}")[1].split(r"\section{")[0]
+    assert "Test CPU, 2 cores, 2 torch threads" in bench
+    assert r"adagrad & float32 & 1e+07/1 & 100 & 1.04$\times$ & 1.56$\times$ & fused 1.20$\times$ & 1.15$\times$" in bench
+    assert "at most 1.10x the bound at 1e7 elements or more: met in 1 of 2 cells (missed: rmsprop float32 1e+07/100)" in bench
+    assert "at least 1.0x torch's fused Adagrad: met in 1 of 1 cells" in bench
+    assert "at least 2x torch's best RMSprop mode at 1e6 elements or more: met in 0 of 2" not in bench  # one rmsprop row
+    assert "at least 2x torch's best RMSprop mode at 1e6 elements or more: met in 0 of 1 cells" in bench
 
 
 def test_every_figure_exists_is_a_nonempty_pdf_and_is_captioned(built):

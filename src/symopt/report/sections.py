@@ -398,16 +398,73 @@ def verification(path: Path) -> Section:
 
 
 def benchmarks(path: Path) -> Section | None:
-    """The latest ``symopt bench`` results, or None when the file is absent (no section)."""
+    """The latest ``symopt bench`` results, or None when the file is absent (no section): the
+    machine, the issue's goals as met/missed counts over the measured cells, one table row per
+    configuration (step times as multiples of the bandwidth bound measured in the same run), and
+    the figure ``symopt bench`` wrote beside the JSON (``figures/bench.pdf``) when it exists."""
     if not path.exists():
         return None
     doc = json.loads(path.read_text(encoding="utf-8"))
-    rows = doc.get("rows", doc if isinstance(doc, list) else [])
-    meta = {k: v for k, v in doc.items() if k != "rows" and not isinstance(v, (list, dict))} if isinstance(doc, dict) else {}
-    body = [r"From \texttt{" + escape(str(path)) + "}" + (": " + escape(", ".join(f"{k} {v}" for k, v in meta.items())) if meta else "") + "."]
-    if rows and isinstance(rows[0], dict):
-        keys = [k for k in rows[0] if not isinstance(rows[0][k], (list, dict))][:8]
-        body.append(r"{\footnotesize\setlength{\tabcolsep}{3pt}"
-                    + table("l" * len(keys), [escape(k) for k in keys],
-                            [[escape(_fmt(r.get(k)) if isinstance(r.get(k), float) else str(r.get(k))) for k in keys] for r in rows]) + "}")
-    return Section("benchmarks", "Benchmarks", r"\texttt{make bench} (\texttt{symopt bench}), then \texttt{symopt report}", "\n\n".join(body))
+    rows = doc.get("rows", []) if isinstance(doc, dict) else []
+    command = r"\texttt{make bench} (\texttt{symopt bench}), then \texttt{symopt report}"
+    if not rows or not all(isinstance(r, dict) and "times_bound" in r for r in rows):
+        return Section("benchmarks", "Benchmarks", command,
+                       r"\texttt{" + escape(str(path)) + "} holds no rows in the format of \\texttt{symopt bench}; run \\texttt{make bench}.")
+    machine = doc.get("machine", {})
+    body = [escape(
+        f"From {path}: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, {machine.get('torch_threads', '?')} torch threads, "
+        f"torch {machine.get('torch', '?')} ({machine.get('cpu_capability', '?')}), "
+        + ("a QUICK smoke run whose numbers mean nothing" if doc.get("quick") else f"a full run of {doc.get('seconds', float('nan')):.0f} s")
+        + ". The bound is the bytes an optimizer step must move (gradient read; parameter and every state buffer read and written) "
+          "over the bandwidth of an in-place add on the same number of elements, measured in the same process, interleaved with the "
+          "optimizers; each cell is the median step time in multiples of it (1.00 is the bound). \"new grads\" gives the optimizer new "
+          "gradient objects before every step, as zero_grad() leaves them.")]
+    goals = _bench_goals(rows)
+    if goals:
+        body.append(r"\begin{itemize}" + "\n".join(r"\item " + escape(g) for g in goals) + r"\end{itemize}")
+    header = ["variant", "dtype", "size", r"bound ($\mu$s)", "symopt fused", "new grads", "torch best", "speed-up"]
+    lines = []
+    for r in rows:
+        tb = r["times_bound"]
+        lines.append([escape(r["variant"]), escape(r["dtype"]), f"{r['elements']:.0e}/{r['tensors']}",
+                      f"{r['bound_seconds'] * 1e6:.0f}", _times(tb.get("symopt fused")), _times(tb.get("symopt fused, new grads")),
+                      escape(r["best_torch"].replace("torch ", "")) + " " + _times(tb.get(r["best_torch"])),
+                      _times(r.get("speedup_fused_over_best_torch"))])
+    body.append(r"{\footnotesize\setlength{\tabcolsep}{3pt}" + table("llrrrrlr", header, lines) + "}")
+    picture = path.parent / "figures" / "bench.pdf"
+    if picture.exists():
+        body.append(fill("figure.tex", WIDTH="1", PATH="figures/bench.pdf", LABEL="fig:bench",
+                         CAPTION="Median step time in multiples of the memory-bandwidth bound, every mode (log scale; 1 is the bound)."))
+    return Section("benchmarks", "Benchmarks", command, "\n\n".join(body))
+
+
+def _times(x: float | None) -> str:
+    return "--" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2f}" + r"$\times$"
+
+
+def _bench_goals(rows: list[dict]) -> list[str]:
+    """The CPU goals of the performance issue, each as 'met in k of n cells' over the rows."""
+    fused = [r for r in rows if "symopt fused" in r["times_bound"]]
+
+    def count(label: str, cells: list[dict], ok) -> str | None:
+        if not cells:
+            return None
+        met = [c for c in cells if ok(c)]
+        if not met:
+            return f"{label}: met in none of {len(cells)} cells"
+        missed = ", ".join(f"{c['variant']} {c['dtype']} {c['elements']:.0e}/{c['tensors']}" for c in cells if not ok(c))
+        return f"{label}: met in {len(met)} of {len(cells)} cells" + (f" (missed: {missed})" if missed else "")
+
+    def bound(c: dict) -> float:
+        return c["times_bound"]["symopt fused"]
+
+    return [g for g in (
+        count("at most 1.10x the bound at 1e7 elements or more", [c for c in fused if c["elements"] >= 10**7], lambda c: bound(c) <= 1.10),
+        count("at most 1.5x the bound at 1e6 elements", [c for c in fused if c["elements"] == 10**6], lambda c: bound(c) <= 1.5),
+        count("at most 30 us per step for 1e5 elements in 100 tensors",
+              [c for c in fused if c["elements"] == 10**5 and c["tensors"] == 100], lambda c: c["seconds"]["symopt fused"] <= 30e-6),
+        count("at least 1.0x torch's fused Adagrad", [c for c in fused if "torch fused" in c["seconds"]],
+              lambda c: c["seconds"]["torch fused"] >= c["seconds"]["symopt fused"]),
+        count("at least 2x torch's best RMSprop mode at 1e6 elements or more",
+              [c for c in fused if c["rule"] == "rmsprop" and c["elements"] >= 10**6], lambda c: c["speedup_fused_over_best_torch"] >= 2.0),
+    ) if g]
