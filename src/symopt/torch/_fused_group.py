@@ -66,33 +66,30 @@ class FusedGroupPlan:
             for s in steps
         )
 
-    def gradients(self, optimizer: torch.optim.Optimizer, group: dict[str, Any]) -> Optional[list[Tensor]]:
-        """The gradients to step with, or None when the plan no longer describes the group."""
+    def step(self, optimizer: torch.optim.Optimizer, group: dict[str, Any]) -> bool:
+        """t ← t + 1 for every param (as torch's fused path does), then one kernel call; False
+        (nothing done) when the plan no longer describes the group."""
         params = group["params"]
         if (optimizer.state is not self.state_map or isinstance(group["lr"], Tensor)
                 or len(params) != len(self.group_params) or not all(map(operator.is_, params, self.group_params))):
-            return None
+            return False
         if not all(map(operator.is_, map(self.state_map.get, self.params), self.state_dicts)):
-            return None
+            return False
         for key, tensors in self.tensors.items():
             if not all(map(operator.is_, map(operator.itemgetter(key), self.state_dicts), tensors)):
-                return None
+                return False
         if self.idle and any(p.grad is not None for p in self.idle):
-            return None
+            return False
         if self.launch_plan.params_moved():
-            return None
-        grads = list(map(_GRAD, self.params))
+            return False
         try:
-            self.launch_plan.set_gradients(grads)
+            self.launch_plan.set_gradients(list(map(_GRAD, self.params)), of_params=True)
         except FusedLaunchError:  # None, sparse or non-contiguous: the caller sends those to the Torch kernels
-            return None
-        return grads
-
-    def launch(self, group: dict[str, Any], grads: list[Tensor]) -> None:
-        """t ← t + 1 for every param (as torch's fused path does), then one kernel call."""
+            return False
         np.add(self._counters_np, 1, out=self._counters_np)  # IEEE t + 1 in the counters' dtype, as torch's add_
         self._steps64_np[:] = self._counters_np
-        self.launch_plan.launch(grads, self.steps64.data_ptr(), {k: group[k] for k in self.hyper_names})
+        self.launch_plan.call(self.steps64.data_ptr(), {k: group[k] for k in self.hyper_names})
+        return True
 
 
 __all__ = ["FusedGroupPlan"]

@@ -143,11 +143,8 @@ class GeneratedOptimizer(Optimizer):
         plans = self.__dict__.setdefault("_fused_plans", {})
         plan = plans.get(id(group))
         if plan is not None:
-            if plan.group is group:
-                grads = plan.gradients(self, group)
-                if grads is not None:
-                    plan.launch(group, grads)
-                    return True
+            if plan.group is group and plan.step(self, group):
+                return True
             del plans[id(group)]
         from .. import fused as _fused
 
@@ -175,8 +172,9 @@ class GeneratedOptimizer(Optimizer):
                 keys = [k for k in self.kernel.STATES if k in self.state[params[0]]]
                 hyper = [k for k in self.kernel.UPDATE_ARGUMENTS if k != "step"]
                 plan = plans[id(group)] = FusedGroupPlan(self, group, params, kernel, keys, hyper)
-                plan.launch(group, [p.grad for p in params])
-                return True
+                if plan.step(self, group):
+                    return True
+                del plans[id(group)]
         self._launch_per_dtype(kernel, group, params)
         return True
 
