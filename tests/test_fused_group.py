@@ -140,3 +140,17 @@ def test_gradients_the_kernel_cannot_take_go_to_the_torch_kernels():
         loop.step()
     worst = max(normwise_ulp(x.detach(), y.detach()) for x, y in zip(b, c))
     assert worst <= 2 * 6  # the verify policy: torch's eager sqrt is not correctly rounded
+
+
+def test_a_removed_group_takes_its_plan_and_references_with_it():
+    a, b, ref, mine = _pair()
+    extra = torch.randn(50, requires_grad=True)
+    mine.add_param_group({"params": [extra]})
+    extra.grad = torch.randn(50)
+    _grads(0, a, b)
+    mine.step()
+    assert len(mine._fused_plans) == 2
+    mine.param_groups.pop()
+    _grads(1, a, b)
+    mine.step()
+    assert list(mine._fused_plans) == [id(mine.param_groups[0])]

@@ -141,6 +141,10 @@ class GeneratedOptimizer(Optimizer):
         A single-dtype group keeps its launch from step to step (:class:`FusedGroupPlan`): a
         later step checks that the plan still describes the group and makes one call."""
         plans = self.__dict__.setdefault("_fused_plans", {})
+        if len(plans) > len(self.param_groups):  # a group was removed: drop its plan (and its references)
+            live = {id(g) for g in self.param_groups}
+            for key in [k for k in plans if k not in live]:
+                del plans[key]
         plan = plans.get(id(group))
         if plan is not None:
             if plan.group is group and plan.step(self, group):
