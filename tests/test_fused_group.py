@@ -154,3 +154,14 @@ def test_a_removed_group_takes_its_plan_and_references_with_it():
     _grads(1, a, b)
     mine.step()
     assert list(mine._fused_plans) == [id(mine.param_groups[0])]
+
+
+def test_step_tensors_of_mixed_dtypes_step_without_a_plan():
+    a, b, ref, mine = _pair()
+    mine.state[b[0]]["step"] = torch.tensor(0.0, dtype=torch.float64)  # t in float64 for one param only
+    for k in range(4):
+        _grads(k, a, b)
+        ref.step()
+        mine.step()
+    assert not mine._fused_plans  # no plan: each step gathers the group (the per-dtype launch)
+    _assert_bitwise(a, b, ref, mine)

@@ -59,10 +59,12 @@ class FusedGroupPlan:
 
     @staticmethod
     def supports(optimizer: torch.optim.Optimizer, params: Sequence[Tensor]) -> bool:
-        """Whether every param's ``step`` is a 0-d CPU tensor of one dtype (torch's layout)."""
+        """Whether every param's ``step`` is a 0-d float32 or float64 CPU tensor, one dtype for
+        all (torch's layout)."""
         steps = [optimizer.state[p].get("step") for p in params]
         return bool(steps) and all(
             isinstance(s, Tensor) and s.dim() == 0 and s.device.type == "cpu" and s.dtype == steps[0].dtype
+            and s.dtype in (torch.float32, torch.float64) and not s.requires_grad
             for s in steps
         )
 
