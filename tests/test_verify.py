@@ -166,3 +166,57 @@ def test_every_implementation_passes_its_own_rows_on_torchs_first_cases(rule):
     assert {r.impl for r in rows} == {i.name for i in impls}
     bad = [(r.impl, r.case, r.dtype, r.reference, r.max_ulp, r.tol_ulp) for r in rows if r.status == "FAIL"]
     assert not bad, bad
+
+
+# -- cases whose differences do not grow linearly: the measured conditioning ----------------------
+# sweep-141 of the full matrix: weight decay 10 feeds w back into g and the params shrink far below
+# the values they were computed from; NumPy and float64 kernels differ from torch by ~1600 ULP after
+# 100 steps, beyond the linear 8 ULP per step (found by `symopt verify --full --rule rmsprop`).
+AMPLIFYING = Case("rmsprop", "weight decay 10, centered", {"lr": 4.9e-4, "alpha": 0.5, "eps": 0.0, "weight_decay": 10.0,
+                                                            "momentum": 0.9, "centered": True}, grad_scale=1e-4, seed=1141)
+
+
+def test_conditioned_tolerance_by_hand():
+    from symopt.verify.tolerances import conditioned
+
+    assert conditioned(800.0, 100, torch.float64, 40.0) == (800.0, False)  # benign: the linear bound stands
+    assert conditioned(800.0, 100, torch.float64, 3000.0) == (24000.0, False)  # 8 ULP/step × 3000
+    assert conditioned(0.0, 100, torch.float64, 3000.0) == (0.0, False)  # bitwise stays bitwise
+    assert conditioned(800.0, 100, torch.float32, 20000.0)[1]  # 160000 ULP of float32 ≈ 1.9 %: decides nothing
+    assert conditioned(800.0, 100, torch.float64, math.inf) == (800.0, True)
+
+
+def test_sensitivity_is_small_on_a_benign_case_and_large_on_an_amplifying_one():
+    def measure(case):
+        params0 = runner.make_params(case, torch.float64)
+        grads = runner.make_grads(case, params0, 100)
+        reference = runner.run_torch_optim(case, params0, grads)
+        return runner.sensitivity(case, params0, grads, runner.FOR_LOOP, reference)
+
+    assert measure(Case("rmsprop", "defaults", {}, seed=7)) < 100  # below 8 ULP/step × 100 / 8
+    assert measure(AMPLIFYING) > 100
+
+
+def test_an_amplifying_case_passes_on_its_measured_conditioning_and_a_wrong_kernel_still_fails():
+    impl = runner.IMPLEMENTATIONS["numpy"]
+    row = runner.verify_case(AMPLIFYING, impl, torch.float64)
+    assert row.status == "pass" and row.tol_ulp > 800 and "measured conditioning" in row.note, row
+    assert row.max_ulp > 800  # beyond the linear bound: the scaled tolerance is what decides
+
+    def lr_off_by_1e9(case, params0, grads):  # a relative error of 1e-9 in lr: far below the eye, far above rounding
+        return runner.run_numpy_kernels(replace(case, kwargs=dict(case.kwargs, lr=case.kwargs["lr"] * (1 + 1e-9))), params0, grads)
+
+    wrong = runner.Implementation("numpy", lr_off_by_1e9, (torch.float64,), ("rmsprop",), "broken")
+    row = runner.verify_case(AMPLIFYING, wrong, torch.float64)
+    assert row.status == "FAIL" and row.max_ulp > row.tol_ulp > 800, row
+
+
+def test_a_non_finite_torch_result_against_a_differently_rounding_kernel_is_ill_conditioned():
+    # alpha = 0, centered: v − m² is 0 in exact arithmetic; torch's fused multiply-add makes it
+    # slightly negative for some elements (NaN after sqrt), the NumPy kernel's rounding does not.
+    case = Case("rmsprop", "centered, alpha 0", {"lr": 2e-4, "alpha": 0.0, "eps": 1e-6, "weight_decay": 0.1,
+                                                 "momentum": 0.1, "centered": True, "maximize": True}, grad_scale=1e-2, seed=1191)
+    row = runner.verify_case(case, runner.IMPLEMENTATIONS["numpy"], torch.float64)
+    assert row.status == "ill-conditioned" and "non-finite" in row.note, row
+    bitwise = runner.verify_case(case, runner.IMPLEMENTATIONS["torch"], torch.float64)
+    assert bitwise.status == "pass" and bitwise.tol_ulp == 0  # the same operations: the same NaNs, bit for bit

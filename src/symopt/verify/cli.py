@@ -97,8 +97,10 @@ def run(args: argparse.Namespace) -> int:
         for (rule, case, dtype, note), r in sorted(findings.items()):
             print(f"  {rule}/{case}/{dtype}: {note}\n    reproduce: {r.reproduce}")
     disagreeing = sum(r.status == "torch-disagrees" for r in rows)
+    ill = sum(r.status == "ill-conditioned" for r in rows)
     extra = f", {disagreeing} against a torch path that disagrees with torch's own for-loop (findings)" if disagreeing else ""
-    print(f"\n{len(rows) - len(failed) - disagreeing} passed, {len(failed)} failed{extra} ({elapsed:.1f} s); "
+    extra += f", {ill} ill-conditioned (the comparison cannot decide; see their notes)" if ill else ""
+    print(f"\n{len(rows) - len(failed) - disagreeing - ill} passed, {len(failed)} failed{extra} ({elapsed:.1f} s); "
           f"rows in {DEFAULT_REPORT}")
     for r in failed:
         print(f"FAILED {r.rule}/{r.case}/{r.dtype}/{r.impl}: max {r.max_ulp} ULP > {r.tol_ulp} {r.note}\n  reproduce: {r.reproduce}")
