@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from symopt.bench.cli import bytes_per_element
 from symopt.cli import main
 
@@ -37,3 +39,25 @@ def test_bench_quick_writes_json_and_figure(tmp_path, capsys):
         assert r["bandwidth_gb_s"] > 0 and r["bound_seconds"] > 0
         assert r["best_torch"].startswith("torch ")
     assert fig.read_bytes().startswith(b"%PDF")
+
+
+def test_bench_on_cuda_without_a_gpu_is_a_one_line_error(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        return  # the next test runs it
+    assert main(["bench", "--device", "cuda", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs a CUDA device" in err
+
+
+@pytest.mark.cuda
+def test_bench_on_cuda_times_the_triton_backend_in_one_launch_per_step(tmp_path, capsys):
+    pytest.importorskip("triton")
+    out = tmp_path / "bench-cuda.json"
+    code = main(["bench", "--device", "cuda", "--quick", "--variant", "rmsprop", "--dtype", "float32",
+                 "--json", str(out), "--figure", "none", "--no-progress"])
+    assert code == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert rows and all(r["device"] == "cuda" and r["fused_launches_per_step"] == 1 for r in rows)
+    assert "fused launches per step: 1" in capsys.readouterr().out

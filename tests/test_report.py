@@ -199,3 +199,22 @@ def test_missing_latex_writes_the_tex_and_says_how_to_get_the_pdf(built, tmp_pat
     out = capsys.readouterr().out
     assert (tmp_path / "y.tex").exists()
     assert "make tex" in out and "apt-get install texlive-latex-base" in out
+
+
+def test_a_cuda_bench_gets_its_own_section_with_the_gpu_goals(tmp_path):
+    from symopt.report import sections as S
+
+    def row(variant, rule, elements, fused, foreach, launches):
+        seconds = {"symopt fused": fused, "torch foreach": foreach}
+        return {"variant": variant, "rule": rule, "dtype": "float32", "elements": elements, "tensors": 1, "device": "cuda",
+                "bound_seconds": 1e-4, "seconds": seconds, "times_bound": {k: v / 1e-4 for k, v in seconds.items()},
+                "best_torch": "torch foreach", "speedup_fused_over_best_torch": foreach / fused, "fused_launches_per_step": launches}
+    path = tmp_path / "bench-cuda.json"
+    path.write_text(json.dumps({"machine": {"gpu": "Test GPU", "cpu": "Test CPU"}, "quick": False, "seconds": 3.0,
+                                "rows": [row("rmsprop", "rmsprop", 10**7, 1.10e-4, 3.0e-4, 1.0),  # 91 % of copy bandwidth, 2.7x
+                                         row("rmsprop", "rmsprop", 10**6, 1.5e-4, 3.0e-4, 2.0)]}))
+    text = S.benchmarks(path).latex()
+    assert "Benchmarks on CUDA" in text and "Test GPU" in text and "bandwidth of a copy" in text
+    assert "at least 85 \\% of the same-run copy bandwidth at 1e7 elements or more: met in 1 of 1 cells" in text
+    assert "one launch per step: met in 1 of 2 cells" in text
+    assert "at least 2.5x torch's foreach RMSprop: met in 1 of 2 cells" in text

@@ -10,8 +10,14 @@ interleaved with the optimizers: every repeat runs each candidate once, in turn,
 over the repeats is reported. The printed ratios are "× the bound" (1.00 is the physical limit)
 and the speed-up of symopt's fused backend over torch's best mode.
 
-Results go to ``reports/bench.json`` and a vector figure ``reports/figures/bench.pdf``. ``--quick``
-is a smoke run of a few seconds (small sizes, few repeats): its numbers mean nothing.
+On CUDA (``--device cuda``) every timed call is bracketed by ``torch.cuda.synchronize()``, the
+probe is a copy ``b.copy_(a)`` (1 read, 1 write per element: the issue's same-run copy
+bandwidth), symopt's fused backend is the generated Triton kernel, and each row records how many
+kernel launches one fused step took.
+
+Results go to ``reports/bench.json`` and a vector figure ``reports/figures/bench.pdf``
+(``bench-cuda.*`` on CUDA). ``--quick`` is a smoke run of a few seconds (small sizes, few
+repeats): its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -48,13 +54,16 @@ FUSED = "symopt fused"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds (small sizes; numbers mean nothing)")
-    parser.add_argument("--json", type=Path, default=Path("reports/bench.json"), help="write the results here (default reports/bench.json)")
-    parser.add_argument("--figure", type=Path, default=Path("reports/figures/bench.pdf"),
-                        help="write the figure here (default reports/figures/bench.pdf); 'none' for no figure")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="write the results here (default reports/bench.json; reports/bench-cuda.json with --device cuda)")
+    parser.add_argument("--figure", type=Path, default=None,
+                        help="write the figure here (default reports/figures/bench.pdf, or bench-cuda.pdf); 'none' for no figure")
     parser.add_argument("--variant", action="append", choices=[v[0] for v in VARIANTS], help="only this variant (repeatable)")
     parser.add_argument("--dtype", action="append", choices=DTYPES, help="only this dtype (repeatable)")
     parser.add_argument("--repeats", type=int, default=None, help="timed steps per candidate (default by size)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where to run (default cpu); cuda times the Triton backend against a copy-bandwidth probe")
 
 
 @dataclass
@@ -74,6 +83,8 @@ class Row:
     best_torch: str = ""
     speedup_fused_over_best_torch: float = float("nan")
     notes: list[str] = field(default_factory=list)
+    device: str = "cpu"
+    fused_launches_per_step: float = float("nan")  # CUDA: Triton launches one fused step took
 
 
 def bytes_per_element(rule_name: str, hyper: dict[str, Any], itemsize: int) -> int:
@@ -90,7 +101,7 @@ def _split(total: int, tensors: int) -> list[int]:
     return [base + (1 if i < total - base * tensors else 0) for i in range(tensors)]
 
 
-def _candidates(rule: str, hyper: dict[str, Any], dtype, sizes: list[int]
+def _candidates(rule: str, hyper: dict[str, Any], dtype, sizes: list[int], device: str = "cpu"
                 ) -> tuple[dict[str, Callable[[], None]], dict[str, Callable[[], None]]]:
     """(mode -> a step function over its own params (same initial values) with grads in place,
     mode -> an untimed set-up run before each timed step). "symopt fused, new grads" gets new
@@ -101,8 +112,8 @@ def _candidates(rule: str, hyper: dict[str, Any], dtype, sizes: list[int]
     from ..torch import optim as symopt_optim
 
     gen = torch.Generator().manual_seed(0)
-    init = [torch.randn(n, generator=gen, dtype=dtype) for n in sizes]
-    grads = [torch.randn(n, generator=gen, dtype=dtype) for n in sizes]
+    init = [torch.randn(n, generator=gen, dtype=dtype).to(device) for n in sizes]
+    grads = [torch.randn(n, generator=gen, dtype=dtype).to(device) for n in sizes]
     torch_cls = {"adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop}[rule]
     symopt_cls = {"adagrad": symopt_optim.Adagrad, "rmsprop": symopt_optim.RMSprop}[rule]
     out: dict[str, Callable[[], None]] = {}
@@ -134,32 +145,40 @@ def _candidates(rule: str, hyper: dict[str, Any], dtype, sizes: list[int]
     return out, setups
 
 
-def _probe(dtype, total: int) -> Callable[[], None]:
+def _probe(dtype, total: int, device: str = "cpu") -> tuple[Callable[[], None], int]:
+    """(probe, element accesses per element): an in-place add on the CPU (2 reads, 1 write: the
+    access pattern of an in-place update), a copy on CUDA (1 read, 1 write)."""
     import torch
 
-    a = torch.randn(total, dtype=dtype)
-    b = torch.randn(total, dtype=dtype) * 1e-30  # keeps a's values stable over many adds
+    a = torch.randn(total, dtype=dtype).to(device)
+    b = (torch.randn(total, dtype=dtype) * 1e-30).to(device)  # keeps a's values stable over many adds
+    if device == "cuda":
+        return (lambda: b.copy_(a)), 2
 
     def probe() -> None:
         a.add_(b)
 
-    return probe
+    return probe, 3
 
 
 def measure(variant: str, rule: str, hyper: dict[str, Any], dtype_name: str, total: int, tensors: int,
-            repeats: int) -> Row:
+            repeats: int, device: str = "cpu") -> Row:
     import torch
+
+    sync = torch.cuda.synchronize if device == "cuda" else _nothing
 
     dtype = getattr(torch, dtype_name)
     itemsize = torch.empty((), dtype=dtype).element_size()
     bpe = bytes_per_element(rule, hyper, itemsize)
     sizes = _split(total, tensors)
-    runs, setups = _candidates(rule, hyper, dtype, sizes)
-    runs["probe"] = _probe(dtype, total)
-    for name, fn in runs.items():  # warm-up: first-use costs (state creation, kernel load) stay out
+    runs, setups = _candidates(rule, hyper, dtype, sizes, device)
+    runs["probe"], accesses = _probe(dtype, total, device)
+    for name, fn in runs.items():  # warm-up: first-use costs (state creation, kernel load, JIT) stay out
         for _ in range(2):
             setups.get(name, _nothing)()
             fn()
+    sync()
+    launches = _fused_launches(rule, runs[FUSED], sync) if device == "cuda" else float("nan")
     samples: dict[str, list[float]] = {k: [] for k in runs}
     names = list(runs)
     for r in range(repeats):
@@ -167,14 +186,17 @@ def measure(variant: str, rule: str, hyper: dict[str, Any], dtype_name: str, tot
         for name in order:
             fn = runs[name]
             setups.get(name, _nothing)()
+            sync()
             start = time.perf_counter()
             fn()
+            sync()
             samples[name].append(time.perf_counter() - start)
     med = {k: statistics.median(v) for k, v in samples.items()}
     probe = med.pop("probe")
-    bandwidth = 3 * itemsize * total / probe
+    bandwidth = accesses * itemsize * total / probe
     bound = bpe * total / bandwidth
-    row = Row(variant, rule, dtype_name, total, tensors, bpe, repeats, probe, bandwidth / 1e9, bound)
+    row = Row(variant, rule, dtype_name, total, tensors, bpe, repeats, probe, bandwidth / 1e9, bound, device=device,
+              fused_launches_per_step=launches)
     row.seconds = med
     row.times_bound = {k: v / bound for k, v in med.items()}
     torch_modes = {k: v for k, v in med.items() if k.startswith("torch")}
@@ -187,6 +209,17 @@ def measure(variant: str, rule: str, hyper: dict[str, Any], dtype_name: str, tot
 
 def _nothing() -> None:
     pass
+
+
+def _fused_launches(rule: str, step: Callable[[], None], sync: Callable[[], None]) -> float:
+    """Triton kernel launches one step of symopt's fused optimizer takes (the launcher counts them)."""
+    from ..fused import triton_launcher
+
+    counter = triton_launcher.kernel(rule)
+    before = counter.launches
+    step()
+    sync()
+    return float(counter.launches - before)
 
 
 def _repeats(total: int, quick: bool, override: int | None) -> int:
@@ -262,6 +295,7 @@ def machine() -> dict[str, Any]:
         "torch": torch.__version__,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "python": platform.python_version(),
+        **({"gpu": torch.cuda.get_device_name(0)} if torch.cuda.is_available() else {}),
     }
 
 
@@ -271,11 +305,17 @@ def run(args: argparse.Namespace) -> int:
 
     from ..fused import kernel
 
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda needs a CUDA device, and torch sees none (torch.cuda.is_available() is False)")
+    stem = "bench-cuda" if args.device == "cuda" else "bench"
+    args.json = args.json or Path(f"reports/{stem}.json")
+    args.figure = args.figure or Path(f"reports/figures/{stem}.pdf")
     t0 = time.perf_counter()
     loads = {}
-    for family in ("adagrad", "rmsprop"):
-        lib = kernel(family).library
-        loads[family] = {"cached": lib.cached, "seconds": lib.seconds, "openmp": lib.openmp}
+    if args.device == "cpu":
+        for family in ("adagrad", "rmsprop"):
+            lib = kernel(family).library
+            loads[family] = {"cached": lib.cached, "seconds": lib.seconds, "openmp": lib.openmp}
     variants = [v for v in VARIANTS if not args.variant or v[0] in args.variant]
     dtypes = [d for d in DTYPES if not args.dtype or d in args.dtype]
     sizes = QUICK_SIZES if args.quick else SIZES
@@ -286,12 +326,17 @@ def run(args: argparse.Namespace) -> int:
     with torch.no_grad():
         for (label, rule, hyper), dtype, (total, tensors) in jobs:
             bar.set_postfix_str(f"{label} {dtype} {total:.0e}/{tensors}")
-            rows.append(measure(label, rule, hyper, dtype, total, tensors, _repeats(total, args.quick, args.repeats)))
+            rows.append(measure(label, rule, hyper, dtype, total, tensors, _repeats(total, args.quick, args.repeats),
+                                args.device))
             bar.update()
     bar.close()
     print(table(rows))
-    print(f"\nbound = bytes per element × elements ÷ bandwidth of an in-place add at the same size; "
-          f"{torch.get_num_threads()} threads; {'QUICK (smoke run: numbers mean nothing)' if args.quick else 'full run'}")
+    probe = "a copy on CUDA" if args.device == "cuda" else "an in-place add"
+    where = torch.cuda.get_device_name(0) if args.device == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"\nbound = bytes per element × elements ÷ bandwidth of {probe} at the same size; "
+          f"{where}; {'QUICK (smoke run: numbers mean nothing)' if args.quick else 'full run'}")
+    if args.device == "cuda":
+        print("fused launches per step: " + ", ".join(sorted({f"{r.fused_launches_per_step:g}" for r in rows})))
     payload = {
         "machine": machine(),
         "quick": bool(args.quick),

@@ -87,9 +87,10 @@ def render_sections(selected: list[Case] | None = None, figures: str | os.PathLi
         S.textbook_vs_torch(results, folder),
         S.verification(where / "verify.json"),
     ]
-    bench = S.benchmarks(where / "bench.json")
-    if bench is not None:
-        parts.append(bench)
+    for name in ("bench.json", "bench-cuda.json"):
+        bench = S.benchmarks(where / name)
+        if bench is not None:
+            parts.append(bench)
     appendix = "\n".join(
         render_case(case, results.derive(case.rule.family, case.rule.dialect, **case.options)) for case in (selected or cases("all"))
     )

@@ -415,20 +415,23 @@ def benchmarks(path: Path) -> Section | None:
         return None
     doc = json.loads(path.read_text(encoding="utf-8"))
     rows = doc.get("rows", []) if isinstance(doc, dict) else []
-    command = r"\texttt{make bench} (\texttt{symopt bench}), then \texttt{symopt report}"
+    cuda = path.stem.endswith("cuda")
+    label, title = ("benchmarks-cuda", "Benchmarks on CUDA") if cuda else ("benchmarks", "Benchmarks")
+    command = (r"\texttt{symopt bench --device cuda}" if cuda else r"\texttt{make bench} (\texttt{symopt bench})") + r", then \texttt{symopt report}"
     if not rows or not all(isinstance(r, dict) and "times_bound" in r for r in rows):
-        return Section("benchmarks", "Benchmarks", command,
+        return Section(label, title, command,
                        r"\texttt{" + escape(str(path)) + "} holds no rows in the format of \\texttt{symopt bench}; run \\texttt{make bench}.")
     machine = doc.get("machine", {})
     body = [escape(
-        f"From {path}: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, {machine.get('torch_threads', '?')} torch threads, "
+        f"From {path}: " + (f"{machine.get('gpu', '?')}, " if cuda else "")
+        + f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, {machine.get('torch_threads', '?')} torch threads, "
         f"torch {machine.get('torch', '?')} ({machine.get('cpu_capability', '?')}), "
         + ("a QUICK smoke run whose numbers mean nothing" if doc.get("quick") else f"a full run of {doc.get('seconds', float('nan')):.0f} s")
         + ". The bound is the bytes an optimizer step must move (gradient read; parameter and every state buffer read and written) "
-          "over the bandwidth of an in-place add on the same number of elements, measured in the same process, interleaved with the "
+          f"over the bandwidth of {'a copy' if cuda else 'an in-place add'} on the same number of elements, measured in the same process, interleaved with the "
           "optimizers; each cell is the median step time in multiples of it (1.00 is the bound). \"new grads\" gives the optimizer new "
           "gradient objects before every step, as zero_grad() leaves them.")]
-    goals = _bench_goals(rows)
+    goals = _bench_goals_cuda(rows) if cuda else _bench_goals(rows)
     if goals:
         body.append(r"\begin{itemize}" + "\n".join(r"\item " + escape(g) for g in goals) + r"\end{itemize}")
     header = ["variant", "dtype", "size", r"bound ($\mu$s)", "symopt fused", "new grads", "torch best", "speed-up"]
@@ -440,11 +443,11 @@ def benchmarks(path: Path) -> Section | None:
                       escape(r["best_torch"].replace("torch ", "")) + " " + _times(tb.get(r["best_torch"])),
                       _times(r.get("speedup_fused_over_best_torch"))])
     body.append(r"{\footnotesize\setlength{\tabcolsep}{3pt}" + table("llrrrrlr", header, lines) + "}")
-    picture = path.parent / "figures" / "bench.pdf"
+    picture = path.parent / "figures" / f"{path.stem}.pdf"
     if picture.exists():
-        body.append(fill("figure.tex", WIDTH="1", PATH="figures/bench.pdf", LABEL="fig:bench",
+        body.append(fill("figure.tex", WIDTH="1", PATH=f"figures/{path.stem}.pdf", LABEL=f"fig:{path.stem}",
                          CAPTION="Median step time in multiples of the memory-bandwidth bound, every mode (log scale; 1 is the bound)."))
-    return Section("benchmarks", "Benchmarks", command, "\n\n".join(body))
+    return Section(label, title, command, "\n\n".join(body))
 
 
 def _times(x: float | None) -> str:
@@ -476,4 +479,23 @@ def _bench_goals(rows: list[dict]) -> list[str]:
               lambda c: c["seconds"]["torch fused"] >= c["seconds"]["symopt fused"]),
         count("at least 2x torch's best RMSprop mode at 1e6 elements or more",
               [c for c in fused if c["rule"] == "rmsprop" and c["elements"] >= 10**6], lambda c: c["speedup_fused_over_best_torch"] >= 2.0),
+    ) if g]
+
+
+def _bench_goals_cuda(rows: list[dict]) -> list[str]:
+    """The GPU goals of the performance issue, each as 'met in k of n cells' over the rows."""
+    fused = [r for r in rows if "symopt fused" in r["times_bound"]]
+
+    def count(label: str, cells: list[dict], ok) -> str | None:
+        if not cells:
+            return None
+        met = sum(bool(ok(c)) for c in cells)
+        return f"{label}: met in {met} of {len(cells)} cells"
+
+    return [g for g in (
+        count("at least 85 % of the same-run copy bandwidth at 1e7 elements or more",
+              [c for c in fused if c["elements"] >= 10**7], lambda c: c["times_bound"]["symopt fused"] <= 1 / 0.85),
+        count("one launch per step", fused, lambda c: c.get("fused_launches_per_step") == 1),
+        count("at least 2.5x torch's foreach RMSprop", [c for c in fused if c["rule"] == "rmsprop" and "torch foreach" in c["seconds"]],
+              lambda c: c["seconds"]["torch foreach"] >= 2.5 * c["seconds"]["symopt fused"]),
     ) if g]
