@@ -294,3 +294,27 @@ def test_functional_errors():
     with pytest.raises(ValueError, match="momentum_buffer_list has 0 entries but params has 1"):
         F.rmsprop(p, [torch.zeros(3)], [torch.zeros(3)], [], [], [torch.tensor(0.0)], lr=0.01, alpha=0.99,
                   eps=1e-8, weight_decay=0.0, momentum=0.5, centered=False, maximize=False)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_adam_foreach_low_precision_bitwise_with_torch_the_step_size_stays_in_opmath(dtype):
+    """torch's Adam passes its per-tensor step size −η/c₁ to ``_foreach_addcdiv_`` as a scalar list
+    (the product in float32 opmath); scaling m first rounds η·m/c₁ to float16, to 0 or a subnormal
+    when m ~ 1e-4 (found by ``symopt verify --full --rule adam``: 779 ULP after 100 steps)."""
+    from symopt.kernels.torch import adam as kernel
+
+    gen = torch.Generator().manual_seed(3)
+    ref = [torch.randn(n, generator=gen).to(dtype).requires_grad_() for n in (20, 7)]
+    mine = [p.detach().clone() for p in ref]
+    opt = torch.optim.Adam(ref, lr=4.9e-4, eps=1e-6, maximize=True, foreach=True)
+    states = [kernel.init_state(p, amsgrad=False) for p in mine]
+    for _ in range(30):
+        gs = [(torch.randn(p.shape, generator=gen) * 1e-4).to(dtype) for p in ref]
+        for p, g in zip(ref, gs):
+            p.grad = g.clone()
+        opt.step()
+        F.adam(mine, gs, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states], [None, None],
+               [s["step"] for s in states], amsgrad=False, beta1=0.9, beta2=0.999, lr=4.9e-4, weight_decay=0.0,
+               eps=1e-6, maximize=True, foreach=True)
+    for p, q in zip(ref, mine):
+        assert torch.equal(p.detach(), q)

@@ -184,6 +184,8 @@ def test_conditioned_tolerance_by_hand():
     assert conditioned(0.0, 100, torch.float64, 3000.0) == (0.0, False)  # bitwise stays bitwise
     assert conditioned(800.0, 100, torch.float32, 20000.0)[1]  # 160000 ULP of float32 ≈ 1.9 %: decides nothing
     assert conditioned(800.0, 100, torch.float64, math.inf) == (800.0, True)
+    # a low-precision budget already above 1 % is not made uninformative by a benign case
+    assert conditioned(100.0, 100, torch.float16, 19.0) == (100.0, False)
 
 
 def test_sensitivity_is_small_on_a_benign_case_and_large_on_an_amplifying_one():

@@ -15,6 +15,7 @@ LR_DECAYS = ("none", "torch")
 WEIGHT_DECAYS = ("none", "l2")
 MOMENTUM_LR = ("outside", "inside")
 SIGNS = ("descent", "ascent")
+FOREACH_SCALES = ("operand", "op")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,13 @@ class Conventions:
         Divide the second-moment average by 1 − α^t (Adam-style) before the square root.
     sign
         ``"descent"`` w ← w − …; ``"ascent"`` w ← w + … (the post's statement S3 as written).
+    foreach_scale
+        How torch's multi-tensor path applies a coefficient that differs per tensor (it depends
+        on t): ``"operand"`` scales the tensor operand first, ``_foreach_mul`` then
+        ``_foreach_addcdiv_`` (Adagrad's −clr); ``"op"`` passes the list to the op,
+        ``_foreach_addcdiv_(w, m, σ, [−η/c₁ …])`` (Adam's step size), whose product stays in
+        float32 opmath. The same number in exact arithmetic; in bfloat16/float16 the first rounds
+        the product to the storage dtype (to 0 when it is subnormal there) and the second does not.
     """
 
     eps_placement: str = "outside"
@@ -51,6 +59,7 @@ class Conventions:
     momentum_lr: str = "outside"
     bias_correction: bool = False
     sign: str = "descent"
+    foreach_scale: str = "operand"
 
     def __post_init__(self) -> None:
         for name, allowed in (
@@ -59,6 +68,7 @@ class Conventions:
             ("weight_decay", WEIGHT_DECAYS),
             ("momentum_lr", MOMENTUM_LR),
             ("sign", SIGNS),
+            ("foreach_scale", FOREACH_SCALES),
         ):
             value = getattr(self, name)
             if value not in allowed:

@@ -46,7 +46,7 @@ def adam(dialect: str = "torch") -> UpdateRule:
         family="adam",
         dialect=dialect,
         title="Adam",
-        conventions=TORCH.with_overrides(lr_decay="none", bias_correction=True),
+        conventions=TORCH.with_overrides(lr_decay="none", bias_correction=True, foreach_scale="op"),
         hyperparameters=tuple(hyper[n] for n in order),
         states=body.states,
         body=body.body,

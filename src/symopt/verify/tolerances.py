@@ -30,12 +30,12 @@ def tolerance(dtype: torch.dtype, impl: str, reference: str, steps: int, *, same
     if impl not in BITWISE_IMPLEMENTATIONS:
         raise KeyError(f"no tolerance for implementation {impl!r} against {reference!r}")
     if same_operations and foreach and low_precision:
-        # The multi-tensor kernels issue torch's foreach operations, except where torch scales an
-        # operand by a per-tensor scalar list: torch's Adam passes the list to _foreach_addcdiv_
-        # (the product stays in float32 opmath), torch's Adagrad multiplies in place when it owns
-        # the gradient list (on CPU, in-place _foreach_mul_ rounds bfloat16 differently from the
-        # out-of-place _foreach_mul the kernel uses — measured). One rounding of that product to
-        # the storage dtype per step: ≤ 1 ULP per step, linear growth as below. Bitwise in
+        # The multi-tensor kernels issue torch's foreach operations (Adam's per-tensor step size
+        # goes to _foreach_addcdiv_ as a scalar list, as torch passes it: the rule's
+        # foreach_scale="op"), except one: torch's Adagrad multiplies the gradients by −clr in
+        # place when it owns the gradient list, and on CPU in-place _foreach_mul_ rounds bfloat16
+        # differently from the out-of-place _foreach_mul the kernel uses (measured). One rounding
+        # of that product per step: ≤ 1 ULP per step, linear growth as below. Bitwise in
         # float32/float64, where opmath is the storage dtype.
         return 1.0 * steps
     if same_operations:
@@ -56,7 +56,7 @@ ILL_CONDITIONED_RELATIVE = 1e-2
 
 
 def conditioned(base: float, steps: int, dtype: torch.dtype, sensitivity: float) -> tuple[float, bool]:
-    """(tolerance, ill-conditioned) for a case whose measured ``sensitivity`` is the ULP distance
+    """(tolerance, uninformative) for a case whose measured ``sensitivity`` is the ULP distance
     by which torch.optim's own result moves when every param and state element is nudged by 1 ULP
     after every step (:func:`symopt.verify.runner.sensitivity`).
 
@@ -64,12 +64,13 @@ def conditioned(base: float, steps: int, dtype: torch.dtype, sensitivity: float)
     differences grow at most linearly. The measurement replaces that assumption: the same budget
     per step, times the measured effect of 1 ULP per step, when that is larger than ``base``
     (on the cases where it was measured, NumPy and float64 kernels land at 0.3–1.0 × the
-    sensitivity itself). A bitwise tolerance (0) stays 0. The case is ill-conditioned — the
-    comparison can decide nothing — when the sensitivity is not finite or the tolerance exceeds
-    :data:`ILL_CONDITIONED_RELATIVE` of the tensor's scale."""
+    sensitivity itself). A bitwise tolerance (0) stays 0. The scaled tolerance is
+    *uninformative* — a row within it shows nothing — when the sensitivity is not finite, or when
+    the scaling widened the tolerance beyond :data:`ILL_CONDITIONED_RELATIVE` of the tensor's
+    scale (a row beyond even that tolerance still fails)."""
     if base == 0:
         return 0.0, False
     if not math.isfinite(sensitivity):
         return base, True
     scaled = max(base, base / steps * sensitivity)
-    return scaled, scaled * torch.finfo(dtype).eps > ILL_CONDITIONED_RELATIVE
+    return scaled, scaled > base and scaled * torch.finfo(dtype).eps > ILL_CONDITIONED_RELATIVE

@@ -340,6 +340,7 @@ class TorchForeachKernelPrinter(TorchKernelPrinter):
             if self.is_scalar(a.expr) and a.expr.free_symbols & self.per_tensor:
                 self.per_tensor.add(a.target)
         self._scratch = 0
+        self.scale_in_op = rule.conventions.foreach_scale == "op"
 
     def tname(self, symbol: sp.Symbol) -> str:
         return self.name(symbol) + "s"
@@ -397,13 +398,16 @@ class TorchForeachKernelPrinter(TorchKernelPrinter):
 
     def foreach_call(self, op: Op, on: str, *, inplace: bool, result: str = "") -> list[str]:
         """``torch._foreach_<op>_(on, ...)`` or ``result = torch._foreach_<op>(on, ...)``; a
-        per-tensor ``value=``/``alpha=`` scales its tensor operand first."""
+        per-tensor ``value=``/``alpha=`` scales its tensor operand first, or, where the rule's
+        convention is ``foreach_scale="op"``, goes to ``addcdiv``/``addcmul`` as their scalar list."""
         lines: list[str] = []
         tensors = [self.tname(x) for x in op.tensors]
         args = list(tensors)
         if op.scalar is not None:
             key, value = op.scalar
-            if key and value.free_symbols & self.per_tensor:
+            if key == "value" and value.free_symbols & self.per_tensor and self.scale_in_op and op.method in ("addcdiv", "addcmul"):
+                args.append(self.scalar(value))
+            elif key and value.free_symbols & self.per_tensor:
                 scaled = f"_scaled{self._scratch}"
                 self._scratch += 1
                 lines.append(f"{scaled} = torch._foreach_mul({tensors[0]}, {self.scalar(value)})")
