@@ -361,9 +361,10 @@ def verification(path: Path) -> Section:
                    "budget of ULP per step (8 for the NumPy and float64 kernels, 2-3 between torch's code paths) that assumes "
                    "differences grow at most linearly. Where a row exceeds it, the case's conditioning is measured: the ULP "
                    "distance by which torch.optim's own result moves when every param and state element is nudged by 1 ULP "
-                   "after every step. The tolerance becomes the same per-step budget times that distance (\"scaled\" above), "
-                   "and the row is ill-conditioned, counted apart from passes, when that exceeds 1 % of the tensor's scale or "
-                   "torch's own result is non-finite and the implementation rounds differently.")]
+                   "after every step. The tolerance becomes the same per-step budget times that distance (\"scaled\" above); "
+                   "a row beyond it fails, and a row within it is ill-conditioned, counted apart from passes, when the scaling "
+                   "widened the tolerance beyond 1 % of the tensor's scale or torch's own result is non-finite and the "
+                   "implementation rounds differently.")]
     failed = [r for r in rows if r["status"] == "FAIL"]
     if failed:
         groups: dict[tuple[str, str, str, str], int] = defaultdict(int)
