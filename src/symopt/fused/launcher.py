@@ -82,6 +82,24 @@ def check_group(buffers: list[list[Tensor]], names: list[str], same_device: Call
             end, owner = e, (label, is_grad)
 
 
+def check_arguments(family: str, keys: Sequence[str], uses_step: bool, params: Sequence[Tensor], grads: Sequence[Tensor],
+                    states: Mapping[str, Sequence[Tensor]], steps: Any, error: type[ValueError]) -> Any:
+    """The launch arguments' shape, for the C and Triton launchers: every state buffer the
+    variant needs (``keys``), one gradient, one entry per state list and one step per param;
+    returns ``steps`` (zeros when None and the rule does not use t). Raises ``error``."""
+    missing = [k for k in keys if k not in states]
+    if missing:
+        raise error(f"{family}: state buffer(s) {', '.join(missing)} are needed for these hyperparameters")
+    n = len(params)
+    if steps is None:
+        if uses_step:
+            raise error(f"{family}: this rule uses the step count t; pass steps")
+        steps = [0.0] * n
+    if len(grads) != n or any(len(states[k]) != n for k in keys) or len(steps) != n:
+        raise error(f"{family}: params, grads, every state list and steps must have one entry per param ({n})")
+    return steps
+
+
 def _on_cpu(label: str, x: Tensor) -> str | None:
     return None if x.device.type == "cpu" else f"{label} is on {x.device}; the fused C kernels run on the CPU only"
 
@@ -178,22 +196,7 @@ class LaunchPlan:
 
     def _explain(self, grads: Sequence[Tensor]) -> None:
         """Raise :class:`FusedLaunchError` naming the first gradient the kernel cannot take."""
-        first = self.params[0]
-        for i, (g, p) in enumerate(zip(grads, self.params)):
-            label = f"grads[{i}]"
-            if not isinstance(g, Tensor):
-                raise FusedLaunchError(f"{label} must be a torch.Tensor; got {type(g).__name__}")
-            problem = _on_cpu(label, g)
-            if problem:
-                raise FusedLaunchError(problem)
-            if g.layout != torch.strided:
-                raise FusedLaunchError(f"{label} is not a dense strided tensor; the fused kernels take dense tensors")
-            if g.dtype != first.dtype:
-                raise FusedLaunchError(f"{label} has dtype {g.dtype} but params[0] has {first.dtype}; one dtype per call")
-            if g.shape != p.shape:
-                raise FusedLaunchError(f"{label} has shape {tuple(g.shape)} but params[{i}] has {tuple(p.shape)}")
-            if not g.is_contiguous():
-                raise FusedLaunchError(f"{label} is not contiguous; the fused kernels need contiguous tensors (call .contiguous())")
+        check_group([list(self.params), list(grads)], ["params", "grads"], _on_cpu, FusedLaunchError)
         raise AssertionError("a gradient failed the batch check but passes every single one")  # pragma: no cover
 
     def launch(self, grads: Sequence[Tensor], steps_pointer: int, hyperparameters: Mapping[str, Any]) -> None:
@@ -311,16 +314,8 @@ class FusedKernel:
         that does not use t). The plan of the previous call is reused when the params and state
         buffers are the same tensors at the same addresses."""
         variant, keys, hyper_names, uses_step = self._plan(hyperparameters)
-        missing = [k for k in keys if k not in states]
-        if missing:
-            raise FusedLaunchError(f"{self.family}: state buffer(s) {', '.join(missing)} are needed for these hyperparameters")
+        steps = check_arguments(self.family, keys, uses_step, params, grads, states, steps, FusedLaunchError)
         n = len(params)
-        if steps is None:
-            if uses_step:
-                raise FusedLaunchError(f"{self.family}: this rule uses the step count t; pass steps")
-            steps = [0.0] * n
-        if len(grads) != n or any(len(states[k]) != n for k in keys) or len(steps) != n:
-            raise FusedLaunchError(f"{self.family}: params, grads, every state list and steps must have one entry per param ({n})")
         if n == 0:
             return
         plan = self._last

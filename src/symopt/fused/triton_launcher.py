@@ -32,7 +32,7 @@ from torch import Tensor
 from .. import rules
 from ..codegen.printers.c import FUSED_FAMILIES, variant_of
 from ..codegen.render import module_name
-from .launcher import check_group
+from .launcher import check_arguments, check_group
 
 DTYPES = (torch.float32, torch.float64)
 NUM_WARPS = 4
@@ -105,16 +105,8 @@ class TritonKernel:
         """One step in place on ``params`` and ``states[key]`` (torch's keys); ``steps`` holds each
         param's t after the increment (a tensor or numbers; None for a rule that does not use t)."""
         fn, keys, hyper_names, uses_step = self._plan(hyperparameters)
-        missing = [k for k in keys if k not in states]
-        if missing:
-            raise TritonLaunchError(f"{self.family}: state buffer(s) {', '.join(missing)} are needed for these hyperparameters")
+        steps = check_arguments(self.family, keys, uses_step, params, grads, states, steps, TritonLaunchError)
         n = len(params)
-        if steps is None:
-            if uses_step:
-                raise TritonLaunchError(f"{self.family}: this rule uses the step count t; pass steps")
-            steps = [0.0] * n
-        if len(grads) != n or any(len(states[k]) != n for k in keys) or len(steps) != n:
-            raise TritonLaunchError(f"{self.family}: params, grads, every state list and steps must have one entry per param ({n})")
         if n == 0:
             return
         buffers = [list(params), list(grads)] + [list(states[k]) for k in keys]

@@ -455,18 +455,21 @@ def _times(x: float | None) -> str:
     return "--" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2f}" + r"$\times$"
 
 
+def _goal_line(label: str, cells: list[dict], ok) -> str | None:
+    """'label: met in k of n cells (missed: ...)' over the benchmark rows ``cells``; None for none."""
+    if not cells:
+        return None
+    met = [c for c in cells if ok(c)]
+    if not met:
+        return f"{label}: met in none of {len(cells)} cells"
+    missed = ", ".join(f"{c['variant']} {c['dtype']} {c['elements']:.0e}/{c['tensors']}" for c in cells if not ok(c))
+    return f"{label}: met in {len(met)} of {len(cells)} cells" + (f" (missed: {missed})" if missed else "")
+
+
 def _bench_goals(rows: list[dict]) -> list[str]:
     """The CPU goals of the performance issue, each as 'met in k of n cells' over the rows."""
     fused = [r for r in rows if "symopt fused" in r["times_bound"]]
-
-    def count(label: str, cells: list[dict], ok) -> str | None:
-        if not cells:
-            return None
-        met = [c for c in cells if ok(c)]
-        if not met:
-            return f"{label}: met in none of {len(cells)} cells"
-        missed = ", ".join(f"{c['variant']} {c['dtype']} {c['elements']:.0e}/{c['tensors']}" for c in cells if not ok(c))
-        return f"{label}: met in {len(met)} of {len(cells)} cells" + (f" (missed: {missed})" if missed else "")
+    count = _goal_line
 
     def bound(c: dict) -> float:
         return c["times_bound"]["symopt fused"]
@@ -486,13 +489,7 @@ def _bench_goals(rows: list[dict]) -> list[str]:
 def _bench_goals_cuda(rows: list[dict]) -> list[str]:
     """The GPU goals of the performance issue, each as 'met in k of n cells' over the rows."""
     fused = [r for r in rows if "symopt fused" in r["times_bound"]]
-
-    def count(label: str, cells: list[dict], ok) -> str | None:
-        if not cells:
-            return None
-        met = sum(bool(ok(c)) for c in cells)
-        return f"{label}: met in {met} of {len(cells)} cells"
-
+    count = _goal_line
     return [g for g in (
         count("at least 85 % of the same-run copy bandwidth at 1e7 elements or more",
               [c for c in fused if c["elements"] >= 10**7], lambda c: c["times_bound"]["symopt fused"] <= 1 / 0.85),
