@@ -49,14 +49,102 @@ def _step_both(a, oa, b, ob, gen, skip_first=False):
     ob.step()
 
 
+_INT_OF_SIZE = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    """The raw bits of every real component (complex viewed as real pairs), as integers."""
+    t = t.detach()
+    t = torch.view_as_real(t) if t.is_complex() else t
+    return t.view(_INT_OF_SIZE[t.element_size()]) if t.is_floating_point() else t
+
+
+def _assert_same_tensor(x: torch.Tensor, y: torch.Tensor, what: str) -> None:
+    """x and y bit for bit, element by element: same dtype, shape and strides; NaN in the same
+    places; every other element the same bits (so -0.0 differs from 0.0)."""
+    assert isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor), (what, type(x), type(y))
+    assert (x.dtype, x.shape, x.stride()) == (y.dtype, y.shape, y.stride()), (what, x.dtype, y.dtype, x.shape, y.shape, x.stride(), y.stride())
+    rx, ry = (torch.view_as_real(t.detach()) if t.is_complex() else t.detach() for t in (x, y))
+    nan_x, nan_y = (t.isnan() if t.is_floating_point() else torch.zeros_like(t, dtype=torch.bool) for t in (rx, ry))
+    assert torch.equal(nan_x, nan_y), f"{what}: NaN in different places ({int((nan_x != nan_y).sum())} elements)"
+    differ = (_bits(x) != _bits(y)) & ~nan_x
+    if differ.any():
+        gap = (rx.double() - ry.double()).abs()[differ].max().item()
+        raise AssertionError(f"{what}: {int(differ.sum())} of {rx.numel()} elements differ, max |difference| {gap:.3g}")
+
+
 def _assert_bitwise(a, oa, b, ob):
-    for x, y in zip(a, b):
-        assert torch.equal(x, y) or (x.isnan().any() and torch.equal(x.isnan(), y.isnan())), (x, y)
+    """Params and every state entry (step included) of two optimizers, bit for bit."""
+    assert len(a) == len(b)
+    for i, (x, y) in enumerate(zip(a, b)):
+        _assert_same_tensor(x, y, f"param {i}")
         sa, sb = oa.state[x], ob.state[y]
-        assert set(sa) == set(sb)
+        assert set(sa) == set(sb), (i, set(sa), set(sb))
         for key in sb:
-            assert sa[key].dtype == sb[key].dtype and sa[key].stride() == sb[key].stride(), key
-            assert torch.equal(sa[key], sb[key]) or torch.equal(sa[key].isnan(), sb[key].isnan()), key
+            if isinstance(sb[key], torch.Tensor):
+                _assert_same_tensor(sa[key], sb[key], f"param {i} state[{key!r}]")
+            else:
+                assert type(sa[key]) is type(sb[key]) and sa[key] == sb[key], (i, key, sa[key], sb[key])
+
+
+def _nan_param_twins():
+    """RMSprop twins (centered, momentum: three buffers and a step) after five steps, param 0
+    holding one NaN (a NaN gradient at [0, 0] on the first step) among finite values."""
+    a, oa, b, ob = _twins("rmsprop", {"centered": True, "momentum": 0.5}, torch.float32)
+    gen = torch.Generator().manual_seed(3)
+    for k in range(5):
+        for x, y in zip(a, b):
+            g = torch.randn(x.shape, generator=gen)
+            if k == 0 and x is a[0]:
+                g[0, 0] = float("nan")
+            x.grad, y.grad = g.clone(), g.clone()
+        oa.step()
+        ob.step()
+    assert a[0].isnan().sum() == 1 and a[0].isfinite().sum() == a[0].numel() - 1
+    return a, oa, b, ob
+
+
+def _add_one_to_a_state_buffer(a, oa):
+    with torch.no_grad():
+        oa.state[a[1]]["square_avg"].add_(1.0)
+
+
+def _add_one_to_a_step_counter(a, oa):
+    oa.state[a[1]]["step"].add_(1)
+
+
+def _change_a_finite_element_beside_a_nan(a, oa):
+    with torch.no_grad():
+        a[0][1, 1] += 1.0
+
+
+CORRUPTIONS = {
+    _add_one_to_a_state_buffer: r"param 1 state\['square_avg'\]: 18 of 18 elements differ, max \|difference\| 1\b",
+    _add_one_to_a_step_counter: r"param 1 state\['step'\]: 1 of 1 elements differ, max \|difference\| 1\b",
+    _change_a_finite_element_beside_a_nan: r"param 0: 1 of 20 elements differ, max \|difference\| 1\b",
+}
+
+
+def test_the_bitwise_helper_passes_twins_holding_a_nan():
+    a, oa, b, ob = _nan_param_twins()
+    _assert_bitwise(a, oa, b, ob)  # NaN in the same place counts as equal
+
+
+@pytest.mark.parametrize("corrupt", CORRUPTIONS, ids=lambda f: f.__name__.strip("_"))
+def test_the_bitwise_helper_catches_a_corrupted_state(corrupt):
+    a, oa, b, ob = _nan_param_twins()
+    corrupt(a, oa)
+    with pytest.raises(AssertionError, match=CORRUPTIONS[corrupt]):
+        _assert_bitwise(a, oa, b, ob)
+
+
+def test_the_bitwise_helper_tells_minus_zero_from_zero():
+    a, oa, b, ob = _nan_param_twins()
+    with torch.no_grad():
+        a[2].copy_(torch.tensor(-0.0))
+        b[2].copy_(torch.tensor(0.0))
+    with pytest.raises(AssertionError, match="param 2: 1 of 1 elements differ"):
+        _assert_bitwise(a, oa, b, ob)
 
 
 CASES = [(r, c) for r in PAIRS for c in optim_db_inputs(r)]
