@@ -92,7 +92,7 @@ def test_bitwise_with_torch_fused_through_every_event(event):
                 ref.load_state_dict(copy.deepcopy(ref.state_dict()))
                 mine.load_state_dict(copy.deepcopy(ref.state_dict()))
             elif event == "add_param_group":
-                x = torch.randn(300)
+                x = torch.randn(300, generator=torch.Generator().manual_seed(7))
                 extra = [x.clone().requires_grad_(True), x.clone().requires_grad_(True)]
                 ref.add_param_group({"params": [extra[0]]})
                 mine.add_param_group({"params": [extra[1]]})
@@ -144,9 +144,10 @@ def test_gradients_the_kernel_cannot_take_go_to_the_torch_kernels():
 
 def test_a_removed_group_takes_its_plan_and_references_with_it():
     a, b, ref, mine = _pair()
-    extra = torch.randn(50, requires_grad=True)
+    gen = torch.Generator().manual_seed(8)
+    extra = torch.randn(50, generator=gen).requires_grad_(True)
     mine.add_param_group({"params": [extra]})
-    extra.grad = torch.randn(50)
+    extra.grad = torch.randn(50, generator=gen)
     _grads(0, a, b)
     mine.step()
     assert len(mine._fused_plans) == 2
