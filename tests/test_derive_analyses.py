@@ -170,10 +170,25 @@ def test_a_wrong_dialect_ratio_fails(monkeypatch):
     assert not dialects.adagrad_difference().passed
 
 
+def _same_rates(simulated, derived) -> bool:
+    """|simulated - derived| <= 1e-10 |derived| at every step: relative only (atol=0), since the
+    rates fall to ~2e-5 at t = 1e6, where numpy's default atol = 1e-8 would be a 5e-4 relative slack."""
+    return bool(np.allclose(simulated, derived, rtol=1e-10, atol=0))
+
+
 def test_rate_series_for_a_figure():
     steps, simulated, derived = rates.rate_series("adagrad")
     assert steps[0] == 1 and steps[-1] == 10**6
-    assert np.allclose(simulated, derived, rtol=1e-10)
+    assert _same_rates(simulated, derived)
+
+
+def test_rate_series_comparison_catches_a_relative_error_in_the_tail():
+    # The derived rate off by 1e-4 relative wherever eta_t < 1e-4 (t > 4e4, 28 of the 110 steps):
+    # numpy's default atol = 1e-8 accepted it; the relative comparison does not.
+    steps, simulated, derived = rates.rate_series("adagrad")
+    wrong = np.where(np.array(derived) < 1e-4, np.array(derived) * (1 + 1e-4), derived)
+    assert np.allclose(simulated, wrong, rtol=1e-10)  # the old form: blind there
+    assert not _same_rates(simulated, wrong)
 
 
 # -- the 1/t rule's asymptotics; the groups the report shows --------------------------------------
