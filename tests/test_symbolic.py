@@ -9,9 +9,20 @@ import pytest
 import sympy as sp
 
 from symopt import rules
-from symopt.verify.symbolic import SymbolicArray, check_kernel, shipped_kernels, symbolic_numpy
+from symopt.verify.symbolic import (
+    SymbolicArray,
+    check_all_kernels,
+    check_entry,
+    check_kernel,
+    checked_entry_points,
+    shipped_kernels,
+    structural_variants,
+    symbolic_numpy,
+    symbolic_torch,
+)
 
 SHIPPED = shipped_kernels()
+FOREACH = [(b, m, r) for b, m, r in SHIPPED if m is not None and getattr(m, "FOREACH", False)]
 
 
 @pytest.mark.parametrize("backend,module,rule", SHIPPED, ids=[f"{b}-{r.name}" for b, _, r in SHIPPED])
@@ -21,6 +32,24 @@ def test_every_shipped_kernel_computes_its_model(backend, module, rule):
     assert comparisons
     wrong = [c.describe() for c in comparisons if not c.identical]
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("backend,module,rule", FOREACH, ids=[f"{b}-{r.name}" for b, _, r in FOREACH])
+def test_every_shipped_foreach_kernel_computes_its_model(backend, module, rule):
+    comparisons = check_entry(module, rule, "update_foreach")
+    # every structural variant, on a list of one tensor and on each tensor of a list of two
+    tensors = {c.quantity.split("update_foreach, ")[1].rstrip("]") for c in comparisons}
+    assert tensors == {"tensor 1 of 1", "tensor 1 of 2", "tensor 2 of 2"}
+    assert len(comparisons) == 3 * len(check_entry(module, rule, "update"))
+    wrong = [c.describe() for c in comparisons if not c.identical]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_entry_point_of_every_kernel_is_checked():
+    # SGD's momentum guard depends on t (Eq(t, 1)), so it has no foreach kernel (see kernels/torch/sgd.py)
+    assert {r.name for _, _, r in FOREACH} == {r.name for r in rules.all_rules()} - {"sgd[torch]"}
+    rows = check_all_kernels()
+    assert checked_entry_points(rows) == {"numpy.update": 8, "torch.update": 8, "torch.update_foreach": 7}
 
 
 def _mutated(module, old, new):
@@ -35,8 +64,91 @@ def test_a_wrong_torch_kernel_is_caught():
     import symopt.kernels.torch.rmsprop as kernel
 
     wrong = _mutated(kernel, "value=1 - alpha", "value=1 + alpha")
-    differing = [c for c in check_kernel(wrong, rules.rmsprop()) if not c.identical]
+    differing = [c for c in check_entry(wrong, rules.rmsprop(), "update") if not c.identical]
     assert differing and all("v [" in c.quantity or "w [" in c.quantity or "b [" in c.quantity for c in differing)
+
+
+def _differing_entries(wrong, rule):
+    """The entry points (update / update_foreach) at which ``wrong`` differs from ``rule``."""
+    differing = [c for c in check_kernel(wrong, rule) if not c.identical]
+    return differing, {"update_foreach" if "update_foreach" in c.quantity else "update" for c in differing}
+
+
+def test_a_wrong_foreach_scalar_list_sign_is_caught():
+    import symopt.kernels.torch.adam as kernel
+
+    wrong = _mutated(kernel, "torch._foreach_addcdiv_(params, exp_avgs, sigmas, [-lr/c_1 for c_1 in c_1s])",
+                     "torch._foreach_addcdiv_(params, exp_avgs, sigmas, [lr/c_1 for c_1 in c_1s])")
+    differing, entries = _differing_entries(wrong, rules.adam())
+    assert entries == {"update_foreach"}  # update is untouched
+    assert differing and all(c.quantity.startswith("w [") for c in differing)
+    assert len(differing) == 3 * len(structural_variants(rules.adam()))  # every variant, every tensor
+
+
+def test_a_foreach_kernel_without_its_eps_is_caught():
+    import symopt.kernels.torch.adagrad as kernel
+
+    wrong = _mutated(kernel, "    torch._foreach_add_(sigmas, eps)\n", "")
+    differing, entries = _differing_entries(wrong, rules.adagrad())
+    assert entries == {"update_foreach"}
+    eps = sp.Symbol("epsilon", nonnegative=True)
+    assert differing and all(c.difference.has(eps) for c in differing)
+    assert len(differing) == 3 * len(structural_variants(rules.adagrad()))  # w, in every variant, every tensor
+
+
+def test_a_foreach_kernel_that_gives_one_tensor_the_other_tensors_step_is_caught():
+    import symopt.kernels.torch.adam as kernel
+
+    wrong = _mutated(kernel, "[-lr/c_1 for c_1 in c_1s]", "[-lr/c_1 for c_1 in reversed(c_1s)]")
+    differing, entries = _differing_entries(wrong, rules.adam())
+    # only a list of two tensors at different steps can show it
+    assert entries == {"update_foreach"}
+    assert differing and all("of 2]" in c.quantity and c.quantity.startswith("w [") for c in differing)
+
+
+def test_a_foreach_call_the_stand_in_does_not_model_raises():
+    import symopt.kernels.torch.adagrad_textbook as kernel
+
+    wrong = _mutated(kernel, "torch._foreach_sqrt_(sigmas)", "torch._foreach_rsqrt_(sigmas)")
+    with pytest.raises(AttributeError, match=r"no stand-in for torch\._foreach_rsqrt_"):
+        check_kernel(wrong, rules.adagrad(dialect="textbook"))
+    # an overload torch does not have: alpha= with a scalar
+    with pytest.raises(TypeError, match="alpha"):
+        symbolic_torch._foreach_add_([SymbolicArray(sp.Symbol("a"))], 2, alpha=3)
+    # one tensor for the whole list (torch's .Tensor overload) is not modelled
+    with pytest.raises(TypeError, match="list of tensors"):
+        symbolic_torch._foreach_mul([SymbolicArray(sp.Symbol("a"))], SymbolicArray(sp.Symbol("b")))
+    with pytest.raises(ValueError, match="one per tensor"):
+        symbolic_torch._foreach_div_([SymbolicArray(sp.Symbol("a"))], [1, 2])
+
+
+def test_the_foreach_stand_ins_compute_what_torch_would():
+    a0, a1, b0, b1, c0, c1, s, u = sp.symbols("a0 a1 b0 b1 c0 c1 s u", positive=True)
+    xs = [SymbolicArray(a0), SymbolicArray(a1)]
+    ys, zs = [SymbolicArray(b0), SymbolicArray(b1)], [SymbolicArray(c0), SymbolicArray(c1)]
+    # out of place: a new list, the inputs unchanged
+    sums = symbolic_torch._foreach_add(xs, ys, alpha=s)
+    assert [x.expr for x in sums] == [a0 + s * b0, a1 + s * b1] and [x.expr for x in xs] == [a0, a1]
+    # in place with a scalar list: entry i scales tensor i, the call returns None
+    assert symbolic_torch._foreach_addcdiv_(xs, ys, zs, [s, u]) is None
+    assert [x.expr for x in xs] == [a0 + s * b0 / c0, a1 + u * b1 / c1]
+    xs = [SymbolicArray(a0), SymbolicArray(a1)]
+    symbolic_torch._foreach_addcmul_(xs, ys, zs, value=-1)
+    assert [x.expr for x in xs] == [a0 - b0 * c0, a1 - b1 * c1]
+    xs = [SymbolicArray(a0), SymbolicArray(a1)]
+    symbolic_torch._foreach_lerp_(xs, ys, s)
+    assert [sp.expand(x.expr) for x in xs] == [sp.expand(a0 + s * (b0 - a0)), sp.expand(a1 + s * (b1 - a1))]
+    xs = [SymbolicArray(a0), SymbolicArray(a1)]
+    symbolic_torch._foreach_mul_(xs, s)
+    symbolic_torch._foreach_div_(xs, [s, u])
+    symbolic_torch._foreach_add_(xs, 1)
+    assert [x.expr for x in xs] == [a0 + 1, s * a1 / u + 1]
+    roots = symbolic_torch._foreach_sqrt(ys)
+    symbolic_torch._foreach_maximum_(roots, zs)
+    assert [x.expr for x in roots] == [sp.Max(sp.sqrt(b0), c0), sp.Max(sp.sqrt(b1), c1)]
+    assert [x.expr for x in symbolic_torch._foreach_neg(ys)] == [-b0, -b1]
+    symbolic_torch._foreach_copy_(ys, zs)
+    assert [y.expr for y in ys] == [c0, c1]
 
 
 def test_a_wrong_numpy_kernel_is_caught():

@@ -18,7 +18,7 @@ import torch
 from .._io import write_text_atomic
 from .cases import VERIFIED, edges, optim_db_inputs, sweep
 from .equations import compare_dialects
-from .symbolic import check_all_kernels
+from .symbolic import check_all_kernels, checked_entry_points
 from .runner import IMPLEMENTATIONS, Row, run_matrix
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {c.describe()}")
     kernel_rows = check_all_kernels()
     wrong_kernels = [(b, c) for b, c in kernel_rows if not c.identical]
-    modules = len({(b, c.family) for b, c in kernel_rows})
-    print(f"Equations: {len(kernel_rows)} quantities of {modules} generated kernels, executed on symbols over every "
-          f"structural variant: {len(kernel_rows) - len(wrong_kernels)} equal their model")
+    entries = ", ".join(f"{entry} ({n} kernels)" for entry, n in checked_entry_points(kernel_rows).items())
+    print(f"Equations: {len(kernel_rows)} quantities of the generated kernels' entry points {entries}, executed on "
+          f"symbols over every structural variant: {len(kernel_rows) - len(wrong_kernels)} equal their model")
     for backend, c in wrong_kernels:
         print(f"  KERNEL DIFFERS ({backend}) {c.describe()}")
     print()
