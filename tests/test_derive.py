@@ -123,6 +123,82 @@ def test_a_wrong_rate_and_a_wrong_limit_fail():
 
 def test_nan_never_passes():
     assert not Check("x", (1, 2), float("nan"), 1e-10).passed
+    assert not Check("x", (1, 2), float("inf"), float("inf")).passed
+
+
+@pytest.mark.parametrize("wrong", [sp.oo * (G0 + t * g**2), sp.nan * t, G0 + t * g**2 + sp.zoo], ids=["oo", "nan", "zoo"])
+def test_a_closed_form_that_is_not_finite_fails_both_arms(wrong):
+    """max(0.0, nan) is 0.0: the old check passed a closed form that is ∞ or NaN everywhere."""
+    f64, mp = check_closed_form(rules.adagrad(), Observable("state", "sum"), wrong)
+    assert not f64.passed and not mp.passed
+
+
+def test_worst_error_lets_nan_win():
+    from symopt.derive._result import worst_error
+
+    assert worst_error([0.0, 1e-3]) == 1e-3
+    assert worst_error([0.0, float("nan"), 1.0]) != worst_error([0.0, float("nan"), 1.0])  # NaN
+    assert worst_error([float("nan"), 0.0]) != 0.0 and worst_error([]) != worst_error([])
+
+
+def test_a_small_wrong_limit_fails():
+    """The limit of η/(|g|√t) is 0; the old check accepted any claimed limit that is merely small
+    (its error was relative to the value at t = 100), e.g. 1e-12."""
+    expr = eta / (sp.Abs(g) * sp.sqrt(t))
+    assert check_limit(rules.adagrad(), expr, sp.Integer(0)).passed
+    for wrong in (sp.Float(1e-12), sp.Float(-1e-15), eta * 1e-9):  # resolved down to f(1e32) ~ 1e-18
+        assert not check_limit(rules.adagrad(), expr, wrong).passed, wrong
+    # a limit reached exactly, or approached slowly (1/ln t), still passes
+    assert check_limit(rules.adagrad(), eta + 0 * t, eta).passed
+    assert check_limit(rules.adagrad(), eta * (1 + 1 / sp.log(t)), eta).passed is False  # 1/ln(1e64) = 7e-3 > 1e-10
+
+
+def _wrong_statements(d: Derivation) -> list[sp.Eq]:
+    """Statements a derivation must refuse: NaN, and its right-hand side off by 10 % and 0.1."""
+    rhs = d.statement.rhs
+    out = [sp.Eq(d.statement.lhs, sp.nan, evaluate=False)]
+    shifted = rhs * sp.Rational(11, 10) + sp.Rational(1, 10)
+    if shifted == rhs:  # ∞ stays ∞: a finite claim instead
+        shifted = sp.Integer(7)
+    out.append(sp.Eq(d.statement.lhs, shifted, evaluate=False))
+    return out
+
+
+def _analyses():
+    from symopt.derive import all_analyses
+
+    return all_analyses()
+
+
+@pytest.mark.parametrize("d", _analyses(), ids=lambda d: d.id)
+def test_every_analysis_checks_the_statement_it_prints(d):
+    """The check evaluates ``d.statement`` itself (not a second transcription): a wrong statement
+    fed to the same derivation fails. (The issue: changing adagrad.torch.lr_leading to η/(|g|t)
+    left every check green.)"""
+    assert d.passed and d.recheck is not None
+    assert d.recheck(d.statement).passed  # the statement as derived passes through recheck too
+    for wrong in _wrong_statements(d):
+        assert not d.recheck(wrong).passed, (d.id, wrong)
+
+
+@pytest.mark.parametrize("family,dialect", [("adagrad", "torch"), ("rmsprop", "torch"), ("rmsprop", "textbook"), ("sgd", "torch")])
+def test_every_closed_form_checks_the_statement_it_prints(family, dialect):
+    for d in derive(family, dialect=dialect):
+        for wrong in _wrong_statements(d):
+            assert not d.recheck(wrong).passed, (d.id, wrong)
+
+
+def test_the_sympy_finding_can_fail():
+    """The finding 'SymPy's limit of H_t^(1/2) is wrong' fails when the statement is SymPy's own
+    answer (the partial sums exceed it) — the old check compared mpmath with a constant."""
+    from symopt.derive import euler_maclaurin as EM
+
+    d = EM.sympy_harmonic_limit_finding()
+    assert d.passed
+    t_ = sp.Symbol("t", integer=True, positive=True)
+    sympy_says = sp.limit(sp.harmonic(t_, sp.Rational(1, 2)), t_, sp.oo)
+    wrong = d.recheck(sp.Eq(d.statement.lhs, sympy_says, evaluate=False))
+    assert not wrong.check.passed and not wrong.precision_checks[0].passed
 
 
 def test_weight_decay_is_refused_with_a_clear_message():

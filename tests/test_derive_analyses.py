@@ -104,9 +104,13 @@ def test_adagrad_powerlaw_regimes():
 
 
 def test_a_wrong_decay_exponent_fails_the_slope_check():
-    series = rates.simulated_rate("adagrad", "torch", (), rates.ConstantGradient((0.5,)))
-    wrong = rates._asymptotic("x", "x", sp.Eq(t, t), -0.4, series, lambda T: 0.01 / (0.5 * T**0.4), (), "")
-    assert not wrong.check.passed and not wrong.precision_checks[0].passed
+    """The check evaluates the statement it certifies: a statement with exponent −0.4 (or the
+    issue's η/(|g| t)) fails both the slope and the ratio check."""
+    d = rates.adagrad_constant_leading()
+    eta_t = d.statement.lhs
+    for wrong in (eta / (sp.Abs(rates.g) * t**sp.Rational(2, 5)), eta / (sp.Abs(rates.g) * t)):
+        bad = d.recheck(sp.Eq(eta_t, wrong))
+        assert not bad.check.passed and not bad.precision_checks[0].passed, wrong
 
 
 def test_rmsprop_first_step_and_time_constants_by_hand():
@@ -230,7 +234,7 @@ def test_inverse_time_moves_like_log_t(dialect, sign):
 @pytest.mark.parametrize("dialect", ["corrected", "textbook"])
 def test_gamma_product_asymptotics(dialect):
     d = quadratic.inverse_time_leading(dialect)
-    assert d.passed and [c.method for c in d.checks] == ["loglog-slope", "two-term-ratio", "first-correction"]
+    assert d.passed and [c.method for c in d.checks] == ["loglog-slope", "two-term-ratio", "remainder-order"]
     # by hand (Stirling): Gamma(t + 1 - a)/Gamma(t + 1) t^a -> 1 + a(a - 1)/(2t); a = +-1/2 at t = 1e4
     a = 0.5 if dialect == "corrected" else -0.5
     with mpmath.workdps(30):

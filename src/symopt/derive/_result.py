@@ -9,11 +9,25 @@ wrong formula).
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable
 
 import sympy as sp
+
+
+def worst_error(errors: Iterable[float]) -> float:
+    """The largest of ``errors``, where NaN wins: ``max(0.0, nan)`` is 0.0 in Python, which would
+    let a closed form that is NaN everywhere pass. An empty sequence checked nothing: NaN too."""
+    worst, seen = 0.0, False
+    for e in errors:
+        seen = True
+        e = float(e)
+        if math.isnan(e):
+            return math.nan
+        worst = max(worst, e)
+    return worst if seen else math.nan
 
 
 @dataclass(frozen=True)
@@ -39,7 +53,7 @@ class Check:
 
     @property
     def passed(self) -> bool:
-        return bool(self.max_rel_err <= self.tolerance) and not math.isnan(self.max_rel_err)
+        return bool(self.max_rel_err <= self.tolerance) and math.isfinite(self.max_rel_err)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +111,9 @@ class Derivation:
     kind: str = "derived"
     #: a one-paragraph explanation in words, for the report and the claims
     explanation: str = ""
+    #: the same derivation's checks run on another statement: ``d.recheck(statement)`` (the
+    #: mutation harness and the tests feed it wrong statements, which must fail)
+    recheck: Callable[[sp.Eq], "Derivation"] | None = field(default=None, compare=False, repr=False)
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -132,6 +149,31 @@ class Derivation:
             "kind": self.kind,
             "explanation": self.explanation,
         }
+
+
+def restatable(factory: Callable[..., Derivation]) -> Callable[..., Derivation]:
+    """Give the derivations of ``factory`` a :attr:`Derivation.recheck`.
+
+    ``factory(*args, statement=None, **kwargs)`` derives its statement when ``statement`` is None
+    and checks whichever statement it ends up with, so that the check evaluates the very
+    statement it certifies; ``recheck(s)`` calls it again with ``statement=s``."""
+
+    @functools.wraps(factory)
+    def build(*args: Any, statement: sp.Eq | None = None, **kwargs: Any) -> Derivation:
+        d = factory(*args, statement=statement, **kwargs)
+        return replace(d, recheck=functools.partial(_recheck, build, args, kwargs))
+
+    return build
+
+
+def _recheck(build: Callable[..., Derivation], args: tuple, kwargs: dict, statement: sp.Eq) -> Derivation:
+    return build(*args, statement=statement, **kwargs)
+
+
+def without_order_terms(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every ``O(·)`` term set to 0: the part of an asymptotic statement that a
+    number can be compared with."""
+    return expr.replace(lambda e: isinstance(e, sp.Order), lambda e: sp.S.Zero)
 
 
 def _json_float(x: float) -> float | str:

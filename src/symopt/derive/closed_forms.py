@@ -20,7 +20,7 @@ w_t = w_0 − Σ_{k≤t} η_k g_k is derived too (SGD, the 1/t rule).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import sympy as sp
@@ -340,9 +340,10 @@ def _state_derivation(rule, form: StateForm, values, model, base, prefix) -> Der
     else:
         steps.append(rf"a = 1\text{{: }} x_t = x_{{{rec.start}}} + {sp.latex(t - rec.start)}\, c" if rec.start else rf"a = 1\text{{: }} x_t = x_0 + t\, c")
     steps.append(rf"\text{{solved by {sol.method}; substituted back: }} x_t - (a x_{{t-1}} + c) = 0,\; x_{{{rec.start}}} = {sp.latex(rec.initial)}")
-    f64, mp = check_closed_form(rule, Observable("state", form.name), sol.expr, values, model)
+    observable = Observable("state", form.name)
+    f64, mp = check_closed_form(rule, observable, sol.expr, values, model)
     ratio = _ratio_assumptions([rec.a] if isinstance(rec.a, sp.Symbol) else [])
-    return Derivation(
+    return _restatable_closed_form(rule, observable, values, model, Derivation(
         id=f"{prefix}.{form.name}",
         title=f"{rule.title} [{rule.dialect}]: closed form of {form.name} ({form.symbol.name}_t)",
         statement=sp.Eq(lhs, sol.expr),
@@ -350,7 +351,22 @@ def _state_derivation(rule, form: StateForm, values, model, base, prefix) -> Der
         steps=tuple(steps),
         check=f64,
         precision_checks=(mp,),
-    )
+    ))
+
+
+def _restatable_closed_form(rule, observable, values, model, d: Derivation) -> Derivation:
+    """``d`` with a :attr:`~Derivation.recheck` that checks another statement's right-hand side
+    against the same interpreter runs (the hazard label of the float64 arm is kept)."""
+    return replace(d, recheck=partial(_recheck_closed_form, rule, observable, values, model, d))
+
+
+def _recheck_closed_form(rule, observable, values, model, d: Derivation, statement: sp.Eq) -> Derivation:
+    f64, mp = check_closed_form(rule, observable, statement.rhs, values, model)
+    return replace(d, statement=statement, check=replace(f64, hazard=d.check.hazard), precision_checks=(mp,))
+
+
+def _recheck_limit(rule, values, model, lr: sp.Expr, d: Derivation, statement: sp.Eq) -> Derivation:
+    return replace(d, statement=statement, check=check_limit(rule, lr, statement.rhs, values, model))
 
 
 def _lr_derivation(rule, symbolic: SymbolicResults, values, model, base, prefix) -> Derivation:
@@ -361,7 +377,8 @@ def _lr_derivation(rule, symbolic: SymbolicResults, values, model, base, prefix)
     ]
     if substituted:
         steps.append(rf"\text{{with the closed forms }} {substituted}")
-    f64, mp = check_closed_form(rule, Observable("lr"), symbolic.lr, values, model)
+    observable = Observable("lr")
+    f64, mp = check_closed_form(rule, observable, symbolic.lr, values, model)
     hazard = cancellation_hazard(symbolic.lr_raw, tuple(f.symbol for f in symbolic.states))
     if hazard:
         f64 = replace(f64, hazard=hazard)
@@ -370,7 +387,7 @@ def _lr_derivation(rule, symbolic: SymbolicResults, values, model, base, prefix)
             rf"\text{{float64 hazard: cancellation in }} \sqrt{{{sp.latex(base_expr)}}}\text{{: float64 loses the digits }} v "
             r"\text{ and } m^2 \text{ share; the 50-digit check is authoritative}"
         )
-    return Derivation(
+    return _restatable_closed_form(rule, observable, values, model, Derivation(
         id=f"{prefix}.lr",
         title=f"{rule.title} [{rule.dialect}]: effective learning rate",
         statement=sp.Eq(eta_t, symbolic.lr),
@@ -378,7 +395,7 @@ def _lr_derivation(rule, symbolic: SymbolicResults, values, model, base, prefix)
         steps=tuple(steps),
         check=f64,
         precision_checks=(mp,),
-    )
+    ))
 
 
 def cancellation_hazard(expr: sp.Expr | None, states: tuple[sp.Symbol, ...]) -> str:
@@ -410,7 +427,7 @@ def _limit_derivation(rule, symbolic: SymbolicResults, values, model, base, pref
         steps.append(rf"{names} = 1/(1+\rho),\ \rho > 0 \text{{, so the powers in }} t \text{{ vanish}}")
     steps.append(r"g \ne 0;\ \text{limit by sympy.limit, checked at } t = 10^{64}")
     check = check_limit(rule, symbolic.lr, symbolic.lr_limit, values, model)
-    return Derivation(
+    d = Derivation(
         id=f"{prefix}.lr_limit",
         title=f"{rule.title} [{rule.dialect}]: limit of the effective learning rate",
         statement=sp.Eq(sp.Limit(eta_t, t, sp.oo), symbolic.lr_limit),
@@ -418,6 +435,7 @@ def _limit_derivation(rule, symbolic: SymbolicResults, values, model, base, pref
         steps=tuple(steps),
         check=check,
     )
+    return replace(d, recheck=partial(_recheck_limit, rule, values, model, symbolic.lr, d))
 
 
 def _trajectory_derivation(rule, symbolic: SymbolicResults, values, model, base, prefix) -> Derivation:
@@ -426,8 +444,9 @@ def _trajectory_derivation(rule, symbolic: SymbolicResults, values, model, base,
         rf"\eta_k\, g_k = {sp.latex((symbolic.lr * model.at(t)).subs(t, sp.Symbol('k')))}",
         r"\text{summed by sympy.summation}",
     ]
-    f64, mp = check_closed_form(rule, Observable("param"), symbolic.trajectory, values, model)
-    return Derivation(
+    observable = Observable("param")
+    f64, mp = check_closed_form(rule, observable, symbolic.trajectory, values, model)
+    return _restatable_closed_form(rule, observable, values, model, Derivation(
         id=f"{prefix}.param",
         title=f"{rule.title} [{rule.dialect}]: parameter trajectory",
         statement=sp.Eq(sp.Symbol("w_t"), symbolic.trajectory),
@@ -435,4 +454,4 @@ def _trajectory_derivation(rule, symbolic: SymbolicResults, values, model, base,
         steps=tuple(steps),
         check=f64,
         precision_checks=(mp,),
-    )
+    ))

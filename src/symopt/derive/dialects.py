@@ -27,7 +27,7 @@ import sympy as sp
 from .. import rules
 from ..rules import g, t
 from ..rules._primitives import alpha, epsilon, eta
-from ._result import Assumption, Check, Derivation
+from ._result import Assumption, Check, Derivation, restatable, worst_error
 from .gradients import ConstantGradient
 from .simulate import compile_body, log_spaced_steps
 
@@ -76,32 +76,41 @@ def rmsprop_threshold(eps: float, alpha_value: float, t_value: float) -> float:
         return float(scale * mpmath.findroot(f, (mpmath.mpf("1e-3"), mpmath.mpf(10) ** 6), solver="illinois"))
 
 
-def _simulated_ratio(family: str, items: tuple, values: tuple[float, ...], steps: int = 10**6) -> tuple[float, tuple[int, ...]]:
-    """max rel err of the derived ratio against η_textbook/η_torch from runs of both rules."""
+@lru_cache(maxsize=None)
+def _dialect_runs(family: str, items: tuple, value: float, steps: int, checkpoints: tuple[int, ...]) -> dict[str, dict]:
+    """Both dialects' reset runs (η_t at the checkpoints) under the constant gradient ``value``."""
+    model = ConstantGradient((value,))
+    return {d: compile_body(rules.get(family, d), items).run(steps, checkpoints, model.scalar(0), 0.0, reset=True) for d in ("torch", "textbook")}
+
+
+def _simulated_ratio(family: str, items: tuple, values: tuple[float, ...], statement: sp.Eq, steps: int = 10**6) -> tuple[float, tuple[int, ...]]:
+    """max rel err of the statement's ratio against η_textbook/η_torch from runs of both rules."""
+    from .checks import statement_function
+
     checkpoints = log_spaced_steps(steps, 10)
-    expr = adagrad_ratio() if family == "adagrad" else rmsprop_ratio()
-    worst = 0.0
+    opts = dict(items)
+    errors = []
     for value in values:
-        model = ConstantGradient((value,))
-        rows = {d: compile_body(rules.get(family, d), items).run(steps, checkpoints, model.scalar(0), 0.0, reset=True) for d in ("torch", "textbook")}
-        opts = dict(items)
-        fn = sp.lambdify((t, g, epsilon, alpha), expr, "mpmath")
+        rows = _dialect_runs(family, items, value, steps, checkpoints)
+        stated = statement_function(statement, t, {g: value, epsilon: opts["eps"], alpha: opts.get("alpha", 0.99)})
         with mpmath.workdps(40):
             for s in checkpoints:
-                derived = fn(s, mpmath.mpf(value), mpmath.mpf(opts["eps"]), mpmath.mpf(opts.get("alpha", 0.99)))
+                derived = stated(s)
                 observed = mpmath.mpf(rows["textbook"][s]["lr"]) / mpmath.mpf(rows["torch"][s]["lr"])
-                worst = max(worst, float(abs(observed - derived) / derived))
-    return worst, checkpoints
+                errors.append(float(abs(observed - derived) / abs(derived)) if mpmath.isfinite(derived) and derived else float("nan"))
+    return worst_error(errors), checkpoints
 
 
-def adagrad_difference() -> Derivation:
+@restatable
+def adagrad_difference(*, statement: sp.Eq | None = None) -> Derivation:
     G = sp.Symbol("G_t", nonnegative=True)
     diff = eta / (sp.sqrt(G) + epsilon) - eta / sp.sqrt(G + epsilon)
-    worst, cps = _simulated_ratio("adagrad", (("eps", 1e-8),), (0.5, 3e-3, 1e-5))
+    statement = statement if statement is not None else sp.Eq(sp.Symbol(r"\eta^{\mathrm{post}}_t / \eta^{\mathrm{torch}}_t"), adagrad_ratio())
+    worst, cps = _simulated_ratio("adagrad", (("eps", 1e-8),), (0.5, 3e-3, 1e-5), statement)
     thresholds = {e: adagrad_threshold(e) for e in (1e-8, 1e-10)}
     return Derivation(
         id="dialects.adagrad", title="AdaGrad: the post's formula vs torch's",
-        statement=sp.Eq(sp.Symbol(r"\eta^{\mathrm{post}}_t / \eta^{\mathrm{torch}}_t"), adagrad_ratio()),
+        statement=statement,
         assumptions=(Assumption("constant gradient, G_0 = 0, the same eps in both"),),
         steps=(
             rf"\eta^{{\mathrm{{torch}}}}_t - \eta^{{\mathrm{{post}}}}_t = {sp.latex(diff)}",
@@ -116,14 +125,16 @@ def adagrad_difference() -> Derivation:
     )
 
 
-def rmsprop_difference() -> Derivation:
-    worst, cps = _simulated_ratio("rmsprop", (("alpha", 0.99), ("eps", 1e-8)), (0.5, 3e-3, 1e-4))
+@restatable
+def rmsprop_difference(*, statement: sp.Eq | None = None) -> Derivation:
+    statement = statement if statement is not None else sp.Eq(sp.Symbol(r"\eta^{\mathrm{post}}_t / \eta^{\mathrm{torch}}_t"), rmsprop_ratio())
+    worst, cps = _simulated_ratio("rmsprop", (("alpha", 0.99), ("eps", 1e-8)), (0.5, 3e-3, 1e-4), statement)
     table = {(a, T): rmsprop_threshold(1e-8, a, T) for a in (0.9, 0.99) for T in (1, 10, 100, float("inf"))}
     rows = "; ".join(f"alpha={a}, t={T}: g^2 < {y:.3g}" for (a, T), y in table.items())
     limit = (sp.Abs(g) + epsilon) / sp.sqrt(g**2 + epsilon / (1 - alpha))
     return Derivation(
         id="dialects.rmsprop", title="RMSProp: the post's eps in the recursion vs torch's eps outside the root",
-        statement=sp.Eq(sp.Symbol(r"\eta^{\mathrm{post}}_t / \eta^{\mathrm{torch}}_t"), rmsprop_ratio()),
+        statement=statement,
         assumptions=(Assumption("constant gradient, v_0 = 0, the same alpha and eps"),),
         steps=(
             r"\text{post: } v_t = \alpha v_{t-1} + (1-\alpha) g^2 + \epsilon = (1-\alpha^t)\left(g^2 + \frac{\epsilon}{1-\alpha}\right) \to g^2 + \frac{\epsilon}{1-\alpha}",

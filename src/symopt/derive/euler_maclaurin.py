@@ -31,7 +31,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ._result import Assumption, Check, Derivation
+from ._result import Assumption, Check, Derivation, restatable, worst_error
 
 x = sp.Symbol("x", positive=True)
 n = sp.Symbol("n", integer=True, positive=True)
@@ -106,38 +106,49 @@ def exact_partial_sums(f: Callable[[np.ndarray], np.ndarray], checkpoints: tuple
     return out
 
 
-def check_expansion(expansion: EulerMaclaurin, exact: dict[int, float], label: str) -> Check:
-    """|exact − approximation| / bound ≤ 1 at every checkpoint (the error ratio is reported)."""
-    approx = sp.lambdify(n, expansion.approximation, "mpmath")
+def check_expansion(expansion: EulerMaclaurin, exact: dict[int, float], label: str, statement: sp.Eq | None = None) -> Check:
+    """|exact − S(n)| / bound ≤ 1 at every checkpoint, S the statement's right-hand side with
+    its remainder symbol R_m set to 0 (default: the expansion's approximation), the bound the
+    expansion's |R_m| bound (the error ratio is reported)."""
+    R = sp.Symbol(f"R_{expansion.order}")
+    approximation = expansion.approximation if statement is None else sp.sympify(statement.rhs).subs(R, 0)
+    extra = approximation.free_symbols - {n}
+    if extra:
+        raise ValueError(f"the statement of {label} has symbols without a number: {sorted(map(str, extra))}")
+    approx = sp.lambdify(n, approximation, "mpmath")
     bound = sp.lambdify(n, expansion.remainder_bound, "mpmath")
-    worst = 0.0
+    errors = []
     with mpmath.workdps(30):
         for N, value in exact.items():
             if N < expansion.start:
                 continue
-            err = abs(mpmath.mpf(value) - approx(N))
+            a = approx(N)
+            if not (mpmath.isfinite(a) and math.isfinite(value)):
+                errors.append(math.nan)
+                continue
             # 1e-15 · |sum| absorbs the float64 rounding of the terms of the exact sum.
-            worst = max(worst, float(err / (bound(N) + mpmath.mpf(1e-15) * abs(value))))
+            errors.append(float(abs(mpmath.mpf(value) - a) / (bound(N) + mpmath.mpf(1e-15) * abs(value))))
     steps = [N for N in exact if N >= expansion.start]
     return Check(
-        "euler-maclaurin-remainder-bound", (steps[0], steps[-1]), worst, 1.0,
+        "euler-maclaurin-remainder-bound", (steps[0], steps[-1]), worst_error(errors), 1.0,
         detail=f"{label}: max |sum − expansion| / bound (passes when <= 1)",
     )
 
 
 # -- the three sums of the issue ----------------------------------------------------------------
-def _derivation(id_: str, title: str, expansion: EulerMaclaurin, exact: dict[int, float], label: str, extra: tuple[Check, ...] = (), explanation: str = "") -> Derivation:
+def _derivation(id_: str, title: str, expansion: EulerMaclaurin, exact: dict[int, float], label: str, extra: tuple[Check, ...] = (),
+                explanation: str = "", statement: sp.Eq | None = None) -> Derivation:
     m = expansion.order
     lhs = sp.Sum(expansion.summand.subs(x, k), (k, 1, n))
     R = sp.Symbol(f"R_{m}")
-    statement = sp.Eq(lhs, expansion.approximation + R)
+    statement = statement if statement is not None else sp.Eq(lhs, expansion.approximation + R)
     steps = (
         rf"\sum_{{k=a}}^{{n}} f(k) = \int_a^n f + \frac{{f(a)+f(n)}}{{2}} + \sum_{{j=1}}^{{{m}}} \frac{{B_{{2j}}}}{{(2j)!}}\left(f^{{(2j-1)}}(n) - f^{{(2j-1)}}(a)\right) + R_{{{m}}}",
         rf"a = {expansion.start}\text{{ (terms }} k < a \text{{ summed exactly)}}, \quad f(x) = {sp.latex(expansion.summand)}",
         rf"|R_{{{m}}}| \le \frac{{2\zeta({2 * m})}}{{(2\pi)^{{{2 * m}}}}}\left|f^{{({2 * m - 1})}}(n) - f^{{({2 * m - 1})}}(a)\right| = {sp.latex(expansion.remainder_bound)}",
         r"f \text{ is completely monotone, so } f^{(2m)} \text{ keeps one sign on } [a, n]",
     )
-    check = check_expansion(expansion, exact, label)
+    check = check_expansion(expansion, exact, label, statement)
     return Derivation(
         id=id_, title=title, statement=statement,
         assumptions=(Assumption(f"|R_{m}| bounded as stated", sp.Le(sp.Abs(R), expansion.remainder_bound)),),
@@ -148,7 +159,8 @@ def _derivation(id_: str, title: str, expansion: EulerMaclaurin, exact: dict[int
 CHECKPOINTS = (10, 30, 100, 300, 1000, 3000, 10**4, 3 * 10**4, 10**5, 3 * 10**5, 10**6)
 
 
-def inverse_sqrt_sum() -> Derivation:
+@restatable
+def inverse_sqrt_sum(*, statement: sp.Eq | None = None) -> Derivation:
     """Σ_{k≤n} k^{−1/2} = 2√n + ζ(1/2) + 1/(2√n) + …; checked against ζ(1/2) − ζ(1/2, n+1)."""
     expansion = EulerMaclaurin(x ** sp.Rational(-1, 2))
     with mpmath.workdps(30):
@@ -161,7 +173,7 @@ def inverse_sqrt_sum() -> Derivation:
         )
     return _derivation(
         "sums.inverse_sqrt", r"Euler–Maclaurin: sum of k^(-1/2)", expansion, exact, "H_n^(1/2) via Hurwitz zeta",
-        (constant_check,),
+        (constant_check,), statement=statement,
         explanation=(
             "H_n^(1/2) = 2 sqrt(n) + zeta(1/2) + 1/(2 sqrt(n)) + O(n^(-3/2)) diverges like 2 sqrt(n); "
             "its constant is zeta(1/2) ~ -1.4604, which SymPy 1.14 returns as the limit."
@@ -169,51 +181,76 @@ def inverse_sqrt_sum() -> Derivation:
     )
 
 
-def shifted_sqrt_sum(eps: float = 0.5) -> Derivation:
+@restatable
+def shifted_sqrt_sum(eps: float = 0.5, *, statement: sp.Eq | None = None) -> Derivation:
     """Σ_{k≤n} 1/(√k + ε) = 2√n − 2ε ln(√n + ε) + C + …: AdaGrad's trajectory under a constant
     gradient with G_0 = 0 (ε here is torch's ε / |g|)."""
     e = sp.nsimplify(eps)
     expansion = EulerMaclaurin(1 / (sp.sqrt(x) + e))
     exact = exact_partial_sums(lambda ks: 1.0 / (np.sqrt(ks) + eps), CHECKPOINTS)
     return _derivation(
-        "sums.shifted_sqrt", rf"Euler–Maclaurin: sum of 1/(sqrt(k) + {eps})", expansion, exact, "direct fsum",
+        "sums.shifted_sqrt", rf"Euler–Maclaurin: sum of 1/(sqrt(k) + {eps})", expansion, exact, "direct fsum", statement=statement,
         explanation="Sum 1/(sqrt k + eps) = 2 sqrt n - 2 eps ln(sqrt n + eps) + C + O(n^(-1/2)): AdaGrad's total movement under a constant gradient.",
     )
 
 
-def accumulator_sum(G0: float = 0.1, g: float = 0.5) -> Derivation:
+@restatable
+def accumulator_sum(G0: float = 0.1, g: float = 0.5, *, statement: sp.Eq | None = None) -> Derivation:
     """Σ_{k≤n} 1/√(G_0 + k g²) = 2√(G_0 + n g²)/g² + C + …: AdaGrad's (ε = 0) total step / η."""
     G, gg = sp.nsimplify(G0), sp.nsimplify(g)
     expansion = EulerMaclaurin(1 / sp.sqrt(G + x * gg**2))
     exact = exact_partial_sums(lambda ks: 1.0 / np.sqrt(G0 + ks * g * g), CHECKPOINTS)
     return _derivation(
-        "sums.accumulator", rf"Euler–Maclaurin: sum of 1/sqrt({G0} + k {g}^2)", expansion, exact, "direct fsum",
+        "sums.accumulator", rf"Euler–Maclaurin: sum of 1/sqrt({G0} + k {g}^2)", expansion, exact, "direct fsum", statement=statement,
         explanation="Sum 1/sqrt(G0 + k g^2) = 2 sqrt(G0 + n g^2)/g^2 + C + O(n^(-1/2)): grows without bound, like sqrt(n).",
     )
 
 
-def sympy_harmonic_limit_finding() -> Derivation:
-    """SymPy 1.14's ``limit(harmonic(t, 1/2), t, oo)`` against the expansion and the numbers."""
+@restatable
+def sympy_harmonic_limit_finding(*, statement: sp.Eq | None = None) -> Derivation:
+    """SymPy 1.14's ``limit(harmonic(t, 1/2), t, oo)`` against the numbers.
+
+    The statement, lim H_t^{(1/2)} = L, is checked on the partial sums: they are increasing
+    (positive terms) and bounded below by the integral test, H_N ≥ 2√(N + 1) − 2, so the
+    limit is ∞. The check evaluates the statement's L: a finite L fails as soon as a partial
+    sum exceeds it (H at 10², 10⁴, 10⁶, 10⁸ via Hurwitz ζ), an infinite L passes only if the
+    lower bound holds at each of those N. The title's finding — SymPy's answer is wrong — is
+    the second check: it fails if SymPy's limit agrees with the statement (a SymPy that answers
+    ∞ would make this finding obsolete, and the test says so)."""
     t = sp.Symbol("t", integer=True, positive=True)
     sympy_says = sp.limit(sp.harmonic(t, sp.Rational(1, 2)), t, sp.oo)
+    statement = statement if statement is not None else sp.Eq(sp.Limit(sp.harmonic(t, sp.Rational(1, 2)), t, sp.oo), sp.oo)
+    claimed = sp.sympify(statement.rhs)
+    violations, rows = 0, []
     with mpmath.workdps(30):
-        value = mpmath.zeta(0.5) - mpmath.zeta(0.5, 10**6 + 1)
-        claimed = mpmath.mpf(str(sp.N(sympy_says, 30))) if sympy_says.is_finite else mpmath.inf
-        err = float(abs(value - claimed) / abs(claimed)) if mpmath.isfinite(claimed) else 0.0
-    # The check tests the *truth*: H_{10^6}^{(1/2)} = 2 sqrt(10^6) + zeta(1/2) + ... within 1e-3.
-    truth = 2 * 10**3 + float(mpmath.zeta(0.5))
-    check = Check("hurwitz-zeta-mpmath", (10**6, 10**6), abs(float(value) - truth) / truth, 1e-6, detail=f"H(1e6, 1/2) = {float(value):.6f}; SymPy's limit {sympy_says} is off by a factor {err:.0f}")
+        for N in (10**2, 10**4, 10**6, 10**8):
+            value = mpmath.zeta(0.5) - mpmath.zeta(0.5, N + 1)
+            below = 2 * mpmath.sqrt(N + 1) - 2
+            if claimed is sp.oo:
+                violations += not value >= below
+            elif claimed.is_number and claimed.is_finite:
+                violations += value > mpmath.mpf(str(sp.N(claimed, 30)))  # a partial sum beyond the claimed limit
+            else:
+                violations += 1  # the statement does not give a limit
+            rows.append(f"H({N:.0e}) = {mpmath.nstr(value, 10)} >= {mpmath.nstr(below, 10)}")
+    disagrees = sp.simplify(sympy_says - claimed) != 0 if claimed.is_finite or sympy_says.is_finite else sympy_says != claimed
+    checks = (
+        Check("partial-sums-vs-statement", (10**2, 10**8), float(violations), 0.0, detail="; ".join(rows) + "; integral test: H_N >= 2 sqrt(N+1) - 2"),
+        Check("sympy-disagrees", (0, 0), 0.0 if disagrees else math.inf, 0.0, detail=f"SymPy {sp.__version__}: limit(harmonic(t, 1/2), t, oo) = {sympy_says}"),
+    )
     return Derivation(
         id="sums.sympy_limit_finding", title="SymPy 1.14's limit of harmonic(t, 1/2) is wrong",
-        statement=sp.Eq(sp.Limit(sp.harmonic(t, sp.Rational(1, 2)), t, sp.oo), sp.oo),
+        statement=statement,
         assumptions=(Assumption(f"sympy.limit returns {sympy_says}"),),
-        steps=(r"H_t^{(1/2)} = 2\sqrt{t} + \zeta(1/2) + O(t^{-1/2}) \to \infty",),
-        check=check, kind="derived",
-        explanation=f"SymPy {sp.__version__} gives limit(harmonic(t, 1/2), t, oo) = {sympy_says}; the sum diverges like 2 sqrt(t) (H at 1e6 = {float(value):.1f}).",
+        steps=(r"H_t^{(1/2)} = \sum_{k \le t} k^{-1/2} \ge \int_1^{t+1} x^{-1/2}\,dx = 2\sqrt{t+1} - 2 \to \infty",
+               r"H_t^{(1/2)} = 2\sqrt{t} + \zeta(1/2) + O(t^{-1/2}) \text{ (Euler--Maclaurin, above)}"),
+        check=checks[0], precision_checks=checks[1:], kind="derived",
+        explanation=f"SymPy {sp.__version__} gives limit(harmonic(t, 1/2), t, oo) = {sympy_says}; the sum diverges like 2 sqrt(t) (H at 1e6 = {float(mpmath.zeta(0.5) - mpmath.zeta(0.5, 10**6 + 1)):.1f}).",
     )
 
 
-def harmonic_sum() -> Derivation:
+@restatable
+def harmonic_sum(*, statement: sp.Eq | None = None) -> Derivation:
     """H_n = Σ_{k≤n} 1/k = ln n + γ + 1/(2n) − 1/(12n²) + …: the 1/t rule's total rate / η; checked
     against mpmath's harmonic numbers (digamma), the constant against mpmath's Euler γ."""
     expansion = EulerMaclaurin(1 / x)
@@ -227,7 +264,7 @@ def harmonic_sum() -> Derivation:
         )
     return _derivation(
         "sums.harmonic", "Euler--Maclaurin: the harmonic numbers H_n", expansion, exact, "H_n via mpmath.harmonic",
-        (constant_check,),
+        (constant_check,), statement=statement,
         explanation="H_n = ln n + gamma + 1/(2n) - 1/(12 n^2) + O(n^(-4)): the sum of the 1/t rule's rates grows like ln n, without bound.",
     )
 

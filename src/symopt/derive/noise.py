@@ -22,7 +22,7 @@ from .. import rules
 from ..interpret import Interpreter
 from ..rules import t
 from ..rules._primitives import G0, alpha, eta
-from ._result import Assumption, Check, Derivation
+from ._result import Assumption, Check, Derivation, restatable, worst_error
 from .gradients import NoiseGradient, lam, sigma2
 
 PATHS, STEPS = 4000, 400
@@ -49,25 +49,41 @@ def _run(family: str, items: tuple, steps: int = STEPS, curvature: float | None 
 
 
 def _mc_check(samples_by_step: dict[int, np.ndarray], expected, label: str) -> Check:
-    worst = 0.0
+    """|mean − expected(t)| / (4 SE) at each step (NaN when either is not finite: it fails)."""
+    errors = []
     for s, samples in samples_by_step.items():
         se = samples.std(ddof=1) / np.sqrt(len(samples))
-        worst = max(worst, abs(samples.mean() - expected(s)) / (4 * se) if se > 0 else float(samples.mean() != expected(s)))
+        mean, e = float(samples.mean()), float(expected(s))
+        if not (np.isfinite(mean) and np.isfinite(e) and np.isfinite(se)):
+            errors.append(float("nan"))
+        else:
+            errors.append(abs(mean - e) / (4 * se) if se > 0 else float(mean != e))
+    worst = worst_error(errors)
     steps = sorted(samples_by_step)
     return Check("monte-carlo", (steps[0], steps[-1]), float(worst), 1.0, detail=f"{label}; {PATHS} paths, seed {NoiseGradient().seed}; |mean - E| / (4 SE)")
 
 
-def adagrad_expected_sum() -> Derivation:
+def _stated(statement: sp.Eq, numbers: dict):
+    """The statement's right-hand side as a float function of t (see :func:`.checks.statement_function`)."""
+    from .checks import statement_function
+
+    f = statement_function(statement, t, numbers)
+    return lambda s: float(f(s))
+
+
+@restatable
+def adagrad_expected_sum(*, statement: sp.Eq | None = None) -> Derivation:
     s2 = NoiseGradient().sigma ** 2
     runs = _run("adagrad", ())
-    check = _mc_check({s: runs[s]["sum"] for s in (1, 10, 100, 400)}, lambda s: s * s2, "E[G_t] = t sigma^2")
+    statement = statement if statement is not None else sp.Eq(E(sp.Symbol("G_t")), G0 + t * sigma2)
+    check = _mc_check({s: runs[s]["sum"] for s in (1, 10, 100, 400)}, _stated(statement, {G0: 0.0, sigma2: s2}), "the statement's E[G_t]")
     # Jensen and the LLN, on the same runs.
     bound = lambda s: 0.01 / (np.sqrt(s * s2) + 1e-10)  # noqa: E731
     jensen = min(runs[s]["lr"].mean() / bound(s) for s in (10, 100, 400))
-    jensen_check = Check("monte-carlo-jensen", (10, 400), float(jensen < 1), 0.0, detail=f"min E[eta_t] / (eta / sqrt(t sigma^2)) = {jensen:.4f} (>= 1 by Jensen)")
+    jensen_check = Check("monte-carlo-jensen", (10, 400), float(not jensen >= 1), 0.0, detail=f"min E[eta_t] / (eta / sqrt(t sigma^2)) = {jensen:.4f} (>= 1 by Jensen)")
     return Derivation(
         id="adagrad.noise.expected_sum", title="AdaGrad under i.i.d. noise: E[G_t] and E[eta_t]",
-        statement=sp.Eq(E(sp.Symbol("G_t")), G0 + t * sigma2),
+        statement=statement,
         assumptions=(Assumption("g_t i.i.d., E[g_t^2] = sigma^2"),),
         steps=(
             r"E[G_t] = G_0 + \sum_{k\le t} E[g_k^2] = G_0 + t\sigma^2",
@@ -79,13 +95,15 @@ def adagrad_expected_sum() -> Derivation:
     )
 
 
-def rmsprop_expected_average() -> Derivation:
+@restatable
+def rmsprop_expected_average(*, statement: sp.Eq | None = None) -> Derivation:
     s2 = NoiseGradient().sigma ** 2
     runs = _run("rmsprop", (("alpha", 0.9),))
-    check = _mc_check({s: runs[s]["square_avg"] for s in (1, 5, 20, 400)}, lambda s: (1 - 0.9**s) * s2, "E[v_t] = (1 - alpha^t) sigma^2, alpha = 0.9")
+    statement = statement if statement is not None else sp.Eq(E(sp.Symbol("v_t")), (1 - alpha**t) * sigma2)
+    check = _mc_check({s: runs[s]["square_avg"] for s in (1, 5, 20, 400)}, _stated(statement, {alpha: 0.9, sigma2: s2}), "the statement's E[v_t], alpha = 0.9")
     return Derivation(
         id="rmsprop.noise.expected_average", title="RMSProp under i.i.d. noise: E[v_t]",
-        statement=sp.Eq(E(sp.Symbol("v_t")), (1 - alpha**t) * sigma2),
+        statement=statement,
         assumptions=(Assumption("g_t i.i.d., E[g_t^2] = sigma^2, v_0 = 0"),),
         steps=(r"E[v_t] = \alpha E[v_{t-1}] + (1-\alpha)\sigma^2 \Rightarrow E[v_t] = (1-\alpha^t)\sigma^2",),
         check=check,
@@ -93,14 +111,16 @@ def rmsprop_expected_average() -> Derivation:
     )
 
 
-def sgd_stationary_variance(rate: float = 0.1, curvature: float = 2.0) -> Derivation:
+@restatable
+def sgd_stationary_variance(rate: float = 0.1, curvature: float = 2.0, *, statement: sp.Eq | None = None) -> Derivation:
     s2 = NoiseGradient().sigma ** 2
     runs = _run("sgd", (("lr", rate),), steps=STEPS, curvature=curvature)
-    expected = rate * s2 / (curvature * (2 - rate * curvature))
-    check = _mc_check({s: runs[s]["param"] ** 2 for s in (200, 300, 400)}, lambda s: expected, f"E[w_t^2] -> eta sigma^2/(lambda(2 - eta lambda)), eta = {rate}, lambda = {curvature}")
+    statement = statement if statement is not None else sp.Eq(sp.Limit(E(sp.Symbol("w_t") ** 2), t, sp.oo), eta * sigma2 / (lam * (2 - eta * lam)))
+    check = _mc_check({s: runs[s]["param"] ** 2 for s in (200, 300, 400)}, _stated(statement, {eta: rate, sigma2: s2, lam: curvature}),
+                      f"the statement's limit of E[w_t^2], eta = {rate}, lambda = {curvature}")
     return Derivation(
         id="sgd.noise.stationary_variance", title="SGD with a fixed rate on a noisy quadratic: a floor, not convergence",
-        statement=sp.Eq(sp.Limit(E(sp.Symbol("w_t") ** 2), t, sp.oo), eta * sigma2 / (lam * (2 - eta * lam))),
+        statement=statement,
         assumptions=(Assumption("g_t = lambda w_{t-1} + xi_t, xi i.i.d., E xi = 0, E xi^2 = sigma^2, 0 < eta lambda < 2"),),
         steps=(
             r"w_t = (1-\eta\lambda) w_{t-1} - \eta\,\xi_t",
