@@ -1,4 +1,4 @@
-"""Verdicts on the source post's statements S1–S13 (``/shared/seeds/NOTES.md``), each backed by
+"""Verdicts on the source post's statements S1–S13 (:mod:`symopt.derive.post`), each backed by
 Derivations (with their checks) and, for statements about PyTorch, by the installed torch
 (signatures and defaults via ``inspect``, behaviour by running ``torch.optim``).
 
@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from ._result import Derivation
+from .post import statement
 
 VERDICTS = ("holds", "holds-under-conditions", "does-not-hold", "not-decidable-by-computation")
 
@@ -110,7 +111,7 @@ def _claims() -> tuple[Claim, ...]:
     rms_ratio_threshold = rmsprop_threshold(1e-8, 0.99, float("inf"))
     return (
         Claim(
-            "S1", "A fixed learning rate has three regimes: too small converges slowly; too large jumps around the minimum and never settles; just right converges.",
+            "S1", statement("S1"),
             "holds-under-conditions",
             "On f = lambda w^2/2, w_t = (1 - eta*lambda)^t w_0: converges iff eta*lambda < 2 (slowly when eta*lambda << 1, fastest at 1), "
             "jumps around but still converges for 1 < eta*lambda < 2, never settles only at eta*lambda = 2 (a 2-cycle) and diverges above. "
@@ -119,7 +120,7 @@ def _claims() -> tuple[Claim, ...]:
             (d["sgd.quadratic.param"], d["sgd.quadratic.regimes"]),
         ),
         Claim(
-            "S2", "Gradients are large early, so a large rate suits; later the rate should shrink: it should go from large to small.",
+            "S2", statement("S2"),
             "holds-under-conditions",
             "With noisy gradients a fixed rate leaves E[w^2] -> eta sigma^2/(lambda(2 - eta lambda)) > 0, so the rate must decay to converge. "
             "With exact gradients it need not: on a quadratic a fixed rate with eta*lambda < 2 converges geometrically, faster than any 1/t schedule (t^(-eta*lambda)). "
@@ -128,7 +129,7 @@ def _claims() -> tuple[Claim, ...]:
             (d["sgd.noise.stationary_variance"], d["sgd.quadratic.param"], d["inverse_time.corrected.quadratic.param"]),
         ),
         Claim(
-            "S3", "The simplest rule: w_{t+1} = w_t + (eta/t) grad g, with a plus sign.",
+            "S3", statement("S3"),
             "does-not-hold",
             "As written (plus sign) it is gradient ascent: under a constant gradient w_t = w_0 + eta g H_t grows like ln t, on a quadratic |w_t| ~ t^(eta*lambda)/Gamma(1 + eta*lambda) diverges. "
             "With a minus sign it converges on the quadratic, but only polynomially: w_t = w_0 Gamma(t+1-eta*lambda)/(Gamma(1-eta*lambda) Gamma(t+1)) ~ w_0 t^(-eta*lambda)/Gamma(1-eta*lambda).",
@@ -137,7 +138,7 @@ def _claims() -> tuple[Claim, ...]:
              d["inverse_time.textbook.quadratic.param_leading"], d["inverse_time.corrected.quadratic.param"], d["inverse_time.corrected.quadratic.param_leading"]),
         ),
         Claim(
-            "S4", "Objection to S3: t has nothing to do with the network, so every network gets the same schedule; the rate should depend on the network's own values.",
+            "S4", statement("S4"),
             "holds",
             "The 1/t rule's effective rate is eta/t, free of g, w and lambda (derived from the model); AdaGrad's eta/(sqrt(G_t) + eps) depends on the gradients seen. "
             "That a rate *should* depend on them is a design preference, not a computation.",
@@ -145,7 +146,7 @@ def _claims() -> tuple[Claim, ...]:
             (d["inverse_time.corrected.lr"], d["adagrad.torch.lr"]),
         ),
         Claim(
-            "S5", "AdaGrad: w_{t+1} = w_t - eta/sigma_t g, sigma_t = sqrt(G_t + eps), G_t = sum of g_n^2 (called 'the weights' value'); eps generally 1e-8.",
+            "S5", statement("S5"),
             "holds-under-conditions",
             f"It is AdaGrad with eps inside the root (TensorFlow/optax's convention); torch puts eps outside (sqrt(G_t) + eps) with default eps = {adagrad_defaults['eps']}, not 1e-8. "
             "The two rates differ by more than 1% only while t g^2 < ~49 eps. G_t is the sum of squared gradients, not a value of the weights.",
@@ -154,7 +155,7 @@ def _claims() -> tuple[Claim, ...]:
             {"torch.optim.Adagrad eps default": adagrad_defaults["eps"]},
         ),
         Claim(
-            "S6", "Because G_t only accumulates, AdaGrad's rate keeps shrinking towards 0; no manual tuning; near the end the rate is almost 0 and parameters can no longer improve.",
+            "S6", statement("S6"),
             "holds-under-conditions",
             "eta_t never increases. It tends to 0 iff sum g_k^2 diverges: like t^(-1/2) under a constant gradient, t^(-(1/2 - p)) for g_t ~ t^-p with p < 1/2, (ln t)^(-1/2) at p = 1/2; "
             "for p > 1/2 it tends to a positive constant, and on a quadratic G_t converges, so eta_t does too. 'Can no longer improve' does not hold: "
@@ -164,7 +165,7 @@ def _claims() -> tuple[Claim, ...]:
              d["adagrad.torch.powerlaw_p3/4.lr_limit"], d["sums.shifted_sqrt"], d["adagrad.quadratic.converges"], d["adagrad.noise.expected_sum"]),
         ),
         Claim(
-            "S7", "In PyTorch, Adagrad is one call away and has essentially no hyperparameters that need tuning.",
+            "S7", statement("S7"),
             "holds-under-conditions",
             f"One call: torch.optim.Adagrad(params) runs with every default (lr = {adagrad_defaults['lr']}, eps = {adagrad_defaults['eps']}); first steps from w = 1, g = 0.5: {', '.join(f'{x:.6f}' for x in adagrad_steps)}. "
             "But lr still sets the scale of every step (the first step is about lr*sign(g) whatever |g| is) and the speed: on the quadratic lambda = 2, |w| <= 1e-8 is reached after "
@@ -174,12 +175,12 @@ def _claims() -> tuple[Claim, ...]:
             {"torch.optim.Adagrad defaults": {k: v for k, v in adagrad_defaults.items()}, "first steps (w0=1, g=0.5)": adagrad_steps},
         ),
         Claim(
-            "S8", "RMSProp was proposed by Hinton in lecture slides and never formally published.",
+            "S8", statement("S8"),
             "not-decidable-by-computation",
             "A historical statement. It agrees with the primary source usually cited (Tieleman & Hinton 2012, Coursera lecture 6e), but no computation can confirm it.",
         ),
         Claim(
-            "S9", "RMSProp: w_{t+1} = w_t - eta/sigma_t g, sigma_t = sqrt(alpha sigma_{t-1}^2 + (1 - alpha) g_t^2 + eps).",
+            "S9", statement("S9"),
             "holds-under-conditions",
             "Eps inside the recursion accumulates: sigma_t^2 = (1 - alpha^t)(g^2 + eps/(1 - alpha)) -> g^2 + eps/(1 - alpha) under a constant gradient, 100 eps for alpha = 0.99. "
             f"It matches torch's rule (eps outside the root, v_0 = 0) within 1% only while g^2 > ~{rms_ratio_threshold:.2g} (alpha = 0.99, eps = 1e-8).",
@@ -187,7 +188,7 @@ def _claims() -> tuple[Claim, ...]:
             (d["rmsprop.textbook.square_avg"], d["rmsprop.textbook.lr_limit"], d["dialects.rmsprop"]),
         ),
         Claim(
-            "S10", "In practice alpha = 0.9, which means that late in training the optimizer prefers old gradients in the sum of squares.",
+            "S10", statement("S10"),
             "does-not-hold",
             "v_t weights the gradient k steps back by (1 - alpha) alpha^k, the same at every t: the newest gradient always weighs the most, older ones decay geometrically. "
             "alpha = 0.9 is a short memory: window 1/(1 - alpha) = 10 steps, half-life ln 2/-ln alpha = 6.58 steps. Only in aggregate do the older gradients hold 90% of the weight. "
@@ -197,7 +198,7 @@ def _claims() -> tuple[Claim, ...]:
             {"torch.optim.RMSprop alpha default": rmsprop_defaults["alpha"]},
         ),
         Claim(
-            "S11", "RMSProp's alpha acts like a weighted average compared with AdaGrad's sum, and avoids sigma becoming too large.",
+            "S11", statement("S11"),
             "holds",
             "The weights (1 - alpha) alpha^k sum to 1 - alpha^t <= 1, so v_t <= max g_k^2: under a constant gradient sigma_t -> |g| and eta_t -> eta/(|g| + eps) > 0, while AdaGrad's sigma_t = |g| sqrt(t) grows without bound. "
             "With v_0 = 0 the early sigma is too small instead: the first step is eta/sqrt(1 - alpha) (10 eta for alpha = 0.99).",
@@ -205,7 +206,7 @@ def _claims() -> tuple[Claim, ...]:
             (d["rmsprop.torch.square_avg"], d["rmsprop.torch.lr_limit"], d["adagrad.torch.lr_leading"], d["rmsprop.torch.early_inflation"]),
         ),
         Claim(
-            "S12", "RMSProp resembles Momentum (it also uses the previous step's value), which makes it do better than AdaGrad on complicated loss surfaces.",
+            "S12", statement("S12"),
             "does-not-hold",
             "The resemblance is only formal: both are first-order linear recurrences, but RMSProp averages g^2, which has no direction, so it neither accelerates nor damps motion along g. "
             "The mechanism is wrong, and the comparison reverses on the simplest surface: on a quadratic AdaGrad converges for every eta, "
@@ -214,7 +215,7 @@ def _claims() -> tuple[Claim, ...]:
             (d["rmsprop.quadratic.cycle_outside"], d["adagrad.quadratic.converges"]),
         ),
         Claim(
-            "S13", "PyTorch's RMSprop defaults alpha to 0.99, meaning it relies heavily on the gradient history.",
+            "S13", statement("S13"),
             "holds",
             f"inspect.signature(torch.optim.RMSprop): alpha = {rmsprop_defaults['alpha']}. With 0.99 the window is 100 steps and the half-life 69 steps; the newest gradient weighs 1%. "
             f"torch's first steps from w = 1, g = 0.5: {', '.join(f'{x:.6f}' for x in rms_steps)} (a first step of 10 lr, from v_0 = 0).",
