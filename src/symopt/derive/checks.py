@@ -27,7 +27,7 @@ interpreter): |f(T) − L| / max(|L|, |f(T₀)|) at T = 10⁶⁴, T₀ = 10², a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Mapping
 
@@ -86,6 +86,9 @@ def check_closed_form(
     last = horizon or (model.long_horizon if not expr.has(sp.Sum) else min(model.long_horizon, 10**4))
     f64 = _float64_check(rule, observable, expr, items, model, last)
     mp = _mpmath_check(rule, observable, expr, items, model)
+    if items:
+        at = "; at " + ", ".join(f"{k} = {v}" for k, v in items)
+        f64, mp = (replace(c, detail=c.detail + at) for c in (f64, mp))
     return f64, mp
 
 

@@ -108,19 +108,41 @@ def _derive(rule: UpdateRule, model, hyperparameter_values: dict[str, Any]) -> l
     values = dict(hyperparameter_values)
     base = _assumptions(symbolic, model)
     prefix = f"{rule.family}.{rule.dialect}" + "".join(f"+{k}={v}" for k, v in sorted(values.items()))
+    checked = check_values(rule, symbolic, values)
     out: list[Derivation] = []
     for form in symbolic.states:
-        out.append(_state_derivation(rule, form, values, model, base, prefix))
+        out.append(_state_derivation(rule, form, checked, model, base, prefix))
     if symbolic.lr is not None:
-        out.append(_lr_derivation(rule, symbolic, values, model, base, prefix))
+        out.append(_lr_derivation(rule, symbolic, checked, model, base, prefix))
         if symbolic.lr_limit is not None:
-            out.append(_limit_derivation(rule, symbolic, values, model, base, prefix))
+            out.append(_limit_derivation(rule, symbolic, checked, model, base, prefix))
     if symbolic.trajectory is not None:
-        out.append(_trajectory_derivation(rule, symbolic, values, model, base, prefix))
+        out.append(_trajectory_derivation(rule, symbolic, checked, model, base, prefix))
     if model.name == "powerlaw" and not values:
         from .analyses import analyses
 
         out += analyses(rule.family, rule.dialect, "powerlaw")
+    return out
+
+
+#: the value the numeric checks give a hyperparameter that is 0 by default, appears in a closed
+#: form and decides no guard (Adagrad's G_0 and lr_decay, SGD's dampening): at 0 every term it
+#: multiplies vanishes, so a wrong term there would pass
+GENERIC_VALUE = 0.1
+
+
+def check_values(rule: UpdateRule, symbolic: SymbolicResults, values: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameter values of the numeric checks: ``values``, and :data:`GENERIC_VALUE` for
+    every hyperparameter the user left at a default of 0 that appears in a closed form and in
+    no guard (the closed forms are symbolic in it, so any value checks them)."""
+    guarded = set().union(*(a.when.free_symbols for a in rule.body), *(s.when.free_symbols for s in rule.states))
+    forms = [f.solution.expr for f in symbolic.states] + [e for e in (symbolic.lr, symbolic.lr_limit, symbolic.trajectory) if e is not None]
+    appearing = set().union(*(e.free_symbols for e in forms)) if forms else set()
+    out = dict(values)
+    for h in rule.hyperparameters:
+        if h.is_flag or h.name in values or h.symbol in guarded or h.symbol not in appearing or h.default != 0:
+            continue
+        out[h.name] = min(max(GENERIC_VALUE, h.minimum), h.maximum)
     return out
 
 

@@ -33,8 +33,9 @@ from ._result import Assumption, Check, Derivation, restatable, worst_error
 from .gradients import QuadraticGradient, lam, w0
 from .simulate import compile_body, log_spaced_steps
 
-#: Curvature and start of the numeric checks.
-LAMBDA, W_START = 2.0, 1.0
+#: Curvature and start of the numeric checks (w_0 ≠ 1, so that a statement with w_0 where 1/w_0
+#: or w_0² belongs cannot pass).
+LAMBDA, W_START = 2.0, 1.5
 k = sp.Symbol("k", integer=True, positive=True)
 
 

@@ -242,10 +242,10 @@ def rmsprop_first_step(*, statement: sp.Eq | None = None) -> Derivation:
     inflation = (sp.Abs(g) + epsilon) / (sp.sqrt(1 - alpha**t) * sp.Abs(g) + epsilon)
     statement = statement if statement is not None else sp.Eq(sp.Symbol(r"\eta_t / \eta_\infty"), inflation)
     rows, errors, settle_errors = [], [], []
-    for a in (0.9, 0.99):
-        series = compile_body(rules.rmsprop(), (("alpha", a),)).run(2000, range(1, 2001), lambda s, w: 0.5, 0.0, reset=True)
-        limit = 0.01 / (0.5 + 1e-8)
-        stated = statement_function(statement, t, {g: 0.5, epsilon: 1e-8, alpha: a, eta: 0.01})
+    for a, grad in ((0.9, 0.5), (0.99, 0.5), (0.99, -0.5)):  # both signs: |g| is part of the statement
+        series = compile_body(rules.rmsprop(), (("alpha", a),)).run(2000, range(1, 2001), lambda s, w: grad, 0.0, reset=True)
+        limit = 0.01 / (abs(grad) + 1e-8)
+        stated = statement_function(statement, t, {g: grad, epsilon: 1e-8, alpha: a, eta: 0.01})
         with mpmath.workdps(30):
             values = {s: stated(s) for s in range(1, 2001)}
             errors += [abs(series[s]["lr"] / limit - values[s]) / abs(values[s]) if values[s] else math.inf for s in range(1, 2001)]
@@ -253,7 +253,7 @@ def rmsprop_first_step(*, statement: sp.Eq | None = None) -> Derivation:
         stated_settle = next((s for s in range(1, 2001) if values[s] < 1.01), None)
         settle_errors.append(0.0 if measured_settle == stated_settle and measured_settle is not None else math.inf)
         derived_settle = math.ceil(math.log(1 - 1 / 1.01**2) / math.log(a))
-        rows.append(f"alpha={a}: first step {series[1]['lr'] * 0.5 / 0.01:.4f} eta (1/sqrt(1-alpha) = {1 / math.sqrt(1 - a):.4f}), "
+        rows.append(f"alpha={a}, g={grad}: first step {series[1]['lr'] * abs(grad) / 0.01:.4f} eta (1/sqrt(1-alpha) = {1 / math.sqrt(1 - a):.4f}), "
                     f"inflation < 1% from t = {measured_settle} (statement: {stated_settle}; ln(1 - 1.01^-2)/ln alpha: {derived_settle})")
     return Derivation(
         id="rmsprop.torch.early_inflation", title="RMSProp [torch] with v_0 = 0: inflated early steps",
@@ -332,7 +332,7 @@ def inverse_time_leading(dialect: str = "corrected", g_value: float = 0.5, *, st
     s = 1 if dialect == "corrected" else -1
     rule = rules.inverse_time(dialect)
     lr = float(rule.values()[eta])
-    w_start = 1.0
+    w_start = 1.5  # not 1: a statement with 1/w_0 or w_0² where w_0 belongs must fail
     checkpoints = log_spaced_steps(T_FAR)
     rows = compile_body(rule, ()).run(T_FAR, checkpoints, lambda step, w: g_value, w_start)
     sign = "-" if s == 1 else "+"
