@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import replace
@@ -213,12 +214,165 @@ def test_an_amplifying_case_passes_on_its_measured_conditioning_and_a_wrong_kern
     assert row.status == "FAIL" and row.max_ulp > row.tol_ulp > 800, row
 
 
-def test_a_non_finite_torch_result_against_a_differently_rounding_kernel_is_ill_conditioned():
+def test_a_non_finite_torch_result_is_compared_element_by_element_not_excused_wholesale():
     # alpha = 0, centered: v − m² is 0 in exact arithmetic; torch's fused multiply-add makes it
-    # slightly negative for some elements (NaN after sqrt), the NumPy kernel's rounding does not.
+    # slightly negative for some elements at the first step (NaN after sqrt, and NaN thereafter),
+    # the NumPy kernel's rounding not at all of them. The 1-ULP nudges come after each step, so
+    # they cannot change what the first step decided: those elements are compared, and the NumPy
+    # row, once "ill-conditioned" as a whole, fails (sweep-191 of the full matrix; a finding).
     case = Case("rmsprop", "centered, alpha 0", {"lr": 2e-4, "alpha": 0.0, "eps": 1e-6, "weight_decay": 0.1,
                                                  "momentum": 0.1, "centered": True, "maximize": True}, grad_scale=1e-2, seed=1191)
     row = runner.verify_case(case, runner.IMPLEMENTATIONS["numpy"], torch.float64)
-    assert row.status == "ill-conditioned" and "non-finite" in row.note, row
+    assert row.status == "FAIL" and row.max_ulp == math.inf and "non-finite" in row.note, row
     bitwise = runner.verify_case(case, runner.IMPLEMENTATIONS["torch"], torch.float64)
     assert bitwise.status == "pass" and bitwise.tol_ulp == 0  # the same operations: the same NaNs, bit for bit
+
+
+# -- a result whose layout differs from torch's: never a pass -------------------------------------
+def _torch_result(case, dtype=torch.float64, steps=3):
+    params0 = runner.make_params(case, dtype)
+    grads = runner.make_grads(case, params0, steps)
+    return runner.run_torch_optim(case, params0, grads)
+
+
+def test_an_empty_result_is_infinitely_far_from_torchs():
+    expected = _torch_result(Case("rmsprop", "default", {}))
+    ulp, _, note = runner.compare(([], []), expected)
+    assert ulp == math.inf and "0 params, torch.optim has 4" in note
+
+    def nothing(case, params0, grads):
+        return [], []
+
+    row = runner.verify_case(Case("adagrad", "default", {}), runner.Implementation("interpreter", nothing, (torch.float64,),
+                                                                                  ("adagrad",), "returns nothing"),
+                             torch.float64, steps=3)
+    assert row.status == "FAIL" and row.max_ulp == math.inf, row
+
+
+def test_extra_or_missing_state_dicts_and_keys_are_infinitely_far():
+    expected = _torch_result(Case("rmsprop", "default", {}))
+    params, states = expected
+    extra = [dict(st) for st in states]
+    extra[1]["momentum_buffer"] = torch.zeros_like(params[1])  # torch keeps none without momentum
+    ulp, _, note = runner.compare((params, extra), expected)
+    assert ulp == math.inf and "param 1: state momentum_buffer that torch.optim does not keep" in note
+    ulp, _, note = runner.compare((params, states[:2]), expected)
+    assert ulp == math.inf and "2 state dicts, torch.optim has 4" in note
+    assert runner.compare(expected, expected)[0] == 0.0
+
+
+def test_a_tensor_of_another_shape_or_a_param_of_another_dtype_is_a_note_not_a_crash():
+    expected = _torch_result(Case("adagrad", "default", {}))
+    params, states = expected
+    ulp, _, note = runner.compare(([params[0].reshape(-1), *params[1:]], states), expected)
+    assert ulp == math.inf and "param 0 has shape (20,), torch.optim's (4, 5)" in note
+    ulp, _, note = runner.compare(([p.float() for p in params], states), expected)
+    assert ulp == math.inf and "param 0 has dtype torch.float32, torch.optim's torch.float64" in note
+
+
+# -- the row against the path an implementation follows decides -----------------------------------
+NON_CONTIGUOUS_ADAGRAD = "edge: 40 small non-contiguous tensors"
+
+
+def _times_1_5(case, params0, grads):
+    """The drop-in fused=True optimizer with its params and state buffers scaled by 1.5."""
+    params, states = runner.run_fused_optimizer(case, params0, grads)
+    return [p * 1.5 for p in params], [{k: v if k == "step" else v * 1.5 for k, v in st.items()} for st in states]
+
+
+WRONG_FUSED = replace(runner.IMPLEMENTATIONS["fused"], run=_times_1_5)
+
+
+def _edge(rule, name):
+    from symopt.verify.cases import edges
+
+    return next(c for c in edges(rule) if c.name == name)
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["quick", "full"])
+def test_a_wrong_fused_kernel_fails_where_torchs_fused_adagrad_is_off(full):
+    """torch.optim.Adagrad(fused=True) is off from its for-loop on non-contiguous params (a finding
+    that stays reported); the row against the for-loop, which the implementation then follows,
+    decides: the honest fused implementation passes it, one ×1.5 fails it."""
+    case = _edge("adagrad", NON_CONTIGUOUS_ADAGRAD)
+    references = runner.references_for("adagrad", True) if full else None
+    honest = runner.verify_many(case, [runner.IMPLEMENTATIONS["fused"]], torch.float64, references, steps=20)
+    wrong = runner.verify_many(case, [WRONG_FUSED], torch.float64, references, steps=20)
+    for rows in (honest, wrong):
+        fused_row = next(r for r in rows if r.reference == "torch.optim(fused=True)")
+        assert fused_row.status == "torch-disagrees" and "non-contiguous params" in fused_row.note, fused_row
+    deciding = {r.reference: r for r in honest}[runner.FOR_LOOP]
+    assert deciding.status == "pass" and deciding.tol_ulp == 0, deciding  # every param non-contiguous: the for-loop's operations
+    assert {r.reference: r for r in wrong}[runner.FOR_LOOP].status == "FAIL"
+    assert [r.status for r in honest].count("pass") >= 1 and "FAIL" not in [r.status for r in honest]
+
+
+def test_a_wrong_fused_kernel_on_non_contiguous_adagrad_exits_1(tmp_path, monkeypatch, capsys):
+    from symopt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    argv = ["verify", "--impl", "fused", "--rule", "adagrad", "--case", NON_CONTIGUOUS_ADAGRAD, "--steps", "10", "--no-progress"]
+    assert main(argv) == 0
+    monkeypatch.setitem(runner.IMPLEMENTATIONS, "fused", WRONG_FUSED)
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "FAILED adagrad/edge: 40 small non-contiguous tensors" in out and "the for-loop decides" in out
+
+
+# -- non-finite results: compared element by element against the measured conditioning ------------
+def test_undecided_elements_are_those_whose_finiteness_the_nudges_change():
+    nan, inf = math.nan, math.inf
+    expected = ([torch.tensor([1.0, nan, nan, 3.0, 5.0])], [{}])
+    nudged = ([torch.tensor([1.0, 2.0, nan, 3.0, inf])], [{}])  # finiteness changes at 1 and 4
+    settled, count = runner.undecided(([torch.tensor([1.0, 7.0, 8.0, 3.0, 6.0])], [{}]), expected, nudged)
+    assert count == 1  # element 1; element 2 (NaN under the nudges too) and 4 (both finite) stay compared
+    assert torch.equal(settled[0][0][[0, 2, 3, 4]], torch.tensor([1.0, 8.0, 3.0, 6.0]))
+    assert runner.compare(settled, expected)[0] == math.inf  # 8 where torch's NaN does not depend on rounding
+    # NaN where torch's is (compared NaN-for-NaN), and non-finite only where the nudges make torch's so
+    rounding_elsewhere = ([torch.tensor([1.0, 7.0, nan, 3.0, inf])], [{}])
+    settled, count = runner.undecided(rounding_elsewhere, expected, nudged)
+    assert count == 2 and runner.compare(settled, expected)[0] == 0.0
+    settled, count = runner.undecided(rounding_elsewhere, expected, expected)  # nudges that change nothing
+    assert count == 0 and runner.compare(settled, expected)[0] == math.inf
+
+
+def _zeros(case, params0, grads):
+    params, states = runner.run_torch_optim(case, params0, grads)
+    return [torch.zeros_like(p) for p in params], [{k: v if k == "step" else torch.zeros_like(v) for k, v in st.items()}
+                                                   for st in states]
+
+
+def test_all_zeros_fails_where_torchs_result_is_non_finite():
+    """sweep-007 of the quick matrix: centered RMSprop with alpha 0, where torch's fma makes v − m²
+    negative and every element NaN; the nudges do not change that, so every element is compared."""
+    from symopt.verify.cases import sweep
+
+    case = sweep("rmsprop", 8)[7]
+    assert case.name == "sweep-007" and case.kwargs["alpha"] == 0.0 and case.kwargs["centered"]
+    zeros = runner.Implementation("numpy", _zeros, (torch.float64,), ("rmsprop",), "all zeros")
+    row = runner.verify_case(case, zeros, torch.float64)
+    assert "non-finite" in row.note and row.status == "FAIL", row
+    for name in ("interpreter", "numpy", "torch", "optim", "fused"):
+        honest = runner.verify_case(case, runner.IMPLEMENTATIONS[name], torch.float64)
+        assert honest.status == "pass", honest
+
+
+# -- every structural variant of the fused kernels is stepped by the quick matrix -------------------
+@pytest.mark.parametrize("rule", ["adagrad", "rmsprop"])
+def test_the_quick_matrix_steps_every_fused_variant_on_contiguous_params(rule):
+    """The fused C kernel has one function per structural variant (symopt.verify.symbolic.
+    structural_variants; for Adagrad also lr_decay 0 or not, which its step size reads): each
+    must run numerically in `symopt verify`, on params the C kernel takes (contiguous, float lr),
+    or a wrong sign in one of them is caught by nothing but the text-freshness test."""
+    from symopt import rules
+    from symopt.verify.cases import edges, sweep
+    from symopt.verify.cli import SWEEP_QUICK
+    from symopt.verify.symbolic import structural_variants
+
+    switches = sorted({k for v in structural_variants(rules.get(rule)) for k in v} | ({"lr_decay"} if rule == "adagrad" else set()))
+    wanted = set(itertools.product((False, True), repeat=len(switches)))
+    cases = optim_db_inputs(rule) + edges(rule) + sweep(rule, SWEEP_QUICK)
+    stepped = {tuple(bool(c.kwargs.get(k)) for k in switches) for c in cases
+               if not c.transposed and not isinstance(c.kwargs.get("lr"), torch.Tensor)}
+    missing = [", ".join(k for k, on in zip(switches, v) if on) or "plain" for v in sorted(wanted - stepped)]
+    assert not missing, f"{rule}: variants no contiguous case steps: {missing}"

@@ -7,6 +7,7 @@ The configurations are torch's own: every ``OptimizerInput`` that
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,10 +181,42 @@ EDGES: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {
 }
 
 
+#: The switches of the fused kernels' structural variants (each guard of the model off and on;
+#: and Adagrad's lr_decay, which its step size reads): rule -> {keyword: its value when on}.
+VARIANT_SWITCHES: dict[str, dict[str, Any]] = {
+    "adagrad": {"maximize": True, "weight_decay": 0.1, "lr_decay": 0.05},
+    "rmsprop": {"centered": True, "momentum": 0.9, "maximize": True, "weight_decay": 0.1},
+}
+
+
+def switches_on(rule: str, kwargs: dict[str, Any]) -> tuple[str, ...]:
+    """The switches of :data:`VARIANT_SWITCHES` that ``kwargs`` turn on (a nonzero value or True)."""
+    return tuple(k for k in VARIANT_SWITCHES[rule] if kwargs.get(k))
+
+
+def _variant_edges(rule: str, named: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """One edge on contiguous params, with a float lr (the fused C kernel steps it), for every
+    combination of ``VARIANT_SWITCHES[rule]`` that no edge in ``named`` steps there already."""
+    covered = {switches_on(rule, kw) for _, kw, extra in named
+               if not extra.get("transposed") and not isinstance(kw.get("lr"), torch.Tensor)}
+    out = []
+    for on in itertools.product((False, True), repeat=len(VARIANT_SWITCHES[rule])):
+        kwargs = {k: v for (k, v), flag in zip(VARIANT_SWITCHES[rule].items(), on) if flag}
+        if switches_on(rule, kwargs) not in covered:
+            out.append((f"edge: variant {', '.join(kwargs) or 'plain'}", kwargs, {}))
+    return out
+
+
+for _rule in VARIANT_SWITCHES:  # appended: the earlier edges keep their seeds
+    EDGES[_rule] += _variant_edges(_rule, EDGES[_rule])
+del _rule
+
+
 def edges(rule: str) -> list[Case]:
     """The named edge cases of ``rule`` (eps = 0, alpha at 0 and near 1, tensor lr, large weight
     decay, momentum with centered and maximize, gradients from 1e-8 to 1e4, zero gradients, steps
-    without a gradient, many small non-contiguous tensors)."""
+    without a gradient, many small non-contiguous tensors), and every structural variant of the
+    fused kernels on contiguous params."""
     return [Case(rule, name, kwargs, source="edge", seed=100 + k, **extra) for k, (name, kwargs, extra) in enumerate(EDGES.get(rule, []))]
 
 
