@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
+from torch import Tensor
 
 from symopt import rules
 from symopt.codegen.printers._common import CodegenError
@@ -287,9 +288,10 @@ def test_cache_dir_from_environment(monkeypatch, tmp_path):
 
 
 def test_no_compiler_falls_back_to_the_torch_kernels_with_one_warning(monkeypatch):
+    gen = torch.Generator().manual_seed(90)
     monkeypatch.setattr(fbuild, "find_compiler", lambda: None)
     monkeypatch.setattr(flaunch, "_KERNELS", {})
-    p = torch.randn(10, requires_grad=True)
+    p = torch.randn(10, requires_grad=True, generator=gen)
     q = p.detach().clone().requires_grad_(True)
     opt = symopt_optim.Adagrad([p], fused=True)
     ref = torch.optim.Adagrad([q], foreach=False)
@@ -304,8 +306,9 @@ def test_no_compiler_falls_back_to_the_torch_kernels_with_one_warning(monkeypatc
 
 # -- the launcher's checks ---------------------------------------------------------------------------
 def test_launcher_validation(adagrad_kernel):
-    p = torch.randn(8)
-    ok = dict(params=[p], grads=[torch.randn(8)], states={"sum": [torch.zeros(8)]}, steps=[1.0])
+    gen = torch.Generator().manual_seed(91)
+    p = torch.randn(8, generator=gen)
+    ok = dict(params=[p], grads=[torch.randn(8, generator=gen)], states={"sum": [torch.zeros(8)]}, steps=[1.0])
 
     def call(**change):
         args = dict(ok, **change)
@@ -314,15 +317,15 @@ def test_launcher_validation(adagrad_kernel):
 
     call()
     with pytest.raises(FusedLaunchError, match="float32 or float64"):
-        call(params=[p.half()], grads=[torch.randn(8).half()], states={"sum": [torch.zeros(8).half()]})
+        call(params=[p.half()], grads=[torch.randn(8, generator=gen).half()], states={"sum": [torch.zeros(8).half()]})
     with pytest.raises(FusedLaunchError, match="dtype torch.float64 but params"):
-        call(grads=[torch.randn(8, dtype=torch.float64)])
+        call(grads=[torch.randn(8, dtype=torch.float64, generator=gen)])
     with pytest.raises(FusedLaunchError, match="CPU only"):
         call(grads=[torch.empty(8, device="meta")])
     with pytest.raises(FusedLaunchError, match="not contiguous"):
-        call(grads=[torch.randn(16)[::2]])
+        call(grads=[torch.randn(16, generator=gen)[::2]])
     with pytest.raises(FusedLaunchError, match="shape"):
-        call(grads=[torch.randn(9)])
+        call(grads=[torch.randn(9, generator=gen)])
     storage = torch.zeros(12)
     with pytest.raises(FusedLaunchError, match="overlap"):
         call(params=[storage[:8]], states={"sum": [storage[4:]]})
@@ -335,8 +338,9 @@ def test_launcher_validation(adagrad_kernel):
 
 
 def test_launcher_keeps_references_and_reuses_its_plan(adagrad_kernel):
-    p, s = torch.randn(100), torch.zeros(100)
-    g = torch.randn(100)
+    gen = torch.Generator().manual_seed(92)
+    p, s = torch.randn(100, generator=gen), torch.zeros(100)
+    g = torch.randn(100, generator=gen)
     adagrad_kernel._last = None
     adagrad_kernel.step([p], [g], {"sum": [s]}, [1.0])
     plan = adagrad_kernel._last
@@ -348,8 +352,8 @@ def test_launcher_keeps_references_and_reuses_its_plan(adagrad_kernel):
     with pytest.raises(FusedLaunchError, match=r"grads\[0\] overlaps a param or state"):
         adagrad_kernel.step([p], [s], {"sum": [s]}, [4.0])
     with pytest.raises(FusedLaunchError, match="not contiguous"):
-        adagrad_kernel.step([p], [torch.randn(200)[::2]], {"sum": [s]}, [4.0])
-    p.data = torch.randn(100)  # the param moved: planned again
+        adagrad_kernel.step([p], [torch.randn(200, generator=gen)[::2]], {"sum": [s]}, [4.0])
+    p.data = torch.randn(100, generator=gen)  # the param moved: planned again
     adagrad_kernel.step([p], [g], {"sum": [s]}, [4.0])
     assert adagrad_kernel._last is not plan and adagrad_kernel._last.param_pointers == [p.data_ptr()]
 
@@ -367,15 +371,232 @@ def test_chunk_rows_cover_every_element_in_balanced_pieces():
 
 
 def test_serial_build_when_openmp_is_missing(tmp_path, monkeypatch):
+    gen = torch.Generator().manual_seed(93)
     monkeypatch.setattr(fbuild, "openmp_works", lambda cc: False)
     lib = fbuild.load("serial_test", flaunch.source("adagrad"), directory=tmp_path)
     assert not lib.openmp and not lib.cached
     kernel = FusedKernel("adagrad", library=lib)
-    p = torch.randn(1000, dtype=torch.float64)
+    p = torch.randn(1000, dtype=torch.float64, generator=gen)
     q = p.clone().requires_grad_(True)
     ref = torch.optim.Adagrad([q], fused=True)
-    g = torch.randn(1000, dtype=torch.float64)
+    g = torch.randn(1000, dtype=torch.float64, generator=gen)
     q.grad = g.clone()
     ref.step()
     kernel.step([p], [g], {"sum": [torch.zeros_like(p)]}, [1.0])
     assert torch.equal(p, q.detach())
+
+
+# -- the drop-ins' fused=True: which params take the C kernel, and every structural variant ----------
+@pytest.fixture
+def launches(monkeypatch):
+    """Every fused C launch, as its :class:`~symopt.fused.launcher.LaunchPlan` (the kept group plan
+    and the per-dtype launch both end in ``LaunchPlan.call``), one per call."""
+    seen: list[flaunch.LaunchPlan] = []
+    real = flaunch.LaunchPlan.call
+
+    def call(plan, *args, **kwargs):
+        seen.append(plan)
+        return real(plan, *args, **kwargs)
+
+    monkeypatch.setattr(flaunch.LaunchPlan, "call", call)
+    return seen
+
+
+def _mixed(dtype, seed):
+    """Contiguous and non-contiguous (transposed) params: (bases, which are non-contiguous)."""
+    gen = torch.Generator().manual_seed(seed)
+    shapes = [((37, 3), False), ((6, 5), True), ((1000,), False), ((), False), ((9, 4), True)]
+    return [torch.randn(s, generator=gen, dtype=dtype) for s, _ in shapes], [t for _, t in shapes]
+
+
+def _views(bases, transposed):
+    """Fresh leaf params with the layouts of ``_mixed``: a transposed one is a non-contiguous view."""
+    return [(b.clone().t() if t else b.clone()).requires_grad_(True) for b, t in zip(bases, transposed)]
+
+
+def _step_all(optimizers, params_lists, dtype, seed, steps):
+    for k in range(steps):
+        gen = torch.Generator().manual_seed(seed + k)
+        grads = [torch.randn(p.shape, generator=gen, dtype=dtype) for p in params_lists[0]]
+        for params in params_lists:
+            for p, g in zip(params, grads):
+                p.grad = g.clone()  # a contiguous gradient, as autograd gives a transposed param
+        for opt in optimizers:
+            opt.step()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adagrad_mixed_group_contiguous_params_take_the_c_kernel(dtype, launches):
+    bases, transposed = _mixed(dtype, 5)
+    mine, loop, fused = _views(bases, transposed), _views(bases, transposed), _views(bases, transposed)
+    assert [not p.is_contiguous() for p in mine] == transposed
+    kw = dict(lr=0.05, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1)
+    opts = [symopt_optim.Adagrad(mine, fused=True, **kw), torch.optim.Adagrad(loop, foreach=False, **kw),
+            torch.optim.Adagrad(fused, fused=True, **kw)]
+    steps = 6
+    _step_all(opts, [mine, loop, fused], dtype, 70, steps)
+    contiguous = [p for p, t in zip(mine, transposed) if not t]
+    assert len(launches) == steps and all(list(plan.params) == contiguous for plan in launches)  # never a non-contiguous one
+    for y, x_loop, x_fused, t in zip(mine, loop, fused, transposed):
+        x, ref = (x_loop, opts[1]) if t else (x_fused, opts[2])  # the for-loop kernels, or the C kernel
+        assert torch.equal(y.detach(), x.detach())
+        assert torch.equal(opts[0].state[y]["sum"], ref.state[x]["sum"])
+        assert float(opts[0].state[y]["step"]) == float(ref.state[x]["step"]) == steps
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rmsprop_mixed_group_contiguous_params_take_the_c_kernel(dtype, launches):
+    bases, transposed = _mixed(dtype, 6)
+    mine, loop = _views(bases, transposed), _views(bases, transposed)
+    kw = dict(lr=0.01, centered=True, momentum=0.9, weight_decay=0.1)
+    opts = [symopt_optim.RMSprop([{"params": mine, "fused": True}], **kw), torch.optim.RMSprop(loop, foreach=False, **kw)]
+    steps = 5
+    _step_all(opts, [mine, loop], dtype, 80, steps)
+    contiguous = [i for i, t in enumerate(transposed) if not t]
+    assert len(launches) == steps and all(list(plan.params) == [mine[i] for i in contiguous] for plan in launches)
+    # the contiguous params: torch's for-loop operations with a correctly rounded sqrt (the C loop), bit for bit
+    expected = [bases[i].clone() for i in contiguous]
+    grads = []
+    for k in range(steps):
+        gen = torch.Generator().manual_seed(80 + k)
+        g = [torch.randn(p.shape, generator=gen, dtype=dtype) for p in mine]
+        grads.append([g[i] for i in contiguous])
+    reference = _rmsprop_sequence(expected, grads, _correct_sqrt, **kw)
+    for j, i in enumerate(contiguous):
+        assert torch.equal(mine[i].detach(), expected[j])
+        assert torch.equal(opts[0].state[mine[i]]["square_avg"], reference[j]["v"])
+        assert torch.equal(opts[0].state[mine[i]]["momentum_buffer"], reference[j]["b"])
+    # the non-contiguous ones: the generated for-loop kernels, bit for bit with torch.optim's for-loop
+    for y, x, t in zip(mine, loop, transposed):
+        if t:
+            assert torch.equal(y.detach(), x.detach())
+            assert all(torch.equal(opts[0].state[y][k], v) for k, v in opts[1].state[x].items())
+
+
+def _variants(family):
+    """Every structural variant of the fused kernels (symopt.verify.symbolic.structural_variants)
+    as numbers, and Adagrad's lr_decay off and on (its step size reads it)."""
+    from symopt.verify.symbolic import structural_variants
+
+    on = {"weight_decay": 0.1, "momentum": 0.9}
+    out = [{k: (on[k] if isinstance(v, sp.Symbol) else v) for k, v in variant.items()}
+           for variant in structural_variants(rules.get(family))]
+    if family == "adagrad":
+        out = [dict(v, lr_decay=d) for v in out for d in (0.0, 0.05)]
+    return out
+
+
+def _label(kw):
+    return "-".join(k for k, v in kw.items() if v) or "plain"
+
+
+def _fused_dropin(family, dtype, kw, steps=8):
+    """symopt's fused=True drop-in stepped on contiguous params beside its reference: torch's
+    fused Adagrad, or for RMSprop (which torch has no fused path for) torch's for-loop operations
+    with a correctly rounded sqrt (:func:`_rmsprop_sequence`). The worst normwise ULP over params
+    and every state buffer."""
+    params0 = _tensors(dtype, 7)
+    b = [p.clone().requires_grad_(True) for p in params0]
+    if family == "adagrad":
+        a = [p.clone().requires_grad_(True) for p in params0]
+        ref, mine = torch.optim.Adagrad(a, fused=True, **kw), symopt_optim.Adagrad(b, fused=True, **kw)
+        _step_all([ref, mine], [a, b], dtype, 500, steps)
+        pairs = [(y.detach(), x.detach()) for x, y in zip(a, b)]
+        pairs += [(mine.state[y][k], v) for x, y in zip(a, b) for k, v in ref.state[x].items() if k != "step"]
+        assert all(set(mine.state[y]) == set(ref.state[x]) for x, y in zip(a, b))
+    else:
+        mine = symopt_optim.RMSprop([{"params": b, "fused": True}], **kw)
+        _step_all([mine], [b], dtype, 500, steps)
+        expected = [p.clone() for p in params0]
+        reference = _rmsprop_sequence(expected, [_same_draws(dtype, 500 + k) for k in range(steps)], _correct_sqrt, **kw)
+        names = {"v": "square_avg", "m": "grad_avg", "b": "momentum_buffer"}
+        pairs = [(y.detach(), x) for x, y in zip(expected, b)]
+        pairs += [(mine.state[y][names[k]], v) for st, y in zip(reference, b) for k, v in st.items() if names[k] in mine.state[y]]
+    return max(normwise_ulp(x, y) for x, y in pairs)
+
+
+def _same_draws(dtype, seed):
+    """The gradients :func:`_step_all` draws at the step seeded ``seed``, for :data:`SHAPES`."""
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(s, generator=gen, dtype=dtype) for s in SHAPES]
+
+
+def _rms_kw(kw):
+    return dict(kw, alpha=0.3 if kw.get("maximize") else 0.99)  # alpha 0.3: lerp's large-weight formula
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("family,kw", [(f, kw) for f in ("adagrad", "rmsprop") for kw in _variants(f)],
+                         ids=lambda x: x if isinstance(x, str) else _label(x))
+def test_every_structural_variant_of_the_fused_dropins_against_torch(family, kw, dtype, launches):
+    """Bitwise against torch.optim.Adagrad(fused=True); RMSprop bitwise against torch's for-loop
+    operations with a correctly rounded sqrt, and within the verify tolerance (the row of
+    `symopt verify`, scaled to the measured conditioning where the case amplifies) of
+    torch.optim.RMSprop's for-loop itself."""
+    from symopt.verify import runner
+    from symopt.verify.cases import Case
+
+    kw = _rms_kw(kw) if family == "rmsprop" else kw
+    assert _fused_dropin(family, dtype, kw) == 0.0
+    assert len(launches) == 8  # one C launch per step: the fused kernel did the work
+    if family == "rmsprop":
+        case = Case("rmsprop", f"variant {_label(kw)}", kw, shapes=tuple(SHAPES), seed=7)
+        row = runner.verify_case(case, runner.IMPLEMENTATIONS["fused"], dtype, steps=8)
+        assert row.reference == runner.FOR_LOOP and row.status == "pass", row
+
+
+def _maximize_sign_flipped(source: str) -> str:
+    """The Adagrad C source with ``g <- -g`` dropped from the maximize variant without weight decay."""
+    out, inside = [], False
+    for line in source.splitlines(keepends=True):
+        if line.startswith("void "):
+            inside = line.startswith("void symopt_adagrad_maximize_")
+        if inside and "grad = -grad;" in line:
+            line = line.replace("grad = -grad;", "grad = grad;")
+        out.append(line)
+    return "".join(out)
+
+
+def test_a_kernel_with_the_maximize_sign_flipped_fails_the_variant_check_and_verify(tmp_path, monkeypatch, launches):
+    """A copy of kernels/c/adagrad.c with the maximize sign flipped, built by symopt.fused.build
+    from another directory: the variant check and `symopt verify` rows fail on it."""
+    from symopt.verify import runner
+    from symopt.verify.cases import edges
+
+    committed = package_root() / "kernels" / "c" / "adagrad.c"
+    mutant_source = tmp_path / "adagrad.c"
+    mutant_source.write_text(_maximize_sign_flipped(committed.read_text(encoding="utf-8")), encoding="utf-8")
+    assert mutant_source.read_text() != committed.read_text()
+    library = fbuild.load("mutant_adagrad", mutant_source.read_text(encoding="utf-8"), directory=tmp_path / "cache")
+    monkeypatch.setattr(flaunch, "_KERNELS", {"adagrad": FusedKernel("adagrad", library=library)})
+    assert _fused_dropin("adagrad", torch.float64, {"maximize": True, "weight_decay": 0, "lr_decay": 0.0}) > 0
+    assert launches and all(plan.kernel.library is library for plan in launches)  # the mutant ran
+    assert _fused_dropin("adagrad", torch.float64, {"maximize": False, "weight_decay": 0, "lr_decay": 0.0}) == 0  # only maximize is wrong
+    case = next(c for c in edges("adagrad") if c.name == "edge: variant maximize")
+    for dtype in DTYPES:
+        row = runner.verify_case(case, runner.IMPLEMENTATIONS["fused"], dtype, steps=10)
+        assert row.status == "FAIL", row
+
+
+def test_a_param_made_non_contiguous_in_place_leaves_the_kept_plan_for_the_torch_kernels():
+    """``p.data = p.data.t()`` keeps the address the plan points to; the C kernel reads memory in
+    order, so the param must go to the for-loop kernels from then on (torch's fused path is off
+    on non-contiguous params: its for-loop is the reference there)."""
+    gen = torch.Generator().manual_seed(94)
+    base = torch.randn(4, 4, generator=gen, dtype=torch.float64)
+    a, b = base.clone().requires_grad_(True), base.clone().requires_grad_(True)
+    ref, mine = torch.optim.Adagrad([a], fused=True), symopt_optim.Adagrad([b], fused=True)
+    for k in range(5):
+        if k == 2:
+            loop = torch.optim.Adagrad([a], foreach=False)
+            loop.load_state_dict(ref.state_dict())
+            loop.param_groups[0]["fused"] = False  # the state dict brought fused=True along
+            ref, address = loop, b.data_ptr()
+            a.data, b.data = a.data.t(), b.data.t()
+            assert not b.is_contiguous() and b.data_ptr() == address
+        g = torch.randn(4, 4, generator=gen, dtype=torch.float64)
+        a.grad, b.grad = g.clone(), g.clone()
+        ref.step()
+        mine.step()
+        assert torch.equal(a.detach(), b.detach()), k
+        assert torch.equal(ref.state[a]["sum"], mine.state[b]["sum"])

@@ -11,7 +11,9 @@ Each later step only confirms that the plan still describes the group, and re-pl
 
 - the optimizer's ``state`` and the group's ``params`` are the same objects as at planning
   (``load_state_dict`` and ``add_param_group`` replace them);
-- each param still holds the memory the plan points to (``p.data = ...``, ``module.to(...)``);
+- each param still holds the memory the plan points to (``p.data = ...``, ``module.to(...)``),
+  and is still contiguous there (``p.data = p.data.t()`` keeps the address; the C kernel reads
+  memory in order, so a non-contiguous param goes to the Torch kernels);
 - every state tensor, ``step`` included, is the tensor the plan points to (a state entry
   replaced by assignment);
 - the params that had gradients still have them, and the others still have none;
@@ -82,7 +84,7 @@ class FusedGroupPlan:
                 return False
         if self.idle and any(p.grad is not None for p in self.idle):
             return False
-        if self.launch_plan.params_moved():
+        if self.launch_plan.params_moved() or not all(map(Tensor.is_contiguous, self.params)):
             return False
         try:
             self.launch_plan.set_gradients(list(map(_GRAD, self.params)), of_params=True)

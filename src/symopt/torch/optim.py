@@ -97,35 +97,41 @@ class GeneratedOptimizer(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        kernel = self.kernel
         for group in self.param_groups:
-            if group.get("fused") and self._fused_step(group):
-                continue
-            values = self._unpack(group)
-            arguments = {k: values[k] for k in kernel.UPDATE_ARGUMENTS if k != "step"}
-            params, grads, states = [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state.update(self._fresh_state(p, group))
-                if p.grad.is_sparse:
-                    state["step"] += 1
-                    sparse = dict(arguments, lr=_to_scalar(arguments["lr"])) if "lr" in arguments else dict(arguments)
-                    if "step" in kernel.UPDATE_ARGUMENTS:
-                        sparse["step"] = state["step"].item()
-                    self._sparse_update(p, p.grad, state, sparse)
-                    continue
-                params.append(p)
-                grads.append(p.grad)
-                states.append(state)
-            # The kernels take complex tensors and view them as real where torch.optim does.
-            buffers = [[st.get(key) for st in states] for key in kernel.STATES]
-            buffers = [None if all(b is None for b in bufs) else bufs for bufs in buffers]
-            foreach = resolve_foreach(group.get("foreach"), params)
-            run_kernel(kernel, params, grads, buffers, [st["step"] for st in states], arguments, foreach)
+            if group.get("fused"):
+                params = self._fused_step(group)
+            else:
+                params = [p for p in group["params"] if p.grad is not None]
+            self._kernel_step(group, params)
         return loss
+
+    def _kernel_step(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        """Step ``params`` (params of ``group`` that have a gradient) with the generated Torch
+        kernels: single-tensor or multi-tensor as ``group["foreach"]`` says; sparse gradients one
+        param at a time."""
+        kernel = self.kernel
+        values = self._unpack(group)
+        arguments = {k: values[k] for k in kernel.UPDATE_ARGUMENTS if k != "step"}
+        dense, grads, states = [], [], []
+        for p in params:
+            state = self.state[p]
+            if not state:
+                state.update(self._fresh_state(p, group))
+            if p.grad.is_sparse:
+                state["step"] += 1
+                sparse = dict(arguments, lr=_to_scalar(arguments["lr"])) if "lr" in arguments else dict(arguments)
+                if "step" in kernel.UPDATE_ARGUMENTS:
+                    sparse["step"] = state["step"].item()
+                self._sparse_update(p, p.grad, state, sparse)
+                continue
+            dense.append(p)
+            grads.append(p.grad)
+            states.append(state)
+        # The kernels take complex tensors and view them as real where torch.optim does.
+        buffers = [[st.get(key) for st in states] for key in kernel.STATES]
+        buffers = [None if all(b is None for b in bufs) else bufs for bufs in buffers]
+        foreach = resolve_foreach(group.get("foreach"), dense)
+        run_kernel(kernel, dense, grads, buffers, [st["step"] for st in states], arguments, foreach)
 
     def _sparse_update(self, p: Tensor, grad: Tensor, state: dict[str, Tensor], arguments: dict[str, Any]) -> None:
         raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
@@ -133,13 +139,17 @@ class GeneratedOptimizer(Optimizer):
     # -- fused=True on CPU: the generated fused C kernels (symopt.fused) -------------------------
     # Adagrad takes torch's ``fused=True``; RMSprop keeps torch's signature (which has no
     # ``fused``) and takes it as a param-group option: ``RMSprop([{"params": ps, "fused": True}])``.
-    def _fused_step(self, group: dict[str, Any]) -> bool:
-        """Step the whole group with one call of the fused C kernel per dtype; False when the
-        group is not for it (a tensor off the CPU, sparse, non-contiguous, not float32/float64, or
-        a tensor lr: the generated Torch kernels step those) or no C compiler exists (a one-line warning, once).
+    def _fused_step(self, group: dict[str, Any]) -> list[Tensor]:
+        """Step the group's params that the fused C kernel takes — dense, contiguous float32 or
+        float64 CPU tensors with a dense, contiguous gradient — with one call of it per dtype,
+        and return the params with a gradient that it did not step, for the generated Torch
+        kernels (the caller steps them in the same ``step()``): the non-contiguous, sparse,
+        other-dtype ones; all of them with a tensor lr (torch computes with it in its dtype)
+        or when no C compiler exists (a one-line warning, once).
 
-        A single-dtype group keeps its launch from step to step (:class:`FusedGroupPlan`): a
-        later step checks that the plan still describes the group and makes one call."""
+        A group that the C kernel takes whole keeps its launch from step to step when it has one
+        dtype (:class:`FusedGroupPlan`): a later step checks that the plan still describes the
+        group and makes one call."""
         plans = self.__dict__.setdefault("_fused_plans", {})
         if len(plans) > len(self.param_groups):  # a group was removed: drop its plan (and its references)
             live = {id(g) for g in self.param_groups}
@@ -148,27 +158,25 @@ class GeneratedOptimizer(Optimizer):
         plan = plans.get(id(group))
         if plan is not None:
             if plan.group is group and plan.step(self, group):
-                return True
+                return []
             del plans[id(group)]
         from .. import fused as _fused
 
-        if any(p.grad is not None and p.device.type == "cuda" for p in group["params"]):
-            return self._triton_fused_step(group)
-        if getattr(self, "_fused_unavailable", False):
-            return False
         params = [p for p in group["params"] if p.grad is not None]
-        if isinstance(group.get("lr"), Tensor):  # torch computes with a tensor lr in its dtype: the Torch kernels do
-            return False
-        if any(p.device.type != "cpu" or p.grad.is_sparse or p.dtype not in _fused.launcher.DTYPES
-               or not (p.is_contiguous() and p.grad.is_contiguous()) for p in params):
-            return False
+        if any(p.device.type == "cuda" for p in params):
+            return [] if self._triton_fused_step(group) else params
+        if getattr(self, "_fused_unavailable", False) or isinstance(group.get("lr"), Tensor):
+            return params
+        fusable = [p for p in params if _takes_fused_c(p)]
+        if not fusable:
+            return params
         try:
             kernel = _fused.kernel(self.family)
         except _fused.CompilerMissing as exc:
             self._fused_unavailable = True
             _fused.build.warn_fallback(str(exc))
-            return False
-        if params and len({p.dtype for p in params}) == 1:
+            return params
+        if len(fusable) == len(params) and len({p.dtype for p in params}) == 1:
             for p in params:
                 if not self.state[p]:
                     self.state[p].update(self._fresh_state(p, group))
@@ -177,10 +185,11 @@ class GeneratedOptimizer(Optimizer):
                 hyper = [k for k in self.kernel.UPDATE_ARGUMENTS if k != "step"]
                 plan = plans[id(group)] = FusedGroupPlan(self, group, params, kernel, keys, hyper)
                 if plan.step(self, group):
-                    return True
+                    return []
                 del plans[id(group)]
-        self._launch_per_dtype(kernel, group, params)
-        return True
+        self._launch_per_dtype(kernel, group, fusable)
+        taken = {id(p) for p in fusable}
+        return [p for p in params if id(p) not in taken]
 
     def _launch_per_dtype(self, kernel: Any, group: dict[str, Any], params: list[Tensor]) -> None:
         """One fused launch (C or Triton ``kernel.step``) per dtype of ``params``, after creating
@@ -226,6 +235,15 @@ class GeneratedOptimizer(Optimizer):
             return False
         self._launch_per_dtype(kernel, group, params)
         return True
+
+
+def _takes_fused_c(p: Tensor) -> bool:
+    """Whether the fused C kernel takes ``p`` (which has a gradient): a dense, contiguous float32
+    or float64 CPU tensor whose gradient is dense and contiguous too."""
+    from ..fused.launcher import DTYPES
+
+    return (p.device.type == "cpu" and p.dtype in DTYPES and p.layout is torch.strided and p.is_contiguous()
+            and not p.grad.is_sparse and p.grad.is_contiguous())
 
 
 def _to_scalar(x: Any) -> Any:
