@@ -53,7 +53,7 @@ def test_adagrad_plain_f32_is_one_fused_loop_with_torchs_rounding():
     text = _function("adagrad", "float32")
     assert "void symopt_adagrad_plain_f32(" in text
     assert "#pragma omp parallel for schedule(static) num_threads(n_threads)" in text
-    assert "const double eta_t = lr/(lr_decay*(step - 1) + 1);" in text  # torch's clr, in double
+    assert "const double eta_t = lr/(fma(lr_decay, step - 1, 1));" in text  # torch's fused clr, in double, one fma
     assert "state_sum = fmaf(grad, grad, state_sum);" in text  # addcmul_(g, g, value=1) fuses
     assert "sigma = sqrtf(state_sum);" in text
     assert "sigma = sigma + c0;" in text and "const float c0 = (float)(eps);" in text
@@ -244,6 +244,35 @@ def test_adagrad_fused_optimizer_bitwise_with_torch_fused(dtype):
         assert torch.equal(x.detach(), y.detach())
         assert torch.equal(ref.state[x]["sum"], mine.state[y]["sum"])
         assert float(ref.state[x]["step"]) == float(mine.state[y]["step"])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("lr_decay", [0.01, 0.1, 0.37])
+def test_adagrad_lr_decay_bitwise_with_torch_fused_over_many_steps(adagrad_kernel, dtype, lr_decay):
+    """torch's fused kernel computes clr = lr/(1 + (step − 1)·lr_decay) with one fma (C++ with
+    contraction); the twice-rounded form first differs after about a dozen steps (the rule's
+    scalar_contraction="fma")."""
+    params0 = _tensors(dtype, 7)
+    ref = [p.clone().requires_grad_(True) for p in params0]
+    opt = torch.optim.Adagrad(ref, fused=True, lr=0.1, lr_decay=lr_decay)
+    params = [p.clone() for p in params0]
+    sums = [torch.zeros_like(p) for p in params]
+    for step in range(1, 61):
+        grads = _tensors(dtype, 100 + step)
+        for p, gr in zip(ref, grads):
+            p.grad = gr.clone()
+        opt.step()
+        adagrad_kernel.step(params, grads, {"sum": sums}, [float(step)] * len(params), lr=0.1, lr_decay=lr_decay, eps=1e-10,
+                            weight_decay=0.0, maximize=False)
+    for p, r in zip(params, ref):
+        assert torch.equal(p, r.detach()), float((p - r.detach()).abs().max())
+
+
+def test_adagrad_decayed_rate_is_one_fma_in_the_c_text():
+    text = CKernelPrinter({"dtype": "float64"}).kernel(rules.get("adagrad"), variant_of(rules.get("adagrad"), {}))
+    assert "const double eta_t = lr/(fma(lr_decay, step - 1, 1));" in text
+    plain = rules.adagrad(scalar_contraction="none")
+    assert "const double eta_t = lr/(lr_decay*(step - 1) + 1);" in CKernelPrinter({"dtype": "float64"}).kernel(plain, variant_of(plain, {}))
 
 
 # -- the build cache -----------------------------------------------------------------------------

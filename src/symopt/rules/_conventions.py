@@ -16,6 +16,7 @@ WEIGHT_DECAYS = ("none", "l2")
 MOMENTUM_LR = ("outside", "inside")
 SIGNS = ("descent", "ascent")
 FOREACH_SCALES = ("operand", "op")
+SCALAR_CONTRACTIONS = ("none", "fma")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,14 @@ class Conventions:
         ``_foreach_addcdiv_(w, m, σ, [−η/c₁ …])`` (Adam's step size), whose product stays in
         float32 opmath. The same number in exact arithmetic; in bfloat16/float16 the first rounds
         the product to the storage dtype (to 0 when it is subnormal there) and the second does not.
+    scalar_contraction
+        How torch's fused CPU kernel computes a per-tensor scalar a·b + c (Adagrad's
+        clr = lr / (1 + (step − 1)·lr_decay)): ``"fma"`` rounds it once, as the C++ of
+        ``FusedAdagradKernel.cpp`` does when compiled with floating-point contraction (GCC's
+        default; measured on torch 2.13's CPU build: ``lr/fma(lr_decay, step − 1, 1)`` is its
+        result bit for bit, the twice-rounded form is 1 ULP off on some steps); ``"none"``
+        rounds every operation. Only the fused C printer reads it: the for-loop and foreach
+        paths compute their scalars in Python floats, every operation rounded.
     """
 
     eps_placement: str = "outside"
@@ -60,6 +69,7 @@ class Conventions:
     bias_correction: bool = False
     sign: str = "descent"
     foreach_scale: str = "operand"
+    scalar_contraction: str = "fma"
 
     def __post_init__(self) -> None:
         for name, allowed in (
@@ -69,6 +79,7 @@ class Conventions:
             ("momentum_lr", MOMENTUM_LR),
             ("sign", SIGNS),
             ("foreach_scale", FOREACH_SCALES),
+            ("scalar_contraction", SCALAR_CONTRACTIONS),
         ):
             value = getattr(self, name)
             if value not in allowed:

@@ -219,7 +219,8 @@ class KernelPrinterMixin:
                 out += lines
             else:
                 out.append(f"if {self.guard(when)}:")
-                out += indent(lines)
+                # an assignment with nothing to compute (x ← x) prints as a comment only
+                out += indent(lines if any(line.strip() and not line.lstrip().startswith("#") for line in lines) else [*lines, "pass"])
         return "\n".join(out)
 
     def before_state_updates(self) -> list[str]:

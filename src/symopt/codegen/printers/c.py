@@ -165,6 +165,20 @@ class CKernelPrinter(C99CodePrinter):
                 return f"1/{self.parenthesize(base, 50)}"
         return super()._print_Pow(expr)
 
+    def _print_Add(self, expr: sp.Add) -> str:
+        """Outside the loop (a double scalar), with the rule's ``scalar_contraction="fma"``:
+        a·b + c as ``fma(a, b, c)``, rounded once, as torch's fused kernel computes it."""
+        rule = getattr(self, "rule", None)
+        if self.in_loop or rule is None or rule.conventions.scalar_contraction != "fma":
+            return super()._print_Add(expr)
+        for i, term in enumerate(expr.args):
+            factors = [f for f in term.args if not f.is_Number] if isinstance(term, sp.Mul) else []
+            numbers = [f for f in term.args if f.is_Number] if isinstance(term, sp.Mul) else []
+            if len(factors) >= 2 and not numbers:
+                rest = sp.Add(*(a for j, a in enumerate(expr.args) if j != i))
+                return f"fma({self._print(factors[0])}, {self._print(sp.Mul(*factors[1:]))}, {self._print(rest)})"
+        return super()._print_Add(expr)
+
     def _print_Float(self, expr: sp.Float) -> str:
         if self.in_loop:
             raise CodegenError(f"a number ({expr}) inside an element-wise expression: make it a scalar coefficient")
