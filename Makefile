@@ -10,7 +10,7 @@ TORCH_PIN := torch==2.13.0
 # The PDF report is built with real LaTeX; `make tex` installs it with apt where it can.
 TEX_PACKAGES := texlive-latex-base texlive-latex-recommended latexmk
 
-.PHONY: all setup tex verify test test-slow generate check-generated derive report notebooks bench clean
+.PHONY: all setup tex verify test test-slow generate check-generated derive report notebooks bench mutate clean
 
 all: verify
 
@@ -68,6 +68,17 @@ notebooks: $(STAMP)
 
 bench: $(STAMP)
 	$(SYMOPT) bench
+
+## The mutation harness: mutants of the models, the generated kernels, the derived statements, the
+## tolerances (symopt's own) and the Python check machinery (mutmut), each against the checks that
+## should catch it; the score per area and every survivor, in reports/mutate.json.
+MUTATE_STAMP := $(VENV)/.mutate
+$(MUTATE_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[mutate]" "$(TORCH_PIN)"
+	@touch $(MUTATE_STAMP)
+
+mutate: $(STAMP) $(TRITON_STAMP) $(MUTATE_STAMP)
+	$(SYMOPT) mutate --jobs 2
 
 clean:
 	rm -rf reports/*.tex reports/*.pdf reports/*.json build

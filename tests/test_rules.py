@@ -164,3 +164,13 @@ def test_the_one_over_t_rule_as_written_climbs():
     for _ in range(5):
         interp.step(w, w.copy(), state)
     assert w[0] > 1.0 and math.isfinite(w[0])
+
+
+@pytest.mark.parametrize("dialect", ["textbook", "corrected"])
+def test_the_one_over_t_rules_default_rate_is_the_documented_one(dialect):
+    """The post gives no learning rate for S3: 0.1 is symopt's documented choice (rules/inverse_time.py),
+    the one the derivations and figures of S3 are drawn at."""
+    import importlib
+
+    assert rules.inverse_time(dialect).hyperparameter("lr").default == 0.1
+    assert "η = 0.1" in importlib.import_module("symopt.rules.inverse_time").__doc__

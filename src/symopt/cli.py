@@ -1,4 +1,4 @@
-"""The ``symopt`` command line: ``symopt list | derive | claims | generate | verify | report | bench``.
+"""The ``symopt`` command line: ``symopt list | derive | claims | generate | verify | report | bench | mutate``.
 
 Each subcommand lives next to the code it drives, as a module with ``add_arguments(parser)`` and
 ``run(args) -> int``; this file only wires them up. Errors are one line on stderr, never a trace
@@ -21,6 +21,7 @@ COMMANDS = {
     "verify": ("symopt.verify.cli", "verify kernels and the interpreter against torch.optim"),
     "report": ("symopt.report.cli", "write reports/symopt.tex (and the PDF when LaTeX is present)"),
     "bench": ("symopt.bench.cli", "time optimizer steps against the memory-bandwidth bound (reports/bench.json)"),
+    "mutate": ("symopt.mutate.cli", "mutation harness: mutants of models, kernels, statements and tolerances vs the checks"),
 }
 
 

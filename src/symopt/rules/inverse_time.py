@@ -2,6 +2,9 @@
 
 As written (``dialect="textbook"``): w_{t+1} = w_t + (η / t) ∇g, with a plus sign, which climbs the
 loss. Corrected (``dialect="corrected"``): w_{t+1} = w_t − (η / t) g.
+
+The post gives no learning rate for it; the default η = 0.1 is symopt's (:data:`DEFAULT_LR`),
+the value its derivations and figures of S3 use.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from ._base import UpdateRule, g
 from ._conventions import TEXTBOOK
 
 DIALECTS = {"textbook": "ascent", "corrected": "descent"}
+#: symopt's default learning rate for the 1/t rule (the post gives none)
+DEFAULT_LR = 0.1
 
 
 def inverse_time(dialect: str = "corrected", **conventions: Any) -> UpdateRule:
@@ -26,7 +31,7 @@ def inverse_time(dialect: str = "corrected", **conventions: Any) -> UpdateRule:
         dialect=dialect,
         title="1/t learning rate",
         conventions=conv,
-        hyperparameters=(P.lr(1e-1),),
+        hyperparameters=(P.lr(DEFAULT_LR),),
         states=(),
         body=body.body,
         stores_step=False,

@@ -36,7 +36,8 @@ def ulp_distance(actual: torch.Tensor, expected: torch.Tensor) -> float:
     """Max ULP distance between two tensors of one floating dtype (complex: over the real view).
 
     NaN in the same places counts as equal; NaN against a number, or infinities of different sign,
-    is ``inf``. Empty tensors are at distance 0.
+    is ``inf``. Empty tensors are at distance 0. Exact up to 2**53 ULP (float64 patterns far apart
+    across zero are added in float64).
     """
     if actual.shape != expected.shape:
         raise ValueError(f"shapes differ: {tuple(actual.shape)} vs {tuple(expected.shape)}")
@@ -56,7 +57,12 @@ def ulp_distance(actual: torch.Tensor, expected: torch.Tensor) -> float:
         return math.inf
     if a.numel() == 0:
         return 0.0
-    return float((ordered_bits(a) - ordered_bits(e)).abs().max().item())
+    ao, eo = ordered_bits(a), ordered_bits(e)
+    # across zero the int64 difference of two float64 patterns can overflow (−max to max is
+    # ~1.8e19 > 2**63): add the magnitudes in float64 there (exact up to 2**53 ULP)
+    same_side = (ao >= 0) == (eo >= 0)
+    apart = torch.where(same_side, (ao - eo).abs().double(), ao.abs().double() + eo.abs().double())
+    return float(apart.max().item())
 
 
 def normwise_ulp(actual: torch.Tensor, expected: torch.Tensor) -> float:

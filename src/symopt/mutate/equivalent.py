@@ -1,0 +1,34 @@
+"""Surviving mutants that are equivalent: each changes no observable result, and says why.
+
+A mutant id (``symopt mutate --list`` prints them) maps to the reason. ``symopt mutate`` reports
+a survivor listed here as ``equivalent``, and names every entry whose mutant no longer exists
+(so that this file cannot keep explaining what is gone). Add an entry only with the argument
+that no input can tell the mutant from the original; a mutant that some check *could* catch is
+a gap to close with that check instead.
+"""
+
+from __future__ import annotations
+
+_ZERO_PATTERN = ("at a zero bit pattern (+0.0; -0.0 maps to 0 too) both branches give the same value: "
+                 "-magnitude = -0 = 0 = bits")
+_SAME_SIDE_AT_ZERO = ("the two branches differ only where an ordered pattern is 0, and there both give |a - e| "
+                      "(|a| + |0| = |a - 0|): no input tells them apart")
+_INF_MASKS = ("torch.equal of the two index sets is true only when the infinite positions of both agree and hold "
+              "equal values, with | or & in either index: the same verdict for every input")
+
+EXPLAINED: dict[str, str] = {
+    # python: mutmut on verify/ulp.py (ids are mutmut's names, hashed with the change)
+    "python-2465d66c1b": _ZERO_PATTERN,  # ordered_bits: bits < 0 -> bits <= 0
+    "python-7804129aa2": _ZERO_PATTERN,  # ordered_bits: bits < 0 -> bits < 1
+    "python-bde82b8fb2": _INF_MASKS,  # ulp_distance: a[a_inf | e_inf] -> a[a_inf & e_inf]
+    "python-7da9e634e8": _INF_MASKS,  # ulp_distance: e[a_inf | e_inf] -> e[a_inf & e_inf]
+    "python-c7723d00fd": _SAME_SIDE_AT_ZERO,  # ulp_distance: ao >= 0 -> ao > 0
+    "python-ce905a714e": _SAME_SIDE_AT_ZERO,  # ulp_distance: ao >= 0 -> ao >= 1
+    "python-0438d01d21": _SAME_SIDE_AT_ZERO,  # ulp_distance: eo >= 0 -> eo > 0
+    "python-d23e02c53e": _SAME_SIDE_AT_ZERO,  # ulp_distance: eo >= 0 -> eo >= 1
+    # sgd[torch] @ state momentum_buffer: initial value 0 -> 1
+    "model-5a29411e49": (
+        "SGD's momentum buffer is created at the first step as b_1 = g_1 (the rule's t = 1 guard) before "
+        "anything reads it, as torch creates it; its initial value (0 stands for 'not yet') is never read"
+    ),
+}

@@ -1,0 +1,113 @@
+"""The checks a mutant must not survive, as functions that raise :class:`~._core.Killed`.
+
+They are symopt's own checks, called as ``make test`` and ``make verify`` call them: rows of
+:func:`symopt.verify.runner.verify_many` against torch.optim, the symbolic execution of a
+generated kernel (:func:`symopt.verify.symbolic.check_kernel`), a derivation's checks, and test
+modules run by pytest in this process (with the mutant installed). None of them is the
+text-freshness check (``symopt generate --check``): a mutated kernel would fail that trivially,
+and what the harness measures is whether the *numbers* catch it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+from typing import Iterable
+
+import torch
+
+from ._core import Check, Killed
+
+#: the repository root (tests are run from there); None when symopt is installed without one
+ROOT = Path(__file__).resolve().parents[3]
+TESTS = ROOT / "tests"
+
+
+def verify_rows(family: str, impl_names: Iterable[str], *, dtypes: Iterable[torch.dtype] = (torch.float64,), steps: int = 20,
+                sweep: int = 0, full: bool = False) -> Check:
+    """Every quick case of ``family`` (torch's optim_db inputs and symopt's named edges, plus
+    ``sweep`` random ones) through ``impl_names`` against torch.optim: killed by the first FAIL row.
+    ``full``: against every torch path (foreach, fused) as ``verify --full`` does."""
+    from ..verify import cases as C
+    from ..verify.runner import IMPLEMENTATIONS, references_for, verify_many
+
+    impls = [IMPLEMENTATIONS[n] for n in impl_names if family in IMPLEMENTATIONS[n].rules]
+
+    def check() -> None:
+        chosen_cases = C.optim_db_inputs(family) + C.edges(family) + (C.sweep(family, sweep) if sweep else [])
+        for dtype in dtypes:
+            chosen = [i for i in impls if dtype in i.dtypes]
+            if not chosen:
+                continue
+            for case in chosen_cases:
+                references = references_for(family, True) if full else None
+                for row in verify_many(case, chosen, dtype, references, steps=steps):
+                    if row.status == "FAIL":
+                        raise Killed(f"verify {family} / {case.name} / {row.dtype} / {row.impl} vs {row.reference}: "
+                                     f"{row.max_ulp:g} ULP > {row.tol_ulp:g}")
+
+    return check
+
+
+def symbolic_kernel(module_name: str, family: str, dialect: str) -> Check:
+    """The generated kernel module, executed on symbols, against its model (every entry point
+    and structural variant): killed when a quantity differs."""
+
+    def check() -> None:
+        import importlib
+
+        from .. import rules
+        from ..verify.symbolic import first_difference
+
+        found = first_difference(importlib.import_module(module_name), rules.get(family, dialect))
+        if found is not None:
+            raise Killed(f"symbolic: {found.describe()[:200]}")
+
+    return check
+
+
+def pytest_modules(*args: str) -> Check:
+    """``pytest -x -q ARGS`` in this process (so that the installed mutant is what the tests
+    import), from the repository root: killed when a test fails. Skipped tests do not kill."""
+
+    def check() -> None:
+        import pytest
+
+        if not TESTS.is_dir():
+            raise FileNotFoundError(f"no tests/ beside the package ({TESTS}): run the harness from a source checkout")
+        out = io.StringIO()
+        cwd = os.getcwd()
+        try:
+            os.chdir(ROOT)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "--no-header", "-W", "error", *args])
+        finally:
+            os.chdir(cwd)
+        if code == pytest.ExitCode.TESTS_FAILED:
+            failed = [line for line in out.getvalue().splitlines() if line.startswith("FAILED")]
+            raise Killed(f"pytest {' '.join(args)}: {failed[0] if failed else 'a test failed'}")
+        if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            raise RuntimeError(f"pytest {' '.join(args)} could not run (exit {int(code)}): {out.getvalue()[-400:]}")
+
+    return check
+
+
+def derivations(select) -> Check:
+    """Every analysis (:func:`symopt.derive.all_analyses`) and closed form of ``derive all``
+    that ``select(derivation)`` picks, computed afresh: killed when one fails its checks."""
+
+    def check() -> None:
+        from ..derive import all_analyses, derive
+        from ..derive.cases import cases
+
+        found = list(all_analyses()) + [d for case in cases("all") for d in derive(case.rule, **case.options)]
+        for d in found:
+            if select(d) and not d.passed:
+                raise Killed(f"derivation {d.id}: {next(c.summary() for c in d.checks if not c.passed)[:200]}")
+
+    return check
+
+
+__all__ = ["derivations", "pytest_modules", "symbolic_kernel", "verify_rows"]

@@ -1,0 +1,68 @@
+"""Run the mutants of the chosen areas and score them: ``symopt mutate``'s engine.
+
+The score of an area is killed / (mutants − equivalent − invalid): the share of the mutants
+that could be caught that were. A survivor not explained in :mod:`.equivalent` is a gap.
+"""
+
+from __future__ import annotations
+
+import random
+from types import ModuleType
+
+from ._core import Mutant, Outcome
+from .equivalent import EXPLAINED
+
+
+def areas() -> dict[str, ModuleType]:
+    """area name -> module with ``all_mutants()`` and ``run(mutant)``, in report order."""
+    from . import kernels, models, python, statements, tolerances
+
+    out = {"model": models, "kernel": kernels}
+    for optional in ("kernels_c", "kernels_triton"):
+        try:
+            module = __import__(f"symopt.mutate.{optional}", fromlist=["AREA"])
+        except ImportError:
+            continue
+        out[module.AREA] = module
+    out.update({"statement": statements, "tolerance": tolerances, "python": python})
+    return out
+
+
+def select(mutants: list[Mutant], *, target: str | None = None, sample: int | None = None, seed: int = 0) -> list[Mutant]:
+    """The mutants whose target contains ``target``; ``sample`` of them, seeded, in list order."""
+    chosen = [m for m in mutants if target is None or target in m.target]
+    if sample is not None and sample < len(chosen):
+        keep = set(random.Random(seed).sample(range(len(chosen)), sample))
+        chosen = [m for i, m in enumerate(chosen) if i in keep]
+    return chosen
+
+
+def judge(outcome: Outcome) -> Outcome:
+    """A survivor the equivalent list explains becomes ``equivalent`` (with the reason)."""
+    if outcome.status == "survived" and outcome.mutant.id in EXPLAINED:
+        return Outcome(outcome.mutant, "equivalent", f"explained: {EXPLAINED[outcome.mutant.id]}", outcome.seconds)
+    return outcome
+
+
+def stale_explanations(all_ids: set[str]) -> list[str]:
+    """Entries of the equivalent list whose mutant no longer exists."""
+    return sorted(i for i in EXPLAINED if i not in all_ids)
+
+
+def run_mutants(area_module: ModuleType, mutants: list[Mutant], progress=None) -> list[Outcome]:
+    out = []
+    for m in mutants:
+        out.append(judge(area_module.run(m)))
+        if progress is not None:
+            progress(out[-1])
+    return out
+
+
+def _worker(area: str, ids: list[str]) -> list[dict]:
+    """In a fresh process: list ``area``'s mutants, run those with ``ids`` (JSON rows back)."""
+    module = areas()[area]
+    wanted = set(ids)
+    return [o.to_json() for o in run_mutants(module, [m for m in module.all_mutants() if m.id in wanted])]
+
+
+__all__ = ["areas", "judge", "run_mutants", "select", "stale_explanations"]
