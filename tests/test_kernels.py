@@ -72,8 +72,10 @@ def test_numpy_kernels_match_interpreter(name, hyper):
 def test_other_kernels_match_interpreter(module, backend):
     kernel = importlib.import_module(f"symopt.kernels.{backend}.{module}")
     rule = rules.get(kernel.RULE, kernel.DIALECT)
+    # 1.0 too: a guard `x != 0` miswritten as `x != 1` differs only there
     for hyper in ({"lr": 0.1}, {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.1, "maximize": True},
-                  {"lr": 0.1, "momentum": 0.9, "nesterov": True}):
+                  {"lr": 0.1, "momentum": 0.9, "nesterov": True}, {"lr": 0.01, "momentum": 1.0, "weight_decay": 1.0},
+                  {"lr": 0.01, "momentum": 1.0, "nesterov": True, "weight_decay": 1.0}):
         hyper = {k: v for k, v in hyper.items() if k in {h.name for h in rule.hyperparameters}}
         ref = Interpreter(rule, **hyper)
         values = {h.name: ref.values[h.symbol] for h in rule.hyperparameters}
@@ -87,6 +89,30 @@ def test_other_kernels_match_interpreter(module, backend):
             kwargs = {k: (t if k == "step" else values[k]) for k in kernel.UPDATE_ARGUMENTS}
             kernel.update(w_gen, g_gen, *(s_gen.get(s) for s in kernel.STATES), **kwargs)
         assert_close(np.asarray(w_gen), w_ref)
+        for key in s_ref:
+            if key != "step":
+                assert_close(np.asarray(s_gen[key]), np.asarray(s_ref[key]))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_every_kernels_fresh_state_is_the_models(backend):
+    """init_state of every generated kernel: step 0 (where the rule keeps one) and each buffer at
+    the model's initial value, for the hyperparameters that decide which buffers exist."""
+    from symopt.codegen.render import module_name
+
+    for rule in rules.all_rules():
+        kernel = importlib.import_module(f"symopt.kernels.{backend}.{module_name(rule)}")
+        numeric = {h.name: (True if h.is_flag else 0.25) for h in rule.hyperparameters}
+        numeric = {k: v for k, v in numeric.items() if not (k == "nesterov")}  # nesterov needs dampening 0
+        values = rule.values(**numeric)
+        param = np.linspace(-1, 1, 5) if backend == "numpy" else torch.linspace(-1, 1, 5, dtype=torch.float64)
+        state = kernel.init_state(param, **{k: numeric.get(k, rule.hyperparameter(k).default) for k in kernel.INIT_ARGUMENTS})
+        if rule.stores_step:
+            assert float(state["step"]) == 0.0, rule.name
+        for s in rule.active_states(values):
+            expected = float(s.initial.subs(values))
+            assert np.all(np.asarray(state[s.name]) == expected), (rule.name, s.name)
+        assert set(state) - {"step"} == {s.name for s in rule.active_states(values)}, rule.name
 
 
 @pytest.mark.parametrize("module", ["adagrad_textbook", "rmsprop_textbook"])

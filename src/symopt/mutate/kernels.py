@@ -197,9 +197,9 @@ def checks(mutant: Mutant) -> list[tuple[str, Check]]:
         out.append(("verify sweep", oracles.verify_rows(family, impls, dtypes=dtypes, steps=100, sweep=8)))
     else:
         out.append(("post's formulas", oracles.pytest_modules("tests/test_textbook.py", "-k", f"{family}-{dialect}")))
-    selection = ["tests/test_kernels.py", "-k", family]
+    selection = ["tests/test_kernels.py", "-k", f"{family} or fresh_state"]
     if backend == "torch":
-        selection = ["tests/test_kernels.py", "tests/test_torch_optim.py", "-k", family]
+        selection = ["tests/test_kernels.py", "tests/test_torch_optim.py", "-k", f"{family} or fresh_state"]
     out.append(("test modules", oracles.pytest_modules(*selection)))
     return out
 
