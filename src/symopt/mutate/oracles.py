@@ -59,9 +59,13 @@ def symbolic_kernel(module_name: str, family: str, dialect: str) -> Check:
         import importlib
 
         from .. import rules
-        from ..verify.symbolic import first_difference
+        from ..verify import symbolic
 
-        found = first_difference(importlib.import_module(module_name), rules.get(family, dialect))
+        module, rule = importlib.import_module(module_name), rules.get(family, dialect)
+        if hasattr(symbolic, "first_difference"):
+            found = symbolic.first_difference(module, rule)
+        else:  # an older symopt (the harness measuring a tree from before it existed)
+            found = next((c for c in symbolic.check_kernel(module, rule) if not c.identical), None)
         if found is not None:
             raise Killed(f"symbolic: {found.describe()[:200]}")
 
@@ -77,12 +81,17 @@ def pytest_modules(*args: str) -> Check:
 
         if not TESTS.is_dir():
             raise FileNotFoundError(f"no tests/ beside the package ({TESTS}): run the harness from a source checkout")
+        files = [a for a in args if a.startswith("tests/")]
+        present = [a for a in files if (ROOT / a.split("::")[0]).exists()]
+        if files and not present:
+            return  # none of these test modules exists in this tree: nothing to run
+        args_ = [a for a in args if a not in files or a in present]
         out = io.StringIO()
         cwd = os.getcwd()
         try:
             os.chdir(ROOT)
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-                code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "--no-header", "-W", "error", *args])
+                code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "--no-header", "-W", "error", *args_])
         finally:
             os.chdir(cwd)
         if code == pytest.ExitCode.TESTS_FAILED:
