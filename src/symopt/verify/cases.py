@@ -104,10 +104,10 @@ def optim_db_error_inputs(rule: str, device: str = "cpu") -> list[tuple[dict[str
 def _common_optimizers():
     try:
         import torch.testing._internal.common_optimizers as common
-    except ImportError as exc:  # expecttest is a dev extra
+    except ImportError as exc:  # it imports expecttest, a runtime dependency of symopt
         raise RuntimeError(
-            f"torch's optimizer test inputs need the dev extras ({exc}); run `make verify` or "
-            "`pip install -e .[dev]`"
+            f"torch's optim_db inputs (torch.testing._internal.common_optimizers) cannot be imported ({exc}); "
+            "symopt declares expecttest for them: `pip install expecttest` or reinstall symopt with its dependencies"
         ) from exc
     return common
 
