@@ -74,11 +74,12 @@ def _stated(statement: sp.Eq, numbers: dict):
 @restatable
 def adagrad_expected_sum(*, statement: sp.Eq | None = None) -> Derivation:
     s2 = NoiseGradient().sigma ** 2
-    runs = _run("adagrad", ())
+    g0 = 0.1  # G_0 != 0: a statement that drops or flips it must fail
+    runs = _run("adagrad", (("initial_accumulator_value", g0),))
     statement = statement if statement is not None else sp.Eq(E(sp.Symbol("G_t")), G0 + t * sigma2)
-    check = _mc_check({s: runs[s]["sum"] for s in (1, 10, 100, 400)}, _stated(statement, {G0: 0.0, sigma2: s2}), "the statement's E[G_t]")
+    check = _mc_check({s: runs[s]["sum"] for s in (1, 10, 100, 400)}, _stated(statement, {G0: g0, sigma2: s2}), "the statement's E[G_t], G_0 = 0.1")
     # Jensen and the LLN, on the same runs.
-    bound = lambda s: 0.01 / (np.sqrt(s * s2) + 1e-10)  # noqa: E731
+    bound = lambda s: 0.01 / (np.sqrt(g0 + s * s2) + 1e-10)  # noqa: E731
     jensen = min(runs[s]["lr"].mean() / bound(s) for s in (10, 100, 400))
     jensen_check = Check("monte-carlo-jensen", (10, 400), float(not jensen >= 1), 0.0, detail=f"min E[eta_t] / (eta / sqrt(t sigma^2)) = {jensen:.4f} (>= 1 by Jensen)")
     return Derivation(

@@ -108,12 +108,12 @@ def gd_regimes(*, statement: sp.Eq | None = None) -> Derivation:
     statement = statement if statement is not None else sp.Eq(sp.Limit(sp.Abs(sp.Symbol("w_t")), t, sp.oo), limit)
     cases = {0.01: "slow", 0.5: "monotone", 1.0: "one step", 1.5: "oscillating, converging", 1.99: "oscillating, converging slowly", 2.0: "cycle", 2.5: "diverging"}
     measured, wrong_limit, wrong_sign = {}, 0, 0
-    for product in cases:
-        w = simulate_quadratic(rules.sgd(), (("lr", product / LAMBDA),), 1000, (99, 100, 1000))
+    for product, start in [(p_, s_) for p_ in cases for s_ in (W_START, -W_START)]:  # both signs of w_0
+        w = simulate_quadratic(rules.sgd(), (("lr", product / LAMBDA),), 1000, (99, 100, 1000), w_start=start)
         oscillates = w[99] * w[100] < 0
         got = abs(w[1000])
-        stated = sp.sympify(statement.rhs).subs({x: sp.Rational(str(product)), w0: W_START})
-        measured[product] = (got, oscillates, stated)
+        stated = sp.sympify(statement.rhs).subs({x: sp.Rational(str(product)), w0: start})
+        measured[product, start] = (got, oscillates, stated)
         if stated == 0:
             ok = got < abs(w[100]) or got == 0.0  # still shrinking (or exactly there)
         elif stated is sp.oo:
@@ -124,7 +124,7 @@ def gd_regimes(*, statement: sp.Eq | None = None) -> Derivation:
             ok = False  # the statement does not decide the limit here
         wrong_limit += not ok
         wrong_sign += oscillates != (product > 1)
-    detail = "; ".join(f"eta*lambda={p}: |w_1000|={m[0]:.3g}, oscillates={m[1]}, statement: {m[2]}" for p, m in measured.items())
+    detail = "; ".join(f"eta*lambda={p}, w_0={w_}: |w_1000|={m[0]:.3g}, oscillates={m[1]}, statement: {m[2]}" for (p, w_), m in measured.items())
     return Derivation(
         id="sgd.quadratic.regimes", title="SGD on the quadratic: the three regimes (statement S1)",
         statement=statement,
@@ -217,22 +217,32 @@ def inverse_time_leading(dialect: str = "corrected", product: float = 0.5, *, st
     correction = a * (a - 1) / (2 * t)
     leading = w0 * t ** (-a) / sp.gamma(1 - a)
     statement = statement if statement is not None else sp.Eq(sp.Symbol("w_t"), leading * (1 + correction + sp.O(t**-2, (t, sp.oo))))
-    f64 = _inverse_time_run(dialect, product)
-    stated = statement_function(statement, t, {eta: product / LAMBDA, lam: LAMBDA, w0: W_START})
-    with mpmath.workdps(30):
-        def ratio(n: int) -> float:
-            value = stated(n)
-            return float(mpmath.mpf(f64[n]) / value) if value else math.nan
+    slope_errors, far_errors, remainders, rows = [], [], [], []
+    # two values of eta*lambda: at 1/2 alone, a - 1 = -a would let a wrong 1/t coefficient pass
+    for prod in dict.fromkeys((product, 0.3)):
+        f64 = _inverse_time_run(dialect, prod)
+        stated = statement_function(statement, t, {eta: prod / LAMBDA, lam: LAMBDA, w0: W_START})
+        with mpmath.workdps(30):
+            def ratio(n: int) -> float:
+                value = stated(n)
+                return float(mpmath.mpf(f64[n]) / value) if value else math.nan
 
-        slope = math.log(abs(f64[10**6]) / abs(f64[10**5])) / math.log(10)
-        stated_slope = float(mpmath.log(abs(stated(10**6)) / abs(stated(10**5))) / mpmath.log(10))
-        remainders = {n: n**2 * abs(ratio(n) - 1) for n in (10**2, 10**3, 10**4)}
-    far = ratio(10**6)
+            measured = math.log(abs(f64[10**6]) / abs(f64[10**5])) / math.log(10)
+            stated_slope = float(mpmath.log(abs(stated(10**6)) / abs(stated(10**5))) / mpmath.log(10)) if stated(10**5) else math.nan
+            remainders += [n**2 * abs(ratio(n) - 1) for n in (10**2, 10**3, 10**4)]
+            far = ratio(10**6)
+        slope_errors.append(abs(measured - stated_slope))
+        far_errors.append(abs(far - 1))
+        rows.append((prod, measured, stated_slope, far))
+        if prod == product:
+            slope = measured
     checks = (
-        Check("loglog-slope", (10**5, 10**6), abs(slope - stated_slope), 1e-4, detail=f"measured slope {slope:.7f}, the statement's {stated_slope:.7f}"),
-        Check("two-term-ratio", (10**6, 10**6), abs(far - 1), 1e-9, detail=f"w_t / statement = {far:.12f} at t = 1e6"),
-        Check("remainder-order", (10**2, 10**4), worst_error(remainders.values()), 1.0,
-              detail="t^2 |w_t / statement - 1| at t = 1e2, 1e3, 1e4: " + ", ".join(f"{v:.3g}" for v in remainders.values())),
+        Check("loglog-slope", (10**5, 10**6), worst_error(slope_errors), 1e-4,
+              detail="; ".join(f"eta*lambda = {p_}: measured slope {m:.7f}, the statement's {st:.7f}" for p_, m, st, _ in rows)),
+        Check("two-term-ratio", (10**6, 10**6), worst_error(far_errors), 1e-9,
+              detail="; ".join(f"eta*lambda = {p_}: w_t / statement = {f:.12f} at t = 1e6" for p_, _, _, f in rows)),
+        Check("remainder-order", (10**2, 10**4), worst_error(remainders), 1.0,
+              detail="t^2 |w_t / statement - 1| at t = 1e2, 1e3, 1e4: " + ", ".join(f"{v:.3g}" for v in remainders)),
     )
     sign = "-" if s == 1 else "+"
     return Derivation(
@@ -331,6 +341,7 @@ RMSPROP_CYCLE_CASES = (
     ("torch", "outside", 0.9, 0.01, 2.0, 1e-8),
     ("torch", "outside", 0.99, 0.1, 1.0, 1e-3),
     ("torch", "outside", 0.99, 0.01, 100.0, 1e-8),
+    ("torch", "outside", 0.99, 0.1, 2.0, 1e-2),  # eps/lambda a tenth of eta/2, lambda != 1: eps/lambda is visible
     ("textbook", "recursion", 0.9, 0.01, 2.0, 1e-8),
     ("textbook", "recursion", 0.9, 0.1, 1.0, 1e-4),
 )

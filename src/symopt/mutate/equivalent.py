@@ -16,7 +16,15 @@ _SAME_SIDE_AT_ZERO = ("the two branches differ only where an ordered pattern is 
 _INF_MASKS = ("torch.equal of the two index sets is true only when the infinite positions of both agree and hold "
               "equal values, with | or & in either index: the same verdict for every input")
 
+_REMAINDER_SIGN = ("R_2 is the Euler-Maclaurin remainder, known only through |R_2| <= bound (the statement's "
+                    "assumption); -R_2 satisfies the same bound, so the statement is the same; the check sets R_2 = 0")
+
 EXPLAINED: dict[str, str] = {
+    # statements: sign of the Euler-Maclaurin remainder symbol R_2
+    "statement-41ce242ef2": _REMAINDER_SIGN,  # sums.inverse_sqrt
+    "statement-fb1b717807": _REMAINDER_SIGN,  # sums.shifted_sqrt
+    "statement-18562d1ecb": _REMAINDER_SIGN,  # sums.accumulator
+    "statement-34717b79d9": _REMAINDER_SIGN,  # sums.harmonic
     # python: mutmut on verify/ulp.py (ids are mutmut's names, hashed with the change)
     "python-2465d66c1b": _ZERO_PATTERN,  # ordered_bits: bits < 0 -> bits <= 0
     "python-7804129aa2": _ZERO_PATTERN,  # ordered_bits: bits < 0 -> bits < 1

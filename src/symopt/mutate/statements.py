@@ -15,6 +15,7 @@ from typing import Iterator
 
 import sympy as sp
 
+from ..derive._result import without_order_terms
 from ._core import Killed, Mutant, Outcome, evaluate
 from .expressions import algebraically_equal, mutants as expression_mutants
 
@@ -51,6 +52,11 @@ def run(mutant: Mutant) -> Outcome:
     d, mutated = mutant.payload
     if algebraically_equal(mutated, d.statement.rhs):
         return Outcome(mutant, "equivalent", "algebraically equal: simplify(mutant - original) = 0")
+    orders = lambda e: set(sp.sympify(e).atoms(sp.Order))  # noqa: E731
+    if orders(mutated) == orders(d.statement.rhs) and orders(mutated) and algebraically_equal(
+            without_order_terms(mutated), without_order_terms(d.statement.rhs)):
+        return Outcome(mutant, "equivalent", "the same expansion: the O-terms are unchanged and the rest is equal "
+                                             "(e.g. 1/(1 + O(h)) = 1 + O(h))")
 
     def recheck() -> None:
         again = d.recheck(sp.Eq(d.statement.lhs, mutated, evaluate=False))
