@@ -191,6 +191,9 @@ def derived_conditioned(base: float, steps: int, dtype: torch.dtype, sensitivity
     (800.0, 100, F64, 40.0), (800.0, 100, F64, 3670.0), (0.0, 100, F64, 3670.0), (800.0, 100, F32, 20000.0),
     (800.0, 100, F32, 10000.0), (800.0, 100, F64, math.inf), (100.0, 100, F16, 19.0), (100.0, 100, BF16, 101.0),
     (160.0, 20, F64, 20.0),
+    # a bitwise budget stays bitwise even where the sensitivity is not finite; a budget of 1 ULP is
+    # not a bitwise one (a test of `base == 0` written against another constant fails here)
+    (0.0, 100, F64, math.inf), (1.0, 20, F64, 20.0), (1.0, 20, F64, 400.0),
 ])
 def test_conditioned_is_its_error_model(base, steps, dtype, sensitivity):
     assert conditioned(base, steps, dtype, sensitivity) == derived_conditioned(base, steps, dtype, sensitivity)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 from pathlib import Path
 from typing import Iterable
 
@@ -74,7 +75,12 @@ def symbolic_kernel(module_name: str, family: str, dialect: str) -> Check:
 
 def pytest_modules(*args: str) -> Check:
     """``pytest -x -q ARGS`` in this process (so that the installed mutant is what the tests
-    import), from the repository root: killed when a test fails. Skipped tests do not kill."""
+    import), from the repository root: killed when a test fails. Skipped tests do not kill.
+
+    Test modules an enclosing pytest session (``make test`` runs the harness's fast subset) has
+    already imported are set aside for the run, so that they import afresh and bind the mutant:
+    a cached ``test_tolerances`` holds the original ``conditioned`` and would pass any mutant of
+    it."""
 
     def check() -> None:
         import pytest
@@ -88,12 +94,18 @@ def pytest_modules(*args: str) -> Check:
         args_ = [a for a in args if a not in files or a in present]
         out = io.StringIO()
         cwd = os.getcwd()
+        cached = _test_modules()
+        for name in cached:
+            del sys.modules[name]
         try:
             os.chdir(ROOT)
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                 code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "--no-header", "-W", "error", *args_])
         finally:
             os.chdir(cwd)
+            for name in _test_modules():
+                del sys.modules[name]
+            sys.modules.update(cached)
         if code == pytest.ExitCode.TESTS_FAILED:
             failed = [line for line in out.getvalue().splitlines() if line.startswith("FAILED")]
             raise Killed(f"pytest {' '.join(args)}: {failed[0] if failed else 'a test failed'}")
@@ -101,6 +113,16 @@ def pytest_modules(*args: str) -> Check:
             raise RuntimeError(f"pytest {' '.join(args)} could not run (exit {int(code)}): {out.getvalue()[-400:]}")
 
     return check
+
+
+def _test_modules() -> dict[str, object]:
+    """The modules in ``sys.modules`` loaded from a file under tests/ (test modules, conftest)."""
+    found = {}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file and Path(file).resolve().is_relative_to(TESTS):
+            found[name] = module
+    return found
 
 
 def derivations(select) -> Check:
