@@ -33,6 +33,8 @@ NUMPY_CASES = [
     ("adam", {}),
     ("adam", {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "weight_decay": 0.1, "maximize": True}),
     ("adam", {"amsgrad": True, "eps": 1e-6}),
+    ("adamw", {}),
+    ("adamw", {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "weight_decay": 0.5, "maximize": True, "amsgrad": True}),
     ("adagrad", {}),
     ("adagrad", {"lr": 0.1, "lr_decay": 0.5, "weight_decay": 0.1}),
     ("adagrad", {"initial_accumulator_value": 0.1, "weight_decay": 0.1, "maximize": True, "eps": 1e-6}),
@@ -43,6 +45,9 @@ NUMPY_CASES = [
     ("rmsprop", {"momentum": 0.9, "lr": 1e-3}),
     ("rmsprop", {"weight_decay": 0.1, "centered": True, "momentum": 0.1, "maximize": True}),
     ("rmsprop_textbook", {"lr": 0.05, "eps": 1e-6}),
+    ("sgd", {"lr": 0.01}),
+    ("sgd", {"lr": 0.01, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.1, "maximize": True}),
+    ("sgd", {"lr": 0.01, "momentum": 1.0, "nesterov": True, "weight_decay": 1.0}),
 ]
 
 
@@ -54,13 +59,17 @@ def test_numpy_kernels_match_interpreter(name, hyper):
     w0 = np.random.default_rng(1).standard_normal((4, 5))
     w_ref, w_gen = w0.copy(), w0.copy()
     s_ref, s_gen = ref.init_state(w_ref), sn.init_state(name, w_gen, **hyper)
-    assert set(s_gen) == set(s_ref)
+    lazy = {st.name for st in rule.states if st.lazy}  # created at the first step (SGD's momentum_buffer)
+    expected_keys = set(s_ref) if rule.stores_step else set(s_ref) - {"step"}
+    assert set(s_gen) == expected_keys - lazy
     for g_ in grads(w0.shape):
         ref.step(w_ref, g_, s_ref)
         g_copy = g_.copy()
         sn.step(name, w_gen, g_, s_gen, **hyper)
         np.testing.assert_array_equal(g_, g_copy)  # the caller's gradient is not written
-    assert s_gen["step"] == s_ref["step"] == STEPS
+    assert set(s_gen) == expected_keys
+    if rule.stores_step:
+        assert s_gen["step"] == s_ref["step"] == STEPS
     assert_close(w_gen, w_ref)
     for key in s_ref:
         if key != "step":
@@ -83,11 +92,18 @@ def test_other_kernels_match_interpreter(module, backend):
         w_gen = w_ref.copy() if backend == "numpy" else torch.tensor(w_ref)
         s_ref = ref.init_state(w_ref)
         s_gen = kernel.init_state(w_gen, **{k: values[k] for k in kernel.INIT_ARGUMENTS})
+        lazy = [st for st in rule.active_states(ref.values) if st.lazy]
+        assert not {st.name for st in lazy} & set(s_gen)  # torch creates them at the first step
+        if backend == "numpy":  # symopt.numpy allocates a lazy state; the kernel fills it
+            s_gen.update({st.name: np.empty_like(w_gen) for st in lazy})
         for t, g_ in enumerate(grads(6), start=1):
             ref.step(w_ref, g_, s_ref)
             g_gen = g_ if backend == "numpy" else torch.tensor(g_)
             kwargs = {k: (t if k == "step" else values[k]) for k in kernel.UPDATE_ARGUMENTS}
-            kernel.update(w_gen, g_gen, *(s_gen.get(s) for s in kernel.STATES), **kwargs)
+            created = kernel.update(w_gen, g_gen, *(s_gen.get(s) for s in kernel.STATES), **kwargs)
+            if backend == "torch" and lazy:  # the Torch kernel returns the lazy states, created at t = 1
+                assert set(created) == set(kernel.LAZY_STATES)
+                s_gen.update({k: v for k, v in created.items() if v is not None})
         assert_close(np.asarray(w_gen), w_ref)
         for key in s_ref:
             if key != "step":
@@ -109,10 +125,11 @@ def test_every_kernels_fresh_state_is_the_models(backend):
         state = kernel.init_state(param, **{k: numeric.get(k, rule.hyperparameter(k).default) for k in kernel.INIT_ARGUMENTS})
         if rule.stores_step:
             assert float(state["step"]) == 0.0, rule.name
-        for s in rule.active_states(values):
+        made = [s for s in rule.active_states(values) if not s.lazy]  # a lazy state is made at the first step
+        for s in made:
             expected = float(s.initial.subs(values))
             assert np.all(np.asarray(state[s.name]) == expected), (rule.name, s.name)
-        assert set(state) - {"step"} == {s.name for s in rule.active_states(values)}, rule.name
+        assert set(state) - {"step"} == {s.name for s in made}, rule.name
 
 
 @pytest.mark.parametrize("module", ["adagrad_textbook", "rmsprop_textbook"])
@@ -258,6 +275,72 @@ def test_adam_bitwise_equal_to_torch_optim(kwargs, dtype, foreach):
     _run_bitwise(torch.optim.Adam, kwargs, dtype, step, init, complex_=True, foreach=foreach)
 
 
+@FOREACH
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("kwargs", _optim_inputs("adamw") + [pytest.param({"weight_decay": 2.0, "lr": 0.5}, id="lr*wd=1")])
+def test_adamw_bitwise_equal_to_torch_optim(kwargs, dtype, foreach):
+    """functional.adamw (the kernel of rules.adamw: w ← w(1 − ηλ) before Adam's update) against
+    torch.optim.AdamW, and functional.adam(decoupled_weight_decay=True) against the same."""
+    from symopt.kernels.torch import adamw as kernel
+
+    for decoupled_adam in (False, True):
+        def step(params, gs, states, d):
+            lists = ([s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+                     [s.get("max_exp_avg_sq") for s in states], [s["step"] for s in states])
+            hyper = dict(amsgrad=d["amsgrad"], beta1=d["betas"][0], beta2=d["betas"][1], lr=d["lr"],
+                         weight_decay=d["weight_decay"], eps=d["eps"], maximize=d["maximize"])
+            if decoupled_adam:
+                F.adam(params, gs, *lists, foreach=d["foreach"], decoupled_weight_decay=True, **hyper)
+            else:
+                F.adamw(params, gs, *lists, foreach=d["foreach"], **hyper)
+
+        def init(p, d):
+            return kernel.init_state(p, amsgrad=d["amsgrad"])
+
+        if foreach and isinstance(kwargs.get("lr"), torch.Tensor):
+            pytest.skip("torch.optim.AdamW refuses a tensor lr with foreach=True")
+        _run_bitwise(torch.optim.AdamW, kwargs, dtype, step, init, complex_=True, foreach=foreach)
+
+
+@FOREACH
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("kwargs", _optim_inputs("sgd") + [
+    pytest.param({"momentum": 0.5, "dampening": 0.3, "maximize": True}, id="dampening, maximize"),
+    pytest.param({"momentum": 0.9, "nesterov": True, "maximize": True}, id="nesterov, maximize"),
+])
+def test_sgd_bitwise_equal_to_torch_optim(kwargs, dtype, foreach):
+    """Complex params stepped as complex tensors (torch's SGD never views them as real), the
+    buffer created at the first step as a clone of g (its strides) and None where there is none."""
+
+    def step(params, gs, states, d):
+        buffers = [s.get("momentum_buffer") for s in states] if d["momentum"] != 0 else []
+        F.sgd(params, gs, buffers, foreach=d["foreach"], weight_decay=d["weight_decay"], momentum=d["momentum"],
+              lr=d["lr"], dampening=d["dampening"], nesterov=d["nesterov"], maximize=d["maximize"])
+        for s, buf in zip(states, buffers):
+            s["momentum_buffer"] = buf
+
+    _run_bitwise(torch.optim.SGD, kwargs, dtype, step, lambda p, d: {}, complex_=True, foreach=foreach)
+
+
+def test_sgd_foreach_kernel_takes_a_tensor_at_its_first_step_one_at_a_time():
+    """torch's _multi_tensor_sgd: when some buffer does not exist yet, every tensor goes through
+    the single-tensor ops (a clone for the new one, mul_/add_ for the others); the kernel's list
+    gets the new buffer in its slot and keeps the others' objects."""
+    from symopt.kernels.torch import sgd as kernel
+
+    gen = torch.Generator().manual_seed(7)
+    params = [torch.randn(3, generator=gen) for _ in range(3)]
+    grads_ = [torch.randn(3, generator=gen) for _ in range(3)]
+    old = torch.randn(3, generator=gen)
+    buffers = [old, None, old.clone()]
+    expected = [old * 0.9 + grads_[0] * 0.75, grads_[1], old * 0.9 + grads_[2] * 0.75]  # b ← μb + (1 − τ)g; b₁ = g
+    kernel.update_foreach(params, grads_, buffers, steps=[2, 1, 2], lr=0.1, momentum=0.9, dampening=0.25,
+                          weight_decay=0.0, nesterov=False, maximize=False)
+    assert buffers[0] is old and buffers[1] is not grads_[1]
+    for b, e in zip(buffers, expected):
+        torch.testing.assert_close(b, e, rtol=0, atol=1e-6)
+
+
 # -- clear errors ---------------------------------------------------------------------------------
 def test_numpy_api_errors():
     w = np.zeros(3)
@@ -277,7 +360,7 @@ def test_numpy_api_errors():
     with pytest.raises(TypeError, match="unexpected keyword argument\\(s\\) momentum"):
         sn.adagrad_step(w, np.zeros(3), state, momentum=0.9)
     with pytest.raises(ValueError, match="rule must be one of"):
-        sn.init_state("adamw", w)
+        sn.init_state("lamb", w)
     with pytest.raises(KeyError, match="momentum_buffer"):
         sn.rmsprop_step(w, np.zeros(3), sn.init_state("rmsprop", w), momentum=0.9)
     assert state["step"] == 0  # nothing ran
@@ -295,14 +378,24 @@ def test_numpy_state_keys_follow_torch():
 def test_functional_errors():
     p = [torch.zeros(3)]
     kw = dict(lr=0.01, weight_decay=0.0, lr_decay=0.0, eps=1e-10, maximize=False)
-    from symopt.kernels.torch import sgd
-
-    assert sgd.FOREACH is False  # its first-step guard depends on t, which differs between tensors
-    with pytest.raises(ValueError, match="'sgd' has no generated foreach kernel; pass foreach=False"):
-        F.run_kernel(sgd, p, [torch.zeros(3)], [None], [torch.tensor(0.0)], {"lr": 0.1}, foreach=True)
-    with pytest.raises(TypeError, match="beta1 and beta2 as Python floats"):
-        F.adam(p, [torch.zeros(3)], [torch.zeros(3)], [torch.zeros(3)], [], [torch.tensor(0.0)], amsgrad=False,
-               beta1=torch.tensor(0.9), beta2=0.999, lr=1e-3, weight_decay=0.0, eps=1e-8, maximize=False)
+    sgd_kw = dict(weight_decay=0.0, momentum=0.9, lr=0.1, dampening=0.0, nesterov=False, maximize=False)
+    with pytest.raises(NotImplementedError, match="no fused C kernel for 'sgd'"):
+        F.sgd(p, [torch.zeros(3)], [None], fused=True, **sgd_kw)
+    with pytest.raises(AssertionError, match="Expected grad_scale and found_inf to be None"):
+        F.sgd(p, [torch.zeros(3)], [None], grad_scale=torch.tensor(1.0), **sgd_kw)
+    with pytest.raises(ValueError, match="momentum_buffer_list has 0 entries but params has 1"):
+        F.sgd(p, [torch.zeros(3)], [], **sgd_kw)
+    with pytest.raises(ValueError, match="Nesterov momentum requires a momentum and zero dampening"):
+        F.sgd(p, [torch.zeros(3)], [None], **{**sgd_kw, "nesterov": True, "dampening": 0.5})
+    with pytest.raises(ValueError, match="beta1 as a Tensor is not supported for capturable=False and foreach=True"):
+        F.adam(p, [torch.zeros(3)], [torch.zeros(3)], [torch.zeros(3)], [], [torch.tensor(0.0)], foreach=True,
+               amsgrad=False, beta1=torch.tensor(0.9), beta2=0.999, lr=1e-3, weight_decay=0.0, eps=1e-8, maximize=False)
+    with pytest.raises(RuntimeError, match="lr as a Tensor is not supported for capturable=False and foreach=True"):
+        F.adamw(p, [torch.zeros(3)], [torch.zeros(3)], [torch.zeros(3)], [], [torch.tensor(0.0)], foreach=True,
+                amsgrad=False, beta1=0.9, beta2=0.999, lr=torch.tensor(1e-3), weight_decay=0.0, eps=1e-8, maximize=False)
+    with pytest.raises(NotImplementedError, match="no fused C kernel for 'adam'"):
+        F.adam(p, [torch.zeros(3)], [torch.zeros(3)], [torch.zeros(3)], [], [torch.tensor(0.0)], fused=True,
+               amsgrad=False, beta1=0.9, beta2=0.999, lr=1e-3, weight_decay=0.0, eps=1e-8, maximize=False)
     with pytest.raises(ValueError, match="Invalid beta parameter at index 1: 1.0"):
         F.adam(p, [torch.zeros(3)], [torch.zeros(3)], [torch.zeros(3)], [], [torch.tensor(0.0)], amsgrad=False,
                beta1=0.9, beta2=1.0, lr=1e-3, weight_decay=0.0, eps=1e-8, maximize=False)

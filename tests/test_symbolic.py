@@ -39,17 +39,22 @@ def test_every_shipped_foreach_kernel_computes_its_model(backend, module, rule):
     comparisons = check_entry(module, rule, "update_foreach")
     # every structural variant, on a list of one tensor and on each tensor of a list of two
     tensors = {c.quantity.split("update_foreach, ")[1].rstrip("]") for c in comparisons}
-    assert tensors == {"tensor 1 of 1", "tensor 1 of 2", "tensor 2 of 2"}
-    assert len(comparisons) == 3 * len(check_entry(module, rule, "update"))
+    if any(rules.t in a.when.free_symbols for a in rule.body):  # SGD: one tensor at t = 1 and 2, two at 1 and 2
+        assert tensors == {"tensor 1 of 1, t=1", "tensor 1 of 1, t=2", "tensor 1 of 2, t=1", "tensor 2 of 2, t=2"}
+        assert len(comparisons) == 2 * len(check_entry(module, rule, "update"))  # update: at t = 1 and 2
+    else:
+        assert tensors == {"tensor 1 of 1", "tensor 1 of 2", "tensor 2 of 2"}
+        assert len(comparisons) == 3 * len(check_entry(module, rule, "update"))
     wrong = [c.describe() for c in comparisons if not c.identical]
     assert not wrong, "\n".join(wrong)
 
 
 def test_every_entry_point_of_every_kernel_is_checked():
-    # SGD's momentum guard depends on t (Eq(t, 1)), so it has no foreach kernel (see kernels/torch/sgd.py)
-    assert {r.name for _, _, r in FOREACH} == {r.name for r in rules.all_rules()} - {"sgd[torch]"}
+    # every rule has a foreach kernel (SGD's first-step guard prints as torch's per-tensor fallback)
+    assert {r.name for _, _, r in FOREACH} == {r.name for r in rules.all_rules()}
     rows = check_all_kernels()
-    assert checked_entry_points(rows) == {"numpy.update": 8, "torch.update": 8, "torch.update_foreach": 7}
+    n = len(rules.all_rules())
+    assert checked_entry_points(rows) == {"numpy.update": n, "torch.update": n, "torch.update_foreach": n}
 
 
 def _mutated(module, old, new):

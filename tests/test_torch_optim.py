@@ -1,4 +1,4 @@
-"""symopt.torch.Adagrad / RMSprop / Adam as drop-ins for torch.optim: same signature, validation,
+"""symopt.torch.Adagrad / RMSprop / Adam / SGD as drop-ins for torch.optim: same signature, validation,
 state_dict layout, and bitwise the same steps, on torch's for-loop (foreach=False) and multi-tensor
 (foreach=True) paths."""
 
@@ -17,7 +17,11 @@ PAIRS = {
     "adagrad": (ours.Adagrad, torch.optim.Adagrad),
     "rmsprop": (ours.RMSprop, torch.optim.RMSprop),
     "adam": (ours.Adam, torch.optim.Adam),
+    "adamw": (ours.AdamW, torch.optim.AdamW),
+    "sgd": (ours.SGD, torch.optim.SGD),
 }
+#: the rules whose torch.optim refuses a tensor lr with foreach=True (without capturable)
+NO_TENSOR_LR_FOREACH = ("adam", "adamw")
 FOREACH = [False, True]
 STEPS = 100
 
@@ -61,8 +65,14 @@ def _bits(t: torch.Tensor) -> torch.Tensor:
 
 def _assert_same_tensor(x: torch.Tensor, y: torch.Tensor, what: str) -> None:
     """x and y bit for bit, element by element: same dtype, shape and strides; NaN in the same
-    places; every other element the same bits (so -0.0 differs from 0.0)."""
+    places; every other element the same bits (so -0.0 differs from 0.0). Sparse tensors: the
+    same layout, coalesced flag, indices in the same order and values bit for bit."""
     assert isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor), (what, type(x), type(y))
+    if x.is_sparse or y.is_sparse:
+        assert (x.layout, x.is_coalesced(), x.shape) == (y.layout, y.is_coalesced(), y.shape), (what, x, y)
+        assert torch.equal(x._indices(), y._indices()), f"{what}: sparse indices differ"
+        _assert_same_tensor(x._values(), y._values(), f"{what} (values)")
+        return
     assert (x.dtype, x.shape, x.stride()) == (y.dtype, y.shape, y.stride()), (what, x.dtype, y.dtype, x.shape, y.shape, x.stride(), y.stride())
     rx, ry = (torch.view_as_real(t.detach()) if t.is_complex() else t.detach() for t in (x, y))
     nan_x, nan_y = (t.isnan() if t.is_floating_point() else torch.zeros_like(t, dtype=torch.bool) for t in (rx, ry))
@@ -154,7 +164,7 @@ CASES = [(r, c) for r in PAIRS for c in optim_db_inputs(r)]
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 @pytest.mark.parametrize("rule,case", CASES, ids=[f"{r}-{c.name}" for r, c in CASES])
 def test_bitwise_equal_to_torch_optim(rule, case, dtype, foreach):
-    if foreach and isinstance(case.math_kwargs.get("lr"), torch.Tensor) and rule == "adam":
+    if foreach and isinstance(case.math_kwargs.get("lr"), torch.Tensor) and rule in NO_TENSOR_LR_FOREACH:
         pytest.skip("torch.optim.Adam refuses a tensor lr with foreach=True (tested in test_torchs_error_inputs)")
     a, oa, b, ob = _twins(rule, case.math_kwargs, dtype, foreach=foreach)
     gen = torch.Generator().manual_seed(1)
@@ -183,6 +193,8 @@ ROUND_TRIP = {
     "adagrad": {"lr_decay": 0.01},
     "rmsprop": {"centered": True, "momentum": 0.5},
     "adam": {"amsgrad": True, "betas": (0.8, 0.99)},
+    "adamw": {"amsgrad": True, "betas": (0.8, 0.99)},
+    "sgd": {"momentum": 0.9, "nesterov": True},
 }
 
 
@@ -212,7 +224,7 @@ def test_state_dict_round_trip_mid_training_continues_bitwise(rule, direction, f
 @pytest.mark.parametrize("foreach", FOREACH, ids=["for-loop", "foreach"])
 @pytest.mark.parametrize("rule", PAIRS)
 def test_param_groups_tensor_lr_and_closure(rule, foreach):
-    if foreach and rule == "adam":
+    if foreach and rule in NO_TENSOR_LR_FOREACH:
         pytest.skip("torch.optim.Adam refuses a tensor lr with foreach=True")
     mine_cls, torch_cls = PAIRS[rule]
     base = _params(torch.float64)[:2]
@@ -255,6 +267,8 @@ COMPLEX = {
     "adagrad": {"initial_accumulator_value": 0.1, "weight_decay": 0.1},
     "rmsprop": {"centered": True, "momentum": 0.3, "maximize": True},
     "adam": {"amsgrad": True, "weight_decay": 0.1, "maximize": True},
+    "adamw": {"amsgrad": True, "weight_decay": 0.1, "maximize": True},
+    "sgd": {"momentum": 0.9, "dampening": 0.2, "weight_decay": 0.1, "maximize": True},
 }
 
 
@@ -291,11 +305,7 @@ def test_foreach_none_follows_torchs_default():
     assert resolve_foreach(None, a) is False and resolve_foreach(True, a) is True
 
 
-UNSUPPORTED = [(r, {"differentiable": True}) for r in PAIRS] + [
-    ("rmsprop", {"capturable": True}), ("adam", {"fused": True}),
-    ("adam", {"capturable": True}), ("adam", {"decoupled_weight_decay": True}),
-    ("adam", {"betas": (torch.tensor(0.9), torch.tensor(0.999))}),
-]
+UNSUPPORTED = [(r, {"differentiable": True}) for r in PAIRS]
 
 
 @pytest.mark.parametrize("rule,option", UNSUPPORTED, ids=[f"{r}-{next(iter(o))}" for r, o in UNSUPPORTED])
@@ -304,27 +314,33 @@ def test_unsupported_code_paths_are_refused_clearly(rule, option):
         PAIRS[rule][0]([torch.zeros(2, requires_grad=True)], **option)
 
 
+SPARSE_ADAGRAD = [{}, {"maximize": True, "lr_decay": 0.1}, {"lr": torch.tensor(0.2), "initial_accumulator_value": 0.1}]
+
+
 @pytest.mark.parametrize("foreach", FOREACH, ids=["for-loop", "foreach"])
-def test_sparse_adagrad_matches_torch(foreach):
+@pytest.mark.parametrize("kwargs", SPARSE_ADAGRAD, ids=lambda k: ", ".join(k) or "plain")
+def test_sparse_adagrad_bitwise_equal_to_torch(kwargs, foreach):
+    """torch's sparse path (coalesce; sum.add_ of g² on g's indices: g² rounded, then added;
+    σ from sum.sparse_mask(grad); w.add_ of g/σ with alpha=-clr) is the generated
+    update_sparse, printed from the same model: params and sums bit for bit after 30 steps.
+    With foreach=True torch steps a sparse param's whole device-and-dtype group with its for-loop:
+    a dense float32 param beside it does too, a float64 one takes the multi-tensor kernel."""
     gen = torch.Generator().manual_seed(5)
-    w0 = torch.randn(10, 3, generator=gen)
-    a, b = w0.clone().requires_grad_(True), w0.clone().requires_grad_(True)
-    oa, ob = ours.Adagrad([a], lr=0.1, foreach=foreach), torch.optim.Adagrad([b], lr=0.1, foreach=foreach)
-    for _ in range(20):
-        rows = torch.randint(0, 10, (4,), generator=gen)
-        values = torch.randn(4, 3, generator=gen)
-        g = torch.sparse_coo_tensor(rows.unsqueeze(0), values, (10, 3), check_invariants=True)
-        a.grad, b.grad = g.clone(), g.clone()
-        oa.step()
+    base = [torch.randn(10, 3, generator=gen), torch.randn(4, generator=gen), torch.randn(6, generator=gen, dtype=torch.float64)]
+    a = [p.clone().requires_grad_(True) for p in base]
+    b = [p.clone().requires_grad_(True) for p in base]
+    kwargs = {"lr": 0.1, **kwargs}
+    oa, ob = ours.Adagrad(a, foreach=foreach, **kwargs), torch.optim.Adagrad(b, foreach=foreach, **kwargs)
+    for _ in range(30):
+        rows = torch.randint(0, 10, (6,), generator=gen)  # repeated rows: an uncoalesced gradient
+        g = torch.sparse_coo_tensor(rows.unsqueeze(0), torch.randn(6, 3, generator=gen), (10, 3), check_invariants=True)
+        dense = [torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in base[1:]]
+        for x, y, grad in zip(a, b, [g, *dense]):
+            x.grad, y.grad = grad.clone(), grad.clone()
         with torch.sparse.check_sparse_tensor_invariants():  # torch's own sparse path warns otherwise
+            oa.step()
             ob.step()
-    # torch's sparse path rounds g² and then the sum (pow, add_), and w + (-clr)·(g/σ); the dense
-    # kernel's addcmul_ fuses g·g into the sum (one rounding) and addcdiv_ computes w + (-clr·g)/σ.
-    # Each step is a few roundings apart; over 20 steps that stays within 8 float32 epsilons.
-    eps32 = torch.finfo(torch.float32).eps
-    torch.testing.assert_close(a, b, rtol=8 * eps32, atol=0)
-    torch.testing.assert_close(oa.state[a]["sum"], ob.state[b]["sum"], rtol=8 * eps32, atol=0)
-    assert not torch.equal(oa.state[a]["sum"], ob.state[b]["sum"])  # the known, explained difference
+    _assert_bitwise(a, oa, b, ob)
 
 
 def test_sparse_adagrad_refuses_weight_decay_and_rmsprop_refuses_sparse():
@@ -344,3 +360,223 @@ def test_sparse_adagrad_refuses_weight_decay_and_rmsprop_refuses_sparse():
     r.grad = g.clone()
     with pytest.raises(RuntimeError, match="Adam does not support sparse gradients"):
         opt.step()
+
+
+# -- SGD: torch's state layout, sparse gradients, fused ---------------------------------------------
+@pytest.mark.parametrize("foreach", FOREACH, ids=["for-loop", "foreach"])
+def test_sgd_state_is_torchs_no_step_buffer_from_the_first_step_with_the_gradients_layout(foreach):
+    """No ``step``; ``momentum_buffer`` appears at a param's first step (a clone of g, so a
+    contiguous gradient of a transposed param gives a contiguous buffer); nothing at all
+    without momentum; a state_dict that torch.optim.SGD loads and continues bitwise."""
+    for kwargs in ({}, {"momentum": 0.9, "dampening": 0.1}):
+        a, oa, b, ob = _twins("sgd", kwargs, torch.float32, foreach=foreach)
+        gen = torch.Generator().manual_seed(8)
+        _step_both(a, oa, b, ob, gen, skip_first=True)  # param 0 has no gradient yet
+        assert len(oa.state) == len(ob.state) == (3 if kwargs else 0)
+        assert oa.state_dict()["state"].keys() == ob.state_dict()["state"].keys()
+        for x, y in zip(a[1:], b[1:]):
+            assert set(oa.state[x]) == set(ob.state[y]) == ({"momentum_buffer"} if kwargs else set())
+        if kwargs:
+            assert oa.state[a[1]]["momentum_buffer"].is_contiguous() and not a[1].is_contiguous()
+        for _ in range(5):
+            _step_both(a, oa, b, ob, gen)
+        _assert_bitwise(a, oa, b, ob)
+        b2 = [y.detach().clone().requires_grad_(True) for y in b]
+        ob2 = torch.optim.SGD(b2, foreach=foreach, **kwargs)
+        ob2.load_state_dict(copy.deepcopy(oa.state_dict()))
+        for _ in range(5):
+            _step_both(a, oa, b2, ob2, gen)
+        _assert_bitwise(a, oa, b2, ob2)
+
+
+SPARSE_SGD = [{}, {"momentum": 0.9}, {"momentum": 0.9, "dampening": 0.5, "maximize": True},
+              {"momentum": 0.9, "nesterov": True}, {"maximize": True, "lr": torch.tensor(0.05)}]
+
+
+@pytest.mark.parametrize("foreach", FOREACH, ids=["for-loop", "foreach"])
+@pytest.mark.parametrize("kwargs", SPARSE_SGD, ids=lambda k: ", ".join(k) or "plain")
+def test_sparse_sgd_bitwise_equal_to_torch(kwargs, foreach):
+    """torch's SGD runs its dense ops on a sparse gradient (the buffer is sparse and uncoalesced
+    too); so do the generated kernels, beside a dense param in the same group: params and the
+    sparse buffer's indices and values bit for bit after 25 steps."""
+    gen = torch.Generator().manual_seed(9)
+    w0, v0 = torch.randn(10, 3, generator=gen), torch.randn(4, generator=gen)
+    a = [w0.clone().requires_grad_(True), v0.clone().requires_grad_(True)]
+    b = [w0.clone().requires_grad_(True), v0.clone().requires_grad_(True)]
+    kwargs = {"lr": 0.1, **kwargs}
+    oa, ob = ours.SGD(a, foreach=foreach, **kwargs), torch.optim.SGD(b, foreach=foreach, **kwargs)
+    for _ in range(25):
+        rows = torch.randint(0, 10, (4,), generator=gen)
+        g = torch.sparse_coo_tensor(rows.unsqueeze(0), torch.randn(4, 3, generator=gen), (10, 3), check_invariants=True)
+        dense = torch.randn(4, generator=gen)
+        a[0].grad, b[0].grad, a[1].grad, b[1].grad = g.clone(), g.clone(), dense.clone(), dense.clone()
+        with torch.sparse.check_sparse_tensor_invariants():
+            oa.step()
+            ob.step()
+    _assert_bitwise(a, oa, b, ob)
+    if kwargs.get("momentum"):
+        assert oa.state[a[0]]["momentum_buffer"].is_sparse
+
+
+def test_sparse_sgd_with_weight_decay_raises_torchs_error():
+    g = torch.sparse_coo_tensor(torch.tensor([[0]]), torch.ones(1, 2), (3, 2), check_invariants=True)
+    for cls in (ours.SGD, torch.optim.SGD):
+        p = torch.zeros(3, 2, requires_grad=True)
+        opt = cls([p], lr=0.1, weight_decay=0.1)
+        p.grad = g.clone()
+        with pytest.raises(RuntimeError, match=r"add\(sparse, dense\) is not supported"):
+            opt.step()
+
+
+@pytest.mark.parametrize("rule", ["sgd", "adam", "adamw"])
+def test_fused_is_accepted_as_torch_accepts_it_and_step_names_the_missing_kernel(rule):
+    mine_cls, torch_cls = PAIRS[rule]
+    for fused in (False, None):  # torch's non-fused paths: stepped as usual
+        kwargs = {"momentum": 0.5} if rule == "sgd" else {"amsgrad": True}
+        a, oa, b, ob = _twins(rule, kwargs, torch.float32)
+        oa2 = mine_cls(a, fused=fused, **kwargs)
+        ob2 = torch_cls(b, fused=fused, **kwargs)
+        gen = torch.Generator().manual_seed(10)
+        for _ in range(3):
+            _step_both(a, oa2, b, ob2, gen)
+        _assert_bitwise(a, oa2, b, ob2)
+    for kwargs, message in (({"foreach": True}, "`fused` and `foreach` cannot be `True` together."),
+                            ({"differentiable": True}, "`fused` does not support `differentiable`")):
+        for cls in (mine_cls, torch_cls):
+            with pytest.raises(RuntimeError, match=message):
+                cls([torch.zeros(2, requires_grad=True)], fused=True, **kwargs)
+    p = torch.zeros(2, requires_grad=True)
+    opt = mine_cls([p], fused=True)  # accepted at construction, as torch
+    p.grad = torch.ones(2)
+    with pytest.raises(NotImplementedError, match=f"symopt.fused has no fused kernel for '{rule}'"):
+        opt.step()
+
+
+@pytest.mark.parametrize("foreach", FOREACH, ids=["for-loop", "foreach"])
+@pytest.mark.parametrize("rule", ["rmsprop", "adam", "adamw"])
+def test_capturable_is_accepted_and_a_cpu_step_raises_torchs_own_error(rule, foreach):
+    """capturable=True is a CUDA-graph option: torch accepts it at construction and its step
+    raises on CPU params, after creating their state; so does symopt, with torch's message."""
+    raised, states = [], []
+    for cls in PAIRS[rule]:
+        p = torch.zeros(3, requires_grad=True)
+        opt = cls([p], capturable=True, foreach=foreach)
+        p.grad = torch.ones(3)
+        with pytest.raises(AssertionError) as info:
+            opt.step()
+        raised.append(str(info.value))
+        states.append({k: (v.dtype, v.device, float(v.sum())) for k, v in opt.state[p].items()})
+    assert raised[0] == raised[1] and "If capturable=True, params and state_steps must be on supported devices" in raised[0]
+    assert states[0] == states[1] and "step" in states[0]
+
+
+# -- Adam: decoupled weight decay, tensor betas -----------------------------------------------------
+def _adam_decoupled(cls):
+    return lambda params, **kw: cls(params, decoupled_weight_decay=True, **kw)
+
+
+@pytest.mark.parametrize("foreach", FOREACH, ids=["for-loop", "foreach"])
+@pytest.mark.parametrize("kwargs", [{"weight_decay": 0.1}, {"weight_decay": 0.1, "amsgrad": True, "maximize": True},
+                                    {"weight_decay": 2.0, "lr": 0.5}], ids=["wd", "wd-amsgrad-maximize", "lr*wd=1"])
+def test_adam_decoupled_weight_decay_is_adamw_bitwise(kwargs, foreach):
+    """Adam(decoupled_weight_decay=True) takes AdamW's kernel (w ← w(1 − ηλ) first), bit for bit
+    with torch's, complex and 0-d params included, and keeps the flag in its param groups."""
+    mine, theirs = _adam_decoupled(ours.Adam), _adam_decoupled(torch.optim.Adam)
+    base = _params(torch.float32) + [torch.randn(5, generator=torch.Generator().manual_seed(3), dtype=torch.complex64)]
+    a = [p.clone().requires_grad_(True) for p in base]
+    b = [p.clone().requires_grad_(True) for p in base]
+    oa, ob = mine(a, foreach=foreach, **kwargs), theirs(b, foreach=foreach, **kwargs)
+    gen = torch.Generator().manual_seed(11)
+    for _ in range(40):
+        _step_both(a, oa, b, ob, gen)
+    _assert_bitwise(a, oa, b, ob)
+    assert oa.state_dict()["param_groups"] == ob.state_dict()["param_groups"]
+
+
+TENSOR_BETAS = [(torch.float32, torch.float32), (torch.float32, torch.float64), (torch.float64, torch.float32),
+                (torch.bfloat16, torch.float32), (torch.float16, torch.float64)]
+
+
+@pytest.mark.parametrize("lr", [1e-2, torch.tensor(1e-2)], ids=["float lr", "tensor lr"])
+@pytest.mark.parametrize("param_dtype,betas_dtype", TENSOR_BETAS, ids=lambda d: str(d).replace("torch.", ""))
+@pytest.mark.parametrize("rule", ["adam", "adamw"])
+def test_tensor_betas_bitwise_equal_to_torch(rule, param_dtype, betas_dtype, lr):
+    """torch computes with tensor betas as tensors: the bias corrections and step size in the
+    betas' dtype, β₁ moved to the param's dtype for lerp_, and (σ = √v / c₂ out of place) a 0-d
+    param's denominator promoted to the betas' dtype. β = 0.3, 0.4: 1 − β is not exact there."""
+    mine_cls, torch_cls = PAIRS[rule]
+    betas = (torch.tensor([0.3], dtype=betas_dtype), torch.tensor(0.4, dtype=betas_dtype))
+    kwargs = {"lr": lr, "betas": betas, "amsgrad": True, "weight_decay": 0.1}
+    base = _params(param_dtype)
+    a = [p.clone().requires_grad_(True) for p in base]
+    b = [p.clone().requires_grad_(True) for p in base]
+    oa, ob = mine_cls(a, **kwargs), torch_cls(b, **kwargs)
+    gen = torch.Generator().manual_seed(12)
+    for step in range(30):
+        _step_both(a, oa, b, ob, gen, skip_first=step % 7 == 3)
+    _assert_bitwise(a, oa, b, ob)
+    assert oa.param_groups[0]["betas"][0].dim() == 0  # torch's _to_scalar: one-element tensors squeezed to 0-d
+    assert str(oa.state_dict()["param_groups"]) == str(ob.state_dict()["param_groups"])
+
+
+@pytest.mark.parametrize("rule", ["adam", "adamw"])
+def test_tensor_betas_with_foreach_raise_torchs_error(rule):
+    betas = (torch.tensor(0.9), torch.tensor(0.999))
+    for cls in PAIRS[rule]:
+        with pytest.raises(ValueError, match=r"betas\[0\] as a Tensor is not supported for capturable=False and foreach=True"):
+            cls([torch.zeros(2, requires_grad=True)], betas=betas, foreach=True)
+        with pytest.raises(ValueError, match="betas must be either both floats or both Tensors"):
+            cls([torch.zeros(2, requires_grad=True)], betas=(torch.tensor(0.9), 0.999))
+
+
+# -- state_dicts saved by an older torch ------------------------------------------------------------
+#: the param-group keys each torch.optim.__setstate__ fills for a state_dict that lacks them (read
+#: from torch's own __setstate__); which values it fills is torch's to say: the tests load the
+#: same state_dict into torch.optim and compare
+OLDER_TORCH_MISSING = {
+    "adagrad": ("foreach", "maximize", "differentiable", "fused"),
+    "rmsprop": ("momentum", "centered", "foreach", "maximize", "differentiable", "capturable"),
+    "adam": ("amsgrad", "maximize", "foreach", "capturable", "differentiable", "decoupled_weight_decay", "fused"),
+    "adamw": ("amsgrad", "maximize", "foreach", "capturable", "differentiable", "decoupled_weight_decay", "fused"),
+    "sgd": ("nesterov", "maximize", "foreach", "differentiable", "fused"),
+}
+
+
+@pytest.mark.parametrize("step_as", ["tensor", "float", "int"])
+@pytest.mark.parametrize("rule", PAIRS)
+def test_a_state_dict_from_an_older_torch_loads_as_torch_loads_it(rule, step_as):
+    """Param groups without the newer flags, and (``float``/``int``) a ``step`` saved as a Python
+    number, as older torch versions wrote them: symopt fills what torch's __setstate__ fills,
+    turns the step into torch's tensor, and both continue bitwise."""
+    kwargs = {"lr": 0.05} | ({"momentum": 0.5} if rule in ("sgd", "rmsprop") else {})
+    a, oa, b, ob = _twins(rule, kwargs, torch.float32)
+    gen = torch.Generator().manual_seed(13)
+    for _ in range(5):
+        _step_both(a, oa, b, ob, gen)
+    saved = ob.state_dict()
+    for group in saved["param_groups"]:
+        for key in OLDER_TORCH_MISSING[rule]:
+            del group[key]
+    if step_as != "tensor":
+        for st in saved["state"].values():
+            if "step" in st:
+                st["step"] = float(st["step"]) if step_as == "float" else int(st["step"])
+    mine_cls, torch_cls = PAIRS[rule]
+    a2 = [x.detach().clone().requires_grad_(True) for x in a]
+    b2 = [y.detach().clone().requires_grad_(True) for y in b]
+    oa2, ob2 = mine_cls(a2, **kwargs), torch_cls(b2, **kwargs)
+    oa2.load_state_dict(copy.deepcopy(saved))
+    ob2.load_state_dict(copy.deepcopy(saved))
+    assert oa2.state_dict()["param_groups"] == ob2.state_dict()["param_groups"]
+    _assert_bitwise(a2, oa2, b2, ob2)  # the loaded state, step tensors included
+    for _ in range(5):
+        _step_both(a2, oa2, b2, ob2, gen)
+    _assert_bitwise(a2, oa2, b2, ob2)
+
+
+def test_adamw_keeps_decoupled_weight_decay_when_a_state_dict_says_otherwise():
+    a, oa, b, ob = _twins("adamw", {}, torch.float32)
+    saved = torch.optim.Adam(b).state_dict()  # decoupled_weight_decay=False in its groups
+    oa.load_state_dict(copy.deepcopy(saved))
+    ob.load_state_dict(copy.deepcopy(saved))
+    assert oa.param_groups[0]["decoupled_weight_decay"] is ob.param_groups[0]["decoupled_weight_decay"] is True

@@ -10,7 +10,8 @@ hyperparameter names, defaults and validation messages.
 
 The state is a dict with torch.optim's keys: ``"step"`` (an int) plus ``"sum"`` (Adagrad) or
 ``"square_avg"``, ``"grad_avg"`` (centered) and ``"momentum_buffer"`` (momentum > 0) (RMSprop), or
-``"exp_avg"``, ``"exp_avg_sq"`` and ``"max_exp_avg_sq"`` (amsgrad) (Adam).
+``"exp_avg"``, ``"exp_avg_sq"`` and ``"max_exp_avg_sq"`` (amsgrad) (Adam, AdamW); SGD keeps no
+``"step"``, only ``"momentum_buffer"`` (momentum != 0), from the first step on.
 Complex arrays are updated through their real view, as torch does.
 """
 
@@ -25,7 +26,8 @@ import numpy as np
 from . import rules as _rules
 from .interpret import _number
 
-__all__ = ["DTYPES", "RULES", "adagrad_step", "adam_step", "init_state", "rmsprop_step", "step"]
+__all__ = ["DTYPES", "RULES", "adagrad_step", "adam_step", "adamw_step", "init_state", "rmsprop_step", "sgd_step",
+           "step"]
 
 #: kernel name → (family, dialect)
 RULES: dict[str, tuple[str, str]] = {
@@ -34,6 +36,8 @@ RULES: dict[str, tuple[str, str]] = {
     "rmsprop": ("rmsprop", "torch"),
     "rmsprop_textbook": ("rmsprop", "textbook"),
     "adam": ("adam", "torch"),
+    "adamw": ("adamw", "torch"),
+    "sgd": ("sgd", "torch"),
 }
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.complex64), np.dtype(np.complex128))
 
@@ -83,28 +87,38 @@ def init_state(rule: str, param: np.ndarray, **hyper: Any) -> dict[str, Any]:
 
 
 def step(rule: str, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], **hyper: Any) -> None:
-    """One step of ``rule`` in place on ``param`` and ``state`` (``state["step"]`` += 1)."""
+    """One step of ``rule`` in place on ``param`` and ``state`` (``state["step"]`` += 1 where the
+    rule keeps a step counter). A lazy state (SGD's ``momentum_buffer``) is created at the first
+    step, as torch creates it; a rule without a counter is at its first step while it is missing."""
     model, kernel = _kernel(rule)
     _check_array("param", param)
     _check_array("grad", grad, param)
     values = _values(model, hyper)
-    if not isinstance(state, dict) or "step" not in state:
+    if not isinstance(state, dict) or (model.stores_step and "step" not in state):
         raise TypeError(f"state must be the dict returned by symopt.numpy.init_state({rule!r}, param, ...)")
     buffers = []
+    first = False
     for name in kernel.STATES:
         spec = model.state(name)
         needed = _rules.decide(spec.when, model.values(**hyper)) is not False
         if name not in state:
-            if needed:
+            if needed and spec.lazy:
+                state[name] = np.empty_like(param)  # filled by its first assignment, which reads no old value
+                first = True
+            elif needed:
                 raise KeyError(f"state has no {name!r}; create it with symopt.numpy.init_state({rule!r}, param, ...) "
                                "with the same hyperparameters")
-            buffers.append(None)
-            continue
+            else:
+                buffers.append(None)
+                continue
         buffers.append(_real(_check_array(f"state[{name!r}]", state[name], param)))
-    state["step"] += 1
     kwargs = {k: values[k] for k in kernel.UPDATE_ARGUMENTS if k != "step"}
-    if "step" in kernel.UPDATE_ARGUMENTS:
-        kwargs["step"] = state["step"]
+    if model.stores_step:
+        state["step"] += 1
+        if "step" in kernel.UPDATE_ARGUMENTS:
+            kwargs["step"] = state["step"]
+    elif "step" in kernel.UPDATE_ARGUMENTS:
+        kwargs["step"] = 1 if first else 2  # t only marks the first step here (any t > 1 computes the same)
     kernel.update(_real(param), _real(grad), *buffers, **kwargs)
 
 
@@ -138,3 +152,21 @@ def adam_step(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], **hype
     w ← w − η/(1 − β₁^t) · m/(√v/√(1 − β₂^t) + ε) (v_max for v if amsgrad).
     """
     step("adam", param, grad, state, **hyper)
+
+
+def adamw_step(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], **hyper: Any) -> None:
+    """One torch.optim.AdamW step in place: :func:`adam_step` with decoupled weight decay
+    (torch's AdamW default ``weight_decay=1e-2``): w ← w·(1 − ηλ) first, λ nowhere else."""
+    step("adamw", param, grad, state, **hyper)
+
+
+def sgd_step(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], **hyper: Any) -> None:
+    """One torch.optim.SGD step in place. Keywords (torch's defaults): ``lr=1e-3``,
+    ``momentum=0``, ``dampening=0``, ``weight_decay=0``, ``nesterov=False``, ``maximize=False``.
+    The state keeps no step counter: ``init_state("sgd", param)`` is ``{}``, and
+    ``"momentum_buffer"`` appears at the first step when ``momentum != 0``, as in torch.
+
+    g ← −g if maximize; g ← g + λw if λ ≠ 0; if μ ≠ 0: b ← g at the first step, b ← μb + (1−τ)g
+    after, g ← g + μb if nesterov, else g ← b; w ← w − ηg.
+    """
+    step("sgd", param, grad, state, **hyper)

@@ -8,7 +8,7 @@ from typing import Callable
 from ._base import Assign, Check, Hyperparameter, StateVar, UpdateRule, decide, g, t, w
 from ._conventions import TEXTBOOK, TORCH, Conventions
 from .adagrad import adagrad
-from .adam import adam
+from .adam import adam, adamw
 from .inverse_time import inverse_time
 from .rmsprop import rmsprop
 from .sgd import sgd
@@ -19,6 +19,7 @@ FAMILIES: dict[str, tuple[Callable[..., UpdateRule], tuple[str, ...]]] = {
     "rmsprop": (rmsprop, ("torch", "textbook")),
     "sgd": (sgd, ("torch",)),
     "adam": (adam, ("torch",)),
+    "adamw": (adamw, ("torch",)),
     "inverse_time": (inverse_time, ("corrected", "textbook")),
 }
 
@@ -38,5 +39,5 @@ def all_rules() -> list[UpdateRule]:
 
 __all__ = [
     "Assign", "Check", "Conventions", "FAMILIES", "Hyperparameter", "StateVar", "TEXTBOOK", "TORCH",
-    "UpdateRule", "adagrad", "adam", "all_rules", "decide", "g", "get", "inverse_time", "rmsprop", "sgd", "t", "w",
+    "UpdateRule", "adagrad", "adam", "adamw", "all_rules", "decide", "g", "get", "inverse_time", "rmsprop", "sgd", "t", "w",
 ]

@@ -40,6 +40,8 @@ class Hyperparameter:
     torch.optim's default. Numeric hyperparameters must satisfy ``minimum <= value <= maximum``;
     a violation raises ``ValueError(error.format(value=value))``, torch.optim's own message.
     Flags (``default`` a bool) are booleans: ``maximize``, ``centered``, ``nesterov``.
+    ``tensor`` says that torch also takes a one-element tensor for it (every ``lr``, Adam's
+    betas, SGD's ``weight_decay``) and then computes with it as a tensor, in its dtype.
     """
 
     name: str
@@ -49,6 +51,7 @@ class Hyperparameter:
     minimum: float = 0.0
     maximum: float = math.inf
     error: str = ""
+    tensor: bool = False
 
     @property
     def is_flag(self) -> bool:
@@ -94,6 +97,10 @@ class StateVar:
 
     ``initial`` is its value before the first step, in terms of hyperparameters; ``when`` says when
     torch creates it (``centered`` for ``grad_avg``, ``momentum > 0`` for ``momentum_buffer``).
+    ``lazy``: torch creates it at the first step, as a copy of the value its first assignment
+    gives it (SGD's ``buf = grad.detach().clone()``: the gradient's layout, not the parameter's),
+    and keeps no entry before; the first assignment then must not read it, and ``initial`` only
+    stands for "not yet" (kernels' ``init_state`` leave it out, the interpreter starts it there).
     """
 
     name: str
@@ -101,6 +108,7 @@ class StateVar:
     initial: sp.Expr
     doc: str
     when: sp.Basic = sp.true
+    lazy: bool = False
 
 
 @dataclass(frozen=True)
@@ -274,7 +282,8 @@ class UpdateRule:
         """A short hash of everything that determines generated code (the model, not its docs)."""
         parts = [self.family, self.dialect, repr(self.conventions)]
         parts += [f"{h.name}:{sp.srepr(h.symbol)}:{h.default!r}" for h in self.hyperparameters]
-        parts += [f"{s.name}:{sp.srepr(s.symbol)}:{sp.srepr(s.initial)}:{sp.srepr(s.when)}" for s in self.states]
+        parts += [f"{s.name}:{sp.srepr(s.symbol)}:{sp.srepr(s.initial)}:{sp.srepr(s.when)}" + (":lazy" if s.lazy else "")
+                  for s in self.states]
         parts += [f"{sp.srepr(a.target)}={sp.srepr(a.expr)}|{sp.srepr(a.when)}" for a in self.body]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 

@@ -17,6 +17,7 @@ MOMENTUM_LR = ("outside", "inside")
 SIGNS = ("descent", "ascent")
 FOREACH_SCALES = ("operand", "op")
 SCALAR_CONTRACTIONS = ("none", "fma")
+COMPLEX_VIEWS = ("real", "none")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,22 @@ class Conventions:
         result bit for bit, the twice-rounded form is 1 ULP off on some steps); ``"none"``
         rounds every operation. Only the fused C printer reads it: the for-loop and foreach
         paths compute their scalars in Python floats, every operation rounded.
+    complex_view
+        How torch's code computes on a complex parameter: ``"real"`` views every tensor as its
+        interleaved real pairs (``torch.view_as_real``) and runs the real ops on those, after the
+        gradient transformations in the for-loop and first of all in the foreach path (Adagrad,
+        RMSprop, Adam); ``"none"`` runs the same ops on the complex tensors themselves (SGD). The
+        same numbers in exact arithmetic, not in floating point: a complex ``x.add(y, alpha=c)``
+        rounds c·y before the sum (as a complex product), the real view's add fuses it into one
+        rounding; a complex product with inf gives NaN where the real view gives inf.
+    decoupled_weight_decay
+        How λ enters. ``False`` (coupled, the L2 penalty's gradient): g ← g + λ w before the update
+        (torch's Adagrad, RMSprop, SGD and Adam, TensorFlow's ``kernel_regularizer``); ``True``
+        (decoupled, Loshchilov & Hutter): w ← w·(1 − η λ) before the update, λ scaled by η and
+        outside the moment averages (torch's AdamW and ``Adam(decoupled_weight_decay=True)``;
+        optax's ``adamw``, whose ``add_decayed_weights`` adds λ w to the update before it is
+        scaled by −η, is the same number in exact arithmetic). Read only where the rule offers
+        weight decay (``weight_decay="l2"``).
     """
 
     eps_placement: str = "outside"
@@ -70,6 +87,8 @@ class Conventions:
     sign: str = "descent"
     foreach_scale: str = "operand"
     scalar_contraction: str = "fma"
+    complex_view: str = "real"
+    decoupled_weight_decay: bool = False
 
     def __post_init__(self) -> None:
         for name, allowed in (
@@ -80,10 +99,13 @@ class Conventions:
             ("sign", SIGNS),
             ("foreach_scale", FOREACH_SCALES),
             ("scalar_contraction", SCALAR_CONTRACTIONS),
+            ("complex_view", COMPLEX_VIEWS),
         ):
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        if not isinstance(self.decoupled_weight_decay, bool):
+            raise ValueError(f"decoupled_weight_decay must be True or False; got {self.decoupled_weight_decay!r}")
         if self.initial_accumulator is not None and not self.initial_accumulator >= 0:
             raise ValueError(f"initial_accumulator must be >= 0 or None; got {self.initial_accumulator!r}")
 

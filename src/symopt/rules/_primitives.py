@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import sympy as sp
 
@@ -58,7 +59,8 @@ def chain(*pieces: Piece) -> Piece:
 
 # -- hyperparameters ----------------------------------------------------------------------------
 def lr(default: float) -> Hyperparameter:
-    return Hyperparameter("lr", eta, default, "learning rate η", error="Invalid learning rate: {value}")
+    """torch's ``lr``: a float or a one-element tensor (``lr: float | Tensor``)."""
+    return Hyperparameter("lr", eta, default, "learning rate η", error="Invalid learning rate: {value}", tensor=True)
 
 
 def eps(default: float) -> Hyperparameter:
@@ -72,12 +74,33 @@ def maximize_flag() -> Piece:
     return Piece((h,), (), (Assign(g, -g, maximize, "maximize: follow −g"),))
 
 
-def l2_weight_decay() -> Piece:
-    """``g ← g + λ w`` when λ ≠ 0 (torch: ``grad = grad.add(param, alpha=weight_decay)``)."""
+def l2_weight_decay(tensor: bool = False) -> Piece:
+    """``g ← g + λ w`` when λ ≠ 0 (torch: ``grad = grad.add(param, alpha=weight_decay)``);
+    ``tensor``: torch takes λ as a one-element tensor too (SGD's ``weight_decay: float | Tensor``)."""
     h = Hyperparameter(
-        "weight_decay", lam, 0.0, "L2 penalty λ added to the gradient", error="Invalid weight_decay value: {value}"
+        "weight_decay", lam, 0.0, "L2 penalty λ added to the gradient", error="Invalid weight_decay value: {value}",
+        tensor=tensor,
     )
     return Piece((h,), (), (Assign(g, g + lam * w, sp.Ne(lam, 0), "L2 weight decay"),))
+
+
+def decoupled_weight_decay(default: float = 0.0) -> Piece:
+    """``w ← w·(1 − η λ)`` when λ ≠ 0, before the update (Loshchilov & Hutter's decoupled weight
+    decay; torch's AdamW and ``Adam(decoupled_weight_decay=True)``: ``param.mul_(1 - lr *
+    weight_decay)``, the scalar a Python float, or a tensor when ``lr`` is one)."""
+    h = Hyperparameter(
+        "weight_decay", lam, default, "decoupled weight decay λ: w shrinks by η λ w per step",
+        error="Invalid weight_decay value: {value}",
+    )
+    return Piece((h,), (), (Assign(w, w * (1 - eta * lam), sp.Ne(lam, 0), "decoupled weight decay"),))
+
+
+def weight_decay(conventions: Any, default: float = 0.0) -> Piece:
+    """The weight decay the conventions ask for: none, coupled (:func:`l2_weight_decay`) or
+    decoupled (:func:`decoupled_weight_decay`, when ``conventions.decoupled_weight_decay``)."""
+    if conventions.weight_decay == "none":
+        return Piece()
+    return decoupled_weight_decay(default) if conventions.decoupled_weight_decay else l2_weight_decay()
 
 
 # -- learning-rate schedules --------------------------------------------------------------------
@@ -184,7 +207,7 @@ def beta(index: int, default: float) -> Hyperparameter:
     largest float below 1, so that ``validate`` checks torch's strict ``betas[i] < 1``.)"""
     return Hyperparameter(
         f"beta{index + 1}", (beta1, beta2)[index], default, f"decay β{index + 1} of the moment averages",
-        maximum=math.nextafter(1.0, 0.0), error=f"Invalid beta parameter at index {index}: {{value}}",
+        maximum=math.nextafter(1.0, 0.0), error=f"Invalid beta parameter at index {index}: {{value}}", tensor=True,
     )
 
 

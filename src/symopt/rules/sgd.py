@@ -1,6 +1,7 @@
 """SGD and SGD with momentum as ``torch.optim.SGD`` executes them (the post's part 12).
 
-Per element (torch keeps no step counter for SGD; ``t`` only marks the first step)::
+Per element (torch keeps no step counter for SGD; ``t`` only marks the first step, which torch
+recognises by the missing momentum buffer)::
 
     g ← −g                                 if maximize
     g ← g + λ w                            if λ ≠ 0
@@ -8,6 +9,10 @@ Per element (torch keeps no step counter for SGD; ``t`` only marks the first ste
     b ← μ b + (1 − τ) g                    if μ ≠ 0 and t > 1
     g ← g + μ b  if nesterov, else  g ← b  if μ ≠ 0
     w ← w − η g
+
+torch creates the buffer at the first step as a clone of g (its layout is the gradient's), and
+computes on complex tensors as they are, never on their real view (``complex_view="none"``).
+A sparse gradient goes through the same ops (``buf`` is then sparse too).
 """
 
 from __future__ import annotations
@@ -28,10 +33,11 @@ def sgd(dialect: str = "torch") -> UpdateRule:
     dampening = Hyperparameter("dampening", P.tau, 0.0, "dampening τ of the momentum", minimum=-float("inf"))
     nest = Hyperparameter("nesterov", P.nesterov, False, "Nesterov momentum")
     # torch creates the buffer at the first step as a copy of g (b_1 = g_1); 0 stands for "not yet".
-    buffer = StateVar("momentum_buffer", P.b, sp.Integer(0), "momentum buffer b_t (b_1 = g_1)", when=has_momentum)
+    buffer = StateVar("momentum_buffer", P.b, sp.Integer(0), "momentum buffer b_t (b_1 = g_1)", when=has_momentum,
+                      lazy=True)
     body = P.chain(
         P.maximize_flag(),
-        P.l2_weight_decay(),
+        P.l2_weight_decay(tensor=True),
         P.Piece(
             (momentum, dampening, nest),
             (buffer,),
@@ -50,7 +56,7 @@ def sgd(dialect: str = "torch") -> UpdateRule:
         family="sgd",
         dialect=dialect,
         title="SGD with momentum",
-        conventions=TORCH.with_overrides(lr_decay="none"),
+        conventions=TORCH.with_overrides(lr_decay="none", complex_view="none"),
         hyperparameters=tuple(hyper[n] for n in order),
         states=body.states,
         body=body.body,

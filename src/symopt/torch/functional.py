@@ -1,7 +1,8 @@
 """torch.optim's functional API over the generated kernels (``symopt.kernels.torch``): same
-argument names as :func:`torch.optim.adagrad.adagrad`, :func:`torch.optim.rmsprop.rmsprop` and
-:func:`torch.optim.adam.adam`, same in-place effect on params and state, bitwise equal to
-torch.optim on the same code path (``foreach=False`` / ``True``).
+argument names as :func:`torch.optim.adagrad.adagrad`, :func:`torch.optim.rmsprop.rmsprop`,
+:func:`torch.optim.adam.adam`, :func:`torch.optim.adamw.adamw` and :func:`torch.optim.sgd.sgd`,
+same in-place effect on params and state, bitwise equal to torch.optim on the same code path
+(``foreach=False`` / ``True``).
 
 What this module adds around a kernel is exactly what torch's ``_single_tensor_*`` loop does
 around the math: increment ``state_steps`` (float tensors, in place), turn a tensor ``lr`` into a
@@ -25,9 +26,11 @@ from torch.optim.optimizer import Optimizer, _default_to_fused_or_foreach
 from .. import rules as _rules
 from ..kernels.torch import adagrad as _adagrad
 from ..kernels.torch import adam as _adam
+from ..kernels.torch import adamw as _adamw
 from ..kernels.torch import rmsprop as _rmsprop
+from ..kernels.torch import sgd as _sgd
 
-__all__ = ["adagrad", "adam", "rmsprop", "run_kernel"]
+__all__ = ["adagrad", "adam", "adamw", "rmsprop", "run_kernel", "sgd"]
 
 
 def resolve_foreach(foreach: Optional[bool], params: list[Tensor]) -> bool:
@@ -42,40 +45,73 @@ def run_kernel(
     kernel: Any,
     params: list[Tensor],
     grads: list[Tensor],
-    states: list[Optional[list[Tensor]]],
-    state_steps: list[Tensor],
+    states: list[Optional[list[Optional[Tensor]]]],
+    state_steps: Optional[list[Tensor]],
     hyper: dict[str, Any],
     foreach: bool,
 ) -> None:
     """Increment ``state_steps`` and run a generated kernel module on every param: ``update`` one
     tensor at a time, or ``update_foreach`` per device-and-dtype group. ``states`` has one list per
     entry of ``kernel.STATES`` (None for a state that is not kept); ``hyper`` the kernel's
-    ``UPDATE_ARGUMENTS`` except ``step``."""
+    ``UPDATE_ARGUMENTS`` except ``step`` (a tensor ``lr`` or β squeezed to 0-d, torch's ``_to_scalar``).
+
+    A lazy state's list (``kernel.LAZY_STATES``: SGD's momentum buffer) may hold None for a param
+    whose state torch has not created yet; the kernel creates it and it is put in the list, as
+    torch's functional API fills ``momentum_buffer_list``. ``state_steps`` is None for a rule that
+    keeps no step counter (SGD): t then only says whether it is the first step, which torch tells
+    by the missing lazy state: t = 1 where it is None, 2 (any t > 1 computes the same) where not."""
     if not params:
         return
-    hyper = dict(hyper, lr=_to_scalar(hyper["lr"])) if "lr" in hyper else dict(hyper)
+    hyper = {k: _to_scalar(v) if k in _SQUEEZED else v for k, v in hyper.items()}
     takes_step = "step" in kernel.UPDATE_ARGUMENTS
+    lazy = [i for i, key in enumerate(kernel.STATES) if key in getattr(kernel, "LAZY_STATES", ()) and states[i] is not None]
+
+    def first_step(i: int) -> int:
+        return 1 if any(states[k][i] is None for k in lazy) else 2
+
     if not foreach:
-        for i, (param, grad, step_t) in enumerate(zip(params, grads, state_steps)):
-            step_t += 1
-            extra = {"step": step_t.item()} if takes_step else {}
-            kernel.update(param, grad, *(None if s is None else s[i] for s in states), **hyper, **extra)
+        for i, (param, grad) in enumerate(zip(params, grads)):
+            extra = {}
+            if state_steps is not None:
+                state_steps[i] += 1
+                extra = {"step": state_steps[i].item()} if takes_step else {}
+            elif takes_step:
+                extra = {"step": first_step(i)}
+            created = kernel.update(param, grad, *(None if s is None else s[i] for s in states), **hyper, **extra)
+            for key, tensor in (created or {}).items():
+                k = kernel.STATES.index(key)
+                if states[k] is not None and tensor is not None:
+                    states[k][i] = tensor
         return
     if not kernel.FOREACH:
         raise ValueError(f"symopt.torch: the rule {kernel.RULE!r} has no generated foreach kernel; pass foreach=False")
     kept = [i for i, s in enumerate(states) if s is not None]
-    grouped = Optimizer._group_tensors_by_device_and_dtype([params, grads, *(states[i] for i in kept), state_steps])
-    for lists, _ in grouped.values():
-        group_params, group_grads, *group_kept, group_steps = lists
-        group_states: list[Optional[list[Tensor]]] = [None] * len(states)
+    steps_list = [] if state_steps is None else [state_steps]
+    grouped = Optimizer._group_tensors_by_device_and_dtype([params, grads, *(states[i] for i in kept), *steps_list],
+                                                          with_indices=True)
+    for lists, indices in grouped.values():
+        group_params, group_grads, *group_kept = lists
+        group_steps = group_kept.pop() if state_steps is not None else None
+        group_states: list[Optional[list[Optional[Tensor]]]] = [None] * len(states)
         for i, tensors in zip(kept, group_kept):
-            group_states[i] = tensors
-        if group_steps[0].is_cpu:  # as torch: one wrapped 1.0 instead of re-wrapping 1 per tensor
-            torch._foreach_add_(group_steps, torch.tensor(1.0, device="cpu"), alpha=1.0)
-        else:
-            torch._foreach_add_(group_steps, 1)
-        extra = {"steps": [s.item() for s in group_steps]} if takes_step else {}
+            group_states[i] = list(tensors)
+        extra = {}
+        if group_steps is not None:
+            if group_steps[0].is_cpu:  # as torch: one wrapped 1.0 instead of re-wrapping 1 per tensor
+                torch._foreach_add_(group_steps, torch.tensor(1.0, device="cpu"), alpha=1.0)
+            else:
+                torch._foreach_add_(group_steps, 1)
+            extra = {"steps": [s.item() for s in group_steps]} if takes_step else {}
+        elif takes_step:
+            extra = {"steps": [first_step(i) for i in indices]}
         kernel.update_foreach(list(group_params), list(group_grads), *group_states, **hyper, **extra)
+        for k in lazy:  # the lazy states the kernel created, back into the caller's lists
+            for j, i in enumerate(indices):
+                states[k][i] = group_states[k][j]
+
+
+#: hyperparameters torch squeezes to 0-d when they are one-element tensors (``_to_scalar``)
+_SQUEEZED = ("lr", "beta1", "beta2")
 
 
 def _to_scalar(x: Any) -> Any:
@@ -92,7 +128,9 @@ def _check_lists(names: tuple[str, ...], lists: tuple[list, ...]) -> None:
             raise ValueError(f"{name} has {len(items)} entries but params has {n}; pass one per parameter")
 
 
-def _check_tensors(i: int, param: Tensor, **others: Optional[Tensor]) -> None:
+def _check_tensors(i: int, param: Tensor, sparse_ok: bool = False, **others: Optional[Tensor]) -> None:
+    """``others`` (None for an entry not given) are tensors of ``param``'s shape and dtype;
+    sparse ones only where ``sparse_ok`` (SGD's ops take them)."""
     if not isinstance(param, torch.Tensor):
         raise TypeError(f"params[{i}] must be a torch.Tensor; got {type(param).__name__}")
     for name, x in others.items():
@@ -100,7 +138,7 @@ def _check_tensors(i: int, param: Tensor, **others: Optional[Tensor]) -> None:
             continue
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{name}[{i}] must be a torch.Tensor; got {type(x).__name__}")
-        if x.is_sparse:
+        if x.is_sparse and not sparse_ok:
             raise ValueError(f"{name}[{i}] is sparse; symopt's generated kernels take dense tensors only")
         if x.shape != param.shape:
             raise ValueError(f"{name}[{i}] has shape {tuple(x.shape)} but params[{i}] has shape {tuple(param.shape)}")
@@ -193,28 +231,46 @@ def adam(
     exp_avg_sqs: list[Tensor],
     max_exp_avg_sqs: list[Tensor],
     state_steps: list[Tensor],
+    foreach: Optional[bool] = None,
+    capturable: bool = False,
+    differentiable: bool = False,
+    fused: Optional[bool] = None,
+    grad_scale: Optional[Tensor] = None,
+    found_inf: Optional[Tensor] = None,
+    has_complex: bool = False,
+    decoupled_weight_decay: bool = False,
     *,
     amsgrad: bool,
-    beta1: float,
-    beta2: float,
+    beta1: float | Tensor,
+    beta2: float | Tensor,
     lr: float | Tensor,
     weight_decay: float,
     eps: float,
     maximize: bool,
-    foreach: Optional[bool] = None,
 ) -> None:
-    """Adam, in place, as :func:`torch.optim.adam.adam` with ``decoupled_weight_decay=False``
-    (``foreach=False``: its ``_single_tensor_adam``; ``foreach=True``: ``_multi_tensor_adam``).
+    """Adam, in place, as :func:`torch.optim.adam.adam` (``foreach=False``: its
+    ``_single_tensor_adam``; ``foreach=True``: ``_multi_tensor_adam``); with
+    ``decoupled_weight_decay=True`` AdamW's step (the kernel of :func:`symopt.rules.adamw`).
     ``max_exp_avg_sqs`` is used when ``amsgrad`` (pass an empty list otherwise, as torch.optim does).
+    ``beta1``/``beta2`` may be one-element tensors on the for-loop, as in torch; ``has_complex``
+    is accepted for torch's signature (the kernels view complex tensors as real themselves).
 
-    Per parameter, after ``step += 1``: g ← −g if maximize; g ← g + λw if λ ≠ 0;
-    m ← m + (1 − β₁)(g − m); v ← β₂v + (1 − β₂)g²; v_max ← max(v_max, v) if amsgrad;
-    w ← w − η/(1 − β₁^t) · m / (√v / √(1 − β₂^t) + ε) (v_max for v if amsgrad).
+    Per parameter, after ``step += 1``: g ← −g if maximize; g ← g + λw if λ ≠ 0 (w ← w(1 − ηλ)
+    instead if decoupled); m ← m + (1 − β₁)(g − m); v ← β₂v + (1 − β₂)g²;
+    v_max ← max(v_max, v) if amsgrad; w ← w − η/(1 − β₁^t) · m / (√v / √(1 − β₂^t) + ε)
+    (v_max for v if amsgrad).
     """
+    _check_code_paths("adam", capturable, differentiable, fused, grad_scale, found_inf)
     _rules.adam().values(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          maximize=maximize)
-    if isinstance(beta1, Tensor) or isinstance(beta2, Tensor):
-        raise TypeError("symopt.torch.functional.adam takes beta1 and beta2 as Python floats, not tensors")
+    if foreach is None and fused is None:  # torch's choice, which keeps a tensor lr on the for-loop
+        foreach = resolve_foreach(None, params) and not isinstance(lr, Tensor)
+    if foreach:  # torch's _multi_tensor_adam refuses tensor hyperparameters without capturable
+        if isinstance(lr, Tensor):
+            raise RuntimeError("lr as a Tensor is not supported for capturable=False and foreach=True")
+        for name, b in (("beta1", beta1), ("beta2", beta2)):
+            if isinstance(b, Tensor):
+                raise ValueError(f"{name} as a Tensor is not supported for capturable=False and foreach=True")
     _check_lists(("grads", "exp_avgs", "exp_avg_sqs", "state_steps"), (params, grads, exp_avgs, exp_avg_sqs, state_steps))
     if amsgrad:
         _check_lists(("grads", "max_exp_avg_sqs"), (params, grads, max_exp_avg_sqs))
@@ -224,4 +280,93 @@ def adam(
         _check_tensors(i, param, grads=grads[i], exp_avgs=exp_avgs[i], exp_avg_sqs=exp_avg_sqs[i], max_exp_avg_sqs=vmax)
     hyper = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)
     states = [exp_avgs, exp_avg_sqs, max_exp_avg_sqs if amsgrad else None]
-    run_kernel(_adam, params, grads, states, state_steps, hyper, resolve_foreach(foreach, params))
+    run_kernel(_adamw if decoupled_weight_decay else _adam, params, grads, states, state_steps, hyper, bool(foreach))
+
+
+def adamw(
+    params: list[Tensor],
+    grads: list[Tensor],
+    exp_avgs: list[Tensor],
+    exp_avg_sqs: list[Tensor],
+    max_exp_avg_sqs: list[Tensor],
+    state_steps: list[Tensor],
+    foreach: Optional[bool] = None,
+    capturable: bool = False,
+    differentiable: bool = False,
+    fused: Optional[bool] = None,
+    grad_scale: Optional[Tensor] = None,
+    found_inf: Optional[Tensor] = None,
+    has_complex: bool = False,
+    *,
+    amsgrad: bool,
+    beta1: float | Tensor,
+    beta2: float | Tensor,
+    lr: float | Tensor,
+    weight_decay: float,
+    eps: float,
+    maximize: bool,
+) -> None:
+    """AdamW, in place, as :func:`torch.optim.adamw.adamw`: :func:`adam` with
+    ``decoupled_weight_decay=True`` (w ← w·(1 − ηλ) before Adam's update)."""
+    adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, foreach, capturable, differentiable, fused,
+         grad_scale, found_inf, has_complex, True, amsgrad=amsgrad, beta1=beta1, beta2=beta2, lr=lr,
+         weight_decay=weight_decay, eps=eps, maximize=maximize)
+
+
+def _check_code_paths(rule: str, capturable: bool, differentiable: bool, fused: Optional[bool],
+                      grad_scale: Optional[Tensor], found_inf: Optional[Tensor]) -> None:
+    """The code-path switches of torch's functional API that symopt does not generate, refused
+    with one line each; ``grad_scale``/``found_inf`` with torch's own error off the fused path."""
+    if fused:
+        raise NotImplementedError(f"symopt.torch.functional.{rule}(fused=True): symopt.fused has no fused C kernel for "
+                                  f"{rule!r} yet; pass fused=False or None")
+    if capturable:
+        raise NotImplementedError(f"symopt.torch.functional.{rule}(capturable=True): symopt generates no capturable "
+                                  "kernels yet; pass capturable=False")
+    if differentiable:
+        raise NotImplementedError(f"symopt.torch.functional.{rule}(differentiable=True): not generated yet; "
+                                  "pass differentiable=False")
+    if grad_scale is not None or found_inf is not None:
+        raise AssertionError("Expected grad_scale and found_inf to be None")
+
+
+def sgd(
+    params: list[Tensor],
+    d_p_list: list[Tensor],
+    momentum_buffer_list: list[Optional[Tensor]],
+    has_sparse_grad: bool = False,
+    foreach: Optional[bool] = None,
+    fused: Optional[bool] = None,
+    grad_scale: Optional[Tensor] = None,
+    found_inf: Optional[Tensor] = None,
+    *,
+    weight_decay: float | Tensor,
+    momentum: float,
+    lr: float | Tensor,
+    dampening: float,
+    nesterov: bool,
+    maximize: bool,
+) -> None:
+    """SGD, in place, as :func:`torch.optim.sgd.sgd` (``foreach=False``: its
+    ``_single_tensor_sgd``; ``foreach=True``: ``_multi_tensor_sgd``). ``momentum_buffer_list``
+    has one entry per param when ``momentum != 0`` (an empty list otherwise, as torch.optim
+    passes): None where the buffer does not exist yet; the step puts the new buffer there.
+    Sparse gradients take the same ops (a sparse buffer), as in torch; ``has_sparse_grad`` is
+    accepted for torch's signature (the ops tell sparse tensors apart themselves).
+
+    Per parameter: g ← −g if maximize; g ← g + λw if λ ≠ 0; if μ ≠ 0: b ← g at the first step,
+    b ← μb + (1 − τ)g after, then g ← g + μb (nesterov) or g ← b; w ← w − ηg.
+    """
+    _check_code_paths("sgd", False, False, fused, grad_scale, found_inf)
+    _rules.sgd().values(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                        maximize=maximize)
+    _check_lists(("d_p_list",), (params, d_p_list))
+    if momentum != 0:
+        _check_lists(("d_p_list", "momentum_buffer_list"), (params, d_p_list, momentum_buffer_list))
+    for i, param in enumerate(params):
+        buf = momentum_buffer_list[i] if momentum != 0 else None
+        _check_tensors(i, param, sparse_ok=True, d_p_list=d_p_list[i], momentum_buffer_list=buf)
+    hyper = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                 maximize=maximize)
+    run_kernel(_sgd, params, d_p_list, [momentum_buffer_list if momentum != 0 else None], None, hyper,
+               resolve_foreach(foreach, params))

@@ -1,6 +1,6 @@
 """Drop-in ``torch.optim`` optimizers over the generated kernels.
 
-``symopt.torch.Adagrad``, ``symopt.torch.RMSprop`` and ``symopt.torch.Adam`` take the same
+``symopt.torch.Adagrad``, ``RMSprop``, ``Adam``, ``AdamW`` and ``SGD`` take the same
 arguments, defaults and validation messages as their torch.optim namesakes, keep the same
 ``state_dict`` layout (a state_dict saved from one loads into the other and training continues
 bitwise identically), and step with the generated kernels of :mod:`symopt.kernels.torch`: the
@@ -14,7 +14,8 @@ file, ``symopt generate``, and a subclass that states torch's signature (see :cl
 
 from __future__ import annotations
 
-import inspect
+import functools
+import importlib
 import warnings
 from types import ModuleType
 from typing import Any, Callable, Optional
@@ -22,13 +23,14 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
+from torch.optim.optimizer import _get_capturable_supported_devices, _get_scalar_dtype
 
 from .. import rules as _rules
 from ..kernels import torch as _kernels
 from ._fused_group import FusedGroupPlan
 from .functional import resolve_foreach, run_kernel
 
-__all__ = ["Adagrad", "Adam", "RMSprop", "GeneratedOptimizer"]
+__all__ = ["Adagrad", "Adam", "AdamW", "RMSprop", "SGD", "GeneratedOptimizer"]
 
 
 class GeneratedOptimizer(Optimizer):
@@ -44,10 +46,32 @@ class GeneratedOptimizer(Optimizer):
     unsupported: dict[str, Any] = {}
     #: torch keywords that hold several hyperparameters of the model (Adam's ``betas``).
     packed: dict[str, tuple[str, ...]] = {}
+    #: how torch steps a param with a sparse gradient: ``"refused"`` (:meth:`_sparse_update`
+    #: raises torch's error), ``"same ops"`` (the ordinary kernels, whose ops take sparse tensors:
+    #: SGD), ``"own path"`` (:meth:`_sparse_update`: Adagrad's ``update_sparse``).
+    sparse_gradients: str = "refused"
+    #: torch's ``__setstate__``: the param-group keys it fills in a state_dict saved by an older
+    #: torch, with the values it fills (not always the constructor's: SGD fills ``fused=False``).
+    setstate_defaults: dict[str, Any] = {}
+    #: the group options under which torch's ``__setstate__`` puts a Python-number ``step`` on the
+    #: param's device (in float32 where ``fused`` is one of them) instead of a CPU tensor.
+    step_on_device_when: tuple[str, ...] = ()
+    #: whether a sparse gradient sends its whole device-and-dtype group to the for-loop on the
+    #: multi-tensor path (torch's ``_multi_tensor_adagrad`` calls ``_single_tensor_adagrad`` then)
+    sparse_takes_the_group: bool = False
+    #: whether torch's multi-tensor path lists "xla" among the devices ``capturable=True`` takes
+    #: (RMSprop's does, Adam's does not); its for-loop always does
+    capturable_foreach_lists_xla: bool = True
 
     def __init__(self, params: Any, hyperparameters: dict[str, Any], code_paths: dict[str, Any]) -> None:
         rule = _rules.get(self.family)
         rule.values(**self._unpack(hyperparameters))  # torch's checks, in torch's order, with torch's messages
+        super().__init__(params, {**hyperparameters, **code_paths})
+        if code_paths.get("fused"):  # torch's checks, after its Optimizer.__init__
+            if code_paths.get("differentiable"):
+                raise RuntimeError("`fused` does not support `differentiable`")
+            if code_paths.get("foreach"):
+                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
         name = type(self).__name__
         for key, allowed in self.unsupported.items():
             if code_paths.get(key) not in (allowed, None):
@@ -55,7 +79,6 @@ class GeneratedOptimizer(Optimizer):
                     f"symopt.torch.{name} does not support {key}={code_paths[key]!r} (only {key}={allowed!r}); "
                     f"use torch.optim.{name} for it"
                 )
-        super().__init__(params, {**hyperparameters, **code_paths})
         if self.eager_state:
             for group in self.param_groups:
                 for p in group["params"]:
@@ -64,10 +87,16 @@ class GeneratedOptimizer(Optimizer):
     # -- the kernel contract --------------------------------------------------------------------
     @property
     def kernel(self) -> ModuleType:
-        return getattr(_kernels, self.family)
+        return _kernel_module(self.family)
+
+    def kernel_for(self, group: dict[str, Any]) -> ModuleType:
+        """The generated kernel module that steps ``group`` (Adam: AdamW's where the group has
+        ``decoupled_weight_decay``)."""
+        return self.kernel
 
     def _fresh_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Tensor]:
-        return self.kernel.init_state(p, **{k: group[k] for k in self.kernel.INIT_ARGUMENTS})
+        kernel = self.kernel_for(group)
+        return kernel.init_state(p, **{k: group[k] for k in kernel.INIT_ARGUMENTS})
 
     @classmethod
     def _unpack(cls, values: dict[str, Any]) -> dict[str, Any]:
@@ -79,16 +108,32 @@ class GeneratedOptimizer(Optimizer):
         return out
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        """torch's ``__setstate__`` of this optimizer (``load_state_dict`` ends with it): the group
+        keys an older torch did not save get torch's values, and a ``step`` saved as a Python
+        number becomes the tensor torch makes of it."""
         super().__setstate__(state)
+        stores_step = _rules.get(self.family).stores_step
         for group in self.param_groups:
-            for key, default in self.code_path_defaults().items():
+            for key, default in self.setstate_defaults.items():
                 group.setdefault(key, default)
+            self._fix_group(group)
+            if not stores_step:
+                continue
+            for p in group["params"]:
+                p_state = self.state.get(p, [])
+                if len(p_state) != 0 and not torch.is_tensor(p_state["step"]):
+                    p_state["step"] = self._step_tensor(float(p_state["step"]), p, group)
 
-    @classmethod
-    def code_path_defaults(cls) -> dict[str, Any]:
-        signature = inspect.signature(cls.__init__).parameters
-        hyper = {h.name for h in _rules.get(cls.family).hyperparameters} | set(cls.packed)
-        return {k: p.default for k, p in signature.items() if k not in hyper and k not in ("self", "params")}
+    def _fix_group(self, group: dict[str, Any]) -> None:
+        """What torch's ``__setstate__`` forces in a loaded group (AdamW: decoupled weight decay)."""
+
+    def _step_tensor(self, value: float, p: Tensor, group: dict[str, Any]) -> Tensor:
+        """torch's tensor for a Python-number ``step``: a CPU tensor of the default scalar dtype, or
+        on ``p``'s device where a group option of :attr:`step_on_device_when` is set."""
+        if any(group.get(k) for k in self.step_on_device_when):
+            is_fused = group.get("fused") if "fused" in self.step_on_device_when else None
+            return torch.tensor(value, dtype=_get_scalar_dtype(is_fused=is_fused), device=p.device)
+        return torch.tensor(value, dtype=_get_scalar_dtype())
 
     @torch.no_grad()
     def step(self, closure: Optional[Callable[[], float]] = None) -> Optional[float]:
@@ -107,31 +152,74 @@ class GeneratedOptimizer(Optimizer):
 
     def _kernel_step(self, group: dict[str, Any], params: list[Tensor]) -> None:
         """Step ``params`` (params of ``group`` that have a gradient) with the generated Torch
-        kernels: single-tensor or multi-tensor as ``group["foreach"]`` says; sparse gradients one
-        param at a time."""
-        kernel = self.kernel
+        kernels: single-tensor or multi-tensor as ``group["foreach"]`` says; sparse gradients as
+        :attr:`sparse_gradients` says. A rule that keeps no step counter gets no state entry
+        where torch makes none (SGD without momentum)."""
+        kernel = self.kernel_for(group)
+        rule = _rule_of(kernel.RULE, kernel.DIALECT)
         values = self._unpack(group)
         arguments = {k: values[k] for k in kernel.UPDATE_ARGUMENTS if k != "step"}
-        dense, grads, states = [], [], []
+        kept = _kept_states(rule, values)
+        dense, states = [], []
         for p in params:
-            state = self.state[p]
-            if not state:
-                state.update(self._fresh_state(p, group))
-            if p.grad.is_sparse:
-                state["step"] += 1
+            if p.grad.is_sparse and self.sparse_gradients == "refused":
+                self._sparse_update(p, p.grad, {}, arguments)  # torch's error, before any state is made
+            if rule.stores_step or kept:
+                state = self.state[p]
+                if not state:
+                    state.update(self._fresh_state(p, group))
+            else:
+                state = {}
+            if p.grad.is_sparse and self.sparse_gradients != "same ops":
+                if "step" in state:
+                    state["step"] += 1
                 sparse = dict(arguments, lr=_to_scalar(arguments["lr"])) if "lr" in arguments else dict(arguments)
                 if "step" in kernel.UPDATE_ARGUMENTS:
                     sparse["step"] = state["step"].item()
                 self._sparse_update(p, p.grad, state, sparse)
                 continue
             dense.append(p)
-            grads.append(p.grad)
             states.append(state)
-        # The kernels take complex tensors and view them as real where torch.optim does.
-        buffers = [[st.get(key) for st in states] for key in kernel.STATES]
-        buffers = [None if all(b is None for b in bufs) else bufs for bufs in buffers]
-        foreach = resolve_foreach(group.get("foreach"), dense)
-        run_kernel(kernel, dense, grads, buffers, [st["step"] for st in states], arguments, foreach)
+        self._check_capturable(group, dense)
+        foreach = self._foreach_for(group, dense)
+        with_sparse = {(p.device, p.dtype) for p in params if p.grad.is_sparse} if self.sparse_takes_the_group else set()
+        looped = [i for i, p in enumerate(dense) if foreach and (p.device, p.dtype) in with_sparse]
+        if looped:  # torch: a device-and-dtype group with a sparse gradient goes through the for-loop whole
+            rest = [i for i in range(len(dense)) if i not in set(looped)]
+            self._run_kernel(kernel, rule, [dense[i] for i in looped], [states[i] for i in looped], kept, arguments, False)
+            dense, states = [dense[i] for i in rest], [states[i] for i in rest]
+        self._run_kernel(kernel, rule, dense, states, kept, arguments, foreach)
+
+    def _run_kernel(self, kernel: ModuleType, rule: _rules.UpdateRule, params: list[Tensor],
+                    states: list[dict[str, Any]], kept: frozenset[str], arguments: dict[str, Any], foreach: bool) -> None:
+        """:func:`~symopt.torch.functional.run_kernel` on ``params`` with their state dicts, and
+        the lazy states the kernel created put in them (torch's ``state[p][key] = buf``). The
+        kernels take complex tensors and view them as real where torch.optim does."""
+        buffers = [[st.get(key) for st in states] if key in kept else None for key in kernel.STATES]
+        steps = [st["step"] for st in states] if rule.stores_step else None
+        run_kernel(kernel, params, [p.grad for p in params], buffers, steps, arguments, foreach)
+        for key, bufs in zip(kernel.STATES, buffers):
+            if key in kernel.LAZY_STATES and bufs is not None:
+                for st, buf in zip(states, bufs):
+                    st[key] = buf
+
+    def _foreach_for(self, group: dict[str, Any], params: list[Tensor]) -> bool:
+        """Whether ``group`` takes the multi-tensor kernels: ``foreach``, or torch's choice for None."""
+        return resolve_foreach(group.get("foreach"), params)
+
+    def _check_capturable(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        """``capturable=True`` (a CUDA-graph option): torch's own error where it raises one (params
+        off the devices it supports, e.g. on the CPU), and a clear one where torch would step
+        (symopt generates no capturable kernels yet)."""
+        if not group.get("capturable") or not params:
+            return
+        foreach = self._foreach_for(group, params)
+        supported = _get_capturable_supported_devices(supports_xla=not foreach or self.capturable_foreach_lists_xla)
+        steps = [self.state[p]["step"] for p in params]
+        if not all(p.device.type == s.device.type and p.device.type in supported for p, s in zip(params, steps)):
+            raise AssertionError(f"If capturable=True, params and state_steps must be on supported devices: {supported}.")
+        raise NotImplementedError(f"symopt.torch.{type(self).__name__}(capturable=True) on {params[0].device.type}: symopt "
+                                  "generates no capturable kernels yet; pass capturable=False")
 
     def _sparse_update(self, p: Tensor, grad: Tensor, state: dict[str, Tensor], arguments: dict[str, Any]) -> None:
         raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
@@ -145,11 +233,18 @@ class GeneratedOptimizer(Optimizer):
         and return the params with a gradient that it did not step, for the generated Torch
         kernels (the caller steps them in the same ``step()``): the non-contiguous, sparse,
         other-dtype ones; all of them with a tensor lr (torch computes with it in its dtype)
-        or when no C compiler exists (a one-line warning, once).
+        or when the C kernels cannot be built or loaded here (a warning naming the cause and
+        the fix, once per process and cause: :func:`symopt.fused.build.warn_fallback`).
 
         A group that the C kernel takes whole keeps its launch from step to step when it has one
         dtype (:class:`FusedGroupPlan`): a later step checks that the plan still describes the
         group and makes one call."""
+        from ..codegen.printers.c import FUSED_FAMILIES
+
+        if self.kernel_for(group).RULE not in FUSED_FAMILIES:
+            raise NotImplementedError(
+                f"symopt.torch.{type(self).__name__}(fused=True): symopt.fused has no fused kernel for "
+                f"{self.kernel_for(group).RULE!r} yet (it has: {', '.join(FUSED_FAMILIES)}); pass fused=False or None")
         plans = self.__dict__.setdefault("_fused_plans", {})
         if len(plans) > len(self.param_groups):  # a group was removed: drop its plan (and its references)
             live = {id(g) for g in self.param_groups}
@@ -172,9 +267,9 @@ class GeneratedOptimizer(Optimizer):
             return params
         try:
             kernel = _fused.kernel(self.family)
-        except _fused.CompilerMissing as exc:
+        except _fused.FusedUnavailable as exc:  # no compiler, a failing one, a library that does not load
             self._fused_unavailable = True
-            _fused.build.warn_fallback(str(exc))
+            _fused.build.warn_fallback(exc)
             return params
         if len(fusable) == len(params) and len({p.dtype for p in params}) == 1:
             for p in params:
@@ -237,6 +332,38 @@ class GeneratedOptimizer(Optimizer):
         return True
 
 
+def _kernel_module(family: str) -> ModuleType:
+    """The generated Torch kernel module of ``family``'s default dialect."""
+    return importlib.import_module(f"{_kernels.__name__}.{family}")
+
+
+def _rule_of(family: str, dialect: str) -> _rules.UpdateRule:
+    """The model of a generated kernel module (built once per builder: a replaced builder, as
+    symopt's mutation harness installs, builds its own)."""
+    return _built(family, dialect, _rules.FAMILIES[family][0])
+
+
+@functools.lru_cache(maxsize=64)
+def _built(family: str, dialect: str, build: Callable[..., _rules.UpdateRule]) -> _rules.UpdateRule:
+    return build(dialect)
+
+
+def _kept_states(rule: _rules.UpdateRule, values: dict[str, Any]) -> frozenset[str]:
+    """The states torch keeps for the hyperparameter ``values`` (by torch keyword)."""
+    deciding = tuple(sorted({h.name for st in rule.states for h in rule.hyperparameters if h.symbol in st.when.free_symbols}))
+    return _kept_by(rule, tuple((k, _hashable(values[k])) for k in deciding))
+
+
+@functools.lru_cache(maxsize=256)
+def _kept_by(rule: _rules.UpdateRule, deciding: tuple[tuple[str, Any], ...]) -> frozenset[str]:
+    known = {rule.hyperparameter(k).symbol: v for k, v in deciding}
+    return frozenset(st.name for st in rule.states if _rules.decide(st.when, known) is True)
+
+
+def _hashable(value: Any) -> Any:
+    return float(value) if isinstance(value, Tensor) else value
+
+
 def _takes_fused_c(p: Tensor) -> bool:
     """Whether the fused C kernel takes ``p`` (which has a gradient): a dense, contiguous float32
     or float64 CPU tensor whose gradient is dense and contiguous too."""
@@ -256,13 +383,19 @@ class Adagrad(GeneratedOptimizer):
 
     Per element, after ``t ← t + 1``: g ← −g if maximize; g ← g + λw if λ ≠ 0;
     η_t = η / (1 + (t − 1)γ); G ← G + g²; w ← w − η_t g / (√G + ε).
-    Sparse gradients are supported as in torch (the rows a gradient touches are updated with the
-    same generated kernel; weight decay is refused, as torch refuses it).
+    Sparse gradients are supported as in torch: the generated ``update_sparse`` (torch's sparse op
+    sequence, printed from the same model) changes the rows a gradient touches; weight decay is
+    refused with torch's error; on the foreach path a group holding a sparse gradient takes the
+    for-loop, as torch's does.
     """
 
     family = "adagrad"
     eager_state = True
     unsupported = {"differentiable": False}
+    sparse_gradients = "own path"
+    sparse_takes_the_group = True
+    setstate_defaults = {"foreach": None, "maximize": False, "differentiable": False, "fused": None}
+    step_on_device_when = ("fused",)
 
     def __init__(
         self,
@@ -286,15 +419,11 @@ class Adagrad(GeneratedOptimizer):
         )
 
     def _sparse_update(self, p: Tensor, grad: Tensor, state: dict[str, Tensor], arguments: dict[str, Any]) -> None:
-        """torch's sparse Adagrad: only the rows in ``grad``'s (coalesced) indices change."""
-        if arguments["weight_decay"] != 0:
-            raise RuntimeError("weight_decay option is not compatible with sparse gradients")
-        grad = grad.coalesce()
-        rows = tuple(grad._indices())
-        param_rows, sum_rows = p[rows], state["sum"][rows]
-        self.kernel.update(param_rows, grad._values(), sum_rows, **arguments)
-        p[rows] = param_rows
-        state["sum"][rows] = sum_rows
+        """torch's sparse Adagrad: the generated ``update_sparse``, printed from the same model as
+        torch's sparse op sequence (coalesce; ``sum.add_`` of g² on g's indices; σ from
+        ``sum.sparse_mask(grad)``; ``param.add_`` of g/σ with ``alpha=-clr``): only the rows ``grad``
+        touches change, and weight decay raises torch's error."""
+        self.kernel.update_sparse(p, grad, *(state.get(key) for key in self.kernel.STATES), **arguments)
 
 
 class RMSprop(GeneratedOptimizer):
@@ -306,7 +435,10 @@ class RMSprop(GeneratedOptimizer):
     """
 
     family = "rmsprop"
-    unsupported = {"differentiable": False, "capturable": False}
+    unsupported = {"differentiable": False}
+    setstate_defaults = {"momentum": 0, "centered": False, "foreach": None, "maximize": False, "differentiable": False,
+                         "capturable": False}
+    step_on_device_when = ("capturable",)
 
     def __init__(
         self,
@@ -334,18 +466,26 @@ class RMSprop(GeneratedOptimizer):
 
 
 class Adam(GeneratedOptimizer):
-    """``torch.optim.Adam`` over the kernel generated from :func:`symopt.rules.adam`.
+    """``torch.optim.Adam`` over the kernels generated from :func:`symopt.rules.adam` and, with
+    ``decoupled_weight_decay=True``, :func:`symopt.rules.adamw` (a param group's flag picks).
 
-    Per element, after ``t ← t + 1``: g ← −g if maximize; g ← g + λw if λ ≠ 0;
-    m ← m + (1 − β₁)(g − m); v ← β₂v + (1 − β₂)g²; v_max ← max(v_max, v) if amsgrad;
-    w ← w − η/(1 − β₁^t) · m / (√v / √(1 − β₂^t) + ε) (v_max for v if amsgrad).
-    ``betas`` are Python floats; ``decoupled_weight_decay=True`` (AdamW), ``capturable``,
-    ``differentiable`` and ``fused`` are refused with a clear error.
+    Per element, after ``t ← t + 1``: g ← −g if maximize; g ← g + λw if λ ≠ 0 (w ← w(1 − ηλ)
+    instead when decoupled); m ← m + (1 − β₁)(g − m); v ← β₂v + (1 − β₂)g²;
+    v_max ← max(v_max, v) if amsgrad; w ← w − η/(1 − β₁^t) · m / (√v / √(1 − β₂^t) + ε)
+    (v_max for v if amsgrad). ``betas`` may be one-element tensors, as in torch (the for-loop
+    then computes the bias corrections and step size as tensors in their dtype, and moves β₁ to
+    the param's dtype for ``lerp_``, as torch does). ``fused=True`` is accepted as torch
+    accepts it; its step raises NotImplementedError until ``symopt.fused`` has an Adam kernel.
+    ``capturable=True`` raises torch's own error on the CPU; ``differentiable=True`` is refused.
     """
 
     family = "adam"
-    unsupported = {"capturable": False, "differentiable": False, "fused": None, "decoupled_weight_decay": False}
+    unsupported = {"differentiable": False}
     packed = {"betas": ("beta1", "beta2")}
+    setstate_defaults = {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
+                         "differentiable": False, "decoupled_weight_decay": False, "fused": None}
+    step_on_device_when = ("capturable", "fused")
+    capturable_foreach_lists_xla = False
 
     def __init__(
         self,
@@ -368,19 +508,96 @@ class Adam(GeneratedOptimizer):
         _rules.adam().values(lr=lr, beta1=betas[0], beta2=betas[1], eps=eps, weight_decay=weight_decay)  # torch's order
         if not (all(isinstance(b, float) for b in betas) or all(isinstance(b, Tensor) for b in betas)):
             raise ValueError("betas must be either both floats or both Tensors")
-        for i, b in enumerate(betas):  # torch's checks of tensor betas, before symopt refuses them
+        for i, b in enumerate(betas):  # torch's checks of tensor betas
             if isinstance(b, Tensor) and foreach and not capturable:
                 raise ValueError(f"betas[{i}] as a Tensor is not supported for capturable=False and foreach=True")
             if isinstance(b, Tensor) and b.numel() != 1:
                 raise ValueError(f"Tensor betas[{i}] must be 1-element")
-        if isinstance(betas[0], Tensor):
-            raise ValueError("symopt.torch.Adam takes betas as Python floats, not tensors; use torch.optim.Adam for it")
         super().__init__(
             params,
-            dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize),
+            dict(lr=lr, betas=tuple(map(_to_scalar, betas)), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                 maximize=maximize),
             dict(foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused,
                  decoupled_weight_decay=decoupled_weight_decay),
         )
 
+    def kernel_for(self, group: dict[str, Any]) -> ModuleType:
+        return _kernel_module("adamw" if group.get("decoupled_weight_decay") else "adam")
+
+    def _foreach_for(self, group: dict[str, Any], params: list[Tensor]) -> bool:
+        """torch's choice: ``foreach=None`` stays on the for-loop for a tensor ``lr`` (which its
+        multi-tensor path refuses without ``capturable``), wherever it would pick foreach."""
+        if group.get("foreach") is None and isinstance(group["lr"], Tensor) and not group.get("capturable"):
+            return False
+        return super()._foreach_for(group, params)
+
     def _sparse_update(self, p: Tensor, grad: Tensor, state: dict[str, Tensor], arguments: dict[str, Any]) -> None:
         raise RuntimeError("Adam does not support sparse gradients, please consider SparseAdam instead")
+
+
+class AdamW(Adam):
+    """``torch.optim.AdamW``: :class:`Adam` with ``decoupled_weight_decay=True`` and torch's
+    AdamW default ``weight_decay=1e-2``, over the kernels generated from
+    :func:`symopt.rules.adamw`. Per element: w ← w·(1 − ηλ) if λ ≠ 0, then Adam's update
+    (λ never enters g, m or v). A loaded state_dict keeps ``decoupled_weight_decay=True``, as
+    torch's ``AdamW.__setstate__`` forces it."""
+
+    family = "adamw"
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | Tensor = 1e-3,
+        betas: tuple[float | Tensor, float | Tensor] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: Optional[bool] = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: Optional[bool] = None,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused, decoupled_weight_decay=True)
+
+    def _fix_group(self, group: dict[str, Any]) -> None:
+        group["decoupled_weight_decay"] = True
+
+
+class SGD(GeneratedOptimizer):
+    """``torch.optim.SGD`` over the kernel generated from :func:`symopt.rules.sgd`.
+
+    Per element: g ← −g if maximize; g ← g + λw if λ ≠ 0; if μ ≠ 0: b ← g at the first step
+    (a clone of g: the buffer torch creates then), b ← μb + (1 − τ)g after, g ← g + μb if
+    nesterov, else g ← b; w ← w − ηg. No step counter is kept (the state holds only
+    ``momentum_buffer``, and nothing without momentum); complex params are stepped as complex
+    tensors and sparse gradients with the same ops (a sparse buffer), as torch does.
+    """
+
+    family = "sgd"
+    unsupported = {"differentiable": False}
+    sparse_gradients = "same ops"
+    setstate_defaults = {"nesterov": False, "maximize": False, "foreach": None, "differentiable": False, "fused": False}
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | Tensor = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float | Tensor = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: Optional[bool] = None,
+        differentiable: bool = False,
+        fused: Optional[bool] = None,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                 maximize=maximize),
+            dict(foreach=foreach, differentiable=differentiable, fused=fused),
+        )

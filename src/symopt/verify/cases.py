@@ -19,6 +19,7 @@ VERIFIED = {
     "rmsprop": ("RMSprop", "optim_inputs_func_rmsprop", "optim_error_inputs_func_rmsprop"),
     "sgd": ("SGD", "optim_inputs_func_sgd", "optim_error_inputs_func_sgd"),
     "adam": ("Adam", "optim_inputs_func_adam", "optim_error_inputs_func_adam"),
+    "adamw": ("AdamW", "optim_inputs_func_adamw", "optim_error_inputs_func_adamw"),
 }
 
 #: Shapes of the params in one case: a matrix, a vector, a 0-d tensor and an empty tensor.
@@ -179,6 +180,17 @@ EDGES: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {
         ("edge: dampening, maximize", {"momentum": 0.5, "dampening": 0.5, "maximize": True}, {}),
         ("edge: tensor lr, momentum", {"lr": torch.tensor(0.01), "momentum": 0.9}, {}),
         ("edge: no grad at some steps, momentum", {"momentum": 0.9}, {"none_grad_steps": _SOME}),
+        ("edge: momentum=1, dampening=1", {"momentum": 1.0, "dampening": 1.0}, {}),
+        ("edge: tensor weight_decay, momentum", {"weight_decay": torch.tensor(0.1), "momentum": 0.5}, {}),
+        ("edge: grads 1e-8, nesterov", {"momentum": 0.9, "nesterov": True}, {"grad_scale": 1e-8}),
+    ],
+    "adamw": [
+        ("edge: lr·weight_decay = 1 (w is zeroed before the update)", {"lr": 0.5, "weight_decay": 2.0}, {}),
+        ("edge: large weight_decay, amsgrad", {"weight_decay": 10.0, "lr": 1e-3, "amsgrad": True}, {}),
+        ("edge: weight_decay=0", {"weight_decay": 0.0}, {}),
+        ("edge: maximize, eps=0", {"maximize": True, "eps": 0.0}, {}),
+        ("edge: grads 1e4", {}, {"grad_scale": 1e4}),
+        ("edge: no grad at some steps", {"amsgrad": True}, {"none_grad_steps": _SOME}),
     ],
 }
 
@@ -294,4 +306,11 @@ def _adam(rnd) -> dict[str, Any]:
     }
 
 
-_SAMPLERS = {"adagrad": _adagrad, "rmsprop": _rmsprop, "sgd": _sgd, "adam": _adam}
+def _adamw(rnd) -> dict[str, Any]:
+    # decoupled weight decay: lr·λ from 0 to 1 (w ← w(1 − ηλ) zeroes w at 1)
+    kwargs = _adam(rnd)
+    kwargs["weight_decay"] = rnd.choice((0.0, 1e-2, 1e-2, 0.1, 1.0))
+    return kwargs
+
+
+_SAMPLERS = {"adagrad": _adagrad, "rmsprop": _rmsprop, "sgd": _sgd, "adam": _adam, "adamw": _adamw}

@@ -200,16 +200,19 @@ def run_numpy_kernels(case: Case, params0: list[torch.Tensor], grads: Grads) -> 
     from .. import numpy as symopt_numpy
 
     step = getattr(symopt_numpy, f"{case.rule}_step")
+    stores_step = rules.get(case.rule).stores_step
     out_params, out_states = [], []
     for i, p0 in enumerate(params0):
         w = p0.detach().cpu().numpy().copy()
         state = symopt_numpy.init_state(case.rule, w, **case.math_kwargs)
+        stepped = False
         with np.errstate(all="ignore"):  # NaN/inf propagate as in torch; findings report them
             for step_grads in grads:
                 if step_grads[i] is not None:
                     step(w, step_grads[i].cpu().numpy(), state, **case.math_kwargs)
+                    stepped = True
         out_params.append(torch.from_numpy(w))
-        out_states.append(_state_to_torch(state, p0.dtype, True) if state["step"] else {})
+        out_states.append(_state_to_torch(state, p0.dtype, stores_step) if stepped else {})
     return out_params, out_states
 
 
@@ -226,17 +229,25 @@ def run_torch_kernels(case: Case, params0: list[torch.Tensor], grads: Grads, *, 
     arguments = {k: named[k] for k in kernel.UPDATE_ARGUMENTS if k != "step"}
     params = [p.clone() for p in params0]
     states: list[dict[str, torch.Tensor]] = [{} for _ in params]
+    kept = rule.active_states(values)
     for step_grads in grads:
         active = [i for i, g in enumerate(step_grads) if g is not None]
         for i in active:
-            if not states[i]:
+            if not states[i] and rule.stores_step:
                 states[i]["step"] = torch.tensor(0.0)
-                for s in rule.active_states(values):
+                for s in kept:
                     init = float(s.initial.subs(values))
                     states[i][s.name] = torch.full_like(params[i], init, memory_format=torch.preserve_format)
         groups = [active] if foreach else [[i] for i in active]
         for group in groups:
             if not group:
+                continue
+            if not rule.stores_step:  # SGD: torch's functional takes the buffers (None before the first step)
+                buffers = [states[i].get("momentum_buffer") for i in group] if kept else []
+                functional.sgd([params[i] for i in group], [step_grads[i].clone() for i in group], buffers,
+                               foreach=foreach, **arguments)
+                for i, buf in zip(group, buffers):
+                    states[i]["momentum_buffer"] = buf
                 continue
             buffers = [[states[i].get(key) for i in group] for key in kernel.STATES]
             getattr(functional, case.rule)([params[i] for i in group], [step_grads[i].clone() for i in group], *buffers,
@@ -250,10 +261,12 @@ def run_torch_foreach_kernels(case: Case, params0: list[torch.Tensor], grads: Gr
 
 
 def run_dropin_optimizer(case: Case, params0: list[torch.Tensor], grads: Grads, **code_path: Any) -> Result:
-    """The drop-in optimizers (``symopt.torch.Adagrad`` / ``RMSprop`` / ``Adam``), stepped like torch.optim."""
+    """The drop-in optimizers (``symopt.torch.Adagrad`` / ``RMSprop`` / ``Adam`` / ``AdamW`` / ``SGD``), stepped
+    like torch.optim."""
     from ..torch import optim
 
-    cls = {"adagrad": optim.Adagrad, "rmsprop": optim.RMSprop, "adam": optim.Adam}[case.rule]
+    cls = {"adagrad": optim.Adagrad, "rmsprop": optim.RMSprop, "adam": optim.Adam, "adamw": optim.AdamW,
+           "sgd": optim.SGD}[case.rule]
     params = [p.clone().requires_grad_(True) for p in params0]
     opt = cls(params, **case.math_kwargs, **code_path)
     for step_grads in grads:
@@ -285,21 +298,21 @@ def run_fused_optimizer(case: Case, params0: list[torch.Tensor], grads: Grads) -
 IMPLEMENTATIONS: dict[str, Implementation] = {
     impl.name: impl
     for impl in (
-        Implementation("interpreter", run_interpreter, (torch.float64,), ("adagrad", "rmsprop", "sgd", "adam"),
+        Implementation("interpreter", run_interpreter, (torch.float64,), ("adagrad", "rmsprop", "sgd", "adam", "adamw"),
                        "symopt.interpret.Interpreter, float64, from the model"),
-        Implementation("numpy", run_numpy_kernels, (torch.float64, torch.float32), ("adagrad", "rmsprop", "adam"),
+        Implementation("numpy", run_numpy_kernels, (torch.float64, torch.float32), ("adagrad", "rmsprop", "adam", "adamw", "sgd"),
                        "generated NumPy kernels (symopt.numpy)"),
         Implementation("torch", run_torch_kernels, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
-                       ("adagrad", "rmsprop", "adam"), "generated Torch single-tensor kernels (symopt.torch.functional)",
+                       ("adagrad", "rmsprop", "adam", "adamw", "sgd"), "generated Torch single-tensor kernels (symopt.torch.functional)",
                        quick_dtypes=(torch.float64, torch.float32, torch.bfloat16, torch.float16)),
         Implementation("optim", run_dropin_optimizer, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
-                       ("adagrad", "rmsprop", "adam"), "drop-in optimizers symopt.torch.Adagrad / RMSprop / Adam"),
+                       ("adagrad", "rmsprop", "adam", "adamw", "sgd"), "drop-in optimizers symopt.torch.Adagrad / RMSprop / Adam / AdamW / SGD"),
         Implementation("torch-foreach", run_torch_foreach_kernels, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
-                       ("adagrad", "rmsprop", "adam"), "generated Torch multi-tensor kernels (torch._foreach_*)",
+                       ("adagrad", "rmsprop", "adam", "adamw", "sgd"), "generated Torch multi-tensor kernels (torch._foreach_*)",
                        mirrors="torch.optim(foreach=True)",
                        quick_dtypes=(torch.float64, torch.float32, torch.bfloat16, torch.float16)),
         Implementation("optim-foreach", run_dropin_foreach, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
-                       ("adagrad", "rmsprop", "adam"), "drop-in optimizers with foreach=True",
+                       ("adagrad", "rmsprop", "adam", "adamw", "sgd"), "drop-in optimizers with foreach=True",
                        mirrors="torch.optim(foreach=True)"),
         Implementation("fused", run_fused_optimizer, (torch.float64, torch.float32), ("adagrad", "rmsprop"),
                        "fused C kernels (symopt.fused) behind symopt.torch.Adagrad / RMSprop with fused=True",

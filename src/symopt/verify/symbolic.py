@@ -78,6 +78,9 @@ class SymbolicArray:
     def clone(self) -> SymbolicArray:
         return SymbolicArray(self.expr)
 
+    def detach(self) -> SymbolicArray:
+        return self
+
     def conj(self) -> SymbolicArray:
         return self
 
@@ -262,7 +265,7 @@ FOREACH_FUNCTIONS: dict[str, Callable[..., list[sp.Expr]]] = {
 }
 
 symbolic_torch = _SymbolicTorch(
-    is_complex=lambda x: False, view_as_real=lambda x: x, view_as_complex=lambda x: x,
+    Tensor=SymbolicArray, is_complex=lambda x: False, view_as_real=lambda x: x, view_as_complex=lambda x: x,
     sqrt=lambda x: SymbolicArray(sp.sqrt(_value(x))),
     maximum=lambda a, b, out=None: (out._set if out is not None else SymbolicArray)(sp.Max(_value(a), _value(b))),
     _foreach_copy_=_foreach("copy", _copy, inplace=True),
@@ -292,7 +295,8 @@ def kernel_step_map(module: types.ModuleType, rule: UpdateRule, values: dict[str
     param = SymbolicArray(rules.w)
     args = [param, SymbolicArray(rules.g)] + [buffers.get(name, None) for name in module.STATES]
     keywords = {k: (step if k == "step" else values[k]) for k in module.UPDATE_ARGUMENTS}
-    namespace["update"](*args, **keywords)
+    created = namespace["update"](*args, **keywords)
+    buffers.update(created or {})  # a lazy state the kernel created (its LAZY_STATES), returned
     known = _known(rule, values)
     out = {rules.w: param.expr}
     for s in rule.states:

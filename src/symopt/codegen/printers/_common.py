@@ -204,15 +204,20 @@ class KernelPrinterMixin:
         if prelude and self.prelude_first:
             blocks.append((sp.true, prelude))
             prelude = []
-        for a in rule.body:
-            if prelude and a.target in self.persistent:
+        at = prelude_index(rule)
+        for item in self.body_items(rule):
+            assigns = list(item) if isinstance(item, tuple) else [item]
+            if prelude and at < len(rule.body) and any(a is rule.body[at] for a in assigns):
                 blocks.append((sp.true, prelude))
                 prelude = []
-            lines = self._print_Assign(a)
-            if blocks and blocks[-1][0] == a.when and a.when is not sp.true:
+            if isinstance(item, tuple):
+                when, lines = self.print_group(item)
+            else:
+                when, lines = item.when, self._print_Assign(item)
+            if blocks and blocks[-1][0] == when and when is not sp.true:
                 blocks[-1][1].extend(lines)
             else:
-                blocks.append((a.when, list(lines)))
+                blocks.append((when, list(lines)))
         out: list[str] = []
         for when, lines in blocks:
             if when is sp.true:
@@ -221,14 +226,57 @@ class KernelPrinterMixin:
                 out.append(f"if {self.guard(when)}:")
                 # an assignment with nothing to compute (x ← x) prints as a comment only
                 out += indent(lines if any(line.strip() and not line.lstrip().startswith("#") for line in lines) else [*lines, "pass"])
-        return "\n".join(out)
+        return "\n".join(out + self.after_body())
+
+    def body_items(self, rule: UpdateRule) -> list[Assign | tuple[Assign, ...]]:
+        """The body as the printer walks it: one assignment at a time, or a tuple of assignments
+        that :meth:`print_group` prints together (the foreach printer's per-tensor runs)."""
+        return list(rule.body)
+
+    def print_group(self, group: tuple[Assign, ...]) -> tuple[sp.Basic, list[str]]:  # pragma: no cover - abstract
+        """``(guard, lines)`` of a group from :meth:`body_items`."""
+        raise NotImplementedError
+
+    def after_body(self) -> list[str]:
+        """Statements printed after the body (the Torch kernels' ``return`` of lazy states)."""
+        return []
 
     def before_state_updates(self) -> list[str]:
-        """Statements printed once, before the first assignment to the parameter or a state."""
+        """Statements printed once, before the assignment :func:`prelude_index` names (the first
+        update of a state: after the gradient and parameter transformations)."""
         return []
 
     def _print_Assign(self, assign: Assign) -> list[str]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def prelude_index(rule: UpdateRule) -> int:
+    """Where :meth:`KernelPrinterMixin.before_state_updates` goes: before the first assignment to
+    a state (after the transformations of g and w that torch's for-loop applies to the tensors as
+    they are: maximize, weight decay, coupled or decoupled), or, in a rule without one, before
+    the last assignment to the parameter."""
+    states = {s.symbol for s in rule.states}
+    for i, a in enumerate(rule.body):
+        if a.target in states:
+            return i
+    updates = [i for i, a in enumerate(rule.body) if a.target == w]
+    return updates[-1] if updates else len(rule.body)
+
+
+def lazy_creations(rule: UpdateRule) -> dict[sp.Symbol, Assign]:
+    """Lazy state (:attr:`StateVar.lazy`) → the assignment that creates it: its first one in the
+    body, which must not read it (torch has no buffer yet there)."""
+    out: dict[sp.Symbol, Assign] = {}
+    for s in rule.states:
+        if not s.lazy:
+            continue
+        first = next((a for a in rule.body if a.target == s.symbol), None)
+        if first is None:
+            raise CodegenError(f"the lazy state {s.name} of {rule.name} is never assigned")
+        if s.symbol in first.expr.free_symbols:
+            raise CodegenError(f"the lazy state {s.name} of {rule.name} is read by the assignment that creates it")
+        out[s.symbol] = first
+    return out
 
 
 def assignment_comment(assign: Assign) -> str:
