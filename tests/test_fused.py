@@ -629,3 +629,340 @@ def test_a_param_made_non_contiguous_in_place_leaves_the_kept_plan_for_the_torch
         mine.step()
         assert torch.equal(a.detach(), b.detach()), k
         assert torch.equal(ref.state[a]["sum"], mine.state[b]["sum"])
+
+
+# -- faults: no fault in the cache, the compiler or the disk crashes a step -------------------------
+# Each test injects one fault (env vars, monkeypatch, files in tmp dirs) and steps the drop-ins:
+# before symopt.fused handled them, each of these raised out of step() (or killed the process).
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+
+from symopt.verify.tolerances import tolerance  # noqa: E402
+
+FAULT_STEPS = 6
+
+
+@pytest.fixture
+def fresh(monkeypatch, tmp_path):
+    """A process that has loaded, warned about and privately built nothing yet, with its cache in
+    ``tmp_path / "cache"`` and its temporary files in ``tmp_path / "tmp"``."""
+    monkeypatch.setattr(fbuild, "_LOADED", {})
+    monkeypatch.setattr(fbuild, "_WARNED", set(), raising=False)
+    monkeypatch.setattr(fbuild, "_PRIVATE", [], raising=False)
+    monkeypatch.setattr(flaunch, "_KERNELS", {})
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    monkeypatch.setenv("SYMOPT_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _forget_process(monkeypatch):
+    """As a new process would start: nothing loaded, no kernel."""
+    monkeypatch.setattr(fbuild, "_LOADED", {})
+    monkeypatch.setattr(flaunch, "_KERNELS", {})
+
+
+def _train(make, family, dtype, steps=FAULT_STEPS, seed=8):
+    """Params (:data:`SHAPES`) stepped ``steps`` times by ``make(params)`` on seeded gradients."""
+    params = [p.clone().requires_grad_(True) for p in _tensors(dtype, seed)]
+    opt = make(params)
+    for k in range(steps):
+        for p, g in zip(params, _tensors(dtype, 900 + k)):
+            p.grad = g.clone()
+        opt.step()
+    return [p.detach() for p in params], opt
+
+
+def _symopt(family, fused):
+    if family == "adagrad":
+        return lambda ps: symopt_optim.Adagrad(ps, fused=fused, lr_decay=0.01, weight_decay=0.1)
+    return lambda ps: symopt_optim.RMSprop([{"params": ps, "fused": fused}], centered=True, momentum=0.9)
+
+
+def _torch(family, **path):
+    if family == "adagrad":
+        return lambda ps: torch.optim.Adagrad(ps, lr_decay=0.01, weight_decay=0.1, **path)
+    return lambda ps: torch.optim.RMSprop(ps, centered=True, momentum=0.9, **path)
+
+
+def _fused_reference(family, dtype):
+    """What the fused C path computes, from independent sources: torch.optim.Adagrad(fused=True)
+    (bitwise with it), and for RMSprop torch's for-loop operations with a correctly rounded sqrt."""
+    if family == "adagrad":
+        return _train(_torch("adagrad", fused=True), family, dtype)[0]
+    expected = [p.clone() for p in _tensors(dtype, 8)]
+    _rmsprop_sequence(expected, [_tensors(dtype, 900 + k) for k in range(FAULT_STEPS)], _correct_sqrt,
+                      centered=True, momentum=0.9)
+    return expected
+
+
+def _bitwise(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def _assert_the_torch_kernels_stepped(params, family, dtype):
+    """A fallback's result: bitwise the generated Torch kernels' (= torch.optim's for-loop, their
+    reference), and within the verify tolerance of the fused C path (the two round differently:
+    torch's fused Adagrad and eager sqrt are not its for-loop), finite."""
+    loop = _train(_torch(family, foreach=False), family, dtype)[0]
+    assert _bitwise(params, loop)
+    fused = _fused_reference(family, dtype)
+    ulp = max(normwise_ulp(x, y) for x, y in zip(params, fused) if x.numel())
+    assert all(torch.isfinite(x).all() for x in params)
+    assert 0 < ulp <= tolerance(dtype, "fused", "torch.optim", FAULT_STEPS, same_operations=False), ulp
+
+
+def _assert_the_c_kernel_stepped(params, family, dtype, launches):
+    assert launches and _bitwise(params, _fused_reference(family, dtype))
+
+
+def _cached_entry(cache, family="adagrad"):
+    """Build ``family``'s library into the entry of ``cache`` that a load looks for, without
+    loading it in this process (the loader would hand a later load of that path its first
+    mapping: the damage must meet a process that has not loaded the entry, as a new one)."""
+    cc, source = fbuild.find_compiler(), flaunch.source(family)
+    if cc is None:
+        pytest.skip("no C compiler here")
+    flags = fbuild.BASE_FLAGS + (fbuild.OPENMP_FLAGS if fbuild.openmp_works(cc) else fbuild.SERIAL_FLAGS)
+    path = cache / f"symopt_{family}-{fbuild.cache_key(source, cc, flags)}.so"
+    fbuild.build(source, path, cc, flags)
+    return path
+
+
+def _damage(path, data):
+    """The entry replaced by ``data`` as a new file (a process that has the old one mapped keeps it)."""
+    path.unlink()
+    path.write_bytes(data)
+
+
+def _fault_warnings(record):
+    return [str(w.message) for w in record if issubclass(w.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize("length", [0, 100])
+def test_fault_a_truncated_cached_library_is_rebuilt_once_in_place(fresh, monkeypatch, launches, length):
+    """Old: ``OSError: ...: file too short`` (0 bytes) / ``cannot read file data`` (100) from step()."""
+    path = _cached_entry(fresh)
+    _damage(path, path.read_bytes()[:length])
+    builds, replaced, real_build, real_replace = [], [], fbuild.build, os.replace
+    monkeypatch.setattr(fbuild, "build", lambda *a: (builds.append(a[1]), real_build(*a))[1])
+    monkeypatch.setattr(fbuild.os, "replace", lambda a, b: (replaced.append(Path(b)), real_replace(a, b))[1])
+    launches.clear()
+    with pytest.warns(RuntimeWarning) as record:
+        params, _ = _train(_symopt("adagrad", True), "adagrad", torch.float64)
+        _train(_symopt("adagrad", True), "adagrad", torch.float64)  # a second optimizer: no second rebuild
+    (message,) = _fault_warnings(record)
+    assert f"cached fused kernel library {path} failed to load" in message and "rebuilt it" in message
+    assert ("file too short" if length == 0 else "truncated") in message
+    assert builds == [path] and replaced == [path]  # rebuilt once, published over the entry atomically
+    assert flaunch._KERNELS["adagrad"].library.path == path and not flaunch._KERNELS["adagrad"].library.cached
+    _assert_the_c_kernel_stepped(params, "adagrad", torch.float64, launches)
+    _forget_process(monkeypatch)
+    assert fbuild.load("symopt_adagrad", flaunch.source("adagrad")).cached  # the entry loads again
+    assert sorted(p.name for p in fresh.iterdir()) == [path.name]  # no temporary files left
+
+
+def test_fault_a_rebuilt_library_that_fails_to_load_too_falls_back_to_the_torch_kernels(fresh, monkeypatch, launches):
+    """A disk that loses what is written: the cached entry and its rebuild are both empty. Old:
+    ``OSError: ...: file too short`` from step()."""
+    path = _cached_entry(fresh)
+    _damage(path, b"")
+    builds, real_build = [], fbuild.build
+
+    def losing_build(source, out, cc, flags):
+        builds.append(out)
+        real_build(source, out, cc, flags)
+        _damage(out, b"")
+
+    monkeypatch.setattr(fbuild, "build", losing_build)
+    launches.clear()
+    with pytest.warns(RuntimeWarning) as record:
+        params, _ = _train(_symopt("adagrad", True), "adagrad", torch.float32)
+        _train(_symopt("adagrad", True), "adagrad", torch.float32)
+    (message,) = _fault_warnings(record)  # one warning per process and cause
+    assert message.startswith("symopt fused CPU backend unavailable (the fused kernel library ")
+    assert "fails to load, rebuilt or not: file too short for an ELF header (0 bytes)); using the Torch backend" in message
+    assert "Fix: set SYMOPT_CACHE_DIR to a writable directory" in message
+    assert builds == [path] and not launches  # rebuilt once in this process, and never launched
+    _assert_the_torch_kernels_stepped(params, "adagrad", torch.float32)
+
+
+#: a process that imports only symopt.fused.build (the standard library: it starts in a tenth of a
+#: second) and loads one library from a cache: argv = build.py, source file, cache [, barrier, n]
+_LOAD_SCRIPT = r"""
+import hashlib, importlib.util, os, pathlib, sys, time
+spec = importlib.util.spec_from_file_location("fused_build", sys.argv[1])
+build = sys.modules["fused_build"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(build)
+source, cache = pathlib.Path(sys.argv[2]).read_text(), pathlib.Path(sys.argv[3])
+if len(sys.argv) > 4:  # a barrier: every process starts its load at once
+    ready, n = pathlib.Path(sys.argv[4]), int(sys.argv[5])
+    (ready / str(os.getpid())).touch()
+    deadline = time.monotonic() + 60
+    while len(list(ready.iterdir())) < n and time.monotonic() < deadline:
+        time.sleep(0.001)
+library = build.load("symopt_adagrad", source, directory=cache)
+library.handle.symopt_adagrad_plain_f64  # its functions resolve
+print(library.path, library.cached, hashlib.sha256(library.path.read_bytes()).hexdigest())
+"""
+
+
+def _load_in_a_new_process(tmp_path, cache, *barrier):
+    source = tmp_path / "adagrad.c"
+    source.write_text(flaunch.source("adagrad"), encoding="utf-8")
+    return subprocess.Popen([sys.executable, "-c", _LOAD_SCRIPT, fbuild.__file__, str(source), str(cache), *map(str, barrier)],
+                            env=dict(os.environ, TMPDIR=str(tmp_path / "tmp")), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _adagrad_bitwise_with_torch_fused(library):
+    """One of the library's kernels stepped 3 times on 1000 float64 elements, bitwise as
+    torch.optim.Adagrad(fused=True)."""
+    gen = torch.Generator().manual_seed(95)
+    p = torch.randn(1000, dtype=torch.float64, generator=gen)
+    q = p.clone().requires_grad_(True)
+    ref, kernel, state = torch.optim.Adagrad([q], fused=True), FusedKernel("adagrad", library=library), torch.zeros_like(p)
+    for step in range(1, 4):
+        g = torch.randn(1000, dtype=torch.float64, generator=gen)
+        q.grad = g.clone()
+        ref.step()
+        kernel.step([p], [g], {"sum": [state]}, [float(step)])
+    return torch.equal(p, q.detach()) and torch.equal(state, ref.state[q]["sum"])
+
+
+def test_fault_a_library_truncated_past_its_segments_is_rebuilt_not_a_bus_error(fresh, tmp_path):
+    """A library cut at half its length keeps a valid ELF header: dlopen maps it, and the process
+    dies of SIGBUS touching the missing pages (old: return code -7, nothing to catch). Its header
+    tables and segments say how long it must be: rebuilt, in a new process."""
+    entry = _cached_entry(fresh)
+    data = entry.read_bytes()
+    _damage(entry, data[: len(data) // 2])
+    proc = _load_in_a_new_process(tmp_path, fresh)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, (proc.returncode, err[-2000:])
+    path, cached, _ = out.split()
+    assert path == str(entry) and cached == "False" and entry.read_bytes() == data
+    assert "failed to load (truncated: " in err and "rebuilt it" in err
+    library = fbuild.load("symopt_adagrad", flaunch.source("adagrad"))
+    assert library.cached and library.path == entry and _adagrad_bitwise_with_torch_fused(library)
+
+
+def test_fault_elf_truncation_finds_every_cut(tmp_path):
+    """Every prefix of a built library is found short (the empty file, the magic number alone, 64
+    cuts across its length); the whole file and a file that is not ELF (dlopen decides) are not."""
+    library = fbuild.load("t_adagrad_elf", flaunch.source("adagrad"), directory=tmp_path)
+    data = library.path.read_bytes()
+    cut = library.path.with_name("cut.so")
+    for length in sorted({0, 4, 16, 63, 64, len(data) - 1, *range(0, len(data), max(1, len(data) // 64))}):
+        cut.write_bytes(data[:length])
+        assert fbuild.elf_truncation(cut) is not None, length
+    cut.write_bytes(data)
+    assert fbuild.elf_truncation(cut) is None
+    cut.write_bytes(b"not a library at all\n")
+    assert fbuild.elf_truncation(cut) is None
+
+
+def _not_a_directory(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    return tmp_path / "a-file" / "cache"
+
+
+@pytest.mark.parametrize("where", ["/proc/nonexistent", "under a file"])
+def test_fault_an_unwritable_cache_dir_builds_in_a_private_temporary_one(fresh, monkeypatch, tmp_path, launches, where):
+    """Old: ``FileNotFoundError: [Errno 2] No such file or directory: '/proc/nonexistent'`` /
+    ``NotADirectoryError`` from step()."""
+    cache = Path(where) if where.startswith("/") else _not_a_directory(tmp_path)
+    monkeypatch.setenv("SYMOPT_CACHE_DIR", str(cache))
+    families = ("adagrad", "rmsprop") if where.startswith("/") else ("adagrad",)
+    with pytest.warns(RuntimeWarning) as record:
+        stepped = {f: _train(_symopt(f, True), f, torch.float64)[0] for f in families}
+    (message,) = _fault_warnings(record)  # one cause, one warning (for two libraries built)
+    assert f"fused kernel cache directory {cache} cannot be written (" in message
+    assert "building in the private temporary directory" in message and "Fix: set SYMOPT_CACHE_DIR" in message
+    (private,) = {flaunch._KERNELS[f].library.path.parent for f in families}
+    assert private.parent == tmp_path / "tmp" and private.name.startswith("symopt-fused-") and str(private) in message
+    for family, params in stepped.items():
+        _assert_the_c_kernel_stepped(params, family, torch.float64, launches)
+
+
+def test_fault_the_private_directory_is_removed_at_exit(tmp_path):
+    """Old: ``FileNotFoundError`` (return code 1)."""
+    (tmp_path / "tmp").mkdir()
+    proc = _load_in_a_new_process(tmp_path, "/proc/nonexistent")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    path = Path(out.split()[0])
+    assert path.parent.parent == tmp_path / "tmp" and path.parent.name.startswith("symopt-fused-")
+    assert not path.parent.exists() and err.count("cannot be written") == 1
+
+
+def _failing_compiler(tmp_path):
+    script = tmp_path / "broken-cc"
+    script.write_text("#!/bin/sh\necho 'cc1: fatal error: simulated failure' >&2\nexit 1\n")
+    script.chmod(0o755)
+    return str(script), "cc1: fatal error: simulated failure"
+
+
+@pytest.mark.parametrize("compiler", ["/bin/false", "a script that fails"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fault_a_failing_compiler_falls_back_to_the_torch_kernels_with_one_warning(fresh, monkeypatch, tmp_path,
+                                                                                   launches, compiler, dtype):
+    """Old: ``BuildError: /bin/false failed to build symopt_adagrad-....so:`` from step()."""
+    if compiler.startswith("/"):
+        if not os.access(compiler, os.X_OK):
+            pytest.skip(f"no {compiler} here")
+        cc, said = compiler, "exit status 1, no output"
+    else:
+        cc, said = _failing_compiler(tmp_path)
+    monkeypatch.setenv("CC", cc)
+    builds, real_build = [], fbuild.build
+    monkeypatch.setattr(fbuild, "build", lambda *a: (builds.append(a[1]), real_build(*a))[1])
+    with pytest.warns(RuntimeWarning) as record:
+        adagrad, _ = _train(_symopt("adagrad", True), "adagrad", dtype)
+        rmsprop, _ = _train(_symopt("rmsprop", True), "rmsprop", dtype)
+        _train(_symopt("adagrad", True), "adagrad", dtype)  # tried once per process
+    (message,) = _fault_warnings(record)  # one cause (the compiler), one warning
+    assert message == (f"symopt fused CPU backend unavailable (compiler {cc} failed: {said}); using the Torch "
+                       "backend (the generated Torch kernels) instead. Fix: set CC to a working C compiler or pass fused=False")
+    assert len(builds) == 2 and not launches  # one try per family
+    _assert_the_torch_kernels_stepped(adagrad, "adagrad", dtype)
+    _assert_the_torch_kernels_stepped(rmsprop, "rmsprop", dtype)
+
+
+def test_fault_a_source_the_compiler_rejects_falls_back_naming_a_bug(fresh, monkeypatch, launches):
+    """A working compiler that rejects the generated source (a printer bug): the same fallback, and
+    the warning says it is symopt's bug. Old: ``BuildError`` from step()."""
+    if fbuild.find_compiler() is None:
+        pytest.skip("no C compiler here")
+    monkeypatch.setattr(flaunch, "source", lambda family: "this is not C;\n")
+    with pytest.warns(RuntimeWarning) as record:
+        params, _ = _train(_symopt("adagrad", True), "adagrad", torch.float64)
+    (message,) = _fault_warnings(record)
+    assert "rejected the generated source of symopt_adagrad-" in message and "error" in message
+    assert message.endswith("Fix: this is a symopt bug, please report it; pass fused=False meanwhile")
+    assert not launches
+    _assert_the_torch_kernels_stepped(params, "adagrad", torch.float64)
+
+
+def test_fault_four_processes_building_into_one_empty_cache_at_once(fresh, tmp_path):
+    """Four processes start building the same library into one empty cache at the same moment (a
+    barrier): each loads a complete library without a warning, and the cache ends with one
+    library, which steps bitwise as torch.optim.Adagrad(fused=True), and no temporary files.
+    Bounded: 120 s. (Passes on the old build.py too: publishing was already atomic.)"""
+    cache, ready = fresh, tmp_path / "ready"
+    cache.mkdir()
+    ready.mkdir()
+    procs = [_load_in_a_new_process(tmp_path, cache, ready, 4) for _ in range(4)]
+    results = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 4, [err[-2000:] for _, err in results]
+    assert [err for _, err in results] == [""] * 4
+    (library,) = sorted(cache.iterdir())
+    assert {tuple(out.split()[::2]) for out, _ in results} == {(str(library), _sha256(library))}
+    assert _adagrad_bitwise_with_torch_fused(fbuild.load("symopt_adagrad", flaunch.source("adagrad"), directory=cache))
+
+
+def _sha256(path):
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -4,7 +4,8 @@ compiler (:mod:`symopt.fused.build`, cached on disk) and called on whole param g
 
 from __future__ import annotations
 
-from .build import BuildError, CompilerMissing, cache_dir, load
+from .build import BuildError, CompilerMissing, FusedUnavailable, LoadError, cache_dir, load
 from .launcher import CHUNK, FusedKernel, FusedLaunchError, kernel, source
 
-__all__ = ["BuildError", "CHUNK", "CompilerMissing", "FusedKernel", "FusedLaunchError", "cache_dir", "kernel", "load", "source"]
+__all__ = ["BuildError", "CHUNK", "CompilerMissing", "FusedKernel", "FusedLaunchError", "FusedUnavailable", "LoadError",
+           "cache_dir", "kernel", "load", "source"]

@@ -19,6 +19,7 @@ per param group (:mod:`symopt.torch.optim`).
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import operator
 import weakref
@@ -33,7 +34,7 @@ from .. import rules
 from ..rules import t
 from ..codegen.printers.c import FUSED_FAMILIES, buffers_of, function_name, hyperparameters_of, switches, variant_of
 from ..codegen.render import module_name
-from .build import Library, load
+from .build import FusedUnavailable, Library, load
 
 #: elements per thread below which fewer threads are used (torch's at::internal::GRAIN_SIZE)
 GRAIN = 32768
@@ -348,14 +349,24 @@ def _scalar(value: Any) -> float:
     return float(value)
 
 
-_KERNELS: dict[str, FusedKernel] = {}
+#: family -> its process-wide kernel, or why it is unavailable (tried once per process)
+_KERNELS: dict[str, "FusedKernel | FusedUnavailable"] = {}
 
 
 def kernel(family: str) -> FusedKernel:
-    """The process-wide :class:`FusedKernel` of ``family`` (built or loaded on first use)."""
-    if family not in _KERNELS:
-        _KERNELS[family] = FusedKernel(family)
-    return _KERNELS[family]
+    """The process-wide :class:`FusedKernel` of ``family`` (built or loaded on first use). Raises
+    :class:`~symopt.fused.build.FusedUnavailable` when it cannot be built or loaded here: the
+    first time, and again (without another build) every later time."""
+    found = _KERNELS.get(family)
+    if found is None:
+        try:
+            found = FusedKernel(family)
+        except FusedUnavailable as exc:
+            found = exc.with_traceback(None)
+        _KERNELS[family] = found
+    if isinstance(found, FusedUnavailable):
+        raise copy.copy(found)
+    return found
 
 
 __all__ = ["CHUNK", "FusedKernel", "FusedLaunchError", "LaunchPlan", "chunk_rows", "kernel", "source"]
