@@ -429,7 +429,7 @@ def test_sparse_sgd_with_weight_decay_raises_torchs_error():
 
 
 @pytest.mark.parametrize("rule", ["sgd", "adam", "adamw"])
-def test_fused_is_accepted_as_torch_accepts_it_and_step_names_the_missing_kernel(rule):
+def test_fused_is_accepted_as_torch_accepts_it_and_steps_bitwise_with_torchs_fused(rule):
     mine_cls, torch_cls = PAIRS[rule]
     for fused in (False, None):  # torch's non-fused paths: stepped as usual
         kwargs = {"momentum": 0.5} if rule == "sgd" else {"amsgrad": True}
@@ -445,11 +445,16 @@ def test_fused_is_accepted_as_torch_accepts_it_and_step_names_the_missing_kernel
         for cls in (mine_cls, torch_cls):
             with pytest.raises(RuntimeError, match=message):
                 cls([torch.zeros(2, requires_grad=True)], fused=True, **kwargs)
-    p = torch.zeros(2, requires_grad=True)
-    opt = mine_cls([p], fused=True)  # accepted at construction, as torch
-    p.grad = torch.ones(2)
-    with pytest.raises(NotImplementedError, match=f"symopt.fused has no fused kernel for '{rule}'"):
-        opt.step()
+    # torch's fused CPU kernels pair a param and its gradient by memory order (a transposed param
+    # with a contiguous gradient is stepped with the wrong elements): contiguous params only
+    kwargs = {"momentum": 0.5} if rule == "sgd" else {"amsgrad": True}
+    base = [p.contiguous() for p in _params(torch.float32)]
+    a, b = ([p.clone().requires_grad_(True) for p in base] for _ in range(2))
+    oa, ob = mine_cls(a, fused=True, **kwargs), torch_cls(b, fused=True, **kwargs)  # the fused C kernels (symopt.fused)
+    gen = torch.Generator().manual_seed(10)
+    for _ in range(3):
+        _step_both(a, oa, b, ob, gen)
+    _assert_bitwise(a, oa, b, ob)
 
 
 @pytest.mark.parametrize("foreach", FOREACH, ids=["for-loop", "foreach"])

@@ -5,7 +5,10 @@
 covering every tensor) and the pointer arrays, validates every buffer (device CPU, one dtype
 float32/float64, contiguous, shape of its param, no overlap between any two buffers) and calls the
 library with ``torch.get_num_threads()`` threads (fewer below ``GRAIN`` elements per thread,
-as torch's ``at::parallel_for`` does).
+as torch's ``at::parallel_for`` does). The kernels of a rule with ``fused_tail="first_product"``
+(SGD, Adam, AdamW) also take, per tensor, the index where torch's scalar tail begins
+(:func:`tail_starts`): the last ``numel mod Vectorized<T>::size()`` elements, which ATen's fused
+kernel rounds otherwise.
 
 The fixed half of a launch is a :class:`LaunchPlan`: params and state buffers, validated once,
 with their chunk table and pointer arrays. Each launch brings the gradients, validated again only
@@ -32,7 +35,8 @@ from torch import Tensor
 
 from .. import rules
 from ..rules import t
-from ..codegen.printers.c import FUSED_FAMILIES, buffers_of, function_name, hyperparameters_of, switches, variant_of
+from ..codegen.printers.c import (C_FAMILIES, buffers_of, function_name, hyperparameters_of, switches, takes_tails,
+                                  variant_of)
 from ..codegen.render import module_name
 from .build import FusedUnavailable, Library, load
 
@@ -41,8 +45,26 @@ GRAIN = 32768
 #: elements per chunk-table row: big enough to amortise the row, small enough to balance threads
 CHUNK = 1 << 16
 DTYPES = {torch.float32: "float32", torch.float64: "float64"}
+#: bytes of one at::vec::Vectorized<T> by torch's CPU capability (ATen's VECTOR_WIDTH: 64 with
+#: AVX512, 32 otherwise)
+VECTOR_BYTES = {"AVX512": 64}
 _DEREFERENCE = weakref.ref.__call__
 _IS_CPU, _LAYOUT, _DTYPE, _SHAPE = (operator.attrgetter(a) for a in ("is_cpu", "layout", "dtype", "shape"))
+
+
+def vector_size(dtype: torch.dtype) -> int:
+    """``at::vec::Vectorized<T>::size()`` of torch's CPU kernels in this process (its CPU
+    capability: ``torch.backends.cpu.get_cpu_capability()``)."""
+    width = VECTOR_BYTES.get(torch.backends.cpu.get_cpu_capability(), 32)
+    return width // torch.empty((), dtype=dtype).element_size()
+
+
+def tail_starts(sizes: Sequence[int], dtype: torch.dtype) -> list[int]:
+    """Per tensor of ``sizes`` elements, where torch's fused kernel leaves its vector loop for its
+    scalar tail: ``n − n mod W`` (W = :func:`vector_size`). ATen splits a tensor among threads
+    at cache-line multiples of W, so this is the only tail."""
+    width = vector_size(dtype)
+    return [n - n % width for n in sizes]
 
 
 def check_group(buffers: list[list[Tensor]], names: list[str], same_device: Callable[[str, Tensor], str | None],
@@ -141,6 +163,7 @@ class LaunchPlan:
         self.n_chunks = len(rows)
         self.elements = sum(p.numel() for p in params)
         self.chunks = torch.tensor(rows, dtype=torch.int64).reshape(-1, 3).contiguous()
+        self.tails = torch.tensor(tail_starts([p.numel() for p in params], params[0].dtype), dtype=torch.int64)
         self.param_pointers = list(map(Tensor.data_ptr, params))
         self._arrays = {"params": _pointer_array(params), "grads": (ctypes.c_void_p * len(params))()}
         self._arrays.update({k: _pointer_array(self.states[k]) for k in keys})
@@ -223,7 +246,8 @@ class LaunchPlan:
         scalars = [_scalar(hyperparameters[h]) if h in hyperparameters else defaults[h] for h in hyper_names]
         threads = max(1, min(torch.get_num_threads(), -(-self.elements // GRAIN)))
         fn, *arrays = arguments
-        fn(self.n_chunks, self.chunks.data_ptr(), threads, *arrays, steps_pointer, *scalars)
+        tails = (self.tails.data_ptr(),) if self.kernel.takes_tails else ()
+        fn(self.n_chunks, self.chunks.data_ptr(), threads, *arrays, steps_pointer, *tails, *scalars)
 
 
 def chunk_rows(sizes: Sequence[int]) -> list[tuple[int, int, int]]:
@@ -254,13 +278,15 @@ def _check_first(first: Any) -> None:
 
 
 class FusedKernel:
-    """The fused kernels of one rule family (``"adagrad"``, ``"rmsprop"``)."""
+    """The fused kernels of one rule family (:data:`~symopt.codegen.printers.c.C_FAMILIES`:
+    ``"adagrad"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``, ``"sgd"``)."""
 
     def __init__(self, family: str, *, library: Library | None = None) -> None:
-        if family not in FUSED_FAMILIES:
-            raise ValueError(f"no fused C kernels for {family!r}; there are: {', '.join(FUSED_FAMILIES)}")
+        if family not in C_FAMILIES:
+            raise ValueError(f"no fused C kernels for {family!r}; there are: {', '.join(C_FAMILIES)}")
         self.family = family
         self.rule = rules.get(family)
+        self.takes_tails = takes_tails(self.rule)
         self.library = library if library is not None else load(f"symopt_{module_name(self.rule)}", source(family))
         self._functions: dict[str, Any] = {}
         self._plans: dict[tuple, tuple] = {}
@@ -290,7 +316,7 @@ class FusedKernel:
             n_hyper = len(hyperparameters_of(self.rule, variant))
             fn.argtypes = (
                 [ctypes.c_int64, ctypes.c_void_p, ctypes.c_int] + [ctypes.c_void_p] * n_buffers + [ctypes.c_void_p]
-                + [ctypes.c_double] * n_hyper
+                + [ctypes.c_void_p] * self.takes_tails + [ctypes.c_double] * n_hyper
             )
             fn.restype = None
             self._functions[name] = fn
@@ -312,8 +338,10 @@ class FusedKernel:
     ) -> None:
         """One step in place on ``params`` and ``states[key]`` (torch's state keys); ``steps`` holds
         each param's step count t after the increment (a float64 tensor or numbers; None for a rule
-        that does not use t). The plan of the previous call is reused when the params and state
-        buffers are the same tensors at the same addresses."""
+        that does not use t). SGD's kernels take ``is_first_step`` (torch's keyword: the momentum
+        buffers were just made, ``torch.empty_like(grad)``, and are written, not read). The plan
+        of the previous call is reused when the params and state buffers are the same tensors at
+        the same addresses."""
         variant, keys, hyper_names, uses_step = self._plan(hyperparameters)
         steps = check_arguments(self.family, keys, uses_step, params, grads, states, steps, FusedLaunchError)
         n = len(params)

@@ -7,7 +7,7 @@ is built (``rules.adagrad(eps_placement="inside")`` is TensorFlow's/optax's ``ep
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 EPS_PLACEMENTS = ("outside", "inside", "recursion")
@@ -18,6 +18,7 @@ SIGNS = ("descent", "ascent")
 FOREACH_SCALES = ("operand", "op")
 SCALAR_CONTRACTIONS = ("none", "fma")
 COMPLEX_VIEWS = ("real", "none")
+FUSED_TAILS = ("vector", "first_product")
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,19 @@ class Conventions:
         optax's ``adamw``, whose ``add_decayed_weights`` adds λ w to the update before it is
         scaled by −η, is the same number in exact arithmetic). Read only where the rule offers
         weight decay (``weight_decay="l2"``).
+    fused_tail
+        How torch's fused CPU kernel rounds ``a·b + c·d`` (``T ← a·T + c·X``, ``a·T + c·X·Y``)
+        in its scalar tail, the last ``numel mod W`` elements of a tensor that its vector loop
+        (``W = at::vec::Vectorized<T>::size()``) leaves. ``"vector"``: as the vector loop, one
+        rounding of the last product fused (``fma(c·X, Y, a·T)``, what torch's op sequence
+        ``T.mul_(a).addcmul_(X, Y, value=c)`` computes everywhere: Adagrad, RMSprop);
+        ``"first_product"``: the tail fuses the first product instead, ``fma(T, a, c·X·Y)``
+        (ATen's ``FusedSGDKernel.cpp`` and ``FusedAdamKernel.cpp``, compiled by GCC with
+        floating-point contraction: their vector loop passes the products to ``operator+`` and
+        gets the last one fused, their scalar loop writes ``T*a + c*X*Y`` and gets the first;
+        measured on torch 2.13's AVX2 CPU build, bit for bit). Only the fused C printer reads it; it is
+        left out of ``repr`` and so of the model hash (no Python kernel depends on it): the C
+        sources state it in their header, and ``symopt generate --check`` compares their text.
     """
 
     eps_placement: str = "outside"
@@ -89,6 +103,7 @@ class Conventions:
     scalar_contraction: str = "fma"
     complex_view: str = "real"
     decoupled_weight_decay: bool = False
+    fused_tail: str = field(default="vector", repr=False)
 
     def __post_init__(self) -> None:
         for name, allowed in (
@@ -100,6 +115,7 @@ class Conventions:
             ("foreach_scale", FOREACH_SCALES),
             ("scalar_contraction", SCALAR_CONTRACTIONS),
             ("complex_view", COMPLEX_VIEWS),
+            ("fused_tail", FUSED_TAILS),
         ):
             value = getattr(self, name)
             if value not in allowed:

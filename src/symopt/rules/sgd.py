@@ -56,7 +56,7 @@ def sgd(dialect: str = "torch") -> UpdateRule:
         family="sgd",
         dialect=dialect,
         title="SGD with momentum",
-        conventions=TORCH.with_overrides(lr_decay="none", complex_view="none"),
+        conventions=TORCH.with_overrides(lr_decay="none", complex_view="none", fused_tail="first_product"),
         hyperparameters=tuple(hyper[n] for n in order),
         states=body.states,
         body=body.body,

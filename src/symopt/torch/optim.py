@@ -239,12 +239,13 @@ class GeneratedOptimizer(Optimizer):
         A group that the C kernel takes whole keeps its launch from step to step when it has one
         dtype (:class:`FusedGroupPlan`): a later step checks that the plan still describes the
         group and makes one call."""
-        from ..codegen.printers.c import FUSED_FAMILIES
+        from ..codegen.printers.c import C_FAMILIES, FUSED_FAMILIES
 
-        if self.kernel_for(group).RULE not in FUSED_FAMILIES:
+        rule = self.kernel_for(group).RULE
+        if rule not in C_FAMILIES:
             raise NotImplementedError(
                 f"symopt.torch.{type(self).__name__}(fused=True): symopt.fused has no fused kernel for "
-                f"{self.kernel_for(group).RULE!r} yet (it has: {', '.join(FUSED_FAMILIES)}); pass fused=False or None")
+                f"{rule!r} yet (it has: {', '.join(C_FAMILIES)}); pass fused=False or None")
         plans = self.__dict__.setdefault("_fused_plans", {})
         if len(plans) > len(self.param_groups):  # a group was removed: drop its plan (and its references)
             live = {id(g) for g in self.param_groups}
@@ -259,6 +260,10 @@ class GeneratedOptimizer(Optimizer):
 
         params = [p for p in group["params"] if p.grad is not None]
         if any(p.device.type == "cuda" for p in params):
+            if rule not in FUSED_FAMILIES:
+                raise NotImplementedError(
+                    f"symopt.torch.{type(self).__name__}(fused=True) on CUDA: symopt.fused has no fused Triton kernel "
+                    f"for {rule!r} yet (it has: {', '.join(FUSED_FAMILIES)}); pass fused=False or None")
             return [] if self._triton_fused_step(group) else params
         if getattr(self, "_fused_unavailable", False) or isinstance(group.get("lr"), Tensor):
             return params
@@ -266,12 +271,13 @@ class GeneratedOptimizer(Optimizer):
         if not fusable:
             return params
         try:
-            kernel = _fused.kernel(self.family)
+            kernel = _fused.kernel(rule)
         except _fused.FusedUnavailable as exc:  # no compiler, a failing one, a library that does not load
             self._fused_unavailable = True
             _fused.build.warn_fallback(exc)
             return params
-        if len(fusable) == len(params) and len({p.dtype for p in params}) == 1:
+        kept_plan = not self.packed and _rule_of(rule, self.kernel_for(group).DIALECT).stores_step  # it reads group[k], steps
+        if kept_plan and len(fusable) == len(params) and len({p.dtype for p in params}) == 1:
             for p in params:
                 if not self.state[p]:
                     self.state[p].update(self._fresh_state(p, group))
@@ -288,22 +294,32 @@ class GeneratedOptimizer(Optimizer):
 
     def _launch_per_dtype(self, kernel: Any, group: dict[str, Any], params: list[Tensor]) -> None:
         """One fused launch (C or Triton ``kernel.step``) per dtype of ``params``, after creating
-        missing state and incrementing the step counters as torch's fused path does."""
-        hyper = {k: group[k] for k in self.kernel.UPDATE_ARGUMENTS if k != "step"}
+        missing state and incrementing the step counters as torch's fused path does (SGD keeps
+        none; its momentum buffers are made at the first step: :func:`_first_step_buffers`)."""
+        module = self.kernel_for(group)
+        values = self._unpack(group)
+        hyper = {k: values[k] for k in module.UPDATE_ARGUMENTS if k != "step"}
+        rule = _rule_of(module.RULE, module.DIALECT)
+        lazy = [k for k in module.LAZY_STATES if k in _kept_states(rule, values)]
         by_dtype: dict[torch.dtype, list[Tensor]] = {}
         for p in params:
             by_dtype.setdefault(p.dtype, []).append(p)
         for same in by_dtype.values():
             states = []
             for p in same:
-                state = self.state[p]
+                state = self.state[p] if rule.stores_step or lazy else {}  # torch keeps no entry for plain SGD
                 if not state:
                     state.update(self._fresh_state(p, group))
                 states.append(state)
-            steps = [st["step"] for st in states]
-            torch._foreach_add_(steps, 1)
-            buffers = {k: [st[k] for st in states] for k in self.kernel.STATES if k in states[0]}
-            kernel.step(same, [p.grad for p in same], buffers, torch.stack(steps), **hyper)
+            if lazy:
+                hyper["is_first_step"] = _first_step_buffers(same, states, lazy)
+            steps = None
+            if rule.stores_step:
+                counters = [st["step"] for st in states]
+                torch._foreach_add_(counters, 1)
+                steps = torch.stack(counters)
+            buffers = {k: [st[k] for st in states] for k in module.STATES if k in states[0]}
+            kernel.step(same, [p.grad for p in same], buffers, steps, **hyper)
 
     # -- fused=True on CUDA: the generated fused Triton kernels (symopt.fused.triton_launcher) ---
     def _triton_fused_step(self, group: dict[str, Any]) -> bool:
@@ -362,6 +378,21 @@ def _kept_by(rule: _rules.UpdateRule, deciding: tuple[tuple[str, Any], ...]) -> 
 
 def _hashable(value: Any) -> Any:
     return float(value) if isinstance(value, Tensor) else value
+
+
+def _first_step_buffers(params: list[Tensor], states: list[dict[str, Any]], keys: list[str]) -> bool:
+    """torch's fused SGD: the first step when no param has its lazy buffers (``keys``) yet; they
+    are made then, ``torch.empty_like(grad)`` (the kernel writes them and reads nothing there).
+    Some params with a buffer and some without is torch's TypeError."""
+    missing = [st.get(k) is None for st in states for k in keys]
+    if not any(missing):
+        return False
+    if not all(missing):
+        raise TypeError(f"expected Tensor as element {missing.index(True) // len(keys)} in argument 2, but got NoneType")
+    for p, st in zip(params, states):
+        for k in keys:
+            st[k] = torch.empty_like(p.grad)
+    return True
 
 
 def _takes_fused_c(p: Tensor) -> bool:
@@ -474,8 +505,9 @@ class Adam(GeneratedOptimizer):
     v_max ← max(v_max, v) if amsgrad; w ← w − η/(1 − β₁^t) · m / (√v / √(1 − β₂^t) + ε)
     (v_max for v if amsgrad). ``betas`` may be one-element tensors, as in torch (the for-loop
     then computes the bias corrections and step size as tensors in their dtype, and moves β₁ to
-    the param's dtype for ``lerp_``, as torch does). ``fused=True`` is accepted as torch
-    accepts it; its step raises NotImplementedError until ``symopt.fused`` has an Adam kernel.
+    the param's dtype for ``lerp_``, as torch does). ``fused=True`` steps contiguous float32 and
+    float64 CPU params with the generated fused C kernels (``kernels/c/adam.c``, ``adamw.c``),
+    bitwise equal to torch's fused CPU kernel.
     ``capturable=True`` raises torch's own error on the CPU; ``differentiable=True`` is refused.
     """
 

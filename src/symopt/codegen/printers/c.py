@@ -40,7 +40,7 @@ rounded once, in the element type); a construct C99 cannot express raises
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Optional
 
 import sympy as sp
@@ -55,10 +55,17 @@ CTYPES = {"float32": ("float", "f", "f32"), "float64": ("double", "", "f64")}
 
 
 # -- structural variants --------------------------------------------------------------------------
+#: the per-call switch of the guards on the step t: torch's fused SGD ``is_first_step`` (a lazy
+#: state, which torch creates at the first step, is assigned there by another formula)
+FIRST_STEP = "is_first_step"
+
+
 @dataclass(frozen=True)
 class Variant:
     """One structural variant of a rule: the verdict of every guard that depends on
-    hyperparameters only (``maximize``, ``weight_decay ≠ 0``, ``centered``, ``momentum > 0``)."""
+    hyperparameters only (``maximize``, ``weight_decay ≠ 0``, ``centered``, ``momentum > 0``) and,
+    where a lazy state's guards read the step t, whether this is the first step
+    (:data:`FIRST_STEP`)."""
 
     rule: UpdateRule
     switches: tuple[tuple[str, bool], ...]  # (hyperparameter, on?) in the rule's signature order
@@ -71,42 +78,103 @@ class Variant:
     @property
     def values(self) -> dict[str, Any]:
         """Hyperparameter values that select this variant (for :meth:`UpdateRule.specialize`)."""
-        return {name: _representative(self.rule, name, value) for name, value in self.switches}
+        return {name: _representative(self.rule, name, value) for name, value in self.switches if name != FIRST_STEP}
+
+    @property
+    def first_step(self) -> Optional[bool]:
+        """Whether the variant is the first step's; None for a rule whose guards never read t."""
+        return dict(self.switches).get(FIRST_STEP)
 
     def specialized(self) -> UpdateRule:
-        return self.rule.specialize(**self.values)
+        """The rule with every guard resolved: by :attr:`values`, then the guards on t by
+        :attr:`first_step` (t = 1, or t > 1)."""
+        spec = self.rule.specialize(**self.values)
+        if self.first_step is None:
+            return spec
+        known = {self.rule.hyperparameter(k).symbol: v for k, v in self.values.items()}
+        body = []
+        for a in spec.body:
+            verdict = decide(_on_step(a.when, self.first_step), known)
+            if verdict is None:
+                raise CodegenError(f"{self.rule.name}: guard {a.when} is not resolved by the variant {self.name}")
+            if verdict:
+                body.append(replace(a, when=sp.true))
+        return replace(spec, body=tuple(body))
+
+
+def _on_step(condition: sp.Basic, first: bool) -> sp.Basic:
+    """``condition`` at t = 1 (``first``), or for every t > 1 (t ↦ t + 1, t a positive integer)."""
+    return condition.xreplace({t: sp.Integer(1) if first else t + 1})
 
 
 def switches(rule: UpdateRule) -> tuple[str, ...]:
-    """The hyperparameters that guards depend on, in signature order."""
+    """The hyperparameters that guards depend on, in signature order, then :data:`FIRST_STEP`
+    when guards read t. A guard on t is resolved per call only where it decides between a lazy
+    state's first-step and later formulas (SGD's ``b ← g`` at t = 1, ``b ← μb + (1 − τ)g``
+    after: torch's fused SGD takes ``is_first_step``); any other raises :class:`CodegenError`."""
     used: set[sp.Symbol] = set()
     for a in rule.body:
         used |= a.when.free_symbols
     for s in rule.states:
         used |= s.when.free_symbols
-    if t in used:
-        raise CodegenError(f"{rule.name}: a guard depends on the step t; the fused printer resolves guards per call")
-    return tuple(h.name for h in rule.hyperparameters if h.symbol in used)
+    names = tuple(h.name for h in rule.hyperparameters if h.symbol in used)
+    if t not in used:
+        return names
+    lazy = {s.symbol for s in rule.states if s.lazy}
+    for a in rule.body:
+        if t in a.when.free_symbols and (a.target not in lazy or any(t in _on_step(a.when, f).free_symbols for f in (True, False))):
+            raise CodegenError(f"{rule.name}: a guard depends on the step t; the fused printer resolves guards per call "
+                               "(only a lazy state's first-step guard, as torch's is_first_step)")
+    if any(t in s.when.free_symbols for s in rule.states):
+        raise CodegenError(f"{rule.name}: a state's guard depends on the step t; the fused printer resolves guards per call")
+    return names + (FIRST_STEP,)
 
 
 def _representative(rule: UpdateRule, name: str, on: bool) -> Any:
+    if name == FIRST_STEP:
+        return on
     h = rule.hyperparameter(name)
     if h.is_flag:
         return on
     return 1 if on else 0
 
 
+def _shape(variant: Variant) -> tuple:
+    """What a variant's kernel computes: its assignments and its states."""
+    spec = variant.specialized()
+    return tuple((a.target, a.expr) for a in spec.body), tuple(s.name for s in spec.states)
+
+
+def _canonical(variant: Variant) -> Variant:
+    """``variant`` with every switch turned off that changes nothing (SGD's ``nesterov`` and
+    ``is_first_step`` without momentum): one kernel per distinct computation."""
+    current = list(variant.switches)
+    for i, (name, on) in enumerate(current):
+        if not on:
+            continue
+        off = current[:i] + [(name, False)] + current[i + 1:]
+        if _shape(Variant(variant.rule, tuple(off))) == _shape(Variant(variant.rule, tuple(current))):
+            current = off
+    return Variant(variant.rule, tuple(current))
+
+
 def variants(rule: UpdateRule) -> list[Variant]:
-    """Every structural variant (each switch off/on), in a fixed order."""
+    """Every structural variant (each switch off/on), in a fixed order, without the ones that
+    compute what another does (a switch that changes nothing is off: :func:`_canonical`)."""
     names = switches(rule)
-    return [Variant(rule, tuple(zip(names, bits))) for bits in itertools.product((False, True), repeat=len(names))]
+    every = [Variant(rule, tuple(zip(names, bits))) for bits in itertools.product((False, True), repeat=len(names))]
+    return [v for v in every if _canonical(v) == v]
 
 
 def variant_of(rule: UpdateRule, values: Mapping[str, Any]) -> Variant:
-    """The variant that hyperparameter ``values`` (torch's keywords; defaults elsewhere) select."""
+    """The variant that hyperparameter ``values`` (torch's keywords; defaults elsewhere; and
+    :data:`FIRST_STEP`, False when absent) select."""
     known = {h.symbol: values.get(h.name, h.default) for h in rule.hyperparameters}
     out = []
     for name in switches(rule):
+        if name == FIRST_STEP:
+            out.append((name, bool(values.get(FIRST_STEP, False))))
+            continue
         h = rule.hyperparameter(name)
         if h.is_flag:
             out.append((name, bool(known[h.symbol])))
@@ -116,7 +184,7 @@ def variant_of(rule: UpdateRule, values: Mapping[str, Any]) -> Variant:
             guards = [a.when for a in rule.body if h.symbol in a.when.free_symbols]
             on_values = {**probe, h.symbol: _representative(rule, name, True)}
             out.append((name, all(decide(gd, probe) == decide(gd, on_values) for gd in guards)))
-    return Variant(rule, tuple(out))
+    return _canonical(Variant(rule, tuple(out)))
 
 
 def function_name(rule: UpdateRule, variant: Variant, dtype: str) -> str:
@@ -140,6 +208,7 @@ class CKernelPrinter(C99CodePrinter):
         self.ctype, self.suffix, _ = CTYPES[self._settings["dtype"]]
         self.names: dict[sp.Symbol, str] = {}
         self.in_loop = False
+        self.tail = False
 
     # -- symbols and scalars ------------------------------------------------------------------
     def _print_Symbol(self, expr: sp.Symbol) -> str:
@@ -174,10 +243,19 @@ class CKernelPrinter(C99CodePrinter):
         for i, term in enumerate(expr.args):
             factors = [f for f in term.args if not f.is_Number] if isinstance(term, sp.Mul) else []
             numbers = [f for f in term.args if f.is_Number] if isinstance(term, sp.Mul) else []
-            if len(factors) >= 2 and not numbers:
+            if len(factors) >= 2 and numbers in ([], [sp.S.NegativeOne]):
                 rest = sp.Add(*(a for j, a in enumerate(expr.args) if j != i))
-                return f"fma({self._print(factors[0])}, {self._print(sp.Mul(*factors[1:]))}, {self._print(rest)})"
+                sign = "-" if numbers else ""  # c − a·b: fma(−a, b, c), the negation exact
+                return f"fma({sign}{self._print(factors[0])}, {self._print(sp.Mul(*factors[1:]))}, {self._print(rest)})"
         return super()._print_Add(expr)
+
+    def _print_Max(self, expr: sp.Max) -> str:
+        """In the loop, ``max(a, b)`` of the element type (AMSGrad's running maximum; torch's
+        ``maximum`` and ``std::max`` give the same for numbers, and NaN never passes a check)."""
+        if self.in_loop and len(expr.args) == 2:
+            a, b = (self._print(x) for x in expr.args)
+            return f"fmax{self.suffix}({a}, {b})"
+        return super()._print_Max(expr)
 
     def _print_Float(self, expr: sp.Float) -> str:
         if self.in_loop:
@@ -186,7 +264,11 @@ class CKernelPrinter(C99CodePrinter):
 
     # -- the kernel ---------------------------------------------------------------------------
     def kernel(self, rule: UpdateRule, variant: Variant) -> str:
-        """The C function for ``variant`` (``rule.specialize`` resolves every guard)."""
+        """The C function for ``variant`` (``rule.specialize`` resolves every guard).
+
+        A rule whose ``fused_tail`` convention is ``"first_product"`` takes ``tails`` (per tensor,
+        the index where the scalar tail of torch's vector loop begins) and runs the elements
+        from there with the tail's roundings, where they differ (:meth:`term`)."""
         spec = variant.specialized()
         for a in spec.body:
             if a.when is not sp.true:
@@ -199,23 +281,24 @@ class CKernelPrinter(C99CodePrinter):
         self.scalar_lines: list[str] = []
         # scalar temporaries first (η_t): double, per chunk (they may depend on the tensor's step)
         uses_step = any(t in a.expr.free_symbols for a in spec.body)
-        loop_lines: list[str] = []
         for a in spec.body:
             if not (a.expr.free_symbols & self.tensors):
                 self.in_loop = False
                 self.scalar_lines.append(f"const double {self.names[a.target]} = {self.doprint(a.expr)};  /* {a.doc} */")
-                continue
-            self.in_loop = True
-            loop_lines.append(f"{self.names[a.target]} = {self.element(a)};  /* {_comment(a)} */")
+        loop_lines = self.loop_lines(spec, tail=False)
+        tail_lines = self.loop_lines(spec, tail=True) if takes_tails(rule) else loop_lines
         self.in_loop = False
         hyper = [h.name for h in spec.hyperparameters if h.symbol in _used(spec)]
         buffers = ["param", "grad"] + [identifier(s.name) for s in self.states]
+        loaded = ["param", "grad"] + [identifier(s.name) for s in self.states if _read_before_written(spec, s.symbol)]
         temps = [self.names[x] for x in spec.temporaries if x in self.tensors]
+        temps += [b for b in buffers if b not in loaded]
         fname = function_name(rule, variant, self._settings["dtype"])
         T = self.ctype
         params = [f"int64_t n_chunks, const int64_t *chunks, int n_threads"]
         params += [f"{T} *const *a_{b}" for b in buffers]
-        params += ["const double *steps"] + [f"double {h}" for h in hyper]
+        params += ["const double *steps"] + (["const int64_t *tails"] if takes_tails(rule) else [])
+        params += [f"double {h}" for h in hyper]
         lines = [f"/* {variant.name}: " + ", ".join(f"{k}={'on' if v else 'off'}" for k, v in variant.switches) + " */"]
         lines.append(f"void {fname}({', '.join(params)})")
         lines.append("{")
@@ -226,17 +309,39 @@ class CKernelPrinter(C99CodePrinter):
         body += self.scalar_lines
         body += [f"const {T} {name} = ({T})({expr});" for expr, name in self.coefficient_items()]
         body += [f"{T} *restrict p_{b} = a_{b}[tensor];" for b in buffers]
-        body.append("for (int64_t i = begin; i < end; ++i) {")
-        inner = [f"{T} {b} = p_{b}[i];" for b in buffers]
-        if temps:
-            inner.append(f"{T} {', '.join(temps)};")
-        inner += loop_lines
-        inner += [f"p_{b}[i] = {b};" for b in buffers if b != "grad"]
-        body += ["    " + x for x in inner]
-        body.append("}")
+
+        def element_loop(first: str, last: str, statements: list[str]) -> list[str]:
+            inner = [f"{T} {b} = p_{b}[i];" for b in loaded]
+            if temps:
+                inner.append(f"{T} {', '.join(temps)};")
+            inner += statements
+            inner += [f"p_{b}[i] = {b};" for b in buffers if b != "grad"]
+            return [f"for (int64_t i = {first}; i < {last}; ++i) {{"] + ["    " + x for x in inner] + ["}"]
+
+        if tail_lines == loop_lines:
+            if takes_tails(rule):
+                body.append("(void)tails;  /* the tail rounds as the vector loop here */")
+            body += element_loop("begin", "end", loop_lines)
+        else:
+            body.append("/* torch's vector loop up to tails[tensor], its scalar tail from there */")
+            body.append("const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);")
+            body += element_loop("begin", "split", loop_lines)
+            body += element_loop("split", "end", tail_lines)
         lines += ["        " + x for x in body]
         lines += ["    }", "}"]
         return "\n".join(lines)
+
+    def loop_lines(self, spec: UpdateRule, tail: bool) -> list[str]:
+        """The element-wise assignments of ``spec`` as C statements, rounded as torch's vector
+        loop, or (``tail``) as its scalar tail."""
+        self.tail = tail
+        lines = []
+        for a in spec.body:
+            if a.expr.free_symbols & self.tensors:
+                self.in_loop = True
+                lines.append(f"{self.names[a.target]} = {self.element(a)};  /* {_comment(a)} */")
+        self.in_loop, self.tail = False, False
+        return lines
 
     def coefficient_items(self) -> list[tuple[str, str]]:
         return [(code, name) for code, name in self.coefficients.items()]
@@ -284,20 +389,47 @@ class CKernelPrinter(C99CodePrinter):
             code = self.sum(T, E)
             if code is not None:
                 return code
+        if isinstance(E, sp.Mul):
+            code = self.scaled(E)
+            if code is not None:
+                return code
         return self.fallback(E)
+
+    def scaled(self, E: sp.Mul) -> Optional[str]:
+        """``c·X`` or ``X/c`` (``X`` a tensor or its root, ``c`` a scalar): ``X*c`` or ``X/c``
+        with c computed in double and cast once to the element type, as ATen's
+        ``x * Vec(scalar_t(c))`` (AdamW's ``param·(1 − lr·λ)``, Adam's ``√v / c₂``)."""
+        scalars = [f for f in E.args if not self.is_tensor(f)]
+        tensors = [f for f in E.args if self.is_tensor(f)]
+        if len(tensors) != 1 or not scalars:
+            return None
+        x = tensors[0]
+        root = isinstance(x, sp.Pow) and x.exp == sp.S.Half
+        if not (x in self.tensors or (root and x.base in self.tensors)):
+            return None
+        code = self._print(x)
+        numerator, denominator = sp.fraction(sp.Mul(*scalars))
+        if denominator == 1:
+            return f"{code}*{self.coefficient(numerator)}"
+        if numerator == 1:
+            return f"{code}/{self.coefficient(denominator)}"
+        return None
 
     def sum(self, T: sp.Symbol, E: sp.Expr) -> Optional[str]:
         """``E`` as torch accumulates it: a head (``a·T`` when ``T`` appears, else the first plain
         tensor term), then one op per remaining term, tensor terms first, then scalars."""
         terms = list(sp.Add.make_args(E))
         head_code = None
+        head: Optional[tuple[str, str]] = None  # (T, a) of a head a·T
         rest = terms
         c = sp.Wild("c", properties=[lambda e: not self.is_tensor(e)])
         for i, term in enumerate(terms):
             m = term.match(c * T)
             if m is not None and c in m and T in self.tensors:
                 a = m[c]
-                head_code = self._print(T) if a == 1 else f"{self._print(T)}*{self.coefficient(a)}"
+                if a != 1:
+                    head = (self._print(T), self.coefficient(a))
+                head_code = self._print(T) if a == 1 else f"{head[0]}*{head[1]}"
                 rest = terms[:i] + terms[i + 1 :]
                 break
         if head_code is None:
@@ -312,13 +444,17 @@ class CKernelPrinter(C99CodePrinter):
             return None
         acc = head_code
         for term in [r for r in rest if self.is_tensor(r)] + [r for r in rest if not self.is_tensor(r)]:
-            acc = self.term(acc, term)
+            acc = self.term(acc, term, head)
             if acc is None:
                 return None
+            head = None
         return acc
 
-    def term(self, acc: str, term: sp.Expr) -> Optional[str]:
-        """``acc`` plus one term, rounded as torch's op for that shape."""
+    def term(self, acc: str, term: sp.Expr, head: Optional[tuple[str, str]] = None) -> Optional[str]:
+        """``acc`` plus one term, rounded as torch's op for that shape. In the scalar tail of a
+        rule with ``fused_tail="first_product"``, a product added to the head product ``a·T``
+        (``head``) leaves the head fused instead: ``fma(T, a, c·X·Y)``."""
+        first_product = head is not None and self.tail and self.rule.conventions.fused_tail == "first_product"
         if not self.is_tensor(term):
             return f"{acc} + {self.coefficient(term)}"
         scalar = lambda e: not self.is_tensor(e)  # noqa: E731
@@ -337,11 +473,11 @@ class CKernelPrinter(C99CodePrinter):
                 return f"{acc} + ({num})/{y}"
             if kind in ("sq", "mul"):
                 first = x if k == 1 else (f"-{x}" if k == -1 else f"{self.coefficient(k)}*{x}")
-                return self.fma(first, y, acc)
+                return self.fma(*head, f"{first}*{y}") if first_product else self.fma(first, y, acc)
             if kind == "axpy":
                 if k == 1:
                     return f"{acc} + {x}"
-                return self.fma(self.coefficient(k), x, acc)
+                return self.fma(*head, f"{self.coefficient(k)}*{x}") if first_product else self.fma(self.coefficient(k), x, acc)
         return None
 
     def fallback(self, E: sp.Expr) -> str:
@@ -362,6 +498,23 @@ def _used(rule: UpdateRule) -> set[sp.Symbol]:
     return used
 
 
+def _read_before_written(rule: UpdateRule, symbol: sp.Symbol) -> bool:
+    """Whether the kernel must load ``symbol``'s buffer: read before its first assignment (or
+    never assigned). SGD's first step assigns the lazy momentum buffer without reading it: the
+    buffer torch passes then is ``torch.empty_like(grad)``, never read."""
+    for a in rule.body:
+        if symbol in a.expr.free_symbols:
+            return True
+        if a.target == symbol:
+            return False
+    return True
+
+
+def takes_tails(rule: UpdateRule) -> bool:
+    """Whether the rule's C functions take ``tails`` (``fused_tail="first_product"``)."""
+    return rule.conventions.fused_tail == "first_product"
+
+
 def hyperparameters_of(rule: UpdateRule, variant: Variant) -> tuple[str, ...]:
     """The ``double`` scalar arguments of ``variant``'s function, in order."""
     spec = variant.specialized()
@@ -374,14 +527,18 @@ def buffers_of(rule: UpdateRule, variant: Variant) -> tuple[str, ...]:
 
 
 __all__ = [
-    "CKernelPrinter", "CTYPES", "FUSED_FAMILIES", "Variant", "buffers_of", "function_name", "hyperparameters_of",
-    "switches", "variant_of", "variants",
+    "CKernelPrinter", "CTYPES", "C_FAMILIES", "FIRST_STEP", "FUSED_FAMILIES", "Variant", "buffers_of", "function_name",
+    "hyperparameters_of", "switches", "takes_tails", "variant_of", "variants",
 ]
 
 
 # -- the committed sources ------------------------------------------------------------------------
-#: the rule families with fused C kernels (torch dialect: what symopt.torch's optimizers run)
+#: the rule families with fused kernels on both backends, C and Triton (torch dialect: what
+#: symopt.torch's optimizers run; :mod:`symopt.codegen.printers.triton` renders these)
 FUSED_FAMILIES: tuple[str, ...] = ("adagrad", "rmsprop")
+#: the rule families with fused C kernels: those, and the rules torch 2.13 fuses on the CPU
+#: (``torch.optim.SGD``, ``Adam``, ``AdamW`` with ``fused=True``), bitwise equal to ATen's kernels
+C_FAMILIES: tuple[str, ...] = FUSED_FAMILIES + ("adam", "adamw", "sgd")
 
 
 def render_source(rule: UpdateRule) -> str:
@@ -392,7 +549,14 @@ def render_source(rule: UpdateRule) -> str:
     for variant in variants(rule):
         for dtype in CTYPES:
             functions.append(CKernelPrinter({"dtype": dtype}).kernel(rule, variant))
+    tail = ""
+    if takes_tails(rule):
+        tail = (" *\n * Convention fused_tail=\"first_product\" (ATen's fused CPU kernel): in each tensor's last\n"
+                " * numel mod Vectorized<T>::size() elements (from tails[tensor]), which torch's vector loop\n"
+                " * leaves to a scalar loop, a*T + c*X*Y fuses the first product, fma(T, a, c*X*Y), where the\n"
+                " * vector loop fuses the last, fma(c*X, Y, a*T).\n")
     text = _template("c_kernel.c.tmpl").substitute(
+        tail=tail,
         title=rule.title,
         family=rule.family,
         dialect=rule.dialect,
@@ -408,6 +572,6 @@ def render_sources(kernels_dir) -> dict:
     from ..render import render_fused_package
 
     return render_fused_package(
-        kernels_dir, "c", ".c", render_source, FUSED_FAMILIES,
+        kernels_dir, "c", ".c", render_source, C_FAMILIES,
         "Generated fused C99 kernels (OpenMP over a chunk table), built and loaded by :mod:`symopt.fused`.",
     )
