@@ -21,7 +21,19 @@ model shape                        torch op (CPU)                          C (``
                                                                              else ``fma(c − 1, X − T, X)``
 ``T ← √(X + c·Y·Z)``, ``T ← √X``    ``addcmul(...).sqrt_()``, ``sqrt()``    ``sqrt(fma(c*Y, Z, X))``
 ``T ← T + d``, ``T ← −X``           ``add_(d)``, ``-X``                      ``T + d``, ``-X``
+``T ← c·X``, ``T ← √X / c``         ``x * Vec(scalar_t(c))`` (ATen fused)   ``X*c``, ``sqrt(X)/c``
+``T ← max(T, X)``                   ``maximum`` (AMSGrad)                   ``fmax(T, X)``
 =================================  =====================================  ============================
+
+ATen's fused SGD and Adam kernels (``FusedSGDKernel.cpp``, ``FusedAdamKernel.cpp``: torch's
+``fused=True`` on the CPU, whose SGD and Adam/AdamW models are printed here too) round as the
+table in their vector loop; in the scalar loop over each tensor's last ``numel mod
+Vectorized<T>::size()`` elements GCC fuses the *first* product of ``a·T + c·X·Y`` instead (the
+convention ``fused_tail="first_product"``): those functions take ``tails`` and run two loops.
+A guard on the step t that picks a lazy state's first-step formula (SGD's momentum buffer) is
+resolved per call, as torch's fused SGD takes ``is_first_step``; the scalars of those kernels
+(Adam's bias corrections and step size, AdamW's ``1 − lr·λ`` with one fma) are computed in
+double and cast once, as ATen computes them.
 
 Which of torch's vectorised CPU kernels fuse a multiply-add (``addcmul``, ``add(alpha=)``,
 ``lerp`` do; ``addcdiv`` divides before it adds) was found by experiment, and
