@@ -305,15 +305,6 @@ def test_foreach_none_follows_torchs_default():
     assert resolve_foreach(None, a) is False and resolve_foreach(True, a) is True
 
 
-UNSUPPORTED = [(r, {"differentiable": True}) for r in PAIRS]
-
-
-@pytest.mark.parametrize("rule,option", UNSUPPORTED, ids=[f"{r}-{next(iter(o))}" for r, o in UNSUPPORTED])
-def test_unsupported_code_paths_are_refused_clearly(rule, option):
-    with pytest.raises(ValueError, match="symopt.torch"):
-        PAIRS[rule][0]([torch.zeros(2, requires_grad=True)], **option)
-
-
 SPARSE_ADAGRAD = [{}, {"maximize": True, "lr_decay": 0.1}, {"lr": torch.tensor(0.2), "initial_accumulator_value": 0.1}]
 
 

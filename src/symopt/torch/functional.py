@@ -11,7 +11,15 @@ as real (``torch.view_as_real``) where torch does, after the gradient transforma
 
 ``foreach=True`` runs the generated multi-tensor kernel (``update_foreach``: ``torch._foreach_*``
 ops) on the tensors grouped by device and dtype, as torch.optim's ``_multi_tensor_*`` functions;
-``foreach=None`` picks it where torch would (all tensors on CUDA), the for-loop otherwise.
+``foreach=None`` picks it where torch would (all tensors on CUDA, and not ``differentiable``), the
+for-loop otherwise.
+
+``differentiable=True`` runs the generated ``update_differentiable`` (torch's
+``differentiable=True`` for-loop, printed from the same model: its ops autograd differentiates
+as torch's) with grad recording left as the caller set it (the drop-ins enable it, as torch's
+``_use_grad_for_differentiable``); its ``step`` is the state's step tensor where the kernel says
+so (``DIFFERENTIABLE_STEP``: Adam's bias corrections). torch's multi-tensor Adagrad, RMSprop and
+Adam refuse it (``AssertionError: _foreach ops don't support autograd``), and so do these.
 """
 
 from __future__ import annotations
@@ -33,12 +41,19 @@ from ..kernels.torch import sgd as _sgd
 __all__ = ["adagrad", "adam", "adamw", "rmsprop", "run_kernel", "sgd"]
 
 
-def resolve_foreach(foreach: Optional[bool], params: list[Tensor]) -> bool:
+def resolve_foreach(foreach: Optional[bool], params: list[Tensor], differentiable: bool = False) -> bool:
     """torch.optim's choice for ``foreach=None``: the multi-tensor path when every tensor is on a
-    device torch runs foreach kernels on (CUDA), the for-loop otherwise."""
+    device torch runs foreach kernels on (CUDA) and the step is not ``differentiable``, the
+    for-loop otherwise."""
     if foreach is None:
-        return bool(_default_to_fused_or_foreach(params, differentiable=False, use_fused=False)[1])
+        return bool(_default_to_fused_or_foreach(params, differentiable=differentiable, use_fused=False)[1])
     return bool(foreach)
+
+
+def refuse_differentiable_foreach(foreach: bool, differentiable: bool) -> None:
+    """torch's ``_multi_tensor_adagrad``/``rmsprop``/``adam``: no autograd through foreach ops."""
+    if foreach and differentiable:
+        raise AssertionError("_foreach ops don't support autograd")
 
 
 def run_kernel(
@@ -49,9 +64,11 @@ def run_kernel(
     state_steps: Optional[list[Tensor]],
     hyper: dict[str, Any],
     foreach: bool,
+    differentiable: bool = False,
 ) -> None:
     """Increment ``state_steps`` and run a generated kernel module on every param: ``update`` one
-    tensor at a time, or ``update_foreach`` per device-and-dtype group. ``states`` has one list per
+    tensor at a time (``update_differentiable`` when ``differentiable``: torch's
+    ``differentiable=True`` for-loop), or ``update_foreach`` per device-and-dtype group. ``states`` has one list per
     entry of ``kernel.STATES`` (None for a state that is not kept); ``hyper`` the kernel's
     ``UPDATE_ARGUMENTS`` except ``step`` (a tensor ``lr`` or β squeezed to 0-d, torch's ``_to_scalar``).
 
@@ -70,14 +87,22 @@ def run_kernel(
         return 1 if any(states[k][i] is None for k in lazy) else 2
 
     if not foreach:
+        update = kernel.update
+        step_tensor = False
+        if differentiable:
+            if not getattr(kernel, "DIFFERENTIABLE", False):
+                raise ValueError(f"symopt.torch: the rule {kernel.RULE!r} has no generated differentiable kernel; "
+                                 "pass differentiable=False")
+            update, step_tensor = kernel.update_differentiable, kernel.DIFFERENTIABLE_STEP == "tensor"
         for i, (param, grad) in enumerate(zip(params, grads)):
             extra = {}
             if state_steps is not None:
                 state_steps[i] += 1
-                extra = {"step": state_steps[i].item()} if takes_step else {}
+                if takes_step:
+                    extra = {"step": state_steps[i] if step_tensor else state_steps[i].item()}
             elif takes_step:
                 extra = {"step": first_step(i)}
-            created = kernel.update(param, grad, *(None if s is None else s[i] for s in states), **hyper, **extra)
+            created = update(param, grad, *(None if s is None else s[i] for s in states), **hyper, **extra)
             for key, tensor in (created or {}).items():
                 k = kernel.STATES.index(key)
                 if states[k] is not None and tensor is not None:
@@ -112,6 +137,13 @@ def run_kernel(
 
 #: hyperparameters torch squeezes to 0-d when they are one-element tensors (``_to_scalar``)
 _SQUEEZED = ("lr", "beta1", "beta2")
+
+
+def validate(rule: _rules.UpdateRule, **values: Any) -> None:
+    """The model's checks of ``values`` (torch's, in torch's order, with torch's messages), on
+    tensors detached from autograd: a hyperparameter that requires grad (``differentiable=True``)
+    is compared as torch compares it, without the warning a Python float of it would raise."""
+    rule.values(**{k: v.detach() if isinstance(v, Tensor) else v for k, v in values.items()})
 
 
 def _to_scalar(x: Any) -> Any:
@@ -163,20 +195,23 @@ def adagrad(
     eps: float,
     maximize: bool,
     foreach: Optional[bool] = None,
+    differentiable: bool = False,
 ) -> None:
     """Adagrad, in place, as :func:`torch.optim.adagrad.adagrad` (``foreach=True``: its
-    ``_multi_tensor_adagrad``).
+    ``_multi_tensor_adagrad``; ``differentiable=True``: its differentiable for-loop).
 
     Per parameter, after ``step += 1``: g ← −g if maximize; g ← g + λw if λ ≠ 0;
     η_t = η/(1 + (t − 1)γ); G ← G + g²; w ← w − η_t g/(√G + ε).
     """
-    _rules.adagrad().values(lr=lr, weight_decay=weight_decay, lr_decay=lr_decay, eps=eps, maximize=maximize)
+    validate(_rules.adagrad(), lr=lr, weight_decay=weight_decay, lr_decay=lr_decay, eps=eps, maximize=maximize)
     _check_lists(("grads", "state_sums", "state_steps"), (params, grads, state_sums, state_steps))
     _check_steps(state_steps)
     for i, (param, grad, state_sum) in enumerate(zip(params, grads, state_sums)):
         _check_tensors(i, param, grads=grad, state_sums=state_sum)
     hyper = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps, maximize=maximize)
-    run_kernel(_adagrad, params, grads, [state_sums], state_steps, hyper, resolve_foreach(foreach, params))
+    foreach = resolve_foreach(foreach, params, differentiable)
+    refuse_differentiable_foreach(foreach, differentiable)
+    run_kernel(_adagrad, params, grads, [state_sums], state_steps, hyper, foreach, differentiable)
 
 
 def rmsprop(
@@ -195,9 +230,10 @@ def rmsprop(
     centered: bool,
     maximize: bool = False,
     foreach: Optional[bool] = None,
+    differentiable: bool = False,
 ) -> None:
     """RMSprop, in place, as :func:`torch.optim.rmsprop.rmsprop` (``foreach=True``: its
-    ``_multi_tensor_rmsprop``).
+    ``_multi_tensor_rmsprop``; ``differentiable=True``: its differentiable for-loop).
     ``grad_avgs`` is used when ``centered``, ``momentum_buffer_list`` when ``momentum > 0``
     (pass empty lists otherwise, as torch.optim does).
 
@@ -205,8 +241,8 @@ def rmsprop(
     v ← αv + (1 − α)g²; m ← m + (1 − α)(g − m) if centered; σ = √(v − m²) + ε (√v + ε if not
     centered); b ← μb + g/σ, w ← w − ηb if μ > 0, else w ← w − η g/σ.
     """
-    _rules.rmsprop().values(
-        lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered, maximize=maximize
+    validate(
+        _rules.rmsprop(), lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered, maximize=maximize
     )
     _check_lists(("grads", "square_avgs", "state_steps"), (params, grads, square_avgs, state_steps))
     if centered:
@@ -221,7 +257,9 @@ def rmsprop(
     hyper = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered,
                  maximize=maximize)
     states = [square_avgs, grad_avgs if centered else None, momentum_buffer_list if momentum > 0 else None]
-    run_kernel(_rmsprop, params, grads, states, state_steps, hyper, resolve_foreach(foreach, params))
+    foreach = resolve_foreach(foreach, params, differentiable)
+    refuse_differentiable_foreach(foreach, differentiable)
+    run_kernel(_rmsprop, params, grads, states, state_steps, hyper, foreach, differentiable)
 
 
 def adam(
@@ -261,10 +299,11 @@ def adam(
     (v_max for v if amsgrad).
     """
     _check_code_paths("adam", capturable, differentiable, fused, grad_scale, found_inf)
-    _rules.adam().values(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+    validate(_rules.adam(), lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          maximize=maximize)
     if foreach is None and fused is None:  # torch's choice, which keeps a tensor lr on the for-loop
-        foreach = resolve_foreach(None, params) and not isinstance(lr, Tensor)
+        foreach = resolve_foreach(None, params, differentiable) and not isinstance(lr, Tensor)
+    refuse_differentiable_foreach(bool(foreach), differentiable)
     if foreach:  # torch's _multi_tensor_adam refuses tensor hyperparameters without capturable
         if isinstance(lr, Tensor):
             raise RuntimeError("lr as a Tensor is not supported for capturable=False and foreach=True")
@@ -280,7 +319,8 @@ def adam(
         _check_tensors(i, param, grads=grads[i], exp_avgs=exp_avgs[i], exp_avg_sqs=exp_avg_sqs[i], max_exp_avg_sqs=vmax)
     hyper = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)
     states = [exp_avgs, exp_avg_sqs, max_exp_avg_sqs if amsgrad else None]
-    run_kernel(_adamw if decoupled_weight_decay else _adam, params, grads, states, state_steps, hyper, bool(foreach))
+    run_kernel(_adamw if decoupled_weight_decay else _adam, params, grads, states, state_steps, hyper, bool(foreach),
+               differentiable)
 
 
 def adamw(
@@ -316,16 +356,14 @@ def adamw(
 def _check_code_paths(rule: str, capturable: bool, differentiable: bool, fused: Optional[bool],
                       grad_scale: Optional[Tensor], found_inf: Optional[Tensor]) -> None:
     """The code-path switches of torch's functional API that symopt does not generate, refused
-    with one line each; ``grad_scale``/``found_inf`` with torch's own error off the fused path."""
+    with one line each; ``grad_scale``/``found_inf`` with torch's own error off the fused path.
+    ``differentiable`` is generated (``update_differentiable``) and passes."""
     if fused:
         raise NotImplementedError(f"symopt.torch.functional.{rule}(fused=True): symopt.fused has no fused C kernel for "
                                   f"{rule!r} yet; pass fused=False or None")
     if capturable:
         raise NotImplementedError(f"symopt.torch.functional.{rule}(capturable=True): symopt generates no capturable "
                                   "kernels yet; pass capturable=False")
-    if differentiable:
-        raise NotImplementedError(f"symopt.torch.functional.{rule}(differentiable=True): not generated yet; "
-                                  "pass differentiable=False")
     if grad_scale is not None or found_inf is not None:
         raise AssertionError("Expected grad_scale and found_inf to be None")
 
@@ -358,7 +396,7 @@ def sgd(
     b ← μb + (1 − τ)g after, then g ← g + μb (nesterov) or g ← b; w ← w − ηg.
     """
     _check_code_paths("sgd", False, False, fused, grad_scale, found_inf)
-    _rules.sgd().values(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+    validate(_rules.sgd(), lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
                         maximize=maximize)
     _check_lists(("d_p_list",), (params, d_p_list))
     if momentum != 0:

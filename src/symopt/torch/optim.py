@@ -23,12 +23,12 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
-from torch.optim.optimizer import _get_capturable_supported_devices, _get_scalar_dtype
+from torch.optim.optimizer import _get_capturable_supported_devices, _get_scalar_dtype, _use_grad_for_differentiable
 
 from .. import rules as _rules
 from ..kernels import torch as _kernels
 from ._fused_group import FusedGroupPlan
-from .functional import resolve_foreach, run_kernel
+from .functional import resolve_foreach, run_kernel, validate
 
 __all__ = ["Adagrad", "Adam", "AdamW", "RMSprop", "SGD", "GeneratedOptimizer"]
 
@@ -62,10 +62,17 @@ class GeneratedOptimizer(Optimizer):
     #: whether torch's multi-tensor path lists "xla" among the devices ``capturable=True`` takes
     #: (RMSprop's does, Adam's does not); its for-loop always does
     capturable_foreach_lists_xla: bool = True
+    #: whether torch's multi-tensor path refuses ``differentiable=True`` (``AssertionError: _foreach
+    #: ops don't support autograd``: Adagrad, RMSprop, Adam); SGD's takes no such flag and runs its
+    #: foreach ops with autograd recording
+    foreach_refuses_differentiable: bool = True
+    #: whether torch refuses a ``step`` that requires grad in ``differentiable`` mode (Adam's
+    #: ``_init_group``: the step enters its bias corrections as a tensor)
+    refuses_step_requiring_grad: bool = False
 
     def __init__(self, params: Any, hyperparameters: dict[str, Any], code_paths: dict[str, Any]) -> None:
         rule = _rules.get(self.family)
-        rule.values(**self._unpack(hyperparameters))  # torch's checks, in torch's order, with torch's messages
+        validate(rule, **self._unpack(hyperparameters))  # torch's checks, in torch's order, with torch's messages
         super().__init__(params, {**hyperparameters, **code_paths})
         if code_paths.get("fused"):  # torch's checks, after its Optimizer.__init__
             if code_paths.get("differentiable"):
@@ -135,9 +142,11 @@ class GeneratedOptimizer(Optimizer):
             return torch.tensor(value, dtype=_get_scalar_dtype(is_fused=is_fused), device=p.device)
         return torch.tensor(value, dtype=_get_scalar_dtype())
 
-    @torch.no_grad()
+    @_use_grad_for_differentiable
     def step(self, closure: Optional[Callable[[], float]] = None) -> Optional[float]:
-        """One optimizer step (``closure`` re-evaluates the loss, as in torch.optim)."""
+        """One optimizer step (``closure`` re-evaluates the loss, as in torch.optim). Autograd
+        records it when the optimizer is ``differentiable`` and not otherwise: torch's own
+        ``_use_grad_for_differentiable``, which reads ``defaults["differentiable"]``."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -168,6 +177,8 @@ class GeneratedOptimizer(Optimizer):
                 state = self.state[p]
                 if not state:
                     state.update(self._fresh_state(p, group))
+                if self.refuses_step_requiring_grad and group.get("differentiable") and state["step"].requires_grad:
+                    raise RuntimeError("`requires_grad` is not supported for `step` in differentiable mode")
             else:
                 state = {}
             if p.grad.is_sparse and self.sparse_gradients != "same ops":
@@ -181,31 +192,38 @@ class GeneratedOptimizer(Optimizer):
             dense.append(p)
             states.append(state)
         self._check_capturable(group, dense)
+        differentiable = bool(group.get("differentiable"))
         foreach = self._foreach_for(group, dense)
+        if foreach and differentiable and self.foreach_refuses_differentiable and dense:
+            raise AssertionError("_foreach ops don't support autograd")
         with_sparse = {(p.device, p.dtype) for p in params if p.grad.is_sparse} if self.sparse_takes_the_group else set()
         looped = [i for i, p in enumerate(dense) if foreach and (p.device, p.dtype) in with_sparse]
         if looped:  # torch: a device-and-dtype group with a sparse gradient goes through the for-loop whole
             rest = [i for i in range(len(dense)) if i not in set(looped)]
-            self._run_kernel(kernel, rule, [dense[i] for i in looped], [states[i] for i in looped], kept, arguments, False)
+            self._run_kernel(kernel, rule, [dense[i] for i in looped], [states[i] for i in looped], kept, arguments, False,
+                             differentiable)
             dense, states = [dense[i] for i in rest], [states[i] for i in rest]
-        self._run_kernel(kernel, rule, dense, states, kept, arguments, foreach)
+        self._run_kernel(kernel, rule, dense, states, kept, arguments, foreach, differentiable)
 
     def _run_kernel(self, kernel: ModuleType, rule: _rules.UpdateRule, params: list[Tensor],
-                    states: list[dict[str, Any]], kept: frozenset[str], arguments: dict[str, Any], foreach: bool) -> None:
+                    states: list[dict[str, Any]], kept: frozenset[str], arguments: dict[str, Any], foreach: bool,
+                    differentiable: bool = False) -> None:
         """:func:`~symopt.torch.functional.run_kernel` on ``params`` with their state dicts, and
         the lazy states the kernel created put in them (torch's ``state[p][key] = buf``). The
         kernels take complex tensors and view them as real where torch.optim does."""
         buffers = [[st.get(key) for st in states] if key in kept else None for key in kernel.STATES]
         steps = [st["step"] for st in states] if rule.stores_step else None
-        run_kernel(kernel, params, [p.grad for p in params], buffers, steps, arguments, foreach)
+        run_kernel(kernel, params, [p.grad for p in params], buffers, steps, arguments, foreach,
+                   differentiable and not (foreach and not self.foreach_refuses_differentiable))
         for key, bufs in zip(kernel.STATES, buffers):
             if key in kernel.LAZY_STATES and bufs is not None:
                 for st, buf in zip(states, bufs):
                     st[key] = buf
 
     def _foreach_for(self, group: dict[str, Any], params: list[Tensor]) -> bool:
-        """Whether ``group`` takes the multi-tensor kernels: ``foreach``, or torch's choice for None."""
-        return resolve_foreach(group.get("foreach"), params)
+        """Whether ``group`` takes the multi-tensor kernels: ``foreach``, or torch's choice for None
+        (never for a ``differentiable`` group)."""
+        return resolve_foreach(group.get("foreach"), params, bool(group.get("differentiable")))
 
     def _check_capturable(self, group: dict[str, Any], params: list[Tensor]) -> None:
         """``capturable=True`` (a CUDA-graph option): torch's own error where it raises one (params
@@ -422,7 +440,6 @@ class Adagrad(GeneratedOptimizer):
 
     family = "adagrad"
     eager_state = True
-    unsupported = {"differentiable": False}
     sparse_gradients = "own path"
     sparse_takes_the_group = True
     setstate_defaults = {"foreach": None, "maximize": False, "differentiable": False, "fused": None}
@@ -466,7 +483,6 @@ class RMSprop(GeneratedOptimizer):
     """
 
     family = "rmsprop"
-    unsupported = {"differentiable": False}
     setstate_defaults = {"momentum": 0, "centered": False, "foreach": None, "maximize": False, "differentiable": False,
                          "capturable": False}
     step_on_device_when = ("capturable",)
@@ -508,12 +524,16 @@ class Adam(GeneratedOptimizer):
     the param's dtype for ``lerp_``, as torch does). ``fused=True`` steps contiguous float32 and
     float64 CPU params with the generated fused C kernels (``kernels/c/adam.c``, ``adamw.c``),
     bitwise equal to torch's fused CPU kernel.
-    ``capturable=True`` raises torch's own error on the CPU; ``differentiable=True`` is refused.
+    ``capturable=True`` raises torch's own error on the CPU. ``differentiable=True`` steps with
+    the generated ``update_differentiable`` (torch's differentiable for-loop: the step counter,
+    the bias corrections and the step size as tensors, the step size folded into the denominator,
+    tensor operands for a ``weight_decay`` or ``beta2`` that requires grad), whose results and
+    gradients are torch's bit for bit.
     """
 
     family = "adam"
-    unsupported = {"differentiable": False}
     packed = {"betas": ("beta1", "beta2")}
+    refuses_step_requiring_grad = True
     setstate_defaults = {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
                          "differentiable": False, "decoupled_weight_decay": False, "fused": None}
     step_on_device_when = ("capturable", "fused")
@@ -537,7 +557,7 @@ class Adam(GeneratedOptimizer):
     ) -> None:
         if isinstance(lr, Tensor) and foreach and not capturable:  # torch's first check
             raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
-        _rules.adam().values(lr=lr, beta1=betas[0], beta2=betas[1], eps=eps, weight_decay=weight_decay)  # torch's order
+        validate(_rules.adam(), lr=lr, beta1=betas[0], beta2=betas[1], eps=eps, weight_decay=weight_decay)  # torch's order
         if not (all(isinstance(b, float) for b in betas) or all(isinstance(b, Tensor) for b in betas)):
             raise ValueError("betas must be either both floats or both Tensors")
         for i, b in enumerate(betas):  # torch's checks of tensor betas
@@ -609,8 +629,8 @@ class SGD(GeneratedOptimizer):
     """
 
     family = "sgd"
-    unsupported = {"differentiable": False}
     sparse_gradients = "same ops"
+    foreach_refuses_differentiable = False
     setstate_defaults = {"nesterov": False, "maximize": False, "foreach": None, "differentiable": False, "fused": False}
 
     def __init__(

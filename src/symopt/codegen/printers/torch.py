@@ -32,11 +32,16 @@ first (``torch._foreach_mul(grads, [...])``), as torch's ``_multi_tensor_adagrad
 ``minus_clr``. Anything else falls back, in the for-loop printer, to an out-of-place expression
 printed by :class:`TorchExprPrinter` (``torch.sqrt(...)``), strictly; the foreach printer has no
 fallback and raises :class:`CodegenError`.
+
+:class:`TorchDifferentiableKernelPrinter` prints the same model as torch's ``differentiable=True``
+for-loop (``update_differentiable``): out of place after an op that saved its output, clones of
+saved states, the step tensor and a folded step size for bias-corrected rules, tensor operands
+for hyperparameters that require grad where torch has them (:data:`REQUIRES_GRAD_OPERANDS`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from string import Template
 from typing import Callable, Optional
@@ -45,7 +50,7 @@ import sympy as sp
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.pytorch import TorchPrinter
 
-from ...rules import Assign, UpdateRule, decide, g, t
+from ...rules import Assign, UpdateRule, decide, g, t, w
 from ._common import (
     CodegenError,
     KernelPrinterMixin,
@@ -58,6 +63,7 @@ from ._common import (
     lazy_creations,
     prelude_index,
     python_condition,
+    tensor_symbols,
 )
 
 
@@ -131,7 +137,8 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
 
     def template_fields(self, rule: UpdateRule) -> dict[str, str]:
         """Extra fields of the torch template: the foreach function (or why there is none)."""
-        lazy = {"lazy_states": repr(tuple(st.name for st in rule.states if st.lazy)), **self.sparse_fields(rule)}
+        lazy = {"lazy_states": repr(tuple(st.name for st in rule.states if st.lazy)), **self.sparse_fields(rule),
+                **self.differentiable_fields(rule)}
         try:
             body = TorchForeachKernelPrinter().kernel_body(rule)
         except CodegenError as exc:
@@ -144,6 +151,28 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
             body="\n".join(indent(body.splitlines())),
         )
         return {"foreach": "True", "foreach_function": "\n\n" + text.rstrip("\n") + "\n", **lazy}
+
+    def differentiable_fields(self, rule: UpdateRule) -> dict[str, str]:
+        """The template's ``update_differentiable`` (torch's ``differentiable=True`` for-loop) and
+        how it takes the step (``DIFFERENTIABLE_STEP``), or why there is none."""
+        try:
+            body = TorchDifferentiableKernelPrinter().kernel_body(rule)
+        except CodegenError as exc:
+            return {"differentiable": "False", "differentiable_step": "None",
+                    "differentiable_function": f"\n\n# No differentiable kernel: {exc}.\n"}
+        tensor_step = takes_step_tensor(rule)
+        step_doc = ("the step *tensor* ``state_steps[i]``, already incremented (torch's ``capturable or\n"
+                    "    differentiable`` branch: the bias corrections are tensors)." if tensor_step else
+                    "t as a Python number, already incremented, as in ``update``.")
+        template = resources.files("symopt.codegen").joinpath("templates", "torch_differentiable_function.py.tmpl")
+        text = Template(template.read_text(encoding="utf-8")).substitute(
+            state_parameters="".join(f", {identifier(s.name)}" for s in rule.states),
+            update_signature=(", *, " + ", ".join(arguments(rule))) if arguments(rule) else "",
+            step_doc=step_doc,
+            body="\n".join(indent(body.splitlines())),
+        )
+        return {"differentiable": "True", "differentiable_step": repr("tensor" if tensor_step else "number"),
+                "differentiable_function": "\n\n" + text.rstrip("\n") + "\n"}
 
     def sparse_fields(self, rule: UpdateRule) -> dict[str, str]:
         """The template's ``update_sparse`` (torch's sparse-gradient path), or why there is none."""
@@ -383,6 +412,232 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
             if m is not None and all(k in m for k in pattern.atoms(sp.Wild)):
                 return emit(m)
         return None
+
+
+#: ops whose backward reads their own output (``sqrt``: ∂√x = 1/(2√x)): autograd saves the result,
+#: so torch's differentiable path never updates it in place afterwards (``std = state_sum.sqrt() + eps``)
+SAVES_OUTPUT = frozenset({"sqrt"})
+
+#: torch's ``differentiable=True`` path, where it checks ``requires_grad`` of a hyperparameter
+#: tensor and then computes with it as a tensor operand (a ``value=``/``alpha=`` Scalar is
+#: invisible to autograd), by rule: ``_single_tensor_adam`` for ``weight_decay`` (the L2 term:
+#: ``grad.addcmul_(param.clone(), weight_decay)``) and ``beta2`` (``exp_avg_sq.lerp_(torch.square(
+#: grad), weight=1 - beta2)``); ``_single_tensor_sgd`` for ``weight_decay`` and ``lr``
+#: (``param.addcmul_(grad, lr, value=-1)``). Elsewhere torch passes the tensor as a Scalar (Adagrad's
+#: and RMSprop's ``lr``, which then raises torch's ``TypeError ... must be Number, not Tensor``
+#: when it requires grad), and so does the generated kernel. This is data about torch's code, not
+#: about the models: torch writes these branches in some optimizers and not in others.
+REQUIRES_GRAD_OPERANDS: dict[str, tuple[str, ...]] = {
+    "adam": ("weight_decay", "beta2"),
+    "adamw": ("weight_decay", "beta2"),
+    "sgd": ("weight_decay", "lr"),
+}
+
+
+def step_scalars(rule: UpdateRule, tensors: frozenset[sp.Symbol]) -> set[sp.Symbol]:
+    """t and the scalars computed from it (c₁, c₂, the step size): tensors where t is the step tensor."""
+    out = {t}
+    for a in rule.body:
+        if not (a.expr.free_symbols & tensors) and a.expr.free_symbols & out:
+            out.add(a.target)
+    return out
+
+
+def takes_step_tensor(rule: UpdateRule) -> bool:
+    """Whether torch's differentiable path computes the rule's scalars on the step *tensor*: a rule
+    with a bias correction (a hyperparameter raised to the power t, Adam's 1 − β₁^t) takes torch's
+    ``if capturable or differentiable:`` branch, where ``step`` is ``state_steps[i]`` itself and
+    the corrections, the step size and their gradients are tensors. The others read t as a Python
+    number there too (Adagrad's ``_get_value(step_t)``)."""
+    return any(t in p.exp.free_symbols for a in rule.body for p in a.expr.atoms(sp.Pow))
+
+
+class StepTensorScalarPrinter(ScalarPrinter):
+    """The scalars of the step-tensor form, printed as torch writes them on tensors: t is
+    ``step.clone()`` (autograd may save the exponent of ``β**t``, and the caller increments the
+    step in place at the next step: torch clones it where β requires grad; a clone is the same
+    number and the same gradient), a root is ``.sqrt()`` (``bias_correction2.sqrt()``; on a tensor
+    ``**0.5`` would be ``pow``, whose gradient rounds differently), a negated product ``.neg()``
+    applied last (``step_size.neg()``)."""
+
+    printmethod = "_symopt_step_tensor_scalar"
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        if expr.exp == sp.S.Half:
+            return f"{self.parenthesize(expr.base, 1000)}.sqrt()"
+        return super()._print_Pow(expr, rational)
+
+    def doprint(self, expr, assign_to=None):
+        """A negated product as ``(...).neg()``, the negation last (torch's ``step_size.neg()``)."""
+        if isinstance(expr, sp.Mul) and expr.could_extract_minus_sign():
+            return f"({super().doprint(-expr)}).neg()"
+        return super().doprint(expr, assign_to)
+
+
+def fold_step_size(rule: UpdateRule, step_scalars: set[sp.Symbol], tensors: frozenset[sp.Symbol]) -> UpdateRule:
+    """The rule with the tensor coefficient of its parameter update folded into the denominator,
+    as torch's differentiable Adam computes it: ``addcdiv_``'s ``value`` must be a Python number,
+    so with c = −η/c₁ a tensor, w ← w + c·m/σ becomes w ← w + m/σ' with σ' = σ/c, every
+    assignment to σ divided by c (σ ← √v/c₂ becomes √v/(c₂·c); σ ← σ + ε becomes σ + ε/c) and c
+    computed once (torch's ``step_size_neg``), after the last temporary it reads. The same number
+    in exact arithmetic; in floating point torch's rounding. A rule whose update has no such
+    coefficient is returned as it is."""
+    X, Y = sp.Wild("X", properties=[lambda e: e in tensors]), sp.Wild("Y", properties=[lambda e: e in tensors])
+    c = sp.Wild("c", properties=[lambda e: not (e.free_symbols & tensors)])
+    body = list(rule.body)
+    at = max((i for i, a in enumerate(body) if a.target == w), default=None)
+    if at is None:
+        return rule
+    update = body[at]
+    terms = sp.Add.make_args(sp.expand(update.expr - w))
+    found = [(k, m) for k, term in enumerate(terms) for m in [term.match(c * X / Y)]
+             if m is not None and m[c].free_symbols & step_scalars and m[Y] not in {w, g}]
+    if not found:
+        return rule
+    if len(found) > 1:
+        raise CodegenError(f"fold_step_size: {w} ← {update.expr} has several step-dependent quotients")
+    k, m = found[0]
+    denominator, coefficient = m[Y], m[c]
+    scale = sp.Symbol("step_size_neg", real=True)
+    reads = [i for i, a in enumerate(body[:at]) if a.target in coefficient.free_symbols]
+    defs = [i for i, a in enumerate(body[:at]) if a.target == denominator]
+    if not defs:
+        raise CodegenError(f"fold_step_size: the denominator {denominator} of {w}'s update is never assigned")
+    for i in defs:
+        a = body[i]
+        if denominator in a.expr.free_symbols:
+            rest = sp.expand(a.expr - denominator)
+            if denominator in rest.free_symbols or rest.free_symbols & tensors:
+                raise CodegenError(f"fold_step_size: {a.target} ← {a.expr} is not σ + (a scalar)")
+            body[i] = replace(a, expr=denominator + rest / scale)
+        else:
+            body[i] = replace(a, expr=a.expr / scale)
+    new_terms = list(terms)
+    new_terms[k] = m[X] / denominator
+    body[at] = replace(update, expr=w + sp.Add(*new_terms))
+    place = (max(reads) + 1) if reads else defs[0]
+    if place > defs[0]:
+        raise CodegenError(f"fold_step_size: {coefficient} is computed after {denominator} is first assigned")
+    body.insert(place, Assign(scale, coefficient, doc="the update's step size, negated, folded into σ"))
+    return replace(rule, body=tuple(body))
+
+
+class TorchDifferentiableKernelPrinter(TorchKernelPrinter):
+    """Prints an :class:`~symopt.rules.UpdateRule` body as torch.optim's ``differentiable=True``
+    for-loop (``_single_tensor_*`` with autograd recording, the step under ``torch.enable_grad``):
+    the ops of :class:`TorchKernelPrinter` where autograd can differentiate through them, changed
+    exactly where torch changes them, so that a step and its gradients are bitwise torch's:
+
+    ==========================================  ==================================================  ==================================================
+    where                                       for-loop                                            differentiable
+    ==========================================  ==================================================  ==================================================
+    a tensor whose producer saved its output    ``sigma = v.sqrt()``; ``sigma.add_(eps)``           ``sigma = sigma.add(eps)`` (:data:`SAVES_OUTPUT`)
+    ``T ← max(T, X)``                           ``torch.maximum(T, X, out=T)``                      ``T.copy_(torch.maximum(T.clone(), X))``
+    a state read by the parameter's            ``param.addcdiv_(exp_avg, sigma, ...)``             ``param.addcdiv_(exp_avg.clone(), sigma)``
+    ``addcdiv``/``addcmul`` (saved by it)
+    a rule with a bias correction               t a Python number, ``c_2 = (1 - beta2**step)**0.5``  t the step tensor, ``(1 - beta2**step.clone()).sqrt()``
+    (:func:`takes_step_tensor`)                 ``param.addcdiv_(m, sigma, value=-lr/c_1)``         the step size folded into σ (:func:`fold_step_size`)
+    a hyperparameter in                         ``grad.add(param, alpha=weight_decay)``              ``if _requires_grad(weight_decay):``
+    :data:`REQUIRES_GRAD_OPERANDS`                                                                  ``grad = grad.addcmul_(param.clone(), weight_decay)``
+    ==========================================  ==================================================  ==================================================
+
+    The tensor-operand forms of :data:`REQUIRES_GRAD_OPERANDS` are ``T ← T ± h·X`` →
+    ``T.addcmul_(X, h[, value=-1])`` (X cloned when it is the parameter, which is updated in place
+    later; on ``grad`` in place, as torch: it writes the caller's gradient there) and
+    ``T ← h·T + (1 − h)·E`` → ``T.lerp_(E, weight=1 - h)``; each under ``if _requires_grad(h):``,
+    the for-loop's op under ``else:``, as torch branches.
+    """
+
+    printmethod = "_symopt_torch_differentiable_kernel"
+
+    def kernel_body(self, rule: UpdateRule) -> str:
+        """The statements of ``update_differentiable`` (the model with :func:`fold_step_size`
+        applied where t is the step tensor)."""
+        if takes_step_tensor(rule):
+            tensors = tensor_symbols(rule)
+            rule = fold_step_size(rule, step_scalars(rule, tensors), tensors)
+        return self._print(rule)
+
+    def setup(self, rule: UpdateRule) -> None:
+        super().setup(rule)
+        self.step_tensor = takes_step_tensor(rule)
+        self.step_scalars = step_scalars(rule, self.tensors) if self.step_tensor else set()
+        names = dict(self.names)
+        names[t] = f"{self.names[t]}.clone()"
+        self.step_printer = StepTensorScalarPrinter(names)
+        self.saved_output: set[sp.Symbol] = set()
+        checked = REQUIRES_GRAD_OPERANDS.get(rule.family, ())
+        self.grad_checked = [h for h in rule.hyperparameters if h.name in checked]
+
+    # -- statements ---------------------------------------------------------------------------
+    def _print_Assign(self, assign: Assign) -> list[str]:
+        if self.is_scalar(assign.expr) and assign.expr.free_symbols & self.step_scalars:
+            return [assignment_comment(assign), f"{self.name(assign.target)} = {self.step_printer.doprint(assign.expr)}"]
+        lines = super()._print_Assign(assign)
+        for h in self.grad_checked:
+            form = self.operand_form(assign, h)
+            if form is not None:
+                return [lines[0], f"if _requires_grad({h.name}):", *indent(form), "else:", *indent(lines[1:])]
+        return lines
+
+    def operand_form(self, assign: Assign, h) -> Optional[list[str]]:
+        """torch's tensor-operand form of ``assign`` for a hyperparameter ``h`` that requires
+        grad, or None when ``h`` is not a coefficient of it there."""
+        target, expr, hs = assign.target, assign.expr, h.symbol
+        rest = sp.expand(expr - target)
+        m = rest.match(self.c * self.X)
+        if m is not None and m[self.c] in (hs, -hs) and m[self.X] != target:
+            operand = self.name(m[self.X]) + (".clone()" if m[self.X] == w else "")
+            value = "" if m[self.c] == hs else ", value=-1"
+            code = f"{self.name(target)}.addcmul_({operand}, {h.name}{value})"
+            return [code] if target in self.persistent else [f"{self.name(target)} = {code}"]
+        if target in self.persistent and hs in expr.free_symbols:
+            end = sp.simplify((expr - hs * target) / (1 - hs))
+            if not (end.free_symbols & {target, hs}) and self.is_tensor(end) and sp.expand(hs * target + (1 - hs) * end - expr) == 0:
+                return [f"{self.name(target)}.lerp_({self.end_code(end)}, weight={self.scalar(1 - hs)})"]
+        return None
+
+    def end_code(self, expr: sp.Expr) -> str:
+        """A lerp end: ``torch.square(X)`` for X² (torch's), else the out-of-place expression."""
+        if isinstance(expr, sp.Pow) and expr.exp == 2 and self.is_tensor_symbol(expr.base):
+            return f"torch.square({self.name(expr.base)})"
+        return self.fallback.doprint(expr)
+
+    # -- rendering -------------------------------------------------------------------------------
+    def render(self, chain: Chain, target: Optional[sp.Symbol] = None) -> list[str]:
+        """Out of place where the chain would update a tensor autograd saved (the output of
+        :data:`SAVES_OUTPUT`): ``sigma = sigma.add(eps)``."""
+        if chain.inplace and chain.head in self.saved_output:
+            chain, target = Chain(chain.head, chain.ops, False), chain.head
+        lines = super().render(chain, target)
+        made = chain.head if target is None else target
+        if chain.ops and chain.ops[-1].method in SAVES_OUTPUT:
+            self.saved_output.add(made)
+        else:
+            self.saved_output.discard(made)
+        return lines
+
+    def fallback_assignment(self, target: sp.Symbol, expr: sp.Expr, assign: Assign) -> list[str]:
+        lines = super().fallback_assignment(target, expr, assign)
+        if isinstance(expr, sp.Pow) and expr.exp == sp.S.Half:
+            self.saved_output.add(target)
+        return lines
+
+    def chain_code(self, chain: Chain) -> str:
+        if chain.ops and chain.ops[0].method == "maximum" and chain.inplace and len(chain.ops) == 1:
+            head = self.name(chain.head)
+            return f"{head}.copy_(torch.maximum({head}.clone(), {self.name(chain.ops[0].tensors[0])}))"
+        return super().chain_code(chain)
+
+    def op_arguments(self, op: Op, head: str = "") -> str:
+        """A state read by the parameter's ``addcdiv``/``addcmul`` is cloned (autograd saves it,
+        and it is updated in place at the next step), as torch's ``exp_avg.clone()``."""
+        if head != self.name(w) or op.method not in ("addcdiv", "addcmul"):
+            return super().op_arguments(op, head)
+        states = {s.symbol for s in self.rule.states}
+        parts = [self.name(x) + (".clone()" if x in states else "") for x in op.tensors]
+        scalar = super().op_arguments(Op(op.method, (), op.scalar), head)
+        return ", ".join(parts + ([scalar] if scalar else []))
 
 
 def _conjuncts(condition: sp.Basic, timed: set[sp.Symbol]) -> tuple[list[sp.Basic], list[sp.Basic]]:

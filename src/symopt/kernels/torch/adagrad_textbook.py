@@ -20,7 +20,8 @@ In LaTeX:
 that a step is bitwise equal to it; ``update_foreach`` (when ``FOREACH``) the same operations as
 ``torch._foreach_*`` calls over lists of tensors, as torch.optim's ``foreach=True`` path;
 ``update_sparse`` (when ``SPARSE``) torch's sparse-gradient path, on the rows a sparse gradient
-touches.
+touches; ``update_differentiable`` (when ``DIFFERENTIABLE``) torch's ``differentiable=True``
+for-loop, whose ops autograd differentiates as torch's.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ FOREACH = True
 LAZY_STATES = ()
 #: whether ``update_sparse`` (torch's sparse-gradient path) exists
 SPARSE = True
+#: whether ``update_differentiable`` (torch's ``differentiable=True`` for-loop) exists
+DIFFERENTIABLE = True
+#: what ``update_differentiable`` takes as ``step``: ``"tensor"`` (the state's step tensor, as
+#: torch's ``capturable or differentiable`` branch) or ``"number"`` (t as a Python number)
+DIFFERENTIABLE_STEP = 'number'
 
 
 def _full(param, value):
@@ -78,6 +84,28 @@ def update(param, grad, state_sum, *, lr, eps):
     G ← G + g**2
     sigma ← sqrt(G + epsilon)
     w ← -eta*g/sigma + w
+    """
+    # complex tensors: their real view from here on, as torch.optim
+    param, grad, state_sum = _real(param), _real(grad), _real(state_sum)
+    # G ← G + g**2  (accumulate g²)
+    state_sum.addcmul_(grad, grad)
+    # sigma ← sqrt(G + epsilon)  (root of the second moment plus ε)
+    sigma = state_sum.add(eps).sqrt_()
+    # w ← -eta*g/sigma + w  (update the parameter)
+    param.addcdiv_(grad, sigma, value=-lr)
+
+
+def _requires_grad(x):
+    """Whether a hyperparameter is a tensor that autograd records (torch's ``x.requires_grad`` test)."""
+    return isinstance(x, torch.Tensor) and x.requires_grad
+
+
+def update_differentiable(param, grad, state_sum, *, lr, eps):
+    r"""``update`` as torch.optim's ``differentiable=True`` path: the same model, with the ops
+    torch changes so that autograd can differentiate a step (no in-place op on a tensor autograd
+    saved, clones of saved states, tensor operands for hyperparameters that require grad), so that
+    a step and its gradients are torch's bit for bit. Call it with grad enabled. ``step`` is
+    t as a Python number, already incremented, as in ``update``.
     """
     # complex tensors: their real view from here on, as torch.optim
     param, grad, state_sum = _real(param), _real(grad), _real(state_sum)

@@ -36,7 +36,8 @@ In LaTeX:
 that a step is bitwise equal to it; ``update_foreach`` (when ``FOREACH``) the same operations as
 ``torch._foreach_*`` calls over lists of tensors, as torch.optim's ``foreach=True`` path;
 ``update_sparse`` (when ``SPARSE``) torch's sparse-gradient path, on the rows a sparse gradient
-touches.
+touches; ``update_differentiable`` (when ``DIFFERENTIABLE``) torch's ``differentiable=True``
+for-loop, whose ops autograd differentiates as torch's.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ FOREACH = True
 LAZY_STATES = ()
 #: whether ``update_sparse`` (torch's sparse-gradient path) exists
 SPARSE = False
+#: whether ``update_differentiable`` (torch's ``differentiable=True`` for-loop) exists
+DIFFERENTIABLE = True
+#: what ``update_differentiable`` takes as ``step``: ``"tensor"`` (the state's step tensor, as
+#: torch's ``capturable or differentiable`` branch) or ``"number"`` (t as a Python number)
+DIFFERENTIABLE_STEP = 'tensor'
 
 
 def _full(param, value):
@@ -134,6 +140,57 @@ def update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, beta1,
     sigma.add_(eps)
     # w ← w - eta*m/(c_1*sigma)  (update the parameter)
     param.addcdiv_(exp_avg, sigma, value=-lr/c_1)
+
+
+def _requires_grad(x):
+    """Whether a hyperparameter is a tensor that autograd records (torch's ``x.requires_grad`` test)."""
+    return isinstance(x, torch.Tensor) and x.requires_grad
+
+
+def update_differentiable(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize):
+    r"""``update`` as torch.optim's ``differentiable=True`` path: the same model, with the ops
+    torch changes so that autograd can differentiate a step (no in-place op on a tensor autograd
+    saved, clones of saved states, tensor operands for hyperparameters that require grad), so that
+    a step and its gradients are torch's bit for bit. Call it with grad enabled. ``step`` is
+    the step *tensor* ``state_steps[i]``, already incremented (torch's ``capturable or
+    differentiable`` branch: the bias corrections are tensors).
+    """
+    if maximize:
+        # g ← -g  (maximize: follow −g)
+        grad = -grad
+    if weight_decay != 0:
+        # g ← g + lambda*w  (L2 weight decay)
+        if _requires_grad(weight_decay):
+            grad = grad.addcmul_(param.clone(), weight_decay)
+        else:
+            grad = grad.add(param, alpha=weight_decay)
+    # complex tensors: their real view from here on, as torch.optim
+    param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq = _real(param), _real(grad), _real(exp_avg), _real(exp_avg_sq), _real(max_exp_avg_sq)
+    # m ← m + (1 - beta_1)*(g - m)  (average g)
+    exp_avg.lerp_(grad, 1 - _like(beta1, exp_avg))
+    # v ← beta_2*v + g**2*(1 - beta_2)  (average g²)
+    if _requires_grad(beta2):
+        exp_avg_sq.lerp_(torch.square(grad), weight=1 - beta2)
+    else:
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    # c_1 ← 1 - beta_1**t  (bias correction of the first moment)
+    c_1 = 1 - beta1**step.clone()
+    # step_size_neg ← -eta/c_1  (the update's step size, negated, folded into σ)
+    step_size_neg = (lr/c_1).neg()
+    # c_2 ← sqrt(1 - beta_2**t)  (root of the bias correction of the second moment)
+    c_2 = (1 - beta2**step.clone()).sqrt()
+    if amsgrad:
+        # v_max ← Max(v, v_max)  (running maximum of v)
+        max_exp_avg_sq.copy_(torch.maximum(max_exp_avg_sq.clone(), exp_avg_sq))
+        # sigma ← sqrt(v_max)/(c_2*step_size_neg)  (corrected root of the maximum second moment)
+        sigma = max_exp_avg_sq.sqrt() / (c_2*step_size_neg)
+    if not amsgrad:
+        # sigma ← sqrt(v)/(c_2*step_size_neg)  (corrected root of the second moment)
+        sigma = exp_avg_sq.sqrt() / (c_2*step_size_neg)
+    # sigma ← epsilon/step_size_neg + sigma  (add ε outside the root)
+    sigma.add_(eps/step_size_neg)
+    # w ← m/sigma + w  (update the parameter)
+    param.addcdiv_(exp_avg.clone(), sigma)
 
 
 # No sparse kernel: TorchSparseKernelPrinter: m ← m + (1 - beta_1)*(g - m) is not a sparse accumulation T + c·E.

@@ -18,7 +18,8 @@ In LaTeX:
 that a step is bitwise equal to it; ``update_foreach`` (when ``FOREACH``) the same operations as
 ``torch._foreach_*`` calls over lists of tensors, as torch.optim's ``foreach=True`` path;
 ``update_sparse`` (when ``SPARSE``) torch's sparse-gradient path, on the rows a sparse gradient
-touches.
+touches; ``update_differentiable`` (when ``DIFFERENTIABLE``) torch's ``differentiable=True``
+for-loop, whose ops autograd differentiates as torch's.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ FOREACH = True
 LAZY_STATES = ()
 #: whether ``update_sparse`` (torch's sparse-gradient path) exists
 SPARSE = True
+#: whether ``update_differentiable`` (torch's ``differentiable=True`` for-loop) exists
+DIFFERENTIABLE = True
+#: what ``update_differentiable`` takes as ``step``: ``"tensor"`` (the state's step tensor, as
+#: torch's ``capturable or differentiable`` branch) or ``"number"`` (t as a Python number)
+DIFFERENTIABLE_STEP = 'number'
 
 
 def _full(param, value):
@@ -74,6 +80,26 @@ def update(param, grad, *, step, lr):
 
     eta_t ← eta/t
     w ← -eta_t*g + w
+    """
+    # eta_t ← eta/t  (learning rate inversely proportional to t)
+    eta_t = lr/step
+    # complex tensors: their real view from here on, as torch.optim
+    param, grad = _real(param), _real(grad)
+    # w ← -eta_t*g + w  (update the parameter)
+    param.add_(grad, alpha=-eta_t)
+
+
+def _requires_grad(x):
+    """Whether a hyperparameter is a tensor that autograd records (torch's ``x.requires_grad`` test)."""
+    return isinstance(x, torch.Tensor) and x.requires_grad
+
+
+def update_differentiable(param, grad, *, step, lr):
+    r"""``update`` as torch.optim's ``differentiable=True`` path: the same model, with the ops
+    torch changes so that autograd can differentiate a step (no in-place op on a tensor autograd
+    saved, clones of saved states, tensor operands for hyperparameters that require grad), so that
+    a step and its gradients are torch's bit for bit. Call it with grad enabled. ``step`` is
+    t as a Python number, already incremented, as in ``update``.
     """
     # eta_t ← eta/t  (learning rate inversely proportional to t)
     eta_t = lr/step

@@ -34,7 +34,8 @@ In LaTeX:
 that a step is bitwise equal to it; ``update_foreach`` (when ``FOREACH``) the same operations as
 ``torch._foreach_*`` calls over lists of tensors, as torch.optim's ``foreach=True`` path;
 ``update_sparse`` (when ``SPARSE``) torch's sparse-gradient path, on the rows a sparse gradient
-touches.
+touches; ``update_differentiable`` (when ``DIFFERENTIABLE``) torch's ``differentiable=True``
+for-loop, whose ops autograd differentiates as torch's.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ FOREACH = True
 LAZY_STATES = ()
 #: whether ``update_sparse`` (torch's sparse-gradient path) exists
 SPARSE = False
+#: whether ``update_differentiable`` (torch's ``differentiable=True`` for-loop) exists
+DIFFERENTIABLE = True
+#: what ``update_differentiable`` takes as ``step``: ``"tensor"`` (the state's step tensor, as
+#: torch's ``capturable or differentiable`` branch) or ``"number"`` (t as a Python number)
+DIFFERENTIABLE_STEP = 'number'
 
 
 def _full(param, value):
@@ -125,6 +131,49 @@ def update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps
         sigma = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
     # sigma ← epsilon + sigma  (add ε outside the root)
     sigma.add_(eps)
+    if momentum > 0:
+        # b ← b*mu + g/sigma  (momentum buffer)
+        momentum_buffer.mul_(momentum).addcdiv_(grad, sigma)
+        # w ← -b*eta + w  (update the parameter along b)
+        param.add_(momentum_buffer, alpha=-lr)
+    if momentum <= 0:
+        # w ← -eta*g/sigma + w  (update the parameter)
+        param.addcdiv_(grad, sigma, value=-lr)
+
+
+def _requires_grad(x):
+    """Whether a hyperparameter is a tensor that autograd records (torch's ``x.requires_grad`` test)."""
+    return isinstance(x, torch.Tensor) and x.requires_grad
+
+
+def update_differentiable(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay, momentum, centered, maximize):
+    r"""``update`` as torch.optim's ``differentiable=True`` path: the same model, with the ops
+    torch changes so that autograd can differentiate a step (no in-place op on a tensor autograd
+    saved, clones of saved states, tensor operands for hyperparameters that require grad), so that
+    a step and its gradients are torch's bit for bit. Call it with grad enabled. ``step`` is
+    t as a Python number, already incremented, as in ``update``.
+    """
+    if maximize:
+        # g ← -g  (maximize: follow −g)
+        grad = -grad
+    if weight_decay != 0:
+        # g ← g + lambda*w  (L2 weight decay)
+        grad = grad.add(param, alpha=weight_decay)
+    # complex tensors: their real view from here on, as torch.optim
+    param, grad, square_avg, grad_avg, momentum_buffer = _real(param), _real(grad), _real(square_avg), _real(grad_avg), _real(momentum_buffer)
+    # v ← alpha*v + g**2*(1 - alpha)  (average g²)
+    square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+    if centered:
+        # m ← m + (1 - alpha)*(g - m)  (average g)
+        grad_avg.lerp_(grad, 1 - alpha)
+    if not centered:
+        # sigma ← sqrt(v)  (root of the second moment)
+        sigma = square_avg.sqrt()
+    if centered:
+        # sigma ← sqrt(-m**2 + v)  (root of the variance estimate)
+        sigma = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
+    # sigma ← epsilon + sigma  (add ε outside the root)
+    sigma = sigma.add(eps)
     if momentum > 0:
         # b ← b*mu + g/sigma  (momentum buffer)
         momentum_buffer.mul_(momentum).addcdiv_(grad, sigma)

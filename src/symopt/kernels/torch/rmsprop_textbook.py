@@ -20,7 +20,8 @@ In LaTeX:
 that a step is bitwise equal to it; ``update_foreach`` (when ``FOREACH``) the same operations as
 ``torch._foreach_*`` calls over lists of tensors, as torch.optim's ``foreach=True`` path;
 ``update_sparse`` (when ``SPARSE``) torch's sparse-gradient path, on the rows a sparse gradient
-touches.
+touches; ``update_differentiable`` (when ``DIFFERENTIABLE``) torch's ``differentiable=True``
+for-loop, whose ops autograd differentiates as torch's.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ FOREACH = True
 LAZY_STATES = ()
 #: whether ``update_sparse`` (torch's sparse-gradient path) exists
 SPARSE = False
+#: whether ``update_differentiable`` (torch's ``differentiable=True`` for-loop) exists
+DIFFERENTIABLE = True
+#: what ``update_differentiable`` takes as ``step``: ``"tensor"`` (the state's step tensor, as
+#: torch's ``capturable or differentiable`` branch) or ``"number"`` (t as a Python number)
+DIFFERENTIABLE_STEP = 'number'
 
 
 def _full(param, value):
@@ -78,6 +84,28 @@ def update(param, grad, square_avg, *, lr, alpha, eps):
     v ← alpha*v + epsilon + g**2*(1 - alpha)
     sigma ← sqrt(v)
     w ← -eta*g/sigma + w
+    """
+    # complex tensors: their real view from here on, as torch.optim
+    param, grad, square_avg = _real(param), _real(grad), _real(square_avg)
+    # v ← alpha*v + epsilon + g**2*(1 - alpha)  (average g²)
+    square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha).add_(eps)
+    # sigma ← sqrt(v)  (σ_t = √(σ_t²))
+    sigma = square_avg.sqrt()
+    # w ← -eta*g/sigma + w  (update the parameter)
+    param.addcdiv_(grad, sigma, value=-lr)
+
+
+def _requires_grad(x):
+    """Whether a hyperparameter is a tensor that autograd records (torch's ``x.requires_grad`` test)."""
+    return isinstance(x, torch.Tensor) and x.requires_grad
+
+
+def update_differentiable(param, grad, square_avg, *, lr, alpha, eps):
+    r"""``update`` as torch.optim's ``differentiable=True`` path: the same model, with the ops
+    torch changes so that autograd can differentiate a step (no in-place op on a tensor autograd
+    saved, clones of saved states, tensor operands for hyperparameters that require grad), so that
+    a step and its gradients are torch's bit for bit. Call it with grad enabled. ``step`` is
+    t as a Python number, already incremented, as in ``update``.
     """
     # complex tensors: their real view from here on, as torch.optim
     param, grad, square_avg = _real(param), _real(grad), _real(square_avg)

@@ -28,7 +28,8 @@ In LaTeX:
 that a step is bitwise equal to it; ``update_foreach`` (when ``FOREACH``) the same operations as
 ``torch._foreach_*`` calls over lists of tensors, as torch.optim's ``foreach=True`` path;
 ``update_sparse`` (when ``SPARSE``) torch's sparse-gradient path, on the rows a sparse gradient
-touches.
+touches; ``update_differentiable`` (when ``DIFFERENTIABLE``) torch's ``differentiable=True``
+for-loop, whose ops autograd differentiates as torch's.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ FOREACH = True
 LAZY_STATES = ('momentum_buffer',)
 #: whether ``update_sparse`` (torch's sparse-gradient path) exists
 SPARSE = False
+#: whether ``update_differentiable`` (torch's ``differentiable=True`` for-loop) exists
+DIFFERENTIABLE = True
+#: what ``update_differentiable`` takes as ``step``: ``"tensor"`` (the state's step tensor, as
+#: torch's ``capturable or differentiable`` branch) or ``"number"`` (t as a Python number)
+DIFFERENTIABLE_STEP = 'number'
 
 
 def _full(param, value):
@@ -110,6 +116,47 @@ def update(param, grad, momentum_buffer, *, step, lr, momentum, dampening, weigh
         grad = momentum_buffer
     # w ← -eta*g + w  (update the parameter)
     param.add_(grad, alpha=-lr)
+    return {"momentum_buffer": momentum_buffer}
+
+
+def _requires_grad(x):
+    """Whether a hyperparameter is a tensor that autograd records (torch's ``x.requires_grad`` test)."""
+    return isinstance(x, torch.Tensor) and x.requires_grad
+
+
+def update_differentiable(param, grad, momentum_buffer, *, step, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    r"""``update`` as torch.optim's ``differentiable=True`` path: the same model, with the ops
+    torch changes so that autograd can differentiate a step (no in-place op on a tensor autograd
+    saved, clones of saved states, tensor operands for hyperparameters that require grad), so that
+    a step and its gradients are torch's bit for bit. Call it with grad enabled. ``step`` is
+    t as a Python number, already incremented, as in ``update``.
+    """
+    if maximize:
+        # g ← -g  (maximize: follow −g)
+        grad = -grad
+    if weight_decay != 0:
+        # g ← g + lambda*w  (L2 weight decay)
+        if _requires_grad(weight_decay):
+            grad = grad.addcmul_(param.clone(), weight_decay)
+        else:
+            grad = grad.add(param, alpha=weight_decay)
+    if (step == 1) and (momentum != 0):
+        # b ← g  (first step: the buffer is the gradient)
+        momentum_buffer = grad.detach().clone()
+    if (step > 1) and (momentum != 0):
+        # b ← b*mu + g*(1 - tau)  (momentum buffer)
+        momentum_buffer.mul_(momentum).add_(grad, alpha=1 - dampening)
+    if nesterov and (momentum != 0):
+        # g ← b*mu + g  (Nesterov look-ahead)
+        grad = grad.add(momentum_buffer, alpha=momentum)
+    if not nesterov and (momentum != 0):
+        # g ← b  (follow the buffer)
+        grad = momentum_buffer
+    # w ← -eta*g + w  (update the parameter)
+    if _requires_grad(lr):
+        param.addcmul_(grad, lr, value=-1)
+    else:
+        param.add_(grad, alpha=-lr)
     return {"momentum_buffer": momentum_buffer}
 
 
