@@ -114,6 +114,8 @@ def print_summary(scores: list[dict], rows: list[dict], elapsed: float) -> None:
         print(f"\nSurvivors ({len(survivors)}): a check that catches each is missing, or it is equivalent (symopt/mutate/equivalent.py)")
         for r in survivors:
             print(f"  {r['id']}  {r['target']} @ {r['location']}: {r['operator']}: {r['original']} -> {r['mutated']}")
+            if str(r.get("by", "")).startswith("known gap"):
+                print(f"      {r['by']}")
     explained = [r for r in rows if r["status"] == "equivalent"]
     if explained:
         print(f"\nEquivalent ({len(explained)}): " + "; ".join(sorted({r['by'].split(':')[0] for r in explained})))

@@ -40,3 +40,19 @@ EXPLAINED: dict[str, str] = {
         "anything reads it, as torch creates it; its initial value (0 stands for 'not yet') is never read"
     ),
 }
+
+
+#: Survivors that some check could catch but none does yet: a known gap, named with what is
+#: missing. ``symopt mutate`` still counts and lists each as a survivor (with this reason); the
+#: fast subsets in make test accept exactly these (a listed mutant that is killed fails them, so
+#: that the entry is deleted when the gap closes).
+KNOWN_GAPS: dict[str, str] = {
+    # kernels/c/rmsprop.c, centered average, lerp's second branch (w = 1 - alpha >= 1/2): fma dropped
+    "kernel-c-9bde0774a6": (
+        "fused RMSprop has no bitwise reference: torch has no fused RMSprop, and its for-loop rounds "
+        "square_avg differently (4.5 ULP in float32 after 20 steps on the alpha = 0.3 edges, within the "
+        "40-ULP budget), so one more rounding per step in grad_avg is below the tolerance's resolution; "
+        "catching it needs a per-operation bitwise reference of the C kernel's own op sequence"
+    ),
+}
+

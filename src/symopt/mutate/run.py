@@ -10,7 +10,7 @@ import random
 from types import ModuleType
 
 from ._core import Mutant, Outcome
-from .equivalent import EXPLAINED
+from .equivalent import EXPLAINED, KNOWN_GAPS
 
 
 def areas() -> dict[str, ModuleType]:
@@ -38,10 +38,27 @@ def select(mutants: list[Mutant], *, target: str | None = None, sample: int | No
 
 
 def judge(outcome: Outcome) -> Outcome:
-    """A survivor the equivalent list explains becomes ``equivalent`` (with the reason)."""
+    """A survivor the equivalent list explains becomes ``equivalent`` (with the reason); one of
+    the known gaps stays ``survived``, its ``by`` naming the gap (:func:`is_known_gap`)."""
     if outcome.status == "survived" and outcome.mutant.id in EXPLAINED:
         return Outcome(outcome.mutant, "equivalent", f"explained: {EXPLAINED[outcome.mutant.id]}", outcome.seconds)
+    if outcome.status == "survived" and outcome.mutant.id in KNOWN_GAPS:
+        return Outcome(outcome.mutant, "survived", f"known gap: {KNOWN_GAPS[outcome.mutant.id]}", outcome.seconds)
     return outcome
+
+
+def is_known_gap(outcome: Outcome) -> bool:
+    """Whether ``outcome`` is a survivor listed in :data:`~.equivalent.KNOWN_GAPS`."""
+    return outcome.status == "survived" and outcome.mutant.id in KNOWN_GAPS
+
+
+def unexplained(outcomes: list[Outcome]) -> list[str]:
+    """The survivors among ``outcomes`` that are neither equivalent nor a known gap, described;
+    and, as a failure too, a known gap that did not survive (its entry is stale)."""
+    out = [o.mutant.describe() for o in outcomes if o.status == "survived" and not is_known_gap(o)]
+    out += [f"known gap no longer survives (delete it from KNOWN_GAPS): {o.mutant.id}" for o in outcomes
+            if o.mutant.id in KNOWN_GAPS and o.status != "survived"]
+    return out
 
 
 def stale_explanations(all_ids: set[str]) -> list[str]:

@@ -221,8 +221,34 @@ def _variant_edges(rule: str, named: list[tuple[str, dict[str, Any], dict[str, A
     return out
 
 
+#: Branches inside a variant that the default hyperparameters never take: rule -> (the switch
+#: that reads them, the values that take them). RMSprop's centered average is torch's ``lerp_``
+#: with weight 1 − α, which computes start + w·(end − start) for |w| < 1/2 and
+#: end − (end − start)·(1 − w) otherwise: α = 0.99 only ever takes the first (a mutant of the
+#: second survived every other row).
+VARIANT_BRANCHES: dict[str, tuple[str, dict[str, Any]]] = {
+    "rmsprop": ("centered", {"alpha": 0.3}),
+}
+
+
+def _branch_edges(rule: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """One edge per variant with :data:`VARIANT_BRANCHES`' switch on, at the values that take
+    its other branch, on contiguous params with a float lr."""
+    switch, values = VARIANT_BRANCHES[rule]
+    others = [k for k in VARIANT_SWITCHES[rule] if k != switch]
+    out = []
+    for on in itertools.product((False, True), repeat=len(others)):
+        kwargs = {switch: VARIANT_SWITCHES[rule][switch]}
+        kwargs.update({k: VARIANT_SWITCHES[rule][k] for k, flag in zip(others, on) if flag})
+        named = ", ".join(f"{k}={v}" for k, v in values.items())
+        out.append((f"edge: variant {', '.join(kwargs)}, {named}", {**kwargs, **values}, {}))
+    return out
+
+
 for _rule in VARIANT_SWITCHES:  # appended: the earlier edges keep their seeds
     EDGES[_rule] += _variant_edges(_rule, EDGES[_rule])
+for _rule in VARIANT_BRANCHES:
+    EDGES[_rule] += _branch_edges(_rule)
 del _rule
 
 

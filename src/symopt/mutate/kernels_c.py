@@ -1,0 +1,378 @@
+"""Mutants of the generated fused C kernels (``kernels/c/adagrad.c``, ``kernels/c/rmsprop.c``):
+each printed operation of the computation lines changed once, in one function at a time.
+
+The computation lines of a function are the per-chunk scalar lines (``const double eta_t =
+...;``, ``const float cN = (float)(...);``) and the lines of the element loop that carry a
+``/* ... <- ... */`` comment (one assignment of the model each). Their right-hand sides are
+parsed as C expressions (:func:`parse`: numbers, names, casts, calls, unary minus, ``* / + -``,
+``<`` and ``?:``), and every operator below makes one mutant at every place it applies:
+
+* ``binop``: ``+`` ↔ ``-``, ``*`` ↔ ``/`` between two operands (there is no pointer ``*`` in
+  these expressions: they read and write registers);
+* ``fma``: ``fma(a, b, c)`` / ``fmaf`` dropped into ``a*b + c`` (rounded twice: the kernels are
+  built with ``-ffp-contract=off``), and its addend negated (``fma(a, b, -(c))``);
+* ``sqrt``: ``sqrt(x)`` / ``sqrtf`` dropped (→ ``x``);
+* ``unary``: a unary minus dropped;
+* ``constant``: a numeric literal n → n + 1;
+* ``delete``: a whole loop line removed — only where the variable it assigns still holds a
+  value without it (a param, gradient or state loaded from memory, or a register assigned
+  before), since reading an uninitialised register is undefined behaviour, not a mutant of the
+  computation. (Removing a scalar line leaves a name undeclared: the compiler refuses it, so no
+  such mutant is listed.)
+
+Which functions. Every structural variant of the float32 kernels, and the ``plain`` variant of
+the float64 ones: the same printed operation appears once per variant and element type, and one
+mutant costs one compile of its whole file (measured with ``-O3 -march=native``: 0.5 s for
+adagrad.c, 1.5 s for rmsprop.c) plus the checks, so every occurrence in both element types
+would not fit the area's budget of about 20 minutes on 2 cores. The float32 functions are the
+ones where a double rounding or a dropped fma is most visible (about 2⁻²⁴ per operation).
+
+Installed by building the mutated text with :func:`symopt.fused.build.load` into a temporary
+directory and making :func:`symopt.fused.kernel` (the drop-ins' ``fused=True``) return a
+:class:`~symopt.fused.FusedKernel` over that library, and :func:`symopt.fused.launcher.source`
+(what tests/test_fused.py builds its fixtures from) return the mutated text; undone on exit. A
+mutant that does not compile is ``invalid``. Checks (the first failure kills): the fused verify
+rows of the family against torch.optim (torch's optim_db inputs and symopt's named edges, one
+per structural variant on contiguous params), the mutated element type first; then the
+numeric tests of tests/test_fused.py (never its text or freshness tests, which read the
+printer's output and not the built kernel).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from ._core import Check, Invalid, Mutant, Outcome, Patches, evaluate
+from . import oracles
+
+AREA = "kernel-c"
+FAMILIES = ("adagrad", "rmsprop")
+#: (element type of the functions whose every variant is mutated, the type mutated in ``plain`` only)
+ALL_VARIANTS_OF, PLAIN_ONLY_OF = "f32", "f64"
+#: tests/test_fused.py's numeric tests (bitwise against torch, within tolerance of the for-loop,
+#: mixed groups, every structural variant through the drop-ins); not its text or freshness tests
+NUMERIC_TESTS = "bitwise or tolerance or mixed_group or structural_variant"
+
+
+# -- a small C expression parser (what the C printer prints on these lines) ------------------------
+_TOKEN = re.compile(r"\s*(?:(?P<number>\d+\.\d*(?:[eE][+-]?\d+)?|\d+(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_]\w*)"
+                    r"|(?P<op><=|>=|[-+*/?:<>(),]))")
+CAST_TYPES = ("float", "double")
+
+
+@dataclass
+class Node:
+    """A parsed C expression: ``kind`` is number, name, call, unary, cast, paren, binop, compare or
+    ternary; ``start``/``end`` its span in the text; ``op_at`` the operator's offset (binop)."""
+
+    kind: str
+    start: int
+    end: int
+    children: tuple["Node", ...] = ()
+    value: str = ""  # the number, name, function, operator or cast type
+    op_at: int = -1
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens: list[tuple[str, str, int, int]] = []
+        pos = 0
+        while pos < len(text) and text[pos:].strip():
+            m = _TOKEN.match(text, pos)
+            if m is None:
+                raise ValueError(f"cannot parse C expression at {text[pos:]!r}")
+            kind = m.lastgroup
+            self.tokens.append((kind, m.group(kind), m.start(kind), m.end(kind)))
+            pos = m.end()
+        self.i = 0
+
+    def peek(self, k: int = 0) -> tuple[str, str, int, int] | None:
+        return self.tokens[self.i + k] if self.i + k < len(self.tokens) else None
+
+    def take(self, value: str | None = None) -> tuple[str, str, int, int]:
+        token = self.peek()
+        if token is None or (value is not None and token[1] != value):
+            raise ValueError(f"expected {value!r} in {self.text!r}")
+        self.i += 1
+        return token
+
+    def expression(self) -> Node:
+        cond = self.comparison()
+        if self.peek() and self.peek()[1] == "?":
+            self.take("?")
+            yes = self.expression()
+            self.take(":")
+            no = self.expression()
+            return Node("ternary", cond.start, no.end, (cond, yes, no))
+        return cond
+
+    def comparison(self) -> Node:
+        left = self.additive()
+        token = self.peek()
+        if token and token[1] in ("<", ">", "<=", ">="):
+            self.take()
+            right = self.additive()
+            return Node("compare", left.start, right.end, (left, right), token[1], token[2])
+        return left
+
+    def _binary(self, operators: tuple[str, ...], operand) -> Node:
+        left = operand()
+        while self.peek() and self.peek()[0] == "op" and self.peek()[1] in operators:
+            _, op, at, _ = self.take()
+            right = operand()
+            left = Node("binop", left.start, right.end, (left, right), op, at)
+        return left
+
+    def additive(self) -> Node:
+        return self._binary(("+", "-"), self.multiplicative)
+
+    def multiplicative(self) -> Node:
+        return self._binary(("*", "/"), self.unary)
+
+    def unary(self) -> Node:
+        token = self.peek()
+        if token and token[1] == "-":
+            self.take()
+            operand = self.unary()
+            return Node("unary", token[2], operand.end, (operand,), "-")
+        after = self.peek(1)
+        if token and token[1] == "(" and after and after[1] in CAST_TYPES and self.peek(2) and self.peek(2)[1] == ")":
+            self.take("(")
+            self.take()
+            self.take(")")
+            operand = self.unary()
+            return Node("cast", token[2], operand.end, (operand,), after[1])
+        return self.primary()
+
+    def primary(self) -> Node:
+        kind, value, start, end = self.take()
+        if kind == "number":
+            return Node("number", start, end, value=value)
+        if kind == "name":
+            if self.peek() and self.peek()[1] == "(":
+                self.take("(")
+                args = [self.expression()]
+                while self.peek() and self.peek()[1] == ",":
+                    self.take(",")
+                    args.append(self.expression())
+                close = self.take(")")
+                return Node("call", start, close[3], tuple(args), value)
+            return Node("name", start, end, value=value)
+        if value == "(":
+            inner = self.expression()
+            close = self.take(")")
+            return Node("paren", start, close[3], (inner,))
+        raise ValueError(f"unexpected {value!r} in {self.text!r}")
+
+
+def parse(text: str) -> Node:
+    """The C expression ``text`` as a :class:`Node` tree with spans (raises ValueError on what
+    the C printer does not print on these lines)."""
+    parser = _Parser(text)
+    node = parser.expression()
+    if parser.peek() is not None:
+        raise ValueError(f"trailing text in C expression {text!r}")
+    return node
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every node, depth first, in source order."""
+    yield node
+    for child in node.children:
+        yield from walk(child)
+
+
+def _span(text: str, node: Node) -> str:
+    return text[node.start:node.end]
+
+
+def expression_mutants(text: str) -> list[tuple[str, str]]:
+    """Every mutant of the C expression ``text``: (operator, mutated text), in source order."""
+    out: list[tuple[str, str]] = []
+
+    def replaced(node: Node, new: str) -> str:
+        return text[:node.start] + new + text[node.end:]
+
+    for node in walk(parse(text)):
+        if node.kind == "binop":
+            swap = {"+": "-", "-": "+", "*": "/", "/": "*"}[node.value]
+            out.append((f"binop: {node.value} -> {swap}", text[:node.op_at] + swap + text[node.op_at + 1:]))
+        elif node.kind == "call" and node.value in ("fma", "fmaf") and len(node.children) == 3:
+            a, b, c = (_span(text, x) for x in node.children)
+            out.append((f"fma: {node.value} dropped into a*b + c", replaced(node, f"(({a})*({b}) + ({c}))")))
+            out.append((f"fma: {node.value} addend negated", replaced(node, f"{node.value}({a}, {b}, -({c}))")))
+        elif node.kind == "call" and node.value in ("sqrt", "sqrtf") and len(node.children) == 1:
+            out.append((f"sqrt: {node.value} dropped", replaced(node, f"({_span(text, node.children[0])})")))
+        elif node.kind == "unary":
+            out.append(("unary: unary minus dropped", replaced(node, _span(text, node.children[0]))))
+        elif node.kind == "number":
+            new = str(int(node.value) + 1) if re.fullmatch(r"\d+", node.value) else repr(float(node.value) + 1)
+            out.append((f"constant: {node.value} -> {new}", replaced(node, new)))
+    return out
+
+
+# -- the computation lines of a generated C file -----------------------------------------------------
+_FUNCTION = re.compile(r"^void (symopt_\w+)\(", re.M)
+_SCALAR = re.compile(r"^(?P<indent>\s*)const (?:double|float) (?P<name>\w+) = (?P<rhs>.*);(?P<comment>\s*/\*.*\*/)?\s*$")
+_LOOP_LINE = re.compile(r"^(?P<indent>\s*)(?P<name>\w+) = (?P<rhs>.*);\s*/\*\s*(?P<rule>.*?<-.*?)\s*\*/\s*$")
+_LOADED = re.compile(r"^\s*(?:float|double) (\w+) = p_\w+\[i\];")
+_DECLARED = re.compile(r"^\s*(?:float|double) (\w+);")
+_SKIPPED_SCALARS = ("tensor", "step")  # the chunk table row and the step count: not computation
+
+
+@dataclass(frozen=True)
+class Site:
+    """One computation line: where it is (``function``, line number, label) and its parts."""
+
+    function: str
+    lineno: int
+    label: str  # "const c1", "eta_t", or the model's assignment from the comment
+    lhs: str
+    rhs: str
+    deletable: bool
+
+
+def functions(source: str) -> list[tuple[str, int, int]]:
+    """(name, first line, last line) of every kernel function, 1-based, in file order."""
+    lines = source.splitlines()
+    starts = [(m.group(1), source.count("\n", 0, m.start()) + 1) for m in _FUNCTION.finditer(source)]
+    out = []
+    for name, first in starts:
+        last = next(n for n in range(first, len(lines) + 1) if lines[n - 1] == "}")
+        out.append((name, first, last))
+    return out
+
+
+def chosen(function: str) -> bool:
+    """Whether ``function``'s operations are mutated: every variant of one element type, the
+    ``plain`` variant of the other."""
+    return function.endswith("_" + ALL_VARIANTS_OF) or (function.endswith("_plain_" + PLAIN_ONLY_OF))
+
+
+def sites(source: str) -> list[Site]:
+    """Every computation line of the chosen functions of ``source``."""
+    lines = source.splitlines()
+    out = []
+    for name, first, last in functions(source):
+        if not chosen(name):
+            continue
+        defined: set[str] = set()
+        for n in range(first, last + 1):
+            line = lines[n - 1]
+            loaded, declared = _LOADED.match(line), _DECLARED.match(line)
+            if loaded:
+                defined.add(loaded.group(1))
+                continue
+            if declared:
+                continue
+            m = _SCALAR.match(line)
+            if m and m.group("name") not in _SKIPPED_SCALARS and not line.lstrip().startswith("const int64_t"):
+                label = m.group("name") if m.group("name") == "eta_t" else f"const {m.group('name')}"
+                out.append(Site(name, n, label, m.group("name"), m.group("rhs"), False))
+                continue
+            m = _LOOP_LINE.match(line)
+            if m:
+                target = m.group("name")
+                out.append(Site(name, n, m.group("rule").strip(), target, m.group("rhs"), target in defined))
+                defined.add(target)
+    return out
+
+
+def _family(path: Path) -> str:
+    return path.stem
+
+
+def _package_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "kernels" / "c"
+
+
+def file_mutants(path: Path) -> list[Mutant]:
+    """The mutants of one generated C file (payload: family, the whole mutated text, function)."""
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines(keepends=True)
+    family = _family(path)
+    out: list[Mutant] = []
+    for site in sites(source):
+        line = lines[site.lineno - 1]
+        code = line.split("/*")[0].strip()
+        at = line.index(f"= {site.rhs};") + 2
+        changes = [(op, line[:at] + new + line[at + len(site.rhs):]) for op, new in expression_mutants(site.rhs)]
+        if site.deletable:
+            changes.append(("delete: line removed", ""))
+        for j, (operator, new_line) in enumerate(changes):
+            mutated = "".join(lines[:site.lineno - 1]) + new_line + "".join(lines[site.lineno:])
+            shown = new_line.split("/*")[0].strip() or "(removed)"
+            out.append(Mutant(AREA, f"kernels/c/{path.name}", f"{site.function}: {site.label} #{j}", operator, code, shown,
+                              payload=(family, mutated, site.function)))
+    return out
+
+
+def all_mutants() -> list[Mutant]:
+    out: list[Mutant] = []
+    for family in FAMILIES:
+        out += file_mutants(_package_dir() / f"{family}.c")
+    return out
+
+
+# -- installing and checking -----------------------------------------------------------------------
+@contextlib.contextmanager
+def installed(mutant: Mutant) -> Iterator[None]:
+    """:func:`symopt.fused.kernel` returns a kernel over the mutated library (built into a
+    temporary directory), and :func:`symopt.fused.launcher.source` the mutated text."""
+    from .. import fused
+    from ..codegen.render import module_name
+    from .. import rules
+    from ..fused import build, launcher
+
+    family, text, _ = mutant.payload
+    directory = Path(tempfile.mkdtemp(prefix="symopt-mutant-c-"))
+    memo = set(build._LOADED)
+    try:
+        # named as tests/test_fused.py names its fixtures' libraries, so that their load of this
+        # same text is this process's memo (build._LOADED) instead of a second compile
+        library = build.load(f"t_{module_name(rules.get(family))}", text, directory=directory)
+    except build.BuildError as exc:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise Invalid(f"the compiler refuses it: {str(exc).splitlines()[-1][:200]}") from None
+    original_source = launcher.source
+
+    def source(name: str) -> str:
+        return text if name == family else original_source(name)
+
+    try:
+        with Patches() as p:
+            p.setattr(launcher, "_KERNELS", {**launcher._KERNELS, family: launcher.FusedKernel(family, library=library)})
+            p.setattr(launcher, "source", source)
+            p.setattr(fused, "source", source)
+            yield
+    finally:
+        for key in set(build._LOADED) - memo:  # the mutant's library is not kept for later loads
+            build._LOADED.pop(key, None)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def checks(mutant: Mutant) -> list[tuple[str, Check]]:
+    family, _, function = mutant.payload
+    dtypes = (torch.float32, torch.float64) if function.endswith("_f32") else (torch.float64, torch.float32)
+    selection = f"{family} and ({NUMERIC_TESTS})"
+    return [("verify fused", oracles.verify_rows(family, ("fused",), dtypes=dtypes)),
+            ("tests/test_fused.py", oracles.pytest_modules("tests/test_fused.py", "-k", selection))]
+
+
+def run(mutant: Mutant) -> Outcome:
+    # fresh=False: the mutant changes the built library only, and no cache of symopt holds a
+    # library or a kernel's result (the kernel table itself is replaced while it is installed);
+    # clearing the derivations' caches would only make every later check recompute them
+    return evaluate(mutant, installed, checks(mutant), fresh=False)
+
+
+__all__ = ["AREA", "all_mutants", "expression_mutants", "file_mutants", "installed", "parse", "run", "sites"]

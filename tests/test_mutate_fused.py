@@ -1,0 +1,179 @@
+"""The mutation areas of the fused kernels (symopt.mutate.kernels_c, symopt.mutate.kernels_triton):
+their operators on the printed C and Triton text, installing a C mutant and undoing it, and the
+fast subset of ``symopt mutate --area kernel-c --area kernel-triton`` — a seeded sample of each
+area, every mutant of which must be caught; a known-bad C mutant is caught by the numbers while
+the text check, which never sees it, still passes."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+
+import pytest
+import torch
+
+from symopt.fused import launcher as flaunch
+from symopt.mutate import kernels_c, kernels_triton
+from symopt.mutate.run import areas, judge, select, unexplained
+
+HAVE_TRITON = importlib.util.find_spec("triton") is not None
+needs_triton = pytest.mark.skipif(not HAVE_TRITON, reason="triton is not installed (the kernel-triton area then has no mutants)")
+SAMPLE = {"kernel-c": 4, "kernel-triton": 3}
+
+
+# -- the C operators ---------------------------------------------------------------------------------
+def test_c_expression_mutants_of_a_printed_line():
+    found = dict((new, op) for op, new in kernels_c.expression_mutants("fmaf(c1*grad, grad, square_avg*c0)"))
+    assert found == {
+        "((c1*grad)*(grad) + (square_avg*c0))": "fma: fmaf dropped into a*b + c",
+        "fmaf(c1*grad, grad, -(square_avg*c0))": "fma: fmaf addend negated",
+        "fmaf(c1/grad, grad, square_avg*c0)": "binop: * -> /",
+        "fmaf(c1*grad, grad, square_avg/c0)": "binop: * -> /",
+    }
+    scalar = [new for _, new in kernels_c.expression_mutants("lr/(fma(lr_decay, step - 1, 1))")]
+    assert "lr*(fma(lr_decay, step - 1, 1))" in scalar and "lr/(fma(lr_decay, step + 1, 1))" in scalar
+    assert "lr/(fma(lr_decay, step - 2, 1))" in scalar and "lr/(fma(lr_decay, step - 1, 2))" in scalar
+    assert [new for _, new in kernels_c.expression_mutants("sqrtf(fmaf(-grad_avg, grad_avg, square_avg))")][:1] == \
+        ["(fmaf(-grad_avg, grad_avg, square_avg))"]
+    assert "(float)(1 + alpha)" in [new for _, new in kernels_c.expression_mutants("(float)(1 - alpha)")]
+    assert ("constant: 0.5 -> 1.5", "(fabsf(c1) < (float)1.5) ? a : b") in kernels_c.expression_mutants("(fabsf(c1) < (float)0.5) ? a : b")
+    with pytest.raises(ValueError):
+        kernels_c.parse("p_param[i]")  # an indexing (memory) expression is not a computation line
+
+
+def test_c_mutants_cover_every_chosen_function_and_change_one_computation_line():
+    mutants = kernels_c.all_mutants()
+    assert len({m.id for m in mutants}) == len(mutants) and [m.id for m in mutants] == [m.id for m in kernels_c.all_mutants()]
+    text = {f: flaunch.source(f) for f in kernels_c.FAMILIES}
+    chosen = {name for f in kernels_c.FAMILIES for name, _, _ in kernels_c.functions(text[f]) if kernels_c.chosen(name)}
+    assert {m.payload[2] for m in mutants} == chosen
+    assert len(chosen) == 4 + 1 + 16 + 1  # every float32 variant, plain float64
+    assert {m.operator.split(":")[0] for m in mutants} == {"binop", "fma", "sqrt", "unary", "constant", "delete"}
+    for m in select(mutants, sample=25, seed=3):
+        family, mutated, _ = m.payload
+        before, after = text[family].splitlines(), mutated.splitlines()
+        changed = [a for a, b in zip(before, after) if a != b]
+        assert mutated != text[family] and abs(len(before) - len(after)) <= 1
+        if m.operator.startswith("delete"):
+            assert len(after) == len(before) - 1 and "<-" in m.location
+        else:
+            assert len(changed) == 1 and ("<-" in changed[0] or "const " in changed[0]) and "[i]" not in changed[0]
+    # a line that first assigns a register is not deleted (reading it uninitialised is undefined)
+    assert not any(m.operator.startswith("delete") and m.original.startswith("sigma = sqrt") for m in mutants)
+
+
+def _maximize_sign_dropped() -> kernels_c.Mutant:
+    return next(m for m in kernels_c.all_mutants()
+                if m.payload[2] == "symopt_adagrad_maximize_f32" and m.original == "grad = -grad;" and m.operator.startswith("unary"))
+
+
+def test_a_c_mutant_is_installed_and_undone():
+    from symopt import fused
+
+    mutant = _maximize_sign_dropped()
+    committed_kernel, committed_source = fused.kernel("adagrad"), flaunch.source("adagrad")
+    with kernels_c.installed(mutant):
+        assert fused.kernel("adagrad") is not committed_kernel and flaunch.kernel("adagrad") is fused.kernel("adagrad")
+        assert fused.kernel("adagrad").library.path.name.startswith("t_adagrad-")
+        assert flaunch.source("adagrad") == fused.source("adagrad") == mutant.payload[1] != committed_source
+        assert flaunch.source("rmsprop") == kernels_c._package_dir().joinpath("rmsprop.c").read_text(encoding="utf-8")
+    assert fused.kernel("adagrad") is committed_kernel and flaunch.source("adagrad") == committed_source
+
+
+def test_a_c_mutant_that_does_not_compile_is_invalid():
+    from symopt.mutate._core import Mutant
+
+    family, text, function = _maximize_sign_dropped().payload
+    broken = Mutant(kernels_c.AREA, "kernels/c/adagrad.c", "test", "test", "", "", payload=(family, text.replace("grad = grad;", "grad = grad"), function))
+    outcome = kernels_c.run(broken)
+    assert outcome.status == "invalid" and "compiler refuses" in outcome.by
+
+
+def test_the_maximize_sign_mutant_is_killed_by_the_numbers_not_by_the_text():
+    """kernels/c/adagrad.c with ``g <- -g`` dropped from the float32 maximize variant: the fused
+    verify rows against torch.optim(fused=True) catch it; the text-freshness check (committed
+    file == the printer's output) is not among the checks and still passes with it installed."""
+    from symopt.codegen.printers.c import render_sources
+    from symopt.codegen.render import KERNELS, package_root
+
+    mutant = _maximize_sign_dropped()
+    assert mutant.mutated == "grad = grad;"
+    assert [name for name, _ in kernels_c.checks(mutant)] == ["verify fused", "tests/test_fused.py"]
+    with kernels_c.installed(mutant):
+        assert all((package_root() / rel).read_text(encoding="utf-8") == text for rel, text in render_sources(KERNELS).items())
+    outcome = kernels_c.run(mutant)
+    assert outcome.status == "killed" and outcome.by.startswith("verify fused: verify adagrad / "), outcome
+    assert "float32 / fused vs torch.optim(fused=True)" in outcome.by and "ULP > 0" in outcome.by  # bitwise row
+
+
+def test_the_c_checks_pass_on_the_committed_kernel():
+    """The checks can pass: the committed text installed as if it were a mutant survives the
+    verify rows (so a kill means the mutant changed a number)."""
+    from symopt.mutate._core import Mutant, evaluate
+
+    same = Mutant(kernels_c.AREA, "kernels/c/adagrad.c", "identity", "none", "", "", payload=("adagrad", flaunch.source("adagrad"),
+                                                                                              "symopt_adagrad_plain_f32"))
+    outcome = evaluate(same, kernels_c.installed, kernels_c.checks(same)[:1], fresh=False)
+    assert outcome.status == "survived", outcome
+
+
+# -- the Triton operators ---------------------------------------------------------------------------------
+@needs_triton
+def test_triton_sites_are_in_jit_functions_the_computation_everywhere_the_template_in_plain():
+    mutants = kernels_triton.all_mutants()
+    assert len({m.id for m in mutants}) == len(mutants)
+    functions = {m.location.split(":")[0] for m in mutants}
+    assert {"_sqrt_rn", "_div_rn", "_update_adagrad_plain", "symopt_adagrad_plain", "_update_rmsprop_weight_decay_momentum_centered_maximize"} <= functions
+    assert not any(m.location.startswith(("update", "KERNELS")) for m in mutants)  # the Python-level launcher wrapper is not a kernel
+    for m in mutants:
+        function = m.location.split(":")[0]
+        if function.startswith("symopt_") and not function.endswith("_plain"):
+            assert m.original.startswith(("eta_t = ", "c")) and not m.payload["isolated"], m.describe()
+        assert "other=1" not in m.mutated  # a masked load's fill value is never stored
+    kinds = {m.operator.split(":")[0] for m in mutants}
+    assert kinds == {"binop", "unary", "constant", "call", "condition", "delete"}
+    where = next(m for m in mutants if m.operator == "call: tl.where branches swapped")
+    before, after = (ast.parse(x).body[0].value.args for x in (where.original, where.mutated))
+    assert [ast.dump(a) for a in after] == [ast.dump(before[0]), ast.dump(before[2]), ast.dump(before[1])]
+    assert any(m.mutated == "sigma = square_avg" for m in mutants)  # _sqrt_rn dropped
+
+
+@needs_triton
+def test_sampled_triton_mutants_are_caught_and_the_checks_pass_on_the_committed_kernel(monkeypatch):
+    """One worker: the sample, one mutant Triton's compiler refuses (float64 through tl.sqrt_rn)
+    and the committed module installed as if it were a mutant, which must survive."""
+    mutants = kernels_triton.all_mutants()
+    chosen = select([m for m in mutants if not m.payload["isolated"]], sample=SAMPLE["kernel-triton"], seed=11)
+    refused = next(m for m in mutants if m.location.startswith("_sqrt_rn: if x.dtype") and m.operator.startswith("condition")
+                   and "adagrad" in m.target)
+    identity = next(m for m in mutants if m.location.startswith("_update_adagrad_plain:"))
+    original = kernels_triton.mutated_source
+    committed = ast.unparse(kernels_triton._parsed("adagrad")[2])
+    monkeypatch.setattr(kernels_triton, "mutated_source", lambda m: committed if m is identity else original(m))
+    outcomes = kernels_triton.run_many(chosen + [refused, identity])
+    *sampled, invalid, same = outcomes
+    assert same.status == "survived", same
+    assert invalid.status == "invalid" and "Expected dtype ['fp32'] but got fp64" in invalid.by, invalid
+    survivors = [o.mutant.describe() for o in map(judge, sampled) if o.status == "survived"]
+    assert not survivors, survivors
+    assert all(o.status in ("killed", "invalid", "equivalent") for o in sampled)
+
+
+def test_triton_area_without_triton_has_no_mutants_and_says_why(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "triton" else real(name, *a))
+    assert kernels_triton.all_mutants() == [] and "triton is not installed" in kernels_triton.unavailable()
+
+
+# -- the fast subset of `symopt mutate` for the C area ---------------------------------------------------
+def test_both_areas_are_registered():
+    assert areas()["kernel-c"] is kernels_c and areas()["kernel-triton"] is kernels_triton
+
+
+def test_sampled_c_mutants_are_caught():
+    chosen = select(kernels_c.all_mutants(), sample=SAMPLE["kernel-c"], seed=11)
+    outcomes = [judge(kernels_c.run(m)) for m in chosen]
+    survivors = unexplained(outcomes)
+    assert not survivors, survivors
+    assert sum(o.status == "killed" for o in outcomes) >= len(outcomes) // 2
+    assert torch.get_default_dtype() == torch.float32  # the checks leave torch's defaults alone
