@@ -193,7 +193,11 @@ class LaunchPlan:
 
         The checks run over the whole list at once (a failure is then explained per gradient by
         :meth:`_explain`): a step with 100 new gradients costs tens of microseconds, not hundreds."""
-        if len(grads) == len(self._grads) and all(map(operator.is_, map(_DEREFERENCE, self._grads), grads)):
+        # The same objects as last time: a dead reference dereferences to None, which must not
+        # match a missing gradient (after zero_grad() every .grad is None, and the kernel would
+        # read the freed gradients of the previous step).
+        if (len(grads) == len(self._grads) and all(map(operator.is_, map(_DEREFERENCE, self._grads), grads))
+                and not any(g is None for g in grads)):
             return
         if len(grads) != len(self.params):
             raise FusedLaunchError(f"{self.kernel.family}: one gradient per param ({len(self.params)}); got {len(grads)}")
