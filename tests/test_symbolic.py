@@ -82,8 +82,8 @@ def _differing_entries(wrong, rule):
 def test_a_wrong_foreach_scalar_list_sign_is_caught():
     import symopt.kernels.torch.adam as kernel
 
-    wrong = _mutated(kernel, "torch._foreach_addcdiv_(params, exp_avgs, sigmas, [-lr/c_1 for c_1 in c_1s])",
-                     "torch._foreach_addcdiv_(params, exp_avgs, sigmas, [lr/c_1 for c_1 in c_1s])")
+    wrong = _mutated(kernel, "torch._foreach_addcdiv_(params, exp_avgs, sigmas, _stack_if_compiling([-lr/c_1 for c_1 in c_1s]))",
+                     "torch._foreach_addcdiv_(params, exp_avgs, sigmas, _stack_if_compiling([lr/c_1 for c_1 in c_1s]))")
     differing, entries = _differing_entries(wrong, rules.adam())
     assert entries == {"update_foreach"}  # update is untouched
     assert differing and all(c.quantity.startswith("w [") for c in differing)

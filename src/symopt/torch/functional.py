@@ -5,8 +5,10 @@ same in-place effect on params and state, bitwise equal to torch.optim on the sa
 (``foreach=False`` / ``True``).
 
 What this module adds around a kernel is exactly what torch's ``_single_tensor_*`` loop does
-around the math: increment ``state_steps`` (float tensors, in place), turn a tensor ``lr`` into a
-scalar with torch's ``_to_scalar``. Complex tensors are passed as they are: the kernel views them
+around the math: increment ``state_steps`` (float tensors, in place), read t with torch's
+``_get_value`` (a Python number eagerly; under ``torch.compile`` the step tensor itself, so that
+the bias corrections and step sizes are computed in the graph from the state, never baked into it
+as numbers read at trace time), turn a tensor ``lr`` into a scalar with torch's ``_to_scalar``. Complex tensors are passed as they are: the kernel views them
 as real (``torch.view_as_real``) where torch does, after the gradient transformations.
 
 ``foreach=True`` runs the generated multi-tensor kernel (``update_foreach``: ``torch._foreach_*``
@@ -29,7 +31,7 @@ from typing import Any, Optional
 import torch
 from torch import Tensor
 
-from torch.optim.optimizer import Optimizer, _default_to_fused_or_foreach
+from torch.optim.optimizer import Optimizer, _default_to_fused_or_foreach, _get_value
 
 from .. import rules as _rules
 from ..kernels.torch import adagrad as _adagrad
@@ -65,6 +67,7 @@ def run_kernel(
     hyper: dict[str, Any],
     foreach: bool,
     differentiable: bool = False,
+    capturable: bool = False,
 ) -> None:
     """Increment ``state_steps`` and run a generated kernel module on every param: ``update`` one
     tensor at a time (``update_differentiable`` when ``differentiable``: torch's
@@ -76,7 +79,13 @@ def run_kernel(
     whose state torch has not created yet; the kernel creates it and it is put in the list, as
     torch's functional API fills ``momentum_buffer_list``. ``state_steps`` is None for a rule that
     keeps no step counter (SGD): t then only says whether it is the first step, which torch tells
-    by the missing lazy state: t = 1 where it is None, 2 (any t > 1 computes the same) where not."""
+    by the missing lazy state: t = 1 where it is None, 2 (any t > 1 computes the same) where not.
+
+    ``capturable``: torch's ``capturable=True`` branch where the kernel has one (``CAPTURABLE``:
+    Adam's ``update_capturable`` / ``update_foreach_capturable``, the step tensors themselves in
+    the bias corrections); the ordinary kernels otherwise, as torch has no other capturable math.
+    Compiled torch.optim runs that branch (dynamo makes its param groups capturable while it
+    traces), and so do the drop-ins under ``torch.compile``."""
     if not params:
         return
     hyper = {k: _to_scalar(v) if k in _SQUEEZED else v for k, v in hyper.items()}
@@ -94,12 +103,14 @@ def run_kernel(
                 raise ValueError(f"symopt.torch: the rule {kernel.RULE!r} has no generated differentiable kernel; "
                                  "pass differentiable=False")
             update, step_tensor = kernel.update_differentiable, kernel.DIFFERENTIABLE_STEP == "tensor"
+        elif capturable and getattr(kernel, "CAPTURABLE", False):
+            update, step_tensor = kernel.update_capturable, True
         for i, (param, grad) in enumerate(zip(params, grads)):
             extra = {}
             if state_steps is not None:
                 state_steps[i] += 1
                 if takes_step:
-                    extra = {"step": state_steps[i] if step_tensor else state_steps[i].item()}
+                    extra = {"step": state_steps[i] if step_tensor else _get_value(state_steps[i])}
             elif takes_step:
                 extra = {"step": first_step(i)}
             created = update(param, grad, *(None if s is None else s[i] for s in states), **hyper, **extra)
@@ -122,14 +133,17 @@ def run_kernel(
             group_states[i] = list(tensors)
         extra = {}
         if group_steps is not None:
-            if group_steps[0].is_cpu:  # as torch: one wrapped 1.0 instead of re-wrapping 1 per tensor
+            if not torch.compiler.is_compiling() and group_steps[0].is_cpu:  # as torch: one wrapped 1.0, not 1 per tensor
                 torch._foreach_add_(group_steps, torch.tensor(1.0, device="cpu"), alpha=1.0)
             else:
                 torch._foreach_add_(group_steps, 1)
-            extra = {"steps": [s.item() for s in group_steps]} if takes_step else {}
+            extra = {"steps": [_get_value(s) for s in group_steps]} if takes_step else {}
         elif takes_step:
             extra = {"steps": [first_step(i) for i in indices]}
-        kernel.update_foreach(list(group_params), list(group_grads), *group_states, **hyper, **extra)
+        update_foreach = kernel.update_foreach
+        if capturable and getattr(kernel, "CAPTURABLE", False):
+            update_foreach, extra = kernel.update_foreach_capturable, {"steps": list(group_steps)}
+        update_foreach(list(group_params), list(group_grads), *group_states, **hyper, **extra)
         for k in lazy:  # the lazy states the kernel created, back into the caller's lists
             for j, i in enumerate(indices):
                 states[k][i] = group_states[k][j]

@@ -23,7 +23,12 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
-from torch.optim.optimizer import _get_capturable_supported_devices, _get_scalar_dtype, _use_grad_for_differentiable
+from torch.optim.optimizer import (
+    _get_capturable_supported_devices,
+    _get_scalar_dtype,
+    _get_value,
+    _use_grad_for_differentiable,
+)
 
 from .. import rules as _rules
 from ..kernels import torch as _kernels
@@ -146,30 +151,60 @@ class GeneratedOptimizer(Optimizer):
     def step(self, closure: Optional[Callable[[], float]] = None) -> Optional[float]:
         """One optimizer step (``closure`` re-evaluates the loss, as in torch.optim). Autograd
         records it when the optimizer is ``differentiable`` and not otherwise: torch's own
-        ``_use_grad_for_differentiable``, which reads ``defaults["differentiable"]``."""
+        ``_use_grad_for_differentiable``, which reads ``defaults["differentiable"]``.
+
+        Each group is stepped as torch.optim steps one, in two parts: :meth:`_init_group` (the
+        Python decisions: which params, which kernel and path, the state, the checks) and
+        :meth:`_step_group` (tensor operations only). Under ``torch.compile`` dynamo runs a
+        torch.optim optimizer's ``_init_group`` eagerly, outside the graph, and guards on the
+        param groups and the state it read; the graph is the tensor part, one graph per
+        ``step()``. No tensor value is read in Python there: the step counter reaches the kernels
+        as torch's ``_get_value`` gives it (the tensor itself under compile), so no number
+        taken from a tensor at trace time can be baked into a graph."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            if group.get("fused"):
-                params = self._fused_step(group)
+            tensors: list[Optional[Tensor]] = []
+            if group.get("fused") and not torch.compiler.is_compiling():
+                plan = self._init_group(group, tensors, self._fused_step(group))  # eager: the C launches are done
             else:
-                params = [p for p in group["params"] if p.grad is not None]
-            self._kernel_step(group, params)
+                plan = self._init_group(group, tensors)
+            self._step_group(group, plan, tensors)
         return loss
 
-    def _kernel_step(self, group: dict[str, Any], params: list[Tensor]) -> None:
-        """Step ``params`` (params of ``group`` that have a gradient) with the generated Torch
-        kernels: single-tensor or multi-tensor as ``group["foreach"]`` says; sparse gradients as
-        :attr:`sparse_gradients` says. A rule that keeps no step counter gets no state entry
-        where torch makes none (SGD without momentum)."""
+    def _init_group(self, group: dict[str, Any], tensors: list[Optional[Tensor]],
+                    params: Optional[list[Tensor]] = None) -> tuple:
+        """The Python part of a group's step, as torch's ``_init_group``: creates missing state,
+        raises torch's errors, decides the kernel and the code path, and appends the tensors of
+        the step to ``tensors``; returns the plan (Python constants only) that
+        :meth:`_step_group` follows: ``(kernel module name, stores_step, segments)``, a segment being
+        ``(kind, n, keys, foreach, differentiable)`` over the next ``n`` params in ``tensors``
+        (their params, gradients, step counters where the rule keeps them, then one buffer per
+        key, ``None`` for a lazy state not yet made). ``kind`` is ``"kernel"`` (the generated Torch
+        kernels), ``"sparse"`` (Adagrad's ``update_sparse``, one param at a time) or ``"fused"``
+        (the fused C kernel as a custom op: a fused group under ``torch.compile``, whose eager
+        launch :meth:`_fused_step` cannot be traced). ``params``: the params with a gradient
+        that remain to be stepped (all of them by default; a fused group's eager C launch passes
+        the ones it did not take).
+
+        Runs eagerly under ``torch.compile`` too (dynamo intercepts ``_init_group``), so it may
+        read anything; what it reads is guarded by dynamo (the param groups and the state)."""
         kernel = self.kernel_for(group)
         rule = _rule_of(kernel.RULE, kernel.DIALECT)
         values = self._unpack(group)
         arguments = {k: values[k] for k in kernel.UPDATE_ARGUMENTS if k != "step"}
         kept = _kept_states(rule, values)
-        dense, states = [], []
+        keys = tuple(key for key in kernel.STATES if key in kept)
+        fused: list[Tensor] = []
+        if params is None:
+            params = [p for p in group["params"] if p.grad is not None]
+            if group.get("fused"):
+                fused = self._fused_under_compile(group, params)
+                taken = {id(p) for p in fused}
+                params = [p for p in params if id(p) not in taken]
+        dense, sparse = [], []
         for p in params:
             if p.grad.is_sparse and self.sparse_gradients == "refused":
                 self._sparse_update(p, p.grad, {}, arguments)  # torch's error, before any state is made
@@ -179,46 +214,75 @@ class GeneratedOptimizer(Optimizer):
                     state.update(self._fresh_state(p, group))
                 if self.refuses_step_requiring_grad and group.get("differentiable") and state["step"].requires_grad:
                     raise RuntimeError("`requires_grad` is not supported for `step` in differentiable mode")
-            else:
-                state = {}
-            if p.grad.is_sparse and self.sparse_gradients != "same ops":
-                if "step" in state:
-                    state["step"] += 1
-                sparse = dict(arguments, lr=_to_scalar(arguments["lr"])) if "lr" in arguments else dict(arguments)
-                if "step" in kernel.UPDATE_ARGUMENTS:
-                    sparse["step"] = state["step"].item()
-                self._sparse_update(p, p.grad, state, sparse)
-                continue
-            dense.append(p)
-            states.append(state)
+            (sparse if p.grad.is_sparse and self.sparse_gradients != "same ops" else dense).append(p)
         self._check_capturable(group, dense)
         differentiable = bool(group.get("differentiable"))
         foreach = self._foreach_for(group, dense)
         if foreach and differentiable and self.foreach_refuses_differentiable and dense:
             raise AssertionError("_foreach ops don't support autograd")
         with_sparse = {(p.device, p.dtype) for p in params if p.grad.is_sparse} if self.sparse_takes_the_group else set()
-        looped = [i for i, p in enumerate(dense) if foreach and (p.device, p.dtype) in with_sparse]
-        if looped:  # torch: a device-and-dtype group with a sparse gradient goes through the for-loop whole
-            rest = [i for i in range(len(dense)) if i not in set(looped)]
-            self._run_kernel(kernel, rule, [dense[i] for i in looped], [states[i] for i in looped], kept, arguments, False,
-                             differentiable)
-            dense, states = [dense[i] for i in rest], [states[i] for i in rest]
-        self._run_kernel(kernel, rule, dense, states, kept, arguments, foreach, differentiable)
+        looped = [p for p in dense if foreach and (p.device, p.dtype) in with_sparse]
+        rest = [p for p in dense if not (foreach and (p.device, p.dtype) in with_sparse)]
+        kernel_differentiable = differentiable and not (foreach and not self.foreach_refuses_differentiable)
+        segments = []
+        for kind, ps, on_foreach in (("fused", fused, False), ("sparse", sparse, False), ("kernel", looped, False),
+                                     ("kernel", rest, foreach)):
+            if not ps:
+                continue
+            if kind == "fused":  # torch's fused path: its state is made with its layout first
+                for p in ps:
+                    if not self.state[p] and (rule.stores_step or kept):
+                        self.state[p].update(self._fresh_state(p, group))
+            states = [self.state[p] if (rule.stores_step or kept) else {} for p in ps]
+            tensors += ps
+            tensors += [p.grad for p in ps]
+            if rule.stores_step:
+                tensors += [st["step"] for st in states]
+            for key in keys:
+                tensors += [st.get(key) for st in states]
+            segments.append((kind, len(ps), keys, on_foreach, kernel_differentiable and kind == "kernel"))
+        return kernel.__name__.rsplit(".", 1)[-1], rule.stores_step, tuple(segments)
 
-    def _run_kernel(self, kernel: ModuleType, rule: _rules.UpdateRule, params: list[Tensor],
-                    states: list[dict[str, Any]], kept: frozenset[str], arguments: dict[str, Any], foreach: bool,
-                    differentiable: bool = False) -> None:
-        """:func:`~symopt.torch.functional.run_kernel` on ``params`` with their state dicts, and
-        the lazy states the kernel created put in them (torch's ``state[p][key] = buf``). The
-        kernels take complex tensors and view them as real where torch.optim does."""
-        buffers = [[st.get(key) for st in states] if key in kept else None for key in kernel.STATES]
-        steps = [st["step"] for st in states] if rule.stores_step else None
-        run_kernel(kernel, params, [p.grad for p in params], buffers, steps, arguments, foreach,
-                   differentiable and not (foreach and not self.foreach_refuses_differentiable))
-        for key, bufs in zip(kernel.STATES, buffers):
-            if key in kernel.LAZY_STATES and bufs is not None:
-                for st, buf in zip(states, bufs):
-                    st[key] = buf
+    def _step_group(self, group: dict[str, Any], plan: tuple, tensors: list[Optional[Tensor]]) -> None:
+        """The tensor part of a group's step: each segment of ``plan`` (:meth:`_init_group`)
+        through its kernel. Traced by ``torch.compile`` into the step's graph: no Python decision
+        here reads a tensor's value."""
+        name, stores_step, segments = plan
+        kernel = getattr(_kernels, name)
+        values = self._unpack(group)
+        arguments = {k: values[k] for k in kernel.UPDATE_ARGUMENTS if k != "step"}
+        # True in every param group while dynamo traces a torch.optim optimizer (it makes them
+        # capturable in the traced code, not in the real dict): torch's compiled step is then its
+        # capturable branch, and so is this one; eagerly, capturable=True was refused above
+        capturable = bool(group.get("capturable"))
+        at = 0
+        for kind, n, keys, foreach, differentiable in segments:
+            params, grads = tensors[at:at + n], tensors[at + n:at + 2 * n]
+            at += 2 * n
+            steps = None
+            if stores_step:
+                steps, at = tensors[at:at + n], at + n
+            buffers: dict[str, list[Optional[Tensor]]] = {}
+            for key in keys:
+                buffers[key], at = tensors[at:at + n], at + n
+            if kind == "sparse":
+                for i, p in enumerate(params):
+                    state = self.state[p]
+                    if steps is not None:
+                        steps[i] += 1
+                    sparse = dict(arguments, lr=_to_scalar(arguments["lr"])) if "lr" in arguments else dict(arguments)
+                    if "step" in kernel.UPDATE_ARGUMENTS:
+                        sparse["step"] = _get_value(steps[i])
+                    self._sparse_update(p, grads[i], state, sparse)
+            elif kind == "fused":
+                self._fused_launch(kernel, params, grads, buffers, steps, arguments)
+            else:
+                lists = [buffers.get(key) for key in kernel.STATES]
+                run_kernel(kernel, params, grads, lists, steps, arguments, foreach, differentiable, capturable)
+                for key, bufs in zip(kernel.STATES, lists):  # the lazy states the kernel made (torch's state[p][key] = buf)
+                    if key in kernel.LAZY_STATES and bufs is not None:
+                        for p, buf in zip(params, bufs):
+                            self.state[p][key] = buf
 
     def _foreach_for(self, group: dict[str, Any], params: list[Tensor]) -> bool:
         """Whether ``group`` takes the multi-tensor kernels: ``foreach``, or torch's choice for None
@@ -339,6 +403,67 @@ class GeneratedOptimizer(Optimizer):
             buffers = {k: [st[k] for st in states] for k in module.STATES if k in states[0]}
             kernel.step(same, [p.grad for p in same], buffers, steps, **hyper)
 
+    # -- fused=True under torch.compile: the fused C kernel as a custom op -----------------------
+    def _fused_under_compile(self, group: dict[str, Any], params: list[Tensor]) -> list[Tensor]:
+        """The params of a fused group that the fused C kernel steps under ``torch.compile`` (the
+        eager :meth:`_fused_step`'s choice, made without launching: this runs in
+        :meth:`_init_group`, at trace time): dense, contiguous float32/float64 CPU params with
+        number hyperparameters, when the C kernels load here. The others take the generated
+        Torch kernels, in the same graph; so do CUDA params (the Triton launcher is not a custom
+        op yet)."""
+        from ..codegen.printers.c import C_FAMILIES
+
+        rule = self.kernel_for(group).RULE
+        if rule not in C_FAMILIES:
+            raise NotImplementedError(
+                f"symopt.torch.{type(self).__name__}(fused=True): symopt.fused has no fused kernel for "
+                f"{rule!r} yet (it has: {', '.join(C_FAMILIES)}); pass fused=False or None")
+        values = self._unpack(group)
+        if getattr(self, "_fused_unavailable", False) or any(isinstance(values[k], Tensor) for k in values):
+            return []
+        fusable = [p for p in params if _takes_fused_c(p)]
+        if not fusable:
+            return []
+        from .. import fused as _fused
+
+        try:
+            _fused.kernel(rule)
+        except _fused.FusedUnavailable as exc:
+            self._fused_unavailable = True
+            _fused.build.warn_fallback(exc)
+            return []
+        return fusable
+
+    def _fused_launch(self, kernel: ModuleType, params: list[Tensor], grads: list[Tensor],
+                      buffers: dict[str, list[Optional[Tensor]]], steps: Optional[list[Tensor]],
+                      arguments: dict[str, Any]) -> None:
+        """torch's fused step, traced: t ← t + 1 for every param (one ``_foreach_add_``), a lazy
+        state made at the first step (``torch.empty_like(grad)``, SGD's momentum buffers), then
+        one call of the custom op ``symopt::fused_step`` per dtype (:func:`_fused_step_op`)."""
+        if steps is not None:
+            torch._foreach_add_(steps, 1)
+        first = False
+        lazy = [key for key in buffers if key in kernel.LAZY_STATES]
+        for key in lazy:
+            missing = [buf is None for buf in buffers[key]]
+            if any(missing) and not all(missing):
+                raise TypeError(f"expected Tensor as element {missing.index(True)} in argument 2, but got NoneType")
+            if all(missing):
+                first = True
+                buffers[key] = [torch.empty_like(g) for g in grads]
+                for p, buf in zip(params, buffers[key]):
+                    self.state[p][key] = buf
+        names = [k for k in arguments]
+        numbers = [float(arguments[k]) for k in names]
+        by_dtype: dict[torch.dtype, list[int]] = {}
+        for i, p in enumerate(params):
+            by_dtype.setdefault(p.dtype, []).append(i)
+        for same in by_dtype.values():
+            _fused_step_op(kernel.RULE, [params[i] for i in same], [grads[i] for i in same],
+                           [buffers[key][i] for key in buffers for i in same], ",".join(buffers),
+                           None if steps is None else torch.stack([steps[i] for i in same]),
+                           ",".join(names), numbers, first)
+
     # -- fused=True on CUDA: the generated fused Triton kernels (symopt.fused.triton_launcher) ---
     def _triton_fused_step(self, group: dict[str, Any]) -> bool:
         """Step a group of CUDA tensors with one launch of the fused Triton kernel per dtype; False
@@ -425,6 +550,40 @@ def _takes_fused_c(p: Tensor) -> bool:
 def _to_scalar(x: Any) -> Any:
     """torch.optim's ``_to_scalar``: a one-element tensor squeezed to 0-d."""
     return x.squeeze() if isinstance(x, Tensor) and x.dim() != 0 else x
+
+
+@torch.library.custom_op("symopt::fused_step", mutates_args=("params", "states"), device_types="cpu")
+def _fused_step_op(family: str, params: list[Tensor], grads: list[Tensor], states: list[Tensor], keys: str,
+                   steps: Optional[Tensor], names: str, numbers: list[float], is_first_step: bool) -> None:
+    """One launch of ``family``'s fused C kernel (``symopt.fused``) on ``params`` and ``states``
+    (``keys``, comma-separated: one list of ``len(params)`` tensors per key, in that order), as a
+    ``torch.library`` custom op: dynamo puts it in the step's graph as one opaque node that
+    mutates the params and states, instead of breaking on the ctypes launch.
+
+    Why a custom op, not the Torch kernels under compile: compiled ``torch.optim(fused=True)``
+    runs torch's fused ATen kernel (``_fused_adagrad_`` etc.) inside its graph, so its compiled
+    result is its eager fused result; the C kernel is bitwise equal to that kernel, so running it
+    here keeps a compiled symopt fused step equal to compiled torch's, where the for-loop kernels
+    would round differently (Adagrad's clr as one fma, the fused tails). ``steps`` holds t after
+    the increment; ``names``/``numbers`` the kernel's hyperparameters (flags as 0/1)."""
+    from .. import fused as _fused
+
+    module = _kernel_module(family)
+    rule = _rule_of(family, module.DIALECT)
+    hyper: dict[str, Any] = {}
+    for name, number in zip(names.split(",") if names else [], numbers):
+        hyper[name] = bool(number) if rule.hyperparameter(name).is_flag else number
+    n = len(params)
+    split = keys.split(",") if keys else []
+    if any(key in module.LAZY_STATES for key in split):  # SGD with momentum: torch's is_first_step
+        hyper["is_first_step"] = is_first_step
+    buffers = {key: states[k * n:(k + 1) * n] for k, key in enumerate(split)}
+    _fused.kernel(family).step(params, grads, buffers, steps, **hyper)
+
+
+@_fused_step_op.register_fake
+def _(family, params, grads, states, keys, steps, names, numbers, is_first_step) -> None:
+    return None
 
 
 class Adagrad(GeneratedOptimizer):

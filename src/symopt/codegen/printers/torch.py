@@ -37,6 +37,10 @@ fallback and raises :class:`CodegenError`.
 for-loop (``update_differentiable``): out of place after an op that saved its output, clones of
 saved states, the step tensor and a folded step size for bias-corrected rules, tensor operands
 for hyperparameters that require grad where torch has them (:data:`REQUIRES_GRAD_OPERANDS`).
+:class:`TorchCapturableKernelPrinter` and :class:`TorchCapturableForeachKernelPrinter` print a
+bias-corrected rule as torch's ``capturable=True`` paths (``update_capturable``,
+``update_foreach_capturable``): what compiled torch.optim runs, since dynamo makes every param
+group capturable while it traces.
 """
 
 from __future__ import annotations
@@ -65,6 +69,14 @@ from ._common import (
     python_condition,
     tensor_symbols,
 )
+
+
+#: the states whose update torch writes with an explicit ``value=1`` (``_single_tensor_adagrad``:
+#: ``state_sum.addcmul_(grad, grad, value=1)``; its foreach path too), by rule. The same numbers
+#: eagerly; under ``torch.compile`` dynamo decomposes an ``addcmul_`` called with a ``value=``
+#: keyword into ``mul`` and one ``fma`` and keeps one called without it, which rounds otherwise:
+#: the text matters for a compiled step to be torch's compiled step bit for bit.
+UNIT_VALUE_WRITTEN: dict[str, tuple[str, ...]] = {"adagrad": ("sum",)}
 
 
 @dataclass(frozen=True)
@@ -138,14 +150,16 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
     def template_fields(self, rule: UpdateRule) -> dict[str, str]:
         """Extra fields of the torch template: the foreach function (or why there is none)."""
         lazy = {"lazy_states": repr(tuple(st.name for st in rule.states if st.lazy)), **self.sparse_fields(rule),
-                **self.differentiable_fields(rule)}
+                **self.differentiable_fields(rule), **self.capturable_fields(rule)}
         try:
             body = TorchForeachKernelPrinter().kernel_body(rule)
         except CodegenError as exc:
             return {"foreach": "False", "foreach_function": f"\n\n# No foreach kernel: {exc}.\n", **lazy}
         args = tuple("steps" if a == "step" else a for a in arguments(rule))
         template = resources.files("symopt.codegen").joinpath("templates", "torch_foreach_function.py.tmpl")
+        stack = "_stack_if_compiling(" in body
         text = Template(template.read_text(encoding="utf-8")).substitute(
+            stack_import="from torch.optim.optimizer import _stack_if_compiling  # noqa: E402\n\n\n" if stack else "",
             state_parameters="".join(f", {identifier(s.name)}s" for s in rule.states),
             update_signature=(", *, " + ", ".join(args)) if args else "",
             body="\n".join(indent(body.splitlines())),
@@ -173,6 +187,28 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
         )
         return {"differentiable": "True", "differentiable_step": repr("tensor" if tensor_step else "number"),
                 "differentiable_function": "\n\n" + text.rstrip("\n") + "\n"}
+
+    def capturable_fields(self, rule: UpdateRule) -> dict[str, str]:
+        """The template's ``update_capturable`` and ``update_foreach_capturable`` (torch's
+        ``capturable=True`` paths, compiled torch.optim's) for a bias-corrected rule, or why there
+        are none (``CAPTURABLE``)."""
+        try:
+            body = TorchCapturableKernelPrinter().kernel_body(rule)
+            foreach_body = TorchCapturableForeachKernelPrinter().kernel_body(rule)
+        except CodegenError as exc:
+            return {"capturable": "False", "capturable_function": f"\n\n# No capturable kernels: {exc}.\n"}
+        args = arguments(rule)
+        foreach_args = tuple("steps" if a == "step" else a for a in args)
+        template = resources.files("symopt.codegen").joinpath("templates", "torch_capturable_function.py.tmpl")
+        text = Template(template.read_text(encoding="utf-8")).substitute(
+            state_parameters="".join(f", {identifier(s.name)}" for s in rule.states),
+            update_signature=(", *, " + ", ".join(args)) if args else "",
+            foreach_state_parameters="".join(f", {identifier(s.name)}s" for s in rule.states),
+            foreach_signature=(", *, " + ", ".join(foreach_args)) if foreach_args else "",
+            body="\n".join(indent(body.splitlines())),
+            foreach_body="\n".join(indent(foreach_body.splitlines())),
+        )
+        return {"capturable": "True", "capturable_function": "\n\n" + text.rstrip("\n") + "\n"}
 
     def sparse_fields(self, rule: UpdateRule) -> dict[str, str]:
         """The template's ``update_sparse`` (torch's sparse-gradient path), or why there is none."""
@@ -320,8 +356,14 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
             code += f".{op.method}{'_' if inplace else ''}({self.op_arguments(op, head)})"
         return code
 
+    def unit_value_written(self, head: str) -> bool:
+        """Whether torch writes ``value=1`` on an op updating ``head`` (:data:`UNIT_VALUE_WRITTEN`)."""
+        keys = UNIT_VALUE_WRITTEN.get(self.rule.family, ())
+        return head in {self.tname(st.symbol) for st in self.rule.states if st.name in keys}
+
     def op_arguments(self, op: Op, head: str = "") -> str:
-        """``X, Y, value=c``; a keyword scalar is left out when it is 1 (torch's default). In a
+        """``X, Y, value=c``; a keyword scalar is left out when it is 1 (torch's default), unless
+        torch writes it (:data:`UNIT_VALUE_WRITTEN`). In a
         ``lerp`` weight a hyperparameter that may be a tensor (:attr:`Hyperparameter.tensor`)
         is moved to the dtype and device of ``head`` first (``_like``), as torch moves Adam's tensor
         β₁ (``lerp_``'s tensor weight must match it); a Python number passes as it is."""
@@ -330,7 +372,7 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
             key, value = op.scalar
             if not key:
                 parts.append(self.lerp_weight(value, head) if op.method == "lerp" else self.scalar(value))
-            elif value != 1:
+            elif value != 1 or self.unit_value_written(head):
                 parts.append(f"{key}={self.scalar(value)}")
         return ", ".join(parts)
 
@@ -474,14 +516,16 @@ class StepTensorScalarPrinter(ScalarPrinter):
         return super().doprint(expr, assign_to)
 
 
-def fold_step_size(rule: UpdateRule, step_scalars: set[sp.Symbol], tensors: frozenset[sp.Symbol]) -> UpdateRule:
+def fold_step_size(rule: UpdateRule, step_scalars: set[sp.Symbol], tensors: frozenset[sp.Symbol],
+                   where: str = "each") -> UpdateRule:
     """The rule with the tensor coefficient of its parameter update folded into the denominator,
-    as torch's differentiable Adam computes it: ``addcdiv_``'s ``value`` must be a Python number,
-    so with c = −η/c₁ a tensor, w ← w + c·m/σ becomes w ← w + m/σ' with σ' = σ/c, every
-    assignment to σ divided by c (σ ← √v/c₂ becomes √v/(c₂·c); σ ← σ + ε becomes σ + ε/c) and c
-    computed once (torch's ``step_size_neg``), after the last temporary it reads. The same number
-    in exact arithmetic; in floating point torch's rounding. A rule whose update has no such
-    coefficient is returned as it is."""
+    as torch's differentiable and capturable Adam compute it: ``addcdiv_``'s ``value`` must be a
+    Python number, so with c = −η/c₁ a tensor, w ← w + c·m/σ becomes w ← w + m/σ' with σ' = σ/c
+    and c computed once (torch's ``step_size_neg``, ``step_size``), after the last temporary it
+    reads. ``where="each"`` (torch's for-loop): every assignment to σ is divided by c (σ ← √v/c₂
+    becomes √v/(c₂·c); σ ← σ + ε becomes σ + ε/c); ``"after"`` (torch's capturable foreach path):
+    σ ← σ/c after the last assignment to σ. The same number in exact arithmetic; in floating
+    point torch's rounding. A rule whose update has no such coefficient is returned as it is."""
     X, Y = sp.Wild("X", properties=[lambda e: e in tensors]), sp.Wild("Y", properties=[lambda e: e in tensors])
     c = sp.Wild("c", properties=[lambda e: not (e.free_symbols & tensors)])
     body = list(rule.body)
@@ -503,15 +547,19 @@ def fold_step_size(rule: UpdateRule, step_scalars: set[sp.Symbol], tensors: froz
     defs = [i for i, a in enumerate(body[:at]) if a.target == denominator]
     if not defs:
         raise CodegenError(f"fold_step_size: the denominator {denominator} of {w}'s update is never assigned")
-    for i in defs:
-        a = body[i]
-        if denominator in a.expr.free_symbols:
-            rest = sp.expand(a.expr - denominator)
-            if denominator in rest.free_symbols or rest.free_symbols & tensors:
-                raise CodegenError(f"fold_step_size: {a.target} ← {a.expr} is not σ + (a scalar)")
-            body[i] = replace(a, expr=denominator + rest / scale)
-        else:
-            body[i] = replace(a, expr=a.expr / scale)
+    if where == "after":
+        body.insert(at, Assign(denominator, denominator / scale, doc="divided by the folded step size"))
+        at += 1
+    else:
+        for i in defs:
+            a = body[i]
+            if denominator in a.expr.free_symbols:
+                rest = sp.expand(a.expr - denominator)
+                if denominator in rest.free_symbols or rest.free_symbols & tensors:
+                    raise CodegenError(f"fold_step_size: {a.target} ← {a.expr} is not σ + (a scalar)")
+                body[i] = replace(a, expr=denominator + rest / scale)
+            else:
+                body[i] = replace(a, expr=a.expr / scale)
     new_terms = list(terms)
     new_terms[k] = m[X] / denominator
     body[at] = replace(update, expr=w + sp.Add(*new_terms))
@@ -549,6 +597,9 @@ class TorchDifferentiableKernelPrinter(TorchKernelPrinter):
     """
 
     printmethod = "_symopt_torch_differentiable_kernel"
+    #: autograd records the kernel: clones of what it saves, out of place after a saved output,
+    #: torch's requires_grad branches (off in :class:`TorchCapturableKernelPrinter`)
+    autograd = True
 
     def kernel_body(self, rule: UpdateRule) -> str:
         """The statements of ``update_differentiable`` (the model with :func:`fold_step_size`
@@ -563,10 +614,11 @@ class TorchDifferentiableKernelPrinter(TorchKernelPrinter):
         self.step_tensor = takes_step_tensor(rule)
         self.step_scalars = step_scalars(rule, self.tensors) if self.step_tensor else set()
         names = dict(self.names)
-        names[t] = f"{self.names[t]}.clone()"
+        if self.autograd:
+            names[t] = f"{self.names[t]}.clone()"
         self.step_printer = StepTensorScalarPrinter(names)
         self.saved_output: set[sp.Symbol] = set()
-        checked = REQUIRES_GRAD_OPERANDS.get(rule.family, ())
+        checked = REQUIRES_GRAD_OPERANDS.get(rule.family, ()) if self.autograd else ()
         self.grad_checked = [h for h in rule.hyperparameters if h.name in checked]
 
     # -- statements ---------------------------------------------------------------------------
@@ -607,7 +659,7 @@ class TorchDifferentiableKernelPrinter(TorchKernelPrinter):
     def render(self, chain: Chain, target: Optional[sp.Symbol] = None) -> list[str]:
         """Out of place where the chain would update a tensor autograd saved (the output of
         :data:`SAVES_OUTPUT`): ``sigma = sigma.add(eps)``."""
-        if chain.inplace and chain.head in self.saved_output:
+        if chain.inplace and chain.head in self.saved_output and self.autograd:
             chain, target = Chain(chain.head, chain.ops, False), chain.head
         lines = super().render(chain, target)
         made = chain.head if target is None else target
@@ -626,19 +678,38 @@ class TorchDifferentiableKernelPrinter(TorchKernelPrinter):
     def chain_code(self, chain: Chain) -> str:
         if chain.ops and chain.ops[0].method == "maximum" and chain.inplace and len(chain.ops) == 1:
             head = self.name(chain.head)
-            return f"{head}.copy_(torch.maximum({head}.clone(), {self.name(chain.ops[0].tensors[0])}))"
+            return f"{head}.copy_(torch.maximum({head}{'.clone()' if self.autograd else ''}, {self.name(chain.ops[0].tensors[0])}))"
         return super().chain_code(chain)
 
     def op_arguments(self, op: Op, head: str = "") -> str:
         """A state read by the parameter's ``addcdiv``/``addcmul`` is cloned (autograd saves it,
         and it is updated in place at the next step), as torch's ``exp_avg.clone()``."""
-        if head != self.name(w) or op.method not in ("addcdiv", "addcmul"):
+        if head != self.name(w) or op.method not in ("addcdiv", "addcmul") or not self.autograd:
             return super().op_arguments(op, head)
         states = {s.symbol for s in self.rule.states}
         parts = [self.name(x) + (".clone()" if x in states else "") for x in op.tensors]
         scalar = super().op_arguments(Op(op.method, (), op.scalar), head)
         return ", ".join(parts + ([scalar] if scalar else []))
 
+
+
+class TorchCapturableKernelPrinter(TorchDifferentiableKernelPrinter):
+    """Prints a bias-corrected rule (:func:`takes_step_tensor`) as torch's ``capturable=True``
+    for-loop (``update_capturable``): the step tensor, the step size folded into the
+    denominator (:func:`fold_step_size`), ``T.copy_(torch.maximum(T, X))``, as
+    :class:`TorchDifferentiableKernelPrinter`, without what only autograd needs (clones,
+    out-of-place adds, requires_grad branches): torch's ``if capturable or differentiable:``
+    branch with ``differentiable=False``. Under ``torch.compile`` dynamo makes every torch.optim
+    param group capturable in the traced code, so this is what compiled torch.optim runs."""
+
+    printmethod = "_symopt_torch_capturable_kernel"
+    autograd = False
+
+    def kernel_body(self, rule: UpdateRule) -> str:
+        if not takes_step_tensor(rule):
+            raise CodegenError(f"{type(self).__name__}: {rule.name} has no bias correction; torch's capturable "
+                               "for-loop computes it as the for-loop does")
+        return super().kernel_body(rule)
 
 def _conjuncts(condition: sp.Basic, timed: set[sp.Symbol]) -> tuple[list[sp.Basic], list[sp.Basic]]:
     """The conjuncts of ``condition`` that do not depend on the symbols ``timed``, and those that do."""
@@ -810,14 +881,18 @@ class TorchForeachKernelPrinter(TorchKernelPrinter):
     def foreach_call(self, op: Op, on: str, *, inplace: bool, result: str = "") -> list[str]:
         """``torch._foreach_<op>_(on, ...)`` or ``result = torch._foreach_<op>(on, ...)``; a
         per-tensor ``value=``/``alpha=`` scales its tensor operand first, or, where the rule's
-        convention is ``foreach_scale="op"``, goes to ``addcdiv``/``addcmul`` as their scalar list."""
+        convention is ``foreach_scale="op"``, goes to ``addcdiv``/``addcmul`` as their scalar list
+        (through torch's ``_stack_if_compiling``: under ``torch.compile`` the steps are tensors, and
+        torch passes their scalars as one stacked tensor)."""
         lines: list[str] = []
         tensors = [self.tname(x) for x in op.tensors]
         args = list(tensors)
         if op.scalar is not None:
             key, value = op.scalar
             if key == "value" and value.free_symbols & self.per_tensor and self.scale_in_op and op.method in ("addcdiv", "addcmul"):
-                args.append(self.scalar(value))
+                # torch's _multi_tensor_adam: one tensor of the scalars under torch.compile (the
+                # steps are tensors there), the list of numbers eagerly
+                args.append(f"_stack_if_compiling({self.scalar(value)})")
             elif key and value.free_symbols & self.per_tensor:
                 scaled = f"_scaled{self._scratch}"
                 self._scratch += 1
@@ -825,12 +900,100 @@ class TorchForeachKernelPrinter(TorchKernelPrinter):
                 args[0] = scaled
             elif not key:
                 args.append(self.scalar(value))
-            elif value != 1:
+            elif value != 1 or self.unit_value_written(on):
                 args.append(f"{key}={self.scalar(value)}")
         call = f"torch._foreach_{op.method}{'_' if inplace else ''}({', '.join([on, *args])})"
         lines.append(call if inplace else f"{result} = {call}")
         return lines
 
+
+
+class TorchCapturableForeachKernelPrinter(TorchForeachKernelPrinter):
+    """Prints a bias-corrected rule (:func:`takes_step_tensor`) as torch's ``capturable=True``
+    multi-tensor path (``update_foreach_capturable``; ``_multi_tensor_adam``'s ``if capturable:``
+    branch, which compiled torch.optim runs: dynamo makes every param group capturable in the
+    traced code). The per-tensor scalars are lists of tensors computed from ``steps`` (the step
+    tensors) with foreach ops, as torch does, and the step size is folded into the denominator
+    after it is complete (:func:`fold_step_size` with ``where="after"``)::
+
+        1 − β^t      (β^t − 1), negated: torch._foreach_pow(beta, steps); _foreach_sub_(·, 1); _foreach_neg_
+        √x           _foreach_sqrt_
+        x / d, x·d   _foreach_div_(·, d), _foreach_mul_(·, d)
+        a / x        (x / a), reciprocal (foreach_div takes no scalar first): −η/(1 − β^t) is
+                     _foreach_pow; _foreach_sub_(·, 1); _foreach_div_(·, lr); _foreach_reciprocal_
+        σ ← σ/s      _foreach_div_(sigmas, step_size_negs)
+
+    A per-tensor scalar that only another one reads (c₁, inside the step size) is not computed
+    on its own, as torch does not."""
+
+    printmethod = "_symopt_torch_capturable_foreach_kernel"
+
+    def kernel_body(self, rule: UpdateRule) -> str:
+        if not takes_step_tensor(rule):
+            raise CodegenError(f"{type(self).__name__}: {rule.name} has no bias correction; torch's capturable "
+                               "multi-tensor path computes it as the foreach path does")
+        tensors = tensor_symbols(rule)
+        return self._print(fold_step_size(rule, step_scalars(rule, tensors), tensors, where="after"))
+
+    def setup(self, rule: UpdateRule) -> None:
+        super().setup(rule)
+        used: set[sp.Symbol] = set()
+        for a in rule.body:
+            if self.is_tensor(a.expr):
+                used |= a.expr.free_symbols
+        self.listed = {a.target for a in rule.body if a.target in self.per_tensor and a.target in used}
+        self.definitions = {a.target: a.expr for a in rule.body if a.target in self.per_tensor and a.target != t}
+
+    def scalar_assignment(self, target: sp.Symbol, expr: sp.Expr) -> list[str]:
+        if target not in self.per_tensor:
+            return super().scalar_assignment(target, expr)
+        if target not in self.listed:
+            return [f"# (computed within the per-tensor scalars that read {target}, as torch)"]
+        inline = expr.subs({s: d for s, d in self.definitions.items() if s not in self.listed and s != target})
+        return self.emit_list(inline, f"{self.name(target)}s")
+
+    def emit_list(self, expr: sp.Expr, dest: str) -> list[str]:
+        """Statements computing the per-tensor scalar ``expr`` (of t) into the fresh list ``dest``."""
+        if isinstance(expr, sp.Pow) and expr.exp == t and not (expr.base.free_symbols & self.per_tensor):
+            return [f"{dest} = torch._foreach_pow({self.scalar(expr.base)}, steps)"]
+        if isinstance(expr, sp.Pow) and expr.exp == sp.S.Half:
+            return self.emit_list(expr.base, dest) + [f"torch._foreach_sqrt_({dest})"]
+        varying = [a for a in expr.args if a.free_symbols & self.per_tensor]
+        if len(varying) != 1 or not isinstance(expr, (sp.Add, sp.Mul)):
+            raise CodegenError(f"{type(self).__name__} cannot compute {expr} with foreach ops")
+        (part,) = varying
+        if isinstance(expr, sp.Add):
+            constant = expr - part
+            if part.could_extract_minus_sign():  # c − x: (x − c), negated
+                return self.emit_list(-part, dest) + self.shift(dest, -constant) + [f"torch._foreach_neg_({dest})"]
+            return self.emit_list(part, dest) + self.shift(dest, constant)
+        scale = expr / part
+        if isinstance(part, sp.Pow) and part.exp == -1:  # a / x: (x / a), reciprocal
+            base = part.base
+            if scale.could_extract_minus_sign():
+                base, scale = sp.expand(-base), -scale
+            return self.emit_list(sp.Mul(base, 1 / scale), dest) + [f"torch._foreach_reciprocal_({dest})"]
+        numerator, denominator = sp.fraction(scale)
+        lines = self.emit_list(part, dest)
+        if numerator != 1:
+            lines.append(f"torch._foreach_mul_({dest}, {self.scalar(numerator)})")
+        if denominator != 1:
+            lines.append(f"torch._foreach_div_({dest}, {self.scalar(denominator)})")
+        return lines
+
+    def shift(self, dest: str, constant: sp.Expr) -> list[str]:
+        if constant == 0:
+            return []
+        if constant.could_extract_minus_sign():
+            return [f"torch._foreach_sub_({dest}, {self.scalar(-constant)})"]
+        return [f"torch._foreach_add_({dest}, {self.scalar(constant)})"]
+
+    def _print_Assign(self, assign: Assign) -> list[str]:
+        target, expr = assign.target, assign.expr
+        quotient = sp.simplify(expr * target ** -1) if target in self.tensors and target in expr.free_symbols else None
+        if quotient is not None and quotient.is_Pow and quotient.exp == -1 and quotient.base in self.listed:
+            return [assignment_comment(assign), f"torch._foreach_div_({self.tname(target)}, {self.name(quotient.base)}s)"]
+        return super()._print_Assign(assign)
 
 class TorchSparseKernelPrinter(TorchKernelPrinter):
     """Prints an :class:`~symopt.rules.UpdateRule` body as torch.optim's sparse-gradient path

@@ -56,6 +56,9 @@ DIFFERENTIABLE = True
 #: what ``update_differentiable`` takes as ``step``: ``"tensor"`` (the state's step tensor, as
 #: torch's ``capturable or differentiable`` branch) or ``"number"`` (t as a Python number)
 DIFFERENTIABLE_STEP = 'number'
+#: whether ``update_capturable`` and ``update_foreach_capturable`` (torch's ``capturable=True``
+#: paths, which compiled torch.optim runs) exist
+CAPTURABLE = False
 
 
 def _full(param, value):
@@ -108,7 +111,7 @@ def update(param, grad, state_sum, *, step, lr, lr_decay, weight_decay, eps, max
     # complex tensors: their real view from here on, as torch.optim
     param, grad, state_sum = _real(param), _real(grad), _real(state_sum)
     # G ← G + g**2  (accumulate g²)
-    state_sum.addcmul_(grad, grad)
+    state_sum.addcmul_(grad, grad, value=1)
     # sigma ← sqrt(G)  (root of the second moment)
     sigma = state_sum.sqrt()
     # sigma ← epsilon + sigma  (add ε outside the root)
@@ -140,13 +143,16 @@ def update_differentiable(param, grad, state_sum, *, step, lr, lr_decay, weight_
     # complex tensors: their real view from here on, as torch.optim
     param, grad, state_sum = _real(param), _real(grad), _real(state_sum)
     # G ← G + g**2  (accumulate g²)
-    state_sum.addcmul_(grad, grad)
+    state_sum.addcmul_(grad, grad, value=1)
     # sigma ← sqrt(G)  (root of the second moment)
     sigma = state_sum.sqrt()
     # sigma ← epsilon + sigma  (add ε outside the root)
     sigma = sigma.add(eps)
     # w ← -eta_t*g/sigma + w  (update the parameter)
     param.addcdiv_(grad, sigma, value=-eta_t)
+
+
+# No capturable kernels: TorchCapturableKernelPrinter: adagrad[torch] has no bias correction; torch's capturable for-loop computes it as the for-loop does.
 
 
 def _make_sparse(grad, grad_indices, values):
@@ -205,7 +211,7 @@ def update_foreach(params, grads, state_sums, *, steps, lr, lr_decay, weight_dec
     # eta_t ← eta/(gamma*(t - 1) + 1)  (decayed learning rate)
     eta_ts = [lr/(lr_decay*(step - 1) + 1) for step in steps]
     # G ← G + g**2  (accumulate g²)
-    torch._foreach_addcmul_(state_sums, grads, grads)
+    torch._foreach_addcmul_(state_sums, grads, grads, value=1)
     # sigma ← sqrt(G)  (root of the second moment)
     sigmas = torch._foreach_sqrt(state_sums)
     # sigma ← epsilon + sigma  (add ε outside the root)

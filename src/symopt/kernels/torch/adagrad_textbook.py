@@ -48,6 +48,9 @@ DIFFERENTIABLE = True
 #: what ``update_differentiable`` takes as ``step``: ``"tensor"`` (the state's step tensor, as
 #: torch's ``capturable or differentiable`` branch) or ``"number"`` (t as a Python number)
 DIFFERENTIABLE_STEP = 'number'
+#: whether ``update_capturable`` and ``update_foreach_capturable`` (torch's ``capturable=True``
+#: paths, which compiled torch.optim runs) exist
+CAPTURABLE = False
 
 
 def _full(param, value):
@@ -88,7 +91,7 @@ def update(param, grad, state_sum, *, lr, eps):
     # complex tensors: their real view from here on, as torch.optim
     param, grad, state_sum = _real(param), _real(grad), _real(state_sum)
     # G ← G + g**2  (accumulate g²)
-    state_sum.addcmul_(grad, grad)
+    state_sum.addcmul_(grad, grad, value=1)
     # sigma ← sqrt(G + epsilon)  (root of the second moment plus ε)
     sigma = state_sum.add(eps).sqrt_()
     # w ← -eta*g/sigma + w  (update the parameter)
@@ -110,11 +113,14 @@ def update_differentiable(param, grad, state_sum, *, lr, eps):
     # complex tensors: their real view from here on, as torch.optim
     param, grad, state_sum = _real(param), _real(grad), _real(state_sum)
     # G ← G + g**2  (accumulate g²)
-    state_sum.addcmul_(grad, grad)
+    state_sum.addcmul_(grad, grad, value=1)
     # sigma ← sqrt(G + epsilon)  (root of the second moment plus ε)
     sigma = state_sum.add(eps).sqrt_()
     # w ← -eta*g/sigma + w  (update the parameter)
     param.addcdiv_(grad, sigma, value=-lr)
+
+
+# No capturable kernels: TorchCapturableKernelPrinter: adagrad[textbook] has no bias correction; torch's capturable for-loop computes it as the for-loop does.
 
 
 def _make_sparse(grad, grad_indices, values):
@@ -155,7 +161,7 @@ def update_foreach(params, grads, state_sums, *, lr, eps):
     # complex tensors: their real view, first, as torch.optim's foreach path
     params, grads, state_sums = _reals(params), _reals(grads), _reals(state_sums)
     # G ← G + g**2  (accumulate g²)
-    torch._foreach_addcmul_(state_sums, grads, grads)
+    torch._foreach_addcmul_(state_sums, grads, grads, value=1)
     # sigma ← sqrt(G + epsilon)  (root of the second moment plus ε)
     sigmas = torch._foreach_add(state_sums, eps)
     torch._foreach_sqrt_(sigmas)

@@ -64,6 +64,9 @@ DIFFERENTIABLE = True
 #: what ``update_differentiable`` takes as ``step``: ``"tensor"`` (the state's step tensor, as
 #: torch's ``capturable or differentiable`` branch) or ``"number"`` (t as a Python number)
 DIFFERENTIABLE_STEP = 'tensor'
+#: whether ``update_capturable`` and ``update_foreach_capturable`` (torch's ``capturable=True``
+#: paths, which compiled torch.optim runs) exist
+CAPTURABLE = True
 
 
 def _full(param, value):
@@ -190,7 +193,98 @@ def update_differentiable(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, s
     param.addcdiv_(exp_avg.clone(), sigma)
 
 
+def update_capturable(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize):
+    r"""``update`` as torch.optim's ``capturable=True`` for-loop: ``step`` is the step *tensor*
+    ``state_steps[i]``, already incremented, and the bias corrections and the step size are
+    tensors computed from it (the step size folded into the denominator, as torch's
+    ``if capturable or differentiable:`` branch). What compiled torch.optim runs: under
+    ``torch.compile`` dynamo makes every torch.optim param group capturable in the traced code.
+    """
+    if maximize:
+        # g ← -g  (maximize: follow −g)
+        grad = -grad
+    if weight_decay != 0:
+        # w ← w*(-eta*lambda + 1)  (decoupled weight decay)
+        param.mul_(-lr*weight_decay + 1)
+    # complex tensors: their real view from here on, as torch.optim
+    param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq = _real(param), _real(grad), _real(exp_avg), _real(exp_avg_sq), _real(max_exp_avg_sq)
+    # m ← m + (1 - beta_1)*(g - m)  (average g)
+    exp_avg.lerp_(grad, 1 - _like(beta1, exp_avg))
+    # v ← beta_2*v + g**2*(1 - beta_2)  (average g²)
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    # c_1 ← 1 - beta_1**t  (bias correction of the first moment)
+    c_1 = 1 - beta1**step
+    # step_size_neg ← -eta/c_1  (the update's step size, negated, folded into σ)
+    step_size_neg = (lr/c_1).neg()
+    # c_2 ← sqrt(1 - beta_2**t)  (root of the bias correction of the second moment)
+    c_2 = (1 - beta2**step).sqrt()
+    if amsgrad:
+        # v_max ← Max(v, v_max)  (running maximum of v)
+        max_exp_avg_sq.copy_(torch.maximum(max_exp_avg_sq, exp_avg_sq))
+        # sigma ← sqrt(v_max)/(c_2*step_size_neg)  (corrected root of the maximum second moment)
+        sigma = max_exp_avg_sq.sqrt() / (c_2*step_size_neg)
+    if not amsgrad:
+        # sigma ← sqrt(v)/(c_2*step_size_neg)  (corrected root of the second moment)
+        sigma = exp_avg_sq.sqrt() / (c_2*step_size_neg)
+    # sigma ← epsilon/step_size_neg + sigma  (add ε outside the root)
+    sigma.add_(eps/step_size_neg)
+    # w ← m/sigma + w  (update the parameter)
+    param.addcdiv_(exp_avg, sigma)
+
+
+def update_foreach_capturable(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, steps, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize):
+    r"""``update_foreach`` as torch.optim's ``capturable=True`` multi-tensor path: ``steps`` are the
+    step *tensors*, already incremented; the per-tensor scalars are lists of tensors computed from
+    them with foreach ops, the step size folded into the denominator, as torch's
+    ``_multi_tensor_adam``'s ``if capturable:`` branch (compiled torch.optim's foreach path).
+    """
+    # complex tensors: their real view, first, as torch.optim's foreach path
+    params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs = _reals(params), _reals(grads), _reals(exp_avgs), _reals(exp_avg_sqs), _reals(max_exp_avg_sqs)
+    if maximize:
+        # g ← -g  (maximize: follow −g)
+        grads = torch._foreach_neg(grads)
+    if weight_decay != 0:
+        # w ← w*(-eta*lambda + 1)  (decoupled weight decay)
+        torch._foreach_mul_(params, -lr*weight_decay + 1)
+    # m ← m + (1 - beta_1)*(g - m)  (average g)
+    torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+    # v ← beta_2*v + g**2*(1 - beta_2)  (average g²)
+    torch._foreach_mul_(exp_avg_sqs, beta2)
+    torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+    # c_1 ← 1 - beta_1**t  (bias correction of the first moment)
+    # (computed within the per-tensor scalars that read c_1, as torch)
+    # step_size_neg ← -eta/c_1  (the update's step size, negated, folded into σ)
+    step_size_negs = torch._foreach_pow(beta1, steps)
+    torch._foreach_sub_(step_size_negs, 1)
+    torch._foreach_div_(step_size_negs, lr)
+    torch._foreach_reciprocal_(step_size_negs)
+    # c_2 ← sqrt(1 - beta_2**t)  (root of the bias correction of the second moment)
+    c_2s = torch._foreach_pow(beta2, steps)
+    torch._foreach_sub_(c_2s, 1)
+    torch._foreach_neg_(c_2s)
+    torch._foreach_sqrt_(c_2s)
+    if amsgrad:
+        # v_max ← Max(v, v_max)  (running maximum of v)
+        torch._foreach_maximum_(max_exp_avg_sqs, exp_avg_sqs)
+        # sigma ← sqrt(v_max)/c_2  (corrected root of the maximum second moment)
+        sigmas = torch._foreach_sqrt(max_exp_avg_sqs)
+        torch._foreach_div_(sigmas, c_2s)
+    if not amsgrad:
+        # sigma ← sqrt(v)/c_2  (corrected root of the second moment)
+        sigmas = torch._foreach_sqrt(exp_avg_sqs)
+        torch._foreach_div_(sigmas, c_2s)
+    # sigma ← epsilon + sigma  (add ε outside the root)
+    torch._foreach_add_(sigmas, eps)
+    # sigma ← sigma/step_size_neg  (divided by the folded step size)
+    torch._foreach_div_(sigmas, step_size_negs)
+    # w ← m/sigma + w  (update the parameter)
+    torch._foreach_addcdiv_(params, exp_avgs, sigmas)
+
+
 # No sparse kernel: TorchSparseKernelPrinter: w ← w*(-eta*lambda + 1) comes before the first state update.
+
+
+from torch.optim.optimizer import _stack_if_compiling  # noqa: E402
 
 
 def _reals(xs):
@@ -236,4 +330,4 @@ def update_foreach(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, ste
     # sigma ← epsilon + sigma  (add ε outside the root)
     torch._foreach_add_(sigmas, eps)
     # w ← w - eta*m/(c_1*sigma)  (update the parameter)
-    torch._foreach_addcdiv_(params, exp_avgs, sigmas, [-lr/c_1 for c_1 in c_1s])
+    torch._foreach_addcdiv_(params, exp_avgs, sigmas, _stack_if_compiling([-lr/c_1 for c_1 in c_1s]))

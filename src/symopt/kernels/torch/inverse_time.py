@@ -46,6 +46,9 @@ DIFFERENTIABLE = True
 #: what ``update_differentiable`` takes as ``step``: ``"tensor"`` (the state's step tensor, as
 #: torch's ``capturable or differentiable`` branch) or ``"number"`` (t as a Python number)
 DIFFERENTIABLE_STEP = 'number'
+#: whether ``update_capturable`` and ``update_foreach_capturable`` (torch's ``capturable=True``
+#: paths, which compiled torch.optim runs) exist
+CAPTURABLE = False
 
 
 def _full(param, value):
@@ -107,6 +110,9 @@ def update_differentiable(param, grad, *, step, lr):
     param, grad = _real(param), _real(grad)
     # w ← -eta_t*g + w  (update the parameter)
     param.add_(grad, alpha=-eta_t)
+
+
+# No capturable kernels: TorchCapturableKernelPrinter: inverse_time[corrected] has no bias correction; torch's capturable for-loop computes it as the for-loop does.
 
 
 def _make_sparse(grad, grad_indices, values):

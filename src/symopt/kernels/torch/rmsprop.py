@@ -62,6 +62,9 @@ DIFFERENTIABLE = True
 #: what ``update_differentiable`` takes as ``step``: ``"tensor"`` (the state's step tensor, as
 #: torch's ``capturable or differentiable`` branch) or ``"number"`` (t as a Python number)
 DIFFERENTIABLE_STEP = 'number'
+#: whether ``update_capturable`` and ``update_foreach_capturable`` (torch's ``capturable=True``
+#: paths, which compiled torch.optim runs) exist
+CAPTURABLE = False
 
 
 def _full(param, value):
@@ -182,6 +185,9 @@ def update_differentiable(param, grad, square_avg, grad_avg, momentum_buffer, *,
     if momentum <= 0:
         # w ← -eta*g/sigma + w  (update the parameter)
         param.addcdiv_(grad, sigma, value=-lr)
+
+
+# No capturable kernels: TorchCapturableKernelPrinter: rmsprop[torch] has no bias correction; torch's capturable for-loop computes it as the for-loop does.
 
 
 # No sparse kernel: TorchSparseKernelPrinter: v ← alpha*v + g**2*(1 - alpha) is not a sparse accumulation T + c·E.

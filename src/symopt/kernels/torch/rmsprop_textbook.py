@@ -48,6 +48,9 @@ DIFFERENTIABLE = True
 #: what ``update_differentiable`` takes as ``step``: ``"tensor"`` (the state's step tensor, as
 #: torch's ``capturable or differentiable`` branch) or ``"number"`` (t as a Python number)
 DIFFERENTIABLE_STEP = 'number'
+#: whether ``update_capturable`` and ``update_foreach_capturable`` (torch's ``capturable=True``
+#: paths, which compiled torch.optim runs) exist
+CAPTURABLE = False
 
 
 def _full(param, value):
@@ -115,6 +118,9 @@ def update_differentiable(param, grad, square_avg, *, lr, alpha, eps):
     sigma = square_avg.sqrt()
     # w ← -eta*g/sigma + w  (update the parameter)
     param.addcdiv_(grad, sigma, value=-lr)
+
+
+# No capturable kernels: TorchCapturableKernelPrinter: rmsprop[textbook] has no bias correction; torch's capturable for-loop computes it as the for-loop does.
 
 
 # No sparse kernel: TorchSparseKernelPrinter: v ← alpha*v + epsilon + g**2*(1 - alpha) is not a sparse accumulation T + c·E.

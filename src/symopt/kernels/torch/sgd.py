@@ -56,6 +56,9 @@ DIFFERENTIABLE = True
 #: what ``update_differentiable`` takes as ``step``: ``"tensor"`` (the state's step tensor, as
 #: torch's ``capturable or differentiable`` branch) or ``"number"`` (t as a Python number)
 DIFFERENTIABLE_STEP = 'number'
+#: whether ``update_capturable`` and ``update_foreach_capturable`` (torch's ``capturable=True``
+#: paths, which compiled torch.optim runs) exist
+CAPTURABLE = False
 
 
 def _full(param, value):
@@ -158,6 +161,9 @@ def update_differentiable(param, grad, momentum_buffer, *, step, lr, momentum, d
     else:
         param.add_(grad, alpha=-lr)
     return {"momentum_buffer": momentum_buffer}
+
+
+# No capturable kernels: TorchCapturableKernelPrinter: sgd[torch] has no bias correction; torch's capturable for-loop computes it as the for-loop does.
 
 
 # No sparse kernel: TorchSparseKernelPrinter: a lazy state has no sparse form.
