@@ -71,6 +71,11 @@ from ._common import (
 )
 
 
+#: the hyperparameter torch's multi-tensor paths take as a tensor under ``torch.compile`` by
+#: multiplying or dividing with it as a tensor (:meth:`TorchForeachKernelPrinter.tensor_lr_form`)
+#: instead of passing it as a Scalar; only ``lr`` (``_multi_tensor_sgd``, ``_multi_tensor_rmsprop``)
+TENSOR_LR = "lr"
+
 #: the states whose update torch writes with an explicit ``value=1`` (``_single_tensor_adagrad``:
 #: ``state_sum.addcmul_(grad, grad, value=1)``; its foreach path too), by rule. The same numbers
 #: eagerly; under ``torch.compile`` dynamo decomposes an ``addcmul_`` called with a ``value=``
@@ -904,7 +909,32 @@ class TorchForeachKernelPrinter(TorchKernelPrinter):
                 args.append(f"{key}={self.scalar(value)}")
         call = f"torch._foreach_{op.method}{'_' if inplace else ''}({', '.join([on, *args])})"
         lines.append(call if inplace else f"{result} = {call}")
-        return lines
+        compiled = self.tensor_lr_form(op, on, inplace)
+        if compiled is None:
+            return lines
+        return [f"if isinstance({TENSOR_LR}, torch.Tensor) and torch.compiler.is_compiling():", *indent(compiled),
+                "else:", *indent(lines)]
+
+    def tensor_lr_form(self, op: Op, on: str, inplace: bool) -> Optional[list[str]]:
+        """torch's multi-tensor ops for a tensor ``lr`` under ``torch.compile``, where the op's
+        ``alpha=``/``value=`` Scalar would be read with ``.item()`` (a graph break in torch's
+        words, "silent incorrectness if we are capturing"): ``T += c·X`` as
+        ``_foreach_add_(T, _foreach_mul(X, c))`` (``_multi_tensor_sgd``, RMSprop's momentum), and
+        ``T += c·X/Y`` as ``_foreach_div_(Y, c)``; ``_foreach_addcdiv_(T, X, Y)`` (RMSprop's, Y a
+        temporary). None where the scalar is not ±lr or the op has no such form."""
+        if op.scalar is None or not inplace:
+            return None
+        key, value = op.scalar
+        lr = next((h.symbol for h in self.rule.hyperparameters if h.name == TENSOR_LR), None)
+        if lr is None or value not in (lr, -lr) or value.free_symbols & self.per_tensor:
+            return None
+        tensors = [self.tname(x) for x in op.tensors]
+        if op.method == "add" and key == "alpha" and len(tensors) == 1:
+            return [f"torch._foreach_add_({on}, torch._foreach_mul({tensors[0]}, {self.scalar(value)}))"]
+        if op.method == "addcdiv" and key == "value" and op.tensors[1] not in self.persistent:
+            return [f"torch._foreach_div_({tensors[1]}, {self.scalar(value)})",
+                    f"torch._foreach_addcdiv_({on}, {tensors[0]}, {tensors[1]})"]
+        return None
 
 
 

@@ -166,4 +166,8 @@ def update_foreach(params, grads, state_sums, *, lr, eps):
     sigmas = torch._foreach_add(state_sums, eps)
     torch._foreach_sqrt_(sigmas)
     # w ← -eta*g/sigma + w  (update the parameter)
-    torch._foreach_addcdiv_(params, grads, sigmas, value=-lr)
+    if isinstance(lr, torch.Tensor) and torch.compiler.is_compiling():
+        torch._foreach_div_(sigmas, -lr)
+        torch._foreach_addcdiv_(params, grads, sigmas)
+    else:
+        torch._foreach_addcdiv_(params, grads, sigmas, value=-lr)

@@ -234,7 +234,14 @@ def update_foreach(params, grads, square_avgs, grad_avgs, momentum_buffers, *, l
         torch._foreach_mul_(momentum_buffers, momentum)
         torch._foreach_addcdiv_(momentum_buffers, grads, sigmas)
         # w ← -b*eta + w  (update the parameter along b)
-        torch._foreach_add_(params, momentum_buffers, alpha=-lr)
+        if isinstance(lr, torch.Tensor) and torch.compiler.is_compiling():
+            torch._foreach_add_(params, torch._foreach_mul(momentum_buffers, -lr))
+        else:
+            torch._foreach_add_(params, momentum_buffers, alpha=-lr)
     if momentum <= 0:
         # w ← -eta*g/sigma + w  (update the parameter)
-        torch._foreach_addcdiv_(params, grads, sigmas, value=-lr)
+        if isinstance(lr, torch.Tensor) and torch.compiler.is_compiling():
+            torch._foreach_div_(sigmas, -lr)
+            torch._foreach_addcdiv_(params, grads, sigmas)
+        else:
+            torch._foreach_addcdiv_(params, grads, sigmas, value=-lr)

@@ -148,4 +148,8 @@ def update_foreach(params, grads, square_avgs, *, lr, alpha, eps):
     # sigma ← sqrt(v)  (σ_t = √(σ_t²))
     sigmas = torch._foreach_sqrt(square_avgs)
     # w ← -eta*g/sigma + w  (update the parameter)
-    torch._foreach_addcdiv_(params, grads, sigmas, value=-lr)
+    if isinstance(lr, torch.Tensor) and torch.compiler.is_compiling():
+        torch._foreach_div_(sigmas, -lr)
+        torch._foreach_addcdiv_(params, grads, sigmas)
+    else:
+        torch._foreach_addcdiv_(params, grads, sigmas, value=-lr)

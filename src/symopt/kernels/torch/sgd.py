@@ -208,4 +208,7 @@ def update_foreach(params, grads, momentum_buffers, *, steps, lr, momentum, damp
         # g ← b  (follow the buffer)
         grads = momentum_buffers
     # w ← -eta*g + w  (update the parameter)
-    torch._foreach_add_(params, grads, alpha=-lr)
+    if isinstance(lr, torch.Tensor) and torch.compiler.is_compiling():
+        torch._foreach_add_(params, torch._foreach_mul(grads, -lr))
+    else:
+        torch._foreach_add_(params, grads, alpha=-lr)
