@@ -132,15 +132,6 @@ XFAIL: list[tuple[str | tuple[str, ...], str, str]] = [
         "Adam-maximize+fused-0d", "Adam-amsgrad+fused-0d", "AdamW-default+fused-*", "AdamW-non-default_lr+fused-0d",
         "AdamW-maximize+fused-0d", "SGD-momentum+fused-0d", "SGD-dampening+fused-0d",
         "SGD-weight_decay_w/_momentum+fused-0d", "SGD-nesterov+fused-0d")],
-    ("test_fused_error_on_params_on_meta", "*",
-     "fused=True with meta-device params: step raises nothing (the Torch kernels step them) where torch raises "
-     "RuntimeError '`fused=True` requires all the params to be floating point Tensors of supported devices'"),
-    (("test_param_groups_lr", "test_param_groups_weight_decay"), "Adagrad-initial_accumulator_value*",
-     "a param group's own initial_accumulator_value (0.1) initializes its sum; torch.optim.Adagrad initializes "
-     "every group's sum with the constructor's value (0): params differ from the first step"),
-    ("test_differentiable", "RMSprop-*momentum*",
-     "differentiable=True with momentum: the gradient through the steps differs from torch's in every "
-     "element (ours ~1e-2, torch's ~10); without momentum it is bitwise equal"),
 ]
 
 SEED = 0

@@ -340,3 +340,23 @@ def test_the_quick_matrix_steps_every_fused_variant_on_contiguous_params(rule):
                if not c.transposed and not isinstance(c.kwargs.get("lr"), torch.Tensor)}
     missing = [", ".join(k for k, on in zip(switches, v) if on) or "plain" for v in sorted(wanted - stepped)]
     assert not missing, f"{rule}: variants no contiguous case steps: {missing}"
+
+
+def test_the_rounding_edge_puts_adagrads_float32_step_size_on_a_midpoint():
+    """verify.cases.ROUNDING_EDGES["adagrad"] claims: at t = 4, float32(−η/(1 + (t−1)γ)) differs
+    between the denominator rounded once (an fma) and rounded twice (product, then sum). Derived
+    here in exact rational arithmetic, independently of any kernel."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    from symopt.verify.cases import ROUNDING_EDGES, edges
+
+    _, values, _ = ROUNDING_EDGES["adagrad"]
+    lr, gamma, t = values["lr"], values["lr_decay"], 4
+    once = float(Fraction(gamma) * (t - 1) + 1)  # exact, then one rounding to double
+    twice = float(Fraction(float(Fraction(gamma) * (t - 1))) + 1)  # the product rounded, then the sum
+    assert once != twice
+    step_size = [np.float32(-float(Fraction(lr) / Fraction(d))) for d in (once, twice)]  # double quotient, then float32
+    assert step_size[0] != step_size[1]
+    assert sum(1 for c in edges("adagrad") if c.kwargs.get("lr") == lr) == 4  # crossed with maximize × weight_decay

@@ -89,11 +89,12 @@ def _template(name: str) -> Template:
 
 def _init_body(rule: UpdateRule, backend: Backend) -> str:
     """``state = {"step": ...}``, then one buffer per state under the guard torch creates it (a
-    lazy state, which torch creates at the first step, is left out)."""
+    lazy state, which torch creates at the first step, is left out), in the order torch makes them
+    (:meth:`UpdateRule.states_in_creation_order`)."""
     names = symbol_names(rule)
     scalars = ScalarPrinter(names)
     lines = [f'state = {{"step": {backend.step_init}}}' if rule.stores_step else "state = {}"]
-    for s in (s for s in rule.states if not s.lazy):
+    for s in (s for s in rule.states_in_creation_order() if not s.lazy):
         stmt = f'state["{s.name}"] = _full(param, {scalars.doprint(s.initial)})'
         if s.when is sp.true:
             lines.append(stmt)

@@ -128,6 +128,10 @@ class UpdateRule:
     ``body`` is in the order the reference implementation executes it, so that a printer can emit
     the same operations in the same order. ``stores_step`` says whether the step counter is part
     of the optimizer state (torch's ``state["step"]``): SGD does not keep one.
+    ``state_creation_order`` names the states in the order the reference creates them in its
+    state dict, where that differs from the order of ``states`` (torch's RMSprop makes
+    ``momentum_buffer`` before ``grad_avg``): ``state_dict()`` and everything that iterates a
+    param's state see torch's order. Empty: the order of ``states``.
     """
 
     family: str
@@ -142,6 +146,7 @@ class UpdateRule:
     description: str = ""
     checks: tuple[Check, ...] = field(default=())
     validation_order: tuple[str, ...] = field(default=())
+    state_creation_order: tuple[str, ...] = field(default=())
 
     # -- lookup -------------------------------------------------------------------------------
     @property
@@ -154,6 +159,13 @@ class UpdateRule:
                 return h
         known = ", ".join(h.name for h in self.hyperparameters)
         raise KeyError(f"{self.name} has no hyperparameter {name!r}; it has: {known}")
+
+    def states_in_creation_order(self) -> tuple[StateVar, ...]:
+        """``states`` in the order the reference creates them (``state_creation_order``)."""
+        if not self.state_creation_order:
+            return self.states
+        rank = {name: i for i, name in enumerate(self.state_creation_order)}
+        return tuple(sorted(self.states, key=lambda s: rank.get(s.name, len(rank))))
 
     def state(self, name: str) -> StateVar:
         for s in self.states:

@@ -73,6 +73,7 @@ def rmsprop(dialect: str = "torch", **conventions: Any) -> UpdateRule:
         reference="torch.optim.RMSprop" if dialect == "torch" else "the source post, statement S9",
         description=__doc__.split("\n\n")[0].replace("\n", " "),
         validation_order=("lr", "eps", "momentum", "weight_decay", "alpha"),
+        state_creation_order=("square_avg", "momentum_buffer", "grad_avg"),  # torch's _init_group
     )
 
 

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.optimizer import (
+    _device_dtype_check_for_fused,
     _get_capturable_supported_devices,
     _get_scalar_dtype,
     _get_value,
@@ -74,6 +75,13 @@ class GeneratedOptimizer(Optimizer):
     #: whether torch refuses a ``step`` that requires grad in ``differentiable`` mode (Adam's
     #: ``_init_group``: the step enters its bias corrections as a tensor)
     refuses_step_requiring_grad: bool = False
+    #: state initializers torch reads from the constructor's values (``self.defaults``), not from
+    #: the param's group: Adagrad's ``initial_accumulator_value`` (its ``_init_group`` and
+    #: constructor both read ``self.defaults``, so a group's own value is ignored)
+    init_from_defaults: tuple[str, ...] = ()
+    #: whether torch checks a fused group's first param with a gradient once per optimizer
+    #: (``_need_device_dtype_check_for_fused``: Adagrad, SGD) besides every param without state
+    fused_check_on_first_param: bool = True
 
     def __init__(self, params: Any, hyperparameters: dict[str, Any], code_paths: dict[str, Any]) -> None:
         rule = _rules.get(self.family)
@@ -108,7 +116,11 @@ class GeneratedOptimizer(Optimizer):
 
     def _fresh_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Tensor]:
         kernel = self.kernel_for(group)
-        return kernel.init_state(p, **{k: group[k] for k in kernel.INIT_ARGUMENTS})
+        source = {**group, **{k: self.defaults[k] for k in self.init_from_defaults}}
+        state = kernel.init_state(p, **{k: source[k] for k in kernel.INIT_ARGUMENTS})
+        if "step" in state and any(group.get(k) for k in self.step_on_device_when):
+            state["step"] = self._step_tensor(0.0, p, group)  # torch's: on p's device (float32 if fused)
+        return state
 
     @classmethod
     def _unpack(cls, values: dict[str, Any]) -> dict[str, Any]:
@@ -341,6 +353,7 @@ class GeneratedOptimizer(Optimizer):
         from .. import fused as _fused
 
         params = [p for p in group["params"] if p.grad is not None]
+        self._check_fused_devices(params)
         if any(p.device.type == "cuda" for p in params):
             if rule not in FUSED_FAMILIES:
                 raise NotImplementedError(
@@ -403,6 +416,22 @@ class GeneratedOptimizer(Optimizer):
             buffers = {k: [st[k] for st in states] for k in module.STATES if k in states[0]}
             kernel.step(same, [p.grad for p in same], buffers, steps, **hyper)
 
+    def _check_fused_devices(self, params: list[Tensor]) -> None:
+        """torch's check of a fused group's params (``_device_dtype_check_for_fused``: a floating
+        point tensor on a device torch fuses on, else torch's RuntimeError), where torch makes it:
+        on the first param with a gradient of the optimizer's first fused step
+        (:attr:`fused_check_on_first_param`), and, for the rules
+        that keep a step counter (Adagrad, Adam, AdamW), on every param whose state is still to be
+        made. A meta-device param is refused, as torch refuses it, rather than stepped by the
+        Torch kernels."""
+        stores_step = _rules.get(self.family).stores_step
+        for p in params:
+            if self.fused_check_on_first_param and self.__dict__.get("_need_device_dtype_check_for_fused", True):
+                _device_dtype_check_for_fused(p)
+                self._need_device_dtype_check_for_fused = False
+            if stores_step and not self.state[p]:  # torch's ``len(self.state[p]) == 0`` (it makes the entry)
+                _device_dtype_check_for_fused(p)
+
     # -- fused=True under torch.compile: the fused C kernel as a custom op -----------------------
     def _fused_under_compile(self, group: dict[str, Any], params: list[Tensor]) -> list[Tensor]:
         """The params of a fused group that the fused C kernel steps under ``torch.compile`` (the
@@ -418,6 +447,7 @@ class GeneratedOptimizer(Optimizer):
             raise NotImplementedError(
                 f"symopt.torch.{type(self).__name__}(fused=True): symopt.fused has no fused kernel for "
                 f"{rule!r} yet (it has: {', '.join(C_FAMILIES)}); pass fused=False or None")
+        self._check_fused_devices(params)
         values = self._unpack(group)
         if getattr(self, "_fused_unavailable", False) or any(isinstance(values[k], Tensor) for k in values):
             return []
@@ -603,6 +633,7 @@ class Adagrad(GeneratedOptimizer):
     sparse_takes_the_group = True
     setstate_defaults = {"foreach": None, "maximize": False, "differentiable": False, "fused": None}
     step_on_device_when = ("fused",)
+    init_from_defaults = ("initial_accumulator_value",)
 
     def __init__(
         self,
@@ -696,6 +727,7 @@ class Adam(GeneratedOptimizer):
     setstate_defaults = {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
                          "differentiable": False, "decoupled_weight_decay": False, "fused": None}
     step_on_device_when = ("capturable", "fused")
+    fused_check_on_first_param = False
     capturable_foreach_lists_xla = False
 
     def __init__(

@@ -252,6 +252,34 @@ for _rule in VARIANT_BRANCHES:
 del _rule
 
 
+#: Hyperparameters whose step size lands on a float32 rounding midpoint, so that a fused kernel
+#: computing it with one rounding more or less than torch's fused kernel is off in float32 too
+#: (not only in float64): rule -> (what lands there, the values, the switches to cross them with).
+#: Adagrad: η_t = η/(1 + (t − 1)γ) at t = 4, with these (η, γ) found by search: float32(−η_t)
+#: differs by one ULP between the denominator as one fma (torch's fused CPU kernel) and as a
+#: product then a sum — at default values no fused float32 row tells the two apart.
+#: ``tests/test_verify.py`` re-derives that property in exact rational arithmetic.
+ROUNDING_EDGES: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
+    "adagrad": ("eta_t on a float32 rounding midpoint at t=4",
+                {"lr": 0.04826390132795619, "lr_decay": 0.07484869771192577}, ("maximize", "weight_decay")),
+}
+
+
+def _rounding_edges(rule: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """One edge per combination of :data:`ROUNDING_EDGES`' switches, at its values."""
+    name, values, switches = ROUNDING_EDGES[rule]
+    out = []
+    for on in itertools.product((False, True), repeat=len(switches)):
+        kwargs = {k: VARIANT_SWITCHES[rule][k] for k, flag in zip(switches, on) if flag}
+        out.append((f"edge: {name}{''.join(', ' + k for k in kwargs)}", {**values, **kwargs}, {}))
+    return out
+
+
+for _rule in ROUNDING_EDGES:
+    EDGES[_rule] += _rounding_edges(_rule)
+del _rule
+
+
 def edges(rule: str) -> list[Case]:
     """The named edge cases of ``rule`` (eps = 0, alpha at 0 and near 1, tensor lr, large weight
     decay, momentum with centered and maximize, gradients from 1e-8 to 1e4, zero gradients, steps

@@ -57,10 +57,10 @@ def init_state(param, *, momentum, centered):
     """Fresh optimizer state for ``param``: torch.optim's keys, ``step`` first."""
     state = {"step": 0}
     state["square_avg"] = _full(param, 0)
-    if centered:
-        state["grad_avg"] = _full(param, 0)
     if momentum > 0:
         state["momentum_buffer"] = _full(param, 0)
+    if centered:
+        state["grad_avg"] = _full(param, 0)
     return state
 
 

@@ -89,10 +89,10 @@ def init_state(param, *, momentum, centered):
     """Fresh optimizer state for ``param`` with torch.optim's keys and layout."""
     state = {"step": torch.tensor(0.0, dtype=torch.get_default_dtype())}
     state["square_avg"] = _full(param, 0)
-    if centered:
-        state["grad_avg"] = _full(param, 0)
     if momentum > 0:
         state["momentum_buffer"] = _full(param, 0)
+    if centered:
+        state["grad_avg"] = _full(param, 0)
     return state
 
 
