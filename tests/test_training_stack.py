@@ -32,6 +32,7 @@ Over every drop-in, the option sets of :data:`OPTIONS` and the code paths of :fu
 
 from __future__ import annotations
 
+import copy
 import datetime
 import faulthandler
 import io
@@ -536,14 +537,38 @@ TWO_RANK_FAST_PATHS = {"DDP": ("fused",), "DDP_grad_bucket_view": ("for-loop",),
                        "FSDP2": ("foreach",)}
 
 
+#: (stack, path label) -> the torch.optim path symopt's is compared with there, where torch's own
+#: raises: fused Adagrad on FSDP2's DTensors (torch: NotImplementedError, aten._fused_adagrad_ has
+#: no sharding strategy), which symopt steps with the generated Torch kernels (its for-loop, as
+#: torch picks for CPU params), the fused C kernel taking plain tensors only
+TORCH_PATH_WHERE_TORCH_RAISES = {("FSDP2", "fused"): {"foreach": False}}
+
+
 def two_rank_cases() -> dict[str, tuple[str, str, dict[str, Any], dict[str, Any], bool]]:
     """case id -> (stack, name, options, path, fast): every stack, drop-in, option set and code
-    path that torch.optim takes there (not fused Adagrad on DTensors: torch's
-    aten._fused_adagrad_ has no sharding strategy)."""
+    path (for fused Adagrad on FSDP2, torch's reference is :data:`TORCH_PATH_WHERE_TORCH_RAISES`)."""
     return {f"{stack}-{name}-{label}-{path_label}": (stack, name, options, path,
-                                                     richest(name, label) and path_label in TWO_RANK_FAST_PATHS[stack])
-            for stack in STACKS for name, label, options, path_label, path in variants()
-            if not (stack == "FSDP2" and path_label == "fused")}
+                                                     richest(name, label) and (path_label in TWO_RANK_FAST_PATHS[stack]
+                                                                               or (stack, path_label) in TORCH_PATH_WHERE_TORCH_RAISES))
+            for stack in STACKS for name, label, options, path_label, path in variants()}
+
+
+def with_path_flags(record: list[dict[str, Any]], given: dict[str, Any], instead: dict[str, Any]) -> list[dict[str, Any]]:
+    """``record`` with the param groups' code-path flags as if ``instead`` had been passed where
+    ``given`` was (the flags of ``given`` back to their default, None; then ``instead``'s)."""
+    out = copy.deepcopy(record)
+    for snap in out:
+        for group in snap["optimizer"]["param_groups"]:
+            group.update({**{k: None for k in given}, **instead})
+    return out
+
+
+def torch_path(case: str) -> dict[str, Any]:
+    """The code path torch.optim takes in ``case`` (its own, or where it raises, the one symopt
+    must equal there)."""
+    stack, _, _, path, _ = two_rank_cases()[case]
+    label = case.rsplit("-", 1)[-1]
+    return TORCH_PATH_WHERE_TORCH_RAISES.get((stack, label), path)
 
 
 def build_stack(stack: str, cls: type, options: dict[str, Any], path: dict[str, Any]) -> tuple[nn.Module, Any, Any]:
@@ -598,9 +623,12 @@ def worker(rank: int, world_size: int, port: int, out: Path) -> None:
         for case in json.loads((out / "cases.json").read_text()):
             stack, name, options, path, _ = two_rank_cases()[case]
             records[case] = {}
-            for side, cls in (("torch", reference(name)), ("symopt", drop_in(name))):
+            sides = [("torch", reference(name), torch_path(case)), ("symopt", drop_in(name), path)]
+            if torch_path(case) is not path:  # torch's own path there, which raises (the test checks it still does)
+                sides.append(("torch's own path", reference(name), path))
+            for side, cls, side_path in sides:
                 try:
-                    records[case][side] = train_on_ranks(stack, cls, options, path)
+                    records[case][side] = train_on_ranks(stack, cls, options, side_path)
                 except Exception as exc:  # recorded; the test reports it
                     records[case][side] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
                 dist.barrier()
@@ -655,7 +683,14 @@ def test_two_ranks(two_rank_records, case):
         if isinstance(expected, str):
             raise RuntimeError(f"rank {rank}: torch.optim itself failed in this stack (the test is wrong): {expected}")
         assert not isinstance(actual, str), f"rank {rank}: symopt raised where torch.optim steps: {actual}"
+        if torch_path(case) is not two_rank_cases()[case][3]:  # the groups name the path each side was given
+            expected = with_path_flags(expected, torch_path(case), two_rank_cases()[case][3])
         assert_records(actual, expected)
+        if "torch's own path" in records[case]:  # the reason torch's reference is another path here
+            own = records[case]["torch's own path"]
+            assert isinstance(own, str) and own.startswith("NotImplementedError"), (
+                f"rank {rank}: torch.optim now steps {case} on its own path: compare with it "
+                "(drop the TORCH_PATH_WHERE_TORCH_RAISES entry)")
     if two_rank_cases()[case][0] != "FSDP2":  # the ranks train one model on their own batches (FSDP2: shards)
         first, second = (records[case]["torch"][-1]["params"] for records in two_rank_records)
         assert_same(second, first, "scenario: the ranks' params agree")

@@ -569,12 +569,20 @@ def _first_step_buffers(params: list[Tensor], states: list[dict[str, Any]], keys
 
 
 def _takes_fused_c(p: Tensor) -> bool:
-    """Whether the fused C kernel takes ``p`` (which has a gradient): a dense, contiguous float32
-    or float64 CPU tensor whose gradient is dense and contiguous too."""
+    """Whether the fused C kernel takes ``p`` (which has a gradient): a dense, contiguous CPU
+    tensor of a dtype the kernels have, whose gradient is dense and contiguous too, both plain
+    tensors. A tensor subclass (FSDP2's DTensor, whose storage is a local shard) takes the Torch
+    kernels, which dispatch through it; torch's own fused kernels have no sharding strategy there
+    (NotImplementedError)."""
     from ..fused.launcher import DTYPES
 
-    return (p.device.type == "cpu" and p.dtype in DTYPES and p.layout is torch.strided and p.is_contiguous()
+    return (type(p) in _PLAIN_TENSORS and type(p.grad) in _PLAIN_TENSORS
+            and p.device.type == "cpu" and p.dtype in DTYPES and p.layout is torch.strided and p.is_contiguous()
             and not p.grad.is_sparse and p.grad.is_contiguous())
+
+
+#: the tensor types whose data the fused C kernel reads and writes directly
+_PLAIN_TENSORS = (Tensor, torch.nn.Parameter)
 
 
 def _to_scalar(x: Any) -> Any:
