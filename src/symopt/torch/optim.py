@@ -84,7 +84,7 @@ class GeneratedOptimizer(Optimizer):
     fused_check_on_first_param: bool = True
 
     def __init__(self, params: Any, hyperparameters: dict[str, Any], code_paths: dict[str, Any]) -> None:
-        rule = _rules.get(self.family)
+        rule = self.model
         validate(rule, **self._unpack(hyperparameters))  # torch's checks, in torch's order, with torch's messages
         super().__init__(params, {**hyperparameters, **code_paths})
         if code_paths.get("fused"):  # torch's checks, after its Optimizer.__init__
@@ -105,6 +105,11 @@ class GeneratedOptimizer(Optimizer):
                     self.state[p].update(self._fresh_state(p, group))
 
     # -- the kernel contract --------------------------------------------------------------------
+    @property
+    def model(self) -> _rules.UpdateRule:
+        """The model of :attr:`kernel` (built once per process: :func:`_rule_of`)."""
+        return _rule_of(self.kernel.RULE, self.kernel.DIALECT)
+
     @property
     def kernel(self) -> ModuleType:
         return _kernel_module(self.family)
@@ -136,7 +141,7 @@ class GeneratedOptimizer(Optimizer):
         keys an older torch did not save get torch's values, and a ``step`` saved as a Python
         number becomes the tensor torch makes of it."""
         super().__setstate__(state)
-        stores_step = _rules.get(self.family).stores_step
+        stores_step = self.model.stores_step
         for group in self.param_groups:
             for key, default in self.setstate_defaults.items():
                 group.setdefault(key, default)
@@ -424,7 +429,7 @@ class GeneratedOptimizer(Optimizer):
         that keep a step counter (Adagrad, Adam, AdamW), on every param whose state is still to be
         made. A meta-device param is refused, as torch refuses it, rather than stepped by the
         Torch kernels."""
-        stores_step = _rules.get(self.family).stores_step
+        stores_step = self.model.stores_step
         for p in params:
             if self.fused_check_on_first_param and self.__dict__.get("_need_device_dtype_check_for_fused", True):
                 _device_dtype_check_for_fused(p)
