@@ -120,10 +120,45 @@ def test_optim_db_has_the_inputs_this_module_runs():
 @pytest.mark.parametrize("family,kw", OPTIM_DB)
 def test_optim_db_inputs_bitwise_with_torch_fused(family, kw, dtype, launches):
     assert _step_twins(family, dtype, kw) == {}
-    if isinstance(kw.get("lr"), torch.Tensor):  # a tensor lr takes the generated Torch kernels: bitwise too
-        assert not launches
-    else:
-        assert len(launches) == STEPS  # one C launch per step: the fused kernel did the work
+    assert len(launches) == STEPS  # one C launch per step (a tensor lr too): the fused kernel did the work
+
+
+#: a tensor lr per rule, with options that take each rule's richest kernel
+TENSOR_LR = {
+    "adagrad": ("Adagrad", dict(lr_decay=0.01, weight_decay=0.1)),
+    "sgd": ("SGD", dict(momentum=0.9, dampening=0.1, weight_decay=0.1, nesterov=False)),
+    "adam": ("Adam", dict(amsgrad=True, weight_decay=0.1)),
+    "adamw": ("AdamW", dict(weight_decay=0.1)),
+}
+
+
+@pytest.mark.parametrize("lr_dtype", [torch.float32, torch.float64], ids=["lr float32", "lr float64"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("family", TENSOR_LR)
+def test_a_tensor_lr_steps_as_torchs_fused_kernel_reads_it(family, dtype, lr_dtype, launches):
+    """torch's fused CPU kernels read a tensor lr as ``lr.item<double>()`` (ATen's tensor-lr
+    overloads of ``_fused_adam_`` / ``_fused_sgd_`` / ``_fused_adagrad_``): the C launch takes
+    ``float(lr)``, and a change made in place (as a scheduler of a tensor lr makes it) reaches
+    the next step. Bitwise, params and every state, with one C launch per step."""
+    cls, kw = TENSOR_LR[family]
+    base = _draws(dtype, 1, shapes=SMALL)
+    a = [p.clone().requires_grad_(True) for p in base]
+    b = [p.clone().requires_grad_(True) for p in base]
+    lr_a, lr_b = torch.tensor(0.0123, dtype=lr_dtype), torch.tensor(0.0123, dtype=lr_dtype)
+    ref = getattr(torch.optim, cls)(a, lr=lr_a, fused=True, **kw)
+    mine = getattr(symopt_optim, cls)(b, lr=lr_b, fused=True, **kw)
+    for k in range(STEPS):
+        for x, y, g in zip(a, b, _draws(dtype, 100 + k, shapes=SMALL)):
+            x.grad, y.grad = g.clone(), g.clone()
+        ref.step()
+        mine.step()
+        for lr in (lr_a, lr_b):
+            lr.mul_(0.7)  # in place: the group's tensor is the same object
+    assert len(launches) == STEPS
+    for i, (x, y) in enumerate(zip(a, b)):
+        assert not _differing(x, y).numel(), f"param {i}"
+        for key, value in ref.state[x].items():
+            assert not _differing(mine.state[y][key], value).numel(), f"param {i} state[{key!r}]"
 
 
 # -- edges ------------------------------------------------------------------------------------------

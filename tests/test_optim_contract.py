@@ -122,16 +122,8 @@ LEFT_OUT = {
 # tuple of names. Measured on the committed symopt (see the commit). Delete an entry when fixed:
 # a strict xfail that passes fails the run.
 # ------------------------------------------------------------------------------------------------
-_TENSOR_LR_FUSED = ("fused=True with a tensor lr steps the group with the generated Torch kernels (the fused C "
-                    "launch takes a float lr), where torch's fused kernel steps them as with lr=float(lr): params "
-                    "and exp_avg_sq / momentum_buffer differ from torch's by 1 ULP in some elements")
 XFAIL: list[tuple[str | tuple[str, ...], str, str]] = [
     # measured on the tree of this commit, `-m "not slow"` (the slow cases are not listed)
-    *[("test_tensor_lr", pid, _TENSOR_LR_FUSED) for pid in (
-        "Adam-default+fused-*", "Adam-non-default_lr+fused-0d", "Adam-nonzero_weight_decay+fused-0d",
-        "Adam-maximize+fused-0d", "Adam-amsgrad+fused-0d", "AdamW-default+fused-*", "AdamW-non-default_lr+fused-0d",
-        "AdamW-maximize+fused-0d", "SGD-momentum+fused-0d", "SGD-dampening+fused-0d",
-        "SGD-weight_decay_w/_momentum+fused-0d", "SGD-nesterov+fused-0d")],
 ]
 
 SEED = 0

@@ -334,13 +334,6 @@ def train_under_scheduler(cls: type, options: dict[str, Any], path: dict[str, An
     return record
 
 
-#: symopt.torch.optim.Adagrad(fused=True) with a tensor lr steps with the generated Torch kernels
-#: (the for-loop's float32 tensor arithmetic); torch's fused kernel reads the tensor lr as a double,
-#: exactly as fused=True with lr=float(lr) steps. Every fused tensor-lr row shows it on its data.
-FUSED_TENSOR_LR = ("symopt Adagrad(fused=True) with a tensor lr takes the Torch kernels; torch's fused kernel "
-                   "steps as with lr=float(lr): params 1 ULP off in some elements")
-
-
 def _scheduler_rows() -> list[Any]:
     """Every scheduler x drop-in x option set x code path x float/tensor lr (where torch takes a
     tensor lr). Fast: the richest option set on every path with a float lr and on the for-loop
@@ -354,7 +347,6 @@ def _scheduler_rows() -> list[Any]:
                 fast = (richest(name, label) and (not tensor_lr or path_label == "for-loop")
                         or scheduler in CYCLES_MOMENTUM and path_label == "for-loop" and not tensor_lr)
                 rows.append(row(scheduler, name, options, path, tensor_lr, slow=not fast,
-                                xfail=FUSED_TENSOR_LR if path_label == "fused" and tensor_lr else None,
                                 id=f"{scheduler}-{name}-{label}-{path_label}-{'tensor_lr' if tensor_lr else 'float_lr'}"))
     return rows
 

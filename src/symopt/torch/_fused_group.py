@@ -16,8 +16,11 @@ Each later step only confirms that the plan still describes the group, and re-pl
   memory in order, so a non-contiguous param goes to the Torch kernels);
 - every state tensor, ``step`` included, is the tensor the plan points to (a state entry
   replaced by assignment);
-- the params that had gradients still have them, and the others still have none;
-- ``lr`` is not a tensor (torch computes with a tensor ``lr`` in its dtype: the Torch kernels do).
+- the params that had gradients still have them, and the others still have none.
+
+The hyperparameters are read from the group at every step; a tensor ``lr`` (a scheduler may
+change it in place) as ``float(lr)``, as torch's fused CPU kernels read it (ATen's
+``lr.item<double>()``).
 
 Gradients are re-validated only when they are new objects (``zero_grad()`` sets them to None).
 """
@@ -74,7 +77,7 @@ class FusedGroupPlan:
         """t ← t + 1 for every param (as torch's fused path does), then one kernel call; False
         (nothing done) when the plan no longer describes the group."""
         params = group["params"]
-        if (optimizer.state is not self.state_map or isinstance(group["lr"], Tensor)
+        if (optimizer.state is not self.state_map
                 or len(params) != len(self.group_params) or not all(map(operator.is_, params, self.group_params))):
             return False
         if not all(map(operator.is_, map(self.state_map.get, self.params), self.state_dicts)):

@@ -331,9 +331,10 @@ class GeneratedOptimizer(Optimizer):
         float64 CPU tensors with a dense, contiguous gradient — with one call of it per dtype,
         and return the params with a gradient that it did not step, for the generated Torch
         kernels (the caller steps them in the same ``step()``): the non-contiguous, sparse,
-        other-dtype ones; all of them with a tensor lr (torch computes with it in its dtype)
-        or when the C kernels cannot be built or loaded here (a warning naming the cause and
-        the fix, once per process and cause: :func:`symopt.fused.build.warn_fallback`).
+        other-dtype ones; all of them when the C kernels cannot be built or loaded here (a
+        warning naming the cause and the fix, once per process and cause:
+        :func:`symopt.fused.build.warn_fallback`). A tensor ``lr`` reaches the kernel as
+        ``float(lr)``, as torch's fused CPU kernels read it (``lr.item<double>()`` in ATen).
 
         A group that the C kernel takes whole keeps its launch from step to step when it has one
         dtype (:class:`FusedGroupPlan`): a later step checks that the plan still describes the
@@ -365,7 +366,7 @@ class GeneratedOptimizer(Optimizer):
                     f"symopt.torch.{type(self).__name__}(fused=True) on CUDA: symopt.fused has no fused Triton kernel "
                     f"for {rule!r} yet (it has: {', '.join(FUSED_FAMILIES)}); pass fused=False or None")
             return [] if self._triton_fused_step(group) else params
-        if getattr(self, "_fused_unavailable", False) or isinstance(group.get("lr"), Tensor):
+        if getattr(self, "_fused_unavailable", False):
             return params
         fusable = [p for p in params if _takes_fused_c(p)]
         if not fusable:

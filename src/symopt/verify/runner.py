@@ -43,10 +43,10 @@ class Implementation:
     quick_dtypes: tuple[torch.dtype, ...] = (torch.float64, torch.float32)
 
     def mirror_for(self, case: Case) -> str:
-        """The torch path it is compared with on ``case`` in every run: its own, except that
-        symopt's fused=True hands a tensor lr to the generated for-loop kernels (torch computes clr
-        in the tensor's dtype) and torch has no fused path for some rules: the for-loop then."""
-        if "fused" in self.mirrors and (case.rule not in FUSED_RULES or isinstance(case.kwargs.get("lr"), torch.Tensor)):
+        """The torch path it is compared with on ``case`` in every run: its own, except where
+        torch has no fused path for the rule: the for-loop then. (A tensor lr reaches both fused
+        paths as ``float(lr)``.)"""
+        if "fused" in self.mirrors and case.rule not in FUSED_RULES:
             return FOR_LOOP
         return self.mirrors
 
@@ -57,8 +57,6 @@ class Implementation:
         for-loop kernels while the contiguous ones of the same group take the C kernel — the
         for-loop's operations when every param is non-contiguous."""
         if "fused" in self.mirrors:
-            if isinstance(case.kwargs.get("lr"), torch.Tensor):
-                return FOR_LOOP  # handed to the generated for-loop kernels
             if case.transposed and all(len(s) == 2 and min(s) > 1 for s in case.shapes):
                 return FOR_LOOP  # every param non-contiguous: all of them to the for-loop kernels
             if case.transposed or case.rule not in FUSED_RULES:
