@@ -14,6 +14,7 @@ def test_list_names_every_rule_dialect_and_hyperparameter(capsys):
     assert main(["list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     expected = {(family, d) for family, (_, dialects) in rules.FAMILIES.items() for d in dialects}
+    expected |= {(family, d) for family in rules.FAMILIES for d in rules.framework_dialects(family)}
     assert {(r["rule"], r["dialect"]) for r in listed} == expected
     adagrad = next(r for r in listed if r["rule"] == "adagrad" and r["dialect"] == "torch")
     eps = next(h for h in adagrad["hyperparameters"] if h["name"] == "eps")

@@ -1,4 +1,4 @@
-"""The ``symopt`` command line: ``symopt list | derive | claims | generate | verify | report | bench | mutate``.
+"""The ``symopt`` command line: ``symopt list | derive | claims | generate | verify | report | bench | mutate | diff | port``.
 
 Each subcommand lives next to the code it drives, as a module with ``add_arguments(parser)`` and
 ``run(args) -> int``; this file only wires them up. Errors are one line on stderr, never a trace
@@ -22,6 +22,8 @@ COMMANDS = {
     "report": ("symopt.report.cli", "write reports/symopt.tex (and the PDF when LaTeX is present)"),
     "bench": ("symopt.bench.cli", "time optimizer steps against the memory-bandwidth bound (reports/bench.json)"),
     "mutate": ("symopt.mutate.cli", "mutation harness: mutants of models, kernels, statements and tolerances vs the checks"),
+    "diff": ("symopt.port.diff_cli", "what exactly differs between two dialects of a rule (e.g. torch vs keras)"),
+    "port": ("symopt.port.port_cli", "move an optimizer call to another framework: exact, approximate or none"),
 }
 
 
@@ -56,15 +58,50 @@ def run(args: argparse.Namespace) -> int:
                     ],
                 }
             )
+    rows += _framework_rows()
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
         print(f"{row['rule']} [{row['dialect']}]  {row['title']}: {row['reference']}")
+        if "calls" in row:
+            print(f"    {row['framework']}: {', '.join(row['calls'])}; read from {row['source']}")
         print(f"    state: {', '.join(row['states']) or '(none)'}")
         for h in row["hyperparameters"]:
-            print(f"    {h['name']:<26} {h['symbol']:<8} default {h['default']!s:<8} allowed {h['allowed']}")
+            default = "required" if h.get("required") else h["default"]
+            print(f"    {h['name']:<26} {h['symbol']:<8} default {default!s:<8} allowed {h['allowed']}")
     return 0
+
+
+def _framework_rows() -> list[dict]:
+    """``symopt list`` rows of the other frameworks' dialects (:mod:`symopt.rules.dialects`)."""
+    from . import rules
+    from .rules import dialects
+
+    rows = []
+    for (family, name), preset in dialects.table().items():
+        if name == "torch":
+            continue
+        rule = rules.get(family, name)
+        rows.append(
+            {
+                "rule": family,
+                "dialect": name,
+                "title": rule.title,
+                "reference": preset.calls[0].path,
+                "framework": preset.framework,
+                "calls": [p for c in preset.calls for p in c.paths[:1]],
+                "source": preset.source,
+                "verified": preset.verified,
+                "states": [s.name for s in rule.states],
+                "hyperparameters": [
+                    {"name": h.name, "symbol": str(h.symbol), "default": h.default, "allowed": h.allowed,
+                     "required": preset.argument(h.name).required}
+                    for h in rule.hyperparameters
+                ],
+            }
+        )
+    return rows
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -25,11 +25,25 @@ FAMILIES: dict[str, tuple[Callable[..., UpdateRule], tuple[str, ...]]] = {
 
 
 def get(family: str, dialect: str | None = None) -> UpdateRule:
-    """The rule ``family`` in ``dialect`` (its default dialect when None)."""
+    """The rule ``family`` in ``dialect`` (its default dialect when None): one of the builder's own
+    (``FAMILIES``: ``"torch"``, ``"textbook"``) or a framework's (:func:`framework_dialects`,
+    :mod:`symopt.rules.dialects`: ``get("rmsprop", "keras")``)."""
     if family not in FAMILIES:
         raise ValueError(f"unknown rule {family!r}; known: {', '.join(FAMILIES)}")
     build, dialects = FAMILIES[family]
+    if dialect is not None and dialect not in dialects and dialect not in framework_dialects(family):
+        known = ", ".join((*dialects, *framework_dialects(family)))
+        raise ValueError(f"unknown dialect {dialect!r} of {family}; known: {known}")
     return build(dialect or dialects[0])
+
+
+def framework_dialects(family: str) -> tuple[str, ...]:
+    """The other frameworks' dialects of ``family`` (``("keras", "tf1", ...)``). They are not in
+    ``FAMILIES``: no kernel is generated for them (``symopt generate`` writes the builders' own);
+    the interpreter, the derivations and ``symopt.torch.port`` run them from the model."""
+    from . import dialects as _dialects
+
+    return _dialects.names(family)
 
 
 def all_rules() -> list[UpdateRule]:
@@ -39,5 +53,5 @@ def all_rules() -> list[UpdateRule]:
 
 __all__ = [
     "Assign", "Check", "Conventions", "FAMILIES", "Hyperparameter", "StateVar", "TEXTBOOK", "TORCH",
-    "UpdateRule", "adagrad", "adam", "adamw", "all_rules", "decide", "g", "get", "inverse_time", "rmsprop", "sgd", "t", "w",
+    "UpdateRule", "adagrad", "adam", "adamw", "all_rules", "decide", "framework_dialects", "g", "get", "inverse_time", "rmsprop", "sgd", "t", "w",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-EPS_PLACEMENTS = ("outside", "inside", "recursion")
+EPS_PLACEMENTS = ("outside", "inside", "recursion", "none")
 LR_DECAYS = ("none", "torch")
 WEIGHT_DECAYS = ("none", "l2")
 MOMENTUM_LR = ("outside", "inside")
@@ -19,6 +19,9 @@ FOREACH_SCALES = ("operand", "op")
 SCALAR_CONTRACTIONS = ("none", "fma")
 COMPLEX_VIEWS = ("real", "none")
 FUSED_TAILS = ("vector", "first_product")
+EMA_FORMS = ("torch", "scale_add", "increment")
+CENTERINGS = ("flag", "always", "never")
+MOMENTUM_FORMS = ("family", "none", "heavy_ball", "dampened")
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,57 @@ class Conventions:
         measured on torch 2.13's AVX2 CPU build, bit for bit). Only the fused C printer reads it; it is
         left out of ``repr`` and so of the model hash (no Python kernel depends on it): the C
         sources state it in their header, and ``symopt generate --check`` compares their text.
+
+    The fields below describe other frameworks' dialects (``symopt.rules.dialects``). Their
+    defaults are torch's, and every one of them is left out of ``repr`` (so of the model hash):
+    a value that changes a rule changes its equations, which the hash covers.
+
+    eps_placement ``"none"``
+        No ε at all, σ = √G (TF1's ``AdagradOptimizer`` / kernel ``ApplyAdagrad``, the JAX
+        example ``adagrad``); the rule then has no ε hyperparameter.
+    eps_in_sqrt_flag
+        The placement of ε is a boolean hyperparameter ``eps_in_sqrt`` (optax's ``eps_in_sqrt``,
+        Chainer's ``eps_inside_sqrt``) whose default is ``eps_placement == "inside"``; ``False``:
+        fixed by ``eps_placement`` (torch).
+    eps_placement_momentum
+        Where ε sits when momentum μ > 0: tf.keras 2's legacy ``RMSprop`` computes
+        √v + ε itself when μ = 0 and calls the TF kernel (√(v + ε)) when μ > 0, so it is
+        ``"inside"`` there with ``eps_placement="outside"``. ``None``: ``eps_placement`` (everyone else).
+    eps_placement_centered
+        Where ε sits when ``centered``: MXNet 2.0 (√v + ε plain, √(v − m² + ε) centered).
+        ``None``: ``eps_placement``.
+    initial_square_avg
+        RMSProp's v₀: 0 (torch, Keras, optax's default); a fixed number (TF1's
+        ``RMSPropOptimizer``, timm's ``RMSpropTF``, SB3's ``RMSpropTFLike``: 1); ``None``: a
+        hyperparameter ``initial_scale`` (optax ``initial_scale``, torch7 ``initialMean``).
+    ema_form
+        How the averages are written (the same in exact arithmetic, not in rounding):
+        ``"torch"``: v ← α v + (1 − α) g², m ← m + (1 − α)(g − m) (torch's ``mul_().addcmul_()``,
+        ``lerp_``); ``"scale_add"``: both ρ x + (1 − ρ) y (Keras 3, optax, JAX, SB3);
+        ``"increment"``: both x + (1 − ρ)(y − x) (TF's kernels ``ms += (g² − ms)(1 − ρ)``, timm).
+    centering
+        RMSProp's centered variance: ``"flag"`` a ``centered`` hyperparameter (torch);
+        ``"always"`` (Chainer's ``RMSpropGraves``); ``"never"`` (the post, Lasagne, Caffe).
+    momentum_form
+        ``"family"``: the family's own (RMSProp: torch's heavy ball with ``momentum_lr``;
+        AdaGrad: none); ``"none"``; ``"heavy_ball"`` b ← μ b + g/σ (RMSProp's, ``momentum_lr``
+        places η); ``"dampened"``: b ← (1 − μ) g/σ + μ b, w ← w − η b (the JAX example's
+        ``adagrad``, momentum 0.9 by default).
+    momentum_lr_flag
+        Where η enters the buffer is a boolean hyperparameter ``lr_in_momentum`` whose default
+        is ``momentum_lr == "inside"`` (timm's ``RMSpropTF``).
+    nesterov
+        Offer a ``nesterov`` flag on the heavy-ball buffer as optax's ``trace(nesterov=True)``
+        (after η): w ← w − (η g/σ + μ b) with the new b.
+    bias_correction_flag
+        Bias correction (÷ (1 − ρᵗ) of every average, as optax divides ν and μ) is a boolean
+        hyperparameter ``bias_correction`` (optax's ``rmsprop``).
+    decoupled_weight_decay_flag
+        Coupled or decoupled weight decay is a boolean hyperparameter ``decoupled_decay`` (timm).
+    zero_guard
+        The step is 0 where the accumulator is 0: ``where(G > 0, g/σ, 0)`` (optax's
+        ``scale_by_rss``: ``where(v > 0, rsqrt(v + ε), 0)``; the JAX example's
+        ``where(G > 0, 1/√G, 0)``). ``False``: no guard (torch).
     """
 
     eps_placement: str = "outside"
@@ -104,6 +158,18 @@ class Conventions:
     complex_view: str = "real"
     decoupled_weight_decay: bool = False
     fused_tail: str = field(default="vector", repr=False)
+    eps_in_sqrt_flag: bool = field(default=False, repr=False)
+    eps_placement_momentum: str | None = field(default=None, repr=False)
+    eps_placement_centered: str | None = field(default=None, repr=False)
+    initial_square_avg: float | None = field(default=0.0, repr=False)
+    ema_form: str = field(default="torch", repr=False)
+    centering: str = field(default="flag", repr=False)
+    momentum_form: str = field(default="family", repr=False)
+    momentum_lr_flag: bool = field(default=False, repr=False)
+    nesterov: bool = field(default=False, repr=False)
+    bias_correction_flag: bool = field(default=False, repr=False)
+    decoupled_weight_decay_flag: bool = field(default=False, repr=False)
+    zero_guard: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         for name, allowed in (
@@ -116,10 +182,23 @@ class Conventions:
             ("scalar_contraction", SCALAR_CONTRACTIONS),
             ("complex_view", COMPLEX_VIEWS),
             ("fused_tail", FUSED_TAILS),
+            ("ema_form", EMA_FORMS),
+            ("centering", CENTERINGS),
+            ("momentum_form", MOMENTUM_FORMS),
         ):
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        for name in ("eps_placement_momentum", "eps_placement_centered"):
+            value = getattr(self, name)
+            if value is not None and value not in ("outside", "inside"):
+                raise ValueError(f"{name} must be None, 'outside' or 'inside'; got {value!r}")
+        for name in ("eps_in_sqrt_flag", "momentum_lr_flag", "nesterov", "bias_correction_flag",
+                     "decoupled_weight_decay_flag", "zero_guard"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}")
+        if self.initial_square_avg is not None and not self.initial_square_avg >= 0:
+            raise ValueError(f"initial_square_avg must be >= 0 or None; got {self.initial_square_avg!r}")
         if not isinstance(self.decoupled_weight_decay, bool):
             raise ValueError(f"decoupled_weight_decay must be True or False; got {self.decoupled_weight_decay!r}")
         if self.initial_accumulator is not None and not self.initial_accumulator >= 0:
