@@ -10,7 +10,7 @@ TORCH_PIN := torch==2.13.0
 # The PDF report is built with real LaTeX; `make tex` installs it with apt where it can.
 TEX_PACKAGES := texlive-latex-base texlive-latex-recommended latexmk
 
-.PHONY: all setup tex verify test test-slow generate check-generated derive report notebooks bench mutate clean
+.PHONY: all setup tex frameworks verify test test-slow generate check-generated derive report notebooks bench mutate clean
 
 all: verify
 
@@ -32,6 +32,26 @@ $(TRITON_STAMP): $(STAMP)
 	  || echo "note: triton could not be installed; its interpreter tests will skip"
 	@touch $(TRITON_STAMP)
 
+# The frameworks tier (tests marked `frameworks`): the real TensorFlow/Keras, JAX/optax and the
+# torch ports of TF's RMSProp, each in its own environment under .venv-frameworks/ (their pins
+# conflict with each other, never with .venv). Installed for the tests when the package index
+# has them; the tests skip, naming what is missing, where it does not.
+FRAMEWORKS := .venv-frameworks
+FRAMEWORKS_STAMP := $(FRAMEWORKS)/.installed
+$(FRAMEWORKS_STAMP):
+	@mkdir -p $(FRAMEWORKS)
+	@($(PYTHON) -m venv $(FRAMEWORKS)/tf && $(FRAMEWORKS)/tf/bin/pip install --quiet "tensorflow-cpu==2.21.0" \
+	    "dm-sonnet==2.0.2" dm-tree tabulate && $(FRAMEWORKS)/tf/bin/pip install --quiet --no-deps "tf-keras==2.21.0") \
+	  || echo "note: TensorFlow could not be installed; the keras/tf1/tf-raw/tf-keras-legacy/sonnet checks will skip"
+	@($(PYTHON) -m venv $(FRAMEWORKS)/jax && $(FRAMEWORKS)/jax/bin/pip install --quiet "jax[cpu]==0.10.2" "optax==0.2.8") \
+	  || echo "note: JAX/optax could not be installed; the optax/jax-example checks will skip"
+	@($(PYTHON) -m venv $(FRAMEWORKS)/torch && $(FRAMEWORKS)/torch/bin/pip install --quiet "$(TORCH_PIN)" numpy \
+	    && $(FRAMEWORKS)/torch/bin/pip install --quiet --no-deps "timm==1.0.31" "stable-baselines3==2.9.2") \
+	  || echo "note: timm/stable-baselines3 could not be installed; their checks will skip"
+	@touch $(FRAMEWORKS_STAMP)
+
+frameworks: $(FRAMEWORKS_STAMP)
+
 tex:
 	@if command -v latexmk >/dev/null 2>&1 && command -v pdflatex >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -48,7 +68,7 @@ verify: $(STAMP)
 	$(SYMOPT) derive all --check
 	$(SYMOPT) verify
 
-test: $(STAMP) $(TRITON_STAMP) tex
+test: $(STAMP) $(TRITON_STAMP) $(FRAMEWORKS_STAMP) tex
 	$(PY) -m pytest -m "not slow" -q
 
 test-slow: $(STAMP)

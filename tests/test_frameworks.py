@@ -1,0 +1,340 @@
+"""The frameworks tier: every dialect whose framework installs here (``make frameworks``), run by the
+real framework in float64 on seeded gradient sequences and by symopt's interpreter from the
+dialect's model; relative error ≤ 1e-12 per step, norm-wise, on the parameters and the second
+moment. The cases come from the dialect's own argument table: the defaults, every flag and
+option, gradients small enough that ε matters (1e-4) and large enough that it does not (1e3),
+momentum with a changing learning rate, and (AdaGrad) zero gradients where the guards matter.
+
+Where a framework disagrees with its own documentation or with what was read from its source,
+the framework wins: :data:`FINDINGS` lists each such fact with the test that measures it (those
+start a framework process each and are ``slow``; the comparisons share one process per
+environment). Hyperparameters go to the frameworks as float64 tensors: as Python floats several
+round them to float32 first (the first findings).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+
+import symopt.torch
+
+from symopt import rules
+from symopt.port import frameworks as F
+from symopt.rules import dialects
+
+pytestmark = pytest.mark.frameworks
+
+TOLERANCE = 1e-12
+STEPS = 25
+SIZE = 6
+
+#: what the frameworks do that their documentation or frameworks.md does not say (framework wins)
+FINDINGS = (
+    ("tf1", "TF1's RMSPropOptimizer/AdagradOptimizer convert Python-float hyperparameters to float32 tensors "
+            "(convert_to_tensor) and cast them to the variable's dtype: a float64 variable steps with learning_rate, "
+            "decay and momentum rounded to float32 (epsilon and initial_accumulator_value are not).", "test_python_float_hyperparameters_are_float32[rmsprop-tf1]"),
+    ("keras", "Keras 3 keeps learning_rate in a variable of floatx (float32 by default), and Adagrad's "
+              "initial_accumulator_value goes through a float32 initializer: a float64 model steps with them rounded "
+              "to float32; float64 tensors and set_floatx('float64') give the exact values.",
+     "test_python_float_hyperparameters_are_float32[adagrad-keras]"),
+    ("tf-keras-legacy", "tf.keras 2's legacy optimizers keep Python-float hyperparameters (learning_rate, rho, "
+                        "momentum) in floatx variables: float32-rounded for a float64 variable by default.",
+     "test_python_float_hyperparameters_are_float32[rmsprop-tf-keras-legacy]"),
+    ("tf-keras-legacy", "epsilon=0 is replaced by 1e-7 (confirmed: the run with epsilon=0 equals the model at 1e-7).",
+     "test_tf_keras_legacy_epsilon_zero_is_1e7"),
+    ("optax", "momentum=None (the default) and momentum=0.0 give the same parameters; the trace state exists "
+              "only for a number.", "test_optax_momentum_none_equals_zero"),
+    ("optax", "rmsprop(centered=True, bias_correction=True) at eps=1e-8: the first step divides by the root of "
+              "rounding noise plus eps (v̂ − m̂² = 0 exactly at t = 1); implementations differ by ~1e-9 there.",
+     "test_optax_bias_corrected_centered_hazard"),
+    ("tf-keras-legacy", "a momentum given as a tensor takes the kernels' path (ε inside the root) even when it is 0 "
+                        "(self._momentum = isinstance(momentum, tf.Tensor) or ...).", "test_tf_keras_legacy_tensor_momentum"),
+)
+
+
+def _lr_argument(preset: dialects.Dialect) -> str:
+    return next(a.name for a in preset.arguments if a.generic == "lr")
+
+
+def _base_kwargs(preset: dialects.Dialect) -> dict:
+    """The framework's defaults; required arguments get values a user would give."""
+    fill = {"lr": 1e-3, "alpha": 0.9, "momentum": 0.0, "eps": 1e-7}
+    out = {}
+    for a in preset.arguments:
+        if a.required:
+            out[a.name] = fill[a.generic]
+    return out
+
+
+def _name(preset: dialects.Dialect, generic: str) -> str | None:
+    return next((a.name for a in preset.arguments if a.generic == generic), None)
+
+
+def configurations(preset: dialects.Dialect) -> list[tuple[str, dict]]:
+    """(label, keywords) for the defaults and every option of the dialect's argument table."""
+    base = _base_kwargs(preset)
+    n = functools.partial(_name, preset)
+    out = [("defaults", dict(base))]
+    options = {"momentum": 0.9, "weight_decay": 0.1, "lr_decay": 0.05, "initial_scale": 0.5,
+               "initial_accumulator_value": 0.3}
+    for generic, value in options.items():
+        if n(generic):
+            out.append((generic, {**base, n(generic): value}))
+    flags = {"centered", "eps_in_sqrt", "nesterov", "bias_correction", "lr_in_momentum", "decoupled_decay"}
+    for a in preset.arguments:
+        if a.generic in flags:
+            kw = {**base, a.name: not a.default}
+            if a.generic in ("nesterov", "lr_in_momentum", "centered") and n("momentum"):
+                kw[n("momentum")] = 0.9
+            if a.generic == "decoupled_decay":
+                kw[n("weight_decay")] = 0.1
+            out.append((a.name, kw))
+    if n("centered") and n("momentum"):
+        out.append(("centered-plain", {**base, n("centered"): True, n("momentum"): 0.0}))
+    if n("bias_correction") and n("centered"):
+        # at t = 1 the bias-corrected variance v̂ − m̂² is 0 in exact arithmetic: σ = √(rounding + ε)
+        # and the first step is ill-conditioned at a small ε (test_optax_bias_corrected_centered_hazard)
+        out.append(("bias_correction+centered", {**base, n("bias_correction"): True, n("centered"): True, n("eps"): 1e-3}))
+    return out
+
+
+def cases(preset: dialects.Dialect, seed: int = 0) -> list[tuple[str, F.Case]]:
+    """Every configuration at unit gradients, plus defaults at small and large gradients, and
+    momentum (where offered) under a changing learning rate."""
+    rng = np.random.default_rng(seed)
+    w0 = rng.normal(size=SIZE)
+
+    def grads(scale):
+        gs = [rng.normal(scale=scale, size=SIZE) for _ in range(STEPS)]
+        if preset.family == "adagrad":
+            gs[0][0] = gs[1][0] = 0.0  # an accumulator that stays at G_0 for two steps (the guards)
+        return gs
+
+    out = [(label, F.Case(kw, w0, grads(1.0))) for label, kw in configurations(preset)]
+    base = _base_kwargs(preset)
+    out.append(("small-grads", F.Case(dict(base), w0, grads(1e-4))))
+    out.append(("large-grads", F.Case(dict(base), w0, grads(1e3))))
+    lr = base.get(_lr_argument(preset), preset.argument(_lr_argument(preset)).default)
+    lrs = [lr * (1.0 + 0.5 * np.sin(k)) for k in range(STEPS)]
+    kw = dict(base)
+    if _name(preset, "momentum"):
+        kw[_name(preset, "momentum")] = 0.9
+    out.append(("momentum+changing-lr", F.Case(kw, w0, grads(1.0), lrs)))
+    return out
+
+
+RUNNABLE = [d.key for d in dialects.table().values() if d.name in F.ENVIRONMENTS]
+
+
+def _skip_unless_installed(dialect: str) -> None:
+    reason = F.unavailable(dialect)
+    if reason:
+        pytest.skip(reason)
+
+
+@functools.lru_cache(maxsize=None)
+def _framework_results(float64_hyper: bool = True) -> dict:
+    """Every runnable dialect's cases through its real framework, one subprocess per environment."""
+    keys = [k for k in RUNNABLE if F.unavailable(k[1]) is None]
+    requests = [F.request(f, d, [c for _, c in cases(dialects.preset(f, d))], float64_hyper) for f, d in keys]
+    return dict(zip(keys, F.run_requests(requests)))
+
+
+def worst(rule, case: F.Case, framework: dict) -> tuple[float, float]:
+    """The largest per-step relative error of the parameters and of the second moment."""
+    model = F.run_model(rule, case)
+    params = float(F.relative_errors(model["params"], framework["params"]).max())
+    state = next(iter(framework["states"]))
+    moment = float(F.relative_errors(model["states"][state], framework["states"][state]).max())
+    return params, moment
+
+
+@pytest.mark.parametrize("family,dialect", RUNNABLE, ids=[f"{f}-{d}" for f, d in RUNNABLE])
+def test_dialect_matches_framework(family, dialect):
+    _skip_unless_installed(dialect)
+    preset = dialects.preset(family, dialect)
+    rule = rules.get(family, dialect)
+    results = _framework_results()[(family, dialect)]
+    failures = []
+    for (label, case), out in zip(cases(preset), results["cases"]):
+        params, moment = worst(rule, case, out)
+        if not (params <= TOLERANCE and moment <= TOLERANCE):
+            failures.append(f"{label} {case.kwargs}: params {params:.3g}, second moment {moment:.3g}")
+    assert not failures, f"{family}[{dialect}] vs {results['versions']}:\n" + "\n".join(failures)
+
+
+def _call_text(preset: dialects.Dialect, kwargs: dict) -> str:
+    """The framework call for ``kwargs``: the first of the dialect's calls whose fixed values
+    they agree with (ApplyCenteredRMSProp for centered=True; rmsprop_momentum for a momentum)."""
+    for call in preset.calls:
+        fixed = {k: v for k, v in call.set.items() if k in kwargs or any(a.name == k for a in preset.arguments)}
+        if all(kwargs.get(k, preset.argument(k).default if any(a.name == k for a in preset.arguments) else v) == v
+               for k, v in fixed.items()):
+            args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k not in call.set)
+            head = "params, " if call.path.startswith(("timm.", "stable_baselines3.")) else ""
+            return f"{call.path}({head}{args})".replace("(params, )", "(params)")
+    raise AssertionError(f"no call of {preset.name} takes {kwargs}")
+
+
+def _run_dropin(text: str, case: F.Case, dtype=torch.float64) -> np.ndarray:
+    p = torch.nn.Parameter(torch.tensor(case.w0, dtype=dtype))
+    opt = symopt.torch.port([p], text.replace("(params, ", "(").replace("(params)", "()"))
+    out = []
+    for k, grad in enumerate(case.grads):
+        if case.lrs is not None:
+            opt.param_groups[0]["lr"] = float(case.lrs[k])
+        p.grad = torch.tensor(grad, dtype=dtype)
+        opt.step()
+        out.append(p.detach().to(torch.float64).numpy().copy())
+    return np.array(out)
+
+
+@pytest.mark.parametrize("family,dialect", RUNNABLE, ids=[f"{f}-{d}" for f, d in RUNNABLE])
+def test_dropin_matches_framework(family, dialect):
+    """symopt.torch.port(params, "<the call>") against the real framework, every case: float64
+    within 1e-12 per step; float32 within float32's rounding (25 steps × a few ulps, 1e-5)."""
+    _skip_unless_installed(dialect)
+    preset = dialects.preset(family, dialect)
+    results = _framework_results()[(family, dialect)]
+    failures = []
+    for (label, case), out in zip(cases(preset), results["cases"]):
+        text = _call_text(preset, case.kwargs)
+        err64 = float(F.relative_errors(out["params"], _run_dropin(text, case)).max())
+        err32 = float(F.relative_errors(out["params"], _run_dropin(text, case, torch.float32)).max())
+        if not (err64 <= TOLERANCE and err32 <= 1e-5):
+            failures.append(f"{label} {text}: float64 {err64:.3g}, float32 {err32:.3g}")
+    assert not failures, "\n".join(failures)
+
+
+def test_the_tier_can_fail():
+    """The same comparison rejects a model one convention off: Keras's RMSprop with ε outside the
+    root (torch's placement) disagrees with Keras on gradients where ε matters."""
+    _skip_unless_installed("keras")
+    preset = dialects.preset("rmsprop", "keras")
+    labelled = dict(cases(preset))
+    results = _framework_results()[("rmsprop", "keras")]
+    out = results["cases"][list(labelled).index("small-grads")]
+    wrong = rules.rmsprop("keras", eps_placement="outside")
+    params, _ = worst(wrong, labelled["small-grads"], out)
+    assert params > 1e-3
+    right, _ = worst(rules.get("rmsprop", "keras"), labelled["small-grads"], out)
+    assert right <= TOLERANCE
+
+
+def _float32(x: float) -> float:
+    return float(np.float32(x))
+
+
+#: measured (Python-float hyperparameters, the framework's default float type): the ones a
+#: float64 variable steps with rounded to float32, by (family, dialect)
+FLOAT32_HYPERPARAMETERS = {
+    ("rmsprop", "tf1"): ("learning_rate", "decay", "momentum"),
+    ("adagrad", "tf1"): ("learning_rate",),
+    ("rmsprop", "keras"): ("learning_rate",),
+    ("adagrad", "keras"): ("learning_rate", "initial_accumulator_value"),
+    ("rmsprop", "tf-keras-legacy"): ("learning_rate", "rho", "momentum"),
+    ("adagrad", "tf-keras-legacy"): ("learning_rate",),
+}
+
+
+@pytest.mark.slow  # its own framework process (~10 s each): make test-slow
+@pytest.mark.parametrize("family,dialect", list(FLOAT32_HYPERPARAMETERS), ids=[f"{f}-{d}" for f, d in FLOAT32_HYPERPARAMETERS])
+def test_python_float_hyperparameters_are_float32(family, dialect):
+    """Findings 1-3: with Python floats and the framework's default float type, a float64 variable
+    steps as the model at these hyperparameters rounded to float32 (to the last bit), not at the
+    float64 values the user wrote."""
+    _skip_unless_installed(dialect)
+    preset = dialects.preset(family, dialect)
+    rule = rules.get(family, dialect)
+    kw = {**_base_kwargs(preset), _lr_argument(preset): 0.0123}
+    if _name(preset, "momentum"):
+        kw[_name(preset, "momentum")] = 0.9
+    rng = np.random.default_rng(5)
+    case = F.Case(kw, rng.normal(size=SIZE), [rng.normal(size=SIZE) for _ in range(STEPS)])
+    out = F.run_framework(family, dialect, [case], float64_hyper=False)["cases"][0]
+    exact, _ = worst(rule, case, out)
+    full = {h.name: kw.get(h.name, h.default) for h in rule.hyperparameters}
+    rounded = {k: (_float32(v) if k in FLOAT32_HYPERPARAMETERS[(family, dialect)] else v) for k, v in full.items()}
+    as_float32, _ = worst(rule, F.Case(rounded, case.w0, case.grads), out)
+    assert as_float32 <= TOLERANCE
+    assert exact > 1e-10
+
+
+@pytest.mark.slow  # its own framework process (~10 s each): make test-slow
+def test_tf_keras_legacy_epsilon_zero_is_1e7():
+    _skip_unless_installed("tf-keras-legacy")
+    rng = np.random.default_rng(7)
+    case = F.Case({"epsilon": 0.0}, rng.normal(size=SIZE), [rng.normal(scale=1e-3, size=SIZE) for _ in range(STEPS)])
+    out = F.run_framework("rmsprop", "tf-keras-legacy", [case])["cases"][0]
+    rule = rules.get("rmsprop", "tf-keras-legacy")
+    at_1e7, _ = worst(rule, F.Case({"epsilon": 1e-7}, case.w0, case.grads), out)
+    at_0, _ = worst(rule, case, out)
+    assert at_1e7 <= TOLERANCE and at_0 > 1e-6
+
+
+@pytest.mark.slow  # its own framework process (~10 s each): make test-slow
+def test_tf_keras_legacy_tensor_momentum():
+    """A Python 0 keeps √v + ε; the tensor momentum=0.0 (float64_hyper=False keeps Python floats,
+    so it is built here by the runner's float64 mode only when nonzero): measured through the
+    two placements, which differ where ε matters."""
+    _skip_unless_installed("tf-keras-legacy")
+    rng = np.random.default_rng(13)
+    w0, gs = rng.normal(size=SIZE), [rng.normal(scale=1e-4, size=SIZE) for _ in range(STEPS)]
+    req = F.request("rmsprop", "tf-keras-legacy", [F.Case({"momentum": 0.0}, w0, gs)])
+    req["cases"][0]["tensor_momentum"] = True
+    out = F.run_requests([req])[0]["cases"][0]
+    inside = rules.rmsprop("tf-keras-legacy", eps_placement="inside")
+    assert worst(inside, F.Case({"momentum": 0.0}, w0, gs), out)[0] <= TOLERANCE
+    assert worst(rules.get("rmsprop", "tf-keras-legacy"), F.Case({"momentum": 0.0}, w0, gs), out)[0] > 1e-3
+
+
+@pytest.mark.slow  # its own framework process (~10 s each): make test-slow
+def test_optax_momentum_none_equals_zero():
+    _skip_unless_installed("optax")
+    rng = np.random.default_rng(9)
+    w0, gs = rng.normal(size=SIZE), [rng.normal(size=SIZE) for _ in range(STEPS)]
+    none = F.Case({"learning_rate": 1e-2, "momentum": 0.0}, w0, gs)
+    zero = F.Case({"learning_rate": 1e-2, "momentum": 0.0}, w0, gs)
+    req = F.request("rmsprop", "optax", [none, zero])
+    req["cases"][1]["keep_zero_momentum"] = True
+    a, b = F.run_requests([req])[0]["cases"]
+    assert np.array_equal(a["params"], b["params"])
+    model, _ = worst(rules.get("rmsprop", "optax"), none, a)
+    assert model <= TOLERANCE
+
+
+@pytest.mark.slow  # its own framework process (~10 s each): make test-slow
+def test_optax_bias_corrected_centered_hazard():
+    """Finding: optax's rmsprop(centered=True, bias_correction=True) at the default eps = 1e-8 takes a
+    first step η g/√(v̂ − m̂² + ε) with v̂ − m̂² = 0 in exact arithmetic: the step is η g/√ε times
+    (1 + rounding/ε), so two correct float64 implementations (optax's XLA and the interpreter)
+    differ by ~1e-9 relative, a factor v̂/ε ≈ 1e8 above the rounding of v̂. The exact value
+    (mpmath, 50 digits) lies within that bound of both."""
+    _skip_unless_installed("optax")
+    rng = np.random.default_rng(11)
+    w0, gs = rng.normal(size=SIZE), [rng.normal(size=SIZE) for _ in range(3)]
+    case = F.Case({"learning_rate": 1e-3, "bias_correction": True, "centered": True}, w0, gs)
+    out = F.run_framework("rmsprop", "optax", [case])["cases"][0]
+    rule = rules.get("rmsprop", "optax")
+    from symopt.interpret import Interpreter, to_mpmath
+
+    run = Interpreter(rule, precision="mpmath", dps=50, **case.kwargs)
+    w = to_mpmath(w0)
+    state = run.init_state(w)
+    run.step(w, to_mpmath(gs[0]), state)
+    exact = np.array([float(x) for x in w])
+    framework_err = float(F.relative_errors(exact[None], out["params"][:1])[0])
+    model_err = float(F.relative_errors(exact[None], F.run_model(rule, case)["params"][:1])[0])
+    bound = 1e8 * 2.0**-52
+    assert framework_err <= bound and model_err <= bound
+    assert max(framework_err, model_err) > TOLERANCE  # the hazard is real at eps = 1e-8
+
+
+def test_findings_name_their_tests():
+    names = {name for name in globals() if name.startswith("test_")}
+    for _, _, test in FINDINGS:
+        assert test.split("[")[0] in names
