@@ -1,0 +1,234 @@
+"""symopt diff / symopt port / symopt.torch.port: parsing (ast, one-line errors), verdicts against
+independent derivations written here, the CLI's JSON, and the drop-in against the interpreter.
+(The real frameworks are in tests/test_frameworks.py.)"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import symopt.torch
+from symopt import rules
+from symopt.cli import main
+from symopt.interpret import Interpreter
+from symopt.port.calls import format_call, parse
+from symopt.port.diff import diff
+from symopt.port.port import port
+from symopt.rules import dialects
+
+KEYS = {"source", "target_framework", "verdict", "target_call", "conditions", "max_lr_ratio", "dropin"}
+
+
+# -- parsing ---------------------------------------------------------------------------------------
+def test_parse_keywords_positional_and_defaults():
+    c = parse("keras.optimizers.RMSprop(1e-2, momentum=0.9)")
+    assert c.dialect.name == "keras" and c.keywords["learning_rate"] == 0.01 and c.keywords["rho"] == 0.9
+    c = parse("jax.example_libraries.optimizers.rmsprop_momentum(0.1)")
+    assert c.keywords["momentum"] == 0.9  # that call's own default
+    c = parse("torch.optim.RMSprop(model.parameters(), lr=1e-3)")  # the params argument is skipped
+    assert c.keywords["lr"] == 1e-3
+    c = parse("optax.rmsprop(0.1, momentum=None)")
+    assert c.keywords["momentum"] == 0.0
+
+
+@pytest.mark.parametrize("text,message", [
+    ("kras.optimizers.RMSprop()", "unknown optimizer 'kras.optimizers.RMSprop'; known: torch.optim.RMSprop"),
+    ("keras.optimizers.RMSprop(learnin_rate=1)", "has no argument 'learnin_rate' symopt models; allowed: learning_rate, rho"),
+    ("keras.optimizers.RMSprop(momentum=-0.5)", "momentum=-0.5 is out of range; allowed: [0, inf)"),
+    ("keras.optimizers.RMSprop(momentum=__import__('os'))", "must be a literal number"),
+    ("tf.compat.v1.train.RMSPropOptimizer(decay=0.9)", "requires learning_rate"),
+    ("keras.optimizers.RMSprop(0.1, learning_rate=0.2)", "multiple values for argument 'learning_rate'"),
+    ("jax.example_libraries.optimizers.rmsprop(0.1, momentum=0.9)", "momentum must be 0.0 here"),
+    ("keras.optimizers.RMSprop(", "not a Python call"),
+    ("keras.optimizers.RMSprop(centered=1.5)", "centered=1.5 is out of range; allowed: True/False"),
+])
+def test_parse_errors_are_one_line(text, message):
+    with pytest.raises(ValueError) as info:
+        parse(text)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_parse_never_evaluates(tmp_path):
+    marker = tmp_path / "ran"
+    with pytest.raises(ValueError):
+        parse(f"keras.optimizers.RMSprop(momentum=open({str(marker)!r}, 'w'))")
+    assert not marker.exists()
+
+
+def test_format_call_roundtrips():
+    d = dialects.preset("rmsprop", "optax")
+    text = format_call(d, {**d.values(), "learning_rate": 0.1, "initial_scale": 1.0})
+    assert text == "optax.rmsprop(learning_rate=0.1, initial_scale=1)"
+    assert parse(text).keywords["initial_scale"] == 1.0
+
+
+# -- verdicts --------------------------------------------------------------------------------------
+def _run(rule, values, grads, lrs=None):
+    run = Interpreter(rule, **values)
+    lr_symbol = next(h.symbol for h in rule.hyperparameters if str(h.symbol) == "eta")
+    w = np.linspace(-1, 1, grads.shape[1])
+    state = run.init_state(w)
+    out = []
+    for k, gr in enumerate(grads):
+        if lrs is not None:
+            run.values[lr_symbol] = lrs[k]
+        run.step(w, gr, state)
+        out.append(w.copy())
+    return np.array(out)
+
+
+def _rel(a, b):
+    return float(np.max(np.linalg.norm(a - b, axis=1) / np.linalg.norm(a, axis=1)))
+
+
+def test_tf1_to_optax_is_exact_with_initial_scale_one():
+    """EfficientNet's TF1 recipe: optax reproduces it with initial_scale=1 (optax#49)."""
+    p = port("tf.compat.v1.train.RMSPropOptimizer(learning_rate=0.016, decay=0.9, momentum=0.9, epsilon=1e-3)", "optax")
+    assert KEYS <= set(p.as_dict())
+    assert p.verdict == "exact" and p.conditions == [] and p.max_lr_ratio == 1.0
+    target = parse(p.target_call)
+    assert target.keywords["initial_scale"] == 1.0 and target.keywords["eps"] == 1e-3 and target.keywords["momentum"] == 0.9
+    grads = np.random.default_rng(1).normal(size=(60, 5))
+    lrs = 0.016 * (1 + 0.5 * np.sin(np.arange(60)))
+    src = parse(p.source)
+    assert _rel(_run(src.rule, src.values(), grads, lrs), _run(target.rule, target.values(), grads, lrs)) <= 1e-13
+
+
+def test_lr_outside_vs_inside_momentum_is_exact_only_for_a_constant_lr():
+    """SB3's RMSpropTFLike (η outside the buffer) and TF1 (η inside) share ε inside and ms₀ = 1."""
+    p = port("stable_baselines3.common.sb2_compat.rmsprop_tf_like.RMSpropTFLike(lr=0.01, alpha=0.99, eps=1e-8, momentum=0.9)", "tf1")
+    assert p.verdict == "exact" and any("constant learning rate" in c for c in p.conditions)
+    src, target = parse(p.source), parse(p.target_call)
+    grads = np.random.default_rng(2).normal(size=(50, 4))
+    assert _rel(_run(src.rule, src.values(), grads), _run(target.rule, target.values(), grads)) <= 1e-13
+    lrs = 0.01 * (1 + 0.5 * np.sin(np.arange(50)))
+    assert _rel(_run(src.rule, src.values(), grads, lrs), _run(target.rule, target.values(), grads, lrs)) > 1e-3
+
+
+def test_keras_to_torch_is_approximate_with_the_derived_worst_ratio():
+    """ε inside (Keras) vs outside (torch): no torch ε makes them equal; the worst-case ratio of
+    the effective rates, derived here by hand, R = (√(1−ρᵗ)|g| + ε_T) / √((1−ρᵗ) g² + ε_K), is
+    the one reported, and the ε chosen is a minimum of it."""
+    p = port("keras.optimizers.RMSprop(learning_rate=1e-3, rho=0.9, epsilon=1e-7, momentum=0.9)", "torch")
+    assert p.verdict == "approximate"
+    eps_t = parse(p.target_call).keywords["eps"]
+    g = np.logspace(-6, 2, 41)[:, None]
+    t = np.array([1, 2, 3, 5, 10, 20, 50, 100, 300, 1000, 10_000, 100_000], dtype=float)[None, :]
+
+    def worst(e):
+        c = 1 - 0.9**t
+        r = (np.sqrt(c) * g + e) / np.sqrt(c * g * g + 1e-7)
+        return float(np.max(np.maximum(r, 1 / r)))
+
+    assert p.max_lr_ratio == pytest.approx(worst(eps_t), rel=1e-9)
+    assert worst(eps_t) < worst(eps_t * 1.05) and worst(eps_t) < worst(eps_t / 1.05)
+    assert 1e-4 < eps_t < 1e-3  # near √1e-7 = 3.2e-4, the folk rule of torch/optim#149
+    assert math.isfinite(p.max_lr_ratio) and p.max_lr_ratio < 1.5
+    assert p.measured["sweep_max_relative_error_of_derived_ratio"] < 1e-9
+
+
+def test_a_fixed_initial_square_of_one_has_no_torch_equivalent():
+    p = port("tf.compat.v1.train.RMSPropOptimizer(learning_rate=0.016, decay=0.9, epsilon=1e-3)", "torch")
+    assert p.verdict == "none" and p.target_call is None
+    assert "symopt.torch.port(model.parameters()" in p.dropin
+
+
+def test_keras_to_sonnet_and_legacy_with_momentum_are_exact():
+    for to in ("sonnet", "tf-keras-legacy"):
+        p = port("keras.optimizers.RMSprop(learning_rate=1e-3, momentum=0.9)", to)
+        assert p.verdict == "exact" and p.conditions == [], to
+
+
+def test_port_cli_json_and_errors(capsys):
+    assert main(["port", "keras.optimizers.RMSprop(learning_rate=1e-3, momentum=0.9)", "--to", "sonnet", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert KEYS <= set(out) and out["verdict"] == "exact"
+    assert main(["port", "keras.optimizers.RMSprop()", "--to", "tim"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("symopt port: error: --to must be a framework with a rmsprop dialect") and "\n" not in err
+    assert main(["port", "keras.optimizers.RMSprop(momentum=-1)", "--to", "torch"]) == 2
+    assert "momentum=-1.0 is out of range; allowed: [0, inf)" in capsys.readouterr().err
+
+
+# -- diff ------------------------------------------------------------------------------------------
+def test_diff_torch_keras_ratio_is_the_hand_derived_one(capsys):
+    d = diff("rmsprop", "torch", "keras")
+    import sympy as sp
+
+    ratio = sp.sympify(d["constant_gradient"]["ratio"], locals={"alpha": sp.Symbol("alpha", nonnegative=True),
+                                                                 "epsilon": sp.Symbol("epsilon", nonnegative=True),
+                                                                 "g": sp.Symbol("g", real=True),
+                                                                 "t": sp.Symbol("t", integer=True, positive=True)})
+    fn = sp.lambdify(sorted(ratio.free_symbols, key=lambda s: s.name), ratio)
+    for a, e, gv, tv in [(0.99, 1e-8, 3e-4, 5), (0.9, 1e-7, 2.0, 1), (0.5, 1e-3, 1e-3, 40)]:
+        expected = math.sqrt((1 - a**tv) * gv * gv + e) / (math.sqrt(1 - a**tv) * gv + e)
+        assert fn(a, e, gv, tv) == pytest.approx(expected, rel=1e-12)
+    assert {"alpha", "eps", "lr"} <= set(d["depends_on"]["torch"])
+    assert d["changing_lr"]["vanishes_for_constant_lr"] is False  # ε placement differs too
+    intervals = d["region_1_percent"]["abs_g_intervals_by_t"]["1000000"]
+    # at torch's defaults (α = 0.99, ε = 1e-8 in both), |R − 1| > 1 % for |g| below √(49.25 ε)
+    assert intervals and intervals[0][0] == 1e-8 and 5e-4 < intervals[0][1] < 8e-4
+    assert main(["diff", "rmsprop", "--dialects", "torch", "keras", "--json"]) == 0
+    assert "constant_gradient" in json.loads(capsys.readouterr().out)
+    assert main(["diff", "rmsprop", "--dialects", "torch", "kears"]) == 2
+
+
+def test_diff_lr_placement_alone_vanishes_for_a_constant_lr():
+    d = diff("rmsprop", "sb3", "tf1")
+    assert d["changing_lr"]["vanishes_for_constant_lr"] is True
+    assert d["steps"]["plain"]["one_step"]["w"]["difference"] == "0"
+
+
+# -- the drop-in -----------------------------------------------------------------------------------
+CALLS = [
+    "tf.compat.v1.train.RMSPropOptimizer(learning_rate=0.016, decay=0.9, momentum=0.9, epsilon=1e-3)",
+    "keras.optimizers.RMSprop(learning_rate=1e-2, centered=True, momentum=0.5, weight_decay=0.1)",
+    "optax.adagrad(learning_rate=0.1)",
+    "jax.example_libraries.optimizers.adagrad(0.1)",
+    "tf.keras.optimizers.legacy.RMSprop(momentum=0.9, decay=0.01)",
+    "timm.optim.RMSpropTF(lr=1e-2, momentum=0.9, lr_in_momentum=False, weight_decay=0.1, decoupled_decay=True)",
+]
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_dropin_steps_as_the_model(call):
+    rng = np.random.default_rng(3)
+    w0 = rng.normal(size=(3, 4))
+    grads = rng.normal(size=(30, 3, 4))
+    grads[0, 0, 0] = 0.0
+    p = torch.nn.Parameter(torch.tensor(w0))
+    opt = symopt.torch.port([p], call)
+    for gr in grads:
+        p.grad = torch.tensor(gr)
+        opt.step()
+    src = parse(call)
+    run = Interpreter(src.rule, **src.values())
+    w = w0.copy()
+    state = run.init_state(w)
+    for gr in grads:
+        run.step(w, gr, state)
+    assert np.isfinite(w).all()
+    np.testing.assert_allclose(p.detach().numpy(), w, rtol=1e-13, atol=0)
+
+
+def test_dropin_groups_schedulers_state_dict_and_float32():
+    call = "keras.optimizers.RMSprop(learning_rate=1e-2, momentum=0.9)"
+    a, b = torch.nn.Parameter(torch.ones(4)), torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
+    opt = symopt.torch.port([{"params": [a]}, {"params": [b], "lr": 1e-3}], call)
+    assert opt.param_groups[0]["lr"] == 1e-2 and opt.param_groups[1]["lr"] == 1e-3 and opt.param_groups[0]["rho"] == 0.9
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    for _ in range(3):
+        a.grad, b.grad = torch.full_like(a, 0.1), torch.full_like(b, 0.1)
+        opt.step()
+        sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(1e-2 / 8)
+    assert a.dtype == torch.float32 and torch.isfinite(a).all()
+    saved = opt.state_dict()
+    again = symopt.torch.port([{"params": [a.detach().clone().requires_grad_()]}, {"params": [b.detach().clone().requires_grad_()]}], call)
+    again.load_state_dict(saved)
+    assert set(again.state_dict()["state"][0]) == {"step", "square_avg", "momentum_buffer"}
+    assert rules.get("rmsprop", "keras").hyperparameter("learning_rate")
