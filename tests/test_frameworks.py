@@ -127,7 +127,7 @@ def cases(preset: dialects.Dialect, seed: int = 0) -> list[tuple[str, F.Case]]:
     return out
 
 
-RUNNABLE = [d.key for d in dialects.table().values() if d.name in F.ENVIRONMENTS]
+RUNNABLE = [d.key for d in dialects.table().values() if d.name in F.ENVIRONMENTS and d.name != "torch"]
 
 
 def _skip_unless_installed(dialect: str) -> None:
@@ -208,6 +208,83 @@ def test_dropin_matches_framework(family, dialect):
         if not (err64 <= TOLERANCE and err32 <= 1e-5):
             failures.append(f"{label} {text}: float64 {err64:.3g}, float32 {err32:.3g}")
     assert not failures, "\n".join(failures)
+
+
+#: port's exact verdicts checked framework against framework: (family, source call, target)
+PORTED = [
+    ("rmsprop", "tf.compat.v1.train.RMSPropOptimizer(learning_rate=0.016, decay=0.9, momentum=0.9, epsilon=1e-3)", "optax"),
+    ("rmsprop", "keras.optimizers.RMSprop(learning_rate=1e-3, momentum=0.9)", "sonnet"),
+    ("rmsprop", "keras.optimizers.RMSprop(learning_rate=1e-3, momentum=0.9, centered=True)", "tf-keras-legacy"),
+    ("rmsprop", "torch.optim.RMSprop(lr=1e-2, centered=True)", "optax"),
+    ("rmsprop", "stable_baselines3.common.sb2_compat.rmsprop_tf_like.RMSpropTFLike(lr=1e-2, momentum=0.9)", "tf1"),
+    ("rmsprop", "timm.optim.RMSpropTF(lr=1e-2, momentum=0.9)", "tf1"),
+    ("adagrad", "tf.keras.optimizers.legacy.Adagrad(learning_rate=1e-2)", "torch"),
+    ("adagrad", "keras.optimizers.Adagrad(learning_rate=1e-2)", "optax"),
+    ("adagrad", "tf.compat.v1.train.AdagradOptimizer(learning_rate=0.1)", "tf-raw"),
+]
+
+
+def _pair_cases(seed: int = 21):
+    rng = np.random.default_rng(seed)
+    w0 = rng.normal(size=SIZE)
+    grads = [rng.normal(scale=s, size=SIZE) for s in (1.0, 1e-3, 1.0, 10.0) for _ in range(8)]
+    return w0, grads
+
+
+@functools.lru_cache(maxsize=None)
+def _ported(index: int):
+    """port's verdict for PORTED[index] and the two frameworks' runs (constant, changing lr)."""
+    from symopt.port.calls import parse
+    from symopt.port.port import port
+
+    family, call, target = PORTED[index]
+    p = port(call, target)
+    src = parse(call)
+    dst = parse(p.target_call.replace("(params, ", "(").replace("(params)", "()")) if p.target_call else None
+    return p, src, dst
+
+
+def _ported_requests(index: int):
+    p, src, dst = _ported(index)
+    family = PORTED[index][0]
+    w0, grads = _pair_cases()
+    lrs = [src.keywords[_lr_argument(src.dialect)] * (1 + 0.5 * np.sin(k)) for k in range(len(grads))]
+    out = []
+    for parsed in (src, dst):
+        given = {k: v for k, v in parsed.values().items() if k in parsed.given or parsed.dialect.argument(k).required}
+        if parsed.dialect.name == "tf-raw":  # the raw ops take every argument
+            given = parsed.values()
+        out.append(F.request(family, parsed.dialect.name, [F.Case(given, w0, grads), F.Case(given, w0, grads, lrs)]))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _ported_runs() -> dict:
+    """Every PORTED pair's two frameworks, one subprocess per environment."""
+    indices = [i for i in range(len(PORTED)) if _ported(i)[2] is not None
+               and all(F.unavailable(x.dialect.name) is None for x in _ported(i)[1:])]
+    requests = [r for i in indices for r in _ported_requests(i)]
+    results = F.run_requests(requests) if requests else []
+    return {i: (results[2 * k], results[2 * k + 1]) for k, i in enumerate(indices)}
+
+
+@pytest.mark.parametrize("index", range(len(PORTED)), ids=[f"{c.split('(')[0]}->{t}" for _, c, t in PORTED])
+def test_port_exact_verdicts_hold_between_the_real_frameworks(index):
+    """The source framework and the target framework with port's target_call, on one gradient
+    sequence: within 1e-12 per step (constant lr); where port says "only for a constant learning
+    rate", a changing lr separates them."""
+    p, src, dst = _ported(index)
+    assert p.verdict == "exact", p.as_dict()
+    for d in (src.dialect.name, dst.dialect.name):
+        _skip_unless_installed(d)
+    a, b = _ported_runs()[index]
+    constant = float(F.relative_errors(a["cases"][0]["params"], b["cases"][0]["params"]).max())
+    changing = float(F.relative_errors(a["cases"][1]["params"], b["cases"][1]["params"]).max())
+    assert constant <= TOLERANCE, (p.target_call, constant)
+    if p.conditions:
+        assert changing > 1e-6
+    else:
+        assert changing <= TOLERANCE
 
 
 def test_the_tier_can_fail():

@@ -281,7 +281,7 @@ def _run_torch_optimizer(cls, req, case):
         p.grad = torch.tensor(grad, dtype=torch.float64)
         opt.step()
         params.append(p.detach().tolist())
-        states["square_avg"].append(opt.state[p]["square_avg"].tolist())
+        states["square_avg"].append(opt.state[p]["square_avg" if "square_avg" in opt.state[p] else "sum"].tolist())
     return {"params": params, "states": states}
 
 
@@ -294,9 +294,20 @@ def run_sb3(req, case):
     return _run_torch_optimizer(mod.RMSpropTFLike, req, case)
 
 
+def run_torch(req, case):
+    import torch
+
+    cls = {"rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad}[req["family"]]
+    out = _run_torch_optimizer(cls, req, case)
+    if req["family"] == "adagrad":
+        out["states"] = {"sum": out["states"].pop("square_avg")}
+    return out
+
+
 RUNNERS = {
     "keras": run_keras, "tf-keras-legacy": run_tf_keras_legacy, "tf1": run_tf1, "tf-raw": run_tf_raw,
     "sonnet": run_sonnet, "optax": run_optax, "jax-example": run_jax_example, "timm": run_timm, "sb3": run_sb3,
+    "torch": run_torch,
 }
 
 

@@ -22,7 +22,7 @@ import numpy as np
 #: dialect -> the environment (a folder under the frameworks root) that runs it
 ENVIRONMENTS = {
     "keras": "tf", "tf-keras-legacy": "tf", "tf1": "tf", "tf-raw": "tf", "sonnet": "tf",
-    "optax": "jax", "jax-example": "jax", "timm": "torch", "sb3": "torch",
+    "optax": "jax", "jax-example": "jax", "timm": "torch", "sb3": "torch", "torch": "torch",
 }
 RUNNER = Path(__file__).with_name("_runner.py")
 
