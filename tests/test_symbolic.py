@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import math
+import re
 import types
 
 import pytest
@@ -54,7 +56,14 @@ def test_every_entry_point_of_every_kernel_is_checked():
     assert {r.name for _, _, r in FOREACH} == {r.name for r in rules.all_rules()}
     rows = check_all_kernels()
     n = len(rules.all_rules())
-    assert checked_entry_points(rows) == {"numpy.update": n, "torch.update": n, "torch.update_foreach": n}
+    # torch has differentiable=True for every optimizer; capturable forms that differ from the
+    # for-loop only where a bias correction reads the step (Adam, AdamW: update_capturable and
+    # update_foreach_capturable, which compiled torch.optim runs)
+    capturable = {r.name for r in rules.all_rules() if r.family in ("adam", "adamw")}
+    assert len(capturable) == 2
+    assert checked_entry_points(rows) == {"numpy.update": n, "torch.update": n, "torch.update_foreach": n,
+                                          "torch.update_differentiable": n, "torch.update_capturable": 2,
+                                          "torch.update_foreach_capturable": 2}
 
 
 def _mutated(module, old, new):
@@ -73,10 +82,47 @@ def test_a_wrong_torch_kernel_is_caught():
     assert differing and all("v [" in c.quantity or "w [" in c.quantity or "b [" in c.quantity for c in differing)
 
 
+def _entry_of(quantity: str) -> str:
+    """The entry point a comparison's quantity names ("w [plain; update_foreach, tensor 1 of 2]"),
+    ``update`` where it names none."""
+    found = re.search(r"; (update_\w+)", quantity)
+    return found.group(1) if found else "update"
+
+
 def _differing_entries(wrong, rule):
-    """The entry points (update / update_foreach) at which ``wrong`` differs from ``rule``."""
+    """The entry points at which ``wrong`` differs from ``rule``."""
     differing = [c for c in check_kernel(wrong, rule) if not c.identical]
-    return differing, {"update_foreach" if "update_foreach" in c.quantity else "update" for c in differing}
+    return differing, {_entry_of(c.quantity) for c in differing}
+
+
+def _mutated_in(module, function, old, new):
+    """``module`` with the first ``old`` in ``function`` (a top-level def) replaced by ``new``."""
+    source = inspect.getsource(module)
+    start = source.index(f"\ndef {function}(")
+    end = source.find("\ndef ", start + 1)
+    body = source[start:end if end != -1 else len(source)]
+    assert old in body, (function, old)
+    clone = types.ModuleType(module.__name__)
+    exec(compile(source[:start] + body.replace(old, new, 1) + source[start + len(body):], module.__file__, "exec"),
+         clone.__dict__)
+    return clone
+
+
+def test_a_wrong_differentiable_kernel_is_caught_there_only():
+    import symopt.kernels.torch.rmsprop as kernel
+
+    wrong = _mutated_in(kernel, "update_differentiable", "alpha=weight_decay", "alpha=-weight_decay")
+    differing, entries = _differing_entries(wrong, rules.rmsprop())
+    assert entries == {"update_differentiable"} and differing
+
+
+def test_a_wrong_capturable_kernel_is_caught_there_only():
+    import symopt.kernels.torch.adam as kernel
+
+    wrong = _mutated_in(kernel, "update_capturable", "c_1 = 1 - beta1**step", "c_1 = 1 + beta1**step")
+    assert _differing_entries(wrong, rules.adam())[1] == {"update_capturable"}
+    wrong = _mutated_in(kernel, "update_foreach_capturable", "torch._foreach_sub_(c_2s, 1)", "torch._foreach_add_(c_2s, 1)")
+    assert _differing_entries(wrong, rules.adam())[1] == {"update_foreach_capturable"}
 
 
 def test_a_wrong_foreach_scalar_list_sign_is_caught():
@@ -154,6 +200,33 @@ def test_the_foreach_stand_ins_compute_what_torch_would():
     assert [x.expr for x in symbolic_torch._foreach_neg(ys)] == [-b0, -b1]
     symbolic_torch._foreach_copy_(ys, zs)
     assert [y.expr for y in ys] == [c0, c1]
+    # the capturable kernels' ops: β^t over the step tensors (torch's .ScalarAndTensor overload),
+    # then in place: − 1, ÷ a scalar, 1/x, √
+    powers = symbolic_torch._foreach_pow(s, [SymbolicArray(b0), SymbolicArray(b1)])
+    assert [p.expr for p in powers] == [s**b0, s**b1]
+    assert [p.expr for p in symbolic_torch._foreach_pow(powers, 2)] == [s**(2 * b0), s**(2 * b1)]
+    symbolic_torch._foreach_sub_(powers, 1)
+    symbolic_torch._foreach_div_(powers, u)
+    symbolic_torch._foreach_reciprocal_(powers)
+    assert [p.expr for p in powers] == [u / (s**b0 - 1), u / (s**b1 - 1)]
+    with pytest.raises(TypeError, match="list of tensors or a scalar"):
+        symbolic_torch._foreach_pow(SymbolicArray(a0), [SymbolicArray(b0)])
+
+
+def test_the_capturable_stand_ins_match_torch_numerically():
+    """The stand-ins of the capturable ops against torch itself at a point."""
+    import torch
+
+    steps = [torch.tensor(3.0), torch.tensor(5.0)]
+    got = torch._foreach_pow(0.9, steps)
+    torch._foreach_sub_(got, 1)
+    torch._foreach_reciprocal_(got)
+    t = sp.Symbol("t")
+    sym = symbolic_torch._foreach_pow(sp.Float(0.9), [SymbolicArray(t), SymbolicArray(t + 2)])
+    symbolic_torch._foreach_sub_(sym, 1)
+    symbolic_torch._foreach_reciprocal_(sym)
+    for g, e in zip(got, sym):
+        assert math.isclose(float(g), float(e.expr.subs(t, 3)), rel_tol=1e-6)
 
 
 def test_a_wrong_numpy_kernel_is_caught():

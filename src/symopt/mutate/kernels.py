@@ -1,6 +1,7 @@
 """Mutants of the generated Python kernels (``kernels/torch/*.py``, ``kernels/numpy/*.py``): each
-printed operation of ``init_state``, ``update`` and ``update_foreach`` changed once, on the
-committed text, through its syntax tree.
+printed operation of every entry point (:data:`FUNCTIONS`: ``init_state``, ``update``,
+``update_foreach``, ``update_differentiable``, the capturable forms, ``update_sparse``) changed
+once, on the committed text, through its syntax tree.
 
 Operators (at every place they apply, in source order):
 
@@ -37,7 +38,11 @@ from ._core import Check, Invalid, Mutant, Outcome, Patches, evaluate, module_fr
 from . import oracles
 
 AREA = "kernel"
-FUNCTIONS = ("init_state", "update", "update_foreach")
+#: the generated functions mutated: every entry point a drop-in runs (the for-loop, the
+#: multi-tensor kernel, torch's differentiable=True form, the capturable forms compiled
+#: torch.optim runs, sparse Adagrad) and the state initializer
+FUNCTIONS = ("init_state", "update", "update_foreach", "update_differentiable", "update_capturable",
+             "update_foreach_capturable", "update_sparse")
 CALL_SWAPS = {
     "add_": "sub_", "sub_": "add_", "sub": "add", "mul_": "div_", "div_": "mul_", "mul": "div", "div": "mul",
     "addcmul_": "addcdiv_", "addcdiv_": "addcmul_", "addcmul": "addcdiv", "addcdiv": "addcmul",

@@ -84,8 +84,23 @@ class SymbolicArray:
     def conj(self) -> SymbolicArray:
         return self
 
+    def neg(self) -> SymbolicArray:
+        return SymbolicArray(-self.expr)
+
+    def square(self) -> SymbolicArray:
+        return SymbolicArray(self.expr**2)
+
     def __truediv__(self, other: Any) -> SymbolicArray:
         return SymbolicArray(self.expr / _value(other))
+
+    def __rtruediv__(self, other: Any) -> SymbolicArray:
+        return SymbolicArray(_value(other) / self.expr)
+
+    def __pow__(self, other: Any) -> SymbolicArray:
+        return SymbolicArray(self.expr ** _value(other))
+
+    def __rpow__(self, other: Any) -> SymbolicArray:
+        return SymbolicArray(_value(other) ** self.expr)
 
     def __mul__(self, other: Any) -> SymbolicArray:
         return SymbolicArray(self.expr * _value(other))
@@ -254,6 +269,7 @@ def _copy(selves: list[sp.Expr], src: Any, non_blocking: bool = False) -> list[s
 #: :mod:`symopt.codegen.printers.torch`, in place and out of place), as ``name → new values``
 FOREACH_FUNCTIONS: dict[str, Callable[..., list[sp.Expr]]] = {
     "add": _binary("add", lambda a, b: a + b, alpha=True),
+    "sub": _binary("sub", lambda a, b: a - b, alpha=True),
     "mul": _binary("mul", lambda a, b: a * b, alpha=False),
     "div": _binary("div", lambda a, b: a / b, alpha=False),
     "maximum": _binary("maximum", sp.Max, alpha=False),
@@ -262,15 +278,29 @@ FOREACH_FUNCTIONS: dict[str, Callable[..., list[sp.Expr]]] = {
     "lerp": _lerp,
     "sqrt": _unary("sqrt", sp.sqrt),
     "neg": _unary("neg", lambda a: -a),
+    "reciprocal": _unary("reciprocal", lambda a: 1 / a),
+    "pow": _binary("pow", lambda a, b: a**b, alpha=False),
 }
+
+
+def _foreach_pow(self: Any, exponent: Any) -> list[SymbolicArray]:
+    """``torch._foreach_pow``: ``self_i ** exponent_i`` for a tensor list ``self`` (``exponent`` a
+    scalar, a scalar list or a tensor list), or ``self ** exponent_i`` for a scalar ``self`` and a
+    tensor list ``exponent`` (torch's ``.ScalarAndTensor`` overload: Adam's β^t on the steps)."""
+    if isinstance(self, (list, tuple)):
+        return _foreach("pow", FOREACH_FUNCTIONS["pow"], inplace=False)(self, exponent)
+    if isinstance(self, SymbolicArray) or self is None:
+        raise TypeError(f"torch._foreach_pow(self) must be a list of tensors or a scalar; got {self!r}")
+    return [SymbolicArray(sp.sympify(self) ** e.expr) for e in _tensor_list(exponent, "torch._foreach_pow(exponent)")]
 
 symbolic_torch = _SymbolicTorch(
     Tensor=SymbolicArray, is_complex=lambda x: False, view_as_real=lambda x: x, view_as_complex=lambda x: x,
     sqrt=lambda x: SymbolicArray(sp.sqrt(_value(x))),
     maximum=lambda a, b, out=None: (out._set if out is not None else SymbolicArray)(sp.Max(_value(a), _value(b))),
     _foreach_copy_=_foreach("copy", _copy, inplace=True),
-    **{f"_foreach_{name}{'_' if inplace else ''}": _foreach(name, fn, inplace)
-       for name, fn in FOREACH_FUNCTIONS.items() for inplace in (False, True)},
+    **{**{f"_foreach_{name}{'_' if inplace else ''}": _foreach(name, fn, inplace)
+          for name, fn in FOREACH_FUNCTIONS.items() for inplace in (False, True)},
+       "_foreach_pow": _foreach_pow},
 )
 
 
@@ -285,17 +315,20 @@ def _with_globals(module: types.ModuleType, replacements: dict[str, Any]) -> dic
     return namespace
 
 
-def kernel_step_map(module: types.ModuleType, rule: UpdateRule, values: dict[str, Any], step: Any = rules.t) -> dict[sp.Symbol, sp.Expr]:
-    """Execute ``module.update`` on symbols (param ``w``, grad ``g``, each state its symbol) with
-    hyperparameters ``values`` (a symbol or number per keyword); return ``{symbol: new value}``."""
+def kernel_step_map(module: types.ModuleType, rule: UpdateRule, values: dict[str, Any], step: Any = rules.t,
+                    entry: str = "update") -> dict[sp.Symbol, sp.Expr]:
+    """Execute ``module.<entry>`` (``update``, ``update_differentiable``, ``update_capturable``) on
+    symbols (param ``w``, grad ``g``, each state its symbol) with hyperparameters ``values`` (a
+    symbol or number per keyword); return ``{symbol: new value}``."""
     backend = "np" if "np" in vars(module) else "torch"
     stand_in = symbolic_numpy if backend == "np" else symbolic_torch
     namespace = _with_globals(module, {backend: stand_in})
     buffers = {s.name: SymbolicArray(s.symbol) for s in rule.states}
     param = SymbolicArray(rules.w)
     args = [param, SymbolicArray(rules.g)] + [buffers.get(name, None) for name in module.STATES]
-    keywords = {k: (step if k == "step" else values[k]) for k in module.UPDATE_ARGUMENTS}
-    created = namespace["update"](*args, **keywords)
+    step_argument = SymbolicArray(step) if _step_is_tensor(module, entry) else step
+    keywords = {k: (step_argument if k == "step" else values[k]) for k in module.UPDATE_ARGUMENTS}
+    created = namespace[entry](*args, **keywords)
     buffers.update(created or {})  # a lazy state the kernel created (its LAZY_STATES), returned
     known = _known(rule, values)
     out = {rules.w: param.expr}
@@ -314,8 +347,10 @@ def _tensor_symbols(rule: UpdateRule) -> list[sp.Symbol]:
     return [rules.w, rules.g] + [s.symbol for s in rule.states] + [rules.t]
 
 
-def kernel_foreach_step_maps(module: types.ModuleType, rule: UpdateRule, values: dict[str, Any], steps: list[Any]) -> list[dict[sp.Symbol, sp.Expr]]:
-    """Execute ``module.update_foreach`` on lists of ``len(steps)`` symbolic tensors, tensor i at
+def kernel_foreach_step_maps(module: types.ModuleType, rule: UpdateRule, values: dict[str, Any], steps: list[Any],
+                             entry: str = "update_foreach") -> list[dict[sp.Symbol, sp.Expr]]:
+    """Execute ``module.<entry>`` (``update_foreach``, ``update_foreach_capturable``: the step
+    tensors as a list) on lists of ``len(steps)`` symbolic tensors, tensor i at
     step ``steps[i]``, as :func:`symopt.torch.functional.run_kernel` calls it (a state the
     variant does not keep is None); return, per tensor, ``{symbol: new value}`` as
     :func:`kernel_step_map` does.
@@ -333,8 +368,10 @@ def kernel_foreach_step_maps(module: types.ModuleType, rule: UpdateRule, values:
     buffers = {s.name: [SymbolicArray(c[s.symbol]) for c in copies] for s in kept}
     args = [params, [SymbolicArray(c[rules.g]) for c in copies]] + [buffers.get(name) for name in module.STATES]
     step_list = [sp.sympify(step).xreplace({rules.t: c[rules.t]}) for step, c in zip(steps, copies)]
+    if _step_is_tensor(module, entry):
+        step_list = [SymbolicArray(x) for x in step_list]
     keywords = {("steps" if k == "step" else k): (step_list if k == "step" else values[k]) for k in module.UPDATE_ARGUMENTS}
-    namespace["update_foreach"](*args, **keywords)
+    namespace[entry](*args, **keywords)
     out = []
     for i, c in enumerate(copies):
         back = {copy: x for x, copy in c.items()}
@@ -369,13 +406,29 @@ def structural_variants(rule: UpdateRule) -> list[dict[str, Any]]:
     return variants
 
 
-#: the entry points of a generated kernel module that :func:`check_kernel` executes
-ENTRY_POINTS = ("update", "update_foreach")
+#: the entry points of a generated kernel module that :func:`check_kernel` executes, each with
+#: the module flag that says the module has it (None: every module has it)
+ENTRY_POINTS: dict[str, str | None] = {
+    "update": None,
+    "update_foreach": "FOREACH",
+    "update_differentiable": "DIFFERENTIABLE",
+    "update_capturable": "CAPTURABLE",
+    "update_foreach_capturable": "CAPTURABLE",
+}
+#: the entry points that take lists of tensors (one symbolic tensor per list entry)
+LIST_ENTRY_POINTS = ("update_foreach", "update_foreach_capturable")
 
 
 def entry_points(module: types.ModuleType) -> tuple[str, ...]:
-    """``("update",)``, and ``"update_foreach"`` too for a Torch module whose ``FOREACH`` is set."""
-    return ENTRY_POINTS if getattr(module, "FOREACH", False) else ENTRY_POINTS[:1]
+    """The entry points ``module`` has: ``update``, and each other of :data:`ENTRY_POINTS` whose
+    flag the module sets (a Torch module's ``FOREACH``, ``DIFFERENTIABLE``, ``CAPTURABLE``)."""
+    return tuple(e for e, flag in ENTRY_POINTS.items() if flag is None or getattr(module, flag, False))
+
+
+def _step_is_tensor(module: types.ModuleType, entry: str) -> bool:
+    """Whether ``entry`` takes t as the state's step tensor (the capturable forms, and the
+    differentiable one where ``DIFFERENTIABLE_STEP`` says so) rather than a Python number."""
+    return "capturable" in entry or (entry == "update_differentiable" and getattr(module, "DIFFERENTIABLE_STEP", "") == "tensor")
 
 
 def check_kernel(module: types.ModuleType, rule: UpdateRule) -> list[EquationComparison]:
@@ -404,7 +457,7 @@ def first_difference(module: types.ModuleType, rule: UpdateRule) -> EquationComp
 def _comparisons(module: types.ModuleType, rule: UpdateRule, entry: str, difference) -> Iterator[EquationComparison]:
     """The comparisons of :func:`check_entry`, one at a time, each difference by ``difference``."""
     if entry not in ENTRY_POINTS:
-        raise ValueError(f"entry must be one of {ENTRY_POINTS}; got {entry!r}")
+        raise ValueError(f"entry must be one of {tuple(ENTRY_POINTS)}; got {entry!r}")
     t_guarded = any(rules.t in a.when.free_symbols for a in rule.body)
     steps: tuple[Any, ...] = (1, 2) if t_guarded else (rules.t,)
     #: foreach: one tensor at each step, and two tensors (at t = 1 and 2, or both at their own t)
@@ -416,15 +469,16 @@ def _comparisons(module: types.ModuleType, rule: UpdateRule, entry: str, differe
         model = rule.step_map(**{k: v for k, v in variant.items()})
         label = ", ".join(f"{k}={'on' if isinstance(v, sp.Symbol) else v}" for k, v in variant.items()) or "plain"
         runs: list[tuple[str, Any, dict[sp.Symbol, sp.Expr]]] = []
-        if entry == "update":
-            runs = [(f"{label}{'' if step == rules.t else f', t={step}'}", step, kernel_step_map(module, rule, values, step))
-                    for step in steps]
+        if entry not in LIST_ENTRY_POINTS:
+            named = "" if entry == "update" else f"; {entry}"
+            runs = [(f"{label}{named}{'' if step == rules.t else f', t={step}'}", step,
+                     kernel_step_map(module, rule, values, step, entry)) for step in steps]
         else:
             for step_list in step_lists:
                 n = len(step_list)
-                for i, (step, executed) in enumerate(zip(step_list, kernel_foreach_step_maps(module, rule, values, step_list))):
+                for i, (step, executed) in enumerate(zip(step_list, kernel_foreach_step_maps(module, rule, values, step_list, entry))):
                     at = "" if step == rules.t else f", t={step}"
-                    runs.append((f"{label}; update_foreach, tensor {i + 1} of {n}{at}", step, executed))
+                    runs.append((f"{label}; {entry}, tensor {i + 1} of {n}{at}", step, executed))
         for tag, step, executed in runs:
             for sym in sorted(set(executed) | set(model), key=str):
                 a = executed.get(sym, sp.nan).xreplace(positive)
