@@ -97,7 +97,7 @@ def test_printer_is_strict():
     with pytest.raises(CodegenError, match="a number"):
         CKernelPrinter({"dtype": "float32"}).kernel(odd, variants(odd)[0])
     with pytest.raises(CodegenError, match="dtype"):
-        CKernelPrinter({"dtype": "float16"})
+        CKernelPrinter({"dtype": "int8"})
 
 
 def test_committed_sources_are_fresh():
@@ -345,8 +345,9 @@ def test_launcher_validation(adagrad_kernel):
         adagrad_kernel.step(args["params"], args["grads"], args["states"], args["steps"])
 
     call()
-    with pytest.raises(FusedLaunchError, match="float32 or float64"):
-        call(params=[p.half()], grads=[torch.randn(8, generator=gen).half()], states={"sum": [torch.zeros(8).half()]})
+    with pytest.raises(FusedLaunchError, match="float32, float64, float16 or bfloat16"):
+        ints = [torch.arange(8, dtype=torch.int32)]
+        call(params=[torch.arange(8, dtype=torch.int32)], grads=ints, states={"sum": [torch.zeros(8, dtype=torch.int32)]})
     with pytest.raises(FusedLaunchError, match="dtype torch.float64 but params"):
         call(grads=[torch.randn(8, dtype=torch.float64, generator=gen)])
     with pytest.raises(FusedLaunchError, match="CPU only"):

@@ -3,9 +3,9 @@
 :class:`FusedKernel` picks the structural variant from the hyperparameters (the model's guards,
 :func:`symopt.codegen.printers.c.variant_of`), builds the chunk table (``CHUNK`` elements per row,
 covering every tensor) and the pointer arrays, validates every buffer (device CPU, one dtype
-float32/float64, contiguous, shape of its param, no overlap between any two buffers) and calls the
-library with ``torch.get_num_threads()`` threads (fewer below ``GRAIN`` elements per thread,
-as torch's ``at::parallel_for`` does). The kernels of a rule with ``fused_tail="first_product"``
+float32, float64, float16 or bfloat16, contiguous, shape of its param, no overlap between any two
+buffers) and calls the library with ``torch.get_num_threads()`` threads (fewer below ``GRAIN``
+elements per thread, as torch's ``at::parallel_for`` does). The kernels of a rule with ``fused_tail="first_product"``
 (SGD, Adam, AdamW) also take, per tensor, the index where torch's scalar tail begins
 (:func:`tail_starts`): the last ``numel mod Vectorized<T>::size()`` elements, which ATen's fused
 kernel rounds otherwise.
@@ -44,7 +44,7 @@ from .build import FusedUnavailable, Library, load
 GRAIN = 32768
 #: elements per chunk-table row: big enough to amortise the row, small enough to balance threads
 CHUNK = 1 << 16
-DTYPES = {torch.float32: "float32", torch.float64: "float64"}
+DTYPES = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16", torch.bfloat16: "bfloat16"}
 #: bytes of one at::vec::Vectorized<T> by torch's CPU capability (ATen's VECTOR_WIDTH: 64 with
 #: AVX512, 32 otherwise)
 VECTOR_BYTES = {"AVX512": 64}
@@ -227,14 +227,17 @@ class LaunchPlan:
         check_group([list(self.params), list(grads)], ["params", "grads"], _on_cpu, FusedLaunchError)
         raise AssertionError("a gradient failed the batch check but passes every single one")  # pragma: no cover
 
-    def launch(self, grads: Sequence[Tensor], steps_pointer: int, hyperparameters: Mapping[str, Any]) -> None:
+    def launch(self, grads: Sequence[Tensor], steps_pointer: int, hyperparameters: Mapping[str, Any],
+               grad_scale: Tensor | None = None) -> None:
         """One step with ``grads``; ``steps_pointer`` is the address of a float64 array holding each
         param's t after the increment (read only by rules whose update uses t)."""
         self.set_gradients(grads)
-        self.call(steps_pointer, hyperparameters)
+        self.call(steps_pointer, hyperparameters, grad_scale)
 
-    def call(self, steps_pointer: int, hyperparameters: Mapping[str, Any]) -> None:
-        """One step with the gradients of the last :meth:`set_gradients`."""
+    def call(self, steps_pointer: int, hyperparameters: Mapping[str, Any], grad_scale: Tensor | None = None) -> None:
+        """One step with the gradients of the last :meth:`set_gradients`; ``grad_scale`` (torch's
+        fused keyword: GradScaler's scale, a one-element float32 CPU tensor, :func:`scale_pointer`)
+        divides each gradient first, in place, as torch's fused kernels do."""
         variant, keys, hyper_names, _ = self.kernel._plan(hyperparameters)
         arguments = self._arguments.get(variant.name)
         if arguments is None:
@@ -250,8 +253,27 @@ class LaunchPlan:
         scalars = [_scalar(hyperparameters[h]) if h in hyperparameters else defaults[h] for h in hyper_names]
         threads = max(1, min(torch.get_num_threads(), -(-self.elements // GRAIN)))
         fn, *arrays = arguments
-        tails = (self.tails.data_ptr(),) if self.kernel.takes_tails else ()
-        fn(self.n_chunks, self.chunks.data_ptr(), threads, *arrays, steps_pointer, *tails, *scalars)
+        tails = (self.tails.data_ptr(),) if self.kernel.takes_tails(self.dtype) else ()
+        fn(self.n_chunks, self.chunks.data_ptr(), threads, *arrays, steps_pointer, *tails, scale_pointer(grad_scale),
+           *scalars)
+
+
+def scale_pointer(grad_scale: Tensor | None) -> int | None:
+    """The address the kernels read GradScaler's scale from (None: no scale), after torch's
+    checks: ATen's fused kernels read ``grad_scale->data_ptr<float>()``, one float32 on the CPU."""
+    if grad_scale is None:
+        return None
+    if not isinstance(grad_scale, Tensor) or grad_scale.dtype != torch.float32 or grad_scale.numel() != 1:
+        raise FusedLaunchError("grad_scale must be a one-element float32 tensor (GradScaler's scale)")
+    if grad_scale.device.type != "cpu":
+        raise FusedLaunchError(f"grad_scale is on {grad_scale.device}; the fused C kernels run on the CPU only")
+    return grad_scale.data_ptr()
+
+
+def skips_step(found_inf: Tensor | None) -> bool:
+    """torch's fused CPU kernels return without touching anything when ``*found_inf == 1.0``
+    (GradScaler found an inf or NaN gradient)."""
+    return found_inf is not None and float(found_inf) == 1.0
 
 
 def chunk_rows(sizes: Sequence[int]) -> list[tuple[int, int, int]]:
@@ -276,7 +298,7 @@ def _check_first(first: Any) -> None:
         raise FusedLaunchError(f"params[0] must be a torch.Tensor; got {type(first).__name__}")
     if first.dtype not in DTYPES:
         raise FusedLaunchError(
-            f"fused CPU kernels take float32 or float64 tensors; params[0] has dtype {first.dtype} "
+            f"fused CPU kernels take float32, float64, float16 or bfloat16 tensors; params[0] has dtype {first.dtype} "
             f"(use fused=False for it)"
         )
 
@@ -290,7 +312,7 @@ class FusedKernel:
             raise ValueError(f"no fused C kernels for {family!r}; there are: {', '.join(C_FAMILIES)}")
         self.family = family
         self.rule = rules.get(family)
-        self.takes_tails = takes_tails(self.rule)
+        self._tails = {dtype: takes_tails(self.rule, dtype) for dtype in DTYPES.values()}
         self.library = library if library is not None else load(f"symopt_{module_name(self.rule)}", source(family))
         self._functions: dict[str, Any] = {}
         self._plans: dict[tuple, tuple] = {}
@@ -311,6 +333,10 @@ class FusedKernel:
             self._plans[memo_key] = plan
         return plan
 
+    def takes_tails(self, dtype: str) -> bool:
+        """Whether ``dtype``'s functions take the tail starts (:func:`~symopt.codegen.printers.c.takes_tails`)."""
+        return self._tails[dtype]
+
     def function(self, variant, dtype: str):
         name = function_name(self.rule, variant, dtype)
         fn = self._functions.get(name)
@@ -320,7 +346,7 @@ class FusedKernel:
             n_hyper = len(hyperparameters_of(self.rule, variant))
             fn.argtypes = (
                 [ctypes.c_int64, ctypes.c_void_p, ctypes.c_int] + [ctypes.c_void_p] * n_buffers + [ctypes.c_void_p]
-                + [ctypes.c_void_p] * self.takes_tails + [ctypes.c_double] * n_hyper
+                + [ctypes.c_void_p] * self.takes_tails(dtype) + [ctypes.c_void_p] + [ctypes.c_double] * n_hyper
             )
             fn.restype = None
             self._functions[name] = fn
@@ -338,6 +364,9 @@ class FusedKernel:
         grads: Sequence[Tensor],
         states: Mapping[str, Sequence[Tensor]],
         steps: Sequence[float] | Tensor | None,
+        *,
+        grad_scale: Tensor | None = None,
+        found_inf: Tensor | None = None,
         **hyperparameters: Any,
     ) -> None:
         """One step in place on ``params`` and ``states[key]`` (torch's state keys); ``steps`` holds
@@ -345,7 +374,9 @@ class FusedKernel:
         that does not use t). SGD's kernels take ``is_first_step`` (torch's keyword: the momentum
         buffers were just made, ``torch.empty_like(grad)``, and are written, not read). The plan
         of the previous call is reused when the params and state buffers are the same tensors at
-        the same addresses."""
+        the same addresses. ``grad_scale`` and ``found_inf`` are torch's fused keywords
+        (GradScaler's): each gradient is divided by the scale in place first, and nothing is done
+        when ``found_inf`` is 1 (:func:`skips_step`)."""
         variant, keys, hyper_names, uses_step = self._plan(hyperparameters)
         steps = check_arguments(self.family, keys, uses_step, params, grads, states, steps, FusedLaunchError)
         n = len(params)
@@ -363,7 +394,8 @@ class FusedKernel:
         else:
             steps = (ctypes.c_double * n)(*map(float, steps))
             pointer = ctypes.addressof(steps)
-        plan.launch(grads, pointer, hyperparameters)
+        if not skips_step(found_inf):
+            plan.launch(grads, pointer, hyperparameters, grad_scale)
         del steps  # kept alive until the call returned
 
 
@@ -401,4 +433,5 @@ def kernel(family: str) -> FusedKernel:
     return found
 
 
-__all__ = ["CHUNK", "FusedKernel", "FusedLaunchError", "LaunchPlan", "chunk_rows", "kernel", "source"]
+__all__ = ["CHUNK", "FusedKernel", "FusedLaunchError", "LaunchPlan", "chunk_rows", "kernel", "scale_pointer", "skips_step",
+           "source"]

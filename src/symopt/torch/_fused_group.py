@@ -34,9 +34,48 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..fused.launcher import FusedKernel, FusedLaunchError, LaunchPlan
+from ..fused.launcher import FusedKernel, FusedLaunchError, LaunchPlan, skips_step
 
 _GRAD = operator.attrgetter("grad")
+
+
+class AmpKeywords:
+    """torch's fused keywords ``grad_scale`` / ``found_inf`` for one ``step()``, as GradScaler
+    sets them on an optimizer whose ``_step_supports_amp_scaling`` is true
+    (``optimizer.grad_scale`` / ``optimizer.found_inf``): the fused kernel divides each gradient
+    by the scale in place and steps, or does nothing when ``found_inf`` is 1; the step counters
+    are incremented either way and then decremented by ``found_inf``, as torch's
+    ``_foreach_sub_(state_steps, found_inf)`` after its fused kernel."""
+
+    def __init__(self, grad_scale: Optional[Tensor], found_inf: Optional[Tensor]) -> None:
+        self.grad_scale, self.found_inf = grad_scale, found_inf
+        self.skips = skips_step(found_inf)
+
+    @classmethod
+    def of(cls, optimizer: torch.optim.Optimizer) -> "AmpKeywords":
+        return cls(getattr(optimizer, "grad_scale", None), getattr(optimizer, "found_inf", None))
+
+    @property
+    def keywords(self) -> dict[str, Optional[Tensor]]:
+        """For :meth:`symopt.fused.launcher.FusedKernel.step`."""
+        if self.grad_scale is None and self.found_inf is None:
+            return {}
+        return {"grad_scale": self.grad_scale, "found_inf": self.found_inf}
+
+    def unscaled(self, params: list[Tensor]) -> list[Tensor]:
+        """The params left to the generated Torch kernels, as torch's fused kernel would have
+        stepped them: none when an inf was found, else with their gradients divided by the scale
+        in place first."""
+        if self.skips:
+            return []
+        if self.grad_scale is not None and params:
+            torch._foreach_div_([p.grad for p in params], self.grad_scale.to(params[0].device))
+        return params
+
+    def count_back(self, counters: Sequence[Tensor]) -> None:
+        """torch's ``_foreach_sub_(state_steps, found_inf)``."""
+        if self.found_inf is not None and counters:
+            torch._foreach_sub_(list(counters), [self.found_inf.to(counters[0].device)] * len(counters))
 
 
 class FusedGroupPlan:
@@ -93,10 +132,14 @@ class FusedGroupPlan:
             self.launch_plan.set_gradients(list(map(_GRAD, self.params)), of_params=True)
         except FusedLaunchError:  # None, sparse or non-contiguous: the caller sends those to the Torch kernels
             return False
+        amp = AmpKeywords.of(optimizer)
         np.add(self._counters_np, 1, out=self._counters_np)  # IEEE t + 1 in the counters' dtype, as torch's add_
         self._steps64_np[:] = self._counters_np
-        self.launch_plan.call(self.steps64.data_ptr(), {k: group[k] for k in self.hyper_names})
+        if not amp.skips:
+            self.launch_plan.call(self.steps64.data_ptr(), {k: group[k] for k in self.hyper_names}, amp.grad_scale)
+        if amp.found_inf is not None:  # torch's _foreach_sub_(steps, found_inf), in the counters' dtype
+            self.counters.sub_(amp.found_inf.to(self.counters.dtype))
         return True
 
 
-__all__ = ["FusedGroupPlan"]
+__all__ = ["AmpKeywords", "FusedGroupPlan"]

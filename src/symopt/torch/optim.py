@@ -33,7 +33,7 @@ from torch.optim.optimizer import (
 
 from .. import rules as _rules
 from ..kernels import torch as _kernels
-from ._fused_group import FusedGroupPlan
+from ._fused_group import AmpKeywords, FusedGroupPlan
 from .functional import resolve_foreach, run_kernel, validate
 
 __all__ = ["Adagrad", "Adam", "AdamW", "RMSprop", "SGD", "GeneratedOptimizer"]
@@ -92,6 +92,8 @@ class GeneratedOptimizer(Optimizer):
                 raise RuntimeError("`fused` does not support `differentiable`")
             if code_paths.get("foreach"):
                 raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+            # as torch's: GradScaler hands step() its scale and found-inf flag (AmpKeywords)
+            self._step_supports_amp_scaling = True
         name = type(self).__name__
         for key, allowed in self.unsupported.items():
             if code_paths.get(key) not in (allowed, None):
@@ -366,17 +368,18 @@ class GeneratedOptimizer(Optimizer):
                     f"symopt.torch.{type(self).__name__}(fused=True) on CUDA: symopt.fused has no fused Triton kernel "
                     f"for {rule!r} yet (it has: {', '.join(FUSED_FAMILIES)}); pass fused=False or None")
             return [] if self._triton_fused_step(group) else params
+        amp = AmpKeywords.of(self)  # GradScaler's grad_scale / found_inf, as torch's fused step takes them
         if getattr(self, "_fused_unavailable", False):
-            return params
+            return amp.unscaled(params)
         fusable = [p for p in params if _takes_fused_c(p)]
         if not fusable:
-            return params
+            return amp.unscaled(params)
         try:
             kernel = _fused.kernel(rule)
         except _fused.FusedUnavailable as exc:  # no compiler, a failing one, a library that does not load
             self._fused_unavailable = True
             _fused.build.warn_fallback(exc)
-            return params
+            return amp.unscaled(params)
         kept_plan = not self.packed and _rule_of(rule, self.kernel_for(group).DIALECT).stores_step  # it reads group[k], steps
         if kept_plan and len(fusable) == len(params) and len({p.dtype for p in params}) == 1:
             for p in params:
@@ -389,11 +392,12 @@ class GeneratedOptimizer(Optimizer):
                 if plan.step(self, group):
                     return []
                 del plans[id(group)]
-        self._launch_per_dtype(kernel, group, fusable)
+        self._launch_per_dtype(kernel, group, fusable, amp)
         taken = {id(p) for p in fusable}
-        return [p for p in params if id(p) not in taken]
+        return amp.unscaled([p for p in params if id(p) not in taken])
 
-    def _launch_per_dtype(self, kernel: Any, group: dict[str, Any], params: list[Tensor]) -> None:
+    def _launch_per_dtype(self, kernel: Any, group: dict[str, Any], params: list[Tensor],
+                          amp: Optional[AmpKeywords] = None) -> None:
         """One fused launch (C or Triton ``kernel.step``) per dtype of ``params``, after creating
         missing state and incrementing the step counters as torch's fused path does (SGD keeps
         none; its momentum buffers are made at the first step: :func:`_first_step_buffers`)."""
@@ -420,7 +424,9 @@ class GeneratedOptimizer(Optimizer):
                 torch._foreach_add_(counters, 1)
                 steps = torch.stack(counters)
             buffers = {k: [st[k] for st in states] for k in module.STATES if k in states[0]}
-            kernel.step(same, [p.grad for p in same], buffers, steps, **hyper)
+            kernel.step(same, [p.grad for p in same], buffers, steps, **hyper, **(amp.keywords if amp else {}))
+            if amp is not None and rule.stores_step:
+                amp.count_back(counters)
 
     def _check_fused_devices(self, params: list[Tensor]) -> None:
         """torch's check of a fused group's params (``_device_dtype_check_for_fused``: a floating

@@ -97,13 +97,14 @@ class Row:
 
 
 # -- the references -------------------------------------------------------------------------------
-#: torch.optim's code paths: name -> constructor keywords. "fused" exists for Adagrad and SGD only.
+#: torch.optim's code paths: name -> constructor keywords. "fused" exists for Adagrad, SGD, Adam
+#: and AdamW on the CPU (torch 2.13), not for RMSprop.
 REFERENCES = {
     "torch.optim(foreach=False)": {"foreach": False},
     "torch.optim(foreach=True)": {"foreach": True},
     "torch.optim(fused=True)": {"fused": True},
 }
-FUSED_RULES = ("adagrad", "sgd")
+FUSED_RULES = ("adagrad", "sgd", "adam", "adamw")
 FOR_LOOP = "torch.optim(foreach=False)"
 
 
@@ -284,7 +285,8 @@ def run_fused_optimizer(case: Case, params0: list[torch.Tensor], grads: Grads) -
     (``symopt.fused``), one call per param group (RMSprop takes ``fused`` as a group option)."""
     from ..torch import optim
 
-    cls = {"adagrad": optim.Adagrad, "rmsprop": optim.RMSprop}[case.rule]
+    cls = {"adagrad": optim.Adagrad, "rmsprop": optim.RMSprop, "sgd": optim.SGD, "adam": optim.Adam,
+           "adamw": optim.AdamW}[case.rule]
     params = [p.clone().requires_grad_(True) for p in params0]
     opt = cls([{"params": params, "fused": True}], **case.math_kwargs)
     for step_grads in grads:
@@ -312,9 +314,11 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
         Implementation("optim-foreach", run_dropin_foreach, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
                        ("adagrad", "rmsprop", "adam", "adamw", "sgd"), "drop-in optimizers with foreach=True",
                        mirrors="torch.optim(foreach=True)"),
-        Implementation("fused", run_fused_optimizer, (torch.float64, torch.float32), ("adagrad", "rmsprop"),
-                       "fused C kernels (symopt.fused) behind symopt.torch.Adagrad / RMSprop with fused=True",
-                       mirrors="torch.optim(fused=True)"),
+        Implementation("fused", run_fused_optimizer, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
+                       ("adagrad", "rmsprop", "adam", "adamw", "sgd"),
+                       "fused C kernels (symopt.fused) behind the drop-ins with fused=True",
+                       mirrors="torch.optim(fused=True)",
+                       quick_dtypes=(torch.float64, torch.float32, torch.bfloat16, torch.float16)),
     )
 }
 

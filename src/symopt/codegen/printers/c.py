@@ -44,6 +44,18 @@ so the AdaGrad kernels are bitwise identical to it. Square roots are the C libra
 eager CPU ``sqrt`` (MKL/VML on x86) is not always correctly rounded, so against torch.optim's
 for-loop and foreach paths the bits can differ by an ULP of σ; ``symopt verify`` reports by how much.
 
+float16 and bfloat16 follow torch's opmath rule, as ATen's fused kernels do: each element is
+loaded to float, every operation above runs in float, and each buffer is stored once, rounded to
+nearest even (:data:`STORAGE`; the root and the update read the unrounded float state, as ATen's
+vector loop does). A double constant is cast to float straight, or through the param dtype,
+``float(scalar_t(c))``, where ATen's loop of that rule does (:data:`LOW_PRECISION_CONSTANTS`;
+Adagrad and SGD cast through it in the vector loop and not in the scalar tail, so their 16-bit
+functions take ``tails`` too).
+
+Every function takes ``grad_scale`` (NULL, or GradScaler's float32 scale: torch's fused keyword):
+each gradient is divided by it first, in the compute type, and written back unscaled, in place,
+as ATen's fused kernels do. ``found_inf`` is the launcher's (:func:`symopt.fused.launcher.skips_step`).
+
 A shape none of the patterns covers is printed by the C99 printer as written (each operation
 rounded once, in the element type); a construct C99 cannot express raises
 :class:`~symopt.codegen.printers._common.CodegenError` (strict).
@@ -62,8 +74,26 @@ from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from ...rules import Assign, UpdateRule, decide, t
 from ._common import CodegenError, _construct, identifier, symbol_names, tensor_symbols
 
-#: element type → (C type, suffix of <math.h> functions, short name in function names)
-CTYPES = {"float32": ("float", "f", "f32"), "float64": ("double", "", "f64")}
+#: element type → (C type, suffix of <math.h> functions, short name in function names): the
+#: type the kernel computes in (torch's opmath type: float for float16/bfloat16)
+CTYPES = {"float32": ("float", "f", "f32"), "float64": ("double", "", "f64"), "float16": ("float", "f", "f16"),
+          "bfloat16": ("float", "f", "bf16")}
+#: the low-precision element types → (storage C type, its load to float, the store from float
+#: rounding to nearest even), defined in the template's preamble: ``_Float16`` where the
+#: compiler has it (hardware conversions under ``-march=native`` with F16C), bit manipulation
+#: otherwise and always for bfloat16 (GCC < 13 has no ``__bf16`` arithmetic), each the
+#: rounding of c10's ``Half(float)`` / ``BFloat16(float)`` and of ATen's vector conversions
+STORAGE = {"float16": ("symopt_f16", "symopt_f16_to_float", "symopt_float_to_f16"),
+           "bfloat16": ("symopt_bf16", "symopt_bf16_to_float", "symopt_float_to_bf16")}
+#: ATen's fused CPU kernels in float16/bfloat16 compute in float and cast a double constant
+#: either through the param dtype, ``fVec(scalar_t(c))`` (``"storage"``), or straight to float,
+#: ``fVec(opmath_t(c))`` (``"opmath"``): per rule family, (vector loop, scalar tail), as read in
+#: ``FusedAdagradKernel.cpp``, ``FusedSGDKernel.cpp``, ``FusedAdamKernel.cpp`` and checked
+#: bit for bit against torch by ``tests/test_fused_lowp.py``. RMSprop, which torch does not
+#: fuse, casts as its sibling Adagrad's vector loop does, in both loops. (Printer data, as the
+#: Torch printer's differentiable branches: what a C++ source does, not what the model says.)
+LOW_PRECISION_CONSTANTS = {"adagrad": ("storage", "opmath"), "sgd": ("storage", "opmath"), "adam": ("opmath", "opmath"),
+                           "adamw": ("opmath", "opmath"), "rmsprop": ("storage", "storage")}
 
 
 # -- structural variants --------------------------------------------------------------------------
@@ -215,12 +245,15 @@ class CKernelPrinter(C99CodePrinter):
 
     def __init__(self, settings: dict | None = None):
         super().__init__({"strict": True, **(settings or {})})
-        if self._settings["dtype"] not in CTYPES:
-            raise CodegenError(f"dtype must be one of {', '.join(CTYPES)}; got {self._settings['dtype']!r}")
-        self.ctype, self.suffix, _ = CTYPES[self._settings["dtype"]]
+        dtype = self._settings["dtype"]
+        if dtype not in CTYPES:
+            raise CodegenError(f"dtype must be one of {', '.join(CTYPES)}; got {dtype!r}")
+        self.ctype, self.suffix, _ = CTYPES[dtype]
+        self.storage, self.load, self.store = STORAGE.get(dtype, (self.ctype, "", ""))
         self.names: dict[sp.Symbol, str] = {}
         self.in_loop = False
         self.tail = False
+        self.casts = ("opmath", "opmath")
 
     # -- symbols and scalars ------------------------------------------------------------------
     def _print_Symbol(self, expr: sp.Symbol) -> str:
@@ -297,20 +330,24 @@ class CKernelPrinter(C99CodePrinter):
             if not (a.expr.free_symbols & self.tensors):
                 self.in_loop = False
                 self.scalar_lines.append(f"const double {self.names[a.target]} = {self.doprint(a.expr)};  /* {a.doc} */")
+        dtype = self._settings["dtype"]
+        self.casts = low_precision_casts(rule, dtype)
         loop_lines = self.loop_lines(spec, tail=False)
-        tail_lines = self.loop_lines(spec, tail=True) if takes_tails(rule) else loop_lines
+        tail_lines = self.loop_lines(spec, tail=True) if takes_tails(rule, dtype) else loop_lines
         self.in_loop = False
         hyper = [h.name for h in spec.hyperparameters if h.symbol in _used(spec)]
         buffers = ["param", "grad"] + [identifier(s.name) for s in self.states]
         loaded = ["param", "grad"] + [identifier(s.name) for s in self.states if _read_before_written(spec, s.symbol)]
         temps = [self.names[x] for x in spec.temporaries if x in self.tensors]
         temps += [b for b in buffers if b not in loaded]
-        fname = function_name(rule, variant, self._settings["dtype"])
-        T = self.ctype
+        fname = function_name(rule, variant, dtype)
+        T, S = self.ctype, self.storage
+        load = (lambda x: f"{self.load}({x})") if self.load else (lambda x: x)  # noqa: E731
+        store = (lambda x: f"{self.store}({x})") if self.store else (lambda x: x)  # noqa: E731
         params = [f"int64_t n_chunks, const int64_t *chunks, int n_threads"]
-        params += [f"{T} *const *a_{b}" for b in buffers]
-        params += ["const double *steps"] + (["const int64_t *tails"] if takes_tails(rule) else [])
-        params += [f"double {h}" for h in hyper]
+        params += [f"{S} *const *a_{b}" for b in buffers]
+        params += ["const double *steps"] + (["const int64_t *tails"] if takes_tails(rule, dtype) else [])
+        params += ["const float *grad_scale"] + [f"double {h}" for h in hyper]
         lines = [f"/* {variant.name}: " + ", ".join(f"{k}={'on' if v else 'off'}" for k, v in variant.switches) + " */"]
         lines.append(f"void {fname}({', '.join(params)})")
         lines.append("{")
@@ -319,19 +356,25 @@ class CKernelPrinter(C99CodePrinter):
         body = ["const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];"]
         body.append("const double step = steps[tensor];" if uses_step else "(void)steps;")
         body += self.scalar_lines
-        body += [f"const {T} {name} = ({T})({expr});" for expr, name in self.coefficient_items()]
-        body += [f"{T} *restrict p_{b} = a_{b}[tensor];" for b in buffers]
+        for (expr, cast), name in self.coefficient_items():
+            value = f"({T})({expr})"
+            if cast == "storage" and self.store:  # scalar_t(c) of a double: through float, as c10's Half(float)
+                value = load(store(value))
+            body.append(f"const {T} {name} = {value};")
+        body += [f"{S} *restrict p_{b} = a_{b}[tensor];" for b in buffers]
 
         def element_loop(first: str, last: str, statements: list[str]) -> list[str]:
-            inner = [f"{T} {b} = p_{b}[i];" for b in loaded]
+            inner = [f"{T} {b} = {load(f'p_{b}[i]')};" for b in loaded]
             if temps:
                 inner.append(f"{T} {', '.join(temps)};")
+            # GradScaler's scale (torch's fused keyword grad_scale): the gradient unscaled in place first
+            inner.append(f"if (grad_scale) {{ grad = grad/({T})*grad_scale; p_grad[i] = {store('grad')}; }}")
             inner += statements
-            inner += [f"p_{b}[i] = {b};" for b in buffers if b != "grad"]
+            inner += [f"p_{b}[i] = {store(b)};" for b in buffers if b != "grad"]
             return [f"for (int64_t i = {first}; i < {last}; ++i) {{"] + ["    " + x for x in inner] + ["}"]
 
         if tail_lines == loop_lines:
-            if takes_tails(rule):
+            if takes_tails(rule, dtype):
                 body.append("(void)tails;  /* the tail rounds as the vector loop here */")
             body += element_loop("begin", "end", loop_lines)
         else:
@@ -355,18 +398,20 @@ class CKernelPrinter(C99CodePrinter):
         self.in_loop, self.tail = False, False
         return lines
 
-    def coefficient_items(self) -> list[tuple[str, str]]:
-        return [(code, name) for code, name in self.coefficients.items()]
+    def coefficient_items(self) -> list[tuple[tuple[str, str], str]]:
+        return list(self.coefficients.items())
 
     def coefficient(self, expr: sp.Expr) -> str:
         """A scalar coefficient: computed in double, cast once to the element type (as torch casts a
-        Python scalar), hoisted out of the loop."""
+        Python scalar), hoisted out of the loop. In float16/bfloat16 it is cast to float, through
+        the param dtype where ATen's loop does (:data:`LOW_PRECISION_CONSTANTS`)."""
         self.in_loop = False
         code = self.doprint(expr)
         self.in_loop = True
-        if code not in self.coefficients:
-            self.coefficients[code] = f"c{len(self.coefficients)}"
-        return self.coefficients[code]
+        key = (code, self.casts[1] if self.tail else self.casts[0])
+        if key not in self.coefficients:
+            self.coefficients[key] = f"c{len(self.coefficients)}"
+        return self.coefficients[key]
 
     # -- element-wise assignments --------------------------------------------------------------
     def is_tensor(self, e: sp.Basic) -> bool:
@@ -522,9 +567,21 @@ def _read_before_written(rule: UpdateRule, symbol: sp.Symbol) -> bool:
     return True
 
 
-def takes_tails(rule: UpdateRule) -> bool:
-    """Whether the rule's C functions take ``tails`` (``fused_tail="first_product"``)."""
-    return rule.conventions.fused_tail == "first_product"
+def low_precision_casts(rule: UpdateRule, dtype: str) -> tuple[str, str]:
+    """How ``dtype``'s kernels cast a double constant in the vector loop and in the scalar tail:
+    ``"storage"`` or ``"opmath"`` (:data:`LOW_PRECISION_CONSTANTS`); float32/float64 compute in
+    their own type, where the two are one."""
+    if dtype not in STORAGE:
+        return ("opmath", "opmath")
+    return LOW_PRECISION_CONSTANTS.get(rule.family, ("opmath", "opmath"))
+
+
+def takes_tails(rule: UpdateRule, dtype: str = "float32") -> bool:
+    """Whether the rule's C functions for ``dtype`` take ``tails``: ``fused_tail="first_product"``,
+    or, in float16/bfloat16, a scalar tail that casts the constants otherwise than the vector
+    loop (ATen's fused Adagrad and SGD)."""
+    casts = low_precision_casts(rule, dtype)
+    return rule.conventions.fused_tail == "first_product" or casts[0] != casts[1]
 
 
 def hyperparameters_of(rule: UpdateRule, variant: Variant) -> tuple[str, ...]:
@@ -539,8 +596,9 @@ def buffers_of(rule: UpdateRule, variant: Variant) -> tuple[str, ...]:
 
 
 __all__ = [
-    "CKernelPrinter", "CTYPES", "C_FAMILIES", "FIRST_STEP", "FUSED_FAMILIES", "Variant", "buffers_of", "function_name",
-    "hyperparameters_of", "switches", "takes_tails", "variant_of", "variants",
+    "CKernelPrinter", "CTYPES", "C_FAMILIES", "FIRST_STEP", "FUSED_FAMILIES", "LOW_PRECISION_CONSTANTS", "STORAGE",
+    "Variant", "buffers_of", "function_name", "hyperparameters_of", "low_precision_casts", "switches", "takes_tails",
+    "variant_of", "variants",
 ]
 
 
@@ -562,7 +620,7 @@ def render_source(rule: UpdateRule) -> str:
         for dtype in CTYPES:
             functions.append(CKernelPrinter({"dtype": dtype}).kernel(rule, variant))
     tail = ""
-    if takes_tails(rule):
+    if rule.conventions.fused_tail == "first_product":
         tail = (" *\n * Convention fused_tail=\"first_product\" (ATen's fused CPU kernel): in each tensor's last\n"
                 " * numel mod Vectorized<T>::size() elements (from tails[tensor]), which torch's vector loop\n"
                 " * leaves to a scalar loop, a*T + c*X*Y fuses the first product, fma(T, a, c*X*Y), where the\n"

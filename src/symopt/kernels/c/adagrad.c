@@ -22,9 +22,53 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
+
+/* float16 and bfloat16: stored in 16 bits, computed in float (torch's opmath type); every
+ * conversion from float rounds to nearest even, as c10's Half(float) / BFloat16(float) and
+ * ATen's vector conversions round. _Float16 where the compiler has it (F16C instructions under
+ * -march=native); otherwise, and for bfloat16 always, the same roundings by bit manipulation
+ * (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even). */
+static inline uint32_t symopt_bits(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
+static inline float symopt_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
+
+typedef uint16_t symopt_bf16;
+static inline float symopt_bf16_to_float(symopt_bf16 x) { return symopt_float((uint32_t)x << 16); }
+static inline symopt_bf16 symopt_float_to_bf16(float x)
+{
+    const uint32_t u = symopt_bits(x);
+    if (isnan(x)) return (symopt_bf16)0x7FC0;
+    return (symopt_bf16)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+#if defined(__FLT16_MAX__) && !defined(SYMOPT_NO_FLOAT16)
+typedef _Float16 symopt_f16;
+static inline float symopt_f16_to_float(symopt_f16 x) { return (float)x; }
+static inline symopt_f16 symopt_float_to_f16(float x) { return (symopt_f16)x; }
+#else
+typedef uint16_t symopt_f16;
+static inline float symopt_f16_to_float(symopt_f16 h)
+{
+    const uint32_t w = (uint32_t)h << 16, sign = w & 0x80000000u, two_w = w + w;
+    const float normalized = symopt_float((two_w >> 4) + (0xE0u << 23)) * 0x1.0p-112f;
+    const float denormalized = symopt_float((two_w >> 17) | (126u << 23)) - 0.5f;
+    return symopt_float(sign | (two_w < (1u << 27) ? symopt_bits(denormalized) : symopt_bits(normalized)));
+}
+static inline symopt_f16 symopt_float_to_f16(float x)
+{
+    float base = (fabsf(x) * 0x1.0p+112f) * 0x1.0p-110f;
+    const uint32_t w = symopt_bits(x), shl1_w = w + w, sign = w & 0x80000000u;
+    uint32_t bias = shl1_w & 0xFF000000u;
+    if (bias < 0x71000000u) bias = 0x71000000u;
+    base = symopt_float((bias >> 1) + 0x07800000u) + base;
+    const uint32_t bits = symopt_bits(base);
+    const uint32_t nonsign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
+    return (symopt_f16)((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
+}
+#endif
 
 /* plain: weight_decay=off, maximize=off */
-void symopt_adagrad_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_state_sum, const double *steps, double lr, double lr_decay, double eps)
+void symopt_adagrad_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_state_sum, const double *steps, const float *grad_scale, double lr, double lr_decay, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -41,6 +85,7 @@ void symopt_adagrad_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
             float grad = p_grad[i];
             float state_sum = p_state_sum[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
             sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
             sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
@@ -52,7 +97,7 @@ void symopt_adagrad_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
 }
 
 /* plain: weight_decay=off, maximize=off */
-void symopt_adagrad_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_state_sum, const double *steps, double lr, double lr_decay, double eps)
+void symopt_adagrad_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_state_sum, const double *steps, const float *grad_scale, double lr, double lr_decay, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -69,6 +114,7 @@ void symopt_adagrad_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
             double grad = p_grad[i];
             double state_sum = p_state_sum[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
             sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
             sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
@@ -79,8 +125,100 @@ void symopt_adagrad_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
     }
 }
 
+/* plain: weight_decay=off, maximize=off */
+void symopt_adagrad_plain_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_state_sum, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double lr_decay, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double eta_t = lr/(fma(lr_decay, step - 1, 1));  /* decayed learning rate */
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(-eta_t)));
+        const float c2 = (float)(eps);
+        const float c3 = (float)(-eta_t);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_state_sum = a_state_sum[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float state_sum = symopt_f16_to_float(p_state_sum[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+            sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_state_sum[i] = symopt_float_to_f16(state_sum);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float state_sum = symopt_f16_to_float(p_state_sum[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c3*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_state_sum[i] = symopt_float_to_f16(state_sum);
+        }
+    }
+}
+
+/* plain: weight_decay=off, maximize=off */
+void symopt_adagrad_plain_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_state_sum, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double lr_decay, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double eta_t = lr/(fma(lr_decay, step - 1, 1));  /* decayed learning rate */
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-eta_t)));
+        const float c2 = (float)(eps);
+        const float c3 = (float)(-eta_t);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_state_sum = a_state_sum[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+            sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_state_sum[i] = symopt_float_to_bf16(state_sum);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c3*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_state_sum[i] = symopt_float_to_bf16(state_sum);
+        }
+    }
+}
+
 /* maximize: weight_decay=off, maximize=on */
-void symopt_adagrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_state_sum, const double *steps, double lr, double lr_decay, double eps)
+void symopt_adagrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_state_sum, const double *steps, const float *grad_scale, double lr, double lr_decay, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -97,6 +235,7 @@ void symopt_adagrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_
             float grad = p_grad[i];
             float state_sum = p_state_sum[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
             sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
@@ -109,7 +248,7 @@ void symopt_adagrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_
 }
 
 /* maximize: weight_decay=off, maximize=on */
-void symopt_adagrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_state_sum, const double *steps, double lr, double lr_decay, double eps)
+void symopt_adagrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_state_sum, const double *steps, const float *grad_scale, double lr, double lr_decay, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -126,6 +265,7 @@ void symopt_adagrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_
             double grad = p_grad[i];
             double state_sum = p_state_sum[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
             sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
@@ -133,12 +273,108 @@ void symopt_adagrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_
             param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
             p_param[i] = param;
             p_state_sum[i] = state_sum;
+        }
+    }
+}
+
+/* maximize: weight_decay=off, maximize=on */
+void symopt_adagrad_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_state_sum, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double lr_decay, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double eta_t = lr/(fma(lr_decay, step - 1, 1));  /* decayed learning rate */
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(-eta_t)));
+        const float c2 = (float)(eps);
+        const float c3 = (float)(-eta_t);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_state_sum = a_state_sum[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float state_sum = symopt_f16_to_float(p_state_sum[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+            sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_state_sum[i] = symopt_float_to_f16(state_sum);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float state_sum = symopt_f16_to_float(p_state_sum[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c3*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_state_sum[i] = symopt_float_to_f16(state_sum);
+        }
+    }
+}
+
+/* maximize: weight_decay=off, maximize=on */
+void symopt_adagrad_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_state_sum, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double lr_decay, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double eta_t = lr/(fma(lr_decay, step - 1, 1));  /* decayed learning rate */
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-eta_t)));
+        const float c2 = (float)(eps);
+        const float c3 = (float)(-eta_t);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_state_sum = a_state_sum[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+            sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_state_sum[i] = symopt_float_to_bf16(state_sum);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c3*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_state_sum[i] = symopt_float_to_bf16(state_sum);
         }
     }
 }
 
 /* weight_decay: weight_decay=on, maximize=off */
-void symopt_adagrad_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_state_sum, const double *steps, double lr, double lr_decay, double weight_decay, double eps)
+void symopt_adagrad_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_state_sum, const double *steps, const float *grad_scale, double lr, double lr_decay, double weight_decay, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -156,6 +392,7 @@ void symopt_adagrad_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, in
             float grad = p_grad[i];
             float state_sum = p_state_sum[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
             sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
@@ -168,7 +405,7 @@ void symopt_adagrad_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, in
 }
 
 /* weight_decay: weight_decay=on, maximize=off */
-void symopt_adagrad_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_state_sum, const double *steps, double lr, double lr_decay, double weight_decay, double eps)
+void symopt_adagrad_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_state_sum, const double *steps, const float *grad_scale, double lr, double lr_decay, double weight_decay, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -186,6 +423,7 @@ void symopt_adagrad_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, in
             double grad = p_grad[i];
             double state_sum = p_state_sum[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
             sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
@@ -197,8 +435,108 @@ void symopt_adagrad_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, in
     }
 }
 
+/* weight_decay: weight_decay=on, maximize=off */
+void symopt_adagrad_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_state_sum, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double lr_decay, double weight_decay, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double eta_t = lr/(fma(lr_decay, step - 1, 1));  /* decayed learning rate */
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(-eta_t)));
+        const float c3 = (float)(weight_decay);
+        const float c4 = (float)(eps);
+        const float c5 = (float)(-eta_t);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_state_sum = a_state_sum[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float state_sum = symopt_f16_to_float(p_state_sum[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+            sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_state_sum[i] = symopt_float_to_f16(state_sum);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float state_sum = symopt_f16_to_float(p_state_sum[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_state_sum[i] = symopt_float_to_f16(state_sum);
+        }
+    }
+}
+
+/* weight_decay: weight_decay=on, maximize=off */
+void symopt_adagrad_weight_decay_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_state_sum, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double lr_decay, double weight_decay, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double eta_t = lr/(fma(lr_decay, step - 1, 1));  /* decayed learning rate */
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-eta_t)));
+        const float c3 = (float)(weight_decay);
+        const float c4 = (float)(eps);
+        const float c5 = (float)(-eta_t);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_state_sum = a_state_sum[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+            sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_state_sum[i] = symopt_float_to_bf16(state_sum);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_state_sum[i] = symopt_float_to_bf16(state_sum);
+        }
+    }
+}
+
 /* weight_decay_maximize: weight_decay=on, maximize=on */
-void symopt_adagrad_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_state_sum, const double *steps, double lr, double lr_decay, double weight_decay, double eps)
+void symopt_adagrad_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_state_sum, const double *steps, const float *grad_scale, double lr, double lr_decay, double weight_decay, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -216,6 +554,7 @@ void symopt_adagrad_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *c
             float grad = p_grad[i];
             float state_sum = p_state_sum[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
@@ -229,7 +568,7 @@ void symopt_adagrad_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *c
 }
 
 /* weight_decay_maximize: weight_decay=on, maximize=on */
-void symopt_adagrad_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_state_sum, const double *steps, double lr, double lr_decay, double weight_decay, double eps)
+void symopt_adagrad_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_state_sum, const double *steps, const float *grad_scale, double lr, double lr_decay, double weight_decay, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -247,6 +586,7 @@ void symopt_adagrad_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *c
             double grad = p_grad[i];
             double state_sum = p_state_sum[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
@@ -255,6 +595,110 @@ void symopt_adagrad_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *c
             param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
             p_param[i] = param;
             p_state_sum[i] = state_sum;
+        }
+    }
+}
+
+/* weight_decay_maximize: weight_decay=on, maximize=on */
+void symopt_adagrad_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_state_sum, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double lr_decay, double weight_decay, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double eta_t = lr/(fma(lr_decay, step - 1, 1));  /* decayed learning rate */
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(-eta_t)));
+        const float c3 = (float)(weight_decay);
+        const float c4 = (float)(eps);
+        const float c5 = (float)(-eta_t);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_state_sum = a_state_sum[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float state_sum = symopt_f16_to_float(p_state_sum[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+            sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_state_sum[i] = symopt_float_to_f16(state_sum);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float state_sum = symopt_f16_to_float(p_state_sum[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_state_sum[i] = symopt_float_to_f16(state_sum);
+        }
+    }
+}
+
+/* weight_decay_maximize: weight_decay=on, maximize=on */
+void symopt_adagrad_weight_decay_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_state_sum, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double lr_decay, double weight_decay, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double eta_t = lr/(fma(lr_decay, step - 1, 1));  /* decayed learning rate */
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-eta_t)));
+        const float c3 = (float)(weight_decay);
+        const float c4 = (float)(eps);
+        const float c5 = (float)(-eta_t);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_state_sum = a_state_sum[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+            sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_state_sum[i] = symopt_float_to_bf16(state_sum);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_state_sum[i] = symopt_float_to_bf16(state_sum);
         }
     }
 }

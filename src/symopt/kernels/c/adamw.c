@@ -31,9 +31,53 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
+
+/* float16 and bfloat16: stored in 16 bits, computed in float (torch's opmath type); every
+ * conversion from float rounds to nearest even, as c10's Half(float) / BFloat16(float) and
+ * ATen's vector conversions round. _Float16 where the compiler has it (F16C instructions under
+ * -march=native); otherwise, and for bfloat16 always, the same roundings by bit manipulation
+ * (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even). */
+static inline uint32_t symopt_bits(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
+static inline float symopt_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
+
+typedef uint16_t symopt_bf16;
+static inline float symopt_bf16_to_float(symopt_bf16 x) { return symopt_float((uint32_t)x << 16); }
+static inline symopt_bf16 symopt_float_to_bf16(float x)
+{
+    const uint32_t u = symopt_bits(x);
+    if (isnan(x)) return (symopt_bf16)0x7FC0;
+    return (symopt_bf16)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+#if defined(__FLT16_MAX__) && !defined(SYMOPT_NO_FLOAT16)
+typedef _Float16 symopt_f16;
+static inline float symopt_f16_to_float(symopt_f16 x) { return (float)x; }
+static inline symopt_f16 symopt_float_to_f16(float x) { return (symopt_f16)x; }
+#else
+typedef uint16_t symopt_f16;
+static inline float symopt_f16_to_float(symopt_f16 h)
+{
+    const uint32_t w = (uint32_t)h << 16, sign = w & 0x80000000u, two_w = w + w;
+    const float normalized = symopt_float((two_w >> 4) + (0xE0u << 23)) * 0x1.0p-112f;
+    const float denormalized = symopt_float((two_w >> 17) | (126u << 23)) - 0.5f;
+    return symopt_float(sign | (two_w < (1u << 27) ? symopt_bits(denormalized) : symopt_bits(normalized)));
+}
+static inline symopt_f16 symopt_float_to_f16(float x)
+{
+    float base = (fabsf(x) * 0x1.0p+112f) * 0x1.0p-110f;
+    const uint32_t w = symopt_bits(x), shl1_w = w + w, sign = w & 0x80000000u;
+    uint32_t bias = shl1_w & 0xFF000000u;
+    if (bias < 0x71000000u) bias = 0x71000000u;
+    base = symopt_float((bias >> 1) + 0x07800000u) + base;
+    const uint32_t bits = symopt_bits(base);
+    const uint32_t nonsign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
+    return (symopt_f16)((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
+}
+#endif
 
 /* plain: weight_decay=off, amsgrad=off, maximize=off */
-void symopt_adamw_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_exp_avg, float *const *a_exp_avg_sq, const double *steps, const int64_t *tails, double lr, double beta1, double beta2, double eps)
+void symopt_adamw_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_exp_avg, float *const *a_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -59,6 +103,7 @@ void symopt_adamw_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threa
             float exp_avg = p_exp_avg[i];
             float exp_avg_sq = p_exp_avg_sq[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
             sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
@@ -74,6 +119,7 @@ void symopt_adamw_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threa
             float exp_avg = p_exp_avg[i];
             float exp_avg_sq = p_exp_avg_sq[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
             sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
@@ -87,7 +133,7 @@ void symopt_adamw_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threa
 }
 
 /* plain: weight_decay=off, amsgrad=off, maximize=off */
-void symopt_adamw_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_exp_avg, double *const *a_exp_avg_sq, const double *steps, const int64_t *tails, double lr, double beta1, double beta2, double eps)
+void symopt_adamw_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_exp_avg, double *const *a_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -113,6 +159,7 @@ void symopt_adamw_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threa
             double exp_avg = p_exp_avg[i];
             double exp_avg_sq = p_exp_avg_sq[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
             sigma = sqrt(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
@@ -128,6 +175,7 @@ void symopt_adamw_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threa
             double exp_avg = p_exp_avg[i];
             double exp_avg_sq = p_exp_avg_sq[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
             sigma = sqrt(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
@@ -140,8 +188,120 @@ void symopt_adamw_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threa
     }
 }
 
+/* plain: weight_decay=off, amsgrad=off, maximize=off */
+void symopt_adamw_plain_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_exp_avg, symopt_f16 *const *a_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
+        const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
+        const float c0 = (float)(1 - beta1);
+        const float c1 = (float)(beta2);
+        const float c2 = (float)(1 - beta2);
+        const float c3 = (float)(c_2);
+        const float c4 = (float)(eps);
+        const float c5 = (float)(-lr/c_1);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_exp_avg = a_exp_avg[tensor];
+        symopt_f16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+        }
+    }
+}
+
+/* plain: weight_decay=off, amsgrad=off, maximize=off */
+void symopt_adamw_plain_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_exp_avg, symopt_bf16 *const *a_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
+        const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
+        const float c0 = (float)(1 - beta1);
+        const float c1 = (float)(beta2);
+        const float c2 = (float)(1 - beta2);
+        const float c3 = (float)(c_2);
+        const float c4 = (float)(eps);
+        const float c5 = (float)(-lr/c_1);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_exp_avg = a_exp_avg[tensor];
+        symopt_bf16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+        }
+    }
+}
+
 /* maximize: weight_decay=off, amsgrad=off, maximize=on */
-void symopt_adamw_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_exp_avg, float *const *a_exp_avg_sq, const double *steps, const int64_t *tails, double lr, double beta1, double beta2, double eps)
+void symopt_adamw_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_exp_avg, float *const *a_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -167,6 +327,7 @@ void symopt_adamw_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_th
             float exp_avg = p_exp_avg[i];
             float exp_avg_sq = p_exp_avg_sq[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -183,6 +344,7 @@ void symopt_adamw_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_th
             float exp_avg = p_exp_avg[i];
             float exp_avg_sq = p_exp_avg_sq[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -197,7 +359,7 @@ void symopt_adamw_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_th
 }
 
 /* maximize: weight_decay=off, amsgrad=off, maximize=on */
-void symopt_adamw_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_exp_avg, double *const *a_exp_avg_sq, const double *steps, const int64_t *tails, double lr, double beta1, double beta2, double eps)
+void symopt_adamw_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_exp_avg, double *const *a_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -223,6 +385,7 @@ void symopt_adamw_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_th
             double exp_avg = p_exp_avg[i];
             double exp_avg_sq = p_exp_avg_sq[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -239,6 +402,7 @@ void symopt_adamw_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_th
             double exp_avg = p_exp_avg[i];
             double exp_avg_sq = p_exp_avg_sq[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -248,12 +412,128 @@ void symopt_adamw_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_th
             p_param[i] = param;
             p_exp_avg[i] = exp_avg;
             p_exp_avg_sq[i] = exp_avg_sq;
+        }
+    }
+}
+
+/* maximize: weight_decay=off, amsgrad=off, maximize=on */
+void symopt_adamw_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_exp_avg, symopt_f16 *const *a_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
+        const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
+        const float c0 = (float)(1 - beta1);
+        const float c1 = (float)(beta2);
+        const float c2 = (float)(1 - beta2);
+        const float c3 = (float)(c_2);
+        const float c4 = (float)(eps);
+        const float c5 = (float)(-lr/c_1);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_exp_avg = a_exp_avg[tensor];
+        symopt_f16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+        }
+    }
+}
+
+/* maximize: weight_decay=off, amsgrad=off, maximize=on */
+void symopt_adamw_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_exp_avg, symopt_bf16 *const *a_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
+        const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
+        const float c0 = (float)(1 - beta1);
+        const float c1 = (float)(beta2);
+        const float c2 = (float)(1 - beta2);
+        const float c3 = (float)(c_2);
+        const float c4 = (float)(eps);
+        const float c5 = (float)(-lr/c_1);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_exp_avg = a_exp_avg[tensor];
+        symopt_bf16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
         }
     }
 }
 
 /* amsgrad: weight_decay=off, amsgrad=on, maximize=off */
-void symopt_adamw_amsgrad_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_exp_avg, float *const *a_exp_avg_sq, float *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, double lr, double beta1, double beta2, double eps)
+void symopt_adamw_amsgrad_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_exp_avg, float *const *a_exp_avg_sq, float *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -281,6 +561,7 @@ void symopt_adamw_amsgrad_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
             float exp_avg_sq = p_exp_avg_sq[i];
             float max_exp_avg_sq = p_max_exp_avg_sq[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
             max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
@@ -299,6 +580,7 @@ void symopt_adamw_amsgrad_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
             float exp_avg_sq = p_exp_avg_sq[i];
             float max_exp_avg_sq = p_max_exp_avg_sq[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
             max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
@@ -314,7 +596,7 @@ void symopt_adamw_amsgrad_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
 }
 
 /* amsgrad: weight_decay=off, amsgrad=on, maximize=off */
-void symopt_adamw_amsgrad_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_exp_avg, double *const *a_exp_avg_sq, double *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, double lr, double beta1, double beta2, double eps)
+void symopt_adamw_amsgrad_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_exp_avg, double *const *a_exp_avg_sq, double *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -342,6 +624,7 @@ void symopt_adamw_amsgrad_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
             double exp_avg_sq = p_exp_avg_sq[i];
             double max_exp_avg_sq = p_max_exp_avg_sq[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
             max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
@@ -360,6 +643,7 @@ void symopt_adamw_amsgrad_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
             double exp_avg_sq = p_exp_avg_sq[i];
             double max_exp_avg_sq = p_max_exp_avg_sq[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
             max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
@@ -374,8 +658,134 @@ void symopt_adamw_amsgrad_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
     }
 }
 
+/* amsgrad: weight_decay=off, amsgrad=on, maximize=off */
+void symopt_adamw_amsgrad_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_exp_avg, symopt_f16 *const *a_exp_avg_sq, symopt_f16 *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
+        const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
+        const float c0 = (float)(1 - beta1);
+        const float c1 = (float)(beta2);
+        const float c2 = (float)(1 - beta2);
+        const float c3 = (float)(c_2);
+        const float c4 = (float)(eps);
+        const float c5 = (float)(-lr/c_1);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_exp_avg = a_exp_avg[tensor];
+        symopt_f16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        symopt_f16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+            float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+            float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+        }
+    }
+}
+
+/* amsgrad: weight_decay=off, amsgrad=on, maximize=off */
+void symopt_adamw_amsgrad_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_exp_avg, symopt_bf16 *const *a_exp_avg_sq, symopt_bf16 *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
+        const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
+        const float c0 = (float)(1 - beta1);
+        const float c1 = (float)(beta2);
+        const float c2 = (float)(1 - beta2);
+        const float c3 = (float)(c_2);
+        const float c4 = (float)(eps);
+        const float c5 = (float)(-lr/c_1);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_exp_avg = a_exp_avg[tensor];
+        symopt_bf16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        symopt_bf16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+            float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+            float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+        }
+    }
+}
+
 /* amsgrad_maximize: weight_decay=off, amsgrad=on, maximize=on */
-void symopt_adamw_amsgrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_exp_avg, float *const *a_exp_avg_sq, float *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, double lr, double beta1, double beta2, double eps)
+void symopt_adamw_amsgrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_exp_avg, float *const *a_exp_avg_sq, float *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -403,6 +813,7 @@ void symopt_adamw_amsgrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, 
             float exp_avg_sq = p_exp_avg_sq[i];
             float max_exp_avg_sq = p_max_exp_avg_sq[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -422,6 +833,7 @@ void symopt_adamw_amsgrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, 
             float exp_avg_sq = p_exp_avg_sq[i];
             float max_exp_avg_sq = p_max_exp_avg_sq[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -438,7 +850,7 @@ void symopt_adamw_amsgrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, 
 }
 
 /* amsgrad_maximize: weight_decay=off, amsgrad=on, maximize=on */
-void symopt_adamw_amsgrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_exp_avg, double *const *a_exp_avg_sq, double *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, double lr, double beta1, double beta2, double eps)
+void symopt_adamw_amsgrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_exp_avg, double *const *a_exp_avg_sq, double *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -466,6 +878,7 @@ void symopt_adamw_amsgrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, 
             double exp_avg_sq = p_exp_avg_sq[i];
             double max_exp_avg_sq = p_max_exp_avg_sq[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -485,6 +898,7 @@ void symopt_adamw_amsgrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, 
             double exp_avg_sq = p_exp_avg_sq[i];
             double max_exp_avg_sq = p_max_exp_avg_sq[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -500,8 +914,138 @@ void symopt_adamw_amsgrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, 
     }
 }
 
+/* amsgrad_maximize: weight_decay=off, amsgrad=on, maximize=on */
+void symopt_adamw_amsgrad_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_exp_avg, symopt_f16 *const *a_exp_avg_sq, symopt_f16 *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
+        const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
+        const float c0 = (float)(1 - beta1);
+        const float c1 = (float)(beta2);
+        const float c2 = (float)(1 - beta2);
+        const float c3 = (float)(c_2);
+        const float c4 = (float)(eps);
+        const float c5 = (float)(-lr/c_1);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_exp_avg = a_exp_avg[tensor];
+        symopt_f16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        symopt_f16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+            float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+            float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+        }
+    }
+}
+
+/* amsgrad_maximize: weight_decay=off, amsgrad=on, maximize=on */
+void symopt_adamw_amsgrad_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_exp_avg, symopt_bf16 *const *a_exp_avg_sq, symopt_bf16 *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
+        const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
+        const float c0 = (float)(1 - beta1);
+        const float c1 = (float)(beta2);
+        const float c2 = (float)(1 - beta2);
+        const float c3 = (float)(c_2);
+        const float c4 = (float)(eps);
+        const float c5 = (float)(-lr/c_1);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_exp_avg = a_exp_avg[tensor];
+        symopt_bf16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        symopt_bf16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+            float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+            float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+        }
+    }
+}
+
 /* weight_decay: weight_decay=on, amsgrad=off, maximize=off */
-void symopt_adamw_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_exp_avg, float *const *a_exp_avg_sq, const double *steps, const int64_t *tails, double lr, double beta1, double beta2, double eps, double weight_decay)
+void symopt_adamw_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_exp_avg, float *const *a_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -528,6 +1072,7 @@ void symopt_adamw_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int 
             float exp_avg = p_exp_avg[i];
             float exp_avg_sq = p_exp_avg_sq[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -544,6 +1089,7 @@ void symopt_adamw_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int 
             float exp_avg = p_exp_avg[i];
             float exp_avg_sq = p_exp_avg_sq[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -558,7 +1104,7 @@ void symopt_adamw_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int 
 }
 
 /* weight_decay: weight_decay=on, amsgrad=off, maximize=off */
-void symopt_adamw_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_exp_avg, double *const *a_exp_avg_sq, const double *steps, const int64_t *tails, double lr, double beta1, double beta2, double eps, double weight_decay)
+void symopt_adamw_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_exp_avg, double *const *a_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -585,6 +1131,7 @@ void symopt_adamw_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int 
             double exp_avg = p_exp_avg[i];
             double exp_avg_sq = p_exp_avg_sq[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -601,6 +1148,7 @@ void symopt_adamw_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int 
             double exp_avg = p_exp_avg[i];
             double exp_avg_sq = p_exp_avg_sq[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -614,8 +1162,126 @@ void symopt_adamw_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int 
     }
 }
 
+/* weight_decay: weight_decay=on, amsgrad=off, maximize=off */
+void symopt_adamw_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_exp_avg, symopt_f16 *const *a_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
+        const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
+        const float c0 = (float)(fma(-lr, weight_decay, 1));
+        const float c1 = (float)(1 - beta1);
+        const float c2 = (float)(beta2);
+        const float c3 = (float)(1 - beta2);
+        const float c4 = (float)(c_2);
+        const float c5 = (float)(eps);
+        const float c6 = (float)(-lr/c_1);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_exp_avg = a_exp_avg[tensor];
+        symopt_f16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+        }
+    }
+}
+
+/* weight_decay: weight_decay=on, amsgrad=off, maximize=off */
+void symopt_adamw_weight_decay_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_exp_avg, symopt_bf16 *const *a_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
+        const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
+        const float c0 = (float)(fma(-lr, weight_decay, 1));
+        const float c1 = (float)(1 - beta1);
+        const float c2 = (float)(beta2);
+        const float c3 = (float)(1 - beta2);
+        const float c4 = (float)(c_2);
+        const float c5 = (float)(eps);
+        const float c6 = (float)(-lr/c_1);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_exp_avg = a_exp_avg[tensor];
+        symopt_bf16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+        }
+    }
+}
+
 /* weight_decay_maximize: weight_decay=on, amsgrad=off, maximize=on */
-void symopt_adamw_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_exp_avg, float *const *a_exp_avg_sq, const double *steps, const int64_t *tails, double lr, double beta1, double beta2, double eps, double weight_decay)
+void symopt_adamw_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_exp_avg, float *const *a_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -642,6 +1308,7 @@ void symopt_adamw_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chu
             float exp_avg = p_exp_avg[i];
             float exp_avg_sq = p_exp_avg_sq[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
@@ -659,6 +1326,7 @@ void symopt_adamw_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chu
             float exp_avg = p_exp_avg[i];
             float exp_avg_sq = p_exp_avg_sq[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
@@ -674,7 +1342,7 @@ void symopt_adamw_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chu
 }
 
 /* weight_decay_maximize: weight_decay=on, amsgrad=off, maximize=on */
-void symopt_adamw_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_exp_avg, double *const *a_exp_avg_sq, const double *steps, const int64_t *tails, double lr, double beta1, double beta2, double eps, double weight_decay)
+void symopt_adamw_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_exp_avg, double *const *a_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -701,6 +1369,7 @@ void symopt_adamw_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chu
             double exp_avg = p_exp_avg[i];
             double exp_avg_sq = p_exp_avg_sq[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
@@ -718,6 +1387,7 @@ void symopt_adamw_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chu
             double exp_avg = p_exp_avg[i];
             double exp_avg_sq = p_exp_avg_sq[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
@@ -728,12 +1398,134 @@ void symopt_adamw_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chu
             p_param[i] = param;
             p_exp_avg[i] = exp_avg;
             p_exp_avg_sq[i] = exp_avg_sq;
+        }
+    }
+}
+
+/* weight_decay_maximize: weight_decay=on, amsgrad=off, maximize=on */
+void symopt_adamw_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_exp_avg, symopt_f16 *const *a_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
+        const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
+        const float c0 = (float)(fma(-lr, weight_decay, 1));
+        const float c1 = (float)(1 - beta1);
+        const float c2 = (float)(beta2);
+        const float c3 = (float)(1 - beta2);
+        const float c4 = (float)(c_2);
+        const float c5 = (float)(eps);
+        const float c6 = (float)(-lr/c_1);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_exp_avg = a_exp_avg[tensor];
+        symopt_f16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+        }
+    }
+}
+
+/* weight_decay_maximize: weight_decay=on, amsgrad=off, maximize=on */
+void symopt_adamw_weight_decay_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_exp_avg, symopt_bf16 *const *a_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
+        const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
+        const float c0 = (float)(fma(-lr, weight_decay, 1));
+        const float c1 = (float)(1 - beta1);
+        const float c2 = (float)(beta2);
+        const float c3 = (float)(1 - beta2);
+        const float c4 = (float)(c_2);
+        const float c5 = (float)(eps);
+        const float c6 = (float)(-lr/c_1);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_exp_avg = a_exp_avg[tensor];
+        symopt_bf16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
         }
     }
 }
 
 /* weight_decay_amsgrad: weight_decay=on, amsgrad=on, maximize=off */
-void symopt_adamw_weight_decay_amsgrad_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_exp_avg, float *const *a_exp_avg_sq, float *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, double lr, double beta1, double beta2, double eps, double weight_decay)
+void symopt_adamw_weight_decay_amsgrad_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_exp_avg, float *const *a_exp_avg_sq, float *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -762,6 +1554,7 @@ void symopt_adamw_weight_decay_amsgrad_f32(int64_t n_chunks, const int64_t *chun
             float exp_avg_sq = p_exp_avg_sq[i];
             float max_exp_avg_sq = p_max_exp_avg_sq[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -781,6 +1574,7 @@ void symopt_adamw_weight_decay_amsgrad_f32(int64_t n_chunks, const int64_t *chun
             float exp_avg_sq = p_exp_avg_sq[i];
             float max_exp_avg_sq = p_max_exp_avg_sq[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -797,7 +1591,7 @@ void symopt_adamw_weight_decay_amsgrad_f32(int64_t n_chunks, const int64_t *chun
 }
 
 /* weight_decay_amsgrad: weight_decay=on, amsgrad=on, maximize=off */
-void symopt_adamw_weight_decay_amsgrad_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_exp_avg, double *const *a_exp_avg_sq, double *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, double lr, double beta1, double beta2, double eps, double weight_decay)
+void symopt_adamw_weight_decay_amsgrad_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_exp_avg, double *const *a_exp_avg_sq, double *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -826,6 +1620,7 @@ void symopt_adamw_weight_decay_amsgrad_f64(int64_t n_chunks, const int64_t *chun
             double exp_avg_sq = p_exp_avg_sq[i];
             double max_exp_avg_sq = p_max_exp_avg_sq[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -845,6 +1640,275 @@ void symopt_adamw_weight_decay_amsgrad_f64(int64_t n_chunks, const int64_t *chun
             double exp_avg_sq = p_exp_avg_sq[i];
             double max_exp_avg_sq = p_max_exp_avg_sq[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+            exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = param;
+            p_exp_avg[i] = exp_avg;
+            p_exp_avg_sq[i] = exp_avg_sq;
+            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        }
+    }
+}
+
+/* weight_decay_amsgrad: weight_decay=on, amsgrad=on, maximize=off */
+void symopt_adamw_weight_decay_amsgrad_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_exp_avg, symopt_f16 *const *a_exp_avg_sq, symopt_f16 *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
+        const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
+        const float c0 = (float)(fma(-lr, weight_decay, 1));
+        const float c1 = (float)(1 - beta1);
+        const float c2 = (float)(beta2);
+        const float c3 = (float)(1 - beta2);
+        const float c4 = (float)(c_2);
+        const float c5 = (float)(eps);
+        const float c6 = (float)(-lr/c_1);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_exp_avg = a_exp_avg[tensor];
+        symopt_f16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        symopt_f16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+            float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+            float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+        }
+    }
+}
+
+/* weight_decay_amsgrad: weight_decay=on, amsgrad=on, maximize=off */
+void symopt_adamw_weight_decay_amsgrad_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_exp_avg, symopt_bf16 *const *a_exp_avg_sq, symopt_bf16 *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
+        const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
+        const float c0 = (float)(fma(-lr, weight_decay, 1));
+        const float c1 = (float)(1 - beta1);
+        const float c2 = (float)(beta2);
+        const float c3 = (float)(1 - beta2);
+        const float c4 = (float)(c_2);
+        const float c5 = (float)(eps);
+        const float c6 = (float)(-lr/c_1);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_exp_avg = a_exp_avg[tensor];
+        symopt_bf16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        symopt_bf16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+            float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+            float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+        }
+    }
+}
+
+/* weight_decay_amsgrad_maximize: weight_decay=on, amsgrad=on, maximize=on */
+void symopt_adamw_weight_decay_amsgrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_exp_avg, float *const *a_exp_avg_sq, float *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
+        const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
+        const float c0 = (float)(fma(-lr, weight_decay, 1));
+        const float c1 = (float)(1 - beta1);
+        const float c2 = (float)(beta2);
+        const float c3 = (float)(1 - beta2);
+        const float c4 = (float)(c_2);
+        const float c5 = (float)(eps);
+        const float c6 = (float)(-lr/c_1);
+        float *restrict p_param = a_param[tensor];
+        float *restrict p_grad = a_grad[tensor];
+        float *restrict p_exp_avg = a_exp_avg[tensor];
+        float *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        float *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = p_param[i];
+            float grad = p_grad[i];
+            float exp_avg = p_exp_avg[i];
+            float exp_avg_sq = p_exp_avg_sq[i];
+            float max_exp_avg_sq = p_max_exp_avg_sq[i];
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = param;
+            p_exp_avg[i] = exp_avg;
+            p_exp_avg_sq[i] = exp_avg_sq;
+            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = p_param[i];
+            float grad = p_grad[i];
+            float exp_avg = p_exp_avg[i];
+            float exp_avg_sq = p_exp_avg_sq[i];
+            float max_exp_avg_sq = p_max_exp_avg_sq[i];
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = param;
+            p_exp_avg[i] = exp_avg;
+            p_exp_avg_sq[i] = exp_avg_sq;
+            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        }
+    }
+}
+
+/* weight_decay_amsgrad_maximize: weight_decay=on, amsgrad=on, maximize=on */
+void symopt_adamw_weight_decay_amsgrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_exp_avg, double *const *a_exp_avg_sq, double *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        const double step = steps[tensor];
+        const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
+        const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
+        const double c0 = (double)(fma(-lr, weight_decay, 1));
+        const double c1 = (double)(1 - beta1);
+        const double c2 = (double)(beta2);
+        const double c3 = (double)(1 - beta2);
+        const double c4 = (double)(c_2);
+        const double c5 = (double)(eps);
+        const double c6 = (double)(-lr/c_1);
+        double *restrict p_param = a_param[tensor];
+        double *restrict p_grad = a_grad[tensor];
+        double *restrict p_exp_avg = a_exp_avg[tensor];
+        double *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        double *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            double param = p_param[i];
+            double grad = p_grad[i];
+            double exp_avg = p_exp_avg[i];
+            double exp_avg_sq = p_exp_avg_sq[i];
+            double max_exp_avg_sq = p_max_exp_avg_sq[i];
+            double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+            exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+            p_param[i] = param;
+            p_exp_avg[i] = exp_avg;
+            p_exp_avg_sq[i] = exp_avg_sq;
+            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        }
+        for (int64_t i = split; i < end; ++i) {
+            double param = p_param[i];
+            double grad = p_grad[i];
+            double exp_avg = p_exp_avg[i];
+            double exp_avg_sq = p_exp_avg_sq[i];
+            double max_exp_avg_sq = p_max_exp_avg_sq[i];
+            double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -861,7 +1925,7 @@ void symopt_adamw_weight_decay_amsgrad_f64(int64_t n_chunks, const int64_t *chun
 }
 
 /* weight_decay_amsgrad_maximize: weight_decay=on, amsgrad=on, maximize=on */
-void symopt_adamw_weight_decay_amsgrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_exp_avg, float *const *a_exp_avg_sq, float *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, double lr, double beta1, double beta2, double eps, double weight_decay)
+void symopt_adamw_weight_decay_amsgrad_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_exp_avg, symopt_f16 *const *a_exp_avg_sq, symopt_f16 *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -876,20 +1940,21 @@ void symopt_adamw_weight_decay_amsgrad_maximize_f32(int64_t n_chunks, const int6
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
-        float *restrict p_param = a_param[tensor];
-        float *restrict p_grad = a_grad[tensor];
-        float *restrict p_exp_avg = a_exp_avg[tensor];
-        float *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
-        float *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_exp_avg = a_exp_avg[tensor];
+        symopt_f16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        symopt_f16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
         for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float max_exp_avg_sq = p_max_exp_avg_sq[i];
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+            float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
@@ -898,18 +1963,19 @@ void symopt_adamw_weight_decay_amsgrad_maximize_f32(int64_t n_chunks, const int6
             sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            p_param[i] = symopt_float_to_f16(param);
+            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
         }
         for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float max_exp_avg_sq = p_max_exp_avg_sq[i];
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+            float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
@@ -918,16 +1984,16 @@ void symopt_adamw_weight_decay_amsgrad_maximize_f32(int64_t n_chunks, const int6
             sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            p_param[i] = symopt_float_to_f16(param);
+            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
         }
     }
 }
 
 /* weight_decay_amsgrad_maximize: weight_decay=on, amsgrad=on, maximize=on */
-void symopt_adamw_weight_decay_amsgrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_exp_avg, double *const *a_exp_avg_sq, double *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, double lr, double beta1, double beta2, double eps, double weight_decay)
+void symopt_adamw_weight_decay_amsgrad_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_exp_avg, symopt_bf16 *const *a_exp_avg_sq, symopt_bf16 *const *a_max_exp_avg_sq, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double beta1, double beta2, double eps, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -935,59 +2001,61 @@ void symopt_adamw_weight_decay_amsgrad_maximize_f64(int64_t n_chunks, const int6
         const double step = steps[tensor];
         const double c_1 = 1 - pow(beta1, step);  /* bias correction of the first moment */
         const double c_2 = sqrt(1 - pow(beta2, step));  /* root of the bias correction of the second moment */
-        const double c0 = (double)(fma(-lr, weight_decay, 1));
-        const double c1 = (double)(1 - beta1);
-        const double c2 = (double)(beta2);
-        const double c3 = (double)(1 - beta2);
-        const double c4 = (double)(c_2);
-        const double c5 = (double)(eps);
-        const double c6 = (double)(-lr/c_1);
-        double *restrict p_param = a_param[tensor];
-        double *restrict p_grad = a_grad[tensor];
-        double *restrict p_exp_avg = a_exp_avg[tensor];
-        double *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
-        double *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
+        const float c0 = (float)(fma(-lr, weight_decay, 1));
+        const float c1 = (float)(1 - beta1);
+        const float c2 = (float)(beta2);
+        const float c3 = (float)(1 - beta2);
+        const float c4 = (float)(c_2);
+        const float c5 = (float)(eps);
+        const float c6 = (float)(-lr/c_1);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_exp_avg = a_exp_avg[tensor];
+        symopt_bf16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
+        symopt_bf16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
         for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double max_exp_avg_sq = p_max_exp_avg_sq[i];
-            double sigma;
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+            float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            p_param[i] = symopt_float_to_bf16(param);
+            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
         }
         for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double max_exp_avg_sq = p_max_exp_avg_sq[i];
-            double sigma;
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+            float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            p_param[i] = symopt_float_to_bf16(param);
+            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
         }
     }
 }

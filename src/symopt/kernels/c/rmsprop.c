@@ -25,9 +25,53 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
+
+/* float16 and bfloat16: stored in 16 bits, computed in float (torch's opmath type); every
+ * conversion from float rounds to nearest even, as c10's Half(float) / BFloat16(float) and
+ * ATen's vector conversions round. _Float16 where the compiler has it (F16C instructions under
+ * -march=native); otherwise, and for bfloat16 always, the same roundings by bit manipulation
+ * (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even). */
+static inline uint32_t symopt_bits(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
+static inline float symopt_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
+
+typedef uint16_t symopt_bf16;
+static inline float symopt_bf16_to_float(symopt_bf16 x) { return symopt_float((uint32_t)x << 16); }
+static inline symopt_bf16 symopt_float_to_bf16(float x)
+{
+    const uint32_t u = symopt_bits(x);
+    if (isnan(x)) return (symopt_bf16)0x7FC0;
+    return (symopt_bf16)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+#if defined(__FLT16_MAX__) && !defined(SYMOPT_NO_FLOAT16)
+typedef _Float16 symopt_f16;
+static inline float symopt_f16_to_float(symopt_f16 x) { return (float)x; }
+static inline symopt_f16 symopt_float_to_f16(float x) { return (symopt_f16)x; }
+#else
+typedef uint16_t symopt_f16;
+static inline float symopt_f16_to_float(symopt_f16 h)
+{
+    const uint32_t w = (uint32_t)h << 16, sign = w & 0x80000000u, two_w = w + w;
+    const float normalized = symopt_float((two_w >> 4) + (0xE0u << 23)) * 0x1.0p-112f;
+    const float denormalized = symopt_float((two_w >> 17) | (126u << 23)) - 0.5f;
+    return symopt_float(sign | (two_w < (1u << 27) ? symopt_bits(denormalized) : symopt_bits(normalized)));
+}
+static inline symopt_f16 symopt_float_to_f16(float x)
+{
+    float base = (fabsf(x) * 0x1.0p+112f) * 0x1.0p-110f;
+    const uint32_t w = symopt_bits(x), shl1_w = w + w, sign = w & 0x80000000u;
+    uint32_t bias = shl1_w & 0xFF000000u;
+    if (bias < 0x71000000u) bias = 0x71000000u;
+    base = symopt_float((bias >> 1) + 0x07800000u) + base;
+    const uint32_t bits = symopt_bits(base);
+    const uint32_t nonsign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
+    return (symopt_f16)((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
+}
+#endif
 
 /* plain: weight_decay=off, momentum=off, centered=off, maximize=off */
-void symopt_rmsprop_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, const double *steps, double lr, double alpha, double eps)
+void symopt_rmsprop_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -45,6 +89,7 @@ void symopt_rmsprop_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
             float grad = p_grad[i];
             float square_avg = p_square_avg[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
             sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
@@ -56,7 +101,7 @@ void symopt_rmsprop_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
 }
 
 /* plain: weight_decay=off, momentum=off, centered=off, maximize=off */
-void symopt_rmsprop_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, const double *steps, double lr, double alpha, double eps)
+void symopt_rmsprop_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -74,6 +119,7 @@ void symopt_rmsprop_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
             double grad = p_grad[i];
             double square_avg = p_square_avg[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
             sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
@@ -84,8 +130,68 @@ void symopt_rmsprop_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
     }
 }
 
+/* plain: weight_decay=off, momentum=off, centered=off, maximize=off */
+void symopt_rmsprop_plain_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_square_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(alpha)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float square_avg = symopt_f16_to_float(p_square_avg[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_square_avg[i] = symopt_float_to_f16(square_avg);
+        }
+    }
+}
+
+/* plain: weight_decay=off, momentum=off, centered=off, maximize=off */
+void symopt_rmsprop_plain_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_square_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(alpha)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+        }
+    }
+}
+
 /* maximize: weight_decay=off, momentum=off, centered=off, maximize=on */
-void symopt_rmsprop_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, const double *steps, double lr, double alpha, double eps)
+void symopt_rmsprop_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -103,6 +209,7 @@ void symopt_rmsprop_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_
             float grad = p_grad[i];
             float square_avg = p_square_avg[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
@@ -115,7 +222,7 @@ void symopt_rmsprop_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_
 }
 
 /* maximize: weight_decay=off, momentum=off, centered=off, maximize=on */
-void symopt_rmsprop_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, const double *steps, double lr, double alpha, double eps)
+void symopt_rmsprop_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -133,6 +240,7 @@ void symopt_rmsprop_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_
             double grad = p_grad[i];
             double square_avg = p_square_avg[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
@@ -140,12 +248,74 @@ void symopt_rmsprop_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_
             param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
+        }
+    }
+}
+
+/* maximize: weight_decay=off, momentum=off, centered=off, maximize=on */
+void symopt_rmsprop_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_square_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(alpha)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float square_avg = symopt_f16_to_float(p_square_avg[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_square_avg[i] = symopt_float_to_f16(square_avg);
+        }
+    }
+}
+
+/* maximize: weight_decay=off, momentum=off, centered=off, maximize=on */
+void symopt_rmsprop_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_square_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(alpha)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_square_avg[i] = symopt_float_to_bf16(square_avg);
         }
     }
 }
 
 /* centered: weight_decay=off, momentum=off, centered=on, maximize=off */
-void symopt_rmsprop_centered_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_grad_avg, const double *steps, double lr, double alpha, double eps)
+void symopt_rmsprop_centered_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_grad_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -165,6 +335,7 @@ void symopt_rmsprop_centered_f32(int64_t n_chunks, const int64_t *chunks, int n_
             float square_avg = p_square_avg[i];
             float grad_avg = p_grad_avg[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
@@ -178,7 +349,7 @@ void symopt_rmsprop_centered_f32(int64_t n_chunks, const int64_t *chunks, int n_
 }
 
 /* centered: weight_decay=off, momentum=off, centered=on, maximize=off */
-void symopt_rmsprop_centered_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_grad_avg, const double *steps, double lr, double alpha, double eps)
+void symopt_rmsprop_centered_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_grad_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -198,6 +369,145 @@ void symopt_rmsprop_centered_f64(int64_t n_chunks, const int64_t *chunks, int n_
             double square_avg = p_square_avg[i];
             double grad_avg = p_grad_avg[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            p_param[i] = param;
+            p_square_avg[i] = square_avg;
+            p_grad_avg[i] = grad_avg;
+        }
+    }
+}
+
+/* centered: weight_decay=off, momentum=off, centered=on, maximize=off */
+void symopt_rmsprop_centered_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_square_avg, symopt_f16 *const *a_grad_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(alpha)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float square_avg = symopt_f16_to_float(p_square_avg[i]);
+            float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_square_avg[i] = symopt_float_to_f16(square_avg);
+            p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+        }
+    }
+}
+
+/* centered: weight_decay=off, momentum=off, centered=on, maximize=off */
+void symopt_rmsprop_centered_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_square_avg, symopt_bf16 *const *a_grad_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(alpha)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_bf16 *restrict p_grad_avg = a_grad_avg[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+            float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+        }
+    }
+}
+
+/* centered_maximize: weight_decay=off, momentum=off, centered=on, maximize=on */
+void symopt_rmsprop_centered_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_grad_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = (float)(alpha);
+        const float c1 = (float)(1 - alpha);
+        const float c2 = (float)(eps);
+        const float c3 = (float)(-lr);
+        float *restrict p_param = a_param[tensor];
+        float *restrict p_grad = a_grad[tensor];
+        float *restrict p_square_avg = a_square_avg[tensor];
+        float *restrict p_grad_avg = a_grad_avg[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = p_param[i];
+            float grad = p_grad[i];
+            float square_avg = p_square_avg[i];
+            float grad_avg = p_grad_avg[i];
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            p_param[i] = param;
+            p_square_avg[i] = square_avg;
+            p_grad_avg[i] = grad_avg;
+        }
+    }
+}
+
+/* centered_maximize: weight_decay=off, momentum=off, centered=on, maximize=on */
+void symopt_rmsprop_centered_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_grad_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const double c0 = (double)(alpha);
+        const double c1 = (double)(1 - alpha);
+        const double c2 = (double)(eps);
+        const double c3 = (double)(-lr);
+        double *restrict p_param = a_param[tensor];
+        double *restrict p_grad = a_grad[tensor];
+        double *restrict p_square_avg = a_square_avg[tensor];
+        double *restrict p_grad_avg = a_grad_avg[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            double param = p_param[i];
+            double grad = p_grad[i];
+            double square_avg = p_square_avg[i];
+            double grad_avg = p_grad_avg[i];
+            double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
@@ -211,75 +521,77 @@ void symopt_rmsprop_centered_f64(int64_t n_chunks, const int64_t *chunks, int n_
 }
 
 /* centered_maximize: weight_decay=off, momentum=off, centered=on, maximize=on */
-void symopt_rmsprop_centered_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_grad_avg, const double *steps, double lr, double alpha, double eps)
+void symopt_rmsprop_centered_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_square_avg, symopt_f16 *const *a_grad_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
-        const float c0 = (float)(alpha);
-        const float c1 = (float)(1 - alpha);
-        const float c2 = (float)(eps);
-        const float c3 = (float)(-lr);
-        float *restrict p_param = a_param[tensor];
-        float *restrict p_grad = a_grad[tensor];
-        float *restrict p_square_avg = a_square_avg[tensor];
-        float *restrict p_grad_avg = a_grad_avg[tensor];
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(alpha)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
         for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float grad_avg = p_grad_avg[i];
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float square_avg = symopt_f16_to_float(p_square_avg[i]);
+            float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
             sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
+            p_param[i] = symopt_float_to_f16(param);
+            p_square_avg[i] = symopt_float_to_f16(square_avg);
+            p_grad_avg[i] = symopt_float_to_f16(grad_avg);
         }
     }
 }
 
 /* centered_maximize: weight_decay=off, momentum=off, centered=on, maximize=on */
-void symopt_rmsprop_centered_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_grad_avg, const double *steps, double lr, double alpha, double eps)
+void symopt_rmsprop_centered_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_square_avg, symopt_bf16 *const *a_grad_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
-        const double c0 = (double)(alpha);
-        const double c1 = (double)(1 - alpha);
-        const double c2 = (double)(eps);
-        const double c3 = (double)(-lr);
-        double *restrict p_param = a_param[tensor];
-        double *restrict p_grad = a_grad[tensor];
-        double *restrict p_square_avg = a_square_avg[tensor];
-        double *restrict p_grad_avg = a_grad_avg[tensor];
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(alpha)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_bf16 *restrict p_grad_avg = a_grad_avg[tensor];
         for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double grad_avg = p_grad_avg[i];
-            double sigma;
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+            float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
             sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
+            p_param[i] = symopt_float_to_bf16(param);
+            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
         }
     }
 }
 
 /* momentum: weight_decay=off, momentum=on, centered=off, maximize=off */
-void symopt_rmsprop_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_momentum_buffer, const double *steps, double lr, double alpha, double eps, double momentum)
+void symopt_rmsprop_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -300,6 +612,7 @@ void symopt_rmsprop_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_
             float square_avg = p_square_avg[i];
             float momentum_buffer = p_momentum_buffer[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
             sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
@@ -313,7 +626,7 @@ void symopt_rmsprop_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_
 }
 
 /* momentum: weight_decay=off, momentum=on, centered=off, maximize=off */
-void symopt_rmsprop_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_momentum_buffer, const double *steps, double lr, double alpha, double eps, double momentum)
+void symopt_rmsprop_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -334,6 +647,7 @@ void symopt_rmsprop_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_
             double square_avg = p_square_avg[i];
             double momentum_buffer = p_momentum_buffer[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
             sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
@@ -346,8 +660,78 @@ void symopt_rmsprop_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_
     }
 }
 
+/* momentum: weight_decay=off, momentum=on, centered=off, maximize=off */
+void symopt_rmsprop_momentum_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_square_avg, symopt_f16 *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(alpha)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float square_avg = symopt_f16_to_float(p_square_avg[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_square_avg[i] = symopt_float_to_f16(square_avg);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum: weight_decay=off, momentum=on, centered=off, maximize=off */
+void symopt_rmsprop_momentum_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_square_avg, symopt_bf16 *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(alpha)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
 /* momentum_maximize: weight_decay=off, momentum=on, centered=off, maximize=on */
-void symopt_rmsprop_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_momentum_buffer, const double *steps, double lr, double alpha, double eps, double momentum)
+void symopt_rmsprop_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -368,6 +752,7 @@ void symopt_rmsprop_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunk
             float square_avg = p_square_avg[i];
             float momentum_buffer = p_momentum_buffer[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
@@ -382,7 +767,7 @@ void symopt_rmsprop_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunk
 }
 
 /* momentum_maximize: weight_decay=off, momentum=on, centered=off, maximize=on */
-void symopt_rmsprop_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_momentum_buffer, const double *steps, double lr, double alpha, double eps, double momentum)
+void symopt_rmsprop_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -403,6 +788,7 @@ void symopt_rmsprop_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunk
             double square_avg = p_square_avg[i];
             double momentum_buffer = p_momentum_buffer[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
@@ -412,12 +798,84 @@ void symopt_rmsprop_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunk
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_momentum_buffer[i] = momentum_buffer;
+        }
+    }
+}
+
+/* momentum_maximize: weight_decay=off, momentum=on, centered=off, maximize=on */
+void symopt_rmsprop_momentum_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_square_avg, symopt_f16 *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(alpha)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float square_avg = symopt_f16_to_float(p_square_avg[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_square_avg[i] = symopt_float_to_f16(square_avg);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_maximize: weight_decay=off, momentum=on, centered=off, maximize=on */
+void symopt_rmsprop_momentum_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_square_avg, symopt_bf16 *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(alpha)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
         }
     }
 }
 
 /* momentum_centered: weight_decay=off, momentum=on, centered=on, maximize=off */
-void symopt_rmsprop_momentum_centered_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_grad_avg, float *const *a_momentum_buffer, const double *steps, double lr, double alpha, double eps, double momentum)
+void symopt_rmsprop_momentum_centered_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_grad_avg, float *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -440,6 +898,7 @@ void symopt_rmsprop_momentum_centered_f32(int64_t n_chunks, const int64_t *chunk
             float grad_avg = p_grad_avg[i];
             float momentum_buffer = p_momentum_buffer[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
@@ -455,7 +914,7 @@ void symopt_rmsprop_momentum_centered_f32(int64_t n_chunks, const int64_t *chunk
 }
 
 /* momentum_centered: weight_decay=off, momentum=on, centered=on, maximize=off */
-void symopt_rmsprop_momentum_centered_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_grad_avg, double *const *a_momentum_buffer, const double *steps, double lr, double alpha, double eps, double momentum)
+void symopt_rmsprop_momentum_centered_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_grad_avg, double *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -478,6 +937,165 @@ void symopt_rmsprop_momentum_centered_f64(int64_t n_chunks, const int64_t *chunk
             double grad_avg = p_grad_avg[i];
             double momentum_buffer = p_momentum_buffer[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fma(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = param;
+            p_square_avg[i] = square_avg;
+            p_grad_avg[i] = grad_avg;
+            p_momentum_buffer[i] = momentum_buffer;
+        }
+    }
+}
+
+/* momentum_centered: weight_decay=off, momentum=on, centered=on, maximize=off */
+void symopt_rmsprop_momentum_centered_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_square_avg, symopt_f16 *const *a_grad_avg, symopt_f16 *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(alpha)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float square_avg = symopt_f16_to_float(p_square_avg[i]);
+            float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_square_avg[i] = symopt_float_to_f16(square_avg);
+            p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_centered: weight_decay=off, momentum=on, centered=on, maximize=off */
+void symopt_rmsprop_momentum_centered_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_square_avg, symopt_bf16 *const *a_grad_avg, symopt_bf16 *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(alpha)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_bf16 *restrict p_grad_avg = a_grad_avg[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+            float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_centered_maximize: weight_decay=off, momentum=on, centered=on, maximize=on */
+void symopt_rmsprop_momentum_centered_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_grad_avg, float *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = (float)(alpha);
+        const float c1 = (float)(1 - alpha);
+        const float c2 = (float)(eps);
+        const float c3 = (float)(momentum);
+        const float c4 = (float)(-lr);
+        float *restrict p_param = a_param[tensor];
+        float *restrict p_grad = a_grad[tensor];
+        float *restrict p_square_avg = a_square_avg[tensor];
+        float *restrict p_grad_avg = a_grad_avg[tensor];
+        float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = p_param[i];
+            float grad = p_grad[i];
+            float square_avg = p_square_avg[i];
+            float grad_avg = p_grad_avg[i];
+            float momentum_buffer = p_momentum_buffer[i];
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = param;
+            p_square_avg[i] = square_avg;
+            p_grad_avg[i] = grad_avg;
+            p_momentum_buffer[i] = momentum_buffer;
+        }
+    }
+}
+
+/* momentum_centered_maximize: weight_decay=off, momentum=on, centered=on, maximize=on */
+void symopt_rmsprop_momentum_centered_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_grad_avg, double *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const double c0 = (double)(alpha);
+        const double c1 = (double)(1 - alpha);
+        const double c2 = (double)(eps);
+        const double c3 = (double)(momentum);
+        const double c4 = (double)(-lr);
+        double *restrict p_param = a_param[tensor];
+        double *restrict p_grad = a_grad[tensor];
+        double *restrict p_square_avg = a_square_avg[tensor];
+        double *restrict p_grad_avg = a_grad_avg[tensor];
+        double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            double param = p_param[i];
+            double grad = p_grad[i];
+            double square_avg = p_square_avg[i];
+            double grad_avg = p_grad_avg[i];
+            double momentum_buffer = p_momentum_buffer[i];
+            double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
@@ -493,29 +1111,30 @@ void symopt_rmsprop_momentum_centered_f64(int64_t n_chunks, const int64_t *chunk
 }
 
 /* momentum_centered_maximize: weight_decay=off, momentum=on, centered=on, maximize=on */
-void symopt_rmsprop_momentum_centered_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_grad_avg, float *const *a_momentum_buffer, const double *steps, double lr, double alpha, double eps, double momentum)
+void symopt_rmsprop_momentum_centered_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_square_avg, symopt_f16 *const *a_grad_avg, symopt_f16 *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
-        const float c0 = (float)(alpha);
-        const float c1 = (float)(1 - alpha);
-        const float c2 = (float)(eps);
-        const float c3 = (float)(momentum);
-        const float c4 = (float)(-lr);
-        float *restrict p_param = a_param[tensor];
-        float *restrict p_grad = a_grad[tensor];
-        float *restrict p_square_avg = a_square_avg[tensor];
-        float *restrict p_grad_avg = a_grad_avg[tensor];
-        float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(alpha)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float grad_avg = p_grad_avg[i];
-            float momentum_buffer = p_momentum_buffer[i];
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float square_avg = symopt_f16_to_float(p_square_avg[i]);
+            float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
@@ -523,55 +1142,56 @@ void symopt_rmsprop_momentum_centered_maximize_f32(int64_t n_chunks, const int64
             sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
             momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
             param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+            p_param[i] = symopt_float_to_f16(param);
+            p_square_avg[i] = symopt_float_to_f16(square_avg);
+            p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
         }
     }
 }
 
 /* momentum_centered_maximize: weight_decay=off, momentum=on, centered=on, maximize=on */
-void symopt_rmsprop_momentum_centered_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_grad_avg, double *const *a_momentum_buffer, const double *steps, double lr, double alpha, double eps, double momentum)
+void symopt_rmsprop_momentum_centered_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_square_avg, symopt_bf16 *const *a_grad_avg, symopt_bf16 *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
-        const double c0 = (double)(alpha);
-        const double c1 = (double)(1 - alpha);
-        const double c2 = (double)(eps);
-        const double c3 = (double)(momentum);
-        const double c4 = (double)(-lr);
-        double *restrict p_param = a_param[tensor];
-        double *restrict p_grad = a_grad[tensor];
-        double *restrict p_square_avg = a_square_avg[tensor];
-        double *restrict p_grad_avg = a_grad_avg[tensor];
-        double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(alpha)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_bf16 *restrict p_grad_avg = a_grad_avg[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double grad_avg = p_grad_avg[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            double sigma;
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+            float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
             sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
             momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fma(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
         }
     }
 }
 
 /* weight_decay: weight_decay=on, momentum=off, centered=off, maximize=off */
-void symopt_rmsprop_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, const double *steps, double lr, double alpha, double eps, double weight_decay)
+void symopt_rmsprop_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -590,6 +1210,7 @@ void symopt_rmsprop_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, in
             float grad = p_grad[i];
             float square_avg = p_square_avg[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
@@ -602,7 +1223,7 @@ void symopt_rmsprop_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, in
 }
 
 /* weight_decay: weight_decay=on, momentum=off, centered=off, maximize=off */
-void symopt_rmsprop_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, const double *steps, double lr, double alpha, double eps, double weight_decay)
+void symopt_rmsprop_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -621,6 +1242,7 @@ void symopt_rmsprop_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, in
             double grad = p_grad[i];
             double square_avg = p_square_avg[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
@@ -632,8 +1254,72 @@ void symopt_rmsprop_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, in
     }
 }
 
+/* weight_decay: weight_decay=on, momentum=off, centered=off, maximize=off */
+void symopt_rmsprop_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_square_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(alpha)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float square_avg = symopt_f16_to_float(p_square_avg[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_square_avg[i] = symopt_float_to_f16(square_avg);
+        }
+    }
+}
+
+/* weight_decay: weight_decay=on, momentum=off, centered=off, maximize=off */
+void symopt_rmsprop_weight_decay_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_square_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(alpha)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+        }
+    }
+}
+
 /* weight_decay_maximize: weight_decay=on, momentum=off, centered=off, maximize=on */
-void symopt_rmsprop_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, const double *steps, double lr, double alpha, double eps, double weight_decay)
+void symopt_rmsprop_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -652,6 +1338,7 @@ void symopt_rmsprop_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *c
             float grad = p_grad[i];
             float square_avg = p_square_avg[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
@@ -665,7 +1352,7 @@ void symopt_rmsprop_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *c
 }
 
 /* weight_decay_maximize: weight_decay=on, momentum=off, centered=off, maximize=on */
-void symopt_rmsprop_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, const double *steps, double lr, double alpha, double eps, double weight_decay)
+void symopt_rmsprop_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -684,6 +1371,7 @@ void symopt_rmsprop_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *c
             double grad = p_grad[i];
             double square_avg = p_square_avg[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
@@ -692,12 +1380,78 @@ void symopt_rmsprop_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *c
             param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
             p_param[i] = param;
             p_square_avg[i] = square_avg;
+        }
+    }
+}
+
+/* weight_decay_maximize: weight_decay=on, momentum=off, centered=off, maximize=on */
+void symopt_rmsprop_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_square_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(alpha)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float square_avg = symopt_f16_to_float(p_square_avg[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_square_avg[i] = symopt_float_to_f16(square_avg);
+        }
+    }
+}
+
+/* weight_decay_maximize: weight_decay=on, momentum=off, centered=off, maximize=on */
+void symopt_rmsprop_weight_decay_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_square_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(alpha)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_square_avg[i] = symopt_float_to_bf16(square_avg);
         }
     }
 }
 
 /* weight_decay_centered: weight_decay=on, momentum=off, centered=on, maximize=off */
-void symopt_rmsprop_weight_decay_centered_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_grad_avg, const double *steps, double lr, double alpha, double eps, double weight_decay)
+void symopt_rmsprop_weight_decay_centered_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_grad_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -718,6 +1472,7 @@ void symopt_rmsprop_weight_decay_centered_f32(int64_t n_chunks, const int64_t *c
             float square_avg = p_square_avg[i];
             float grad_avg = p_grad_avg[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
@@ -732,7 +1487,7 @@ void symopt_rmsprop_weight_decay_centered_f32(int64_t n_chunks, const int64_t *c
 }
 
 /* weight_decay_centered: weight_decay=on, momentum=off, centered=on, maximize=off */
-void symopt_rmsprop_weight_decay_centered_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_grad_avg, const double *steps, double lr, double alpha, double eps, double weight_decay)
+void symopt_rmsprop_weight_decay_centered_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_grad_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -753,6 +1508,153 @@ void symopt_rmsprop_weight_decay_centered_f64(int64_t n_chunks, const int64_t *c
             double square_avg = p_square_avg[i];
             double grad_avg = p_grad_avg[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma((c2 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            p_param[i] = param;
+            p_square_avg[i] = square_avg;
+            p_grad_avg[i] = grad_avg;
+        }
+    }
+}
+
+/* weight_decay_centered: weight_decay=on, momentum=off, centered=on, maximize=off */
+void symopt_rmsprop_weight_decay_centered_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_square_avg, symopt_f16 *const *a_grad_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(alpha)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float square_avg = symopt_f16_to_float(p_square_avg[i]);
+            float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_square_avg[i] = symopt_float_to_f16(square_avg);
+            p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+        }
+    }
+}
+
+/* weight_decay_centered: weight_decay=on, momentum=off, centered=on, maximize=off */
+void symopt_rmsprop_weight_decay_centered_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_square_avg, symopt_bf16 *const *a_grad_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(alpha)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_bf16 *restrict p_grad_avg = a_grad_avg[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+            float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+        }
+    }
+}
+
+/* weight_decay_centered_maximize: weight_decay=on, momentum=off, centered=on, maximize=on */
+void symopt_rmsprop_weight_decay_centered_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_grad_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = (float)(weight_decay);
+        const float c1 = (float)(alpha);
+        const float c2 = (float)(1 - alpha);
+        const float c3 = (float)(eps);
+        const float c4 = (float)(-lr);
+        float *restrict p_param = a_param[tensor];
+        float *restrict p_grad = a_grad[tensor];
+        float *restrict p_square_avg = a_square_avg[tensor];
+        float *restrict p_grad_avg = a_grad_avg[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = p_param[i];
+            float grad = p_grad[i];
+            float square_avg = p_square_avg[i];
+            float grad_avg = p_grad_avg[i];
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+            p_param[i] = param;
+            p_square_avg[i] = square_avg;
+            p_grad_avg[i] = grad_avg;
+        }
+    }
+}
+
+/* weight_decay_centered_maximize: weight_decay=on, momentum=off, centered=on, maximize=on */
+void symopt_rmsprop_weight_decay_centered_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_grad_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const double c0 = (double)(weight_decay);
+        const double c1 = (double)(alpha);
+        const double c2 = (double)(1 - alpha);
+        const double c3 = (double)(eps);
+        const double c4 = (double)(-lr);
+        double *restrict p_param = a_param[tensor];
+        double *restrict p_grad = a_grad[tensor];
+        double *restrict p_square_avg = a_square_avg[tensor];
+        double *restrict p_grad_avg = a_grad_avg[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            double param = p_param[i];
+            double grad = p_grad[i];
+            double square_avg = p_square_avg[i];
+            double grad_avg = p_grad_avg[i];
+            double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma((c2 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
@@ -767,27 +1669,28 @@ void symopt_rmsprop_weight_decay_centered_f64(int64_t n_chunks, const int64_t *c
 }
 
 /* weight_decay_centered_maximize: weight_decay=on, momentum=off, centered=on, maximize=on */
-void symopt_rmsprop_weight_decay_centered_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_grad_avg, const double *steps, double lr, double alpha, double eps, double weight_decay)
+void symopt_rmsprop_weight_decay_centered_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_square_avg, symopt_f16 *const *a_grad_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
-        const float c0 = (float)(weight_decay);
-        const float c1 = (float)(alpha);
-        const float c2 = (float)(1 - alpha);
-        const float c3 = (float)(eps);
-        const float c4 = (float)(-lr);
-        float *restrict p_param = a_param[tensor];
-        float *restrict p_grad = a_grad[tensor];
-        float *restrict p_square_avg = a_square_avg[tensor];
-        float *restrict p_grad_avg = a_grad_avg[tensor];
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(alpha)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
         for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float grad_avg = p_grad_avg[i];
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float square_avg = symopt_f16_to_float(p_square_avg[i]);
+            float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
@@ -795,51 +1698,52 @@ void symopt_rmsprop_weight_decay_centered_maximize_f32(int64_t n_chunks, const i
             sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
             sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
+            p_param[i] = symopt_float_to_f16(param);
+            p_square_avg[i] = symopt_float_to_f16(square_avg);
+            p_grad_avg[i] = symopt_float_to_f16(grad_avg);
         }
     }
 }
 
 /* weight_decay_centered_maximize: weight_decay=on, momentum=off, centered=on, maximize=on */
-void symopt_rmsprop_weight_decay_centered_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_grad_avg, const double *steps, double lr, double alpha, double eps, double weight_decay)
+void symopt_rmsprop_weight_decay_centered_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_square_avg, symopt_bf16 *const *a_grad_avg, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
-        const double c0 = (double)(weight_decay);
-        const double c1 = (double)(alpha);
-        const double c2 = (double)(1 - alpha);
-        const double c3 = (double)(eps);
-        const double c4 = (double)(-lr);
-        double *restrict p_param = a_param[tensor];
-        double *restrict p_grad = a_grad[tensor];
-        double *restrict p_square_avg = a_square_avg[tensor];
-        double *restrict p_grad_avg = a_grad_avg[tensor];
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(alpha)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_bf16 *restrict p_grad_avg = a_grad_avg[tensor];
         for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double grad_avg = p_grad_avg[i];
-            double sigma;
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+            float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma((c2 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
             sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
+            p_param[i] = symopt_float_to_bf16(param);
+            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
         }
     }
 }
 
 /* weight_decay_momentum: weight_decay=on, momentum=on, centered=off, maximize=off */
-void symopt_rmsprop_weight_decay_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_momentum_buffer, const double *steps, double lr, double alpha, double eps, double weight_decay, double momentum)
+void symopt_rmsprop_weight_decay_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -861,6 +1765,7 @@ void symopt_rmsprop_weight_decay_momentum_f32(int64_t n_chunks, const int64_t *c
             float square_avg = p_square_avg[i];
             float momentum_buffer = p_momentum_buffer[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
@@ -875,7 +1780,7 @@ void symopt_rmsprop_weight_decay_momentum_f32(int64_t n_chunks, const int64_t *c
 }
 
 /* weight_decay_momentum: weight_decay=on, momentum=on, centered=off, maximize=off */
-void symopt_rmsprop_weight_decay_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_momentum_buffer, const double *steps, double lr, double alpha, double eps, double weight_decay, double momentum)
+void symopt_rmsprop_weight_decay_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -897,6 +1802,7 @@ void symopt_rmsprop_weight_decay_momentum_f64(int64_t n_chunks, const int64_t *c
             double square_avg = p_square_avg[i];
             double momentum_buffer = p_momentum_buffer[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
@@ -910,8 +1816,82 @@ void symopt_rmsprop_weight_decay_momentum_f64(int64_t n_chunks, const int64_t *c
     }
 }
 
+/* weight_decay_momentum: weight_decay=on, momentum=on, centered=off, maximize=off */
+void symopt_rmsprop_weight_decay_momentum_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_square_avg, symopt_f16 *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(alpha)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c5 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float square_avg = symopt_f16_to_float(p_square_avg[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_square_avg[i] = symopt_float_to_f16(square_avg);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* weight_decay_momentum: weight_decay=on, momentum=on, centered=off, maximize=off */
+void symopt_rmsprop_weight_decay_momentum_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_square_avg, symopt_bf16 *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(alpha)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c5 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
 /* weight_decay_momentum_maximize: weight_decay=on, momentum=on, centered=off, maximize=on */
-void symopt_rmsprop_weight_decay_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_momentum_buffer, const double *steps, double lr, double alpha, double eps, double weight_decay, double momentum)
+void symopt_rmsprop_weight_decay_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -933,6 +1913,7 @@ void symopt_rmsprop_weight_decay_momentum_maximize_f32(int64_t n_chunks, const i
             float square_avg = p_square_avg[i];
             float momentum_buffer = p_momentum_buffer[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
@@ -948,7 +1929,7 @@ void symopt_rmsprop_weight_decay_momentum_maximize_f32(int64_t n_chunks, const i
 }
 
 /* weight_decay_momentum_maximize: weight_decay=on, momentum=on, centered=off, maximize=on */
-void symopt_rmsprop_weight_decay_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_momentum_buffer, const double *steps, double lr, double alpha, double eps, double weight_decay, double momentum)
+void symopt_rmsprop_weight_decay_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -970,6 +1951,7 @@ void symopt_rmsprop_weight_decay_momentum_maximize_f64(int64_t n_chunks, const i
             double square_avg = p_square_avg[i];
             double momentum_buffer = p_momentum_buffer[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
@@ -980,12 +1962,88 @@ void symopt_rmsprop_weight_decay_momentum_maximize_f64(int64_t n_chunks, const i
             p_param[i] = param;
             p_square_avg[i] = square_avg;
             p_momentum_buffer[i] = momentum_buffer;
+        }
+    }
+}
+
+/* weight_decay_momentum_maximize: weight_decay=on, momentum=on, centered=off, maximize=on */
+void symopt_rmsprop_weight_decay_momentum_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_square_avg, symopt_f16 *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(alpha)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c5 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float square_avg = symopt_f16_to_float(p_square_avg[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_square_avg[i] = symopt_float_to_f16(square_avg);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* weight_decay_momentum_maximize: weight_decay=on, momentum=on, centered=off, maximize=on */
+void symopt_rmsprop_weight_decay_momentum_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_square_avg, symopt_bf16 *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(alpha)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c5 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
         }
     }
 }
 
 /* weight_decay_momentum_centered: weight_decay=on, momentum=on, centered=on, maximize=off */
-void symopt_rmsprop_weight_decay_momentum_centered_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_grad_avg, float *const *a_momentum_buffer, const double *steps, double lr, double alpha, double eps, double weight_decay, double momentum)
+void symopt_rmsprop_weight_decay_momentum_centered_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_grad_avg, float *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -1009,6 +2067,7 @@ void symopt_rmsprop_weight_decay_momentum_centered_f32(int64_t n_chunks, const i
             float grad_avg = p_grad_avg[i];
             float momentum_buffer = p_momentum_buffer[i];
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
@@ -1025,7 +2084,7 @@ void symopt_rmsprop_weight_decay_momentum_centered_f32(int64_t n_chunks, const i
 }
 
 /* weight_decay_momentum_centered: weight_decay=on, momentum=on, centered=on, maximize=off */
-void symopt_rmsprop_weight_decay_momentum_centered_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_grad_avg, double *const *a_momentum_buffer, const double *steps, double lr, double alpha, double eps, double weight_decay, double momentum)
+void symopt_rmsprop_weight_decay_momentum_centered_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_grad_avg, double *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -1049,6 +2108,173 @@ void symopt_rmsprop_weight_decay_momentum_centered_f64(int64_t n_chunks, const i
             double grad_avg = p_grad_avg[i];
             double momentum_buffer = p_momentum_buffer[i];
             double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma((c2 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = param;
+            p_square_avg[i] = square_avg;
+            p_grad_avg[i] = grad_avg;
+            p_momentum_buffer[i] = momentum_buffer;
+        }
+    }
+}
+
+/* weight_decay_momentum_centered: weight_decay=on, momentum=on, centered=on, maximize=off */
+void symopt_rmsprop_weight_decay_momentum_centered_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_square_avg, symopt_f16 *const *a_grad_avg, symopt_f16 *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(alpha)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c5 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float square_avg = symopt_f16_to_float(p_square_avg[i]);
+            float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_square_avg[i] = symopt_float_to_f16(square_avg);
+            p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* weight_decay_momentum_centered: weight_decay=on, momentum=on, centered=on, maximize=off */
+void symopt_rmsprop_weight_decay_momentum_centered_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_square_avg, symopt_bf16 *const *a_grad_avg, symopt_bf16 *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(alpha)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c5 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_bf16 *restrict p_grad_avg = a_grad_avg[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+            float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
+/* weight_decay_momentum_centered_maximize: weight_decay=on, momentum=on, centered=on, maximize=on */
+void symopt_rmsprop_weight_decay_momentum_centered_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_grad_avg, float *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = (float)(weight_decay);
+        const float c1 = (float)(alpha);
+        const float c2 = (float)(1 - alpha);
+        const float c3 = (float)(eps);
+        const float c4 = (float)(momentum);
+        const float c5 = (float)(-lr);
+        float *restrict p_param = a_param[tensor];
+        float *restrict p_grad = a_grad[tensor];
+        float *restrict p_square_avg = a_square_avg[tensor];
+        float *restrict p_grad_avg = a_grad_avg[tensor];
+        float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            float param = p_param[i];
+            float grad = p_grad[i];
+            float square_avg = p_square_avg[i];
+            float grad_avg = p_grad_avg[i];
+            float momentum_buffer = p_momentum_buffer[i];
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = param;
+            p_square_avg[i] = square_avg;
+            p_grad_avg[i] = grad_avg;
+            p_momentum_buffer[i] = momentum_buffer;
+        }
+    }
+}
+
+/* weight_decay_momentum_centered_maximize: weight_decay=on, momentum=on, centered=on, maximize=on */
+void symopt_rmsprop_weight_decay_momentum_centered_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_grad_avg, double *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const double c0 = (double)(weight_decay);
+        const double c1 = (double)(alpha);
+        const double c2 = (double)(1 - alpha);
+        const double c3 = (double)(eps);
+        const double c4 = (double)(momentum);
+        const double c5 = (double)(-lr);
+        double *restrict p_param = a_param[tensor];
+        double *restrict p_grad = a_grad[tensor];
+        double *restrict p_square_avg = a_square_avg[tensor];
+        double *restrict p_grad_avg = a_grad_avg[tensor];
+        double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        for (int64_t i = begin; i < end; ++i) {
+            double param = p_param[i];
+            double grad = p_grad[i];
+            double square_avg = p_square_avg[i];
+            double grad_avg = p_grad_avg[i];
+            double momentum_buffer = p_momentum_buffer[i];
+            double sigma;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma((c2 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
@@ -1065,30 +2291,31 @@ void symopt_rmsprop_weight_decay_momentum_centered_f64(int64_t n_chunks, const i
 }
 
 /* weight_decay_momentum_centered_maximize: weight_decay=on, momentum=on, centered=on, maximize=on */
-void symopt_rmsprop_weight_decay_momentum_centered_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_square_avg, float *const *a_grad_avg, float *const *a_momentum_buffer, const double *steps, double lr, double alpha, double eps, double weight_decay, double momentum)
+void symopt_rmsprop_weight_decay_momentum_centered_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_square_avg, symopt_f16 *const *a_grad_avg, symopt_f16 *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
-        const float c0 = (float)(weight_decay);
-        const float c1 = (float)(alpha);
-        const float c2 = (float)(1 - alpha);
-        const float c3 = (float)(eps);
-        const float c4 = (float)(momentum);
-        const float c5 = (float)(-lr);
-        float *restrict p_param = a_param[tensor];
-        float *restrict p_grad = a_grad[tensor];
-        float *restrict p_square_avg = a_square_avg[tensor];
-        float *restrict p_grad_avg = a_grad_avg[tensor];
-        float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(alpha)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
+        const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c5 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float grad_avg = p_grad_avg[i];
-            float momentum_buffer = p_momentum_buffer[i];
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float square_avg = symopt_f16_to_float(p_square_avg[i]);
+            float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
             float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
@@ -1097,51 +2324,52 @@ void symopt_rmsprop_weight_decay_momentum_centered_maximize_f32(int64_t n_chunks
             sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
             momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
             param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+            p_param[i] = symopt_float_to_f16(param);
+            p_square_avg[i] = symopt_float_to_f16(square_avg);
+            p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
         }
     }
 }
 
 /* weight_decay_momentum_centered_maximize: weight_decay=on, momentum=on, centered=on, maximize=on */
-void symopt_rmsprop_weight_decay_momentum_centered_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_square_avg, double *const *a_grad_avg, double *const *a_momentum_buffer, const double *steps, double lr, double alpha, double eps, double weight_decay, double momentum)
+void symopt_rmsprop_weight_decay_momentum_centered_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_square_avg, symopt_bf16 *const *a_grad_avg, symopt_bf16 *const *a_momentum_buffer, const double *steps, const float *grad_scale, double lr, double alpha, double eps, double weight_decay, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
-        const double c0 = (double)(weight_decay);
-        const double c1 = (double)(alpha);
-        const double c2 = (double)(1 - alpha);
-        const double c3 = (double)(eps);
-        const double c4 = (double)(momentum);
-        const double c5 = (double)(-lr);
-        double *restrict p_param = a_param[tensor];
-        double *restrict p_grad = a_grad[tensor];
-        double *restrict p_square_avg = a_square_avg[tensor];
-        double *restrict p_grad_avg = a_grad_avg[tensor];
-        double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(alpha)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
+        const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c5 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
+        symopt_bf16 *restrict p_grad_avg = a_grad_avg[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double grad_avg = p_grad_avg[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            double sigma;
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+            float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            float sigma;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma((c2 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
             sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
             momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
         }
     }
 }

@@ -27,9 +27,53 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
+
+/* float16 and bfloat16: stored in 16 bits, computed in float (torch's opmath type); every
+ * conversion from float rounds to nearest even, as c10's Half(float) / BFloat16(float) and
+ * ATen's vector conversions round. _Float16 where the compiler has it (F16C instructions under
+ * -march=native); otherwise, and for bfloat16 always, the same roundings by bit manipulation
+ * (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even). */
+static inline uint32_t symopt_bits(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
+static inline float symopt_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
+
+typedef uint16_t symopt_bf16;
+static inline float symopt_bf16_to_float(symopt_bf16 x) { return symopt_float((uint32_t)x << 16); }
+static inline symopt_bf16 symopt_float_to_bf16(float x)
+{
+    const uint32_t u = symopt_bits(x);
+    if (isnan(x)) return (symopt_bf16)0x7FC0;
+    return (symopt_bf16)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+#if defined(__FLT16_MAX__) && !defined(SYMOPT_NO_FLOAT16)
+typedef _Float16 symopt_f16;
+static inline float symopt_f16_to_float(symopt_f16 x) { return (float)x; }
+static inline symopt_f16 symopt_float_to_f16(float x) { return (symopt_f16)x; }
+#else
+typedef uint16_t symopt_f16;
+static inline float symopt_f16_to_float(symopt_f16 h)
+{
+    const uint32_t w = (uint32_t)h << 16, sign = w & 0x80000000u, two_w = w + w;
+    const float normalized = symopt_float((two_w >> 4) + (0xE0u << 23)) * 0x1.0p-112f;
+    const float denormalized = symopt_float((two_w >> 17) | (126u << 23)) - 0.5f;
+    return symopt_float(sign | (two_w < (1u << 27) ? symopt_bits(denormalized) : symopt_bits(normalized)));
+}
+static inline symopt_f16 symopt_float_to_f16(float x)
+{
+    float base = (fabsf(x) * 0x1.0p+112f) * 0x1.0p-110f;
+    const uint32_t w = symopt_bits(x), shl1_w = w + w, sign = w & 0x80000000u;
+    uint32_t bias = shl1_w & 0xFF000000u;
+    if (bias < 0x71000000u) bias = 0x71000000u;
+    base = symopt_float((bias >> 1) + 0x07800000u) + base;
+    const uint32_t bits = symopt_bits(base);
+    const uint32_t nonsign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
+    return (symopt_f16)((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
+}
+#endif
 
 /* plain: momentum=off, weight_decay=off, nesterov=off, maximize=off, is_first_step=off */
-void symopt_sgd_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, const double *steps, const int64_t *tails, double lr)
+void symopt_sgd_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, const double *steps, const int64_t *tails, const float *grad_scale, double lr)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -42,6 +86,7 @@ void symopt_sgd_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threads
         for (int64_t i = begin; i < end; ++i) {
             float param = p_param[i];
             float grad = p_grad[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
             p_param[i] = param;
         }
@@ -49,7 +94,7 @@ void symopt_sgd_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threads
 }
 
 /* plain: momentum=off, weight_decay=off, nesterov=off, maximize=off, is_first_step=off */
-void symopt_sgd_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, const double *steps, const int64_t *tails, double lr)
+void symopt_sgd_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, const double *steps, const int64_t *tails, const float *grad_scale, double lr)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -62,14 +107,75 @@ void symopt_sgd_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threads
         for (int64_t i = begin; i < end; ++i) {
             double param = p_param[i];
             double grad = p_grad[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
             p_param[i] = param;
         }
     }
 }
 
+/* plain: momentum=off, weight_decay=off, nesterov=off, maximize=off, is_first_step=off */
+void symopt_sgd_plain_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, const double *steps, const int64_t *tails, const float *grad_scale, double lr)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c1 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+        }
+    }
+}
+
+/* plain: momentum=off, weight_decay=off, nesterov=off, maximize=off, is_first_step=off */
+void symopt_sgd_plain_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, const double *steps, const int64_t *tails, const float *grad_scale, double lr)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c1 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+        }
+    }
+}
+
 /* maximize: momentum=off, weight_decay=off, nesterov=off, maximize=on, is_first_step=off */
-void symopt_sgd_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, const double *steps, const int64_t *tails, double lr)
+void symopt_sgd_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, const double *steps, const int64_t *tails, const float *grad_scale, double lr)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -82,6 +188,7 @@ void symopt_sgd_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_thre
         for (int64_t i = begin; i < end; ++i) {
             float param = p_param[i];
             float grad = p_grad[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
             p_param[i] = param;
@@ -90,7 +197,7 @@ void symopt_sgd_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_thre
 }
 
 /* maximize: momentum=off, weight_decay=off, nesterov=off, maximize=on, is_first_step=off */
-void symopt_sgd_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, const double *steps, const int64_t *tails, double lr)
+void symopt_sgd_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, const double *steps, const int64_t *tails, const float *grad_scale, double lr)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -103,15 +210,80 @@ void symopt_sgd_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_thre
         for (int64_t i = begin; i < end; ++i) {
             double param = p_param[i];
             double grad = p_grad[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
             p_param[i] = param;
+        }
+    }
+}
+
+/* maximize: momentum=off, weight_decay=off, nesterov=off, maximize=on, is_first_step=off */
+void symopt_sgd_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, const double *steps, const int64_t *tails, const float *grad_scale, double lr)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c1 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+        }
+    }
+}
+
+/* maximize: momentum=off, weight_decay=off, nesterov=off, maximize=on, is_first_step=off */
+void symopt_sgd_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, const double *steps, const int64_t *tails, const float *grad_scale, double lr)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c1 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
         }
     }
 }
 
 /* weight_decay: momentum=off, weight_decay=on, nesterov=off, maximize=off, is_first_step=off */
-void symopt_sgd_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, const double *steps, const int64_t *tails, double lr, double weight_decay)
+void symopt_sgd_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -125,6 +297,7 @@ void symopt_sgd_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int n_
         for (int64_t i = begin; i < end; ++i) {
             float param = p_param[i];
             float grad = p_grad[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
             p_param[i] = param;
@@ -133,7 +306,7 @@ void symopt_sgd_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int n_
 }
 
 /* weight_decay: momentum=off, weight_decay=on, nesterov=off, maximize=off, is_first_step=off */
-void symopt_sgd_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, const double *steps, const int64_t *tails, double lr, double weight_decay)
+void symopt_sgd_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -147,6 +320,123 @@ void symopt_sgd_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int n_
         for (int64_t i = begin; i < end; ++i) {
             double param = p_param[i];
             double grad = p_grad[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = param;
+        }
+    }
+}
+
+/* weight_decay: momentum=off, weight_decay=on, nesterov=off, maximize=off, is_first_step=off */
+void symopt_sgd_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c2 = (float)(weight_decay);
+        const float c3 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+        }
+    }
+}
+
+/* weight_decay: momentum=off, weight_decay=on, nesterov=off, maximize=off, is_first_step=off */
+void symopt_sgd_weight_decay_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c2 = (float)(weight_decay);
+        const float c3 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+        }
+    }
+}
+
+/* weight_decay_maximize: momentum=off, weight_decay=on, nesterov=off, maximize=on, is_first_step=off */
+void symopt_sgd_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = (float)(weight_decay);
+        const float c1 = (float)(-lr);
+        float *restrict p_param = a_param[tensor];
+        float *restrict p_grad = a_grad[tensor];
+        (void)tails;  /* the tail rounds as the vector loop here */
+        for (int64_t i = begin; i < end; ++i) {
+            float param = p_param[i];
+            float grad = p_grad[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = param;
+        }
+    }
+}
+
+/* weight_decay_maximize: momentum=off, weight_decay=on, nesterov=off, maximize=on, is_first_step=off */
+void symopt_sgd_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const double c0 = (double)(weight_decay);
+        const double c1 = (double)(-lr);
+        double *restrict p_param = a_param[tensor];
+        double *restrict p_grad = a_grad[tensor];
+        (void)tails;  /* the tail rounds as the vector loop here */
+        for (int64_t i = begin; i < end; ++i) {
+            double param = p_param[i];
+            double grad = p_grad[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
             p_param[i] = param;
@@ -155,53 +445,79 @@ void symopt_sgd_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int n_
 }
 
 /* weight_decay_maximize: momentum=off, weight_decay=on, nesterov=off, maximize=on, is_first_step=off */
-void symopt_sgd_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, const double *steps, const int64_t *tails, double lr, double weight_decay)
+void symopt_sgd_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
-        const float c0 = (float)(weight_decay);
-        const float c1 = (float)(-lr);
-        float *restrict p_param = a_param[tensor];
-        float *restrict p_grad = a_grad[tensor];
-        (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c2 = (float)(weight_decay);
+        const float c3 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
+            p_param[i] = symopt_float_to_f16(param);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
         }
     }
 }
 
 /* weight_decay_maximize: momentum=off, weight_decay=on, nesterov=off, maximize=on, is_first_step=off */
-void symopt_sgd_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, const double *steps, const int64_t *tails, double lr, double weight_decay)
+void symopt_sgd_weight_decay_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
-        const double c0 = (double)(weight_decay);
-        const double c1 = (double)(-lr);
-        double *restrict p_param = a_param[tensor];
-        double *restrict p_grad = a_grad[tensor];
-        (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c2 = (float)(weight_decay);
+        const float c3 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
         }
     }
 }
 
 /* momentum: momentum=on, weight_decay=off, nesterov=off, maximize=off, is_first_step=off */
-void symopt_sgd_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double dampening)
+void symopt_sgd_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -219,6 +535,7 @@ void symopt_sgd_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_thre
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
             param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -229,6 +546,7 @@ void symopt_sgd_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_thre
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
             param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -239,7 +557,7 @@ void symopt_sgd_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_thre
 }
 
 /* momentum: momentum=on, weight_decay=off, nesterov=off, maximize=off, is_first_step=off */
-void symopt_sgd_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double dampening)
+void symopt_sgd_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -257,6 +575,7 @@ void symopt_sgd_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_thre
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
             param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -267,6 +586,7 @@ void symopt_sgd_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_thre
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
             param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -276,8 +596,94 @@ void symopt_sgd_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_thre
     }
 }
 
+/* momentum: momentum=on, weight_decay=off, nesterov=off, maximize=off, is_first_step=off */
+void symopt_sgd_momentum_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - dampening)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c3 = (float)(momentum);
+        const float c4 = (float)(1 - dampening);
+        const float c5 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum: momentum=on, weight_decay=off, nesterov=off, maximize=off, is_first_step=off */
+void symopt_sgd_momentum_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - dampening)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c3 = (float)(momentum);
+        const float c4 = (float)(1 - dampening);
+        const float c5 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
 /* momentum_is_first_step: momentum=on, weight_decay=off, nesterov=off, maximize=off, is_first_step=on */
-void symopt_sgd_momentum_is_first_step_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr)
+void symopt_sgd_momentum_is_first_step_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -292,6 +698,7 @@ void symopt_sgd_momentum_is_first_step_f32(int64_t n_chunks, const int64_t *chun
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
             param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -302,7 +709,7 @@ void symopt_sgd_momentum_is_first_step_f32(int64_t n_chunks, const int64_t *chun
 }
 
 /* momentum_is_first_step: momentum=on, weight_decay=off, nesterov=off, maximize=off, is_first_step=on */
-void symopt_sgd_momentum_is_first_step_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr)
+void symopt_sgd_momentum_is_first_step_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -317,6 +724,7 @@ void symopt_sgd_momentum_is_first_step_f64(int64_t n_chunks, const int64_t *chun
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
             param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -326,8 +734,86 @@ void symopt_sgd_momentum_is_first_step_f64(int64_t n_chunks, const int64_t *chun
     }
 }
 
+/* momentum_is_first_step: momentum=on, weight_decay=off, nesterov=off, maximize=off, is_first_step=on */
+void symopt_sgd_momentum_is_first_step_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c1 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_is_first_step: momentum=on, weight_decay=off, nesterov=off, maximize=off, is_first_step=on */
+void symopt_sgd_momentum_is_first_step_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c1 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
 /* momentum_maximize: momentum=on, weight_decay=off, nesterov=off, maximize=on, is_first_step=off */
-void symopt_sgd_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double dampening)
+void symopt_sgd_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -345,6 +831,7 @@ void symopt_sgd_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunks, i
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -356,6 +843,7 @@ void symopt_sgd_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunks, i
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -367,7 +855,7 @@ void symopt_sgd_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunks, i
 }
 
 /* momentum_maximize: momentum=on, weight_decay=off, nesterov=off, maximize=on, is_first_step=off */
-void symopt_sgd_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double dampening)
+void symopt_sgd_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -385,6 +873,7 @@ void symopt_sgd_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunks, i
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -396,6 +885,7 @@ void symopt_sgd_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunks, i
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -406,8 +896,98 @@ void symopt_sgd_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunks, i
     }
 }
 
+/* momentum_maximize: momentum=on, weight_decay=off, nesterov=off, maximize=on, is_first_step=off */
+void symopt_sgd_momentum_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - dampening)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c3 = (float)(momentum);
+        const float c4 = (float)(1 - dampening);
+        const float c5 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_maximize: momentum=on, weight_decay=off, nesterov=off, maximize=on, is_first_step=off */
+void symopt_sgd_momentum_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - dampening)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c3 = (float)(momentum);
+        const float c4 = (float)(1 - dampening);
+        const float c5 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
 /* momentum_maximize_is_first_step: momentum=on, weight_decay=off, nesterov=off, maximize=on, is_first_step=on */
-void symopt_sgd_momentum_maximize_is_first_step_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr)
+void symopt_sgd_momentum_maximize_is_first_step_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -422,6 +1002,7 @@ void symopt_sgd_momentum_maximize_is_first_step_f32(int64_t n_chunks, const int6
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -433,7 +1014,7 @@ void symopt_sgd_momentum_maximize_is_first_step_f32(int64_t n_chunks, const int6
 }
 
 /* momentum_maximize_is_first_step: momentum=on, weight_decay=off, nesterov=off, maximize=on, is_first_step=on */
-void symopt_sgd_momentum_maximize_is_first_step_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr)
+void symopt_sgd_momentum_maximize_is_first_step_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -448,6 +1029,7 @@ void symopt_sgd_momentum_maximize_is_first_step_f64(int64_t n_chunks, const int6
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -458,8 +1040,90 @@ void symopt_sgd_momentum_maximize_is_first_step_f64(int64_t n_chunks, const int6
     }
 }
 
+/* momentum_maximize_is_first_step: momentum=on, weight_decay=off, nesterov=off, maximize=on, is_first_step=on */
+void symopt_sgd_momentum_maximize_is_first_step_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c1 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_maximize_is_first_step: momentum=on, weight_decay=off, nesterov=off, maximize=on, is_first_step=on */
+void symopt_sgd_momentum_maximize_is_first_step_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c1 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
 /* momentum_nesterov: momentum=on, weight_decay=off, nesterov=on, maximize=off, is_first_step=off */
-void symopt_sgd_momentum_nesterov_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double dampening)
+void symopt_sgd_momentum_nesterov_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -477,6 +1141,7 @@ void symopt_sgd_momentum_nesterov_f32(int64_t n_chunks, const int64_t *chunks, i
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
             param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -487,6 +1152,7 @@ void symopt_sgd_momentum_nesterov_f32(int64_t n_chunks, const int64_t *chunks, i
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
             param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -497,7 +1163,7 @@ void symopt_sgd_momentum_nesterov_f32(int64_t n_chunks, const int64_t *chunks, i
 }
 
 /* momentum_nesterov: momentum=on, weight_decay=off, nesterov=on, maximize=off, is_first_step=off */
-void symopt_sgd_momentum_nesterov_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double dampening)
+void symopt_sgd_momentum_nesterov_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -515,6 +1181,7 @@ void symopt_sgd_momentum_nesterov_f64(int64_t n_chunks, const int64_t *chunks, i
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
             param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -525,6 +1192,7 @@ void symopt_sgd_momentum_nesterov_f64(int64_t n_chunks, const int64_t *chunks, i
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
             param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -534,8 +1202,94 @@ void symopt_sgd_momentum_nesterov_f64(int64_t n_chunks, const int64_t *chunks, i
     }
 }
 
+/* momentum_nesterov: momentum=on, weight_decay=off, nesterov=on, maximize=off, is_first_step=off */
+void symopt_sgd_momentum_nesterov_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - dampening)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c3 = (float)(momentum);
+        const float c4 = (float)(1 - dampening);
+        const float c5 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = fmaf(c3, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_nesterov: momentum=on, weight_decay=off, nesterov=on, maximize=off, is_first_step=off */
+void symopt_sgd_momentum_nesterov_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - dampening)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c3 = (float)(momentum);
+        const float c4 = (float)(1 - dampening);
+        const float c5 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = fmaf(c3, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
 /* momentum_nesterov_is_first_step: momentum=on, weight_decay=off, nesterov=on, maximize=off, is_first_step=on */
-void symopt_sgd_momentum_nesterov_is_first_step_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum)
+void symopt_sgd_momentum_nesterov_is_first_step_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -551,6 +1305,7 @@ void symopt_sgd_momentum_nesterov_is_first_step_f32(int64_t n_chunks, const int6
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
             param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -561,7 +1316,7 @@ void symopt_sgd_momentum_nesterov_is_first_step_f32(int64_t n_chunks, const int6
 }
 
 /* momentum_nesterov_is_first_step: momentum=on, weight_decay=off, nesterov=on, maximize=off, is_first_step=on */
-void symopt_sgd_momentum_nesterov_is_first_step_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum)
+void symopt_sgd_momentum_nesterov_is_first_step_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -577,6 +1332,7 @@ void symopt_sgd_momentum_nesterov_is_first_step_f64(int64_t n_chunks, const int6
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
             param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -586,8 +1342,90 @@ void symopt_sgd_momentum_nesterov_is_first_step_f64(int64_t n_chunks, const int6
     }
 }
 
+/* momentum_nesterov_is_first_step: momentum=on, weight_decay=off, nesterov=on, maximize=off, is_first_step=on */
+void symopt_sgd_momentum_nesterov_is_first_step_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c2 = (float)(momentum);
+        const float c3 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = fmaf(c2, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_nesterov_is_first_step: momentum=on, weight_decay=off, nesterov=on, maximize=off, is_first_step=on */
+void symopt_sgd_momentum_nesterov_is_first_step_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c2 = (float)(momentum);
+        const float c3 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = fmaf(c2, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
 /* momentum_nesterov_maximize: momentum=on, weight_decay=off, nesterov=on, maximize=on, is_first_step=off */
-void symopt_sgd_momentum_nesterov_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double dampening)
+void symopt_sgd_momentum_nesterov_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -605,6 +1443,7 @@ void symopt_sgd_momentum_nesterov_maximize_f32(int64_t n_chunks, const int64_t *
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -616,6 +1455,7 @@ void symopt_sgd_momentum_nesterov_maximize_f32(int64_t n_chunks, const int64_t *
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -627,7 +1467,7 @@ void symopt_sgd_momentum_nesterov_maximize_f32(int64_t n_chunks, const int64_t *
 }
 
 /* momentum_nesterov_maximize: momentum=on, weight_decay=off, nesterov=on, maximize=on, is_first_step=off */
-void symopt_sgd_momentum_nesterov_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double dampening)
+void symopt_sgd_momentum_nesterov_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -645,6 +1485,7 @@ void symopt_sgd_momentum_nesterov_maximize_f64(int64_t n_chunks, const int64_t *
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -656,6 +1497,7 @@ void symopt_sgd_momentum_nesterov_maximize_f64(int64_t n_chunks, const int64_t *
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -666,8 +1508,98 @@ void symopt_sgd_momentum_nesterov_maximize_f64(int64_t n_chunks, const int64_t *
     }
 }
 
+/* momentum_nesterov_maximize: momentum=on, weight_decay=off, nesterov=on, maximize=on, is_first_step=off */
+void symopt_sgd_momentum_nesterov_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - dampening)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c3 = (float)(momentum);
+        const float c4 = (float)(1 - dampening);
+        const float c5 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = fmaf(c3, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_nesterov_maximize: momentum=on, weight_decay=off, nesterov=on, maximize=on, is_first_step=off */
+void symopt_sgd_momentum_nesterov_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - dampening)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c3 = (float)(momentum);
+        const float c4 = (float)(1 - dampening);
+        const float c5 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = fmaf(c3, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
 /* momentum_nesterov_maximize_is_first_step: momentum=on, weight_decay=off, nesterov=on, maximize=on, is_first_step=on */
-void symopt_sgd_momentum_nesterov_maximize_is_first_step_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum)
+void symopt_sgd_momentum_nesterov_maximize_is_first_step_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -683,6 +1615,7 @@ void symopt_sgd_momentum_nesterov_maximize_is_first_step_f32(int64_t n_chunks, c
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -694,7 +1627,7 @@ void symopt_sgd_momentum_nesterov_maximize_is_first_step_f32(int64_t n_chunks, c
 }
 
 /* momentum_nesterov_maximize_is_first_step: momentum=on, weight_decay=off, nesterov=on, maximize=on, is_first_step=on */
-void symopt_sgd_momentum_nesterov_maximize_is_first_step_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum)
+void symopt_sgd_momentum_nesterov_maximize_is_first_step_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -710,6 +1643,7 @@ void symopt_sgd_momentum_nesterov_maximize_is_first_step_f64(int64_t n_chunks, c
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -720,8 +1654,94 @@ void symopt_sgd_momentum_nesterov_maximize_is_first_step_f64(int64_t n_chunks, c
     }
 }
 
+/* momentum_nesterov_maximize_is_first_step: momentum=on, weight_decay=off, nesterov=on, maximize=on, is_first_step=on */
+void symopt_sgd_momentum_nesterov_maximize_is_first_step_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c2 = (float)(momentum);
+        const float c3 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = fmaf(c2, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_nesterov_maximize_is_first_step: momentum=on, weight_decay=off, nesterov=on, maximize=on, is_first_step=on */
+void symopt_sgd_momentum_nesterov_maximize_is_first_step_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c2 = (float)(momentum);
+        const float c3 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = fmaf(c2, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
 /* momentum_weight_decay: momentum=on, weight_decay=on, nesterov=off, maximize=off, is_first_step=off */
-void symopt_sgd_momentum_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double dampening, double weight_decay)
+void symopt_sgd_momentum_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -740,6 +1760,7 @@ void symopt_sgd_momentum_weight_decay_f32(int64_t n_chunks, const int64_t *chunk
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -751,6 +1772,7 @@ void symopt_sgd_momentum_weight_decay_f32(int64_t n_chunks, const int64_t *chunk
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -762,7 +1784,7 @@ void symopt_sgd_momentum_weight_decay_f32(int64_t n_chunks, const int64_t *chunk
 }
 
 /* momentum_weight_decay: momentum=on, weight_decay=on, nesterov=off, maximize=off, is_first_step=off */
-void symopt_sgd_momentum_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double dampening, double weight_decay)
+void symopt_sgd_momentum_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -781,6 +1803,7 @@ void symopt_sgd_momentum_weight_decay_f64(int64_t n_chunks, const int64_t *chunk
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -792,6 +1815,7 @@ void symopt_sgd_momentum_weight_decay_f64(int64_t n_chunks, const int64_t *chunk
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -802,8 +1826,102 @@ void symopt_sgd_momentum_weight_decay_f64(int64_t n_chunks, const int64_t *chunk
     }
 }
 
+/* momentum_weight_decay: momentum=on, weight_decay=on, nesterov=off, maximize=off, is_first_step=off */
+void symopt_sgd_momentum_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - dampening)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c4 = (float)(weight_decay);
+        const float c5 = (float)(momentum);
+        const float c6 = (float)(1 - dampening);
+        const float c7 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_weight_decay: momentum=on, weight_decay=on, nesterov=off, maximize=off, is_first_step=off */
+void symopt_sgd_momentum_weight_decay_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - dampening)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c4 = (float)(weight_decay);
+        const float c5 = (float)(momentum);
+        const float c6 = (float)(1 - dampening);
+        const float c7 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
 /* momentum_weight_decay_is_first_step: momentum=on, weight_decay=on, nesterov=off, maximize=off, is_first_step=on */
-void symopt_sgd_momentum_weight_decay_is_first_step_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double weight_decay)
+void symopt_sgd_momentum_weight_decay_is_first_step_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -819,6 +1937,7 @@ void symopt_sgd_momentum_weight_decay_is_first_step_f32(int64_t n_chunks, const 
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -830,7 +1949,7 @@ void symopt_sgd_momentum_weight_decay_is_first_step_f32(int64_t n_chunks, const 
 }
 
 /* momentum_weight_decay_is_first_step: momentum=on, weight_decay=on, nesterov=off, maximize=off, is_first_step=on */
-void symopt_sgd_momentum_weight_decay_is_first_step_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double weight_decay)
+void symopt_sgd_momentum_weight_decay_is_first_step_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -846,6 +1965,7 @@ void symopt_sgd_momentum_weight_decay_is_first_step_f64(int64_t n_chunks, const 
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -856,8 +1976,94 @@ void symopt_sgd_momentum_weight_decay_is_first_step_f64(int64_t n_chunks, const 
     }
 }
 
+/* momentum_weight_decay_is_first_step: momentum=on, weight_decay=on, nesterov=off, maximize=off, is_first_step=on */
+void symopt_sgd_momentum_weight_decay_is_first_step_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c2 = (float)(weight_decay);
+        const float c3 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_weight_decay_is_first_step: momentum=on, weight_decay=on, nesterov=off, maximize=off, is_first_step=on */
+void symopt_sgd_momentum_weight_decay_is_first_step_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c2 = (float)(weight_decay);
+        const float c3 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
 /* momentum_weight_decay_maximize: momentum=on, weight_decay=on, nesterov=off, maximize=on, is_first_step=off */
-void symopt_sgd_momentum_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double dampening, double weight_decay)
+void symopt_sgd_momentum_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -876,6 +2082,7 @@ void symopt_sgd_momentum_weight_decay_maximize_f32(int64_t n_chunks, const int64
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
@@ -888,6 +2095,7 @@ void symopt_sgd_momentum_weight_decay_maximize_f32(int64_t n_chunks, const int64
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
@@ -900,7 +2108,7 @@ void symopt_sgd_momentum_weight_decay_maximize_f32(int64_t n_chunks, const int64
 }
 
 /* momentum_weight_decay_maximize: momentum=on, weight_decay=on, nesterov=off, maximize=on, is_first_step=off */
-void symopt_sgd_momentum_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double dampening, double weight_decay)
+void symopt_sgd_momentum_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -919,6 +2127,7 @@ void symopt_sgd_momentum_weight_decay_maximize_f64(int64_t n_chunks, const int64
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
@@ -931,6 +2140,7 @@ void symopt_sgd_momentum_weight_decay_maximize_f64(int64_t n_chunks, const int64
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
@@ -942,8 +2152,106 @@ void symopt_sgd_momentum_weight_decay_maximize_f64(int64_t n_chunks, const int64
     }
 }
 
+/* momentum_weight_decay_maximize: momentum=on, weight_decay=on, nesterov=off, maximize=on, is_first_step=off */
+void symopt_sgd_momentum_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - dampening)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c4 = (float)(weight_decay);
+        const float c5 = (float)(momentum);
+        const float c6 = (float)(1 - dampening);
+        const float c7 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_weight_decay_maximize: momentum=on, weight_decay=on, nesterov=off, maximize=on, is_first_step=off */
+void symopt_sgd_momentum_weight_decay_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - dampening)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c4 = (float)(weight_decay);
+        const float c5 = (float)(momentum);
+        const float c6 = (float)(1 - dampening);
+        const float c7 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
 /* momentum_weight_decay_maximize_is_first_step: momentum=on, weight_decay=on, nesterov=off, maximize=on, is_first_step=on */
-void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double weight_decay)
+void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -959,6 +2267,7 @@ void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f32(int64_t n_chunk
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
@@ -971,7 +2280,7 @@ void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f32(int64_t n_chunk
 }
 
 /* momentum_weight_decay_maximize_is_first_step: momentum=on, weight_decay=on, nesterov=off, maximize=on, is_first_step=on */
-void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double weight_decay)
+void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -987,6 +2296,7 @@ void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f64(int64_t n_chunk
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
@@ -998,8 +2308,98 @@ void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f64(int64_t n_chunk
     }
 }
 
+/* momentum_weight_decay_maximize_is_first_step: momentum=on, weight_decay=on, nesterov=off, maximize=on, is_first_step=on */
+void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c2 = (float)(weight_decay);
+        const float c3 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_weight_decay_maximize_is_first_step: momentum=on, weight_decay=on, nesterov=off, maximize=on, is_first_step=on */
+void symopt_sgd_momentum_weight_decay_maximize_is_first_step_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c2 = (float)(weight_decay);
+        const float c3 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = momentum_buffer;  /* g <- b (follow the buffer) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
 /* momentum_weight_decay_nesterov: momentum=on, weight_decay=on, nesterov=on, maximize=off, is_first_step=off */
-void symopt_sgd_momentum_weight_decay_nesterov_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double dampening, double weight_decay)
+void symopt_sgd_momentum_weight_decay_nesterov_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -1018,6 +2418,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_f32(int64_t n_chunks, const int64
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -1029,6 +2430,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_f32(int64_t n_chunks, const int64
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -1040,7 +2442,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_f32(int64_t n_chunks, const int64
 }
 
 /* momentum_weight_decay_nesterov: momentum=on, weight_decay=on, nesterov=on, maximize=off, is_first_step=off */
-void symopt_sgd_momentum_weight_decay_nesterov_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double dampening, double weight_decay)
+void symopt_sgd_momentum_weight_decay_nesterov_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -1059,6 +2461,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_f64(int64_t n_chunks, const int64
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -1070,18 +2473,113 @@ void symopt_sgd_momentum_weight_decay_nesterov_f64(int64_t n_chunks, const int64
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
             param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
             p_param[i] = param;
             p_momentum_buffer[i] = momentum_buffer;
+        }
+    }
+}
+
+/* momentum_weight_decay_nesterov: momentum=on, weight_decay=on, nesterov=on, maximize=off, is_first_step=off */
+void symopt_sgd_momentum_weight_decay_nesterov_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - dampening)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c4 = (float)(weight_decay);
+        const float c5 = (float)(momentum);
+        const float c6 = (float)(1 - dampening);
+        const float c7 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = fmaf(c5, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_weight_decay_nesterov: momentum=on, weight_decay=on, nesterov=on, maximize=off, is_first_step=off */
+void symopt_sgd_momentum_weight_decay_nesterov_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - dampening)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c4 = (float)(weight_decay);
+        const float c5 = (float)(momentum);
+        const float c6 = (float)(1 - dampening);
+        const float c7 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = fmaf(c5, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
         }
     }
 }
 
 /* momentum_weight_decay_nesterov_is_first_step: momentum=on, weight_decay=on, nesterov=on, maximize=off, is_first_step=on */
-void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double weight_decay)
+void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -1098,6 +2596,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f32(int64_t n_chunk
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -1109,7 +2608,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f32(int64_t n_chunk
 }
 
 /* momentum_weight_decay_nesterov_is_first_step: momentum=on, weight_decay=on, nesterov=on, maximize=off, is_first_step=on */
-void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double weight_decay)
+void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -1126,6 +2625,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f64(int64_t n_chunk
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -1136,8 +2636,98 @@ void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f64(int64_t n_chunk
     }
 }
 
+/* momentum_weight_decay_nesterov_is_first_step: momentum=on, weight_decay=on, nesterov=on, maximize=off, is_first_step=on */
+void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c3 = (float)(weight_decay);
+        const float c4 = (float)(momentum);
+        const float c5 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = fmaf(c4, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_weight_decay_nesterov_is_first_step: momentum=on, weight_decay=on, nesterov=on, maximize=off, is_first_step=on */
+void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c3 = (float)(weight_decay);
+        const float c4 = (float)(momentum);
+        const float c5 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = fmaf(c4, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
 /* momentum_weight_decay_nesterov_maximize: momentum=on, weight_decay=on, nesterov=on, maximize=on, is_first_step=off */
-void symopt_sgd_momentum_weight_decay_nesterov_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double dampening, double weight_decay)
+void symopt_sgd_momentum_weight_decay_nesterov_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -1156,6 +2746,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f32(int64_t n_chunks, co
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
@@ -1168,6 +2759,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f32(int64_t n_chunks, co
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
@@ -1180,7 +2772,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f32(int64_t n_chunks, co
 }
 
 /* momentum_weight_decay_nesterov_maximize: momentum=on, weight_decay=on, nesterov=on, maximize=on, is_first_step=off */
-void symopt_sgd_momentum_weight_decay_nesterov_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double dampening, double weight_decay)
+void symopt_sgd_momentum_weight_decay_nesterov_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -1199,6 +2791,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f64(int64_t n_chunks, co
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
@@ -1211,6 +2804,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f64(int64_t n_chunks, co
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
@@ -1222,8 +2816,106 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f64(int64_t n_chunks, co
     }
 }
 
+/* momentum_weight_decay_nesterov_maximize: momentum=on, weight_decay=on, nesterov=on, maximize=on, is_first_step=off */
+void symopt_sgd_momentum_weight_decay_nesterov_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - dampening)));
+        const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c4 = (float)(weight_decay);
+        const float c5 = (float)(momentum);
+        const float c6 = (float)(1 - dampening);
+        const float c7 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = fmaf(c5, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_weight_decay_nesterov_maximize: momentum=on, weight_decay=on, nesterov=on, maximize=on, is_first_step=off */
+void symopt_sgd_momentum_weight_decay_nesterov_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double dampening, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - dampening)));
+        const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c4 = (float)(weight_decay);
+        const float c5 = (float)(momentum);
+        const float c6 = (float)(1 - dampening);
+        const float c7 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+            grad = fmaf(c5, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+    }
+}
+
 /* momentum_weight_decay_nesterov_maximize_is_first_step: momentum=on, weight_decay=on, nesterov=on, maximize=on, is_first_step=on */
-void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double weight_decay)
+void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f32(int64_t n_chunks, const int64_t *chunks, int n_threads, float *const *a_param, float *const *a_grad, float *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -1240,6 +2932,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f32(int64_
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
@@ -1252,7 +2945,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f32(int64_
 }
 
 /* momentum_weight_decay_nesterov_maximize_is_first_step: momentum=on, weight_decay=on, nesterov=on, maximize=on, is_first_step=on */
-void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, double lr, double momentum, double weight_decay)
+void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f64(int64_t n_chunks, const int64_t *chunks, int n_threads, double *const *a_param, double *const *a_grad, double *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double weight_decay)
 {
     #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (int64_t k = 0; k < n_chunks; ++k) {
@@ -1269,6 +2962,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f64(int64_
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer;
+            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
@@ -1276,6 +2970,100 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f64(int64_
             param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
             p_param[i] = param;
             p_momentum_buffer[i] = momentum_buffer;
+        }
+    }
+}
+
+/* momentum_weight_decay_nesterov_maximize_is_first_step: momentum=on, weight_decay=on, nesterov=on, maximize=on, is_first_step=on */
+void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_f16 *const *a_param, symopt_f16 *const *a_grad, symopt_f16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));
+        const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
+        const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c3 = (float)(weight_decay);
+        const float c4 = (float)(momentum);
+        const float c5 = (float)(-lr);
+        symopt_f16 *restrict p_param = a_param[tensor];
+        symopt_f16 *restrict p_grad = a_grad[tensor];
+        symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_f16_to_float(p_param[i]);
+            float grad = symopt_f16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = fmaf(c4, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_f16(param);
+            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        }
+    }
+}
+
+/* momentum_weight_decay_nesterov_maximize_is_first_step: momentum=on, weight_decay=on, nesterov=on, maximize=on, is_first_step=on */
+void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_bf16(int64_t n_chunks, const int64_t *chunks, int n_threads, symopt_bf16 *const *a_param, symopt_bf16 *const *a_grad, symopt_bf16 *const *a_momentum_buffer, const double *steps, const int64_t *tails, const float *grad_scale, double lr, double momentum, double weight_decay)
+{
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
+        (void)steps;
+        const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(weight_decay)));
+        const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
+        const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c3 = (float)(weight_decay);
+        const float c4 = (float)(momentum);
+        const float c5 = (float)(-lr);
+        symopt_bf16 *restrict p_param = a_param[tensor];
+        symopt_bf16 *restrict p_grad = a_grad[tensor];
+        symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        /* torch's vector loop up to tails[tensor], its scalar tail from there */
+        const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        for (int64_t i = begin; i < split; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        }
+        for (int64_t i = split; i < end; ++i) {
+            float param = symopt_bf16_to_float(p_param[i]);
+            float grad = symopt_bf16_to_float(p_grad[i]);
+            float momentum_buffer;
+            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
+            grad = -grad;  /* g <- -g (maximize: follow −g) */
+            grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+            grad = fmaf(c4, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+            p_param[i] = symopt_float_to_bf16(param);
+            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
         }
     }
 }

@@ -1,0 +1,493 @@
+"""The fused C kernels in float16 and bfloat16 (``kernels/c/*.c``, the ``_f16`` / ``_bf16``
+functions): torch's opmath rule — every element loaded to float, computed in float, stored
+rounded to nearest even in the param dtype; each double constant cast to float through the param
+dtype or straight, as ATen's loop of that rule casts it.
+
+References, none computed by the code under test:
+
+- Adagrad, Adam, AdamW: torch.optim's own ``fused=True`` in float16/bfloat16 (ATen's
+  ``Fused*Kernel.cpp``), bit for bit, params and every state.
+- SGD: torch's fused SGD in float16/bfloat16 updates only the scalar tail of each tensor (its
+  vector loop loads the momentum buffer as floats from a 16-bit pointer and never stores the
+  param: a torch bug, reported here as a finding, not imitated). The tail is compared bit for bit
+  with it; every element with :func:`_sgd_opmath`, torch's float32 ops on the upcast tensors
+  with the constants cast as ATen's loops cast them.
+- RMSprop (torch fuses none): :func:`_rmsprop_opmath`, torch's float32 ops with a correctly
+  rounded square root, as the float32 kernel is checked in ``test_fused.py``.
+- The conversions: torch's ``.to(float16/bfloat16)`` and ``.float()`` over every 16-bit pattern
+  and over float32 patterns at every rounding boundary, for both the ``_Float16`` build and the
+  bit-manipulation one (``-DSYMOPT_NO_FLOAT16``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from symopt import rules
+from symopt.codegen.printers.c import LOW_PRECISION_CONSTANTS, CKernelPrinter, variant_of
+from symopt.codegen.render import package_root
+from symopt.fused import FusedKernel
+from symopt.fused import build as fbuild
+from symopt.fused import launcher as flaunch
+from symopt.torch import optim as symopt_optim
+
+LOW = (torch.float16, torch.bfloat16)
+CLASSES = {"adagrad": "Adagrad", "sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
+#: sizes with scalar tails of 5, 1, 1, 0, 1 (in 16-element vectors), and below 8 elements each, so
+#: that a float32 simulation's vector loop (8 floats) has the same tail
+SHAPES = [(37, 3), (1,), (), (0,), (70_001,), (5,), (4, 4)]
+STEPS = 6
+
+
+@pytest.fixture
+def launches(monkeypatch):
+    """Every fused C launch (``LaunchPlan.call``), as the plan that made it."""
+    seen: list[flaunch.LaunchPlan] = []
+    real = flaunch.LaunchPlan.call
+
+    def call(plan, *args, **kwargs):
+        seen.append(plan)
+        return real(plan, *args, **kwargs)
+
+    monkeypatch.setattr(flaunch.LaunchPlan, "call", call)
+    return seen
+
+
+def _draws(dtype, seed, scale=1.0, shapes=SHAPES):
+    gen = torch.Generator().manual_seed(seed)
+    return [(torch.randn(s, generator=gen) * scale).to(dtype) for s in shapes]
+
+
+def _differing(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Flat indices where ``x`` and ``y`` differ in bits, and every index where either is not
+    finite (NaN or inf never passes)."""
+    x, y = x.detach().reshape(-1), y.detach().reshape(-1)
+    assert x.dtype == y.dtype and x.shape == y.shape, (x.dtype, y.dtype, x.shape, y.shape)
+    differ = x.view(torch.int16) != y.view(torch.int16)
+    differ |= ~torch.isfinite(x.float()) | ~torch.isfinite(y.float())
+    return differ.nonzero().reshape(-1)
+
+
+def _tail_starts(shapes, dtype):
+    return flaunch.tail_starts([int(torch.Size(s).numel()) for s in shapes], dtype)
+
+
+# -- torch's fused path: Adagrad, Adam, AdamW bit for bit ----------------------------------------------
+def _step_twins(family, dtype, kw, *, steps=STEPS, scale=1.0, shapes=SHAPES):
+    """torch.optim.X(fused=True) and symopt.torch.X(fused=True) from the same params, stepped on
+    the same seeded gradients. Returns ``{what: flat indices that differ}`` over params and every
+    state entry (``step`` included), and the two optimizers."""
+    cls = CLASSES[family]
+    base = _draws(dtype, 1, shapes=shapes)
+    a = [p.clone().requires_grad_(True) for p in base]
+    b = [p.clone().requires_grad_(True) for p in base]
+    ref = getattr(torch.optim, cls)(a, fused=True, **kw)
+    mine = getattr(symopt_optim, cls)(b, fused=True, **kw)
+    for k in range(steps):
+        for x, y, g in zip(a, b, _draws(dtype, 100 + k, scale, shapes)):
+            x.grad, y.grad = g.clone(), g.clone()
+        ref.step()
+        mine.step()
+    out = {}
+    for i, (x, y) in enumerate(zip(a, b)):
+        out[f"param {i}"] = _differing(x, y)
+        assert set(ref.state[x]) == set(mine.state[y]), (i, set(ref.state[x]), set(mine.state[y]))
+        for key, value in ref.state[x].items():
+            if key == "step":
+                assert float(value) == float(mine.state[y][key])
+            else:
+                out[f"param {i} state[{key!r}]"] = _differing(value, mine.state[y][key])
+    return {k: v for k, v in out.items() if v.numel()}
+
+
+CASES = {
+    "adagrad": [dict(), dict(lr=0.1, lr_decay=0.01, weight_decay=0.1), dict(lr=0.05, maximize=True, eps=1e-3),
+                dict(lr=0.1, weight_decay=0.3, initial_accumulator_value=0.1, maximize=True)],
+    "adam": [dict(lr=0.01), dict(lr=0.01, amsgrad=True, weight_decay=0.1), dict(lr=0.01, betas=(0.3, 0.5), maximize=True),
+             dict(lr=0.01, amsgrad=True, maximize=True, eps=1e-3), dict(lr=0.1, weight_decay=0.3, decoupled_weight_decay=True)],
+    "adamw": [dict(lr=0.01), dict(lr=0.01, weight_decay=0.3, amsgrad=True), dict(lr=0.1, weight_decay=10.0),
+              dict(lr=0.01, betas=(0.3, 0.5), maximize=True)],
+}
+
+
+def _cases():
+    return [pytest.param(f, kw, id=f"{f}-" + ("-".join(f"{k}={v}" for k, v in kw.items()) or "default"))
+            for f, table in CASES.items() for kw in table]
+
+
+@pytest.mark.parametrize("dtype", LOW, ids=str)
+@pytest.mark.parametrize("family,kw", _cases())
+def test_bitwise_with_torch_fused(family, kw, dtype, launches):
+    assert _step_twins(family, dtype, kw) == {}
+    assert len(launches) == STEPS  # the C kernel did the work, one launch per step
+
+
+@pytest.mark.parametrize("scale", [1e-3, 30.0], ids=["grads 1e-3", "grads 30"])
+@pytest.mark.parametrize("dtype", LOW, ids=str)
+@pytest.mark.parametrize("family,kw", [("adagrad", dict(lr=0.1, weight_decay=0.1)), ("adam", dict(lr=0.01, amsgrad=True)),
+                                       ("adamw", dict(lr=0.01, weight_decay=0.1))], ids=["adagrad", "adam", "adamw"])
+def test_bitwise_with_torch_fused_at_small_and_large_gradients(family, kw, dtype, scale):
+    """Small squares (subnormal or flushed in float16) and large ones (near float16's overflow)."""
+    assert _step_twins(family, dtype, kw, scale=scale) == {}
+
+
+# -- SGD: torch's tail bit for bit; every element against the opmath simulation -----------------------
+def _lp(x: float, dtype) -> float:
+    """``float(scalar_t(x))``: a double cast to float, then to ``dtype`` (c10's Half(float))."""
+    return float(torch.tensor(float(np.float32(x))).to(dtype).float())
+
+
+def _op(x: float) -> float:
+    """``float(opmath_t(x))``: a double cast to float."""
+    return float(np.float32(x))
+
+
+#: how each loop casts a double constant (vector loop, scalar tail), read in ATen's
+#: FusedSGDKernel.cpp (``fVec(scalar_t(c))`` in the vector loop, ``opmath_t(c)`` in the tail);
+#: RMSprop, which torch does not fuse, through the param dtype in both
+CASTS = {"sgd": ("storage", "opmath"), "rmsprop": ("storage", "storage")}
+
+
+def _constants(values: dict[str, float], sizes, dtype, family) -> dict[str, list[torch.Tensor]]:
+    """Per tensor, a float32 tensor of each constant: cast as ATen's vector loop casts it up to the
+    tensor's tail start, as its scalar tail casts it from there (:data:`CASTS`)."""
+    vector, tail = CASTS[family]
+    cast = {"storage": lambda x: _lp(x, dtype), "opmath": _op}
+    out = {}
+    for name, value in values.items():
+        per = []
+        for n, start in zip(sizes, flaunch.tail_starts(sizes, dtype)):
+            c = torch.full((n,), cast[vector](value))
+            c[start:] = cast[tail](value)
+            per.append(c)
+        out[name] = per
+    return out
+
+
+def _fma(a, b, c):
+    """float32 fma by torch's CPU addcmul (``c + a·b``, one rounding: the printer's assumption,
+    re-checked by ``test_fused.py::test_torch_cpu_ops_fuse_as_the_printer_assumes``)."""
+    return torch.addcmul(c, a, b)
+
+
+def _sgd_opmath(params, grads_per_step, dtype, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
+                maximize=False):
+    """torch's fused SGD as its C++ says, in float32 on the upcast tensors, stored in ``dtype``
+    after each step: g ← −g; g ← fma(λ, w, g); b ← g at the first step, else fma(1 − τ, g, b·μ)
+    (the tail: fma(b, μ, (1 − τ)·g)); g ← fma(μ, b, g) (nesterov) or b; w ← fma(−η, g, w)."""
+    sizes = [p.numel() for p in params]
+    starts = flaunch.tail_starts(sizes, dtype)
+    k = _constants({"wd": weight_decay, "mu": momentum, "damp": 1 - dampening, "lr": -lr}, sizes, dtype, "sgd")
+    buffers = [None] * len(params)
+    for grads in grads_per_step:
+        for i, (p, g0) in enumerate(zip(params, grads)):
+            w, g = p.reshape(-1).float(), g0.reshape(-1).float()
+            if maximize:
+                g = -g
+            if weight_decay != 0:
+                g = _fma(k["wd"][i], w, g)
+            if momentum != 0:
+                if buffers[i] is None:
+                    b = g.clone()
+                else:
+                    b0 = buffers[i].float()
+                    b = _fma(k["damp"][i], g, b0 * k["mu"][i])  # the vector loop: the last product fused
+                    t = starts[i]
+                    b[t:] = _fma(b0[t:], k["mu"][i][t:], k["damp"][i][t:] * g[t:])  # the tail: the first
+                buffers[i] = b.to(dtype)
+                g = _fma(k["mu"][i], b, g) if nesterov else b
+            p.copy_(_fma(k["lr"][i], g, w).to(dtype).reshape(p.shape))
+    return buffers
+
+
+SGD_CASES = [dict(lr=0.1), dict(lr=0.1, weight_decay=0.1, maximize=True), dict(lr=0.1, momentum=0.9),
+             dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.1),
+             dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1, maximize=True)]
+
+
+def _sgd_label(kw):
+    return "-".join(f"{k}={v}" for k, v in kw.items())
+
+
+@pytest.mark.parametrize("dtype", LOW, ids=str)
+@pytest.mark.parametrize("kw", SGD_CASES, ids=_sgd_label)
+def test_sgd_bitwise_with_the_opmath_simulation(kw, dtype, launches):
+    base = _draws(dtype, 1)
+    mine = [p.clone().requires_grad_(True) for p in base]
+    expected = [p.clone() for p in base]
+    opt = symopt_optim.SGD(mine, fused=True, **kw)
+    grads = [_draws(dtype, 100 + k) for k in range(STEPS)]
+    for step in grads:
+        for p, g in zip(mine, step):
+            p.grad = g.clone()
+        opt.step()
+    assert len(launches) == STEPS
+    buffers = _sgd_opmath(expected, grads, dtype, **kw)
+    for i, (y, x) in enumerate(zip(mine, expected)):
+        assert not _differing(y, x).numel(), f"param {i}"
+        if kw.get("momentum"):
+            assert not _differing(opt.state[y]["momentum_buffer"], buffers[i]).numel(), f"param {i} momentum_buffer"
+
+
+@pytest.mark.parametrize("dtype", LOW, ids=str)
+@pytest.mark.parametrize("kw", SGD_CASES, ids=_sgd_label)
+def test_sgd_tails_bitwise_with_torch_fused_and_its_vector_loop_is_the_finding(kw, dtype):
+    """Where torch's fused SGD computes (each tensor's scalar tail) symopt's is the same bits; in
+    its vector loop torch leaves the params as they were — the finding this test records, so
+    that a torch that fixes it makes the test fail and the comparison widen."""
+    base = _draws(dtype, 1)
+    a = [p.clone().requires_grad_(True) for p in base]
+    b = [p.clone().requires_grad_(True) for p in base]
+    ref, mine = torch.optim.SGD(a, fused=True, **kw), symopt_optim.SGD(b, fused=True, **kw)
+    for k in range(STEPS):
+        for x, y, g in zip(a, b, _draws(dtype, 100 + k)):
+            x.grad, y.grad = g.clone(), g.clone()
+        ref.step()
+        mine.step()
+    starts = _tail_starts(SHAPES, dtype)
+    untouched = 0
+    for i, (x, y, p0) in enumerate(zip(a, b, base)):
+        t = starts[i]
+        assert not _differing(x.reshape(-1)[t:], y.reshape(-1)[t:]).numel(), f"param {i} tail"
+        if kw.get("momentum"):
+            xb, yb = ref.state[x]["momentum_buffer"].reshape(-1), mine.state[y]["momentum_buffer"].reshape(-1)
+            assert not _differing(xb[t:], yb[t:]).numel(), f"param {i} momentum_buffer tail"
+        untouched += int((x.detach().reshape(-1)[:t] == p0.reshape(-1)[:t]).sum())
+        assert not bool((y.detach().reshape(-1)[:t] == p0.reshape(-1)[:t]).all()) or t == 0
+    assert untouched == sum(starts), "torch's fused SGD now updates its vector loop's elements: compare them all"
+
+
+# -- RMSprop: the opmath simulation with a correctly rounded sqrt ---------------------------------------
+def _sqrt(x):
+    return torch.from_numpy(np.sqrt(x.numpy()))  # IEEE float32 sqrt: correctly rounded
+
+
+def _rmsprop_opmath(params, grads_per_step, dtype, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                    centered=False, maximize=False):
+    """torch's RMSprop for-loop operations in float32 on the upcast tensors (the model's
+    roundings, as the float32 kernel is checked against), constants cast through ``dtype``,
+    every state and the param stored in ``dtype`` after each step."""
+    sizes = [p.numel() for p in params]
+    k = _constants({"wd": weight_decay, "alpha": alpha, "1-alpha": 1 - alpha, "eps": eps, "mu": momentum, "lr": -lr},
+                   sizes, dtype, "rmsprop")
+    state = [{"v": torch.zeros(n, dtype=dtype), "m": torch.zeros(n, dtype=dtype), "b": torch.zeros(n, dtype=dtype)}
+             for n in sizes]
+    for grads in grads_per_step:
+        for i, (p, g0, st) in enumerate(zip(params, grads, state)):
+            w, g = p.reshape(-1).float(), g0.reshape(-1).float()
+            if maximize:
+                g = -g
+            if weight_decay != 0:
+                g = _fma(k["wd"][i], w, g)
+            v = _fma(k["1-alpha"][i] * g, g, st["v"].float() * k["alpha"][i])
+            if centered:
+                m = st["m"].float()
+                c = k["1-alpha"][i]
+                small = c.abs() < 0.5  # torch's lerp: two formulas by the weight
+                m = torch.where(small, _fma(c, g - m, m), _fma(c - 1, g - m, g))
+                st["m"] = m.to(dtype)
+                sigma = _sqrt(_fma(-m, m, v))
+            else:
+                sigma = _sqrt(v)
+            sigma = sigma + k["eps"][i]
+            st["v"] = v.to(dtype)
+            if momentum > 0:
+                b = st["b"].float() * k["mu"][i] + g / sigma
+                st["b"] = b.to(dtype)
+                w = _fma(k["lr"][i], b, w)
+            else:
+                w = w + (k["lr"][i] * g) / sigma
+            p.copy_(w.to(dtype).reshape(p.shape))
+    return state
+
+
+RMS_CASES = [dict(), dict(centered=True, momentum=0.9), dict(centered=True, alpha=0.3, maximize=True, weight_decay=0.1),
+             dict(momentum=0.5, weight_decay=0.1, eps=1e-3)]
+
+
+@pytest.mark.parametrize("dtype", LOW, ids=str)
+@pytest.mark.parametrize("kw", RMS_CASES, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()) or "default")
+def test_rmsprop_bitwise_with_the_opmath_simulation(kw, dtype, launches):
+    base = _draws(dtype, 1)
+    mine = [p.clone().requires_grad_(True) for p in base]
+    expected = [p.clone() for p in base]
+    opt = symopt_optim.RMSprop([{"params": mine, "fused": True}], **kw)
+    grads = [_draws(dtype, 100 + k) for k in range(STEPS)]
+    for step in grads:
+        for p, g in zip(mine, step):
+            p.grad = g.clone()
+        opt.step()
+    assert len(launches) == STEPS
+    state = _rmsprop_opmath(expected, grads, dtype, **kw)
+    names = {"v": "square_avg", "m": "grad_avg", "b": "momentum_buffer"}
+    for i, (y, x) in enumerate(zip(mine, expected)):
+        assert not _differing(y, x).numel(), f"param {i}"
+        for key, name in names.items():
+            if name in opt.state[y]:
+                assert not _differing(opt.state[y][name], state[i][key]).numel(), f"param {i} {name}"
+
+
+# -- the conversions ------------------------------------------------------------------------------------
+_HARNESS = """
+void to_float(int64_t n, const uint16_t *in, float *out, int bf)
+{
+    for (int64_t i = 0; i < n; ++i) {
+        if (bf) { out[i] = symopt_bf16_to_float(in[i]); }
+        else { symopt_f16 h; memcpy(&h, &in[i], 2); out[i] = symopt_f16_to_float(h); }
+    }
+}
+void from_float(int64_t n, const float *in, uint16_t *out, int bf)
+{
+    for (int64_t i = 0; i < n; ++i) {
+        if (bf) { out[i] = symopt_float_to_bf16(in[i]); }
+        else { symopt_f16 h = symopt_float_to_f16(in[i]); memcpy(&out[i], &h, 2); }
+    }
+}
+"""
+
+
+def _preamble() -> str:
+    """The conversions of the committed ``adagrad.c``: its text up to the first kernel."""
+    text = (package_root() / "kernels" / "c" / "adagrad.c").read_text(encoding="utf-8")
+    return text[: text.index("/* plain:")]
+
+
+@pytest.fixture(scope="module", params=["_Float16", "bit manipulation"])
+def conversions(request, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("symopt-conversions")
+    source, library = directory / "conv.c", directory / "conv.so"
+    source.write_text(_preamble() + _HARNESS, encoding="utf-8")
+    defines = ["-DSYMOPT_NO_FLOAT16"] if request.param == "bit manipulation" else []
+    flags = [f for f in fbuild.BASE_FLAGS if f != "-shared"]
+    subprocess.run([fbuild.find_compiler(), *flags, *defines, "-shared", str(source), "-o", str(library)], check=True)
+    lib = ctypes.CDLL(str(library))
+    for fn in (lib.to_float, lib.from_float):
+        fn.argtypes, fn.restype = [ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int], None
+    return lib
+
+
+def _boundaries() -> torch.Tensor:
+    """float32 patterns at every rounding boundary of float16 and bfloat16: the midpoint between
+    each two neighbouring finite 16-bit values (a tie) and the float32 values one ULP either side
+    of it, both signs; float16's subnormal and overflow thresholds, zeros, infinities, and a
+    million random patterns."""
+    patterns = []
+    for dtype in LOW:
+        bits = torch.arange(0, 0x7F80 if dtype == torch.bfloat16 else 0x7C00, dtype=torch.int32)
+        x = bits.to(torch.int16).view(dtype).float()
+        up = (bits + 1).to(torch.int16).view(dtype).float()
+        mid = ((x + up) / 2).view(torch.int32)  # exact: one bit more than the 16-bit format has
+        for m in (mid - 1, mid, mid + 1, x.view(torch.int32)):
+            patterns += [m, m | torch.tensor(-(1 << 31), dtype=torch.int32)]
+    gen = torch.Generator().manual_seed(0)
+    patterns.append(torch.randint(-(1 << 31), (1 << 31) - 1, (1 << 20,), generator=gen, dtype=torch.int64).to(torch.int32))
+    special = torch.tensor([0.0, -0.0, 65504.0, 65519.99, 65520.0, 2.0**-24, 2.0**-25, 2.0**-25 * 1.0000001, 2.0**-14,
+                            3.0e38, float("inf"), -float("inf")], dtype=torch.float32).view(torch.int32)
+    patterns.append(special)
+    x = torch.cat(patterns).view(torch.float32)
+    return x[~torch.isnan(x)].contiguous()
+
+
+@pytest.mark.parametrize("dtype", LOW, ids=str)
+def test_conversions_round_as_torch(conversions, dtype):
+    bf = int(dtype == torch.bfloat16)
+    every = torch.arange(0, 1 << 16, dtype=torch.int32).to(torch.int16).contiguous()
+    out = torch.empty(1 << 16, dtype=torch.float32)
+    conversions.to_float(1 << 16, every.data_ptr(), out.data_ptr(), bf)
+    want = every.view(dtype).float()
+    nan = torch.isnan(want)
+    assert torch.equal(torch.isnan(out), nan)
+    assert torch.equal(out[~nan].view(torch.int32), want[~nan].view(torch.int32))  # -0.0 and subnormals included
+    x = _boundaries()
+    got = torch.empty(x.numel(), dtype=torch.int16)
+    conversions.from_float(x.numel(), x.data_ptr(), got.data_ptr(), bf)
+    want = x.to(dtype).view(torch.int16)
+    assert torch.equal(got, want), int((got != want).sum())
+    # NaN stays NaN (its payload is not compared)
+    nans = torch.tensor([float("nan"), -float("nan")], dtype=torch.float32)
+    got = torch.empty(2, dtype=torch.int16)
+    conversions.from_float(2, nans.data_ptr(), got.data_ptr(), bf)
+    assert bool(torch.isnan(got.view(dtype).float()).all())
+
+
+# -- the printed text ------------------------------------------------------------------------------------
+def _function(family: str, dtype: str, **switch) -> str:
+    rule = rules.get(family)
+    return CKernelPrinter({"dtype": dtype}).kernel(rule, variant_of(rule, switch))
+
+
+def test_low_precision_text_loads_computes_in_float_and_stores_rounded():
+    text = _function("adagrad", "float16", weight_decay=0.1)
+    assert "symopt_f16 *const *a_param" in text and "symopt_f16 *restrict p_state_sum" in text
+    assert "float state_sum = symopt_f16_to_float(p_state_sum[i]);" in text
+    assert "p_state_sum[i] = symopt_float_to_f16(state_sum);" in text
+    assert "sigma = sqrtf(state_sum);" in text  # the root of the unrounded float sum, as ATen's
+    # ATen's Adagrad: fVec(scalar_t(c)) in the vector loop, opmath_t(c) in the scalar tail
+    assert "const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(weight_decay)));" in text
+    assert "const float c3 = (float)(weight_decay);" in text
+    assert "for (int64_t i = split; i < end; ++i)" in text and "const int64_t *tails" in text
+    # ATen's Adam: opmath_t(c) everywhere
+    text = _function("adam", "bfloat16", amsgrad=True)
+    assert "symopt_bf16_to_float(symopt_float_to_bf16(" not in text
+    assert "const float c3 = (float)(c_2);" in text and "max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);" in text
+    # float32 is as it was: no conversions
+    assert "symopt_" not in _function("adagrad", "float32").split("(", 1)[1].replace("symopt_adagrad", "")
+
+
+def test_low_precision_constants_table_covers_every_fused_family():
+    from symopt.codegen.printers.c import C_FAMILIES
+
+    assert set(LOW_PRECISION_CONSTANTS) == set(C_FAMILIES)
+    assert all(LOW_PRECISION_CONSTANTS[f] == CASTS[f] for f in CASTS)  # the simulations' reading
+    assert all(set(v) <= {"storage", "opmath"} and len(v) == 2 for v in LOW_PRECISION_CONSTANTS.values())
+
+
+# -- mutants: one rounding moved, each caught --------------------------------------------------------------
+def _mutant(family: str, pattern: str, replacement: str) -> str:
+    committed = (package_root() / "kernels" / "c" / f"{family}.c").read_text(encoding="utf-8")
+    source, count = re.subn(pattern, replacement, committed)
+    assert count > 0, f"the mutation {pattern!r} matches nothing in {family}.c"
+    return source
+
+
+@pytest.fixture(scope="module")
+def mutant_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("symopt-lowp-mutants")
+
+
+MUTANTS = {
+    # name: (family, pattern, replacement, kw, dtype)
+    "adagrad constants straight to float in the vector loop": (
+        "adagrad", r"symopt_f16_to_float\(symopt_float_to_f16\((\(float\)\([^;]*\))\)\);", r"\1;",
+        dict(lr=0.1, weight_decay=0.1), torch.float16),
+    "adam constants through the param dtype": (
+        "adam", r"(?m)^(\s+const float (c\d+) = )\(float\)\(([^;]*)\);",
+        r"\1symopt_bf16_to_float(symopt_float_to_bf16((float)(\3)));", dict(lr=0.01), torch.bfloat16),
+    "adam root of the rounded second moment": (
+        "adam", r"sigma = sqrtf\(exp_avg_sq\)/", "sigma = sqrtf(symopt_bf16_to_float(symopt_float_to_bf16(exp_avg_sq)))/",
+        dict(lr=0.01), torch.bfloat16),
+    "bfloat16 stores truncated": (
+        "adamw", r"\(u \+ 0x7FFFu \+ \(\(u >> 16\) & 1u\)\) >> 16", "u >> 16", dict(lr=0.01), torch.bfloat16),
+    "float16 stores rounded twice (through bfloat16)": (
+        "adagrad", r"static inline symopt_f16 symopt_float_to_f16\(float x\) \{ return \(symopt_f16\)x; \}",
+        "static inline symopt_f16 symopt_float_to_f16(float x) { return (symopt_f16)symopt_bf16_to_float(symopt_float_to_bf16(x)); }",
+        dict(lr=0.1), torch.float16),
+}
+
+
+@pytest.mark.parametrize("name", MUTANTS)
+def test_a_low_precision_kernel_with_one_rounding_moved_fails_the_bitwise_check(name, mutant_cache, monkeypatch, launches):
+    family, pattern, replacement, kw, dtype = MUTANTS[name]
+    assert _step_twins(family, dtype, kw) == {}  # the committed kernel passes the very check
+    launches.clear()
+    library = fbuild.load(f"mutant_{family}", _mutant(family, pattern, replacement), directory=mutant_cache)
+    monkeypatch.setattr(flaunch, "_KERNELS", {family: FusedKernel(family, library=library)})
+    found = _step_twins(family, dtype, kw)
+    assert launches and all(plan.kernel.library is library for plan in launches)  # the mutant ran
+    assert found, f"{name}: the mutant passed"
