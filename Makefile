@@ -32,8 +32,8 @@ $(TRITON_STAMP): $(STAMP)
 	  || echo "note: triton could not be installed; its interpreter tests will skip"
 	@touch $(TRITON_STAMP)
 
-# The frameworks tier (tests marked `frameworks`): the real TensorFlow/Keras, JAX/optax and the
-# torch ports of TF's RMSProp, each in its own environment under .venv-frameworks/ (their pins
+# The frameworks tier (tests marked `frameworks`): the real TensorFlow/Keras, JAX/optax, Chainer and
+# the torch ports of TF's RMSProp, each in its own environment under .venv-frameworks/ (their pins
 # conflict with each other, never with .venv). Installed for the tests when the package index
 # has them; the tests skip, naming what is missing, where it does not.
 FRAMEWORKS := .venv-frameworks
@@ -48,6 +48,9 @@ $(FRAMEWORKS_STAMP):
 	@($(PYTHON) -m venv $(FRAMEWORKS)/torch && $(FRAMEWORKS)/torch/bin/pip install --quiet "$(TORCH_PIN)" numpy \
 	    && $(FRAMEWORKS)/torch/bin/pip install --quiet --no-deps "timm==1.0.31" "stable-baselines3==2.9.2") \
 	  || echo "note: timm/stable-baselines3 could not be installed; their checks will skip"
+	@($(PYTHON) -m venv $(FRAMEWORKS)/chainer && $(FRAMEWORKS)/chainer/bin/pip install --quiet "setuptools<70" wheel "numpy<2" \
+	    && $(FRAMEWORKS)/chainer/bin/pip install --quiet --no-build-isolation "chainer==7.8.1") \
+	  || echo "note: chainer could not be installed; its checks will skip"
 	@touch $(FRAMEWORKS_STAMP)
 
 frameworks: $(FRAMEWORKS_STAMP)

@@ -51,6 +51,9 @@ FINDINGS = (
     ("optax", "rmsprop(centered=True, bias_correction=True) at eps=1e-8: the first step divides by the root of "
               "rounding noise plus eps (v̂ − m̂² = 0 exactly at t = 1); implementations differ by ~1e-9 there.",
      "test_optax_bias_corrected_centered_hazard"),
+    ("chainer", "Chainer 7.8.1 installs here and runs (read-only notes said it does not build): pip needs "
+                "--no-build-isolation with setuptools < 70 (setup.py imports pkg_resources) and NumPy < 2; its "
+                "RMSprop, RMSpropGraves and AdaGrad then agree with the dialects.", "test_dialect_matches_framework[rmsprop-chainer]"),
     ("tf-keras-legacy", "a momentum given as a tensor takes the kernels' path (ε inside the root) even when it is 0 "
                         "(self._momentum = isinstance(momentum, tf.Tensor) or ...).", "test_tf_keras_legacy_tensor_momentum"),
 )

@@ -294,6 +294,29 @@ def run_sb3(req, case):
     return _run_torch_optimizer(mod.RMSpropTFLike, req, case)
 
 
+def run_chainer(req, case):
+    import chainer
+    from chainer import optimizers
+
+    cls = {("rmsprop", "chainer"): optimizers.RMSprop, ("rmsprop", "chainer-graves"): optimizers.RMSpropGraves,
+           ("adagrad", "chainer"): optimizers.AdaGrad}[(req["family"], req["dialect"])]
+    link = chainer.Link()
+    with link.init_scope():
+        link.w = chainer.Parameter(np.array(case["w0"], dtype=np.float64))
+    opt = cls(**case["kwargs"])
+    opt.setup(link)
+    slot = {"RMSprop": "ms", "RMSpropGraves": "n", "AdaGrad": "h"}[cls.__name__]
+    params, states = [], {"square_avg" if req["family"] == "rmsprop" else "sum": []}
+    for k, grad in enumerate(case["grads"]):
+        if case["lrs"] is not None:
+            opt.lr = case["lrs"][k]
+        link.w.grad = np.array(grad, dtype=np.float64)
+        opt.update()
+        params.append(link.w.array.tolist())
+        next(iter(states.values())).append(link.w.update_rule.state[slot].tolist())
+    return {"params": params, "states": states}
+
+
 def run_torch(req, case):
     import torch
 
@@ -307,7 +330,7 @@ def run_torch(req, case):
 RUNNERS = {
     "keras": run_keras, "tf-keras-legacy": run_tf_keras_legacy, "tf1": run_tf1, "tf-raw": run_tf_raw,
     "sonnet": run_sonnet, "optax": run_optax, "jax-example": run_jax_example, "timm": run_timm, "sb3": run_sb3,
-    "torch": run_torch,
+    "torch": run_torch, "chainer": run_chainer, "chainer-graves": run_chainer,
 }
 
 
@@ -316,7 +339,7 @@ def versions(dialect: str) -> dict[str, str]:
 
     out = {}
     for dist in ("tensorflow-cpu", "keras", "tf-keras", "dm-sonnet", "jax", "jaxlib", "optax", "torch", "timm",
-                 "stable-baselines3"):
+                 "stable-baselines3", "chainer", "numpy"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

@@ -109,9 +109,12 @@ def _equal_numeric(a: sp.Expr, b: sp.Expr, seed: int = 0, points: int = 8, dps: 
 def same(a: sp.Expr, b: sp.Expr) -> str | None:
     """``"symbolic"`` when a − b simplifies to 0, ``"numeric"`` when a = b at random points to
     60 digits, None when they differ."""
-    if _is_zero_symbolic(a - b):
+    d = a - b
+    if d == 0 or sp.expand(d) == 0:
         return "symbolic"
-    return "numeric" if _equal_numeric(a, b) else None
+    if not _equal_numeric(a, b):  # decisive, and much faster than simplify when they differ
+        return None
+    return "symbolic" if _is_zero_symbolic(d) else "numeric"
 
 
 def same_step_maps(source: UpdateRule, vs: Mapping[str, Any], target: UpdateRule, vt: Mapping[str, Any]) -> str | None:

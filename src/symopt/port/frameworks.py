@@ -2,8 +2,9 @@
 gradient sequence (:mod:`symopt.port._runner` in a subprocess of that environment), and the same
 sequence through the dialect's model (the interpreter, float64).
 
-``make frameworks`` installs three environments under ``.venv-frameworks/`` (TensorFlow with
-Keras 3, tf_keras and Sonnet; JAX with optax; torch with timm's and SB3's optimizer files);
+``make frameworks`` installs four environments under ``.venv-frameworks/`` (TensorFlow with
+Keras 3, tf_keras and Sonnet; JAX with optax; torch with timm's and SB3's optimizer files;
+Chainer 7.8.1 on NumPy 1.26);
 ``SYMOPT_FRAMEWORKS`` names another root. A dialect whose environment is missing is reported with
 the reason (:func:`unavailable`), never silently passed.
 """
@@ -23,6 +24,7 @@ import numpy as np
 ENVIRONMENTS = {
     "keras": "tf", "tf-keras-legacy": "tf", "tf1": "tf", "tf-raw": "tf", "sonnet": "tf",
     "optax": "jax", "jax-example": "jax", "timm": "torch", "sb3": "torch", "torch": "torch",
+    "chainer": "chainer", "chainer-graves": "chainer",
 }
 RUNNER = Path(__file__).with_name("_runner.py")
 

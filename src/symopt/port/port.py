@@ -15,7 +15,7 @@
 4. **approximate**: otherwise, the candidate (with the target's ε free) minimising the
    worst-case ratio of the two effective learning rates under a constant gradient (closed forms
    from ``symopt.derive``, at μ = 0), over |g| ∈ [1e-6, 1e2], t ∈ [1, 1e5]; the ratio is checked
-   by a sweep of the interpreter. **none** when that worst case exceeds :data:`NONE_ABOVE`.
+   by a sweep of the interpreter (steps 1–300). **none** when that worst case exceeds :data:`NONE_ABOVE`.
 5. In every case the drop-in: ``symopt.torch.port(params, "<the source call>")``.
 """
 
@@ -237,11 +237,11 @@ def port(text: str, to: str) -> Port:
 
 def _sweep(source, vs, target, vt, ratio: sp.Expr, g_at: float) -> float:
     """max relative error of the derived ratio against the interpreters' measured one, at the
-    worst |g| and two others, steps 1..1000."""
+    worst |g| and two others, steps 1..300."""
     from ..rules import g, t
 
     fn = sp.lambdify([g, t], ratio, modules="numpy")
-    steps = 1000
+    steps = 300
     worst = 0.0
     for gv in sorted({g_at, 1e-3, 1.0}):
         measured = C.measured_lr_ratio(source, vs, target, vt, gv, steps)

@@ -4,13 +4,14 @@ RMSprop: ms ← α ms + (1 − α) g²; w ← w − η g/(√ms + ε), or √(ms
 RMSpropGraves: always centered, ε inside, δ ← μ δ − η g/√(ms − n² + ε), w ← w + δ (δ = −b of the
 model: the same parameter path, the buffer of opposite sign). AdaGrad: w ← w − η g/(√G + ε).
 Weight decay is a hook (``optimizer_hooks.WeightDecay``: coupled), not an argument.
-Chainer does not build here (its last release predates Python 3.11's C API): facts from the source.
+Chainer 7.8.1 (its last release) builds here only without build isolation, with setuptools < 70 (its
+setup.py imports pkg_resources) and NumPy < 2; so installed (``make frameworks``) it runs.
 """
 
 from . import Argument as A
 from . import Call, Dialect
 
-_NOT_HERE = "not installable here (chainer 7.8.1 does not build on Python 3.11); read from the source"
+_HERE = "frameworks tier (chainer 7.8.1 on NumPy 1.26, built with --no-build-isolation and setuptools < 70)"
 
 DIALECTS = (
     Dialect(
@@ -21,7 +22,7 @@ DIALECTS = (
         arguments=(A("lr", "lr", 0.01), A("alpha", "alpha", 0.99), A("eps", "eps", 1e-8),
                    A("eps_inside_sqrt", "eps_in_sqrt", False)),
         calls=(Call(("chainer.optimizers.RMSprop",)),),
-        verified=_NOT_HERE,
+        verified=_HERE,
     ),
     Dialect(
         family="rmsprop", name="chainer-graves", framework="Chainer (RMSpropGraves)",
@@ -32,7 +33,7 @@ DIALECTS = (
                    A("eps", "eps", 1e-4)),
         calls=(Call(("chainer.optimizers.RMSpropGraves",)),),
         notes="Chainer's delta is -b.",
-        verified=_NOT_HERE,
+        verified=_HERE,
     ),
     Dialect(
         family="adagrad", name="chainer", framework="Chainer",
@@ -41,6 +42,6 @@ DIALECTS = (
                          weight_decay="none"),
         arguments=(A("lr", "lr", 0.001), A("eps", "eps", 1e-8)),
         calls=(Call(("chainer.optimizers.AdaGrad",)),),
-        verified=_NOT_HERE,
+        verified=_HERE,
     ),
 )
