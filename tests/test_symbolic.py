@@ -249,3 +249,18 @@ def test_the_stand_ins_compute_what_numpy_and_torch_would():
     assert out.expr == a / b
     y = SymbolicArray(a).lerp_(SymbolicArray(b), sp.Rational(1, 4))
     assert sp.simplify(y.expr - (a + (b - a) / 4)) == 0
+
+
+def test_first_difference_finds_none_in_a_shipped_kernel_and_one_in_a_wrong_one():
+    """The mutation harness's quick verdict (:func:`first_difference`) must not call a correct
+    kernel different: it did for Adam and AdamW (their float literals evaluated at 30 digits
+    against the model's exact constants gave ~2e-17 at the sample point), which killed every
+    mutant of those kernels whatever it changed."""
+    from symopt.verify.symbolic import first_difference, shipped_kernels
+
+    found = {module.__name__: c.describe() for _, module, rule in shipped_kernels() if (c := first_difference(module, rule))}
+    assert found == {}
+    import symopt.kernels.torch.adam as kernel
+
+    assert first_difference(_mutated_in(kernel, "update_capturable", "c_1 = 1 - beta1**step", "c_1 = 1 + beta1**step"),
+                            rules.adam()) is not None

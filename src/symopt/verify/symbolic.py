@@ -538,10 +538,14 @@ def checked_entry_points(rows: list[tuple[str, EquationComparison]]) -> dict[str
 
 def _sampled_difference(a: sp.Expr, b: sp.Expr) -> sp.Expr:
     """``a − b`` at a sample point (every symbol a distinct number in (0.1, 0.9), t = 3) when that
-    is clearly nonzero; else exactly, by :func:`_difference`."""
+    is clearly nonzero; else exactly, by :func:`_difference`. The kernel's float literals read as
+    the exact rationals they are (as :func:`_difference` reads them): evaluated as 15-digit floats
+    at 30 digits they differ from the model's exact constants at ~1e-17, which would make every
+    kernel with one "differ" at the sample."""
     free = sorted((a.free_symbols | b.free_symbols) - {rules.t}, key=str)
     point = {s: sp.Rational(101 + 37 * i, 400) for i, s in enumerate(free)}
     point[rules.t] = sp.Integer(3)
+    a = _exact_literals(a)
     try:
         x, y = (sp.N(e.xreplace(point), 30) for e in (a, b))
         if x.is_real and y.is_real and abs(x - y) > 1e-20 * (abs(x) + abs(y) + 1e-30):
@@ -551,10 +555,15 @@ def _sampled_difference(a: sp.Expr, b: sp.Expr) -> sp.Expr:
     return _difference(a, b)
 
 
+def _exact_literals(a: sp.Expr) -> sp.Expr:
+    """``a`` with each float literal of the kernel (``x ** 0.5``, ``1e-3``) as the rational its
+    shortest decimal repr names."""
+    return a.xreplace({f: sp.Rational(repr(float(f))) for f in a.atoms(sp.Float)})
+
+
 def _difference(a: sp.Expr, b: sp.Expr) -> sp.Expr:
     """``a − b`` simplified; float literals of the kernel (``x ** 0.5``) read as exact rationals."""
-    floats = {f: sp.Rational(repr(float(f))) for f in a.atoms(sp.Float)}
-    diff = a.xreplace(floats) - b
+    diff = _exact_literals(a) - b
     if diff == 0 or sp.expand(diff) == 0:
         return sp.Integer(0)
     return sp.simplify(diff)
