@@ -22,7 +22,7 @@ def test_bytes_per_element_from_the_model():
 def test_bench_quick_writes_json_and_figure(tmp_path, capsys):
     out, fig = tmp_path / "bench.json", tmp_path / "figures" / "bench.pdf"
     code = main(["bench", "--quick", "--variant", "adagrad", "--variant", "rmsprop-centered-momentum",
-                 "--dtype", "float32", "--json", str(out), "--figure", str(fig), "--no-progress"])
+                 "--dtype", "float32", "--json", str(out), "--figure", str(fig), "--no-progress", "--no-compile"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "symopt fused" in printed and "torch fused" in printed and "QUICK" in printed
@@ -39,6 +39,44 @@ def test_bench_quick_writes_json_and_figure(tmp_path, capsys):
         assert r["bandwidth_gb_s"] > 0 and r["bound_seconds"] > 0
         assert r["best_torch"].startswith("torch ")
     assert fig.read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("variant,rule", [("sgd-momentum", "sgd"), ("adam-amsgrad", "adam"), ("adamw", "adamw")])
+def test_bench_covers_every_fused_rule_in_low_precision_under_contention(tmp_path, capsys, variant, rule):
+    """The rules torch fuses, in bfloat16, timed quiet and with one busy process: medians and
+    p95 of every mode, torch's fused path among them; the table prints the contended columns."""
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--quick", "--variant", variant, "--dtype", "bfloat16", "--json", str(out), "--figure", "none",
+                 "--no-progress", "--no-compile", "--contention", "1"])
+    assert code == 0
+    assert "1 busy: median/p95" in capsys.readouterr().out
+    rows = json.loads(out.read_text())["rows"]
+    assert rows and all(r["rule"] == rule and r["dtype"] == "bfloat16" and r["contention"] == 1 for r in rows)
+    modes = {"torch for-loop", "torch foreach", "torch fused", "symopt torch", "symopt fused", "symopt fused, new grads"}
+    for r in rows:
+        assert set(r["seconds"]) == set(r["p95"]) == set(r["contended"]) == set(r["contended_p95"]) == modes
+        assert all(r["p95"][m] >= r["seconds"][m] > 0 and r["contended_p95"][m] >= r["contended"][m] > 0 for m in modes)
+        assert r["first_call_seconds"] == {}
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # torch.compile's import
+def test_bench_times_torch_compile_with_its_first_call_apart(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--quick", "--variant", "adam", "--dtype", "float32", "--json", str(out), "--figure", "none",
+                 "--no-progress", "--repeats", "3"])
+    assert code == 0
+    assert "compiled 1st call" in capsys.readouterr().out
+    rows = json.loads(out.read_text())["rows"]
+    for r in rows:
+        assert r["seconds"]["torch compiled"] > 0 and "torch compiled" in r["p95"]
+        assert r["first_call_seconds"]["torch compiled"] > 0  # reported apart, never in a median
+
+
+def test_bench_rejects_a_negative_contention(capsys):
+    assert main(["bench", "--quick", "--contention", "-1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--contention must be 0 or more" in err
 
 
 def test_bench_on_cuda_without_a_gpu_is_a_one_line_error(capsys):

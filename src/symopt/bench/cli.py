@@ -15,6 +15,16 @@ probe is a copy ``b.copy_(a)`` (1 read, 1 write per element: the issue's same-ru
 bandwidth), symopt's fused backend is the generated Triton kernel, and each row records how many
 kernel launches one fused step took.
 
+``torch compiled`` is ``torch.compile(opt.step)`` of torch.optim's default path, what a user
+picks for speed: its steady-state step time is timed with the others, and its first call (the
+compilation, from whatever inductor cache the machine has) is reported separately
+(``first_call_seconds``), never in a median. ``--no-compile`` leaves it out.
+
+``--contention N`` measures every configuration twice: quiet, then with N busy processes
+(``while True: pass``, as a data loader's workers would be) running through the timings;
+each mode's median and 95th percentile go to ``seconds`` / ``p95`` and ``contended`` /
+``contended_p95``.
+
 Results go to ``reports/bench.json`` and a vector figure ``reports/figures/bench.pdf``
 (``bench-cuda.*`` on CUDA). ``--quick`` is a smoke run of a few seconds (small sizes, few
 repeats): its numbers mean nothing.
@@ -23,10 +33,12 @@ repeats): its numbers mean nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -42,12 +54,22 @@ VARIANTS = [
     ("rmsprop-centered", "rmsprop", {"centered": True}),
     ("rmsprop-momentum", "rmsprop", {"momentum": 0.9}),
     ("rmsprop-centered-momentum", "rmsprop", {"centered": True, "momentum": 0.9}),
+    ("sgd", "sgd", {"lr": 0.01}),
+    ("sgd-momentum", "sgd", {"lr": 0.01, "momentum": 0.9}),
+    ("adam", "adam", {}),
+    ("adam-amsgrad", "adam", {"amsgrad": True}),
+    ("adamw", "adamw", {}),
 ]
+#: torch.optim's class of each family; the families torch fuses on the CPU
+CLASSES = {"adagrad": "Adagrad", "rmsprop": "RMSprop", "sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
+TORCH_FUSES = ("adagrad", "sgd", "adam", "adamw")
 #: (total elements, tensors)
 SIZES = [(100_000, 100), (1_000_000, 1), (1_000_000, 100), (10_000_000, 1), (10_000_000, 100)]
 QUICK_SIZES = [(10_000, 10), (100_000, 1)]
-DTYPES = ("float32", "float64")
-MODES = ("torch for-loop", "torch foreach", "torch fused", "symopt torch", "symopt fused", "symopt fused, new grads")
+DTYPES = ("float32", "float64", "float16", "bfloat16")
+MODES = ("torch for-loop", "torch foreach", "torch fused", "torch compiled", "symopt torch", "symopt fused",
+         "symopt fused, new grads")
+COMPILED = "torch compiled"
 #: the mode the speed-up column compares with torch's best
 FUSED = "symopt fused"
 
@@ -64,6 +86,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where to run (default cpu); cuda times the Triton backend against a copy-bandwidth probe")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="leave out torch.compile(opt.step) (its first call compiles: seconds per configuration)")
+    parser.add_argument("--contention", type=int, default=None, metavar="N",
+                        help="time every configuration again with N busy processes running (median and p95; "
+                             "default 2 on a full CPU run, 0 with --quick or on CUDA)")
 
 
 @dataclass
@@ -85,6 +112,11 @@ class Row:
     notes: list[str] = field(default_factory=list)
     device: str = "cpu"
     fused_launches_per_step: float = float("nan")  # CUDA: Triton launches one fused step took
+    p95: dict[str, float] = field(default_factory=dict)  # mode -> 95th percentile of the step times
+    first_call_seconds: dict[str, float] = field(default_factory=dict)  # torch compiled: its first call
+    contention: int = 0  # busy processes of the contended timings (0: none taken)
+    contended: dict[str, float] = field(default_factory=dict)  # mode -> median under contention
+    contended_p95: dict[str, float] = field(default_factory=dict)
 
 
 def bytes_per_element(rule_name: str, hyper: dict[str, Any], itemsize: int) -> int:
@@ -101,21 +133,22 @@ def _split(total: int, tensors: int) -> list[int]:
     return [base + (1 if i < total - base * tensors else 0) for i in range(tensors)]
 
 
-def _candidates(rule: str, hyper: dict[str, Any], dtype, sizes: list[int], device: str = "cpu"
+def _candidates(rule: str, hyper: dict[str, Any], dtype, sizes: list[int], device: str = "cpu", compiled: bool = False
                 ) -> tuple[dict[str, Callable[[], None]], dict[str, Callable[[], None]]]:
     """(mode -> a step function over its own params (same initial values) with grads in place,
     mode -> an untimed set-up run before each timed step). "symopt fused, new grads" gets new
     gradient objects before every step, as after ``zero_grad()`` (set_to_none): the launch
-    re-validates them, which the steady-state "symopt fused" skips."""
+    re-validates them, which the steady-state "symopt fused" skips. ``compiled``: also
+    ``torch.compile(opt.step)`` of torch.optim's default path (:data:`COMPILED`)."""
     import torch
 
     from ..torch import optim as symopt_optim
 
     gen = torch.Generator().manual_seed(0)
-    init = [torch.randn(n, generator=gen, dtype=dtype).to(device) for n in sizes]
-    grads = [torch.randn(n, generator=gen, dtype=dtype).to(device) for n in sizes]
-    torch_cls = {"adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop}[rule]
-    symopt_cls = {"adagrad": symopt_optim.Adagrad, "rmsprop": symopt_optim.RMSprop}[rule]
+    init = [torch.randn(n, generator=gen).to(dtype).to(device) for n in sizes]
+    grads = [torch.randn(n, generator=gen).to(dtype).to(device) for n in sizes]
+    torch_cls = getattr(torch.optim, CLASSES[rule])
+    symopt_cls = getattr(symopt_optim, CLASSES[rule])
     out: dict[str, Callable[[], None]] = {}
     setups: dict[str, Callable[[], None]] = {}
 
@@ -126,13 +159,18 @@ def _candidates(rule: str, hyper: dict[str, Any], dtype, sizes: list[int], devic
         opt = cls([{"params": params, **group_options}], **hyper, **kw)
         return opt.step, params
 
+    # RMSprop takes fused=True as a group option (torch's has no fused keyword)
+    fused = ({"fused": True}, {}) if rule == "rmsprop" else ({}, {"fused": True})
     out["torch for-loop"], _ = make(torch_cls, {}, foreach=False)
     out["torch foreach"], _ = make(torch_cls, {}, foreach=True)
-    if rule == "adagrad":
+    if rule in TORCH_FUSES:
         out["torch fused"], _ = make(torch_cls, {}, fused=True)
+    if compiled:
+        step, _ = make(torch_cls, {})
+        out[COMPILED] = torch.compile(step)
     out["symopt torch"], _ = make(symopt_cls, {}, foreach=False)
-    out[FUSED], _ = make(symopt_cls, {"fused": True})
-    out["symopt fused, new grads"], params = make(symopt_cls, {"fused": True})
+    out[FUSED], _ = make(symopt_cls, fused[0], **fused[1])
+    out["symopt fused, new grads"], params = make(symopt_cls, fused[0], **fused[1])
     pools = [[p.grad for p in params], [g.clone() for g in grads]]
     turn = [0]
 
@@ -143,6 +181,32 @@ def _candidates(rule: str, hyper: dict[str, Any], dtype, sizes: list[int], devic
 
     setups["symopt fused, new grads"] = new_grads
     return out, setups
+
+
+@contextlib.contextmanager
+def busy(n: int):
+    """``n`` busy processes (``while True: pass``) for the duration, as a data loader's workers
+    keep cores busy; each is ended by its own pid afterwards."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        time.sleep(0.2 if n else 0.0)  # let them be scheduled
+        yield
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait()
+
+
+def p95(values: list[float]) -> float:
+    """The 95th percentile (linear interpolation between order statistics)."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    k = 0.95 * (len(ordered) - 1)
+    lo = int(k)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def _probe(dtype, total: int, device: str = "cpu") -> tuple[Callable[[], None], int]:
@@ -162,7 +226,7 @@ def _probe(dtype, total: int, device: str = "cpu") -> tuple[Callable[[], None], 
 
 
 def measure(variant: str, rule: str, hyper: dict[str, Any], dtype_name: str, total: int, tensors: int,
-            repeats: int, device: str = "cpu") -> Row:
+            repeats: int, device: str = "cpu", compiled: bool = False, contention: int = 0) -> Row:
     import torch
 
     sync = torch.cuda.synchronize if device == "cuda" else _nothing
@@ -171,18 +235,52 @@ def measure(variant: str, rule: str, hyper: dict[str, Any], dtype_name: str, tot
     itemsize = torch.empty((), dtype=dtype).element_size()
     bpe = bytes_per_element(rule, hyper, itemsize)
     sizes = _split(total, tensors)
-    runs, setups = _candidates(rule, hyper, dtype, sizes, device)
+    runs, setups = _candidates(rule, hyper, dtype, sizes, device, compiled and device == "cpu")
     runs["probe"], accesses = _probe(dtype, total, device)
+    first: dict[str, float] = {}
     for name, fn in runs.items():  # warm-up: first-use costs (state creation, kernel load, JIT) stay out
-        for _ in range(2):
+        for k in range(2):
             setups.get(name, _nothing)()
+            start = time.perf_counter()
             fn()
+            sync()
+            if k == 0 and name == COMPILED:
+                first[name] = time.perf_counter() - start
     sync()
     launches = _fused_launches(rule, runs[FUSED], sync) if device == "cuda" else float("nan")
+    samples = _timings(runs, setups, repeats, sync)
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    probe = med.pop("probe")
+    bandwidth = accesses * itemsize * total / probe
+    bound = bpe * total / bandwidth
+    row = Row(variant, rule, dtype_name, total, tensors, bpe, repeats, probe, bandwidth / 1e9, bound, device=device,
+              fused_launches_per_step=launches)
+    row.seconds = med
+    row.p95 = {k: p95(v) for k, v in samples.items() if k != "probe"}
+    row.first_call_seconds = first
+    row.times_bound = {k: v / bound for k, v in med.items()}
+    torch_modes = {k: v for k, v in med.items() if k.startswith("torch")}
+    row.best_torch = min(torch_modes, key=torch_modes.get)
+    if FUSED in med:
+        row.speedup_fused_over_best_torch = torch_modes[row.best_torch] / med[FUSED]
+    if contention:
+        with busy(contention):
+            contended = _timings(runs, setups, repeats, sync)
+        row.contention = contention
+        row.contended = {k: statistics.median(v) for k, v in contended.items() if k != "probe"}
+        row.contended_p95 = {k: p95(v) for k, v in contended.items() if k != "probe"}
+    del runs
+    return row
+
+
+def _timings(runs: dict[str, Callable[[], None]], setups: dict[str, Callable[[], None]], repeats: int,
+             sync: Callable[[], None]) -> dict[str, list[float]]:
+    """``repeats`` timed calls of every candidate, interleaved: each repeat runs each once, in an
+    order rotated by one per repeat (no mode always first)."""
     samples: dict[str, list[float]] = {k: [] for k in runs}
     names = list(runs)
     for r in range(repeats):
-        order = names[r % len(names):] + names[: r % len(names)]  # rotate: no mode always first
+        order = names[r % len(names):] + names[: r % len(names)]
         for name in order:
             fn = runs[name]
             setups.get(name, _nothing)()
@@ -191,20 +289,7 @@ def measure(variant: str, rule: str, hyper: dict[str, Any], dtype_name: str, tot
             fn()
             sync()
             samples[name].append(time.perf_counter() - start)
-    med = {k: statistics.median(v) for k, v in samples.items()}
-    probe = med.pop("probe")
-    bandwidth = accesses * itemsize * total / probe
-    bound = bpe * total / bandwidth
-    row = Row(variant, rule, dtype_name, total, tensors, bpe, repeats, probe, bandwidth / 1e9, bound, device=device,
-              fused_launches_per_step=launches)
-    row.seconds = med
-    row.times_bound = {k: v / bound for k, v in med.items()}
-    torch_modes = {k: v for k, v in med.items() if k.startswith("torch")}
-    row.best_torch = min(torch_modes, key=torch_modes.get)
-    if FUSED in med:
-        row.speedup_fused_over_best_torch = torch_modes[row.best_torch] / med[FUSED]
-    del runs
-    return row
+    return samples
 
 
 def _nothing() -> None:
@@ -235,8 +320,18 @@ def _fmt_time(s: float) -> str:
 
 
 def table(rows: list[Row]) -> str:
+    """The medians with their ratio to the bound; then the first call of ``torch compiled`` and,
+    under ``--contention``, symopt fused's and the best torch mode's median and p95 there (with
+    their ratio to symopt fused's quiet median)."""
     modes = [m for m in MODES if any(m in r.seconds for r in rows)]
-    head = f"{'variant':<26} {'dtype':<7} {'size':>12} {'bound':>10} " + " ".join(f"{m:>23}" for m in modes) + f" {'fused vs best torch':>20}"
+    contended = any(r.contention for r in rows)
+    head = f"{'variant':<26} {'dtype':<8} {'size':>12} {'bound':>10} " + " ".join(f"{m:>23}" for m in modes)
+    head += f" {'fused vs best torch':>20}"
+    if any(r.first_call_seconds for r in rows):
+        head += f" {'compiled 1st call':>17}"
+    if contended:
+        n = max(r.contention for r in rows)
+        head += f" {f'fused, {n} busy: median/p95':>32} {f'best torch, {n} busy':>24}"
     lines = [head, "-" * len(head)]
     for r in rows:
         size = f"{r.elements:.0e}/{r.tensors}"
@@ -246,10 +341,19 @@ def table(rows: list[Row]) -> str:
                 cells.append(f"{_fmt_time(r.seconds[m])} ({r.times_bound[m]:5.2f}×)".rjust(23))
             else:
                 cells.append(f"{'—':>23}")
-        lines.append(
-            f"{r.variant:<26} {r.dtype:<7} {size:>12} {_fmt_time(r.bound_seconds):>10} " + " ".join(cells)
-            + f" {r.speedup_fused_over_best_torch:>6.2f}× ({r.best_torch.replace('torch ', '')})".rjust(21)
-        )
+        line = (f"{r.variant:<26} {r.dtype:<8} {size:>12} {_fmt_time(r.bound_seconds):>10} " + " ".join(cells)
+                + f" {r.speedup_fused_over_best_torch:>6.2f}× ({r.best_torch.replace('torch ', '')})".rjust(21))
+        if any(x.first_call_seconds for x in rows):
+            first = r.first_call_seconds.get(COMPILED)
+            line += f" {(f'{first:.1f}s' if first is not None else '—'):>17}"
+        if contended and r.contention:
+            quiet = r.seconds[FUSED]
+            med, tail = r.contended[FUSED], r.contended_p95[FUSED]
+            best = min((k for k in r.contended if k.startswith("torch")), key=r.contended.get)
+            fused_cell = f"{_fmt_time(med).strip()} / {_fmt_time(tail).strip()} ({med / quiet:.2f}×/{tail / quiet:.2f}×)"
+            torch_cell = f"{_fmt_time(r.contended[best]).strip()} ({best.removeprefix('torch ')})"
+            line += f" {fused_cell:>32} {torch_cell:>24}"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -313,9 +417,15 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     loads = {}
     if args.device == "cpu":
-        for family in ("adagrad", "rmsprop"):
+        from ..codegen.printers.c import C_FAMILIES
+
+        for family in C_FAMILIES:
             lib = kernel(family).library
             loads[family] = {"cached": lib.cached, "seconds": lib.seconds, "openmp": lib.openmp}
+    if args.contention is None:
+        args.contention = 0 if args.quick or args.device == "cuda" else 2
+    if args.contention < 0:
+        raise ValueError(f"--contention must be 0 or more busy processes; got {args.contention}")
     variants = [v for v in VARIANTS if not args.variant or v[0] in args.variant]
     dtypes = [d for d in DTYPES if not args.dtype or d in args.dtype]
     sizes = QUICK_SIZES if args.quick else SIZES
@@ -327,7 +437,7 @@ def run(args: argparse.Namespace) -> int:
         for (label, rule, hyper), dtype, (total, tensors) in jobs:
             bar.set_postfix_str(f"{label} {dtype} {total:.0e}/{tensors}")
             rows.append(measure(label, rule, hyper, dtype, total, tensors, _repeats(total, args.quick, args.repeats),
-                                args.device))
+                                args.device, compiled=not args.no_compile, contention=args.contention))
             bar.update()
     bar.close()
     print(table(rows))
