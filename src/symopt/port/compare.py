@@ -162,8 +162,11 @@ def _lr_closed_form(rule: UpdateRule, items: tuple) -> sp.Expr | None:
     from ..derive.closed_forms import symbolic_results
     from ..derive.gradients import gradient_model
 
-    flags = tuple((k, v) for k, v in items if isinstance(v, bool))
-    return symbolic_results(rule, flags, gradient_model("constant")).lr
+    guards = set().union(*(a.when.free_symbols for a in rule.body))
+    deciding = {h.name for h in rule.hyperparameters if h.symbol in guards}
+    options = tuple((k, v) for k, v in items if isinstance(v, bool) or k in deciding)
+    lr = symbolic_results(rule, options, gradient_model("constant")).lr
+    return None if lr is None or lr.has(sp.Sum) else lr
 
 
 def effective_lr(rule: UpdateRule, values: Mapping[str, Any], keep: Sequence[sp.Symbol] = ()) -> sp.Expr | None:
