@@ -232,3 +232,14 @@ def test_dropin_groups_schedulers_state_dict_and_float32():
     again.load_state_dict(saved)
     assert set(again.state_dict()["state"][0]) == {"step", "square_avg", "momentum_buffer"}
     assert rules.get("rmsprop", "keras").hyperparameter("learning_rate")
+
+
+def test_centered_graves_has_no_uncentered_equivalent():
+    """Under a constant gradient the centered variance v − m² = α^t (1 − α^t) g² → 0 (derived by
+    hand), so Graves's σ → √ε while an uncentered σ → |g|: no configuration bounds the ratio. (On
+    the old code the closed form was taken at Graves's default momentum, a sum, and port failed
+    with a TypeError.)"""
+    p = port("chainer.optimizers.RMSpropGraves()", "caffe")
+    assert p.verdict == "none" and p.target_call is None
+    back = port("keras.optimizers.RMSprop(centered=True)", "chainer-graves")
+    assert back.verdict == "exact" and parse(back.target_call).keywords["momentum"] == 0.0
