@@ -360,3 +360,49 @@ def test_the_rounding_edge_puts_adagrads_float32_step_size_on_a_midpoint():
     step_size = [np.float32(-float(Fraction(lr) / Fraction(d))) for d in (once, twice)]  # double quotient, then float32
     assert step_size[0] != step_size[1]
     assert sum(1 for c in edges("adagrad") if c.kwargs.get("lr") == lr) == 4  # crossed with maximize × weight_decay
+
+
+def _row(**kw):
+    base = dict(rule="adagrad", dialect="torch", case="c", dtype="float32", device="cpu", impl="torch",
+                reference="torch.optim(foreach=False)", steps=5, max_ulp=0.5, max_abs=0.0, tol_ulp=40.0, status="pass")
+    return runner.Row(**{**base, **kw})
+
+
+def test_the_summary_is_a_matrix_findings_by_kind_and_every_failure():
+    from symopt.verify import summary
+
+    rows = ([_row(case=f"c{i}", max_ulp=float(i)) for i in range(50)]
+            + [_row(case=f"d{i}", dtype="float64", note=f"torch's result is non-finite: step {i}") for i in range(30)]
+            + [_row(case="bad", impl="numpy", status="FAIL", max_ulp=99.0, note="off")]
+            + [_row(case="x", status="torch-disagrees", note="torch.optim(fused=True) disagrees: 3 ULP")])
+    matrix = summary.matrix_lines(rows)
+    assert len(matrix) == 2 + 2 + 1  # header, rule, two implementations, legend
+    cells = {tuple(line.split()[:2]): line for line in matrix[2:-1]}
+    torch_line = cells["adagrad", "torch"]
+    assert "50 1f 49" in torch_line and "30 30f 0.5" in torch_line  # float32 cell (one finding row), float64 cell
+    assert "0 1F" in cells["adagrad", "numpy"]
+    found = summary.finding_lines(rows)
+    assert found[0].startswith("Findings: 31 rows, 2 kinds")
+    assert "[30] torch's result is non-finite" in found[1] and "reproduce: symopt verify" in found[3]
+    assert sum(line.lstrip().startswith("[") for line in found) == 2  # one entry per kind, not per row
+    assert [line.splitlines()[0] for line in summary.failure_lines(rows)] == [
+        "FAILED adagrad/bad/float32/numpy vs torch.optim(foreach=False): max 99 ULP > 40 off"]
+    assert summary.verdict(rows, 0, 1.0, "r.json").startswith("NOT CONSISTENT: 80 passed, 1 failed, 1 against")  # 82 rows − 1 failed − 1 undecided
+    assert summary.verdict(rows[:50], 0, 1.0, "r.json").startswith("consistent: 50 passed, 0 failed")
+    assert summary.verdict(rows[:50], 2, 1.0, "r.json").startswith("NOT CONSISTENT")  # a kernel differs
+
+
+def test_cli_prints_the_summary_and_every_row_with_v(tmp_path, monkeypatch, capsys):
+    from symopt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    args = ["verify", "--impl", "interpreter", "--rule", "adagrad", "--steps", "3", "--no-progress"]
+    assert main(args) == 0
+    short = capsys.readouterr().out
+    assert main(args + ["-v"]) == 0
+    full = capsys.readouterr().out
+    rows = json.loads((tmp_path / "reports" / "verify.json").read_text())["rows"]
+    assert len(rows) > 30
+    assert len(full.splitlines()) - len(short.splitlines()) >= len(rows) - 6  # the matrix is a few lines, not a row each
+    assert "implementation" in short and "consistent: " in short.splitlines()[-1]
+    assert sum(r["case"][:46] in full for r in rows) == len(rows)

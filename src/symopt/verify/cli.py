@@ -19,6 +19,7 @@ from .._io import write_text_atomic
 from .cases import VERIFIED, edges, optim_db_inputs, sweep
 from .equations import compare_dialects
 from .symbolic import check_all_kernels, checked_entry_points
+from . import summary
 from .runner import IMPLEMENTATIONS, Row, run_matrix
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -38,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full", action="store_true",
                         help=f"the long sweep: {SWEEP_FULL} random configurations per rule, torch's foreach and fused paths too")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="print every row and every finding (default: the matrix, findings by kind, failures)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +75,10 @@ def run(args: argparse.Namespace) -> int:
     for backend, c in wrong_kernels:
         print(f"  KERNEL DIFFERS ({backend}) {c.describe()}")
     print()
-    print_table(rows)
+    if getattr(args, "verbose", False):
+        print_table(rows)
+    else:
+        print(*summary.matrix_lines(rows), sep="\n")
     failed = [r for r in rows if r.status == "FAIL"]
     document = {
         "torch": torch.__version__,
@@ -88,22 +94,22 @@ def run(args: argparse.Namespace) -> int:
     }
     for path in {DEFAULT_REPORT, Path(args.json)} if args.json else {DEFAULT_REPORT}:
         write_json_atomic(path, document)
-    findings = {}
-    for r in rows:
-        if r.note and r.status != "FAIL":
-            findings.setdefault((r.rule, r.case, r.dtype, r.note), r)
-    if findings:
-        print(f"\nFindings: numeric hazards in torch.optim's own results, reproduced by every implementation ({len(findings)})")
-        for (rule, case, dtype, note), r in sorted(findings.items()):
-            print(f"  {rule}/{case}/{dtype}: {note}\n    reproduce: {r.reproduce}")
-    disagreeing = sum(r.status == "torch-disagrees" for r in rows)
-    ill = sum(r.status == "ill-conditioned" for r in rows)
-    extra = f", {disagreeing} against a torch path that disagrees with torch's own for-loop (findings)" if disagreeing else ""
-    extra += f", {ill} ill-conditioned (the comparison cannot decide; see their notes)" if ill else ""
-    print(f"\n{len(rows) - len(failed) - disagreeing - ill} passed, {len(failed)} failed{extra} ({elapsed:.1f} s); "
-          f"rows in {DEFAULT_REPORT}")
-    for r in failed:
-        print(f"FAILED {r.rule}/{r.case}/{r.dtype}/{r.impl}: max {r.max_ulp} ULP > {r.tol_ulp} {r.note}\n  reproduce: {r.reproduce}")
+    if getattr(args, "verbose", False):
+        findings = {}
+        for r in rows:
+            if r.note and r.status != "FAIL":
+                findings.setdefault((r.rule, r.case, r.dtype, r.note), r)
+        if findings:
+            print(f"\nFindings: numeric hazards in torch.optim's own results, reproduced by every implementation ({len(findings)})")
+            for (rule, case, dtype, note), r in sorted(findings.items()):
+                print(f"  {rule}/{case}/{dtype}: {note}\n    reproduce: {r.reproduce}")
+    elif any(summary.is_finding(r) for r in rows):
+        print()
+        print(*summary.finding_lines(rows), sep="\n")
+    print()
+    for line in summary.failure_lines(rows):
+        print(line)
+    print(summary.verdict(rows, len(wrong_kernels), elapsed, str(DEFAULT_REPORT)))
     if wrong_kernels:
         print(f"FAILED: {len(wrong_kernels)} kernel quantities differ from their model (see 'KERNEL DIFFERS' above); "
               "regenerate with `make generate` or fix the printer")

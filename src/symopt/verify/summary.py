@@ -1,0 +1,106 @@
+"""What ``symopt verify`` prints by default: the matrix one can read, not the rows one by one.
+
+* :func:`matrix_lines` — one line per rule × implementation, a column per dtype: rows passed,
+  failed and findings, and the largest error (in ULP) of a passing row;
+* :func:`finding_lines` — the findings grouped by kind, with their count and one reproducer each;
+* :func:`failure_lines` — every failed row in full, with its reproducer;
+* :func:`verdict` — the one-line answer.
+
+Every row stays in the JSON (``reports/verify.json``); ``symopt verify -v`` prints them all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Iterable
+
+from .runner import Row
+
+#: row statuses that are findings about torch.optim, not failures of symopt
+FINDING_STATUSES = ("torch-disagrees", "ill-conditioned")
+
+
+def is_finding(row: Row) -> bool:
+    """A row that passed but says something about torch.optim's own result (a note), or that could
+    not be decided against a torch path that disagrees with torch's for-loop, or ill-conditioned."""
+    return row.status in FINDING_STATUSES or (row.status == "pass" and bool(row.note))
+
+
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+_LIST = re.compile(r"\[[^\]]*\]")
+
+
+def finding_kind(row: Row) -> str:
+    """The kind of a finding: its note with the case's own numbers and index lists taken out
+    ("torch.optim's params [1] are non-finite" and "... params [0, 2] ..." are one kind), or its
+    status alone where the note begins by naming it ("ill-conditioned: ...")."""
+    note = row.note.strip()
+    if not note or note.split(":", 1)[0].strip() == row.status:
+        return row.status
+    kind = _NUMBER.sub("N", _LIST.sub("[…]", note))
+    return kind if row.status == "pass" or kind.startswith(row.status) else f"{row.status}: {kind}"
+
+
+def _cell(rows: list[Row]) -> str:
+    if not rows:
+        return "-"
+    failed = sum(r.status == "FAIL" for r in rows)
+    found = sum(is_finding(r) for r in rows)
+    passed = len(rows) - failed - sum(r.status in FINDING_STATUSES for r in rows)
+    worst = max((r.max_ulp for r in rows if r.status == "pass"), default=float("nan"))
+    text = f"{passed}"
+    if failed:
+        text += f" {failed}F"
+    if found:
+        text += f" {found}f"
+    return f"{text} {worst:.3g}" if worst == worst else text
+
+
+def matrix_lines(rows: list[Row]) -> list[str]:
+    """rule × implementation × dtype: ``passed [nF] [nf] max-ULP`` per cell (F: failed rows, f:
+    rows with a finding; the ULP is the largest error of a passing row)."""
+    dtypes = list(dict.fromkeys(r.dtype for r in rows))
+    keys = list(dict.fromkeys((r.rule, r.impl) for r in rows))
+    width = max([len(d) for d in dtypes] + [18])
+    head = f"{'rule':<8} {'implementation':<14} " + " ".join(f"{d:>{width}}" for d in dtypes)
+    out = [head, "-" * len(head)]
+    for rule, impl in keys:
+        cells = [_cell([r for r in rows if (r.rule, r.impl, r.dtype) == (rule, impl, d)]) for d in dtypes]
+        out.append(f"{rule:<8} {impl:<14} " + " ".join(f"{c:>{width}}" for c in cells))
+    out.append("cells: rows passed [nF failed] [nf with a finding] and the largest error of a passing row, in ULP")
+    return out
+
+
+def finding_lines(rows: Iterable[Row]) -> list[str]:
+    """The findings by kind, the commonest first: ``[count] kind`` and one row's reproducer."""
+    found = [r for r in rows if is_finding(r)]
+    if not found:
+        return []
+    kinds = Counter(finding_kind(r) for r in found)
+    out = [f"Findings: {len(found)} rows, {len(kinds)} kinds (every row in the JSON; -v lists them)"]
+    for kind, n in kinds.most_common():
+        example = next(r for r in found if finding_kind(r) == kind)
+        out.append(f"  [{n}] {kind}")
+        out.append(f"      e.g. {example.rule}/{example.case}/{example.dtype}/{example.impl}: {example.note[:160]}")
+        out.append(f"      reproduce: {example.reproduce}")
+    return out
+
+
+def failure_lines(rows: Iterable[Row]) -> list[str]:
+    """Every failed row, in full."""
+    return [f"FAILED {r.rule}/{r.case}/{r.dtype}/{r.impl} vs {r.reference}: max {r.max_ulp:g} ULP > {r.tol_ulp:g} "
+            f"{r.note}\n  reproduce: {r.reproduce}" for r in rows if r.status == "FAIL"]
+
+
+def verdict(rows: list[Row], wrong_kernels: int, seconds: float, where: str) -> str:
+    """The one-line answer: consistent with the equations and torch.optim, or not."""
+    failed = sum(r.status == "FAIL" for r in rows)
+    disagreeing = sum(r.status == "torch-disagrees" for r in rows)
+    ill = sum(r.status == "ill-conditioned" for r in rows)
+    passed = len(rows) - failed - disagreeing - ill
+    extra = f", {disagreeing} against a torch path that disagrees with torch's own for-loop (findings)" if disagreeing else ""
+    extra += f", {ill} ill-conditioned (the comparison cannot decide; see their notes)" if ill else ""
+    kernels = f"; {wrong_kernels} kernel quantities differ from their model" if wrong_kernels else ""
+    answer = "NOT CONSISTENT" if failed or wrong_kernels else "consistent"
+    return (f"{answer}: {passed} passed, {failed} failed{extra}{kernels} ({seconds:.1f} s); rows in {where}")
