@@ -46,8 +46,9 @@ $(FRAMEWORKS_STAMP):
 	@($(PYTHON) -m venv $(FRAMEWORKS)/jax && $(FRAMEWORKS)/jax/bin/pip install --quiet "jax[cpu]==0.10.2" "optax==0.2.8") \
 	  || echo "note: JAX/optax could not be installed; the optax/jax-example checks will skip"
 	@($(PYTHON) -m venv $(FRAMEWORKS)/torch && $(FRAMEWORKS)/torch/bin/pip install --quiet "$(TORCH_PIN)" numpy \
-	    && $(FRAMEWORKS)/torch/bin/pip install --quiet --no-deps "timm==1.0.31" "stable-baselines3==2.9.2") \
-	  || echo "note: timm/stable-baselines3 could not be installed; their checks will skip"
+	    && $(FRAMEWORKS)/torch/bin/pip install --quiet --no-deps "timm==1.0.31" "stable-baselines3==2.9.2" \
+	       "bitsandbytes==0.50.2" packaging) \
+	  || echo "note: timm/stable-baselines3/bitsandbytes could not be installed; their checks will skip"
 	@($(PYTHON) -m venv $(FRAMEWORKS)/chainer && $(FRAMEWORKS)/chainer/bin/pip install --quiet "setuptools<70" wheel "numpy<2" \
 	    && $(FRAMEWORKS)/chainer/bin/pip install --quiet --no-build-isolation "chainer==7.8.1") \
 	  || echo "note: chainer could not be installed; its checks will skip"

@@ -281,8 +281,10 @@ def _run_torch_optimizer(cls, req, case):
         p.grad = torch.tensor(grad, dtype=torch.float64)
         opt.step()
         params.append(p.detach().tolist())
-        states["square_avg"].append(opt.state[p]["square_avg" if "square_avg" in opt.state[p] else "sum"].tolist())
-    return {"params": params, "states": states}
+        st = opt.state[p]
+        buf = st[next(k for k in ("square_avg", "sum", "state1") if k in st)]
+        states["square_avg"].append(buf.tolist())
+    return {"params": params, "states": states, "state_dtype": str(buf.dtype)}
 
 
 def run_timm(req, case):
@@ -317,6 +319,16 @@ def run_chainer(req, case):
     return {"params": params, "states": states}
 
 
+def run_bitsandbytes(req, case):
+    import bitsandbytes as bnb
+
+    cls = {"rmsprop": bnb.optim.RMSprop, "adagrad": bnb.optim.Adagrad}[req["family"]]
+    out = _run_torch_optimizer(lambda params, **kw: cls(params, optim_bits=32, **kw), req, case)
+    if req["family"] == "adagrad":
+        out["states"] = {"sum": out["states"].pop("square_avg")}
+    return out
+
+
 def run_torch(req, case):
     import torch
 
@@ -331,6 +343,7 @@ RUNNERS = {
     "keras": run_keras, "tf-keras-legacy": run_tf_keras_legacy, "tf1": run_tf1, "tf-raw": run_tf_raw,
     "sonnet": run_sonnet, "optax": run_optax, "jax-example": run_jax_example, "timm": run_timm, "sb3": run_sb3,
     "torch": run_torch, "chainer": run_chainer, "chainer-graves": run_chainer,
+    "bitsandbytes": run_bitsandbytes,
 }
 
 
@@ -339,7 +352,7 @@ def versions(dialect: str) -> dict[str, str]:
 
     out = {}
     for dist in ("tensorflow-cpu", "keras", "tf-keras", "dm-sonnet", "jax", "jaxlib", "optax", "torch", "timm",
-                 "stable-baselines3", "chainer", "numpy"):
+                 "stable-baselines3", "chainer", "bitsandbytes", "numpy"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

@@ -24,7 +24,7 @@ import numpy as np
 ENVIRONMENTS = {
     "keras": "tf", "tf-keras-legacy": "tf", "tf1": "tf", "tf-raw": "tf", "sonnet": "tf",
     "optax": "jax", "jax-example": "jax", "timm": "torch", "sb3": "torch", "torch": "torch",
-    "chainer": "chainer", "chainer-graves": "chainer",
+    "chainer": "chainer", "chainer-graves": "chainer", "bitsandbytes": "torch",
 }
 RUNNER = Path(__file__).with_name("_runner.py")
 
