@@ -243,3 +243,14 @@ def test_centered_graves_has_no_uncentered_equivalent():
     assert p.verdict == "none" and p.target_call is None
     back = port("keras.optimizers.RMSprop(centered=True)", "chainer-graves")
     assert back.verdict == "exact" and parse(back.target_call).keywords["momentum"] == 0.0
+
+
+def test_momentum_is_never_dropped_by_an_approximate_port():
+    """A heavy-ball buffer with μ = 0.9 multiplies the steady step by 1/(1 − μ) = 10 under a
+    constant gradient; a target without momentum (Chainer's RMSprop) cannot be 'approximate' on
+    the strength of the μ = 0 rates. (On the code before this test it was, with ratio 1.00.)"""
+    p = port("keras.optimizers.RMSprop(momentum=0.9)", "chainer")
+    assert p.verdict == "none" and "momentum" in p.conditions[0]
+    q = port("keras.optimizers.RMSprop(momentum=0.9)", "torch")
+    assert q.verdict == "approximate" and parse(q.target_call).keywords["momentum"] == 0.9
+    assert any("constant learning rate" in c for c in q.conditions)

@@ -153,6 +153,8 @@ def _approximate(source, vs, target, configs):
     best = None
     seen = set()
     for vt in configs:
+        if _differs_beyond_eps(source, vs, target, vt):
+            continue
         key = tuple(sorted((k, v) for k, v in vt.items() if not (eps_h and k == eps_h.name)))
         if key in seen:
             continue
@@ -197,6 +199,21 @@ def _golden(f, lo: float, hi: float, iterations: int = 80) -> tuple[float, float
     return 10.0**x, f(x)
 
 
+#: the hyperparameters (by the model's symbol) an approximate port must keep: the effective rate
+#: at μ = 0 says nothing about a momentum or a weight decay the target drops or adds
+KEPT = ("mu", "lambda")
+
+
+def _differs_beyond_eps(source, vs, target, vt) -> bool:
+    """Whether the candidate changes momentum or weight decay (absent counts as 0)."""
+    for name in KEPT:
+        a = next((vs.get(h.name, h.default) for h in source.hyperparameters if h.symbol.name == name), 0.0)
+        b = next((vt.get(h.name, h.default) for h in target.hyperparameters if h.symbol.name == name), 0.0)
+        if float(a) != float(b):
+            return True
+    return False
+
+
 def port(text: str, to: str) -> Port:
     """Port the call ``text`` to the framework ``to`` (a dialect name: ``torch``, ``keras``, ...)."""
     parsed: ParsedCall = parse(text)
@@ -217,14 +234,21 @@ def port(text: str, to: str) -> Port:
                     evidence, {"max_relative_error_200_steps": err})
     best = _approximate(source, vs, target, configs)
     if best is None:
-        return Port(text.strip(), to, "none", None, ["no closed form of the effective learning rate to compare"],
-                    None, dropin(text.strip()))
+        if all(_differs_beyond_eps(source, vs, target, vt) for vt in configs):
+            why = "the target cannot keep the source's momentum and weight decay (it lacks them, or they are fixed there)"
+        else:
+            why = "no closed form of the effective learning rate to compare"
+        return Port(text.strip(), to, "none", None, [why], None, dropin(text.strip()))
     vt, worst, g_at, t_at, ratio = best
     sweep = _sweep(source, vs, target, vt, ratio, g_at)
     conditions = [
         f"effective learning rates under a constant gradient (μ = 0; a momentum buffer averages the same per-step "
         f"ratios), worst over |g| in [1e-6, 1e2] and t in [1, 1e5]: {worst:.6g}, at |g| = {g_at:.3g}, t = {t_at:g}",
     ]
+    momentum = next((vs.get(h.name, h.default) for h in source.hyperparameters if h.symbol.name == "mu"), 0.0)
+    if float(momentum) > 0:
+        conditions.append("for a constant learning rate: with momentum, where η enters the buffer also matters "
+                          "under a schedule")
     measured = {"sweep_max_relative_error_of_derived_ratio": sweep, "worst_at": {"g": g_at, "t": t_at},
                 "ratio": sp.sstr(ratio)}
     if not math.isfinite(worst) or worst > NONE_ABOVE:
