@@ -146,6 +146,22 @@ def _skip_unless_installed(dialect: str) -> None:
         pytest.skip(reason)
 
 
+def _skip_if_missing(result: dict) -> dict:
+    """A framework whose environment exists but which does not import there is skipped, named."""
+    if "missing" in result:
+        pytest.skip(result["missing"])
+    return result
+
+
+
+def _run(family: str, dialect: str, runs, **kwargs) -> dict:
+    """F.run_framework, skipped (named) where the framework does not import in its environment."""
+    try:
+        return F.run_framework(family, dialect, runs, **kwargs)
+    except F.FrameworkMissing as exc:
+        pytest.skip(str(exc))
+
+
 @functools.lru_cache(maxsize=None)
 def _framework_results(float64_hyper: bool = True) -> dict:
     """Every runnable dialect's cases through its real framework, one subprocess per environment."""
@@ -168,7 +184,7 @@ def test_dialect_matches_framework(family, dialect):
     _skip_unless_installed(dialect)
     preset = dialects.preset(family, dialect)
     rule = rules.get(family, dialect)
-    results = _framework_results()[(family, dialect)]
+    results = _skip_if_missing(_framework_results()[(family, dialect)])
     failures = []
     for (label, case), out in zip(cases(preset), results["cases"]):
         params, moment = worst(rule, case, out)
@@ -209,7 +225,7 @@ def test_dropin_matches_framework(family, dialect):
     within 1e-12 per step; float32 within float32's rounding (25 steps × a few ulps, 1e-5)."""
     _skip_unless_installed(dialect)
     preset = dialects.preset(family, dialect)
-    results = _framework_results()[(family, dialect)]
+    results = _skip_if_missing(_framework_results()[(family, dialect)])
     failures = []
     for (label, case), out in zip(cases(preset), results["cases"]):
         text = _call_text(preset, case.kwargs)
@@ -287,7 +303,7 @@ def test_port_exact_verdicts_hold_between_the_real_frameworks(index):
     assert p.verdict == "exact", p.as_dict()
     for d in (src.dialect.name, dst.dialect.name):
         _skip_unless_installed(d)
-    a, b = _ported_runs()[index]
+    a, b = (_skip_if_missing(r) for r in _ported_runs()[index])
     constant = float(F.relative_errors(a["cases"][0]["params"], b["cases"][0]["params"]).max())
     changing = float(F.relative_errors(a["cases"][1]["params"], b["cases"][1]["params"]).max())
     assert constant <= TOLERANCE, (p.target_call, constant)
@@ -303,7 +319,7 @@ def test_the_tier_can_fail():
     _skip_unless_installed("keras")
     preset = dialects.preset("rmsprop", "keras")
     labelled = dict(cases(preset))
-    results = _framework_results()[("rmsprop", "keras")]
+    results = _skip_if_missing(_framework_results()[("rmsprop", "keras")])
     out = results["cases"][list(labelled).index("small-grads")]
     wrong = rules.rmsprop("keras", eps_placement="outside")
     params, _ = worst(wrong, labelled["small-grads"], out)
@@ -342,7 +358,7 @@ def test_python_float_hyperparameters_are_float32(family, dialect):
         kw[_name(preset, "momentum")] = 0.9
     rng = np.random.default_rng(5)
     case = F.Case(kw, rng.normal(size=SIZE), [rng.normal(size=SIZE) for _ in range(STEPS)])
-    out = F.run_framework(family, dialect, [case], float64_hyper=False)["cases"][0]
+    out = _run(family, dialect, [case], float64_hyper=False)["cases"][0]
     exact, _ = worst(rule, case, out)
     full = {h.name: kw.get(h.name, h.default) for h in rule.hyperparameters}
     rounded = {k: (_float32(v) if k in FLOAT32_HYPERPARAMETERS[(family, dialect)] else v) for k, v in full.items()}
@@ -356,7 +372,7 @@ def test_tf_keras_legacy_epsilon_zero_is_1e7():
     _skip_unless_installed("tf-keras-legacy")
     rng = np.random.default_rng(7)
     case = F.Case({"epsilon": 0.0}, rng.normal(size=SIZE), [rng.normal(scale=1e-3, size=SIZE) for _ in range(STEPS)])
-    out = F.run_framework("rmsprop", "tf-keras-legacy", [case])["cases"][0]
+    out = _run("rmsprop", "tf-keras-legacy", [case])["cases"][0]
     rule = rules.get("rmsprop", "tf-keras-legacy")
     at_1e7, _ = worst(rule, F.Case({"epsilon": 1e-7}, case.w0, case.grads), out)
     at_0, _ = worst(rule, case, out)
@@ -373,7 +389,7 @@ def test_tf_keras_legacy_tensor_momentum():
     w0, gs = rng.normal(size=SIZE), [rng.normal(scale=1e-4, size=SIZE) for _ in range(STEPS)]
     req = F.request("rmsprop", "tf-keras-legacy", [F.Case({"momentum": 0.0}, w0, gs)])
     req["cases"][0]["tensor_momentum"] = True
-    out = F.run_requests([req])[0]["cases"][0]
+    out = _skip_if_missing(F.run_requests([req])[0])["cases"][0]
     inside = rules.rmsprop("tf-keras-legacy", eps_placement="inside")
     assert worst(inside, F.Case({"momentum": 0.0}, w0, gs), out)[0] <= TOLERANCE
     assert worst(rules.get("rmsprop", "tf-keras-legacy"), F.Case({"momentum": 0.0}, w0, gs), out)[0] > 1e-3
@@ -388,7 +404,7 @@ def test_optax_momentum_none_equals_zero():
     zero = F.Case({"learning_rate": 1e-2, "momentum": 0.0}, w0, gs)
     req = F.request("rmsprop", "optax", [none, zero])
     req["cases"][1]["keep_zero_momentum"] = True
-    a, b = F.run_requests([req])[0]["cases"]
+    a, b = _skip_if_missing(F.run_requests([req])[0])["cases"]
     assert np.array_equal(a["params"], b["params"])
     model, _ = worst(rules.get("rmsprop", "optax"), none, a)
     assert model <= TOLERANCE
@@ -405,7 +421,7 @@ def test_optax_bias_corrected_centered_hazard():
     rng = np.random.default_rng(11)
     w0, gs = rng.normal(size=SIZE), [rng.normal(size=SIZE) for _ in range(3)]
     case = F.Case({"learning_rate": 1e-3, "bias_correction": True, "centered": True}, w0, gs)
-    out = F.run_framework("rmsprop", "optax", [case])["cases"][0]
+    out = _run("rmsprop", "optax", [case])["cases"][0]
     rule = rules.get("rmsprop", "optax")
     from symopt.interpret import Interpreter, to_mpmath
 
@@ -436,7 +452,7 @@ def test_bitsandbytes_keeps_float32_states(family):
     runs = [F.Case(kw, w0, gs)]
     if family == "rmsprop":
         runs.append(F.Case({**kw, "momentum": 0.9}, w0, gs))
-    outs = F.run_framework(family, "bitsandbytes", runs)["cases"]
+    outs = _run(family, "bitsandbytes", runs)["cases"]
     assert outs[0]["state_dtype"] == "torch.float32"
     params, moment = worst(rules.get(family, "bitsandbytes"), runs[0], outs[0])
     assert 1e-10 < params <= 1e-6 and moment <= 1e-6

@@ -83,10 +83,17 @@ def request(family: str, dialect: str, cases: Sequence[Case], float64_hyper: boo
             "cases": [c.request() for c in cases]}
 
 
+class FrameworkMissing(RuntimeError):
+    """The environment exists but the framework does not import there (a partial install)."""
+
+
 def run_framework(family: str, dialect: str, cases: Sequence[Case], float64_hyper: bool = True,
                   timeout: float = 600.0) -> dict[str, Any]:
     """Run the real framework on every case (one subprocess); params and states per step."""
-    return run_requests([request(family, dialect, cases, float64_hyper)], timeout)[0]
+    out = run_requests([request(family, dialect, cases, float64_hyper)], timeout)[0]
+    if "missing" in out:
+        raise FrameworkMissing(f"{dialect}: {out['missing']}")
+    return out
 
 
 def run_requests(requests: Sequence[dict[str, Any]], timeout: float = 600.0) -> list[dict[str, Any]]:
