@@ -5,7 +5,8 @@
 covering every tensor) and the pointer arrays, validates every buffer (device CPU, one dtype
 float32, float64, float16 or bfloat16, contiguous, shape of its param, no overlap between any two
 buffers) and calls the library with ``torch.get_num_threads()`` threads (fewer below ``GRAIN``
-elements per thread, as torch's ``at::parallel_for`` does). The kernels of a rule with ``fused_tail="first_product"``
+elements per thread, as torch's ``at::parallel_for`` does), or with one where the plan's measured
+launches say one is faster (:class:`ThreadChoice`: a busy machine). The kernels of a rule with ``fused_tail="first_product"``
 (SGD, Adam, AdamW) also take, per tensor, the index where torch's scalar tail begins
 (:func:`tail_starts`): the last ``numel mod Vectorized<T>::size()`` elements, which ATen's fused
 kernel rounds otherwise.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import copy
 import ctypes
 import operator
+import time
 import weakref
 from importlib import resources
 from typing import Any, Callable, Mapping, Sequence
@@ -49,6 +51,7 @@ DTYPES = {torch.float32: "float32", torch.float64: "float64", torch.float16: "fl
 #: AVX512, 32 otherwise)
 VECTOR_BYTES = {"AVX512": 64}
 _DEREFERENCE = weakref.ref.__call__
+_clock = time.perf_counter
 _IS_CPU, _LAYOUT, _DTYPE, _SHAPE = (operator.attrgetter(a) for a in ("is_cpu", "layout", "dtype", "shape"))
 
 
@@ -179,6 +182,7 @@ class LaunchPlan:
         self._nbytes = np.array([p.numel() * p.element_size() for p in params], dtype=np.uint64)
         self._grads: list[weakref.ref] = []
         self._arguments: dict[str, tuple] = {}
+        self.threads = ThreadChoice()
 
     def params_moved(self) -> bool:
         """True when a param no longer holds the memory this plan points to."""
@@ -251,11 +255,66 @@ class LaunchPlan:
             return
         defaults = self.kernel._defaults
         scalars = [_scalar(hyperparameters[h]) if h in hyperparameters else defaults[h] for h in hyper_names]
-        threads = max(1, min(torch.get_num_threads(), -(-self.elements // GRAIN)))
+        team = max(1, min(torch.get_num_threads(), -(-self.elements // GRAIN)))
+        threads = self.threads.pick(team)
         fn, *arrays = arguments
         tails = (self.tails.data_ptr(),) if self.kernel.takes_tails(self.dtype) else ()
+        start = _clock()
         fn(self.n_chunks, self.chunks.data_ptr(), threads, *arrays, steps_pointer, *tails, scale_pointer(grad_scale),
            *scalars)
+        self.threads.record(threads, _clock() - start)
+
+
+class ThreadChoice:
+    """How many threads a plan's launches use, chosen from their measured times: the team
+    (``torch.get_num_threads()``, fewer below ``GRAIN`` elements per thread) or one thread.
+
+    An OpenMP team ends each launch at a barrier: when another process holds a core (a data
+    loader's workers, a second job), the thread descheduled there holds the whole step for a
+    scheduler time slice — milliseconds, against ~100 µs of work at 1e6 elements. One thread has
+    no barrier. So each plan keeps the last :attr:`WINDOW` launch times of both choices and
+    takes the one whose median is lower, trying the other once every :attr:`EXPLORE` launches
+    (a load that comes and goes is followed within tens of steps). The choice changes no bit of
+    the result: every element is computed by one thread either way."""
+
+    #: launch times kept per choice (their median decides)
+    WINDOW = 5
+    #: one launch in this many tries the choice not taken
+    EXPLORE = 32
+
+    def __init__(self) -> None:
+        self.samples: dict[int, list[float]] = {}
+        self.launches = 0
+        self.team = 0
+
+    def pick(self, team: int) -> int:
+        """The thread count of the next launch for a team of ``team`` threads."""
+        if team <= 1:
+            return 1
+        if team != self.team:  # torch.set_num_threads changed the team: measure again
+            self.team, self.samples = team, {team: [], 1: []}
+        self.launches += 1
+        pending = [t for t in (team, 1) if len(self.samples[t]) < self.WINDOW]
+        if pending:
+            return pending[self.launches % len(pending)]
+        best = min((team, 1), key=lambda t: _median(self.samples[t]))
+        if self.launches % self.EXPLORE == 0:
+            return 1 if best == team else team
+        return best
+
+    def record(self, threads: int, seconds: float) -> None:
+        """The measured time of a launch with ``threads`` threads."""
+        kept = self.samples.get(threads)
+        if kept is None:
+            return
+        kept.append(seconds)
+        if len(kept) > self.WINDOW:
+            del kept[0]
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
 
 
 def scale_pointer(grad_scale: Tensor | None) -> int | None:
@@ -433,5 +492,5 @@ def kernel(family: str) -> FusedKernel:
     return found
 
 
-__all__ = ["CHUNK", "FusedKernel", "FusedLaunchError", "LaunchPlan", "chunk_rows", "kernel", "scale_pointer", "skips_step",
-           "source"]
+__all__ = ["CHUNK", "FusedKernel", "FusedLaunchError", "LaunchPlan", "ThreadChoice", "chunk_rows", "kernel", "scale_pointer",
+           "skips_step", "source"]
