@@ -10,7 +10,8 @@ moves the group's step counters into one 1-D tensor whose 0-d views *are* ``stat
 Each later step only confirms that the plan still describes the group, and re-plans otherwise:
 
 - the optimizer's ``state`` and the group's ``params`` are the same objects as at planning
-  (``load_state_dict`` and ``add_param_group`` replace them);
+  (``load_state_dict`` and ``add_param_group`` replace them), and so is every state dict in
+  ``state`` (one made, replaced or removed anywhere in the optimizer re-plans once);
 - each param still holds the memory the plan points to (``p.data = ...``, ``module.to(...)``),
   and is still contiguous there (``p.data = p.data.t()`` keeps the address; the C kernel reads
   memory in order, so a non-contiguous param goes to the Torch kernels);
@@ -100,6 +101,9 @@ class FusedGroupPlan:
         # NumPy views of both: a step's increment and conversion cost a microsecond, not three
         self._counters_np, self._steps64_np = self.counters.numpy(), self.steps64.numpy()
         self.tensors = {k: tuple(st[k] for st in self.state_dicts) for k in (*keys, "step")}
+        # every state dict of the optimizer, in its order: a replaced, added or removed entry
+        # shows against it without hashing a tensor (100 Tensor.__hash__ calls: ~15 µs a step)
+        self.state_values = tuple(optimizer.state.values())
 
     @staticmethod
     def supports(optimizer: torch.optim.Optimizer, params: Sequence[Tensor]) -> bool:
@@ -119,7 +123,8 @@ class FusedGroupPlan:
         if (optimizer.state is not self.state_map
                 or len(params) != len(self.group_params) or not all(map(operator.is_, params, self.group_params))):
             return False
-        if not all(map(operator.is_, map(self.state_map.get, self.params), self.state_dicts)):
+        if len(self.state_map) != len(self.state_values) or not all(
+                map(operator.is_, self.state_map.values(), self.state_values)):
             return False
         for key, tensors in self.tensors.items():
             if not all(map(operator.is_, map(operator.itemgetter(key), self.state_dicts), tensors)):
