@@ -184,10 +184,13 @@ RMS_VARIANTS = [dict(centered=c, momentum=m, weight_decay=w, maximize=x)
                 for c, m, w, x in itertools.product((False, True), (0.0, 0.9), (0.0, 0.1), (False, True))]
 
 
+@pytest.mark.parametrize("alpha", (0.99, 0.3))  # torch's lerp takes its large-weight formula at 1 - alpha >= 1/2
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kw", RMS_VARIANTS, ids=lambda kw: "-".join(k for k, v in kw.items() if v) or "plain")
-def test_rmsprop_bitwise_with_torchs_ops_and_a_correct_sqrt(rmsprop_kernel, dtype, kw):
-    kw = dict(kw, alpha=0.3 if kw["maximize"] else 0.99)  # alpha 0.3: lerp's large-weight formula
+def test_rmsprop_bitwise_with_torchs_ops_and_a_correct_sqrt(rmsprop_kernel, dtype, kw, alpha):
+    """Every variant at both of lerp's branches (the centered average): one alpha per variant
+    left the other branch's roundings in each variant unchecked (mutants of them survived)."""
+    kw = dict(kw, alpha=alpha)
     params0 = _tensors(dtype, 2)
     steps = [_tensors(dtype, 20 + k) for k in range(4)]
     expected = [p.clone() for p in params0]

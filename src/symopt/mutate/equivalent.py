@@ -46,26 +46,8 @@ EXPLAINED: dict[str, str] = {
 #: missing. ``symopt mutate`` still counts and lists each as a survivor (with this reason); the
 #: fast subsets in make test accept exactly these (a listed mutant that is killed fails them, so
 #: that the entry is deleted when the gap closes).
-_FUSED_RMSPROP_ROUNDING = (
-    "fused RMSprop has no bitwise reference: torch has no fused RMSprop, and its for-loop rounds "
-    "square_avg differently (4.5 ULP in float32 after 20 steps on the alpha = 0.3 edges, within the "
-    "40-ULP budget), so one more rounding per step in grad_avg is below the tolerance's resolution; "
-    "catching it needs a per-operation bitwise reference of the C kernel's own op sequence"
-)
-_FUSED_RMSPROP_LERP_BRANCH = (
-    "the threshold of torch's two-branch lerp in fused RMSprop's centered average (|w| < 0.5 -> 1.5: "
-    "the first branch, start + w(end - start), for every w): both branches compute the same average "
-    "and differ in rounding only, below the tolerance's resolution for want of a bitwise reference "
-    "(see the fma-dropped gaps)"
-)
 KNOWN_GAPS: dict[str, str] = {
-    # kernels/c/rmsprop.c, every float32 variant with centered: m <- m + (1 - alpha)(g - m) as torch's
-    # lerp (w = 1 - alpha), an fma of either branch dropped (rounding only) ...
-    **{mutant: _FUSED_RMSPROP_ROUNDING for mutant in (
-        "kernel-c-9bde0774a6", "kernel-c-a2321128f9", "kernel-c-8e07ca76f7", "kernel-c-69cdf896fb",
-        "kernel-c-5a171226cf", "kernel-c-9163b7aaf8", "kernel-c-189d5428e4", "kernel-c-c5e80df9b1")},
-    # ... or its branch threshold moved so that one branch computes every w (rounding only)
-    **{mutant: _FUSED_RMSPROP_LERP_BRANCH for mutant in (
-        "kernel-c-a04fa5632d", "kernel-c-eaa4a869cb", "kernel-c-bfbabdbde2", "kernel-c-fa115b6e7e")},
+    # none: the last ones (fused RMSprop's centered-average roundings, 12 mutants) are killed since
+    # test_fused's bitwise test runs every variant at both of torch's lerp branches
 }
 

@@ -184,6 +184,11 @@ EDGES: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {
         ("edge: tensor weight_decay, momentum", {"weight_decay": torch.tensor(0.1), "momentum": 0.5}, {}),
         ("edge: grads 1e-8, nesterov", {"momentum": 0.9, "nesterov": True}, {"grad_scale": 1e-8}),
     ],
+    "adam": [
+        # a guard `weight_decay != 0` written as `!= 1` (a kernel mutant) differs only here
+        ("edge: weight_decay=1", {"weight_decay": 1.0}, {}),
+        ("edge: amsgrad, maximize, weight_decay=1", {"amsgrad": True, "maximize": True, "weight_decay": 1.0}, {}),
+    ],
     "adamw": [
         ("edge: lr·weight_decay = 1 (w is zeroed before the update)", {"lr": 0.5, "weight_decay": 2.0}, {}),
         ("edge: large weight_decay, amsgrad", {"weight_decay": 10.0, "lr": 1e-3, "amsgrad": True}, {}),
@@ -191,6 +196,7 @@ EDGES: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {
         ("edge: maximize, eps=0", {"maximize": True, "eps": 0.0}, {}),
         ("edge: grads 1e4", {}, {"grad_scale": 1e4}),
         ("edge: no grad at some steps", {"amsgrad": True}, {"none_grad_steps": _SOME}),
+        ("edge: weight_decay=1", {"weight_decay": 1.0}, {}),  # appended: the earlier edges keep their seeds
     ],
 }
 
