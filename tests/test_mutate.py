@@ -108,3 +108,38 @@ def test_sampled_mutants_are_caught(area):
     survivors = [o.mutant.describe() for o in outcomes if o.status == "survived"]
     assert not survivors, survivors
     assert sum(o.status == "killed" for o in outcomes) >= len(outcomes) // 2
+
+
+def test_an_oracle_that_fails_on_the_unmutated_code_stops_the_run(monkeypatch, tmp_path, capsys):
+    """As the kernel area's symbolic verdict did for Adam/AdamW (it called the correct kernels
+    different): such an oracle kills every mutant by construction. The baseline runs each
+    target's checks once with nothing installed; `symopt mutate` refuses to score then."""
+    import types
+
+    from symopt.cli import main
+    from symopt.mutate import run as mutate_run
+    from symopt.mutate._core import Killed, Mutant, Outcome
+
+    def failing():
+        raise Killed("differs from its model")
+
+    mutants = [Mutant("fake", "kernels/torch/x.py", f"line {i}", "binop", "a", "b") for i in range(3)]
+    calls = []
+    fake = types.SimpleNamespace(
+        AREA="fake", all_mutants=lambda: mutants,
+        checks=lambda m: [("passes", lambda: calls.append(m.target)), ("symbolic", failing)],
+        run=lambda m: Outcome(m, "killed", "symbolic", 0.0))
+    assert mutate_run.baseline(fake, mutants) == [
+        "fake kernels/torch/x.py: symbolic fails on the unmutated code: differs from its model"]
+    assert calls == ["kernels/torch/x.py"]  # once per target, not per mutant
+    monkeypatch.setattr(mutate_run, "areas", lambda: {"fake": fake})
+    from symopt.mutate import cli as mutate_cli
+
+    monkeypatch.setattr(mutate_cli, "areas", lambda: {"fake": fake})
+    monkeypatch.chdir(tmp_path)
+    assert main(["mutate", "--no-progress", "--area", "fake"]) == 1
+    out = capsys.readouterr().out
+    assert "BASELINE FAILS: fake kernels/torch/x.py: symbolic" in out and "Mutation score" not in out
+    assert not (tmp_path / "reports" / "mutate.json").exists()  # nothing scored, nothing written
+    fake.checks = lambda m: [("passes", lambda: None)]
+    assert main(["mutate", "--no-progress", "--area", "fake"]) == 0 and "Mutation score" in capsys.readouterr().out

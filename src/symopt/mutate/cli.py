@@ -15,7 +15,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from .._io import write_text_atomic
-from .run import _worker, areas, judge, select, stale_explanations
+from .run import _worker, areas, baseline, judge, select, stale_explanations
 
 DEFAULT_REPORT = Path("reports") / "mutate.json"
 
@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="list the mutants (id, area, change) and stop")
     parser.add_argument("--json", metavar="PATH", help="also write the outcomes as JSON to PATH")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip running each target's checks on the unmutated code first (they must pass there)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +49,13 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{m.id}  {m.describe()}")
         print(f"{sum(map(len, picked.values()))} mutants")
         return 0
+    if not getattr(args, "no_baseline", False):
+        failing = [line for name, ms in picked.items() for line in baseline(chosen_areas[name], ms)]
+        if failing:
+            print("The checks must pass on the unmutated code before a mutant's kill means anything:")
+            for line in failing:
+                print(f"  BASELINE FAILS: {line}")
+            return 1
     rows: list[dict] = []
     total = sum(map(len, picked.values()))
     bar = None

@@ -66,6 +66,28 @@ def stale_explanations(all_ids: set[str]) -> list[str]:
     return sorted(i for i in EXPLAINED if i not in all_ids)
 
 
+def baseline(area_module: ModuleType, mutants: list[Mutant]) -> list[str]:
+    """The checks of each target among ``mutants`` run once on the unmutated code (areas whose
+    module has ``checks(mutant)``): a check that fails there kills every mutant of its target by
+    construction, and the score would count those kills. One line per failing (target, check);
+    empty when every oracle passes on the committed code."""
+    checks = getattr(area_module, "checks", None)
+    if checks is None:
+        return []
+    failures, seen = [], set()
+    for m in mutants:
+        if m.target in seen:
+            continue
+        seen.add(m.target)
+        for name, check in checks(m):
+            try:
+                check()
+            except Exception as exc:  # Killed or a crash: either way the oracle fails unmutated
+                failures.append(f"{area_module.AREA} {m.target}: {name} fails on the unmutated code: "
+                                f"{str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}")
+    return failures
+
+
 def run_mutants(area_module: ModuleType, mutants: list[Mutant], progress=None) -> list[Outcome]:
     out = []
     for m in mutants:
