@@ -323,6 +323,7 @@ class CKernelPrinter(C99CodePrinter):
         self.tensors = tensor_symbols(spec)
         self.states = [s for s in spec.states]
         self.coefficients: dict[sp.Expr, str] = {}
+        self.lerp_lines: dict[str, list[str]] = {}
         self.scalar_lines: list[str] = []
         # scalar temporaries first (η_t): double, per chunk (they may depend on the tensor's step)
         uses_step = any(t in a.expr.free_symbols for a in spec.body)
@@ -361,17 +362,27 @@ class CKernelPrinter(C99CodePrinter):
             if cast == "storage" and self.store:  # scalar_t(c) of a double: through float, as c10's Half(float)
                 value = load(store(value))
             body.append(f"const {T} {name} = {value};")
+        body += [line for lines in self.lerp_lines.values() for line in lines]
+        # GradScaler's scale, read once per chunk (a load in the loop keeps 16-bit loops scalar)
+        body.append(f"{T} scale = grad_scale ? ({T})*grad_scale : ({T})1;  /* used only with a grad_scale */")
         body += [f"{S} *restrict p_{b} = a_{b}[tensor];" for b in buffers]
 
         def element_loop(first: str, last: str, statements: list[str]) -> list[str]:
-            inner = [f"{T} {b} = {load(f'p_{b}[i]')};" for b in loaded]
-            if temps:
-                inner.append(f"{T} {', '.join(temps)};")
-            # GradScaler's scale (torch's fused keyword grad_scale): the gradient unscaled in place first
-            inner.append(f"if (grad_scale) {{ grad = grad/({T})*grad_scale; p_grad[i] = {store('grad')}; }}")
-            inner += statements
-            inner += [f"p_{b}[i] = {store(b)};" for b in buffers if b != "grad"]
-            return [f"for (int64_t i = {first}; i < {last}; ++i) {{"] + ["    " + x for x in inner] + ["}"]
+            def loop(unscale: Optional[str]) -> list[str]:
+                inner = [f"{T} {b} = {load(f'p_{b}[i]')};" for b in loaded]
+                if temps:
+                    inner.append(f"{T} {', '.join(temps)};")
+                if unscale:  # GradScaler's scale (torch's fused keyword grad_scale): the gradient unscaled in place first
+                    inner.append(unscale)
+                inner += statements
+                inner += [f"p_{b}[i] = {store(b)};" for b in buffers if b != "grad"]
+                return [f"for (int64_t i = {first}; i < {last}; ++i) {{"] + ["    " + x for x in inner] + ["}"]
+
+            if not self.store:  # float32/float64: GCC unswitches the loop on grad_scale itself
+                return loop(f"if (grad_scale) {{ grad = grad/scale; p_grad[i] = grad; }}")
+            # 16-bit: the conversions make the loop too long for GCC to unswitch (and vectorise): by hand
+            return (["if (grad_scale) {"] + ["    " + x for x in loop(f"grad = grad/scale; p_grad[i] = {store('grad')};")]
+                    + ["} else {"] + ["    " + x for x in loop(None)] + ["}"])
 
         if tail_lines == loop_lines:
             if takes_tails(rule, dtype):
@@ -436,7 +447,12 @@ class CKernelPrinter(C99CodePrinter):
             x, tt = self._print(lerp[X]), self._print(T)
             k = self.coefficient(lerp[c])
             k1 = f"({k} - ({self.ctype})1)"  # torch: weight − 1 in the element type
-            return f"((fabs{self.suffix}({k}) < ({self.ctype})0.5) ? {self.fma(k, f'{x} - {tt}', tt)} : {self.fma(k1, f'{x} - {tt}', x)})"
+            small = f"(fabs{self.suffix}({k}) < ({self.ctype})0.5)"
+            if self.store:  # 16-bit: ATen's blendv form, the weight and the branch hoisted (GCC vectorises it)
+                self.lerp_lines[k] = [f"const {self.ctype} {k}_lerp = {small} ? {k} : {k1};",
+                                      f"const int {k}_small = {small};"]
+                return self.fma(f"{k}_lerp", f"{x} - {tt}", f"({k}_small ? {tt} : {x})")
+            return f"({small} ? {self.fma(k, f'{x} - {tt}', tt)} : {self.fma(k1, f'{x} - {tt}', x)})"
         if isinstance(E, sp.Pow) and E.exp == sp.S.Half:
             inner = E.base
             if tensor(inner):

@@ -26,9 +26,11 @@
 
 /* float16 and bfloat16: stored in 16 bits, computed in float (torch's opmath type); every
  * conversion from float rounds to nearest even, as c10's Half(float) / BFloat16(float) and
- * ATen's vector conversions round. _Float16 where the compiler has it (F16C instructions under
- * -march=native); otherwise, and for bfloat16 always, the same roundings by bit manipulation
- * (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even). */
+ * ATen's vector conversions round. _Float16 where the compiler has it (F16C under
+ * -march=native; GCC 12 converts it one element at a time, which is still 5x faster than the
+ * fallback); otherwise, and for bfloat16 always, the same roundings by bit manipulation without
+ * branches (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even;
+ * GCC vectorises the bfloat16 ones). */
 static inline uint32_t symopt_bits(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
 static inline float symopt_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
 
@@ -37,8 +39,8 @@ static inline float symopt_bf16_to_float(symopt_bf16 x) { return symopt_float((u
 static inline symopt_bf16 symopt_float_to_bf16(float x)
 {
     const uint32_t u = symopt_bits(x);
-    if (isnan(x)) return (symopt_bf16)0x7FC0;
-    return (symopt_bf16)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+    const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    return (symopt_bf16)(x != x ? 0x7FC0u : rounded);  /* NaN: c10's quiet NaN; a select, so loops vectorise */
 }
 
 #if defined(__FLT16_MAX__) && !defined(SYMOPT_NO_FLOAT16)
@@ -58,8 +60,7 @@ static inline symopt_f16 symopt_float_to_f16(float x)
 {
     float base = (fabsf(x) * 0x1.0p+112f) * 0x1.0p-110f;
     const uint32_t w = symopt_bits(x), shl1_w = w + w, sign = w & 0x80000000u;
-    uint32_t bias = shl1_w & 0xFF000000u;
-    if (bias < 0x71000000u) bias = 0x71000000u;
+    const uint32_t exponent = shl1_w & 0xFF000000u, bias = exponent < 0x71000000u ? 0x71000000u : exponent;
     base = symopt_float((bias >> 1) + 0x07800000u) + base;
     const uint32_t bits = symopt_bits(base);
     const uint32_t nonsign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
@@ -77,6 +78,7 @@ void symopt_adagrad_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
         const double eta_t = lr/(fma(lr_decay, step - 1, 1));  /* decayed learning rate */
         const float c0 = (float)(eps);
         const float c1 = (float)(-eta_t);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_state_sum = a_state_sum[tensor];
@@ -85,7 +87,7 @@ void symopt_adagrad_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
             float grad = p_grad[i];
             float state_sum = p_state_sum[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
             sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
             sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
@@ -106,6 +108,7 @@ void symopt_adagrad_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
         const double eta_t = lr/(fma(lr_decay, step - 1, 1));  /* decayed learning rate */
         const double c0 = (double)(eps);
         const double c1 = (double)(-eta_t);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_state_sum = a_state_sum[tensor];
@@ -114,7 +117,7 @@ void symopt_adagrad_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
             double grad = p_grad[i];
             double state_sum = p_state_sum[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
             sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
             sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
@@ -137,36 +140,67 @@ void symopt_adagrad_plain_f16(int64_t n_chunks, const int64_t *chunks, int n_thr
         const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(-eta_t)));
         const float c2 = (float)(eps);
         const float c3 = (float)(-eta_t);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_state_sum = a_state_sum[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float state_sum = symopt_f16_to_float(p_state_sum[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_state_sum[i] = symopt_float_to_f16(state_sum);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float state_sum = symopt_f16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_state_sum[i] = symopt_float_to_f16(state_sum);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float state_sum = symopt_f16_to_float(p_state_sum[i]);
+                float sigma;
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_state_sum[i] = symopt_float_to_f16(state_sum);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float state_sum = symopt_f16_to_float(p_state_sum[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_state_sum[i] = symopt_float_to_f16(state_sum);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float state_sum = symopt_f16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_state_sum[i] = symopt_float_to_f16(state_sum);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float state_sum = symopt_f16_to_float(p_state_sum[i]);
+                float sigma;
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_state_sum[i] = symopt_float_to_f16(state_sum);
+            }
         }
     }
 }
@@ -183,36 +217,67 @@ void symopt_adagrad_plain_bf16(int64_t n_chunks, const int64_t *chunks, int n_th
         const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-eta_t)));
         const float c2 = (float)(eps);
         const float c3 = (float)(-eta_t);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_state_sum = a_state_sum[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float state_sum = symopt_bf16_to_float(p_state_sum[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_state_sum[i] = symopt_float_to_bf16(state_sum);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_state_sum[i] = symopt_float_to_bf16(state_sum);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+                float sigma;
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_state_sum[i] = symopt_float_to_bf16(state_sum);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float state_sum = symopt_bf16_to_float(p_state_sum[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_state_sum[i] = symopt_float_to_bf16(state_sum);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_state_sum[i] = symopt_float_to_bf16(state_sum);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+                float sigma;
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_state_sum[i] = symopt_float_to_bf16(state_sum);
+            }
         }
     }
 }
@@ -227,6 +292,7 @@ void symopt_adagrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_
         const double eta_t = lr/(fma(lr_decay, step - 1, 1));  /* decayed learning rate */
         const float c0 = (float)(eps);
         const float c1 = (float)(-eta_t);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_state_sum = a_state_sum[tensor];
@@ -235,7 +301,7 @@ void symopt_adagrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_
             float grad = p_grad[i];
             float state_sum = p_state_sum[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
             sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
@@ -257,6 +323,7 @@ void symopt_adagrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_
         const double eta_t = lr/(fma(lr_decay, step - 1, 1));  /* decayed learning rate */
         const double c0 = (double)(eps);
         const double c1 = (double)(-eta_t);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_state_sum = a_state_sum[tensor];
@@ -265,7 +332,7 @@ void symopt_adagrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_
             double grad = p_grad[i];
             double state_sum = p_state_sum[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
             sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
@@ -289,38 +356,71 @@ void symopt_adagrad_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_
         const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(-eta_t)));
         const float c2 = (float)(eps);
         const float c3 = (float)(-eta_t);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_state_sum = a_state_sum[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float state_sum = symopt_f16_to_float(p_state_sum[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_state_sum[i] = symopt_float_to_f16(state_sum);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float state_sum = symopt_f16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_state_sum[i] = symopt_float_to_f16(state_sum);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float state_sum = symopt_f16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_state_sum[i] = symopt_float_to_f16(state_sum);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float state_sum = symopt_f16_to_float(p_state_sum[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_state_sum[i] = symopt_float_to_f16(state_sum);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float state_sum = symopt_f16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_state_sum[i] = symopt_float_to_f16(state_sum);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float state_sum = symopt_f16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_state_sum[i] = symopt_float_to_f16(state_sum);
+            }
         }
     }
 }
@@ -337,38 +437,71 @@ void symopt_adagrad_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n
         const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-eta_t)));
         const float c2 = (float)(eps);
         const float c3 = (float)(-eta_t);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_state_sum = a_state_sum[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float state_sum = symopt_bf16_to_float(p_state_sum[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_state_sum[i] = symopt_float_to_bf16(state_sum);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_state_sum[i] = symopt_float_to_bf16(state_sum);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_state_sum[i] = symopt_float_to_bf16(state_sum);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float state_sum = symopt_bf16_to_float(p_state_sum[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_state_sum[i] = symopt_float_to_bf16(state_sum);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_state_sum[i] = symopt_float_to_bf16(state_sum);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_state_sum[i] = symopt_float_to_bf16(state_sum);
+            }
         }
     }
 }
@@ -384,6 +517,7 @@ void symopt_adagrad_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, in
         const float c0 = (float)(weight_decay);
         const float c1 = (float)(eps);
         const float c2 = (float)(-eta_t);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_state_sum = a_state_sum[tensor];
@@ -392,7 +526,7 @@ void symopt_adagrad_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, in
             float grad = p_grad[i];
             float state_sum = p_state_sum[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
             sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
@@ -415,6 +549,7 @@ void symopt_adagrad_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, in
         const double c0 = (double)(weight_decay);
         const double c1 = (double)(eps);
         const double c2 = (double)(-eta_t);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_state_sum = a_state_sum[tensor];
@@ -423,7 +558,7 @@ void symopt_adagrad_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, in
             double grad = p_grad[i];
             double state_sum = p_state_sum[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
             sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
@@ -449,38 +584,71 @@ void symopt_adagrad_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, in
         const float c3 = (float)(weight_decay);
         const float c4 = (float)(eps);
         const float c5 = (float)(-eta_t);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_state_sum = a_state_sum[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float state_sum = symopt_f16_to_float(p_state_sum[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_state_sum[i] = symopt_float_to_f16(state_sum);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float state_sum = symopt_f16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_state_sum[i] = symopt_float_to_f16(state_sum);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float state_sum = symopt_f16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_state_sum[i] = symopt_float_to_f16(state_sum);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float state_sum = symopt_f16_to_float(p_state_sum[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_state_sum[i] = symopt_float_to_f16(state_sum);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float state_sum = symopt_f16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_state_sum[i] = symopt_float_to_f16(state_sum);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float state_sum = symopt_f16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_state_sum[i] = symopt_float_to_f16(state_sum);
+            }
         }
     }
 }
@@ -499,38 +667,71 @@ void symopt_adagrad_weight_decay_bf16(int64_t n_chunks, const int64_t *chunks, i
         const float c3 = (float)(weight_decay);
         const float c4 = (float)(eps);
         const float c5 = (float)(-eta_t);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_state_sum = a_state_sum[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float state_sum = symopt_bf16_to_float(p_state_sum[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_state_sum[i] = symopt_float_to_bf16(state_sum);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_state_sum[i] = symopt_float_to_bf16(state_sum);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_state_sum[i] = symopt_float_to_bf16(state_sum);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float state_sum = symopt_bf16_to_float(p_state_sum[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_state_sum[i] = symopt_float_to_bf16(state_sum);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_state_sum[i] = symopt_float_to_bf16(state_sum);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_state_sum[i] = symopt_float_to_bf16(state_sum);
+            }
         }
     }
 }
@@ -546,6 +747,7 @@ void symopt_adagrad_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *c
         const float c0 = (float)(weight_decay);
         const float c1 = (float)(eps);
         const float c2 = (float)(-eta_t);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_state_sum = a_state_sum[tensor];
@@ -554,7 +756,7 @@ void symopt_adagrad_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *c
             float grad = p_grad[i];
             float state_sum = p_state_sum[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
@@ -578,6 +780,7 @@ void symopt_adagrad_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *c
         const double c0 = (double)(weight_decay);
         const double c1 = (double)(eps);
         const double c2 = (double)(-eta_t);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_state_sum = a_state_sum[tensor];
@@ -586,7 +789,7 @@ void symopt_adagrad_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *c
             double grad = p_grad[i];
             double state_sum = p_state_sum[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
@@ -613,40 +816,75 @@ void symopt_adagrad_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *c
         const float c3 = (float)(weight_decay);
         const float c4 = (float)(eps);
         const float c5 = (float)(-eta_t);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_state_sum = a_state_sum[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float state_sum = symopt_f16_to_float(p_state_sum[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_state_sum[i] = symopt_float_to_f16(state_sum);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float state_sum = symopt_f16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_state_sum[i] = symopt_float_to_f16(state_sum);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float state_sum = symopt_f16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_state_sum[i] = symopt_float_to_f16(state_sum);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float state_sum = symopt_f16_to_float(p_state_sum[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_state_sum[i] = symopt_float_to_f16(state_sum);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float state_sum = symopt_f16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_state_sum[i] = symopt_float_to_f16(state_sum);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float state_sum = symopt_f16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_state_sum[i] = symopt_float_to_f16(state_sum);
+            }
         }
     }
 }
@@ -665,40 +903,75 @@ void symopt_adagrad_weight_decay_maximize_bf16(int64_t n_chunks, const int64_t *
         const float c3 = (float)(weight_decay);
         const float c4 = (float)(eps);
         const float c5 = (float)(-eta_t);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_state_sum = a_state_sum[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float state_sum = symopt_bf16_to_float(p_state_sum[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_state_sum[i] = symopt_float_to_bf16(state_sum);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_state_sum[i] = symopt_float_to_bf16(state_sum);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_state_sum[i] = symopt_float_to_bf16(state_sum);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float state_sum = symopt_bf16_to_float(p_state_sum[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_state_sum[i] = symopt_float_to_bf16(state_sum);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_state_sum[i] = symopt_float_to_bf16(state_sum);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float state_sum = symopt_bf16_to_float(p_state_sum[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_state_sum[i] = symopt_float_to_bf16(state_sum);
+            }
         }
     }
 }

@@ -35,9 +35,11 @@
 
 /* float16 and bfloat16: stored in 16 bits, computed in float (torch's opmath type); every
  * conversion from float rounds to nearest even, as c10's Half(float) / BFloat16(float) and
- * ATen's vector conversions round. _Float16 where the compiler has it (F16C instructions under
- * -march=native); otherwise, and for bfloat16 always, the same roundings by bit manipulation
- * (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even). */
+ * ATen's vector conversions round. _Float16 where the compiler has it (F16C under
+ * -march=native; GCC 12 converts it one element at a time, which is still 5x faster than the
+ * fallback); otherwise, and for bfloat16 always, the same roundings by bit manipulation without
+ * branches (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even;
+ * GCC vectorises the bfloat16 ones). */
 static inline uint32_t symopt_bits(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
 static inline float symopt_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
 
@@ -46,8 +48,8 @@ static inline float symopt_bf16_to_float(symopt_bf16 x) { return symopt_float((u
 static inline symopt_bf16 symopt_float_to_bf16(float x)
 {
     const uint32_t u = symopt_bits(x);
-    if (isnan(x)) return (symopt_bf16)0x7FC0;
-    return (symopt_bf16)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+    const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    return (symopt_bf16)(x != x ? 0x7FC0u : rounded);  /* NaN: c10's quiet NaN; a select, so loops vectorise */
 }
 
 #if defined(__FLT16_MAX__) && !defined(SYMOPT_NO_FLOAT16)
@@ -67,8 +69,7 @@ static inline symopt_f16 symopt_float_to_f16(float x)
 {
     float base = (fabsf(x) * 0x1.0p+112f) * 0x1.0p-110f;
     const uint32_t w = symopt_bits(x), shl1_w = w + w, sign = w & 0x80000000u;
-    uint32_t bias = shl1_w & 0xFF000000u;
-    if (bias < 0x71000000u) bias = 0x71000000u;
+    const uint32_t exponent = shl1_w & 0xFF000000u, bias = exponent < 0x71000000u ? 0x71000000u : exponent;
     base = symopt_float((bias >> 1) + 0x07800000u) + base;
     const uint32_t bits = symopt_bits(base);
     const uint32_t nonsign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
@@ -91,6 +92,7 @@ void symopt_adamw_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threa
         const float c3 = (float)(c_2);
         const float c4 = (float)(eps);
         const float c5 = (float)(-lr/c_1);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_exp_avg = a_exp_avg[tensor];
@@ -103,7 +105,7 @@ void symopt_adamw_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threa
             float exp_avg = p_exp_avg[i];
             float exp_avg_sq = p_exp_avg_sq[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
             sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
@@ -119,7 +121,7 @@ void symopt_adamw_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threa
             float exp_avg = p_exp_avg[i];
             float exp_avg_sq = p_exp_avg_sq[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
             sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
@@ -147,6 +149,7 @@ void symopt_adamw_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threa
         const double c3 = (double)(c_2);
         const double c4 = (double)(eps);
         const double c5 = (double)(-lr/c_1);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_exp_avg = a_exp_avg[tensor];
@@ -159,7 +162,7 @@ void symopt_adamw_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threa
             double exp_avg = p_exp_avg[i];
             double exp_avg_sq = p_exp_avg_sq[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
             sigma = sqrt(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
@@ -175,7 +178,7 @@ void symopt_adamw_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threa
             double exp_avg = p_exp_avg[i];
             double exp_avg_sq = p_exp_avg_sq[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
             sigma = sqrt(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
@@ -203,43 +206,82 @@ void symopt_adamw_plain_f16(int64_t n_chunks, const int64_t *chunks, int n_threa
         const float c3 = (float)(c_2);
         const float c4 = (float)(eps);
         const float c5 = (float)(-lr/c_1);
+        const float c0_lerp = (fabsf(c0) < (float)0.5) ? c0 : (c0 - (float)1);
+        const int c0_small = (fabsf(c0) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_exp_avg = a_exp_avg[tensor];
         symopt_f16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            }
         }
     }
 }
@@ -259,43 +301,82 @@ void symopt_adamw_plain_bf16(int64_t n_chunks, const int64_t *chunks, int n_thre
         const float c3 = (float)(c_2);
         const float c4 = (float)(eps);
         const float c5 = (float)(-lr/c_1);
+        const float c0_lerp = (fabsf(c0) < (float)0.5) ? c0 : (c0 - (float)1);
+        const int c0_small = (fabsf(c0) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_exp_avg = a_exp_avg[tensor];
         symopt_bf16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            }
         }
     }
 }
@@ -315,6 +396,7 @@ void symopt_adamw_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_th
         const float c3 = (float)(c_2);
         const float c4 = (float)(eps);
         const float c5 = (float)(-lr/c_1);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_exp_avg = a_exp_avg[tensor];
@@ -327,7 +409,7 @@ void symopt_adamw_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_th
             float exp_avg = p_exp_avg[i];
             float exp_avg_sq = p_exp_avg_sq[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -344,7 +426,7 @@ void symopt_adamw_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_th
             float exp_avg = p_exp_avg[i];
             float exp_avg_sq = p_exp_avg_sq[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -373,6 +455,7 @@ void symopt_adamw_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_th
         const double c3 = (double)(c_2);
         const double c4 = (double)(eps);
         const double c5 = (double)(-lr/c_1);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_exp_avg = a_exp_avg[tensor];
@@ -385,7 +468,7 @@ void symopt_adamw_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_th
             double exp_avg = p_exp_avg[i];
             double exp_avg_sq = p_exp_avg_sq[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -402,7 +485,7 @@ void symopt_adamw_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_th
             double exp_avg = p_exp_avg[i];
             double exp_avg_sq = p_exp_avg_sq[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -431,45 +514,86 @@ void symopt_adamw_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_th
         const float c3 = (float)(c_2);
         const float c4 = (float)(eps);
         const float c5 = (float)(-lr/c_1);
+        const float c0_lerp = (fabsf(c0) < (float)0.5) ? c0 : (c0 - (float)1);
+        const int c0_small = (fabsf(c0) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_exp_avg = a_exp_avg[tensor];
         symopt_f16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            }
         }
     }
 }
@@ -489,45 +613,86 @@ void symopt_adamw_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_t
         const float c3 = (float)(c_2);
         const float c4 = (float)(eps);
         const float c5 = (float)(-lr/c_1);
+        const float c0_lerp = (fabsf(c0) < (float)0.5) ? c0 : (c0 - (float)1);
+        const int c0_small = (fabsf(c0) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_exp_avg = a_exp_avg[tensor];
         symopt_bf16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            }
         }
     }
 }
@@ -547,6 +712,7 @@ void symopt_adamw_amsgrad_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
         const float c3 = (float)(c_2);
         const float c4 = (float)(eps);
         const float c5 = (float)(-lr/c_1);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_exp_avg = a_exp_avg[tensor];
@@ -561,7 +727,7 @@ void symopt_adamw_amsgrad_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
             float exp_avg_sq = p_exp_avg_sq[i];
             float max_exp_avg_sq = p_max_exp_avg_sq[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
             max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
@@ -580,7 +746,7 @@ void symopt_adamw_amsgrad_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
             float exp_avg_sq = p_exp_avg_sq[i];
             float max_exp_avg_sq = p_max_exp_avg_sq[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
             max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
@@ -610,6 +776,7 @@ void symopt_adamw_amsgrad_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
         const double c3 = (double)(c_2);
         const double c4 = (double)(eps);
         const double c5 = (double)(-lr/c_1);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_exp_avg = a_exp_avg[tensor];
@@ -624,7 +791,7 @@ void symopt_adamw_amsgrad_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
             double exp_avg_sq = p_exp_avg_sq[i];
             double max_exp_avg_sq = p_max_exp_avg_sq[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
             max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
@@ -643,7 +810,7 @@ void symopt_adamw_amsgrad_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
             double exp_avg_sq = p_exp_avg_sq[i];
             double max_exp_avg_sq = p_max_exp_avg_sq[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
             max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
@@ -673,6 +840,9 @@ void symopt_adamw_amsgrad_f16(int64_t n_chunks, const int64_t *chunks, int n_thr
         const float c3 = (float)(c_2);
         const float c4 = (float)(eps);
         const float c5 = (float)(-lr/c_1);
+        const float c0_lerp = (fabsf(c0) < (float)0.5) ? c0 : (c0 - (float)1);
+        const int c0_small = (fabsf(c0) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_exp_avg = a_exp_avg[tensor];
@@ -680,43 +850,85 @@ void symopt_adamw_amsgrad_f16(int64_t n_chunks, const int64_t *chunks, int n_thr
         symopt_f16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
-            float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
-            p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
-            float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
-            p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+            }
         }
     }
 }
@@ -736,6 +948,9 @@ void symopt_adamw_amsgrad_bf16(int64_t n_chunks, const int64_t *chunks, int n_th
         const float c3 = (float)(c_2);
         const float c4 = (float)(eps);
         const float c5 = (float)(-lr/c_1);
+        const float c0_lerp = (fabsf(c0) < (float)0.5) ? c0 : (c0 - (float)1);
+        const int c0_small = (fabsf(c0) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_exp_avg = a_exp_avg[tensor];
@@ -743,43 +958,85 @@ void symopt_adamw_amsgrad_bf16(int64_t n_chunks, const int64_t *chunks, int n_th
         symopt_bf16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
-            float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
-            p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
-            float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
-            p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+            }
         }
     }
 }
@@ -799,6 +1056,7 @@ void symopt_adamw_amsgrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, 
         const float c3 = (float)(c_2);
         const float c4 = (float)(eps);
         const float c5 = (float)(-lr/c_1);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_exp_avg = a_exp_avg[tensor];
@@ -813,7 +1071,7 @@ void symopt_adamw_amsgrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, 
             float exp_avg_sq = p_exp_avg_sq[i];
             float max_exp_avg_sq = p_max_exp_avg_sq[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -833,7 +1091,7 @@ void symopt_adamw_amsgrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, 
             float exp_avg_sq = p_exp_avg_sq[i];
             float max_exp_avg_sq = p_max_exp_avg_sq[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -864,6 +1122,7 @@ void symopt_adamw_amsgrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, 
         const double c3 = (double)(c_2);
         const double c4 = (double)(eps);
         const double c5 = (double)(-lr/c_1);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_exp_avg = a_exp_avg[tensor];
@@ -878,7 +1137,7 @@ void symopt_adamw_amsgrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, 
             double exp_avg_sq = p_exp_avg_sq[i];
             double max_exp_avg_sq = p_max_exp_avg_sq[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -898,7 +1157,7 @@ void symopt_adamw_amsgrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, 
             double exp_avg_sq = p_exp_avg_sq[i];
             double max_exp_avg_sq = p_max_exp_avg_sq[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -929,6 +1188,9 @@ void symopt_adamw_amsgrad_maximize_f16(int64_t n_chunks, const int64_t *chunks, 
         const float c3 = (float)(c_2);
         const float c4 = (float)(eps);
         const float c5 = (float)(-lr/c_1);
+        const float c0_lerp = (fabsf(c0) < (float)0.5) ? c0 : (c0 - (float)1);
+        const int c0_small = (fabsf(c0) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_exp_avg = a_exp_avg[tensor];
@@ -936,45 +1198,89 @@ void symopt_adamw_amsgrad_maximize_f16(int64_t n_chunks, const int64_t *chunks, 
         symopt_f16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
-            float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
-            p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
-            float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
-            p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+            }
         }
     }
 }
@@ -994,6 +1300,9 @@ void symopt_adamw_amsgrad_maximize_bf16(int64_t n_chunks, const int64_t *chunks,
         const float c3 = (float)(c_2);
         const float c4 = (float)(eps);
         const float c5 = (float)(-lr/c_1);
+        const float c0_lerp = (fabsf(c0) < (float)0.5) ? c0 : (c0 - (float)1);
+        const int c0_small = (fabsf(c0) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_exp_avg = a_exp_avg[tensor];
@@ -1001,45 +1310,89 @@ void symopt_adamw_amsgrad_maximize_bf16(int64_t n_chunks, const int64_t *chunks,
         symopt_bf16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
-            float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
-            p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
-            float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
-            p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+            }
         }
     }
 }
@@ -1060,6 +1413,7 @@ void symopt_adamw_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int 
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_exp_avg = a_exp_avg[tensor];
@@ -1072,7 +1426,7 @@ void symopt_adamw_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int 
             float exp_avg = p_exp_avg[i];
             float exp_avg_sq = p_exp_avg_sq[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -1089,7 +1443,7 @@ void symopt_adamw_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int 
             float exp_avg = p_exp_avg[i];
             float exp_avg_sq = p_exp_avg_sq[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -1119,6 +1473,7 @@ void symopt_adamw_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int 
         const double c4 = (double)(c_2);
         const double c5 = (double)(eps);
         const double c6 = (double)(-lr/c_1);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_exp_avg = a_exp_avg[tensor];
@@ -1131,7 +1486,7 @@ void symopt_adamw_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int 
             double exp_avg = p_exp_avg[i];
             double exp_avg_sq = p_exp_avg_sq[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -1148,7 +1503,7 @@ void symopt_adamw_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int 
             double exp_avg = p_exp_avg[i];
             double exp_avg_sq = p_exp_avg_sq[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -1178,45 +1533,86 @@ void symopt_adamw_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, int 
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_exp_avg = a_exp_avg[tensor];
         symopt_f16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            }
         }
     }
 }
@@ -1237,45 +1633,86 @@ void symopt_adamw_weight_decay_bf16(int64_t n_chunks, const int64_t *chunks, int
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_exp_avg = a_exp_avg[tensor];
         symopt_bf16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            }
         }
     }
 }
@@ -1296,6 +1733,7 @@ void symopt_adamw_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chu
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_exp_avg = a_exp_avg[tensor];
@@ -1308,7 +1746,7 @@ void symopt_adamw_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chu
             float exp_avg = p_exp_avg[i];
             float exp_avg_sq = p_exp_avg_sq[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
@@ -1326,7 +1764,7 @@ void symopt_adamw_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chu
             float exp_avg = p_exp_avg[i];
             float exp_avg_sq = p_exp_avg_sq[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
@@ -1357,6 +1795,7 @@ void symopt_adamw_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chu
         const double c4 = (double)(c_2);
         const double c5 = (double)(eps);
         const double c6 = (double)(-lr/c_1);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_exp_avg = a_exp_avg[tensor];
@@ -1369,7 +1808,7 @@ void symopt_adamw_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chu
             double exp_avg = p_exp_avg[i];
             double exp_avg_sq = p_exp_avg_sq[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
@@ -1387,7 +1826,7 @@ void symopt_adamw_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chu
             double exp_avg = p_exp_avg[i];
             double exp_avg_sq = p_exp_avg_sq[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
@@ -1418,47 +1857,90 @@ void symopt_adamw_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *chu
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_exp_avg = a_exp_avg[tensor];
         symopt_f16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+            }
         }
     }
 }
@@ -1479,47 +1961,90 @@ void symopt_adamw_weight_decay_maximize_bf16(int64_t n_chunks, const int64_t *ch
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_exp_avg = a_exp_avg[tensor];
         symopt_bf16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+            }
         }
     }
 }
@@ -1540,6 +2065,7 @@ void symopt_adamw_weight_decay_amsgrad_f32(int64_t n_chunks, const int64_t *chun
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_exp_avg = a_exp_avg[tensor];
@@ -1554,7 +2080,7 @@ void symopt_adamw_weight_decay_amsgrad_f32(int64_t n_chunks, const int64_t *chun
             float exp_avg_sq = p_exp_avg_sq[i];
             float max_exp_avg_sq = p_max_exp_avg_sq[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -1574,7 +2100,7 @@ void symopt_adamw_weight_decay_amsgrad_f32(int64_t n_chunks, const int64_t *chun
             float exp_avg_sq = p_exp_avg_sq[i];
             float max_exp_avg_sq = p_max_exp_avg_sq[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -1606,6 +2132,7 @@ void symopt_adamw_weight_decay_amsgrad_f64(int64_t n_chunks, const int64_t *chun
         const double c4 = (double)(c_2);
         const double c5 = (double)(eps);
         const double c6 = (double)(-lr/c_1);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_exp_avg = a_exp_avg[tensor];
@@ -1620,7 +2147,7 @@ void symopt_adamw_weight_decay_amsgrad_f64(int64_t n_chunks, const int64_t *chun
             double exp_avg_sq = p_exp_avg_sq[i];
             double max_exp_avg_sq = p_max_exp_avg_sq[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -1640,7 +2167,7 @@ void symopt_adamw_weight_decay_amsgrad_f64(int64_t n_chunks, const int64_t *chun
             double exp_avg_sq = p_exp_avg_sq[i];
             double max_exp_avg_sq = p_max_exp_avg_sq[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
@@ -1672,6 +2199,9 @@ void symopt_adamw_weight_decay_amsgrad_f16(int64_t n_chunks, const int64_t *chun
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_exp_avg = a_exp_avg[tensor];
@@ -1679,45 +2209,89 @@ void symopt_adamw_weight_decay_amsgrad_f16(int64_t n_chunks, const int64_t *chun
         symopt_f16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
-            float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
-            p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
-            float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
-            p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+            }
         }
     }
 }
@@ -1738,6 +2312,9 @@ void symopt_adamw_weight_decay_amsgrad_bf16(int64_t n_chunks, const int64_t *chu
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_exp_avg = a_exp_avg[tensor];
@@ -1745,45 +2322,89 @@ void symopt_adamw_weight_decay_amsgrad_bf16(int64_t n_chunks, const int64_t *chu
         symopt_bf16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
-            float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
-            p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
-            float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
-            p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+            }
         }
     }
 }
@@ -1804,6 +2425,7 @@ void symopt_adamw_weight_decay_amsgrad_maximize_f32(int64_t n_chunks, const int6
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_exp_avg = a_exp_avg[tensor];
@@ -1818,7 +2440,7 @@ void symopt_adamw_weight_decay_amsgrad_maximize_f32(int64_t n_chunks, const int6
             float exp_avg_sq = p_exp_avg_sq[i];
             float max_exp_avg_sq = p_max_exp_avg_sq[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
@@ -1839,7 +2461,7 @@ void symopt_adamw_weight_decay_amsgrad_maximize_f32(int64_t n_chunks, const int6
             float exp_avg_sq = p_exp_avg_sq[i];
             float max_exp_avg_sq = p_max_exp_avg_sq[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
@@ -1872,6 +2494,7 @@ void symopt_adamw_weight_decay_amsgrad_maximize_f64(int64_t n_chunks, const int6
         const double c4 = (double)(c_2);
         const double c5 = (double)(eps);
         const double c6 = (double)(-lr/c_1);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_exp_avg = a_exp_avg[tensor];
@@ -1886,7 +2509,7 @@ void symopt_adamw_weight_decay_amsgrad_maximize_f64(int64_t n_chunks, const int6
             double exp_avg_sq = p_exp_avg_sq[i];
             double max_exp_avg_sq = p_max_exp_avg_sq[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
@@ -1907,7 +2530,7 @@ void symopt_adamw_weight_decay_amsgrad_maximize_f64(int64_t n_chunks, const int6
             double exp_avg_sq = p_exp_avg_sq[i];
             double max_exp_avg_sq = p_max_exp_avg_sq[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
@@ -1940,6 +2563,9 @@ void symopt_adamw_weight_decay_amsgrad_maximize_f16(int64_t n_chunks, const int6
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_exp_avg = a_exp_avg[tensor];
@@ -1947,47 +2573,93 @@ void symopt_adamw_weight_decay_amsgrad_maximize_f16(int64_t n_chunks, const int6
         symopt_f16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
-            float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
-            p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
-            float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_exp_avg[i] = symopt_float_to_f16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
-            p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float exp_avg = symopt_f16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_f16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_f16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_exp_avg[i] = symopt_float_to_f16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
+            }
         }
     }
 }
@@ -2008,6 +2680,9 @@ void symopt_adamw_weight_decay_amsgrad_maximize_bf16(int64_t n_chunks, const int
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_exp_avg = a_exp_avg[tensor];
@@ -2015,47 +2690,93 @@ void symopt_adamw_weight_decay_amsgrad_maximize_bf16(int64_t n_chunks, const int
         symopt_bf16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
-            float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
-            p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
-            float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
-            float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
-            p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
-            p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float exp_avg = symopt_bf16_to_float(p_exp_avg[i]);
+                float exp_avg_sq = symopt_bf16_to_float(p_exp_avg_sq[i]);
+                float max_exp_avg_sq = symopt_bf16_to_float(p_max_exp_avg_sq[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = param*c0;  /* w <- w*(-eta*lambda + 1) (decoupled weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_exp_avg[i] = symopt_float_to_bf16(exp_avg);
+                p_exp_avg_sq[i] = symopt_float_to_bf16(exp_avg_sq);
+                p_max_exp_avg_sq[i] = symopt_float_to_bf16(max_exp_avg_sq);
+            }
         }
     }
 }

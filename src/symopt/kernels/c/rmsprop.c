@@ -29,9 +29,11 @@
 
 /* float16 and bfloat16: stored in 16 bits, computed in float (torch's opmath type); every
  * conversion from float rounds to nearest even, as c10's Half(float) / BFloat16(float) and
- * ATen's vector conversions round. _Float16 where the compiler has it (F16C instructions under
- * -march=native); otherwise, and for bfloat16 always, the same roundings by bit manipulation
- * (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even). */
+ * ATen's vector conversions round. _Float16 where the compiler has it (F16C under
+ * -march=native; GCC 12 converts it one element at a time, which is still 5x faster than the
+ * fallback); otherwise, and for bfloat16 always, the same roundings by bit manipulation without
+ * branches (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even;
+ * GCC vectorises the bfloat16 ones). */
 static inline uint32_t symopt_bits(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
 static inline float symopt_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
 
@@ -40,8 +42,8 @@ static inline float symopt_bf16_to_float(symopt_bf16 x) { return symopt_float((u
 static inline symopt_bf16 symopt_float_to_bf16(float x)
 {
     const uint32_t u = symopt_bits(x);
-    if (isnan(x)) return (symopt_bf16)0x7FC0;
-    return (symopt_bf16)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+    const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    return (symopt_bf16)(x != x ? 0x7FC0u : rounded);  /* NaN: c10's quiet NaN; a select, so loops vectorise */
 }
 
 #if defined(__FLT16_MAX__) && !defined(SYMOPT_NO_FLOAT16)
@@ -61,8 +63,7 @@ static inline symopt_f16 symopt_float_to_f16(float x)
 {
     float base = (fabsf(x) * 0x1.0p+112f) * 0x1.0p-110f;
     const uint32_t w = symopt_bits(x), shl1_w = w + w, sign = w & 0x80000000u;
-    uint32_t bias = shl1_w & 0xFF000000u;
-    if (bias < 0x71000000u) bias = 0x71000000u;
+    const uint32_t exponent = shl1_w & 0xFF000000u, bias = exponent < 0x71000000u ? 0x71000000u : exponent;
     base = symopt_float((bias >> 1) + 0x07800000u) + base;
     const uint32_t bits = symopt_bits(base);
     const uint32_t nonsign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
@@ -81,6 +82,7 @@ void symopt_rmsprop_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
         const float c1 = (float)(1 - alpha);
         const float c2 = (float)(eps);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -89,7 +91,7 @@ void symopt_rmsprop_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
             float grad = p_grad[i];
             float square_avg = p_square_avg[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
             sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
@@ -111,6 +113,7 @@ void symopt_rmsprop_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
         const double c1 = (double)(1 - alpha);
         const double c2 = (double)(eps);
         const double c3 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -119,7 +122,7 @@ void symopt_rmsprop_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
             double grad = p_grad[i];
             double square_avg = p_square_avg[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
             sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
@@ -141,21 +144,37 @@ void symopt_rmsprop_plain_f16(int64_t n_chunks, const int64_t *chunks, int n_thr
         const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
         const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
         const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float square_avg = symopt_f16_to_float(p_square_avg[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_square_avg[i] = symopt_float_to_f16(square_avg);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float sigma;
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+            }
         }
     }
 }
@@ -171,21 +190,37 @@ void symopt_rmsprop_plain_bf16(int64_t n_chunks, const int64_t *chunks, int n_th
         const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
         const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
         const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float sigma;
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            }
         }
     }
 }
@@ -201,6 +236,7 @@ void symopt_rmsprop_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_
         const float c1 = (float)(1 - alpha);
         const float c2 = (float)(eps);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -209,7 +245,7 @@ void symopt_rmsprop_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_
             float grad = p_grad[i];
             float square_avg = p_square_avg[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
@@ -232,6 +268,7 @@ void symopt_rmsprop_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_
         const double c1 = (double)(1 - alpha);
         const double c2 = (double)(eps);
         const double c3 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -240,7 +277,7 @@ void symopt_rmsprop_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_
             double grad = p_grad[i];
             double square_avg = p_square_avg[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
@@ -263,22 +300,39 @@ void symopt_rmsprop_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_
         const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
         const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
         const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float square_avg = symopt_f16_to_float(p_square_avg[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_square_avg[i] = symopt_float_to_f16(square_avg);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+            }
         }
     }
 }
@@ -294,22 +348,39 @@ void symopt_rmsprop_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n
         const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
         const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
         const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            }
         }
     }
 }
@@ -325,6 +396,7 @@ void symopt_rmsprop_centered_f32(int64_t n_chunks, const int64_t *chunks, int n_
         const float c1 = (float)(1 - alpha);
         const float c2 = (float)(eps);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -335,7 +407,7 @@ void symopt_rmsprop_centered_f32(int64_t n_chunks, const int64_t *chunks, int n_
             float square_avg = p_square_avg[i];
             float grad_avg = p_grad_avg[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
@@ -359,6 +431,7 @@ void symopt_rmsprop_centered_f64(int64_t n_chunks, const int64_t *chunks, int n_
         const double c1 = (double)(1 - alpha);
         const double c2 = (double)(eps);
         const double c3 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -369,7 +442,7 @@ void symopt_rmsprop_centered_f64(int64_t n_chunks, const int64_t *chunks, int n_
             double square_avg = p_square_avg[i];
             double grad_avg = p_grad_avg[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
@@ -393,25 +466,46 @@ void symopt_rmsprop_centered_f16(int64_t n_chunks, const int64_t *chunks, int n_
         const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
         const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
         const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float square_avg = symopt_f16_to_float(p_square_avg[i]);
-            float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_square_avg[i] = symopt_float_to_f16(square_avg);
-            p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+                float sigma;
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+            }
         }
     }
 }
@@ -427,25 +521,46 @@ void symopt_rmsprop_centered_bf16(int64_t n_chunks, const int64_t *chunks, int n
         const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
         const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
         const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_bf16 *restrict p_grad_avg = a_grad_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
-            float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_square_avg[i] = symopt_float_to_bf16(square_avg);
-            p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+                float sigma;
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+            }
         }
     }
 }
@@ -461,6 +576,7 @@ void symopt_rmsprop_centered_maximize_f32(int64_t n_chunks, const int64_t *chunk
         const float c1 = (float)(1 - alpha);
         const float c2 = (float)(eps);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -471,7 +587,7 @@ void symopt_rmsprop_centered_maximize_f32(int64_t n_chunks, const int64_t *chunk
             float square_avg = p_square_avg[i];
             float grad_avg = p_grad_avg[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
@@ -496,6 +612,7 @@ void symopt_rmsprop_centered_maximize_f64(int64_t n_chunks, const int64_t *chunk
         const double c1 = (double)(1 - alpha);
         const double c2 = (double)(eps);
         const double c3 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -506,7 +623,7 @@ void symopt_rmsprop_centered_maximize_f64(int64_t n_chunks, const int64_t *chunk
             double square_avg = p_square_avg[i];
             double grad_avg = p_grad_avg[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
@@ -531,26 +648,48 @@ void symopt_rmsprop_centered_maximize_f16(int64_t n_chunks, const int64_t *chunk
         const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
         const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
         const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float square_avg = symopt_f16_to_float(p_square_avg[i]);
-            float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_square_avg[i] = symopt_float_to_f16(square_avg);
-            p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+            }
         }
     }
 }
@@ -566,26 +705,48 @@ void symopt_rmsprop_centered_maximize_bf16(int64_t n_chunks, const int64_t *chun
         const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
         const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
         const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_bf16 *restrict p_grad_avg = a_grad_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
-            float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_square_avg[i] = symopt_float_to_bf16(square_avg);
-            p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+            }
         }
     }
 }
@@ -602,6 +763,7 @@ void symopt_rmsprop_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_
         const float c2 = (float)(eps);
         const float c3 = (float)(momentum);
         const float c4 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -612,7 +774,7 @@ void symopt_rmsprop_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_
             float square_avg = p_square_avg[i];
             float momentum_buffer = p_momentum_buffer[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
             sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
@@ -637,6 +799,7 @@ void symopt_rmsprop_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_
         const double c2 = (double)(eps);
         const double c3 = (double)(momentum);
         const double c4 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -647,7 +810,7 @@ void symopt_rmsprop_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_
             double square_avg = p_square_avg[i];
             double momentum_buffer = p_momentum_buffer[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
             sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
@@ -672,25 +835,44 @@ void symopt_rmsprop_momentum_f16(int64_t n_chunks, const int64_t *chunks, int n_
         const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
         const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
         const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float square_avg = symopt_f16_to_float(p_square_avg[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_square_avg[i] = symopt_float_to_f16(square_avg);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -707,25 +889,44 @@ void symopt_rmsprop_momentum_bf16(int64_t n_chunks, const int64_t *chunks, int n
         const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
         const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
         const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_square_avg[i] = symopt_float_to_bf16(square_avg);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -742,6 +943,7 @@ void symopt_rmsprop_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunk
         const float c2 = (float)(eps);
         const float c3 = (float)(momentum);
         const float c4 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -752,7 +954,7 @@ void symopt_rmsprop_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunk
             float square_avg = p_square_avg[i];
             float momentum_buffer = p_momentum_buffer[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
@@ -778,6 +980,7 @@ void symopt_rmsprop_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunk
         const double c2 = (double)(eps);
         const double c3 = (double)(momentum);
         const double c4 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -788,7 +991,7 @@ void symopt_rmsprop_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunk
             double square_avg = p_square_avg[i];
             double momentum_buffer = p_momentum_buffer[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
@@ -814,26 +1017,46 @@ void symopt_rmsprop_momentum_maximize_f16(int64_t n_chunks, const int64_t *chunk
         const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
         const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
         const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float square_avg = symopt_f16_to_float(p_square_avg[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_square_avg[i] = symopt_float_to_f16(square_avg);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -850,26 +1073,46 @@ void symopt_rmsprop_momentum_maximize_bf16(int64_t n_chunks, const int64_t *chun
         const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
         const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
         const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_square_avg[i] = symopt_float_to_bf16(square_avg);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -886,6 +1129,7 @@ void symopt_rmsprop_momentum_centered_f32(int64_t n_chunks, const int64_t *chunk
         const float c2 = (float)(eps);
         const float c3 = (float)(momentum);
         const float c4 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -898,7 +1142,7 @@ void symopt_rmsprop_momentum_centered_f32(int64_t n_chunks, const int64_t *chunk
             float grad_avg = p_grad_avg[i];
             float momentum_buffer = p_momentum_buffer[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
@@ -925,6 +1169,7 @@ void symopt_rmsprop_momentum_centered_f64(int64_t n_chunks, const int64_t *chunk
         const double c2 = (double)(eps);
         const double c3 = (double)(momentum);
         const double c4 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -937,7 +1182,7 @@ void symopt_rmsprop_momentum_centered_f64(int64_t n_chunks, const int64_t *chunk
             double grad_avg = p_grad_avg[i];
             double momentum_buffer = p_momentum_buffer[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
             sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
@@ -964,29 +1209,53 @@ void symopt_rmsprop_momentum_centered_f16(int64_t n_chunks, const int64_t *chunk
         const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
         const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
         const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float square_avg = symopt_f16_to_float(p_square_avg[i]);
-            float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_square_avg[i] = symopt_float_to_f16(square_avg);
-            p_grad_avg[i] = symopt_float_to_f16(grad_avg);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -1003,29 +1272,53 @@ void symopt_rmsprop_momentum_centered_bf16(int64_t n_chunks, const int64_t *chun
         const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
         const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
         const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_bf16 *restrict p_grad_avg = a_grad_avg[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
-            float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_square_avg[i] = symopt_float_to_bf16(square_avg);
-            p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -1042,6 +1335,7 @@ void symopt_rmsprop_momentum_centered_maximize_f32(int64_t n_chunks, const int64
         const float c2 = (float)(eps);
         const float c3 = (float)(momentum);
         const float c4 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -1054,7 +1348,7 @@ void symopt_rmsprop_momentum_centered_maximize_f32(int64_t n_chunks, const int64
             float grad_avg = p_grad_avg[i];
             float momentum_buffer = p_momentum_buffer[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
@@ -1082,6 +1376,7 @@ void symopt_rmsprop_momentum_centered_maximize_f64(int64_t n_chunks, const int64
         const double c2 = (double)(eps);
         const double c3 = (double)(momentum);
         const double c4 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -1094,7 +1389,7 @@ void symopt_rmsprop_momentum_centered_maximize_f64(int64_t n_chunks, const int64
             double grad_avg = p_grad_avg[i];
             double momentum_buffer = p_momentum_buffer[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
@@ -1122,30 +1417,55 @@ void symopt_rmsprop_momentum_centered_maximize_f16(int64_t n_chunks, const int64
         const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
         const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
         const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float square_avg = symopt_f16_to_float(p_square_avg[i]);
-            float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_square_avg[i] = symopt_float_to_f16(square_avg);
-            p_grad_avg[i] = symopt_float_to_f16(grad_avg);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -1162,30 +1482,55 @@ void symopt_rmsprop_momentum_centered_maximize_bf16(int64_t n_chunks, const int6
         const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
         const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
         const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_bf16 *restrict p_grad_avg = a_grad_avg[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
-            float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_square_avg[i] = symopt_float_to_bf16(square_avg);
-            p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -1202,6 +1547,7 @@ void symopt_rmsprop_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, in
         const float c2 = (float)(1 - alpha);
         const float c3 = (float)(eps);
         const float c4 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -1210,7 +1556,7 @@ void symopt_rmsprop_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, in
             float grad = p_grad[i];
             float square_avg = p_square_avg[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
@@ -1234,6 +1580,7 @@ void symopt_rmsprop_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, in
         const double c2 = (double)(1 - alpha);
         const double c3 = (double)(eps);
         const double c4 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -1242,7 +1589,7 @@ void symopt_rmsprop_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, in
             double grad = p_grad[i];
             double square_avg = p_square_avg[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
@@ -1266,22 +1613,39 @@ void symopt_rmsprop_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, in
         const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
         const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
         const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float square_avg = symopt_f16_to_float(p_square_avg[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_square_avg[i] = symopt_float_to_f16(square_avg);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+            }
         }
     }
 }
@@ -1298,22 +1662,39 @@ void symopt_rmsprop_weight_decay_bf16(int64_t n_chunks, const int64_t *chunks, i
         const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
         const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
         const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            }
         }
     }
 }
@@ -1330,6 +1711,7 @@ void symopt_rmsprop_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *c
         const float c2 = (float)(1 - alpha);
         const float c3 = (float)(eps);
         const float c4 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -1338,7 +1720,7 @@ void symopt_rmsprop_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *c
             float grad = p_grad[i];
             float square_avg = p_square_avg[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
@@ -1363,6 +1745,7 @@ void symopt_rmsprop_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *c
         const double c2 = (double)(1 - alpha);
         const double c3 = (double)(eps);
         const double c4 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -1371,7 +1754,7 @@ void symopt_rmsprop_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *c
             double grad = p_grad[i];
             double square_avg = p_square_avg[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
@@ -1396,23 +1779,41 @@ void symopt_rmsprop_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *c
         const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
         const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
         const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float square_avg = symopt_f16_to_float(p_square_avg[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_square_avg[i] = symopt_float_to_f16(square_avg);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+            }
         }
     }
 }
@@ -1429,23 +1830,41 @@ void symopt_rmsprop_weight_decay_maximize_bf16(int64_t n_chunks, const int64_t *
         const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
         const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
         const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_square_avg[i] = symopt_float_to_bf16(square_avg);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+            }
         }
     }
 }
@@ -1462,6 +1881,7 @@ void symopt_rmsprop_weight_decay_centered_f32(int64_t n_chunks, const int64_t *c
         const float c2 = (float)(1 - alpha);
         const float c3 = (float)(eps);
         const float c4 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -1472,7 +1892,7 @@ void symopt_rmsprop_weight_decay_centered_f32(int64_t n_chunks, const int64_t *c
             float square_avg = p_square_avg[i];
             float grad_avg = p_grad_avg[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
@@ -1498,6 +1918,7 @@ void symopt_rmsprop_weight_decay_centered_f64(int64_t n_chunks, const int64_t *c
         const double c2 = (double)(1 - alpha);
         const double c3 = (double)(eps);
         const double c4 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -1508,7 +1929,7 @@ void symopt_rmsprop_weight_decay_centered_f64(int64_t n_chunks, const int64_t *c
             double square_avg = p_square_avg[i];
             double grad_avg = p_grad_avg[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma((c2 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
@@ -1534,26 +1955,48 @@ void symopt_rmsprop_weight_decay_centered_f16(int64_t n_chunks, const int64_t *c
         const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
         const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
         const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c2_lerp = (fabsf(c2) < (float)0.5) ? c2 : (c2 - (float)1);
+        const int c2_small = (fabsf(c2) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float square_avg = symopt_f16_to_float(p_square_avg[i]);
-            float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_square_avg[i] = symopt_float_to_f16(square_avg);
-            p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+            }
         }
     }
 }
@@ -1570,26 +2013,48 @@ void symopt_rmsprop_weight_decay_centered_bf16(int64_t n_chunks, const int64_t *
         const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
         const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
         const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c2_lerp = (fabsf(c2) < (float)0.5) ? c2 : (c2 - (float)1);
+        const int c2_small = (fabsf(c2) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_bf16 *restrict p_grad_avg = a_grad_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
-            float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_square_avg[i] = symopt_float_to_bf16(square_avg);
-            p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+            }
         }
     }
 }
@@ -1606,6 +2071,7 @@ void symopt_rmsprop_weight_decay_centered_maximize_f32(int64_t n_chunks, const i
         const float c2 = (float)(1 - alpha);
         const float c3 = (float)(eps);
         const float c4 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -1616,7 +2082,7 @@ void symopt_rmsprop_weight_decay_centered_maximize_f32(int64_t n_chunks, const i
             float square_avg = p_square_avg[i];
             float grad_avg = p_grad_avg[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
@@ -1643,6 +2109,7 @@ void symopt_rmsprop_weight_decay_centered_maximize_f64(int64_t n_chunks, const i
         const double c2 = (double)(1 - alpha);
         const double c3 = (double)(eps);
         const double c4 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -1653,7 +2120,7 @@ void symopt_rmsprop_weight_decay_centered_maximize_f64(int64_t n_chunks, const i
             double square_avg = p_square_avg[i];
             double grad_avg = p_grad_avg[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
@@ -1680,27 +2147,50 @@ void symopt_rmsprop_weight_decay_centered_maximize_f16(int64_t n_chunks, const i
         const float c2 = symopt_f16_to_float(symopt_float_to_f16((float)(1 - alpha)));
         const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
         const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c2_lerp = (fabsf(c2) < (float)0.5) ? c2 : (c2 - (float)1);
+        const int c2_small = (fabsf(c2) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float square_avg = symopt_f16_to_float(p_square_avg[i]);
-            float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_square_avg[i] = symopt_float_to_f16(square_avg);
-            p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+            }
         }
     }
 }
@@ -1717,27 +2207,50 @@ void symopt_rmsprop_weight_decay_centered_maximize_bf16(int64_t n_chunks, const 
         const float c2 = symopt_bf16_to_float(symopt_float_to_bf16((float)(1 - alpha)));
         const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
         const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c2_lerp = (fabsf(c2) < (float)0.5) ? c2 : (c2 - (float)1);
+        const int c2_small = (fabsf(c2) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_bf16 *restrict p_grad_avg = a_grad_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
-            float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_square_avg[i] = symopt_float_to_bf16(square_avg);
-            p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+            }
         }
     }
 }
@@ -1755,6 +2268,7 @@ void symopt_rmsprop_weight_decay_momentum_f32(int64_t n_chunks, const int64_t *c
         const float c3 = (float)(eps);
         const float c4 = (float)(momentum);
         const float c5 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -1765,7 +2279,7 @@ void symopt_rmsprop_weight_decay_momentum_f32(int64_t n_chunks, const int64_t *c
             float square_avg = p_square_avg[i];
             float momentum_buffer = p_momentum_buffer[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
@@ -1792,6 +2306,7 @@ void symopt_rmsprop_weight_decay_momentum_f64(int64_t n_chunks, const int64_t *c
         const double c3 = (double)(eps);
         const double c4 = (double)(momentum);
         const double c5 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -1802,7 +2317,7 @@ void symopt_rmsprop_weight_decay_momentum_f64(int64_t n_chunks, const int64_t *c
             double square_avg = p_square_avg[i];
             double momentum_buffer = p_momentum_buffer[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
@@ -1829,26 +2344,46 @@ void symopt_rmsprop_weight_decay_momentum_f16(int64_t n_chunks, const int64_t *c
         const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
         const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
         const float c5 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float square_avg = symopt_f16_to_float(p_square_avg[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_square_avg[i] = symopt_float_to_f16(square_avg);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -1866,26 +2401,46 @@ void symopt_rmsprop_weight_decay_momentum_bf16(int64_t n_chunks, const int64_t *
         const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
         const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
         const float c5 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_square_avg[i] = symopt_float_to_bf16(square_avg);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -1903,6 +2458,7 @@ void symopt_rmsprop_weight_decay_momentum_maximize_f32(int64_t n_chunks, const i
         const float c3 = (float)(eps);
         const float c4 = (float)(momentum);
         const float c5 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -1913,7 +2469,7 @@ void symopt_rmsprop_weight_decay_momentum_maximize_f32(int64_t n_chunks, const i
             float square_avg = p_square_avg[i];
             float momentum_buffer = p_momentum_buffer[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
@@ -1941,6 +2497,7 @@ void symopt_rmsprop_weight_decay_momentum_maximize_f64(int64_t n_chunks, const i
         const double c3 = (double)(eps);
         const double c4 = (double)(momentum);
         const double c5 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -1951,7 +2508,7 @@ void symopt_rmsprop_weight_decay_momentum_maximize_f64(int64_t n_chunks, const i
             double square_avg = p_square_avg[i];
             double momentum_buffer = p_momentum_buffer[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
@@ -1979,27 +2536,48 @@ void symopt_rmsprop_weight_decay_momentum_maximize_f16(int64_t n_chunks, const i
         const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
         const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
         const float c5 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float square_avg = symopt_f16_to_float(p_square_avg[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_square_avg[i] = symopt_float_to_f16(square_avg);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -2017,27 +2595,48 @@ void symopt_rmsprop_weight_decay_momentum_maximize_bf16(int64_t n_chunks, const 
         const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
         const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
         const float c5 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_square_avg[i] = symopt_float_to_bf16(square_avg);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -2055,6 +2654,7 @@ void symopt_rmsprop_weight_decay_momentum_centered_f32(int64_t n_chunks, const i
         const float c3 = (float)(eps);
         const float c4 = (float)(momentum);
         const float c5 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -2067,7 +2667,7 @@ void symopt_rmsprop_weight_decay_momentum_centered_f32(int64_t n_chunks, const i
             float grad_avg = p_grad_avg[i];
             float momentum_buffer = p_momentum_buffer[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
@@ -2096,6 +2696,7 @@ void symopt_rmsprop_weight_decay_momentum_centered_f64(int64_t n_chunks, const i
         const double c3 = (double)(eps);
         const double c4 = (double)(momentum);
         const double c5 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -2108,7 +2709,7 @@ void symopt_rmsprop_weight_decay_momentum_centered_f64(int64_t n_chunks, const i
             double grad_avg = p_grad_avg[i];
             double momentum_buffer = p_momentum_buffer[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
             grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma((c2 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
@@ -2137,30 +2738,55 @@ void symopt_rmsprop_weight_decay_momentum_centered_f16(int64_t n_chunks, const i
         const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
         const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
         const float c5 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c2_lerp = (fabsf(c2) < (float)0.5) ? c2 : (c2 - (float)1);
+        const int c2_small = (fabsf(c2) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float square_avg = symopt_f16_to_float(p_square_avg[i]);
-            float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_square_avg[i] = symopt_float_to_f16(square_avg);
-            p_grad_avg[i] = symopt_float_to_f16(grad_avg);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -2178,30 +2804,55 @@ void symopt_rmsprop_weight_decay_momentum_centered_bf16(int64_t n_chunks, const 
         const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
         const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
         const float c5 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c2_lerp = (fabsf(c2) < (float)0.5) ? c2 : (c2 - (float)1);
+        const int c2_small = (fabsf(c2) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_bf16 *restrict p_grad_avg = a_grad_avg[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
-            float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_square_avg[i] = symopt_float_to_bf16(square_avg);
-            p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -2219,6 +2870,7 @@ void symopt_rmsprop_weight_decay_momentum_centered_maximize_f32(int64_t n_chunks
         const float c3 = (float)(eps);
         const float c4 = (float)(momentum);
         const float c5 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
@@ -2231,7 +2883,7 @@ void symopt_rmsprop_weight_decay_momentum_centered_maximize_f32(int64_t n_chunks
             float grad_avg = p_grad_avg[i];
             float momentum_buffer = p_momentum_buffer[i];
             float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
@@ -2261,6 +2913,7 @@ void symopt_rmsprop_weight_decay_momentum_centered_maximize_f64(int64_t n_chunks
         const double c3 = (double)(eps);
         const double c4 = (double)(momentum);
         const double c5 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
@@ -2273,7 +2926,7 @@ void symopt_rmsprop_weight_decay_momentum_centered_maximize_f64(int64_t n_chunks
             double grad_avg = p_grad_avg[i];
             double momentum_buffer = p_momentum_buffer[i];
             double sigma;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
@@ -2303,31 +2956,57 @@ void symopt_rmsprop_weight_decay_momentum_centered_maximize_f16(int64_t n_chunks
         const float c3 = symopt_f16_to_float(symopt_float_to_f16((float)(eps)));
         const float c4 = symopt_f16_to_float(symopt_float_to_f16((float)(momentum)));
         const float c5 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
+        const float c2_lerp = (fabsf(c2) < (float)0.5) ? c2 : (c2 - (float)1);
+        const int c2_small = (fabsf(c2) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float square_avg = symopt_f16_to_float(p_square_avg[i]);
-            float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_square_avg[i] = symopt_float_to_f16(square_avg);
-            p_grad_avg[i] = symopt_float_to_f16(grad_avg);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float square_avg = symopt_f16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_f16_to_float(p_grad_avg[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_square_avg[i] = symopt_float_to_f16(square_avg);
+                p_grad_avg[i] = symopt_float_to_f16(grad_avg);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -2345,31 +3024,57 @@ void symopt_rmsprop_weight_decay_momentum_centered_maximize_bf16(int64_t n_chunk
         const float c3 = symopt_bf16_to_float(symopt_float_to_bf16((float)(eps)));
         const float c4 = symopt_bf16_to_float(symopt_float_to_bf16((float)(momentum)));
         const float c5 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
+        const float c2_lerp = (fabsf(c2) < (float)0.5) ? c2 : (c2 - (float)1);
+        const int c2_small = (fabsf(c2) < (float)0.5);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_bf16 *restrict p_grad_avg = a_grad_avg[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float square_avg = symopt_bf16_to_float(p_square_avg[i]);
-            float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            float sigma;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_square_avg[i] = symopt_float_to_bf16(square_avg);
-            p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float square_avg = symopt_bf16_to_float(p_square_avg[i]);
+                float grad_avg = symopt_bf16_to_float(p_grad_avg[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_square_avg[i] = symopt_float_to_bf16(square_avg);
+                p_grad_avg[i] = symopt_float_to_bf16(grad_avg);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }

@@ -31,9 +31,11 @@
 
 /* float16 and bfloat16: stored in 16 bits, computed in float (torch's opmath type); every
  * conversion from float rounds to nearest even, as c10's Half(float) / BFloat16(float) and
- * ATen's vector conversions round. _Float16 where the compiler has it (F16C instructions under
- * -march=native); otherwise, and for bfloat16 always, the same roundings by bit manipulation
- * (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even). */
+ * ATen's vector conversions round. _Float16 where the compiler has it (F16C under
+ * -march=native; GCC 12 converts it one element at a time, which is still 5x faster than the
+ * fallback); otherwise, and for bfloat16 always, the same roundings by bit manipulation without
+ * branches (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even;
+ * GCC vectorises the bfloat16 ones). */
 static inline uint32_t symopt_bits(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
 static inline float symopt_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
 
@@ -42,8 +44,8 @@ static inline float symopt_bf16_to_float(symopt_bf16 x) { return symopt_float((u
 static inline symopt_bf16 symopt_float_to_bf16(float x)
 {
     const uint32_t u = symopt_bits(x);
-    if (isnan(x)) return (symopt_bf16)0x7FC0;
-    return (symopt_bf16)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+    const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    return (symopt_bf16)(x != x ? 0x7FC0u : rounded);  /* NaN: c10's quiet NaN; a select, so loops vectorise */
 }
 
 #if defined(__FLT16_MAX__) && !defined(SYMOPT_NO_FLOAT16)
@@ -63,8 +65,7 @@ static inline symopt_f16 symopt_float_to_f16(float x)
 {
     float base = (fabsf(x) * 0x1.0p+112f) * 0x1.0p-110f;
     const uint32_t w = symopt_bits(x), shl1_w = w + w, sign = w & 0x80000000u;
-    uint32_t bias = shl1_w & 0xFF000000u;
-    if (bias < 0x71000000u) bias = 0x71000000u;
+    const uint32_t exponent = shl1_w & 0xFF000000u, bias = exponent < 0x71000000u ? 0x71000000u : exponent;
     base = symopt_float((bias >> 1) + 0x07800000u) + base;
     const uint32_t bits = symopt_bits(base);
     const uint32_t nonsign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
@@ -80,13 +81,14 @@ void symopt_sgd_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threads
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
         const float c0 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
         for (int64_t i = begin; i < end; ++i) {
             float param = p_param[i];
             float grad = p_grad[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
             p_param[i] = param;
         }
@@ -101,13 +103,14 @@ void symopt_sgd_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threads
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
         const double c0 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
         for (int64_t i = begin; i < end; ++i) {
             double param = p_param[i];
             double grad = p_grad[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
             p_param[i] = param;
         }
@@ -123,23 +126,42 @@ void symopt_sgd_plain_f16(int64_t n_chunks, const int64_t *chunks, int n_threads
         (void)steps;
         const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
         const float c1 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+            }
         }
     }
 }
@@ -153,23 +175,42 @@ void symopt_sgd_plain_bf16(int64_t n_chunks, const int64_t *chunks, int n_thread
         (void)steps;
         const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
         const float c1 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+            }
         }
     }
 }
@@ -182,13 +223,14 @@ void symopt_sgd_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_thre
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
         const float c0 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
         for (int64_t i = begin; i < end; ++i) {
             float param = p_param[i];
             float grad = p_grad[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
             p_param[i] = param;
@@ -204,13 +246,14 @@ void symopt_sgd_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_thre
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
         const double c0 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
         for (int64_t i = begin; i < end; ++i) {
             double param = p_param[i];
             double grad = p_grad[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
             p_param[i] = param;
@@ -227,25 +270,46 @@ void symopt_sgd_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_thre
         (void)steps;
         const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
         const float c1 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+            }
         }
     }
 }
@@ -259,25 +323,46 @@ void symopt_sgd_maximize_bf16(int64_t n_chunks, const int64_t *chunks, int n_thr
         (void)steps;
         const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
         const float c1 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+            }
         }
     }
 }
@@ -291,13 +376,14 @@ void symopt_sgd_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int n_
         (void)steps;
         const float c0 = (float)(weight_decay);
         const float c1 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
         for (int64_t i = begin; i < end; ++i) {
             float param = p_param[i];
             float grad = p_grad[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
             p_param[i] = param;
@@ -314,13 +400,14 @@ void symopt_sgd_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int n_
         (void)steps;
         const double c0 = (double)(weight_decay);
         const double c1 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
         for (int64_t i = begin; i < end; ++i) {
             double param = p_param[i];
             double grad = p_grad[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
             p_param[i] = param;
@@ -339,25 +426,46 @@ void symopt_sgd_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, int n_
         const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
         const float c2 = (float)(weight_decay);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+            }
         }
     }
 }
@@ -373,25 +481,46 @@ void symopt_sgd_weight_decay_bf16(int64_t n_chunks, const int64_t *chunks, int n
         const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
         const float c2 = (float)(weight_decay);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+            }
         }
     }
 }
@@ -405,13 +534,14 @@ void symopt_sgd_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chunk
         (void)steps;
         const float c0 = (float)(weight_decay);
         const float c1 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
         for (int64_t i = begin; i < end; ++i) {
             float param = p_param[i];
             float grad = p_grad[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -429,13 +559,14 @@ void symopt_sgd_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chunk
         (void)steps;
         const double c0 = (double)(weight_decay);
         const double c1 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
         for (int64_t i = begin; i < end; ++i) {
             double param = p_param[i];
             double grad = p_grad[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -455,27 +586,50 @@ void symopt_sgd_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *chunk
         const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
         const float c2 = (float)(weight_decay);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+            }
         }
     }
 }
@@ -491,27 +645,50 @@ void symopt_sgd_weight_decay_maximize_bf16(int64_t n_chunks, const int64_t *chun
         const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
         const float c2 = (float)(weight_decay);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+            }
         }
     }
 }
@@ -526,6 +703,7 @@ void symopt_sgd_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_thre
         const float c0 = (float)(momentum);
         const float c1 = (float)(1 - dampening);
         const float c2 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -535,7 +713,7 @@ void symopt_sgd_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_thre
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
             param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -546,7 +724,7 @@ void symopt_sgd_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_thre
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
             param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -566,6 +744,7 @@ void symopt_sgd_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_thre
         const double c0 = (double)(momentum);
         const double c1 = (double)(1 - dampening);
         const double c2 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -575,7 +754,7 @@ void symopt_sgd_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_thre
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
             param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -586,7 +765,7 @@ void symopt_sgd_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_thre
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
             param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -609,32 +788,59 @@ void symopt_sgd_momentum_f16(int64_t n_chunks, const int64_t *chunks, int n_thre
         const float c3 = (float)(momentum);
         const float c4 = (float)(1 - dampening);
         const float c5 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -652,32 +858,59 @@ void symopt_sgd_momentum_bf16(int64_t n_chunks, const int64_t *chunks, int n_thr
         const float c3 = (float)(momentum);
         const float c4 = (float)(1 - dampening);
         const float c5 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -690,6 +923,7 @@ void symopt_sgd_momentum_is_first_step_f32(int64_t n_chunks, const int64_t *chun
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
         const float c0 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -698,7 +932,7 @@ void symopt_sgd_momentum_is_first_step_f32(int64_t n_chunks, const int64_t *chun
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
             param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -716,6 +950,7 @@ void symopt_sgd_momentum_is_first_step_f64(int64_t n_chunks, const int64_t *chun
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
         const double c0 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -724,7 +959,7 @@ void symopt_sgd_momentum_is_first_step_f64(int64_t n_chunks, const int64_t *chun
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
             param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -743,32 +978,59 @@ void symopt_sgd_momentum_is_first_step_f16(int64_t n_chunks, const int64_t *chun
         (void)steps;
         const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
         const float c1 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -782,32 +1044,59 @@ void symopt_sgd_momentum_is_first_step_bf16(int64_t n_chunks, const int64_t *chu
         (void)steps;
         const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
         const float c1 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -822,6 +1111,7 @@ void symopt_sgd_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunks, i
         const float c0 = (float)(momentum);
         const float c1 = (float)(1 - dampening);
         const float c2 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -831,7 +1121,7 @@ void symopt_sgd_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunks, i
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -843,7 +1133,7 @@ void symopt_sgd_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunks, i
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -864,6 +1154,7 @@ void symopt_sgd_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunks, i
         const double c0 = (double)(momentum);
         const double c1 = (double)(1 - dampening);
         const double c2 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -873,7 +1164,7 @@ void symopt_sgd_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunks, i
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -885,7 +1176,7 @@ void symopt_sgd_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunks, i
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -909,34 +1200,63 @@ void symopt_sgd_momentum_maximize_f16(int64_t n_chunks, const int64_t *chunks, i
         const float c3 = (float)(momentum);
         const float c4 = (float)(1 - dampening);
         const float c5 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -954,34 +1274,63 @@ void symopt_sgd_momentum_maximize_bf16(int64_t n_chunks, const int64_t *chunks, 
         const float c3 = (float)(momentum);
         const float c4 = (float)(1 - dampening);
         const float c5 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -994,6 +1343,7 @@ void symopt_sgd_momentum_maximize_is_first_step_f32(int64_t n_chunks, const int6
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
         const float c0 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -1002,7 +1352,7 @@ void symopt_sgd_momentum_maximize_is_first_step_f32(int64_t n_chunks, const int6
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -1021,6 +1371,7 @@ void symopt_sgd_momentum_maximize_is_first_step_f64(int64_t n_chunks, const int6
         const int64_t tensor = chunks[3*k], begin = chunks[3*k + 1], end = begin + chunks[3*k + 2];
         (void)steps;
         const double c0 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -1029,7 +1380,7 @@ void symopt_sgd_momentum_maximize_is_first_step_f64(int64_t n_chunks, const int6
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -1049,34 +1400,63 @@ void symopt_sgd_momentum_maximize_is_first_step_f16(int64_t n_chunks, const int6
         (void)steps;
         const float c0 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
         const float c1 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -1090,34 +1470,63 @@ void symopt_sgd_momentum_maximize_is_first_step_bf16(int64_t n_chunks, const int
         (void)steps;
         const float c0 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
         const float c1 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -1132,6 +1541,7 @@ void symopt_sgd_momentum_nesterov_f32(int64_t n_chunks, const int64_t *chunks, i
         const float c0 = (float)(momentum);
         const float c1 = (float)(1 - dampening);
         const float c2 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -1141,7 +1551,7 @@ void symopt_sgd_momentum_nesterov_f32(int64_t n_chunks, const int64_t *chunks, i
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
             param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -1152,7 +1562,7 @@ void symopt_sgd_momentum_nesterov_f32(int64_t n_chunks, const int64_t *chunks, i
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
             param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -1172,6 +1582,7 @@ void symopt_sgd_momentum_nesterov_f64(int64_t n_chunks, const int64_t *chunks, i
         const double c0 = (double)(momentum);
         const double c1 = (double)(1 - dampening);
         const double c2 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -1181,7 +1592,7 @@ void symopt_sgd_momentum_nesterov_f64(int64_t n_chunks, const int64_t *chunks, i
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
             param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -1192,7 +1603,7 @@ void symopt_sgd_momentum_nesterov_f64(int64_t n_chunks, const int64_t *chunks, i
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
             param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -1215,32 +1626,59 @@ void symopt_sgd_momentum_nesterov_f16(int64_t n_chunks, const int64_t *chunks, i
         const float c3 = (float)(momentum);
         const float c4 = (float)(1 - dampening);
         const float c5 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c3, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c3, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c3, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -1258,32 +1696,59 @@ void symopt_sgd_momentum_nesterov_bf16(int64_t n_chunks, const int64_t *chunks, 
         const float c3 = (float)(momentum);
         const float c4 = (float)(1 - dampening);
         const float c5 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c3, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c3, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c3, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -1297,6 +1762,7 @@ void symopt_sgd_momentum_nesterov_is_first_step_f32(int64_t n_chunks, const int6
         (void)steps;
         const float c0 = (float)(momentum);
         const float c1 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -1305,7 +1771,7 @@ void symopt_sgd_momentum_nesterov_is_first_step_f32(int64_t n_chunks, const int6
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
             param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -1324,6 +1790,7 @@ void symopt_sgd_momentum_nesterov_is_first_step_f64(int64_t n_chunks, const int6
         (void)steps;
         const double c0 = (double)(momentum);
         const double c1 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -1332,7 +1799,7 @@ void symopt_sgd_momentum_nesterov_is_first_step_f64(int64_t n_chunks, const int6
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
             param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
@@ -1353,32 +1820,59 @@ void symopt_sgd_momentum_nesterov_is_first_step_f16(int64_t n_chunks, const int6
         const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
         const float c2 = (float)(momentum);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c2, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c2, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c2, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -1394,32 +1888,59 @@ void symopt_sgd_momentum_nesterov_is_first_step_bf16(int64_t n_chunks, const int
         const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
         const float c2 = (float)(momentum);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c2, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c2, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c2, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -1434,6 +1955,7 @@ void symopt_sgd_momentum_nesterov_maximize_f32(int64_t n_chunks, const int64_t *
         const float c0 = (float)(momentum);
         const float c1 = (float)(1 - dampening);
         const float c2 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -1443,7 +1965,7 @@ void symopt_sgd_momentum_nesterov_maximize_f32(int64_t n_chunks, const int64_t *
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -1455,7 +1977,7 @@ void symopt_sgd_momentum_nesterov_maximize_f32(int64_t n_chunks, const int64_t *
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -1476,6 +1998,7 @@ void symopt_sgd_momentum_nesterov_maximize_f64(int64_t n_chunks, const int64_t *
         const double c0 = (double)(momentum);
         const double c1 = (double)(1 - dampening);
         const double c2 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -1485,7 +2008,7 @@ void symopt_sgd_momentum_nesterov_maximize_f64(int64_t n_chunks, const int64_t *
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -1497,7 +2020,7 @@ void symopt_sgd_momentum_nesterov_maximize_f64(int64_t n_chunks, const int64_t *
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -1521,34 +2044,63 @@ void symopt_sgd_momentum_nesterov_maximize_f16(int64_t n_chunks, const int64_t *
         const float c3 = (float)(momentum);
         const float c4 = (float)(1 - dampening);
         const float c5 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c3, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c3, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c3, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -1566,34 +2118,63 @@ void symopt_sgd_momentum_nesterov_maximize_bf16(int64_t n_chunks, const int64_t 
         const float c3 = (float)(momentum);
         const float c4 = (float)(1 - dampening);
         const float c5 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c3, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c3, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(momentum_buffer, c3, c4*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c3, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -1607,6 +2188,7 @@ void symopt_sgd_momentum_nesterov_maximize_is_first_step_f32(int64_t n_chunks, c
         (void)steps;
         const float c0 = (float)(momentum);
         const float c1 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -1615,7 +2197,7 @@ void symopt_sgd_momentum_nesterov_maximize_is_first_step_f32(int64_t n_chunks, c
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -1635,6 +2217,7 @@ void symopt_sgd_momentum_nesterov_maximize_is_first_step_f64(int64_t n_chunks, c
         (void)steps;
         const double c0 = (double)(momentum);
         const double c1 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -1643,7 +2226,7 @@ void symopt_sgd_momentum_nesterov_maximize_is_first_step_f64(int64_t n_chunks, c
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -1665,34 +2248,63 @@ void symopt_sgd_momentum_nesterov_maximize_is_first_step_f16(int64_t n_chunks, c
         const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
         const float c2 = (float)(momentum);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c2, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c2, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c2, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -1708,34 +2320,63 @@ void symopt_sgd_momentum_nesterov_maximize_is_first_step_bf16(int64_t n_chunks, 
         const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
         const float c2 = (float)(momentum);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c2, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c2, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c2, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -1751,6 +2392,7 @@ void symopt_sgd_momentum_weight_decay_f32(int64_t n_chunks, const int64_t *chunk
         const float c1 = (float)(momentum);
         const float c2 = (float)(1 - dampening);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -1760,7 +2402,7 @@ void symopt_sgd_momentum_weight_decay_f32(int64_t n_chunks, const int64_t *chunk
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -1772,7 +2414,7 @@ void symopt_sgd_momentum_weight_decay_f32(int64_t n_chunks, const int64_t *chunk
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -1794,6 +2436,7 @@ void symopt_sgd_momentum_weight_decay_f64(int64_t n_chunks, const int64_t *chunk
         const double c1 = (double)(momentum);
         const double c2 = (double)(1 - dampening);
         const double c3 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -1803,7 +2446,7 @@ void symopt_sgd_momentum_weight_decay_f64(int64_t n_chunks, const int64_t *chunk
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -1815,7 +2458,7 @@ void symopt_sgd_momentum_weight_decay_f64(int64_t n_chunks, const int64_t *chunk
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -1841,34 +2484,63 @@ void symopt_sgd_momentum_weight_decay_f16(int64_t n_chunks, const int64_t *chunk
         const float c5 = (float)(momentum);
         const float c6 = (float)(1 - dampening);
         const float c7 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -1888,34 +2560,63 @@ void symopt_sgd_momentum_weight_decay_bf16(int64_t n_chunks, const int64_t *chun
         const float c5 = (float)(momentum);
         const float c6 = (float)(1 - dampening);
         const float c7 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -1929,6 +2630,7 @@ void symopt_sgd_momentum_weight_decay_is_first_step_f32(int64_t n_chunks, const 
         (void)steps;
         const float c0 = (float)(weight_decay);
         const float c1 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -1937,7 +2639,7 @@ void symopt_sgd_momentum_weight_decay_is_first_step_f32(int64_t n_chunks, const 
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -1957,6 +2659,7 @@ void symopt_sgd_momentum_weight_decay_is_first_step_f64(int64_t n_chunks, const 
         (void)steps;
         const double c0 = (double)(weight_decay);
         const double c1 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -1965,7 +2668,7 @@ void symopt_sgd_momentum_weight_decay_is_first_step_f64(int64_t n_chunks, const 
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = momentum_buffer;  /* g <- b (follow the buffer) */
@@ -1987,34 +2690,63 @@ void symopt_sgd_momentum_weight_decay_is_first_step_f16(int64_t n_chunks, const 
         const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
         const float c2 = (float)(weight_decay);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -2030,34 +2762,63 @@ void symopt_sgd_momentum_weight_decay_is_first_step_bf16(int64_t n_chunks, const
         const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
         const float c2 = (float)(weight_decay);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -2073,6 +2834,7 @@ void symopt_sgd_momentum_weight_decay_maximize_f32(int64_t n_chunks, const int64
         const float c1 = (float)(momentum);
         const float c2 = (float)(1 - dampening);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -2082,7 +2844,7 @@ void symopt_sgd_momentum_weight_decay_maximize_f32(int64_t n_chunks, const int64
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
@@ -2095,7 +2857,7 @@ void symopt_sgd_momentum_weight_decay_maximize_f32(int64_t n_chunks, const int64
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
@@ -2118,6 +2880,7 @@ void symopt_sgd_momentum_weight_decay_maximize_f64(int64_t n_chunks, const int64
         const double c1 = (double)(momentum);
         const double c2 = (double)(1 - dampening);
         const double c3 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -2127,7 +2890,7 @@ void symopt_sgd_momentum_weight_decay_maximize_f64(int64_t n_chunks, const int64
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
@@ -2140,7 +2903,7 @@ void symopt_sgd_momentum_weight_decay_maximize_f64(int64_t n_chunks, const int64
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
@@ -2167,36 +2930,67 @@ void symopt_sgd_momentum_weight_decay_maximize_f16(int64_t n_chunks, const int64
         const float c5 = (float)(momentum);
         const float c6 = (float)(1 - dampening);
         const float c7 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -2216,36 +3010,67 @@ void symopt_sgd_momentum_weight_decay_maximize_bf16(int64_t n_chunks, const int6
         const float c5 = (float)(momentum);
         const float c6 = (float)(1 - dampening);
         const float c7 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -2259,6 +3084,7 @@ void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f32(int64_t n_chunk
         (void)steps;
         const float c0 = (float)(weight_decay);
         const float c1 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -2267,7 +3093,7 @@ void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f32(int64_t n_chunk
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
@@ -2288,6 +3114,7 @@ void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f64(int64_t n_chunk
         (void)steps;
         const double c0 = (double)(weight_decay);
         const double c1 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -2296,7 +3123,7 @@ void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f64(int64_t n_chunk
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
@@ -2319,36 +3146,67 @@ void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f16(int64_t n_chunk
         const float c1 = symopt_f16_to_float(symopt_float_to_f16((float)(-lr)));
         const float c2 = (float)(weight_decay);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -2364,36 +3222,67 @@ void symopt_sgd_momentum_weight_decay_maximize_is_first_step_bf16(int64_t n_chun
         const float c1 = symopt_bf16_to_float(symopt_float_to_bf16((float)(-lr)));
         const float c2 = (float)(weight_decay);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c2, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -2409,6 +3298,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_f32(int64_t n_chunks, const int64
         const float c1 = (float)(momentum);
         const float c2 = (float)(1 - dampening);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -2418,7 +3308,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_f32(int64_t n_chunks, const int64
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -2430,7 +3320,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_f32(int64_t n_chunks, const int64
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -2452,6 +3342,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_f64(int64_t n_chunks, const int64
         const double c1 = (double)(momentum);
         const double c2 = (double)(1 - dampening);
         const double c3 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -2461,7 +3352,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_f64(int64_t n_chunks, const int64
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -2473,7 +3364,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_f64(int64_t n_chunks, const int64
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
             grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -2499,34 +3390,63 @@ void symopt_sgd_momentum_weight_decay_nesterov_f16(int64_t n_chunks, const int64
         const float c5 = (float)(momentum);
         const float c6 = (float)(1 - dampening);
         const float c7 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c5, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c5, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c5, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -2546,34 +3466,63 @@ void symopt_sgd_momentum_weight_decay_nesterov_bf16(int64_t n_chunks, const int6
         const float c5 = (float)(momentum);
         const float c6 = (float)(1 - dampening);
         const float c7 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c5, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c5, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c5, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -2588,6 +3537,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f32(int64_t n_chunk
         const float c0 = (float)(weight_decay);
         const float c1 = (float)(momentum);
         const float c2 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -2596,7 +3546,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f32(int64_t n_chunk
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -2617,6 +3567,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f64(int64_t n_chunk
         const double c0 = (double)(weight_decay);
         const double c1 = (double)(momentum);
         const double c2 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -2625,7 +3576,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f64(int64_t n_chunk
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
             grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
@@ -2649,34 +3600,63 @@ void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f16(int64_t n_chunk
         const float c3 = (float)(weight_decay);
         const float c4 = (float)(momentum);
         const float c5 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c4, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c4, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c4, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -2694,34 +3674,63 @@ void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_bf16(int64_t n_chun
         const float c3 = (float)(weight_decay);
         const float c4 = (float)(momentum);
         const float c5 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c4, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c4, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c4, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -2737,6 +3746,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f32(int64_t n_chunks, co
         const float c1 = (float)(momentum);
         const float c2 = (float)(1 - dampening);
         const float c3 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -2746,7 +3756,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f32(int64_t n_chunks, co
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
@@ -2759,7 +3769,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f32(int64_t n_chunks, co
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
@@ -2782,6 +3792,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f64(int64_t n_chunks, co
         const double c1 = (double)(momentum);
         const double c2 = (double)(1 - dampening);
         const double c3 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -2791,7 +3802,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f64(int64_t n_chunks, co
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
@@ -2804,7 +3815,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f64(int64_t n_chunks, co
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
@@ -2831,36 +3842,67 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f16(int64_t n_chunks, co
         const float c5 = (float)(momentum);
         const float c6 = (float)(1 - dampening);
         const float c7 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c5, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c5, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_f16_to_float(p_momentum_buffer[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c5, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -2880,36 +3922,67 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_bf16(int64_t n_chunks, c
         const float c5 = (float)(momentum);
         const float c6 = (float)(1 - dampening);
         const float c7 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c5, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c5, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer = symopt_bf16_to_float(p_momentum_buffer[i]);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c4, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c5, c6*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c5, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c7, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
@@ -2924,6 +3997,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f32(int64_
         const float c0 = (float)(weight_decay);
         const float c1 = (float)(momentum);
         const float c2 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -2932,7 +4006,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f32(int64_
             float param = p_param[i];
             float grad = p_grad[i];
             float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
@@ -2954,6 +4028,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f64(int64_
         const double c0 = (double)(weight_decay);
         const double c1 = (double)(momentum);
         const double c2 = (double)(-lr);
+        double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
@@ -2962,7 +4037,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f64(int64_
             double param = p_param[i];
             double grad = p_grad[i];
             double momentum_buffer;
-            if (grad_scale) { grad = grad/(double)*grad_scale; p_grad[i] = grad; }
+            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
@@ -2987,36 +4062,67 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f16(int64_
         const float c3 = (float)(weight_decay);
         const float c4 = (float)(momentum);
         const float c5 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_f16_to_float(p_param[i]);
-            float grad = symopt_f16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_f16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c4, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_f16(param);
-            p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c4, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_f16_to_float(p_param[i]);
+                float grad = symopt_f16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c4, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_f16(param);
+                p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
+            }
         }
     }
 }
@@ -3034,36 +4140,67 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_bf16(int64
         const float c3 = (float)(weight_decay);
         const float c4 = (float)(momentum);
         const float c5 = (float)(-lr);
+        float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         symopt_bf16 *restrict p_param = a_param[tensor];
         symopt_bf16 *restrict p_grad = a_grad[tensor];
         symopt_bf16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = symopt_bf16_to_float(p_param[i]);
-            float grad = symopt_bf16_to_float(p_grad[i]);
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/(float)*grad_scale; p_grad[i] = symopt_float_to_bf16(grad); }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c4, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = symopt_float_to_bf16(param);
-            p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c4, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = symopt_bf16_to_float(p_param[i]);
+                float grad = symopt_bf16_to_float(p_grad[i]);
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c3, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c4, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c5, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = symopt_float_to_bf16(param);
+                p_momentum_buffer[i] = symopt_float_to_bf16(momentum_buffer);
+            }
         }
     }
 }
