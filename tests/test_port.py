@@ -254,3 +254,15 @@ def test_momentum_is_never_dropped_by_an_approximate_port():
     q = port("keras.optimizers.RMSprop(momentum=0.9)", "torch")
     assert q.verdict == "approximate" and parse(q.target_call).keywords["momentum"] == 0.9
     assert any("constant learning rate" in c for c in q.conditions)
+
+
+def test_guarded_and_fixed_eps_dialects_port():
+    """optax's AdaGrad (where(G > 0, …, 0): a 0/0 branch in the ratio) and torch7's fixed
+    ε = 1e-10 as targets and sources (on the old code: KeyError 'ComplexInfinity' from the
+    ratio's printer, and a RecursionError in the effective rate's trajectory sum with ε a Float)."""
+    p = port("torch.optim.Adagrad(lr=0.01)", "optax")
+    assert p.verdict == "approximate" and p.max_lr_ratio < 1.001
+    q = port("optim.adagrad(learningRate=0.01)", "torch")
+    assert q.verdict == "exact" and q.target_call == "torch.optim.Adagrad(params)"  # torch's eps is torch7's 1e-10
+    r = port("torch.optim.Adagrad(lr=0.01)", "torch7")
+    assert r.verdict == "exact" and r.target_call == "optim.adagrad(learningRate=0.01)"

@@ -148,8 +148,9 @@ def format_call(dialect: D.Dialect, values: dict[str, Any], call: D.Call | None 
         value = values[a.name]
         if a.required or value != defaults[a.name]:
             parts.append(f"{a.name}={_format_value(value)}")
-    head = "params, " if call.path.startswith(("torch.", "timm.", "stable_baselines3.", "bnb.", "apex.", "deepspeed.")) else ""
-    return f"{call.path}({head}{', '.join(parts)})"
+    if call.path.startswith(("torch.", "timm.", "stable_baselines3.", "bnb.", "apex.", "deepspeed.")):
+        parts.insert(0, "params")
+    return f"{call.path}({', '.join(parts)})"
 
 
 def _format_value(value: Any) -> str:

@@ -188,8 +188,9 @@ T_GRID = np.array([1, 2, 3, 5, 10, 20, 50, 100, 300, 1000, 10_000, 100_000], dty
 
 
 def ratio_function(ratio: sp.Expr, free: Sequence[sp.Symbol] = ()):
-    """``ratio`` (of g, t and ``free``) as a NumPy function ``f(g, t, *free)``."""
-    return sp.lambdify([g, t, *free], ratio, modules="numpy")
+    """``ratio`` (of g, t and ``free``) as a NumPy function ``f(g, t, *free)``; a branch that is
+    undefined (a guard's 0/0, SymPy's zoo) is NaN, which never counts as agreement."""
+    return sp.lambdify([g, t, *free], ratio.xreplace({sp.zoo: sp.nan}), modules="numpy")
 
 
 def worst_ratio(fn, *free_values: float) -> tuple[float, float, float]:

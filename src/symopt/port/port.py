@@ -264,7 +264,7 @@ def _sweep(source, vs, target, vt, ratio: sp.Expr, g_at: float) -> float:
     worst |g| and two others, steps 1..300."""
     from ..rules import g, t
 
-    fn = sp.lambdify([g, t], ratio, modules="numpy")
+    fn = C.ratio_function(ratio)
     steps = 300
     worst = 0.0
     for gv in sorted({g_at, 1e-3, 1.0}):

@@ -151,8 +151,9 @@ class Dialect:
 
 
 def _sympy_number(value: Any) -> sp.Expr:
+    """A fixed value as an exact number (1e-10 → 1/10000000000): derivations stay exact."""
     value = float(value)
-    return sp.Integer(int(value)) if value.is_integer() else sp.Float(value)
+    return sp.Integer(int(value)) if value.is_integer() else sp.Rational(repr(value))
 
 
 def _load() -> dict[tuple[str, str], Dialect]:
