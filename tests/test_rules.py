@@ -69,7 +69,7 @@ def test_flags_must_be_bool():
 
 def test_unknown_dialect_and_convention_are_rejected():
     with pytest.raises(ValueError, match="dialect must be one of"):
-        rules.adagrad("keras")
+        rules.adagrad("no-such-framework")  # keras is a dialect (rules/dialects/keras.py)
     with pytest.raises(ValueError, match="eps_placement must be one of"):
         rules.adagrad(eps_placement="between")
     with pytest.raises(TypeError, match="unknown convention"):
