@@ -72,8 +72,11 @@ verify: $(STAMP)
 	$(SYMOPT) derive all --check
 	$(SYMOPT) verify
 
+# The suite in TEST_JOBS worker processes (pytest-xdist), each test module whole in one worker:
+# module-scoped fixtures (torch's records, the 2-rank gloo workers) run once, as in a serial run.
+TEST_JOBS ?= 2
 test: $(STAMP) $(TRITON_STAMP) $(FRAMEWORKS_STAMP) tex
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q -n $(TEST_JOBS) --dist loadfile
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow -q

@@ -171,7 +171,25 @@ def test_rendered_module_has_banner_math_and_is_deterministic():
     assert f"model hash {rule.fingerprint()}" in text and f"SymPy {sp.__version__}" in text
     assert "do not edit" in text and "G ← G + g**2" in text and r"\leftarrow" in text
     assert render_kernel(rule, BACKENDS["torch"]) == text
-    assert generate_all() == generate_all()
+    # deterministic: a fresh render equals generate_all's (which a process keeps, by its key)
+    from symopt.codegen import render
+
+    models = [build(d) for build, dialects in rules.FAMILIES.values() for d in dialects]
+    assert render._generate_all(models) == generate_all()
+
+
+def test_generate_all_renders_afresh_when_a_model_changes(monkeypatch):
+    """generate_all is kept per process by the models' fingerprints and the codegen text: a
+    changed model must not get the kept text."""
+    before = generate_all()
+    changed = dataclasses.replace(rules.adagrad(), body=tuple(
+        dataclasses.replace(a, expr=sp.sqrt(P.G + P.epsilon)) if a.target == P.sigma and a.expr == sp.sqrt(P.G) else a
+        for a in rules.adagrad().body))
+    monkeypatch.setitem(rules.FAMILIES, "adagrad", (lambda dialect="torch", **kw: changed if dialect == "torch" else rules.adagrad(dialect, **kw),
+                                                    ("torch", "textbook")))
+    after = generate_all()
+    assert after[Path("kernels/torch/adagrad.py")] != before[Path("kernels/torch/adagrad.py")]
+    assert after[Path("kernels/torch/rmsprop.py")] == before[Path("kernels/torch/rmsprop.py")]
     assert module_name(rules.adagrad("textbook")) == "adagrad_textbook"
 
 

@@ -166,8 +166,37 @@ def render_fused_package(kernels_dir: Path, folder: str, suffix: str, render: Ca
 
 
 def generate_all() -> dict[Path, str]:
-    """Every generated file, as ``{path relative to src/symopt: text}``, in a fixed order."""
+    """Every generated file, as ``{path relative to src/symopt: text}``, in a fixed order.
+
+    Rendering takes tens of seconds (the C printer's pattern matching), and ``generate --check``,
+    the freshness tests and the wheel test each ask for it: the result is kept for this process,
+    keyed by what it is a function of — every model's fingerprint and the text of the codegen
+    package (printers and templates). A changed model or printer renders afresh."""
     rules = [build(d) for build, dialects in FAMILIES.values() for d in dialects]
+    key = (tuple(r.fingerprint() for r in rules), _codegen_text_hash())
+    if key not in _GENERATED:
+        _GENERATED.clear()
+        _GENERATED[key] = _generate_all(rules)
+    return dict(_GENERATED[key])
+
+
+#: generate_all's last result, by its key (one entry)
+_GENERATED: dict[tuple, dict[Path, str]] = {}
+
+
+def _codegen_text_hash() -> str:
+    """A hash of every source and template file of symopt.codegen, as they are on disk now."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".tmpl", ".c", ".h")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _generate_all(rules: list[UpdateRule]) -> dict[Path, str]:
     modules = sorted((module_name(r), r) for r in rules)
     out: dict[Path, str] = {KERNELS / "__init__.py": render_init(None, [])}
     for name, backend in sorted(BACKENDS.items()):
