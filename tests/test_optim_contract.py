@@ -103,7 +103,8 @@ LEFT_OUT = {
     "test_foreach_large_tensor": "CUDA only (2**32-element float16 params)",
     "test_peak_memory_foreach": "CUDA only (CUDA caching allocator statistics)",
     "test_fused_matches_forloop[bfloat16, float16]": "outside this module's float32/float64 scope; "
-    "symopt's fused C kernels take float32/float64 only (other dtypes go to the Torch kernels)",
+    "the 16-bit fused kernels are checked in tests/test_fused_lowp.py (bitwise with torch's fused path "
+    "for Adagrad/Adam/AdamW, with float32 simulations for RMSprop and SGD: torch's fused SGD is wrong in 16-bit)",
     "test_fused_large_tensor": "64 GB of memory (2**32-element float16 params)",
     "test_fused_does_not_step_if_foundinf": "CUDA only (grad_scale/found_inf of the CUDA fused kernels)",
     "test_cpu_load_state_dict": "torch skips it on CPU (CPU state loaded into non-CPU fused/capturable)",

@@ -329,8 +329,9 @@ class GeneratedOptimizer(Optimizer):
     # Adagrad takes torch's ``fused=True``; RMSprop keeps torch's signature (which has no
     # ``fused``) and takes it as a param-group option: ``RMSprop([{"params": ps, "fused": True}])``.
     def _fused_step(self, group: dict[str, Any]) -> list[Tensor]:
-        """Step the group's params that the fused C kernel takes — dense, contiguous float32 or
-        float64 CPU tensors with a dense, contiguous gradient — with one call of it per dtype,
+        """Step the group's params that the fused C kernel takes — dense, contiguous plain CPU
+        tensors of float64/float32/float16/bfloat16 with a dense, contiguous gradient
+        (:func:`_takes_fused_c`) — with one call of it per dtype,
         and return the params with a gradient that it did not step, for the generated Torch
         kernels (the caller steps them in the same ``step()``): the non-contiguous, sparse,
         other-dtype ones; all of them when the C kernels cannot be built or loaded here (a
@@ -448,7 +449,7 @@ class GeneratedOptimizer(Optimizer):
     def _fused_under_compile(self, group: dict[str, Any], params: list[Tensor]) -> list[Tensor]:
         """The params of a fused group that the fused C kernel steps under ``torch.compile`` (the
         eager :meth:`_fused_step`'s choice, made without launching: this runs in
-        :meth:`_init_group`, at trace time): dense, contiguous float32/float64 CPU params with
+        :meth:`_init_group`, at trace time): the params :func:`_takes_fused_c` takes, with
         number hyperparameters, when the C kernels load here. The others take the generated
         Torch kernels, in the same graph; so do CUDA params (the Triton launcher is not a custom
         op yet)."""
