@@ -47,17 +47,23 @@ GRAIN = 32768
 #: elements per chunk-table row: big enough to amortise the row, small enough to balance threads
 CHUNK = 1 << 16
 DTYPES = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16", torch.bfloat16: "bfloat16"}
-#: bytes of one at::vec::Vectorized<T> by torch's CPU capability (ATen's VECTOR_WIDTH: 64 with
-#: AVX512, 32 otherwise)
-VECTOR_BYTES = {"AVX512": 64}
+#: bytes of one at::vec::Vectorized<T> in the kernels torch's fused CPU optimizers run, by torch's
+#: CPU capability. 32 everywhere, AVX512 included: the fused kernels (FusedAdagradKernel.cpp,
+#: FusedAdamKernel.cpp, FusedSGDKernel.cpp) register with REGISTER_DISPATCH, which on an AVX512
+#: build registers nullptr (ATen/native/DispatchStub.h: only ALSO_REGISTER_AVX512_DISPATCH
+#: registers the AVX512 kernel), so an AVX512 machine runs their AVX2 kernel (32-byte vectors).
+#: Measured on an AVX512 machine (AMD EPYC, torch 2.13): 16-element float16 vectors in fused
+#: Adagrad, 8-element float32 vectors in fused SGD and Adam.
+VECTOR_BYTES: dict[str, int] = {}
 _DEREFERENCE = weakref.ref.__call__
 _clock = time.perf_counter
 _IS_CPU, _LAYOUT, _DTYPE, _SHAPE = (operator.attrgetter(a) for a in ("is_cpu", "layout", "dtype", "shape"))
 
 
 def vector_size(dtype: torch.dtype) -> int:
-    """``at::vec::Vectorized<T>::size()`` of torch's CPU kernels in this process (its CPU
-    capability: ``torch.backends.cpu.get_cpu_capability()``)."""
+    """``at::vec::Vectorized<T>::size()`` of torch's fused CPU optimizer kernels in this process
+    (by its CPU capability, ``torch.backends.cpu.get_cpu_capability()``: see
+    :data:`VECTOR_BYTES`)."""
     width = VECTOR_BYTES.get(torch.backends.cpu.get_cpu_capability(), 32)
     return width // torch.empty((), dtype=dtype).element_size()
 
