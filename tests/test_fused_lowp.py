@@ -25,7 +25,6 @@ import ctypes
 import re
 import subprocess
 
-import numpy as np
 import pytest
 import torch
 
@@ -36,6 +35,7 @@ from symopt.fused import FusedKernel
 from symopt.fused import build as fbuild
 from symopt.fused import launcher as flaunch
 from symopt.torch import optim as symopt_optim
+from symopt.verify import opmath
 
 LOW = (torch.float16, torch.bfloat16)
 CLASSES = {"adagrad": "Adagrad", "sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
@@ -138,72 +138,9 @@ def test_bitwise_with_torch_fused_at_small_and_large_gradients(family, kw, dtype
 
 
 # -- SGD: torch's tail bit for bit; every element against the opmath simulation -----------------------
-def _lp(x: float, dtype) -> float:
-    """``float(scalar_t(x))``: a double cast to float, then to ``dtype`` (c10's Half(float))."""
-    return float(torch.tensor(float(np.float32(x))).to(dtype).float())
-
-
-def _op(x: float) -> float:
-    """``float(opmath_t(x))``: a double cast to float."""
-    return float(np.float32(x))
-
-
-#: how each loop casts a double constant (vector loop, scalar tail), read in ATen's
-#: FusedSGDKernel.cpp (``fVec(scalar_t(c))`` in the vector loop, ``opmath_t(c)`` in the tail);
-#: RMSprop, which torch does not fuse, through the param dtype in both
-CASTS = {"sgd": ("storage", "opmath"), "rmsprop": ("storage", "storage")}
-
-
-def _constants(values: dict[str, float], sizes, dtype, family) -> dict[str, list[torch.Tensor]]:
-    """Per tensor, a float32 tensor of each constant: cast as ATen's vector loop casts it up to the
-    tensor's tail start, as its scalar tail casts it from there (:data:`CASTS`)."""
-    vector, tail = CASTS[family]
-    cast = {"storage": lambda x: _lp(x, dtype), "opmath": _op}
-    out = {}
-    for name, value in values.items():
-        per = []
-        for n, start in zip(sizes, flaunch.tail_starts(sizes, dtype)):
-            c = torch.full((n,), cast[vector](value))
-            c[start:] = cast[tail](value)
-            per.append(c)
-        out[name] = per
-    return out
-
-
-def _fma(a, b, c):
-    """float32 fma by torch's CPU addcmul (``c + a·b``, one rounding: the printer's assumption,
-    re-checked by ``test_fused.py::test_torch_cpu_ops_fuse_as_the_printer_assumes``)."""
-    return torch.addcmul(c, a, b)
-
-
-def _sgd_opmath(params, grads_per_step, dtype, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
-                maximize=False):
-    """torch's fused SGD as its C++ says, in float32 on the upcast tensors, stored in ``dtype``
-    after each step: g ← −g; g ← fma(λ, w, g); b ← g at the first step, else fma(1 − τ, g, b·μ)
-    (the tail: fma(b, μ, (1 − τ)·g)); g ← fma(μ, b, g) (nesterov) or b; w ← fma(−η, g, w)."""
-    sizes = [p.numel() for p in params]
-    starts = flaunch.tail_starts(sizes, dtype)
-    k = _constants({"wd": weight_decay, "mu": momentum, "damp": 1 - dampening, "lr": -lr}, sizes, dtype, "sgd")
-    buffers = [None] * len(params)
-    for grads in grads_per_step:
-        for i, (p, g0) in enumerate(zip(params, grads)):
-            w, g = p.reshape(-1).float(), g0.reshape(-1).float()
-            if maximize:
-                g = -g
-            if weight_decay != 0:
-                g = _fma(k["wd"][i], w, g)
-            if momentum != 0:
-                if buffers[i] is None:
-                    b = g.clone()
-                else:
-                    b0 = buffers[i].float()
-                    b = _fma(k["damp"][i], g, b0 * k["mu"][i])  # the vector loop: the last product fused
-                    t = starts[i]
-                    b[t:] = _fma(b0[t:], k["mu"][i][t:], k["damp"][i][t:] * g[t:])  # the tail: the first
-                buffers[i] = b.to(dtype)
-                g = _fma(k["mu"][i], b, g) if nesterov else b
-            p.copy_(_fma(k["lr"][i], g, w).to(dtype).reshape(p.shape))
-    return buffers
+#: the simulations (symopt.verify.opmath, the verify matrix's reference for these steps): written
+#: from ATen's loops in float32 torch operations, independent of the models and the C printer
+_sgd_opmath, _rmsprop_opmath, CASTS = opmath.sgd, opmath.rmsprop, opmath.CASTS
 
 
 SGD_CASES = [dict(lr=0.1), dict(lr=0.1, weight_decay=0.1, maximize=True), dict(lr=0.1, momentum=0.9),
@@ -232,7 +169,7 @@ def test_sgd_bitwise_with_the_opmath_simulation(kw, dtype, launches):
     for i, (y, x) in enumerate(zip(mine, expected)):
         assert not _differing(y, x).numel(), f"param {i}"
         if kw.get("momentum"):
-            assert not _differing(opt.state[y]["momentum_buffer"], buffers[i]).numel(), f"param {i} momentum_buffer"
+            assert not _differing(opt.state[y]["momentum_buffer"], buffers[i]["momentum_buffer"]).numel(), f"param {i} momentum_buffer"
 
 
 @pytest.mark.parametrize("dtype", LOW, ids=str)
@@ -264,49 +201,6 @@ def test_sgd_tails_bitwise_with_torch_fused_and_its_vector_loop_is_the_finding(k
 
 
 # -- RMSprop: the opmath simulation with a correctly rounded sqrt ---------------------------------------
-def _sqrt(x):
-    return torch.from_numpy(np.sqrt(x.numpy()))  # IEEE float32 sqrt: correctly rounded
-
-
-def _rmsprop_opmath(params, grads_per_step, dtype, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                    centered=False, maximize=False):
-    """torch's RMSprop for-loop operations in float32 on the upcast tensors (the model's
-    roundings, as the float32 kernel is checked against), constants cast through ``dtype``,
-    every state and the param stored in ``dtype`` after each step."""
-    sizes = [p.numel() for p in params]
-    k = _constants({"wd": weight_decay, "alpha": alpha, "1-alpha": 1 - alpha, "eps": eps, "mu": momentum, "lr": -lr},
-                   sizes, dtype, "rmsprop")
-    state = [{"v": torch.zeros(n, dtype=dtype), "m": torch.zeros(n, dtype=dtype), "b": torch.zeros(n, dtype=dtype)}
-             for n in sizes]
-    for grads in grads_per_step:
-        for i, (p, g0, st) in enumerate(zip(params, grads, state)):
-            w, g = p.reshape(-1).float(), g0.reshape(-1).float()
-            if maximize:
-                g = -g
-            if weight_decay != 0:
-                g = _fma(k["wd"][i], w, g)
-            v = _fma(k["1-alpha"][i] * g, g, st["v"].float() * k["alpha"][i])
-            if centered:
-                m = st["m"].float()
-                c = k["1-alpha"][i]
-                small = c.abs() < 0.5  # torch's lerp: two formulas by the weight
-                m = torch.where(small, _fma(c, g - m, m), _fma(c - 1, g - m, g))
-                st["m"] = m.to(dtype)
-                sigma = _sqrt(_fma(-m, m, v))
-            else:
-                sigma = _sqrt(v)
-            sigma = sigma + k["eps"][i]
-            st["v"] = v.to(dtype)
-            if momentum > 0:
-                b = st["b"].float() * k["mu"][i] + g / sigma
-                st["b"] = b.to(dtype)
-                w = _fma(k["lr"][i], b, w)
-            else:
-                w = w + (k["lr"][i] * g) / sigma
-            p.copy_(w.to(dtype).reshape(p.shape))
-    return state
-
-
 RMS_CASES = [dict(), dict(centered=True, momentum=0.9), dict(centered=True, alpha=0.3, maximize=True, weight_decay=0.1),
              dict(momentum=0.5, weight_decay=0.1, eps=1e-3)]
 
@@ -325,7 +219,7 @@ def test_rmsprop_bitwise_with_the_opmath_simulation(kw, dtype, launches):
         opt.step()
     assert len(launches) == STEPS
     state = _rmsprop_opmath(expected, grads, dtype, **kw)
-    names = {"v": "square_avg", "m": "grad_avg", "b": "momentum_buffer"}
+    names = {"square_avg": "square_avg", "grad_avg": "grad_avg", "momentum_buffer": "momentum_buffer"}
     for i, (y, x) in enumerate(zip(mine, expected)):
         assert not _differing(y, x).numel(), f"param {i}"
         for key, name in names.items():

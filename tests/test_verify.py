@@ -103,7 +103,8 @@ def test_a_deliberately_wrong_generated_kernel_fails_the_matrix(monkeypatch):
 def test_a_torch_path_that_disagrees_with_torchs_for_loop_is_a_finding_not_a_failure(monkeypatch):
     """When torch's fused path is off from torch's own for-loop (as Adagrad(fused=True) is on
     non-contiguous params in torch 2.13), rows against it say so, and the implementation is
-    compared with the for-loop too."""
+    compared with the for-loop too — unless the implementation issues that very path's
+    operations: then the difference is its own, a FAIL."""
     real = runner.run_torch_optim
 
     def fused_is_off(case, params0, grads, reference="torch.optim(foreach=False)"):
@@ -113,13 +114,24 @@ def test_a_torch_path_that_disagrees_with_torchs_for_loop_is_a_finding_not_a_fai
         return params, states
 
     monkeypatch.setattr(runner, "run_torch_optim", fused_is_off)
-    impl = runner.Implementation("torch", runner.run_torch_kernels, (torch.float32,), ("adagrad",), "kernels",
-                                 mirrors="torch.optim(fused=True)")
+
+    class ForLoopOperations(runner.Implementation):
+        def operations_for(self, case, dtype=None):
+            return runner.FOR_LOOP
+
+    impl = ForLoopOperations("torch", runner.run_torch_kernels, (torch.float32,), ("adagrad",), "kernels",
+                             mirrors="torch.optim(fused=True)")
     rows = runner.verify_many(Case("adagrad", "default", {}), [impl], torch.float32, steps=5)
     by_reference = {r.reference: r for r in rows}
     assert by_reference["torch.optim(fused=True)"].status == "torch-disagrees"
     assert "torch.optim(foreach=False) and torch.optim(fused=True) differ by" in by_reference["torch.optim(fused=True)"].note
     assert by_reference["torch.optim(foreach=False)"].status == "pass"
+    # an implementation that issues torch's fused operations (as it says) is never excused from them
+    claims_fused = runner.Implementation("torch", runner.run_torch_kernels, (torch.float32,), ("adagrad",), "kernels",
+                                         mirrors="torch.optim(fused=True)")
+    assert claims_fused.operations_for(Case("adagrad", "default", {}), torch.float32) == "torch.optim(fused=True)"
+    rows = runner.verify_many(Case("adagrad", "default", {}), [claims_fused], torch.float32, steps=5)
+    assert [r.status for r in rows if r.reference == "torch.optim(fused=True)"] == ["FAIL"], rows
 
 
 @pytest.mark.parametrize("rule", ["adagrad", "rmsprop"])
@@ -281,6 +293,56 @@ def test_a_wrong_fused_kernel_on_non_contiguous_adagrad_exits_1(tmp_path, monkey
     assert main(argv) == 1
     out = capsys.readouterr().out
     assert "FAILED adagrad/edge: 40 small non-contiguous tensors" in out and "the for-loop decides" in out
+
+
+def _one_ulp_on_contiguous(case, params0, grads):
+    """The drop-in fused=True optimizer with each contiguous param moved by one ULP (the params
+    the C kernel steps on a mixed-layout group)."""
+    params, states = runner.run_fused_optimizer(case, params0, grads)
+    return [torch.nextafter(p, torch.full_like(p, math.inf)) if p0.is_contiguous() and p.numel() else p
+            for p, p0 in zip(params, params0)], states
+
+
+@pytest.mark.parametrize("rule,dtype", [("adagrad", torch.float16), ("adam", torch.float32), ("adamw", torch.bfloat16)])
+def test_a_mixed_layout_fused_step_is_compared_bit_for_bit_with_the_operations_it_issues(rule, dtype):
+    """A sweep case with non-contiguous params: symopt's fused step gives the contiguous params to
+    the C kernel and the others to the for-loop kernels, so its row against torch's fused
+    results on the former and torch's for-loop results on the latter (runner.MIXED) is bitwise
+    and never excused by torch's paths disagreeing (torch's fused Adagrad, Adam and AdamW are off
+    on non-contiguous params): the honest implementation passes it, one a single ULP off fails."""
+    from symopt.verify.cases import sweep
+
+    case = next(c for c in sweep(rule, 200) if c.transposed)
+    impl = runner.IMPLEMENTATIONS["fused"]
+    assert impl.operations_for(case, dtype) == runner.MIXED
+    references = runner.references_for(rule, True)
+    honest = {r.reference: r for r in runner.verify_many(case, [impl], dtype, references, steps=20)}
+    assert honest[runner.MIXED].status == "pass" and honest[runner.MIXED].tol_ulp == 0, honest[runner.MIXED]
+    assert "FAIL" not in [r.status for r in honest.values()], honest
+    wrong = replace(impl, run=_one_ulp_on_contiguous)
+    rows = {r.reference: r for r in runner.verify_many(case, [wrong], dtype, references, steps=20)}
+    assert rows[runner.MIXED].status == "FAIL" and rows[runner.MIXED].max_ulp == 1, rows[runner.MIXED]
+
+
+@pytest.mark.parametrize("rule,dtype", [("rmsprop", torch.float16), ("rmsprop", torch.bfloat16), ("sgd", torch.float16)])
+def test_a_16_bit_fused_step_torch_does_not_fuse_is_compared_bit_for_bit_with_the_opmath_simulation(rule, dtype):
+    """RMSprop (torch fuses it nowhere) and SGD in 16 bits (torch's fused path is wrong there):
+    the fused row against the opmath simulation (runner.OPMATH; symopt.verify.opmath, written
+    from ATen's loops) is bitwise and never excused; torch's 16-bit for-loop, a different
+    rounding, is a finding where it differs beyond the tolerance. One ULP off on a contiguous
+    param fails it, on a sweep case with non-contiguous params as on one without."""
+    from symopt.verify.cases import edges, sweep
+
+    impl = runner.IMPLEMENTATIONS["fused"]
+    for case in (edges(rule)[0], next(c for c in sweep(rule, 200) if c.transposed)):
+        assert impl.operations_for(case, dtype) == runner.OPMATH
+        references = runner.references_for(rule, True)
+        honest = {r.reference: r for r in runner.verify_many(case, [impl], dtype, references, steps=30)}
+        assert honest[runner.OPMATH].status == "pass" and honest[runner.OPMATH].tol_ulp == 0, honest[runner.OPMATH]
+        assert "FAIL" not in [r.status for r in honest.values()], honest
+        wrong = replace(impl, run=_one_ulp_on_contiguous)
+        rows = {r.reference: r for r in runner.verify_many(case, [wrong], dtype, references, steps=30)}
+        assert rows[runner.OPMATH].status == "FAIL" and rows[runner.OPMATH].max_ulp == 1, rows[runner.OPMATH]
 
 
 # -- non-finite results: compared element by element against the measured conditioning ------------

@@ -401,7 +401,7 @@ class GeneratedOptimizer(Optimizer):
                           amp: Optional[AmpKeywords] = None) -> None:
         """One fused launch (C or Triton ``kernel.step``) per dtype of ``params``, after creating
         missing state and incrementing the step counters as torch's fused path does (SGD keeps
-        none; its momentum buffers are made at the first step: :func:`_first_step_buffers`)."""
+        none; its momentum buffers are made at each param's first step: :func:`_by_first_step`)."""
         module = self.kernel_for(group)
         values = self._unpack(group)
         hyper = {k: values[k] for k in module.UPDATE_ARGUMENTS if k != "step"}
@@ -410,24 +410,30 @@ class GeneratedOptimizer(Optimizer):
         by_dtype: dict[torch.dtype, list[Tensor]] = {}
         for p in params:
             by_dtype.setdefault(p.dtype, []).append(p)
-        for same in by_dtype.values():
-            states = []
-            for p in same:
+        for dtype_params in by_dtype.values():
+            dtype_states = []
+            for p in dtype_params:
                 state = self.state[p] if rule.stores_step or lazy else {}  # torch keeps no entry for plain SGD
                 if not state:
                     state.update(self._fresh_state(p, group))
-                states.append(state)
-            if lazy:
-                hyper["is_first_step"] = _first_step_buffers(same, states, lazy)
-            steps = None
-            if rule.stores_step:
-                counters = [st["step"] for st in states]
-                torch._foreach_add_(counters, 1)
-                steps = torch.stack(counters)
-            buffers = {k: [st[k] for st in states] for k in module.STATES if k in states[0]}
-            kernel.step(same, [p.grad for p in same], buffers, steps, **hyper, **(amp.keywords if amp else {}))
-            if amp is not None and rule.stores_step:
-                amp.count_back(counters)
+                dtype_states.append(state)
+            for same, states, first in _by_first_step(dtype_params, dtype_states, lazy):
+                if lazy:
+                    hyper["is_first_step"] = first
+                self._launch_one(kernel, module, rule, same, states, hyper, amp)
+
+    def _launch_one(self, kernel: Any, module: ModuleType, rule: _rules.UpdateRule, same: list[Tensor],
+                    states: list[dict[str, Any]], hyper: dict[str, Any], amp: Optional[AmpKeywords]) -> None:
+        """One fused launch on ``same`` (params of one dtype) with their ``states``."""
+        steps = None
+        if rule.stores_step:
+            counters = [st["step"] for st in states]
+            torch._foreach_add_(counters, 1)
+            steps = torch.stack(counters)
+        buffers = {k: [st[k] for st in states] for k in module.STATES if k in states[0]}
+        kernel.step(same, [p.grad for p in same], buffers, steps, **hyper, **(amp.keywords if amp else {}))
+        if amp is not None and rule.stores_step:
+            amp.count_back(counters)
 
     def _check_fused_devices(self, params: list[Tensor]) -> None:
         """torch's check of a fused group's params (``_device_dtype_check_for_fused``: a floating
@@ -482,30 +488,28 @@ class GeneratedOptimizer(Optimizer):
                       arguments: dict[str, Any]) -> None:
         """torch's fused step, traced: t ← t + 1 for every param (one ``_foreach_add_``), a lazy
         state made at the first step (``torch.empty_like(grad)``, SGD's momentum buffers), then
-        one call of the custom op ``symopt::fused_step`` per dtype (:func:`_fused_step_op`)."""
+        one call of the custom op ``symopt::fused_step`` per dtype and per first step or not
+        (:func:`_by_first_step`; :func:`_fused_step_op`)."""
         if steps is not None:
             torch._foreach_add_(steps, 1)
-        first = False
         lazy = [key for key in buffers if key in kernel.LAZY_STATES]
+        first = [bool(lazy) and all(buffers[key][i] is None for key in lazy) for i in range(len(params))]
         for key in lazy:
-            missing = [buf is None for buf in buffers[key]]
-            if any(missing) and not all(missing):
-                raise TypeError(f"expected Tensor as element {missing.index(True)} in argument 2, but got NoneType")
-            if all(missing):
-                first = True
-                buffers[key] = [torch.empty_like(g) for g in grads]
-                for p, buf in zip(params, buffers[key]):
-                    self.state[p][key] = buf
+            for i, g in enumerate(grads):
+                if first[i]:
+                    buffers[key][i] = self.state[params[i]][key] = torch.empty_like(g)
+                elif buffers[key][i] is None:
+                    raise RuntimeError(f"a param's state has some of {lazy} and not the others")
         names = [k for k in arguments]
         numbers = [float(arguments[k]) for k in names]
-        by_dtype: dict[torch.dtype, list[int]] = {}
-        for i, p in enumerate(params):
-            by_dtype.setdefault(p.dtype, []).append(i)
-        for same in by_dtype.values():
+        launches: dict[tuple[torch.dtype, bool], list[int]] = {}
+        for i, p in enumerate(params):  # one launch per dtype, and per first step or not (see _by_first_step)
+            launches.setdefault((p.dtype, first[i]), []).append(i)
+        for (_, is_first), same in launches.items():
             _fused_step_op(kernel.RULE, [params[i] for i in same], [grads[i] for i in same],
                            [buffers[key][i] for key in buffers for i in same], ",".join(buffers),
                            None if steps is None else torch.stack([steps[i] for i in same]),
-                           ",".join(names), numbers, first)
+                           ",".join(names), numbers, is_first)
 
     # -- fused=True on CUDA: the generated fused Triton kernels (symopt.fused.triton_launcher) ---
     def _triton_fused_step(self, group: dict[str, Any]) -> bool:
@@ -566,19 +570,31 @@ def _hashable(value: Any) -> Any:
     return float(value) if isinstance(value, Tensor) else value
 
 
-def _first_step_buffers(params: list[Tensor], states: list[dict[str, Any]], keys: list[str]) -> bool:
-    """torch's fused SGD: the first step when no param has its lazy buffers (``keys``) yet; they
-    are made then, ``torch.empty_like(grad)`` (the kernel writes them and reads nothing there).
-    Some params with a buffer and some without is torch's TypeError."""
-    missing = [st.get(k) is None for st in states for k in keys]
-    if not any(missing):
-        return False
-    if not all(missing):
-        raise TypeError(f"expected Tensor as element {missing.index(True) // len(keys)} in argument 2, but got NoneType")
-    for p, st in zip(params, states):
-        for k in keys:
-            st[k] = torch.empty_like(p.grad)
-    return True
+def _by_first_step(params: list[Tensor], states: list[dict[str, Any]], keys: list[str]
+                   ) -> list[tuple[list[Tensor], list[dict[str, Any]], bool]]:
+    """The launches of one dtype's params: ``(params, states, is_first_step)``. Without lazy
+    buffers (``keys``), one launch. With them (SGD's momentum buffer), the params that have none
+    yet take their first step — the buffers made now, ``torch.empty_like(grad)`` (the kernel
+    writes them and reads nothing there), b ← g — and the others their later step, one launch
+    each: per param what torch's for-loop does (``buf = clone(grad)`` where it has none).
+    torch's own fused SGD raises a TypeError when a group mixes the two (a param whose first
+    gradient comes after the others'); symopt's steps it."""
+    if not keys:
+        return [(params, states, False)]
+    firsts = [all(st.get(k) is None for k in keys) for st in states]
+    for st, first in zip(states, firsts):
+        if not first and any(st.get(k) is None for k in keys):
+            raise RuntimeError(f"a param's state has some of {keys} and not the others: {sorted(st)}")
+    for p, st, first in zip(params, states, firsts):
+        if first:
+            for k in keys:
+                st[k] = torch.empty_like(p.grad)
+    out = []
+    for flag in (True, False):
+        chosen = [i for i, f in enumerate(firsts) if f == flag]
+        if chosen:
+            out.append(([params[i] for i in chosen], [states[i] for i in chosen], flag))
+    return out
 
 
 def _takes_fused_c(p: Tensor) -> bool:

@@ -18,6 +18,7 @@ import torch
 
 from .. import rules
 from ..interpret import Interpreter
+from . import opmath
 from .cases import Case, make_grads, make_params, torch_optimizer_class
 from .tolerances import conditioned, tolerance
 from .ulp import max_abs_difference, normwise_ulp
@@ -54,14 +55,18 @@ class Implementation:
     def operations_for(self, case: Case, dtype: torch.dtype | None = None) -> str | None:
         """The torch path whose operations it issues on ``case`` (bitwise expected against it);
         None when there is none: symopt's fused=True steps RMSprop with a C loop whose sqrt is
-        correctly rounded (torch's eager one is not), and hands non-contiguous params to the
-        for-loop kernels while the contiguous ones of the same group take the C kernel — the
-        for-loop's operations when every param is non-contiguous."""
+        correctly rounded (torch's eager one is not). It hands non-contiguous params to the
+        for-loop kernels while the contiguous ones of the same group take the C kernel: the
+        for-loop's operations when every param is non-contiguous, :data:`MIXED` when some are."""
         if "fused" in self.mirrors:
             if case.transposed and all(len(s) == 2 and min(s) > 1 for s in case.shapes):
                 return FOR_LOOP  # every param non-contiguous: all of them to the for-loop kernels
-            if case.transposed or case.rule not in FUSED_RULES or (case.rule, dtype) in TORCH_FUSED_WRONG:
-                return None  # mixed paths; a C loop (correctly rounded sqrt, opmath) no torch path issues
+            if case.rule not in FUSED_RULES or (case.rule, dtype) in TORCH_FUSED_WRONG:
+                if case.rule in opmath.RULES and dtype in opmath.DTYPES:
+                    return OPMATH  # the 16-bit opmath rule, simulated in float32 torch operations
+                return None  # a C loop (correctly rounded sqrt) no torch path issues
+            if case.transposed:
+                return MIXED  # torch's fused operations on the contiguous params, its for-loop's on the others
         return self.mirror_for(case, dtype)
 
 
@@ -112,6 +117,24 @@ FUSED_RULES = ("adagrad", "sgd", "adam", "adamw")
 #: implementation is compared with the for-loop there, within the tolerance between torch's paths.
 TORCH_FUSED_WRONG = frozenset({("sgd", torch.float16), ("sgd", torch.bfloat16)})
 FOR_LOOP = "torch.optim(foreach=False)"
+#: torch's fused path on a case's contiguous params and its for-loop on the non-contiguous ones,
+#: each param taken from its own run: the operations symopt's fused=True issues on a group that
+#: mixes layouts (compared bit for bit; torch's fused Adagrad on non-contiguous params is wrong)
+MIXED = "torch.optim(fused=True; foreach=False on non-contiguous params)"
+#: the opmath simulation of a 16-bit fused step torch has no right fused path for (RMSprop; SGD,
+#: whose fused 16-bit path is wrong), torch's for-loop on the non-contiguous params (each param
+#: from its own run, as :data:`MIXED`): compared bit for bit (:mod:`symopt.verify.opmath`)
+OPMATH = "opmath simulation (float32 operations, 16-bit storage; foreach=False on non-contiguous params)"
+
+
+def mixed_result(params0: list[torch.Tensor], fused: "Result | Exception", loop: "Result | Exception") -> "Result | Exception":
+    """:data:`MIXED` from torch's fused and for-loop results: each param and its state from the
+    run whose operations symopt's fused step issues on it (by the layout of ``params0``)."""
+    for r in (fused, loop):
+        if isinstance(r, Exception):
+            return r
+    pick = [fused if p.is_contiguous() else loop for p in params0]
+    return [r[0][i] for i, r in enumerate(pick)], [r[1][i] for i, r in enumerate(pick)]
 
 
 def references_for(rule: str, full: bool) -> list[str]:
@@ -408,17 +431,25 @@ def verify_case(case: Case, impl: Implementation, dtype: torch.dtype, *, steps: 
 def torch_paths_gap(case: Case, dtype: torch.dtype, steps: int, path: str, reference: str,
                     reference_result: Callable[[str], Result | Exception]) -> str:
     """A finding when torch.optim's own ``path`` and ``reference`` differ beyond the tolerance
-    between torch's paths (measured as a row of an implementation bitwise to ``path`` reads)."""
+    between torch's paths (measured as a row of an implementation bitwise to ``path`` reads), or
+    when one of them raises where the other steps (torch's fused SGD on a group where one param's
+    first gradient comes after the others')."""
     if path == reference:
         return ""
     a, b = reference_result(path), reference_result(reference)
-    if isinstance(a, Exception) or isinstance(b, Exception):
+    if isinstance(a, Exception) != isinstance(b, Exception):  # one of torch's paths refuses what the other steps
+        raised, stepped = (reference, path) if isinstance(b, Exception) else (path, reference)
+        exc = b if isinstance(b, Exception) else a
+        return f"torch.optim's {raised} raises {type(exc).__name__}: {exc} where its {stepped} steps"
+    if isinstance(a, Exception):
         return ""
     ulp, _, _ = compare(a, b)
     bound = tolerance(dtype, "torch", reference, steps, same_operations=False)
     if ulp <= bound:
         return ""
     layout = " (non-contiguous params)" if case.transposed else ""
+    if path == OPMATH:  # not one of torch's paths: the arithmetic of the 16-bit fused step
+        return f"the {path} and torch.optim's {reference} (its 16-bit rounding) differ by {ulp:g} ULP > {bound:g}{layout}"
     return f"torch.optim's {path} and {reference} differ by {ulp:g} ULP > {bound:g}{layout}"
 
 
@@ -433,7 +464,9 @@ def verify_many(case: Case, impls: list[Implementation], dtype: torch.dtype, ref
     tolerance gets the status ``torch-disagrees`` with the finding instead of FAIL. Such an
     implementation then gets a row that decides — pass or FAIL, never excused by a torch path
     — against the path it follows: the one it mirrors, unless that row was itself excused (torch's
-    path is off from torch's for-loop there); torch's for-loop then."""
+    path is off from torch's for-loop there); torch's for-loop then. A row against the operations
+    the implementation issues (:meth:`Implementation.operations_for`, :data:`MIXED` included)
+    is never excused and decides by itself."""
     params0 = make_params(case, dtype, device)
     grads = make_grads(case, params0, steps)
     results: dict[str, Result | Exception] = {}
@@ -443,10 +476,24 @@ def verify_many(case: Case, impls: list[Implementation], dtype: torch.dtype, ref
         except Exception as exc:  # a crash is a failed row with its reason, never a skipped one
             results[impl.name] = exc
     wanted = {impl.name: list(references if references is not None else [impl.mirror_for(case, dtype)]) for impl in impls}
+    for impl in impls:  # the bitwise row of a fused step against its own operations, whatever else is asked
+        operations = impl.operations_for(case, dtype)
+        if operations in (MIXED, OPMATH) and operations not in wanted[impl.name]:
+            wanted[impl.name].append(operations)
     expected: dict[str, Result | Exception] = {}
 
     def reference_result(reference: str) -> Result | Exception:
         if reference not in expected:
+            if reference in (MIXED, OPMATH):
+                if reference == MIXED:
+                    contiguous = reference_result("torch.optim(fused=True)")
+                else:
+                    try:
+                        contiguous = opmath.run(case.rule, case.math_kwargs, params0, grads)
+                    except Exception as exc:
+                        contiguous = exc
+                expected[reference] = mixed_result(params0, contiguous, reference_result(FOR_LOOP))
+                return expected[reference]
             try:
                 expected[reference] = run_torch_optim(case, params0, grads, reference)
             except Exception as exc:
@@ -478,8 +525,11 @@ def verify_many(case: Case, impls: list[Implementation], dtype: torch.dtype, ref
         rows += rows_for([by_name[n] for n in own], own, excuse=True)
     # The deciding row: against torch's for-loop where the row against the implementation's own
     # path was excused (a row against the for-loop itself is never excused by that path).
+    # A row against the very operations the implementation issues (never excused) decides already.
     decide = {n: [FOR_LOOP] for n in excused if any(r.impl == n and r.reference == by_name[n].mirror_for(case, dtype)
-                                                     and r.status == "torch-disagrees" for r in rows)}
+                                                     and r.status == "torch-disagrees" for r in rows)
+              and not any(r.impl == n and r.reference == by_name[n].operations_for(case, dtype)
+                          and r.status != "torch-disagrees" for r in rows)}
     if decide:
         deciding = {(r.impl, r.reference): r for r in rows_for([by_name[n] for n in decide], decide, excuse=False)}
         rows = [deciding.pop((r.impl, r.reference), r) for r in rows] + list(deciding.values())
@@ -505,9 +555,13 @@ def _rows(case, impls, dtype, device, steps, wanted, results, reference_result, 
             else:
                 max_ulp, max_abs, note = compare(actual, result)
             torch_note, status = "", "pass" if max_ulp <= tol else "FAIL"
+            # (a torch path that raised issues nothing: where the for-loop steps, that is a finding)
+            same_operations = reference == impl.operations_for(case, dtype) and not isinstance(result, Exception)
             if max_ulp > tol:
-                if excuse:
-                    torch_note = gap(FOR_LOOP, reference) or gap(impl.mirror_for(case, dtype), reference)
+                if excuse and not same_operations:  # torch's other paths never excuse a difference from the same operations
+                    operations = impl.operations_for(case, dtype)
+                    torch_note = (gap(FOR_LOOP, reference) or gap(impl.mirror_for(case, dtype), reference)
+                                  or (gap(operations, reference) if operations in (MIXED, OPMATH) else ""))
                 if torch_note:
                     status = "torch-disagrees"
                 elif tol > 0 and not isinstance(result, Exception) and not isinstance(actual, Exception) and not note:
