@@ -73,6 +73,35 @@ def test_bench_times_torch_compile_with_its_first_call_apart(tmp_path, capsys):
         assert r["first_call_seconds"]["torch compiled"] > 0  # reported apart, never in a median
 
 
+def test_bench_size_picks_sizes_and_the_json_is_kept_after_every_configuration(tmp_path, capsys, monkeypatch):
+    """``--size`` picks the sizes; the JSON is rewritten after every configuration ("complete":
+    false) so a stopped run keeps its rows, and the last write says "complete": true."""
+    from symopt.bench import cli as bench_cli
+
+    out = tmp_path / "bench.json"
+    seen = []
+    real = bench_cli.write_text_atomic
+
+    def record(path, text):
+        seen.append(json.loads(text))
+        return real(path, text)
+
+    monkeypatch.setattr(bench_cli, "write_text_atomic", record)
+    code = main(["bench", "--variant", "sgd", "--dtype", "float32", "--size", "2e3/2", "--size", "1000/1", "--repeats", "2",
+                 "--json", str(out), "--figure", "none", "--no-progress", "--no-compile", "--contention", "0"])
+    assert code == 0
+    assert [(len(d["rows"]), d["complete"]) for d in seen] == [(1, False), (2, True)]
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["elements"], r["tensors"]) for r in rows] == [(2000, 2), (1000, 1)]
+
+
+@pytest.mark.parametrize("bad", ["1e6", "1e6/0", "10/20", "1.5/1", "x/1"])
+def test_bench_rejects_a_malformed_size(capsys, bad):
+    assert main(["bench", "--size", bad, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--size" in err and repr(bad) in err
+
+
 def test_bench_rejects_a_negative_contention(capsys):
     assert main(["bench", "--quick", "--contention", "-1", "--no-progress"]) == 2
     err = capsys.readouterr().err

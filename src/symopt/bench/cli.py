@@ -26,7 +26,9 @@ each mode's median and 95th percentile go to ``seconds`` / ``p95`` and ``contend
 ``contended_p95``.
 
 Results go to ``reports/bench.json`` and a vector figure ``reports/figures/bench.pdf``
-(``bench-cuda.*`` on CUDA). ``--quick`` is a smoke run of a few seconds (small sizes, few
+(``bench-cuda.*`` on CUDA); the JSON is rewritten after every configuration with
+``"complete": false`` until the run ends, so a long run that is stopped keeps what it measured.
+``--size ELEMENTS/TENSORS`` (repeatable) picks sizes. ``--quick`` is a smoke run of a few seconds (small sizes, few
 repeats): its numbers mean nothing.
 """
 
@@ -82,6 +84,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the figure here (default reports/figures/bench.pdf, or bench-cuda.pdf); 'none' for no figure")
     parser.add_argument("--variant", action="append", choices=[v[0] for v in VARIANTS], help="only this variant (repeatable)")
     parser.add_argument("--dtype", action="append", choices=DTYPES, help="only this dtype (repeatable)")
+    parser.add_argument("--size", action="append", metavar="ELEMENTS/TENSORS",
+                        help="only this size, e.g. 1e6/1 or 100000/100 (repeatable; default: "
+                             + ", ".join(f"{n:.0e}/{t}" for n, t in SIZES) + ")")
     parser.add_argument("--repeats", type=int, default=None, help="timed steps per candidate (default by size)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
@@ -91,6 +96,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--contention", type=int, default=None, metavar="N",
                         help="time every configuration again with N busy processes running (median and p95; "
                              "default 2 on a full CPU run, 0 with --quick or on CUDA)")
+
+
+def _size(text: str) -> tuple[int, int]:
+    """``ELEMENTS/TENSORS`` (``1e6/1``, ``100000/100``) as (total elements, tensors)."""
+    try:
+        total, tensors = text.split("/")
+        total_n, tensors_n = float(total), int(tensors)
+    except ValueError:
+        raise ValueError(f"--size takes ELEMENTS/TENSORS, e.g. 1e6/1 or 100000/100; got {text!r}") from None
+    if total_n != int(total_n) or not 1 <= tensors_n <= total_n:
+        raise ValueError(f"--size needs a whole number of elements and 1 <= tensors <= elements; got {text!r}")
+    return int(total_n), tensors_n
 
 
 @dataclass
@@ -428,17 +445,24 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--contention must be 0 or more busy processes; got {args.contention}")
     variants = [v for v in VARIANTS if not args.variant or v[0] in args.variant]
     dtypes = [d for d in DTYPES if not args.dtype or d in args.dtype]
-    sizes = QUICK_SIZES if args.quick else SIZES
+    sizes = [_size(x) for x in args.size] if args.size else (QUICK_SIZES if args.quick else SIZES)
     jobs = [(v, d, s) for v in variants for d in dtypes for s in sizes]
     rows: list[Row] = []
     bar = tqdm(total=len(jobs), desc="bench", unit="config", file=sys.stderr, leave=False,
                disable=args.no_progress or not sys.stderr.isatty())
+    def payload(complete: bool) -> dict[str, Any]:
+        return {"machine": machine(), "quick": bool(args.quick), "complete": complete,
+                "method": __doc__.split("\n\n")[1].replace("\n", " "), "fused_library": loads,
+                "rows": [asdict(r) for r in rows], "seconds": time.perf_counter() - t0}
+
     with torch.no_grad():
         for (label, rule, hyper), dtype, (total, tensors) in jobs:
             bar.set_postfix_str(f"{label} {dtype} {total:.0e}/{tensors}")
             rows.append(measure(label, rule, hyper, dtype, total, tensors, _repeats(total, args.quick, args.repeats),
                                 args.device, compiled=not args.no_compile, contention=args.contention))
             bar.update()
+            if len(rows) < len(jobs):  # a long run that is stopped keeps what it measured ("complete": false)
+                write_text_atomic(args.json, json.dumps(payload(False), indent=2, allow_nan=True) + "\n")
     bar.close()
     print(table(rows))
     probe = "a copy on CUDA" if args.device == "cuda" else "an in-place add"
@@ -447,15 +471,7 @@ def run(args: argparse.Namespace) -> int:
           f"{where}; {'QUICK (smoke run: numbers mean nothing)' if args.quick else 'full run'}")
     if args.device == "cuda":
         print("fused launches per step: " + ", ".join(sorted({f"{r.fused_launches_per_step:g}" for r in rows})))
-    payload = {
-        "machine": machine(),
-        "quick": bool(args.quick),
-        "method": __doc__.split("\n\n")[1].replace("\n", " "),
-        "fused_library": loads,
-        "rows": [asdict(r) for r in rows],
-        "seconds": time.perf_counter() - t0,
-    }
-    write_text_atomic(args.json, json.dumps(payload, indent=2, allow_nan=True) + "\n")
+    write_text_atomic(args.json, json.dumps(payload(True), indent=2, allow_nan=True) + "\n")
     print(f"wrote {args.json}")
     if str(args.figure) != "none":
         figure(rows, args.figure)

@@ -429,7 +429,9 @@ def benchmarks(path: Path) -> Section | None:
         f"From {path}: " + (f"{machine.get('gpu', '?')}, " if cuda else "")
         + f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, {machine.get('torch_threads', '?')} torch threads, "
         f"torch {machine.get('torch', '?')} ({machine.get('cpu_capability', '?')}), "
-        + ("a QUICK smoke run whose numbers mean nothing" if doc.get("quick") else f"a full run of {doc.get('seconds', float('nan')):.0f} s")
+        + ("a QUICK smoke run whose numbers mean nothing" if doc.get("quick") else
+           f"a run of {doc.get('seconds', float('nan')):.0f} s" + (" stopped before its end (the configurations it measured)"
+                                                                   if doc.get("complete") is False else ""))
         + ". The bound is the bytes an optimizer step must move (gradient read; parameter and every state buffer read and written) "
           f"over the bandwidth of {'a copy' if cuda else 'an in-place add'} on the same number of elements, measured in the same process, interleaved with the "
           "optimizers; each cell is the median step time in multiples of it (1.00 is the bound). \"new grads\" gives the optimizer new "
