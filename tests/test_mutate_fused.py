@@ -46,8 +46,16 @@ def test_c_mutants_cover_every_chosen_function_and_change_one_computation_line()
     assert len({m.id for m in mutants}) == len(mutants) and [m.id for m in mutants] == [m.id for m in kernels_c.all_mutants()]
     text = {f: flaunch.source(f) for f in kernels_c.FAMILIES}
     chosen = {name for f in kernels_c.FAMILIES for name, _, _ in kernels_c.functions(text[f]) if kernels_c.chosen(name)}
-    assert {m.payload[2] for m in mutants} == chosen
-    assert len(chosen) == 4 + 1 + 16 + 1  # every float32 variant, plain float64
+    every_variant = [f for f in kernels_c.FAMILIES if f not in kernels_c.DISTINCT_LINES_ONLY]
+    assert {m.payload[2] for m in mutants if m.payload[0] in every_variant} == {c for c in chosen if c.split("_")[1] in every_variant}
+    # every float32 variant, plain float64, float16 and bfloat16
+    assert (sum(c.startswith("symopt_adagrad_") for c in chosen), sum(c.startswith("symopt_rmsprop_") for c in chosen)) == (4 + 3, 16 + 3)
+    for f in kernels_c.DISTINCT_LINES_ONLY:  # each distinct computation line of each element type, once
+        lines = text[f].splitlines()
+        every = {(s.function.rsplit("_", 1)[1], lines[s.lineno - 1].strip()) for s in kernels_c.sites(text[f])}
+        once = [(s.function.rsplit("_", 1)[1], lines[s.lineno - 1].strip()) for s in kernels_c.sites(text[f], distinct=True)]
+        assert set(once) == every and len(once) == len(every), f
+        assert {m.payload[2] for m in mutants if m.payload[0] == f} >= {f"symopt_{f}_plain_{t}" for t in ("f32", "f64", "f16", "bf16")}
     assert {m.operator.split(":")[0] for m in mutants} == {"binop", "fma", "sqrt", "unary", "constant", "delete"}
     for m in select(mutants, sample=25, seed=3):
         family, mutated, _ = m.payload

@@ -384,21 +384,25 @@ def test_all_zeros_fails_where_torchs_result_is_non_finite():
 
 
 # -- every structural variant of the fused kernels is stepped by the quick matrix -------------------
-@pytest.mark.parametrize("rule", ["adagrad", "rmsprop"])
+@pytest.mark.parametrize("rule", ["adagrad", "rmsprop", "sgd", "adam", "adamw"])
 def test_the_quick_matrix_steps_every_fused_variant_on_contiguous_params(rule):
     """The fused C kernel has one function per structural variant (symopt.verify.symbolic.
     structural_variants; for Adagrad also lr_decay 0 or not, which its step size reads): each
     must run numerically in `symopt verify`, on params the C kernel takes (contiguous, float lr),
     or a wrong sign in one of them is caught by nothing but the text-freshness test."""
     from symopt import rules
-    from symopt.verify.cases import edges, sweep
+    from symopt.verify.cases import edges, sweep, torch_defaults
     from symopt.verify.cli import SWEEP_QUICK
     from symopt.verify.symbolic import structural_variants
 
     switches = sorted({k for v in structural_variants(rules.get(rule)) for k in v} | ({"lr_decay"} if rule == "adagrad" else set()))
+    switches = [k for k in switches if k != "is_first_step"]  # SGD's: every momentum run takes both
     wanted = set(itertools.product((False, True), repeat=len(switches)))
+    if rule == "sgd":  # torch refuses nesterov without momentum
+        wanted = {v for v in wanted if not (v[switches.index("nesterov")] and not v[switches.index("momentum")])}
+    defaults = torch_defaults(rule)  # a keyword a case leaves out has torch's default (AdamW: weight_decay 0.01)
     cases = optim_db_inputs(rule) + edges(rule) + sweep(rule, SWEEP_QUICK)
-    stepped = {tuple(bool(c.kwargs.get(k)) for k in switches) for c in cases
+    stepped = {tuple(bool({**defaults, **c.kwargs}.get(k)) for k in switches) for c in cases
                if not c.transposed and not isinstance(c.kwargs.get("lr"), torch.Tensor)}
     missing = [", ".join(k for k, on in zip(switches, v) if on) or "plain" for v in sorted(wanted - stepped)]
     assert not missing, f"{rule}: variants no contiguous case steps: {missing}"

@@ -1,5 +1,6 @@
-"""Mutants of the generated fused C kernels (``kernels/c/adagrad.c``, ``kernels/c/rmsprop.c``):
-each printed operation of the computation lines changed once, in one function at a time.
+"""Mutants of the generated fused C kernels (``kernels/c/adagrad.c``, ``rmsprop.c``, ``sgd.c``,
+``adam.c``, ``adamw.c``): each printed operation of the computation lines changed once, in one
+function at a time.
 
 The computation lines of a function are the per-chunk scalar lines (``const double eta_t =
 ...;``, ``const float cN = (float)(...);``) and the lines of the element loop that carry a
@@ -21,7 +22,10 @@ parsed as C expressions (:func:`parse`: numbers, names, casts, calls, unary minu
   such mutant is listed.)
 
 Which functions. Every structural variant of the float32 kernels, and the ``plain`` variant of
-the float64 ones: the same printed operation appears once per variant and element type, and one
+the float64, float16 and bfloat16 ones (a 16-bit kernel repeats its loops inside ``if
+(grad_scale) { ... } else``, so that the loops without it vectorise: that copy, the same printed
+lines after the unscaling division, is left out; tests/test_fused_amp.py steps it against torch
+with GradScaler): the same printed operation appears once per variant and element type, and one
 mutant costs one compile of its whole file (measured with ``-O3 -march=native``: 0.5 s for
 adagrad.c, 1.5 s for rmsprop.c) plus the checks, so every occurrence in both element types
 would not fit the area's budget of about 20 minutes on 2 cores. The float32 functions are the
@@ -54,9 +58,18 @@ from ._core import Check, Invalid, Mutant, Outcome, Patches, evaluate
 from . import oracles
 
 AREA = "kernel-c"
-FAMILIES = ("adagrad", "rmsprop")
-#: (element type of the functions whose every variant is mutated, the type mutated in ``plain`` only)
-ALL_VARIANTS_OF, PLAIN_ONLY_OF = "f32", "f64"
+FAMILIES = ("adagrad", "rmsprop", "sgd", "adam", "adamw")
+#: (element type of the functions whose every variant is mutated, the types mutated in ``plain`` only)
+ALL_VARIANTS_OF, PLAIN_ONLY_OF = "f32", ("f64", "f16", "bf16")
+#: the test module whose numeric tests check a family's C kernel in float32/float64, and its -k
+#: selection (bitwise against torch's fused path; the opmath simulation for RMSprop's 16 bits)
+FAMILY_TESTS = {"adagrad": "tests/test_fused.py", "rmsprop": "tests/test_fused.py", "sgd": "tests/test_fused_rules.py",
+                "adam": "tests/test_fused_rules.py", "adamw": "tests/test_fused_rules.py"}
+#: tests/test_fused_rules.py's numeric tests (bitwise against torch's fused path, every tail length)
+RULES_NUMERIC_TESTS = "bitwise or tail_length or mixed_group"
+#: the 16-bit kernels' numeric tests (tests/test_fused_lowp.py: bitwise against torch's fused path
+#: or the opmath simulation)
+LOW_PRECISION_TESTS = "tests/test_fused_lowp.py"
 #: tests/test_fused.py's numeric tests (bitwise against torch, within tolerance of the for-loop,
 #: mixed groups, every structural variant through the drop-ins); not its text or freshness tests
 NUMERIC_TESTS = "bitwise or tolerance or mixed_group or structural_variant"
@@ -255,34 +268,56 @@ def functions(source: str) -> list[tuple[str, int, int]]:
 def chosen(function: str) -> bool:
     """Whether ``function``'s operations are mutated: every variant of one element type, the
     ``plain`` variant of the other."""
-    return function.endswith("_" + ALL_VARIANTS_OF) or (function.endswith("_plain_" + PLAIN_ONLY_OF))
+    return function.endswith("_" + ALL_VARIANTS_OF) or any(function.endswith("_plain_" + t) for t in PLAIN_ONLY_OF)
 
 
-def sites(source: str) -> list[Site]:
-    """Every computation line of the chosen functions of ``source``."""
+#: the families whose float32 variants are mutated at each distinct line only: a computation
+#: line printed the same in several variants (SGD's, Adam's and AdamW's many structural variants
+#: share most lines) is mutated in the first function and loop that print it, which keeps the area
+#: within its budget; Adagrad's and RMSprop's every variant, as the area began
+DISTINCT_LINES_ONLY = ("sgd", "adam", "adamw")
+
+
+def sites(source: str, *, distinct: bool = False) -> list[Site]:
+    """Every computation line of the chosen functions of ``source`` (``distinct``: a line whose
+    text an earlier function of the same element type printed already is left out)."""
     lines = source.splitlines()
     out = []
+    seen: set[tuple[str, str]] = set()
     for name, first, last in functions(source):
         if not chosen(name):
             continue
+        element = name.rsplit("_", 1)[1]
+        scaled_copy = False
         defined: set[str] = set()
         for n in range(first, last + 1):
             line = lines[n - 1]
+            if line.strip() == "if (grad_scale) {":  # a 16-bit kernel's copy of its loops for GradScaler
+                scaled_copy = True
+            elif scaled_copy and line.strip() == "} else {":
+                scaled_copy = False
+            if scaled_copy:
+                continue
             loaded, declared = _LOADED.match(line), _DECLARED.match(line)
             if loaded:
                 defined.add(loaded.group(1))
                 continue
-            if declared:
+            if declared:  # a register declared (again: a scalar tail's loop body) holds no value yet
+                defined.discard(declared.group(1))
                 continue
+            repeated = distinct and (element, line.strip()) in seen
+            seen.add((element, line.strip()))
             m = _SCALAR.match(line)
             if m and m.group("name") not in _SKIPPED_SCALARS and not line.lstrip().startswith("const int64_t"):
                 label = m.group("name") if m.group("name") == "eta_t" else f"const {m.group('name')}"
-                out.append(Site(name, n, label, m.group("name"), m.group("rhs"), False))
+                if not repeated:
+                    out.append(Site(name, n, label, m.group("name"), m.group("rhs"), False))
                 continue
             m = _LOOP_LINE.match(line)
             if m:
                 target = m.group("name")
-                out.append(Site(name, n, m.group("rule").strip(), target, m.group("rhs"), target in defined))
+                if not repeated:
+                    out.append(Site(name, n, m.group("rule").strip(), target, m.group("rhs"), target in defined))
                 defined.add(target)
     return out
 
@@ -301,8 +336,13 @@ def file_mutants(path: Path) -> list[Mutant]:
     lines = source.splitlines(keepends=True)
     family = _family(path)
     out: list[Mutant] = []
-    for site in sites(source):
+    labels: set[tuple[str, str]] = set()
+    for site in sites(source, distinct=family in DISTINCT_LINES_ONLY):
         line = lines[site.lineno - 1]
+        # a label a function prints twice (a 16-bit kernel's vector loop and scalar tail): the
+        # second and later by line too, so that ids stay distinct (the first keeps its old id)
+        label = site.label if (site.function, site.label) not in labels else f"{site.label} @{site.lineno}"
+        labels.add((site.function, site.label))
         code = line.split("/*")[0].strip()
         at = line.index(f"= {site.rhs};") + 2
         changes = [(op, line[:at] + new + line[at + len(site.rhs):]) for op, new in expression_mutants(site.rhs)]
@@ -311,7 +351,7 @@ def file_mutants(path: Path) -> list[Mutant]:
         for j, (operator, new_line) in enumerate(changes):
             mutated = "".join(lines[:site.lineno - 1]) + new_line + "".join(lines[site.lineno:])
             shown = new_line.split("/*")[0].strip() or "(removed)"
-            out.append(Mutant(AREA, f"kernels/c/{path.name}", f"{site.function}: {site.label} #{j}", operator, code, shown,
+            out.append(Mutant(AREA, f"kernels/c/{path.name}", f"{site.function}: {label} #{j}", operator, code, shown,
                               payload=(family, mutated, site.function)))
     return out
 
@@ -360,12 +400,26 @@ def installed(mutant: Mutant) -> Iterator[None]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+#: element type of a function name's suffix -> torch dtype
+ELEMENT_TYPES = {"f32": torch.float32, "f64": torch.float64, "f16": torch.float16, "bf16": torch.bfloat16}
+
+
 def checks(mutant: Mutant) -> list[tuple[str, Check]]:
+    """The fused verify rows of the family, the mutated element type first (a 16-bit one: its
+    rows against torch's fused path or the opmath simulation, bit for bit), then the family's
+    numeric tests: tests/test_fused.py (Adagrad, RMSprop) or tests/test_fused_rules.py (SGD,
+    Adam, AdamW) for float32/float64, tests/test_fused_lowp.py for 16 bits."""
     family, _, function = mutant.payload
-    dtypes = (torch.float32, torch.float64) if function.endswith("_f32") else (torch.float64, torch.float32)
-    selection = f"{family} and ({NUMERIC_TESTS})"
+    mutated = ELEMENT_TYPES[function.rsplit("_", 1)[1]]
+    others = [t for t in (torch.float32, torch.float64) if t != mutated]
+    dtypes = (mutated, *others)
+    if mutated in (torch.float16, torch.bfloat16):
+        return [("verify fused", oracles.verify_rows(family, ("fused",), dtypes=dtypes)),
+                (LOW_PRECISION_TESTS, oracles.pytest_modules(LOW_PRECISION_TESTS, "-k", f"{family} and (bitwise or mutant)"))]
+    module = FAMILY_TESTS[family]
+    numeric = NUMERIC_TESTS if module == "tests/test_fused.py" else RULES_NUMERIC_TESTS
     return [("verify fused", oracles.verify_rows(family, ("fused",), dtypes=dtypes)),
-            ("tests/test_fused.py", oracles.pytest_modules("tests/test_fused.py", "-k", selection))]
+            (module, oracles.pytest_modules(module, "-k", f"{family} and ({numeric})"))]
 
 
 def run(mutant: Mutant) -> Outcome:

@@ -188,6 +188,8 @@ EDGES: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {
         # a guard `weight_decay != 0` written as `!= 1` (a kernel mutant) differs only here
         ("edge: weight_decay=1", {"weight_decay": 1.0}, {}),
         ("edge: amsgrad, maximize, weight_decay=1", {"amsgrad": True, "maximize": True, "weight_decay": 1.0}, {}),
+        # torch's lerp (the first moment) takes its second formula only for 1 − β₁ ≥ 1/2
+        ("edge: beta1=0.3 (lerp's second formula)", {"betas": (0.3, 0.999)}, {}),
     ],
     "adamw": [
         ("edge: lr·weight_decay = 1 (w is zeroed before the update)", {"lr": 0.5, "weight_decay": 2.0}, {}),
@@ -197,6 +199,7 @@ EDGES: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {
         ("edge: grads 1e4", {}, {"grad_scale": 1e4}),
         ("edge: no grad at some steps", {"amsgrad": True}, {"none_grad_steps": _SOME}),
         ("edge: weight_decay=1", {"weight_decay": 1.0}, {}),  # appended: the earlier edges keep their seeds
+        ("edge: beta1=0.3 (lerp's second formula)", {"betas": (0.3, 0.999), "weight_decay": 0.0}, {}),
     ],
 }
 
@@ -206,12 +209,29 @@ EDGES: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {
 VARIANT_SWITCHES: dict[str, dict[str, Any]] = {
     "adagrad": {"maximize": True, "weight_decay": 0.1, "lr_decay": 0.05},
     "rmsprop": {"centered": True, "momentum": 0.9, "maximize": True, "weight_decay": 0.1},
+    "sgd": {"momentum": 0.9, "weight_decay": 0.1, "nesterov": True, "maximize": True},
+    "adam": {"weight_decay": 0.1, "amsgrad": True, "maximize": True},
+    "adamw": {"weight_decay": 0.1, "amsgrad": True, "maximize": True},
 }
+#: a switch's value when off where torch's default turns it on (AdamW's weight_decay = 0.01)
+VARIANT_OFF: dict[str, dict[str, Any]] = {"adamw": {"weight_decay": 0.0}}
+#: combinations torch refuses: rule -> (switch, the switch it needs on) (SGD's nesterov needs momentum)
+VARIANT_NEEDS: dict[str, tuple[tuple[str, str], ...]] = {"sgd": (("nesterov", "momentum"),)}
 
 
 def switches_on(rule: str, kwargs: dict[str, Any]) -> tuple[str, ...]:
-    """The switches of :data:`VARIANT_SWITCHES` that ``kwargs`` turn on (a nonzero value or True)."""
-    return tuple(k for k in VARIANT_SWITCHES[rule] if kwargs.get(k))
+    """The switches of :data:`VARIANT_SWITCHES` that ``kwargs`` turn on (a nonzero value or True;
+    a switch ``kwargs`` leaves out has torch's default)."""
+    values = {**torch_defaults(rule), **kwargs}
+    return tuple(k for k in VARIANT_SWITCHES[rule] if values.get(k))
+
+
+def torch_defaults(rule: str) -> dict[str, Any]:
+    """torch.optim's default keyword values of ``rule``'s optimizer."""
+    import inspect
+
+    return {k: v.default for k, v in inspect.signature(torch_optimizer_class(rule).__init__).parameters.items()
+            if v.default is not inspect.Parameter.empty}
 
 
 def _variant_edges(rule: str, named: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -220,10 +240,14 @@ def _variant_edges(rule: str, named: list[tuple[str, dict[str, Any], dict[str, A
     covered = {switches_on(rule, kw) for _, kw, extra in named
                if not extra.get("transposed") and not isinstance(kw.get("lr"), torch.Tensor)}
     out = []
+    off = VARIANT_OFF.get(rule, {})
     for on in itertools.product((False, True), repeat=len(VARIANT_SWITCHES[rule])):
-        kwargs = {k: v for (k, v), flag in zip(VARIANT_SWITCHES[rule].items(), on) if flag}
+        chosen = {k for k, flag in zip(VARIANT_SWITCHES[rule], on) if flag}
+        if any(k in chosen and need not in chosen for k, need in VARIANT_NEEDS.get(rule, ())):
+            continue
+        kwargs = {k: (v if k in chosen else off[k]) for k, v in VARIANT_SWITCHES[rule].items() if k in chosen or k in off}
         if switches_on(rule, kwargs) not in covered:
-            out.append((f"edge: variant {', '.join(kwargs) or 'plain'}", kwargs, {}))
+            out.append((f"edge: variant {', '.join(k for k in VARIANT_SWITCHES[rule] if k in chosen) or 'plain'}", kwargs, {}))
     return out
 
 

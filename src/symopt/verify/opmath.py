@@ -68,7 +68,8 @@ def fma(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
 
 def sqrt(x: torch.Tensor) -> torch.Tensor:
     """IEEE float32 sqrt (correctly rounded)."""
-    return torch.from_numpy(np.sqrt(x.numpy()))
+    with np.errstate(invalid="ignore"):  # a negative argument: NaN, as the C sqrtf gives
+        return torch.from_numpy(np.sqrt(x.numpy()))
 
 
 def sgd(params: list[torch.Tensor], grads_per_step: list[list[torch.Tensor | None]], dtype: torch.dtype, lr: float,
