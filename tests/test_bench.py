@@ -128,3 +128,25 @@ def test_bench_on_cuda_times_the_triton_backend_in_one_launch_per_step(tmp_path,
     rows = json.loads(out.read_text())["rows"]
     assert rows and all(r["device"] == "cuda" and r["fused_launches_per_step"] == 1 for r in rows)
     assert "fused launches per step: 1" in capsys.readouterr().out
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # torch.compile's import
+def test_every_configuration_compiles_its_own_step(monkeypatch):
+    """dynamo keeps compiled code per code object up to a cache limit and then runs
+    Optimizer.step eagerly without a word; every configuration of a bench compiles the same step
+    function, so the bench empties the cache first. With the limit at 1, a second configuration
+    is compiled too (a new graph), not run eagerly."""
+    import torch
+    import torch._dynamo
+
+    from symopt.bench import cli as bench_cli
+
+    monkeypatch.setattr(torch._dynamo.config, "cache_size_limit", 1)
+    graphs = []
+    for sizes in ([3], [2, 2]):
+        runs, _ = bench_cli._candidates("sgd", {"lr": 0.01}, torch.float32, sizes, compiled=True)
+        before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+        with torch.no_grad():
+            runs[bench_cli.COMPILED]()
+        graphs.append(torch._dynamo.utils.counters["stats"]["unique_graphs"] - before)
+    assert graphs[0] >= 1 and graphs[1] >= 1, graphs

@@ -395,7 +395,7 @@ def test_sgd_and_adam_text_has_torchs_vector_loop_and_scalar_tail():
     assert "const double c_1 = 1 - pow(beta1, step);" in text and "const double c_2 = sqrt(1 - pow(beta2, step));" in text
     assert "exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);" in text
     assert "exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);" in text
-    assert "max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);" in text
+    assert "max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);" in text
     assert "sigma = sqrt(max_exp_avg_sq)/c3;" in text and "const double c3 = (double)(c_2);" in text
     assert "param = param + (c5*exp_avg)/sigma;" in text and "const double c5 = (double)(-lr/c_1);" in text
     text = _function("adamw", "float32", weight_decay=0.01)

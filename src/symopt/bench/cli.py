@@ -183,6 +183,11 @@ def _candidates(rule: str, hyper: dict[str, Any], dtype, sizes: list[int], devic
     if rule in TORCH_FUSES:
         out["torch fused"], _ = make(torch_cls, {}, fused=True)
     if compiled:
+        # dynamo keeps compiled code per code object, up to a cache limit (8 in torch 2.13), and
+        # after that runs Optimizer.step eagerly without a word: every configuration of a run
+        # compiles the same step function, so the cache is emptied first or the later rows'
+        # "compiled" times would be the eager ones (they were: first calls of 0.0 s)
+        torch._dynamo.reset()
         step, _ = make(torch_cls, {})
         out[COMPILED] = torch.compile(step)
     out["symopt torch"], _ = make(symopt_cls, {}, foreach=False)

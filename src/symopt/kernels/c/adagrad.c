@@ -33,6 +33,9 @@
  * GCC vectorises the bfloat16 ones). */
 static inline uint32_t symopt_bits(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
 static inline float symopt_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
+/* torch's maximum: NaN where either operand is (fmax would return the other one), by selects */
+static inline double symopt_max(double a, double b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+static inline float symopt_maxf(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
 
 typedef uint16_t symopt_bf16;
 static inline float symopt_bf16_to_float(symopt_bf16 x) { return symopt_float((uint32_t)x << 16); }
@@ -43,7 +46,10 @@ static inline symopt_bf16 symopt_float_to_bf16(float x)
     return (symopt_bf16)(x != x ? 0x7FC0u : rounded);  /* NaN: c10's quiet NaN; a select, so loops vectorise */
 }
 
-#if defined(__FLT16_MAX__) && !defined(SYMOPT_NO_FLOAT16)
+/* float16 by bit manipulation (c10's fp16_ieee_from_fp32_value rounding), which vectorises; the
+ * compiler's _Float16 with -DSYMOPT_FLOAT16 (GCC 12 does not vectorise its conversions to float:
+ * the fused float16 kernels ran at 10-17x the bandwidth bound with it, at 1e7 elements) */
+#if defined(__FLT16_MAX__) && defined(SYMOPT_FLOAT16)
 typedef _Float16 symopt_f16;
 static inline float symopt_f16_to_float(symopt_f16 x) { return (float)x; }
 static inline symopt_f16 symopt_float_to_f16(float x) { return (symopt_f16)x; }

@@ -42,6 +42,9 @@
  * GCC vectorises the bfloat16 ones). */
 static inline uint32_t symopt_bits(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
 static inline float symopt_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
+/* torch's maximum: NaN where either operand is (fmax would return the other one), by selects */
+static inline double symopt_max(double a, double b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+static inline float symopt_maxf(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
 
 typedef uint16_t symopt_bf16;
 static inline float symopt_bf16_to_float(symopt_bf16 x) { return symopt_float((uint32_t)x << 16); }
@@ -52,7 +55,10 @@ static inline symopt_bf16 symopt_float_to_bf16(float x)
     return (symopt_bf16)(x != x ? 0x7FC0u : rounded);  /* NaN: c10's quiet NaN; a select, so loops vectorise */
 }
 
-#if defined(__FLT16_MAX__) && !defined(SYMOPT_NO_FLOAT16)
+/* float16 by bit manipulation (c10's fp16_ieee_from_fp32_value rounding), which vectorises; the
+ * compiler's _Float16 with -DSYMOPT_FLOAT16 (GCC 12 does not vectorise its conversions to float:
+ * the fused float16 kernels ran at 10-17x the bandwidth bound with it, at 1e7 elements) */
+#if defined(__FLT16_MAX__) && defined(SYMOPT_FLOAT16)
 typedef _Float16 symopt_f16;
 static inline float symopt_f16_to_float(symopt_f16 x) { return (float)x; }
 static inline symopt_f16 symopt_float_to_f16(float x) { return (symopt_f16)x; }
@@ -730,7 +736,7 @@ void symopt_adam_amsgrad_f32(int64_t n_chunks, const int64_t *chunks, int n_thre
             if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
             sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -749,7 +755,7 @@ void symopt_adam_amsgrad_f32(int64_t n_chunks, const int64_t *chunks, int n_thre
             if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
             sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -794,7 +800,7 @@ void symopt_adam_amsgrad_f64(int64_t n_chunks, const int64_t *chunks, int n_thre
             if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
             sigma = sqrt(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -813,7 +819,7 @@ void symopt_adam_amsgrad_f64(int64_t n_chunks, const int64_t *chunks, int n_thre
             if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
             sigma = sqrt(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -861,7 +867,7 @@ void symopt_adam_amsgrad_f16(int64_t n_chunks, const int64_t *chunks, int n_thre
                 grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
                 exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -880,7 +886,7 @@ void symopt_adam_amsgrad_f16(int64_t n_chunks, const int64_t *chunks, int n_thre
                 float sigma;
                 exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -901,7 +907,7 @@ void symopt_adam_amsgrad_f16(int64_t n_chunks, const int64_t *chunks, int n_thre
                 grad = grad/scale; p_grad[i] = symopt_float_to_f16(grad);
                 exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -920,7 +926,7 @@ void symopt_adam_amsgrad_f16(int64_t n_chunks, const int64_t *chunks, int n_thre
                 float sigma;
                 exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -969,7 +975,7 @@ void symopt_adam_amsgrad_bf16(int64_t n_chunks, const int64_t *chunks, int n_thr
                 grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
                 exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -988,7 +994,7 @@ void symopt_adam_amsgrad_bf16(int64_t n_chunks, const int64_t *chunks, int n_thr
                 float sigma;
                 exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -1009,7 +1015,7 @@ void symopt_adam_amsgrad_bf16(int64_t n_chunks, const int64_t *chunks, int n_thr
                 grad = grad/scale; p_grad[i] = symopt_float_to_bf16(grad);
                 exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -1028,7 +1034,7 @@ void symopt_adam_amsgrad_bf16(int64_t n_chunks, const int64_t *chunks, int n_thr
                 float sigma;
                 exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -1075,7 +1081,7 @@ void symopt_adam_amsgrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, i
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
             sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -1095,7 +1101,7 @@ void symopt_adam_amsgrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, i
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
             sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -1141,7 +1147,7 @@ void symopt_adam_amsgrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, i
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
             sigma = sqrt(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -1161,7 +1167,7 @@ void symopt_adam_amsgrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, i
             grad = -grad;  /* g <- -g (maximize: follow −g) */
             exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
             sigma = sqrt(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -1210,7 +1216,7 @@ void symopt_adam_amsgrad_maximize_f16(int64_t n_chunks, const int64_t *chunks, i
                 grad = -grad;  /* g <- -g (maximize: follow −g) */
                 exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -1230,7 +1236,7 @@ void symopt_adam_amsgrad_maximize_f16(int64_t n_chunks, const int64_t *chunks, i
                 grad = -grad;  /* g <- -g (maximize: follow −g) */
                 exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -1252,7 +1258,7 @@ void symopt_adam_amsgrad_maximize_f16(int64_t n_chunks, const int64_t *chunks, i
                 grad = -grad;  /* g <- -g (maximize: follow −g) */
                 exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -1272,7 +1278,7 @@ void symopt_adam_amsgrad_maximize_f16(int64_t n_chunks, const int64_t *chunks, i
                 grad = -grad;  /* g <- -g (maximize: follow −g) */
                 exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -1322,7 +1328,7 @@ void symopt_adam_amsgrad_maximize_bf16(int64_t n_chunks, const int64_t *chunks, 
                 grad = -grad;  /* g <- -g (maximize: follow −g) */
                 exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -1342,7 +1348,7 @@ void symopt_adam_amsgrad_maximize_bf16(int64_t n_chunks, const int64_t *chunks, 
                 grad = -grad;  /* g <- -g (maximize: follow −g) */
                 exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -1364,7 +1370,7 @@ void symopt_adam_amsgrad_maximize_bf16(int64_t n_chunks, const int64_t *chunks, 
                 grad = -grad;  /* g <- -g (maximize: follow −g) */
                 exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -1384,7 +1390,7 @@ void symopt_adam_amsgrad_maximize_bf16(int64_t n_chunks, const int64_t *chunks, 
                 grad = -grad;  /* g <- -g (maximize: follow −g) */
                 exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2084,7 +2090,7 @@ void symopt_adam_weight_decay_amsgrad_f32(int64_t n_chunks, const int64_t *chunk
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
             sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2104,7 +2110,7 @@ void symopt_adam_weight_decay_amsgrad_f32(int64_t n_chunks, const int64_t *chunk
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
             sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2151,7 +2157,7 @@ void symopt_adam_weight_decay_amsgrad_f64(int64_t n_chunks, const int64_t *chunk
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
             sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2171,7 +2177,7 @@ void symopt_adam_weight_decay_amsgrad_f64(int64_t n_chunks, const int64_t *chunk
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
             sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2221,7 +2227,7 @@ void symopt_adam_weight_decay_amsgrad_f16(int64_t n_chunks, const int64_t *chunk
                 grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
                 exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2241,7 +2247,7 @@ void symopt_adam_weight_decay_amsgrad_f16(int64_t n_chunks, const int64_t *chunk
                 grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
                 exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2263,7 +2269,7 @@ void symopt_adam_weight_decay_amsgrad_f16(int64_t n_chunks, const int64_t *chunk
                 grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
                 exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2283,7 +2289,7 @@ void symopt_adam_weight_decay_amsgrad_f16(int64_t n_chunks, const int64_t *chunk
                 grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
                 exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2334,7 +2340,7 @@ void symopt_adam_weight_decay_amsgrad_bf16(int64_t n_chunks, const int64_t *chun
                 grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
                 exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2354,7 +2360,7 @@ void symopt_adam_weight_decay_amsgrad_bf16(int64_t n_chunks, const int64_t *chun
                 grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
                 exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2376,7 +2382,7 @@ void symopt_adam_weight_decay_amsgrad_bf16(int64_t n_chunks, const int64_t *chun
                 grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
                 exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2396,7 +2402,7 @@ void symopt_adam_weight_decay_amsgrad_bf16(int64_t n_chunks, const int64_t *chun
                 grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
                 exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2445,7 +2451,7 @@ void symopt_adam_weight_decay_amsgrad_maximize_f32(int64_t n_chunks, const int64
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
             sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2466,7 +2472,7 @@ void symopt_adam_weight_decay_amsgrad_maximize_f32(int64_t n_chunks, const int64
             grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
             sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2514,7 +2520,7 @@ void symopt_adam_weight_decay_amsgrad_maximize_f64(int64_t n_chunks, const int64
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
             sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2535,7 +2541,7 @@ void symopt_adam_weight_decay_amsgrad_maximize_f64(int64_t n_chunks, const int64
             grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
             exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
             exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = fmax(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+            max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
             sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
             sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
             param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2586,7 +2592,7 @@ void symopt_adam_weight_decay_amsgrad_maximize_f16(int64_t n_chunks, const int64
                 grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
                 exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2607,7 +2613,7 @@ void symopt_adam_weight_decay_amsgrad_maximize_f16(int64_t n_chunks, const int64
                 grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
                 exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2630,7 +2636,7 @@ void symopt_adam_weight_decay_amsgrad_maximize_f16(int64_t n_chunks, const int64
                 grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
                 exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2651,7 +2657,7 @@ void symopt_adam_weight_decay_amsgrad_maximize_f16(int64_t n_chunks, const int64
                 grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
                 exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2703,7 +2709,7 @@ void symopt_adam_weight_decay_amsgrad_maximize_bf16(int64_t n_chunks, const int6
                 grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
                 exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2724,7 +2730,7 @@ void symopt_adam_weight_decay_amsgrad_maximize_bf16(int64_t n_chunks, const int6
                 grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
                 exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2747,7 +2753,7 @@ void symopt_adam_weight_decay_amsgrad_maximize_bf16(int64_t n_chunks, const int6
                 grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
                 exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
@@ -2768,7 +2774,7 @@ void symopt_adam_weight_decay_amsgrad_maximize_bf16(int64_t n_chunks, const int6
                 grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
                 exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
                 exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-                max_exp_avg_sq = fmaxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
                 sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
                 sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
                 param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
