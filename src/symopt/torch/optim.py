@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import sys
 import warnings
 from types import ModuleType
 from typing import Any, Callable, Optional
@@ -539,8 +540,11 @@ class GeneratedOptimizer(Optimizer):
 
 
 def _kernel_module(family: str) -> ModuleType:
-    """The generated Torch kernel module of ``family``'s default dialect."""
-    return importlib.import_module(f"{_kernels.__name__}.{family}")
+    """The generated Torch kernel module of ``family``'s default dialect (``sys.modules``' entry,
+    read first: this runs for every param of every step, and the import machinery's lookup took
+    a fifth of a 100-tensor fused step's host time)."""
+    name = f"{_kernels.__name__}.{family}"
+    return sys.modules.get(name) or importlib.import_module(name)
 
 
 def _rule_of(family: str, dialect: str) -> _rules.UpdateRule:
@@ -603,11 +607,18 @@ def _takes_fused_c(p: Tensor) -> bool:
     tensors. A tensor subclass (FSDP2's DTensor, whose storage is a local shard) takes the Torch
     kernels, which dispatch through it; torch's own fused kernels have no sharding strategy there
     (NotImplementedError)."""
+    return (type(p) in _PLAIN_TENSORS and type(p.grad) in _PLAIN_TENSORS
+            and p.device.type == "cpu" and p.dtype in _fused_dtypes() and p.layout is torch.strided and p.is_contiguous()
+            and not p.grad.is_sparse and p.grad.is_contiguous())
+
+
+@functools.lru_cache(maxsize=1)
+def _fused_dtypes() -> dict:
+    """``symopt.fused.launcher.DTYPES`` (imported once: a function-level import per param and
+    step was most of :func:`_takes_fused_c`'s time)."""
     from ..fused.launcher import DTYPES
 
-    return (type(p) in _PLAIN_TENSORS and type(p.grad) in _PLAIN_TENSORS
-            and p.device.type == "cpu" and p.dtype in DTYPES and p.layout is torch.strided and p.is_contiguous()
-            and not p.grad.is_sparse and p.grad.is_contiguous())
+    return DTYPES
 
 
 #: the tensor types whose data the fused C kernel reads and writes directly
