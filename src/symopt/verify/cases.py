@@ -25,6 +25,8 @@ VERIFIED = {
 #: Shapes of the params in one case: a matrix, a vector, a 0-d tensor and an empty tensor.
 SHAPES: tuple[tuple[int, ...], ...] = ((4, 5), (7,), (), (0,))
 
+#: torch keywords that hold several hyperparameters of a model: keyword -> the model's names
+PACKED = {"betas": ("beta1", "beta2")}
 #: torch-only keywords that do not change the mathematics (they select a code path).
 CODE_PATH_KEYWORDS = ("foreach", "fused", "capturable", "differentiable")
 
@@ -53,6 +55,18 @@ class Case:
     def math_kwargs(self) -> dict[str, Any]:
         """The keywords that are hyperparameters of the model (code-path switches removed)."""
         return {k: v for k, v in self.kwargs.items() if k not in CODE_PATH_KEYWORDS}
+
+    @property
+    def model_kwargs(self) -> dict[str, Any]:
+        """:attr:`math_kwargs` by the model's names, for the kernels and the interpreter: a torch
+        keyword that packs several hyperparameters (Adam's ``betas``) unpacked (:data:`PACKED`)."""
+        out = {}
+        for k, v in self.math_kwargs.items():
+            if k in PACKED:
+                out.update(zip(PACKED[k], v))
+            else:
+                out[k] = v
+        return out
 
     def describe(self) -> str:
         """The case in one line: keywords and the gradient regime."""

@@ -199,7 +199,7 @@ def _nudge(x: torch.Tensor, gen: torch.Generator) -> None:
 def run_interpreter(case: Case, params0: list[torch.Tensor], grads: Grads) -> Result:
     """The reference interpreter (float64, straight from the model), result rounded to the dtype."""
     rule = rules.get(case.rule)
-    interp = Interpreter(rule, **case.math_kwargs)
+    interp = Interpreter(rule, **case.model_kwargs)
     out_params, out_states = [], []
     for i, p0 in enumerate(params0):
         w = p0.detach().cpu().double().numpy().copy()
@@ -232,12 +232,12 @@ def run_numpy_kernels(case: Case, params0: list[torch.Tensor], grads: Grads) -> 
     out_params, out_states = [], []
     for i, p0 in enumerate(params0):
         w = p0.detach().cpu().numpy().copy()
-        state = symopt_numpy.init_state(case.rule, w, **case.math_kwargs)
+        state = symopt_numpy.init_state(case.rule, w, **case.model_kwargs)
         stepped = False
         with np.errstate(all="ignore"):  # NaN/inf propagate as in torch; findings report them
             for step_grads in grads:
                 if step_grads[i] is not None:
-                    step(w, step_grads[i].cpu().numpy(), state, **case.math_kwargs)
+                    step(w, step_grads[i].cpu().numpy(), state, **case.model_kwargs)
                     stepped = True
         out_params.append(torch.from_numpy(w))
         out_states.append(_state_to_torch(state, p0.dtype, stores_step) if stepped else {})
@@ -251,7 +251,7 @@ def run_torch_kernels(case: Case, params0: list[torch.Tensor], grads: Grads, *, 
     from ..torch import functional
 
     rule = rules.get(case.rule)
-    values = rule.values(**case.math_kwargs)
+    values = rule.values(**case.model_kwargs)
     named = {h.name: values[h.symbol] for h in rule.hyperparameters}
     kernel = getattr(functional, f"_{case.rule}")  # the generated kernel module behind it
     arguments = {k: named[k] for k in kernel.UPDATE_ARGUMENTS if k != "step"}
