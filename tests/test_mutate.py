@@ -143,3 +143,13 @@ def test_an_oracle_that_fails_on_the_unmutated_code_stops_the_run(monkeypatch, t
     assert not (tmp_path / "reports" / "mutate.json").exists()  # nothing scored, nothing written
     fake.checks = lambda m: [("passes", lambda: None)]
     assert main(["mutate", "--no-progress", "--area", "fake"]) == 0 and "Mutation score" in capsys.readouterr().out
+
+
+def test_the_pytest_oracle_passes_on_the_unmutated_tests():
+    """The harness runs test modules with ``-W error``, which on the command line overrides the
+    ini's filters: without hypothesis installed (a fresh `make setup`), torch.testing._internal's
+    ImportWarning failed tests/test_tolerances.py there, so `make mutate`'s baseline refused the
+    tolerance area on the unmutated code."""
+    from symopt.mutate import oracles
+
+    oracles.pytest_modules("tests/test_tolerances.py")()
