@@ -191,3 +191,108 @@ def test_a_kept_plan_confirms_the_state_without_hashing_a_tensor(monkeypatch):
     assert isinstance(plan, _fused_group.FusedGroupPlan)
     mine.state[b[1]] = dict(mine.state[b[1]])  # replaced: the plan no longer describes the group
     assert not plan.step(mine, mine.param_groups[0])
+
+
+# -- every rule torch fuses keeps a plan (SGD, Adam and AdamW as Adagrad; RMSprop, which torch does
+# not fuse, has no bitwise reference here: tests/test_fused.py steps its plan) -------------------------
+RULE_CONFIGS = {
+    "adagrad": ("Adagrad", dict(lr=0.05, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1)),
+    "sgd-momentum": ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.1, nesterov=False, weight_decay=0.1)),
+    "sgd-nesterov-maximize": ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, maximize=True)),
+    "sgd-plain": ("SGD", dict(lr=0.05, weight_decay=0.1)),
+    "adam-amsgrad": ("Adam", dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1, amsgrad=True)),
+    "adamw": ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+}
+EVENTS = ("scheduler", "state_replaced", "step_reset", "param_moved", "load_state_dict", "idle_param",
+          "add_param_group", "params_list_edited", "no_grads", "switch_changed")
+
+
+def _rule_pair(config):
+    name, kw = RULE_CONFIGS[config]
+    gen = torch.Generator().manual_seed(1)
+    init = [torch.randn(n, generator=gen) for n in SIZES]
+    a = [x.clone().requires_grad_(True) for x in init]
+    b = [x.clone().requires_grad_(True) for x in init]
+    return a, b, getattr(torch.optim, name)(a, fused=True, **kw), getattr(symopt_optim, name)(b, fused=True, **kw)
+
+
+def _assert_same_state(a, b, ref, mine):
+    for x, y in zip(a, b):
+        assert torch.equal(x.detach(), y.detach())
+        assert set(ref.state.get(x, {})) == set(mine.state.get(y, {}))
+        for key, value in ref.state.get(x, {}).items():
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(mine.state[y][key])), key
+
+
+@pytest.mark.parametrize("event", EVENTS)
+@pytest.mark.parametrize("config", list(RULE_CONFIGS))
+def test_every_fused_rule_plans_and_stays_bitwise_with_torch_through_every_event(config, event):
+    """The kept launch of every fused rule, through what a training loop does to an optimizer.
+    'switch_changed' flips a structural hyperparameter mid-run where torch steps on afterwards:
+    SGD's momentum switched on (its buffers made at that step, torch's ``is_first_step``),
+    Adam's amsgrad off; Adagrad's lr_decay (a number: the plan stays)."""
+    name, kw = RULE_CONFIGS[config]
+    a, b, ref, mine = _rule_pair(config)
+    has_state = bool(kw.get("momentum")) or name != "SGD"
+    if event in ("state_replaced", "step_reset") and not has_state:
+        pytest.skip("plain SGD keeps no state")
+    if event == "step_reset" and name == "SGD":
+        pytest.skip("SGD keeps no step counter")
+    if event == "scheduler":
+        sched = [torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.7) for o in (ref, mine)]
+    extra, plan = [], None
+    for k in range(8):
+        skip = ()
+        if event == "idle_param" and k in (3, 4):
+            skip = (1,)
+        if event == "no_grads" and k in (4, 5):
+            skip = (0, 1, 2)
+        _grads(k, a + extra[:1], b + extra[1:], skip)
+        ref.step()
+        mine.step()
+        if event == "scheduler":
+            for s in sched:
+                s.step()
+        if k == 1:
+            assert _plan(mine) is not None  # from the second step on at the latest, one kept launch
+        if k == 3:
+            plan = _plan(mine)
+            if event == "state_replaced":
+                key = next(k_ for k_ in mine.state[b[1]] if k_ != "step")
+                for opt, ps in ((ref, a), (mine, b)):
+                    opt.state[ps[1]][key] = opt.state[ps[1]][key].clone()
+            elif event == "step_reset":
+                for opt, ps in ((ref, a), (mine, b)):
+                    opt.state[ps[0]]["step"] = torch.tensor(0.0)
+            elif event == "param_moved":
+                for ps in (a, b):
+                    ps[2].data = ps[2].data.clone()
+            elif event == "load_state_dict":
+                ref.load_state_dict(copy.deepcopy(ref.state_dict()))
+                mine.load_state_dict(copy.deepcopy(ref.state_dict()))
+            elif event == "add_param_group":
+                x = torch.randn(300, generator=torch.Generator().manual_seed(7))
+                extra = [x.clone().requires_grad_(True), x.clone().requires_grad_(True)]
+                ref.add_param_group({"params": [extra[0]]})
+                mine.add_param_group({"params": [extra[1]]})
+            elif event == "params_list_edited":
+                for opt in (ref, mine):
+                    opt.param_groups[0]["params"].reverse()
+            elif event == "switch_changed":
+                for opt in (ref, mine):
+                    g = opt.param_groups[0]
+                    if name == "SGD":
+                        g["momentum"] = 0.5 if not g["momentum"] else 0.0
+                        g["nesterov"] = False
+                    elif name == "Adam":
+                        g["amsgrad"] = False
+                    elif name == "Adagrad":
+                        g["lr_decay"] = 0.5
+                    else:
+                        g["maximize"] = True
+        if k == 5 and event in ("state_replaced", "param_moved", "load_state_dict") or (
+                k == 5 and event == "step_reset"):
+            assert _plan(mine) is not plan  # planned again after the event
+    _assert_same_state(a + extra[:1], b + extra[1:], ref, mine)
+    if event == "scheduler":
+        assert _plan(mine) is plan  # only lr changed: the plan is kept

@@ -29,7 +29,7 @@ Gradients are re-validated only when they are new objects (``zero_grad()`` sets 
 from __future__ import annotations
 
 import operator
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -83,24 +83,37 @@ class FusedGroupPlan:
     """The fused launch of the params of ``group`` that have gradients, with their state."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, group: dict[str, Any], params: Sequence[Tensor],
-                 kernel: FusedKernel, keys: Sequence[str], hyper_names: Sequence[str]) -> None:
+                 kernel: FusedKernel, keys: Sequence[str], hyperparameters: Callable[[dict[str, Any]], dict[str, Any]],
+                 *, counts_steps: bool = True) -> None:
+        """``hyperparameters(group)`` gives the kernel's scalar arguments from the group at each
+        step (torch's packed ``betas`` unpacked, SGD's ``is_first_step`` fixed to False: a plan
+        is made only once every momentum buffer exists). ``counts_steps``: the rule keeps a
+        ``step`` per param (Adagrad, RMSprop, Adam, AdamW; not SGD, whose params may have no
+        state entry at all, as in torch)."""
         self.group = group
         self.state_map = optimizer.state
         self.group_params = tuple(group["params"])
         self.params = tuple(params)
         with_grad = {id(p) for p in params}
         self.idle = tuple(p for p in self.group_params if id(p) not in with_grad)
-        self.state_dicts = tuple(optimizer.state[p] for p in params)
-        self.hyper_names = tuple(hyper_names)
+        self.kernel = kernel
+        self.keys = tuple(keys)
+        self.hyperparameters = hyperparameters
+        self.counts_steps = counts_steps
+        # SGD without momentum keeps no state: read none (optimizer.state is a defaultdict)
+        self.state_dicts = tuple(optimizer.state[p] for p in params) if counts_steps or keys else ()
         self.launch_plan: LaunchPlan = kernel.prepare(params, {k: [st[k] for st in self.state_dicts] for k in keys}, keys)
-        steps = [st["step"] for st in self.state_dicts]
-        self.counters = torch.stack(steps)  # one buffer; state["step"] become its 0-d views
-        for i, st in enumerate(self.state_dicts):
-            st["step"] = self.counters[i]
-        self.steps64 = torch.empty(len(params), dtype=torch.float64)
-        # NumPy views of both: a step's increment and conversion cost a microsecond, not three
-        self._counters_np, self._steps64_np = self.counters.numpy(), self.steps64.numpy()
-        self.tensors = {k: tuple(st[k] for st in self.state_dicts) for k in (*keys, "step")}
+        if counts_steps:
+            steps = [st["step"] for st in self.state_dicts]
+            self.counters = torch.stack(steps)  # one buffer; state["step"] become its 0-d views
+            for i, st in enumerate(self.state_dicts):
+                st["step"] = self.counters[i]
+            self._counters_np = self.counters.numpy()
+        # float64 t per param, as the kernels read it (zeros for a rule that does not use t)
+        self.steps64 = torch.zeros(len(params), dtype=torch.float64)
+        # NumPy views: a step's increment and conversion cost a microsecond, not three
+        self._steps64_np = self.steps64.numpy()
+        self.tensors = {k: tuple(st[k] for st in self.state_dicts) for k in (*keys, *(("step",) if counts_steps else ()))}
         # every state dict of the optimizer, in its order: a replaced, added or removed entry
         # shows against it without hashing a tensor (100 Tensor.__hash__ calls: ~15 µs a step)
         self.state_values = tuple(optimizer.state.values())
@@ -137,12 +150,16 @@ class FusedGroupPlan:
             self.launch_plan.set_gradients(list(map(_GRAD, self.params)), of_params=True)
         except FusedLaunchError:  # None, sparse or non-contiguous: the caller sends those to the Torch kernels
             return False
+        hyperparameters = self.hyperparameters(group)
+        if tuple(self.kernel._plan(hyperparameters)[1]) != self.keys:  # a switch changed the buffers it needs
+            return False
         amp = AmpKeywords.of(optimizer)
-        np.add(self._counters_np, 1, out=self._counters_np)  # IEEE t + 1 in the counters' dtype, as torch's add_
-        self._steps64_np[:] = self._counters_np
+        if self.counts_steps:
+            np.add(self._counters_np, 1, out=self._counters_np)  # IEEE t + 1 in the counters' dtype, as torch's add_
+            self._steps64_np[:] = self._counters_np
         if not amp.skips:
-            self.launch_plan.call(self.steps64.data_ptr(), {k: group[k] for k in self.hyper_names}, amp.grad_scale)
-        if amp.found_inf is not None:  # torch's _foreach_sub_(steps, found_inf), in the counters' dtype
+            self.launch_plan.call(self.steps64.data_ptr(), hyperparameters, amp.grad_scale)
+        if amp.found_inf is not None and self.counts_steps:  # torch's _foreach_sub_(steps, found_inf)
             self.counters.sub_(amp.found_inf.to(self.counters.dtype))
         return True
 

@@ -382,21 +382,50 @@ class GeneratedOptimizer(Optimizer):
             self._fused_unavailable = True
             _fused.build.warn_fallback(exc)
             return amp.unscaled(params)
-        kept_plan = not self.packed and _rule_of(rule, self.kernel_for(group).DIALECT).stores_step  # it reads group[k], steps
-        if kept_plan and len(fusable) == len(params) and len({p.dtype for p in params}) == 1:
-            for p in params:
-                if not self.state[p]:
-                    self.state[p].update(self._fresh_state(p, group))
-            if FusedGroupPlan.supports(self, params):
-                keys = [k for k in self.kernel.STATES if k in self.state[params[0]]]
-                hyper = [k for k in self.kernel.UPDATE_ARGUMENTS if k != "step"]
-                plan = plans[id(group)] = FusedGroupPlan(self, group, params, kernel, keys, hyper)
+        if len(fusable) == len(params) and len({p.dtype for p in params}) == 1:
+            plan = self._plan_group(kernel, group, params)
+            if plan is not None:
+                plans[id(group)] = plan
                 if plan.step(self, group):
                     return []
                 del plans[id(group)]
         self._launch_per_dtype(kernel, group, fusable, amp)
         taken = {id(p) for p in fusable}
         return amp.unscaled([p for p in params if id(p) not in taken])
+
+    def _plan_group(self, kernel: Any, group: dict[str, Any], params: list[Tensor]) -> Optional[FusedGroupPlan]:
+        """A :class:`FusedGroupPlan` for ``group`` (whose ``params``, one dtype, the C kernel takes
+        whole), after creating missing state as torch's first step does; None where the generic
+        launch must run: a lazy buffer (SGD's momentum) still to be made, or step counters that
+        are not torch's 0-d CPU tensors of one float dtype."""
+        module = self.kernel_for(group)
+        rule = _rule_of(module.RULE, module.DIALECT)
+        names = tuple(k for k in module.UPDATE_ARGUMENTS if k != "step")
+        lazy = bool(module.LAZY_STATES)
+        if self.packed:
+            unpack = self._unpack
+
+            def hyperparameters(g: dict[str, Any]) -> dict[str, Any]:
+                values = unpack(g)
+                return {k: values[k] for k in names}
+        else:
+            def hyperparameters(g: dict[str, Any]) -> dict[str, Any]:
+                return {k: g[k] for k in names}
+        if lazy:  # the kernels' is_first_step: a plan steps only params whose buffers exist
+            plain = hyperparameters
+
+            def hyperparameters(g: dict[str, Any]) -> dict[str, Any]:
+                return {**plain(g), "is_first_step": False}
+        keys = tuple(kernel._plan(hyperparameters(group))[1])
+        if rule.stores_step:
+            for p in params:
+                if not self.state[p]:
+                    self.state[p].update(self._fresh_state(p, group))
+            if not FusedGroupPlan.supports(self, params):
+                return None
+        if keys and not all(self.state.get(p, {}).get(k) is not None for p in params for k in keys):
+            return None
+        return FusedGroupPlan(self, group, params, kernel, keys, hyperparameters, counts_steps=rule.stores_step)
 
     def _launch_per_dtype(self, kernel: Any, group: dict[str, Any], params: list[Tensor],
                           amp: Optional[AmpKeywords] = None) -> None:
