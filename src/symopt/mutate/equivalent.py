@@ -19,6 +19,13 @@ _INF_MASKS = ("torch.equal of the two index sets is true only when the infinite 
 _REMAINDER_SIGN = ("R_2 is the Euler-Maclaurin remainder, known only through |R_2| <= bound (the statement's "
                     "assumption); -R_2 satisfies the same bound, so the statement is the same; the check sets R_2 = 0")
 
+#: the 1/t rule's learning rate: the post gives none, and no stated result depends on symopt's choice
+_FREE_DEFAULT_LR = (
+    "the post gives no learning rate for the 1/t rule (S3); symopt's default (0.1, "
+    "rules.inverse_time.DEFAULT_LR) enters only the S3 figure, whose caption prints the value it used, "
+    "while its derivations, claims and kernels take eta as an argument (no result depends on the value)"
+)
+
 EXPLAINED: dict[str, str] = {
     # statements: sign of the Euler-Maclaurin remainder symbol R_2
     "statement-41ce242ef2": _REMAINDER_SIGN,  # sums.inverse_sqrt
@@ -34,6 +41,9 @@ EXPLAINED: dict[str, str] = {
     "python-ce905a714e": _SAME_SIDE_AT_ZERO,  # ulp_distance: ao >= 0 -> ao >= 1
     "python-0438d01d21": _SAME_SIDE_AT_ZERO,  # ulp_distance: eo >= 0 -> eo > 0
     "python-d23e02c53e": _SAME_SIDE_AT_ZERO,  # ulp_distance: eo >= 0 -> eo >= 1
+    # inverse_time[corrected|textbook] @ hyperparameter lr: default changed 0.1 -> 0.2
+    "model-38d2aa30e5": _FREE_DEFAULT_LR,
+    "model-527ca33942": _FREE_DEFAULT_LR,
     # sgd[torch] @ state momentum_buffer: initial value 0 -> 1
     "model-5a29411e49": (
         "SGD's momentum buffer is created at the first step as b_1 = g_1 (the rule's t = 1 guard) before "
