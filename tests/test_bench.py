@@ -27,6 +27,9 @@ def test_bench_quick_writes_json_and_figure(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "symopt fused" in printed and "torch fused" in printed and "QUICK" in printed
     data = json.loads(out.read_text())
+    from symopt import schemas
+
+    assert schemas.validate(data) == "bench"
     assert data["quick"] is True and data["machine"]["torch_threads"] >= 1
     rows = data["rows"]
     assert [(r["variant"], r["elements"], r["tensors"]) for r in rows] == [

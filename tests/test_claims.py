@@ -315,7 +315,11 @@ def test_torch_statements_against_torch_itself(found):
 
 def test_claims_json(found, capsys):
     assert claims_cli.run(argparse.Namespace(json=True, check=True)) == 0
-    data = json.loads(capsys.readouterr().out)
+    document = json.loads(capsys.readouterr().out)
+    from symopt import schemas
+
+    assert schemas.validate(document) == "claims"
+    data = document["claims"]
     assert [row["id"] for row in data] == [f"S{i}" for i in range(1, 14)]
     for row in data:
         assert {"id", "statement", "verdict", "explanation", "evidence", "statement_latex"} <= set(row)

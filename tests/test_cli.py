@@ -12,7 +12,9 @@ from symopt.cli import main
 
 def test_list_names_every_rule_dialect_and_hyperparameter(capsys):
     assert main(["list", "--json"]) == 0
-    listed = json.loads(capsys.readouterr().out)
+    document = json.loads(capsys.readouterr().out)
+    assert document["schema"] == "symopt.list/1"
+    listed = document["rules"]
     expected = {(family, d) for family, (_, dialects) in rules.FAMILIES.items() for d in dialects}
     expected |= {(family, d) for family in rules.FAMILIES for d in rules.framework_dialects(family)}
     assert {(r["rule"], r["dialect"]) for r in listed} == expected

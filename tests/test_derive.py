@@ -217,7 +217,9 @@ def test_json_shape():
 
 def test_cli_json_for_one_rule(capsys):
     assert main(["derive", "rmsprop", "--dialect", "textbook", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    document = json.loads(capsys.readouterr().out)
+    assert document["schema"] == "symopt.derive/1" and len(document["cases"]) == 1  # one case: still a list
+    data = document["cases"][0]
     assert data["rule"] == "rmsprop" and data["dialect"] == "textbook"
     assert data["update"] == rules.rmsprop("textbook").latex()
     assert [r["id"] for r in data["results"]] == [
@@ -227,7 +229,11 @@ def test_cli_json_for_one_rule(capsys):
 
 def test_cli_all_check_passes_and_covers_every_dialect(capsys):
     assert main(["derive", "all", "--check", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    document = json.loads(capsys.readouterr().out)
+    from symopt import schemas
+
+    assert schemas.validate(document) == "derive"  # every rule and dialect's results, against derive.schema.json
+    data = document["cases"]
     pairs = {(row["rule"], row["dialect"]) for row in data}
     assert pairs == {(f, d) for f, (_, ds) in rules.FAMILIES.items() for d in ds}
 
@@ -260,7 +266,7 @@ def test_cli_errors_are_one_line(capsys):
 
 def test_cli_gradient_models(capsys):
     assert main(["derive", "rmsprop", "--gradient", "quadratic", "--json", "--check"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    (data,) = json.loads(capsys.readouterr().out)["cases"]
     assert [r["id"] for r in data["results"]] == ["rmsprop.quadratic.cycle_outside"]
     assert main(["derive", "sgd", "--gradient", "noise"]) == 0
     assert "a floor, not convergence" in capsys.readouterr().out

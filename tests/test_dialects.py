@@ -86,7 +86,7 @@ def test_numpy_printer_prints_every_dialect_but_the_zero_guard(preset):
 
 def test_list_shows_the_dialects(capsys):
     assert main(["list", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["rules"]
     keras = next(r for r in rows if r["rule"] == "rmsprop" and r["dialect"] == "keras")
     assert [h["name"] for h in keras["hyperparameters"]][:4] == ["learning_rate", "rho", "momentum", "epsilon"]
     assert keras["calls"][0] == "keras.optimizers.RMSprop" and "rmsprop.py" in keras["source"]

@@ -143,6 +143,11 @@ def test_an_oracle_that_fails_on_the_unmutated_code_stops_the_run(monkeypatch, t
     assert not (tmp_path / "reports" / "mutate.json").exists()  # nothing scored, nothing written
     fake.checks = lambda m: [("passes", lambda: None)]
     assert main(["mutate", "--no-progress", "--area", "fake"]) == 0 and "Mutation score" in capsys.readouterr().out
+    import json
+
+    from symopt import schemas
+
+    assert schemas.validate(json.loads((tmp_path / "reports" / "mutate.json").read_text())) == "mutate"
 
 
 def test_the_pytest_oracle_passes_on_the_unmutated_tests():

@@ -53,6 +53,9 @@ def test_cli_writes_json_and_exits_0(tmp_path, monkeypatch, capsys):
     code = main(["verify", "--impl", "interpreter", "--rule", "adagrad", "--steps", "5", "--json", str(out)])
     assert code == 0
     document = json.loads(out.read_text())
+    from symopt import schemas
+
+    assert schemas.validate(document) == "verify"
     names = {r["case"] for r in document["rows"]}
     assert {c.name for c in optim_db_inputs("adagrad")} <= names
     assert any(n.startswith("sweep-") for n in names)
@@ -70,7 +73,11 @@ def test_cli_failure_still_writes_its_report(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code = main(["verify", "--impl", "interpreter", "--rule", "rmsprop", "--case", "default", "--steps", "5"])
     assert code == 1
-    rows = json.loads((tmp_path / "reports" / "verify.json").read_text())["rows"]
+    document = json.loads((tmp_path / "reports" / "verify.json").read_text())
+    from symopt import schemas
+
+    assert schemas.validate(document) == "verify"  # a failing run's report follows the schema too
+    rows = document["rows"]
     assert rows and all(r["status"] == "FAIL" for r in rows)
     assert "reproduce: symopt verify" in capsys.readouterr().out
 

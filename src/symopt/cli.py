@@ -60,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
             )
     rows += _framework_rows()
     if args.json:
-        print(json.dumps(rows, indent=2))
+        from .schemas import envelope
+
+        print(json.dumps(envelope("list", {"rules": rows}), indent=2))
         return 0
     for row in rows:
         print(f"{row['rule']} [{row['dialect']}]  {row['title']}: {row['reference']}")

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .._io import write_text_atomic
+from ..schemas import envelope
 
 #: (label, rule family, hyperparameters): the variants the issue names
 VARIANTS = [
@@ -456,9 +457,9 @@ def run(args: argparse.Namespace) -> int:
     bar = tqdm(total=len(jobs), desc="bench", unit="config", file=sys.stderr, leave=False,
                disable=args.no_progress or not sys.stderr.isatty())
     def payload(complete: bool) -> dict[str, Any]:
-        return {"machine": machine(), "quick": bool(args.quick), "complete": complete,
-                "method": __doc__.split("\n\n")[1].replace("\n", " "), "fused_library": loads,
-                "rows": [asdict(r) for r in rows], "seconds": time.perf_counter() - t0}
+        return envelope("bench", {"machine": machine(), "quick": bool(args.quick), "complete": complete,
+                                  "method": __doc__.split("\n\n")[1].replace("\n", " "), "fused_library": loads,
+                                  "rows": [asdict(r) for r in rows], "seconds": time.perf_counter() - t0})
 
     with torch.no_grad():
         for (label, rule, hyper), dtype, (total, tensors) in jobs:

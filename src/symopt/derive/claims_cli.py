@@ -1,8 +1,8 @@
 """``symopt claims [--json] [--check]``: the verdict on each statement S1–S13 of the source post.
 
 Text: one block per statement (verdict, explanation, the derivations behind it and whether their
-checks passed). ``--json``: ``[{"id": "S1", "statement", "statement_latex", "verdict",
-"explanation", "supported", "evidence"}]``. ``--check``: exit code 1 when a derivation behind a
+checks passed). ``--json``: one document (``symopt.claims/1``) whose ``claims`` are
+``{"id": "S1", "statement", "statement_latex", "verdict", "explanation", "supported", "evidence"}``. ``--check``: exit code 1 when a derivation behind a
 verdict failed its checks.
 """
 
@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     found = claims()
     if args.json:
-        print(json.dumps(json_safe([c.to_json() for c in found]), indent=2))
+        from ..schemas import envelope
+
+        print(json.dumps(envelope("claims", {"claims": json_safe([c.to_json() for c in found])}), indent=2))
     else:
         for c in found:
             print(f"{c.id}  [{c.verdict}]{'' if c.supported else '  (EVIDENCE FAILED A CHECK)'}")

@@ -1,7 +1,8 @@
 """``symopt derive RULE [--dialect D] [--gradient MODEL] [--option NAME=VALUE ...] [--json] [--check]``.
 
 Prints each rule's update (from the model) and its derived closed forms with their numeric checks;
-``--json`` prints ``{"rule", "dialect", "options", "update", "results"}`` (a list for ``all``);
+``--json`` prints one document (:mod:`symopt.schemas`, ``symopt.derive/1``) whose ``cases`` list
+holds ``{"rule", "dialect", "options", "update", "results"}`` per case, one or many;
 ``--check`` makes the exit code 1 when any check failed, naming the failures on stderr, and prints
 one line per derivation (passed / FAILED / hazard, the largest relative error of its checks) and a
 summary instead of the full text (which plain ``symopt derive RULE`` prints).
@@ -47,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
         selected = [c for c in selected if not c.options or options]
     derived = [(case, derive(case.rule, gradient, **case.options)) for case in selected]
     if args.json:
-        rows = [to_json(case, results) for case, results in derived]
-        payload: Any = rows if args.rule == "all" or len(rows) > 1 else rows[0]
-        print(json.dumps(payload, indent=2))
+        from ..schemas import envelope
+
+        print(json.dumps(envelope("derive", {"cases": [to_json(case, results) for case, results in derived]}), indent=2))
     elif args.check:
         for _, results in derived:
             for d in results:

@@ -15,6 +15,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from .._io import write_text_atomic
+from ..schemas import envelope
 from .run import _worker, areas, baseline, judge, select, stale_explanations
 
 DEFAULT_REPORT = Path("reports") / "mutate.json"
@@ -96,8 +97,9 @@ def run(args: argparse.Namespace) -> int:
     stale = stale_explanations(all_ids) if not args.target and args.sample is None and not args.area else []
     for i in stale:
         print(f"STALE explanation in symopt/mutate/equivalent.py: {i} names no mutant (remove it)")
-    document = {"schema": "symopt.mutate/1", "seconds": round(elapsed, 1), "sample": args.sample, "seed": args.seed,
-                "target": args.target, "scores": [s for s in scores], "outcomes": rows, "stale_explanations": stale}
+    document = envelope("mutate", {"seconds": round(elapsed, 1), "sample": args.sample, "seed": args.seed,
+                                   "target": args.target, "scores": [s for s in scores], "outcomes": rows,
+                                   "stale_explanations": stale})
     for path in {DEFAULT_REPORT, Path(args.json)} if args.json else {DEFAULT_REPORT}:
         write_text_atomic(path, json.dumps(document, indent=1) + "\n")
     survivors = [r for r in rows if r["status"] == "survived"]

@@ -20,5 +20,10 @@ def run(args: argparse.Namespace) -> int:
     for name in args.dialects:
         rules.get(args.family, name)  # one-line error naming the known dialects
     result = diff(args.family, *args.dialects)
-    print(json.dumps(result, indent=2) if args.json else text(result))
+    if args.json:
+        from ..schemas import envelope
+
+        print(json.dumps(envelope("diff", result), indent=2))
+    else:
+        print(text(result))
     return 0

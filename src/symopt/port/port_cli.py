@@ -17,7 +17,9 @@ def run(args: argparse.Namespace) -> int:
 
     result = port(args.call, args.to).as_dict()
     if args.json:
-        print(json.dumps(result, indent=2))
+        from ..schemas import envelope
+
+        print(json.dumps(envelope("port", result), indent=2))
         return 0
     print(f"{result['source']}  ->  {result['target_framework']}: {result['verdict']}")
     if result["target_call"]:

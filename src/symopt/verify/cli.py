@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from .._io import write_text_atomic
+from ..schemas import envelope
 from .cases import VERIFIED, edges, optim_db_inputs, sweep
 from .equations import compare_dialects
 from .symbolic import check_all_kernels, checked_entry_points
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(*summary.matrix_lines(rows), sep="\n")
     failed = [r for r in rows if r.status == "FAIL"]
-    document = {
+    document = envelope("verify", {
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device_names": {d: _device_name(d) for d in devices},
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                              "differences": [{"backend": b, "rule": c.family, "quantity": c.quantity,
                                               "difference": str(c.difference)} for b, c in wrong_kernels]},
         "rows": [r.to_json() for r in rows],
-    }
+    })
     for path in {DEFAULT_REPORT, Path(args.json)} if args.json else {DEFAULT_REPORT}:
         write_json_atomic(path, document)
     if getattr(args, "verbose", False):
