@@ -62,7 +62,7 @@ class Interpreter:
         if self.precision == "float64":
             fn = sp.lambdify(args, expr, modules="numpy", dummify=True)
         else:
-            scalar = sp.lambdify(args, expr, modules="mpmath", dummify=True)
+            scalar = sp.lambdify(args, expr, modules=[{"sqrt": _ieee_sqrt}, "mpmath"], dummify=True)
             fn = np.frompyfunc(scalar, len(args), 1) if args else scalar
         return _Compiled(target, guard, args, fn)
 
@@ -138,6 +138,12 @@ def _number(value: Any) -> Any:
     if hasattr(value, "detach"):
         return value.detach().cpu().numpy().reshape(())[()]
     return float(value)
+
+
+def _ieee_sqrt(x: Any) -> Any:
+    """mpmath's square root with IEEE 754's answer for a negative argument, NaN (mpmath returns a
+    complex number): the float64 interpreter (NumPy) and torch give NaN there."""
+    return mpmath.sqrt(x) if x >= 0 else mpmath.nan
 
 
 def to_mpmath(x: np.ndarray, dps: int = 50) -> np.ndarray:

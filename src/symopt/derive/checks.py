@@ -250,9 +250,22 @@ def _evaluate(expr: sp.Expr, steps: tuple[int, ...], numbers: Mapping[sp.Symbol,
         row = []
         for i in range(n):
             extra = (_Sequence(model.sequence_function(i)),) if sequence else ()
-            row.append(fn(t_value, *(numbers[s][i] for s in free), *extra))
+            row.append(_real_or_nan(fn, t_value, *(numbers[s][i] for s in free), *extra))
         out.append(row)
     return out
+
+
+def _real_or_nan(fn, *args):
+    """``fn(*args)``, or NaN where the statement has no real value there: a division by zero (a
+    closed form's removable singularity, SGD's 1/(1 − μ) at μ = 1), a complex result (√ of a
+    negative mean square at α > 1) — a check that meets one fails (NaN never passes)."""
+    try:
+        value = fn(*args)
+    except (ZeroDivisionError, OverflowError):
+        return mpmath.nan
+    if isinstance(value, mpmath.mpc):
+        return value.real if value.imag == 0 else mpmath.nan
+    return value
 
 
 class _Sequence:

@@ -21,6 +21,7 @@ import sympy as sp
 from .cases import Case, cases
 from ._result import Derivation
 from .closed_forms import derive
+from .hazards import Found, hazards
 from .gradients import GRADIENT_MODELS
 
 
@@ -47,10 +48,18 @@ def run(args: argparse.Namespace) -> int:
     if gradient != "constant":  # the extra option sets (momentum, centered) are constant-gradient closed forms
         selected = [c for c in selected if not c.options or options]
     derived = [(case, derive(case.rule, gradient, **case.options)) for case in selected]
+    found = {id(case): hazards(case.rule, **case.options) for case, _ in derived}
     if args.json:
         from ..schemas import envelope
 
-        print(json.dumps(envelope("derive", {"cases": [to_json(case, results) for case, results in derived]}), indent=2))
+        print(json.dumps(envelope("derive", {"cases": [to_json(case, results, found[id(case)]) for case, results in derived]}),
+                         indent=2))
+    else:
+        for case, _ in derived:
+            for f in found[id(case)]:
+                print(f"HAZARD  {case.label}: {f.describe()}")
+    if args.json:
+        pass
     elif args.check:
         for _, results in derived:
             for d in results:
@@ -61,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
             _print_case(case, results)
     failed = [d.id for _, results in derived for d in results if not d.passed]
     if args.check and failed:
-        print(f"symopt derive: {len(failed)} check(s) failed: {', '.join(failed)}", file=sys.stderr)
+        named = sorted({f.hazard.id for fs in found.values() for f in fs})
+        why = f" (at hyperparameters with a named hazard: {', '.join(named)}; see HAZARD above)" if named else ""
+        print(f"symopt derive: {len(failed)} check(s) failed{why}: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
 
@@ -105,8 +116,9 @@ def _parse_option(text: str) -> tuple[str, Any]:
         raise ValueError(f"--option {name}: {value!r} is not a number or true/false") from None
 
 
-def to_json(case: Case, results: list[Derivation]) -> dict[str, Any]:
-    """One case as JSON: the update (LaTeX lines from the model) and the derived results."""
+def to_json(case: Case, results: list[Derivation], found: list[Found] | None = None) -> dict[str, Any]:
+    """One case as JSON: the update (LaTeX lines from the model), the derived results and the
+    hazards its hyperparameters meet (:mod:`symopt.derive.hazards`)."""
     return {
         "rule": case.rule.family,
         "dialect": case.rule.dialect,
@@ -115,6 +127,7 @@ def to_json(case: Case, results: list[Derivation]) -> dict[str, Any]:
         "update": case.rule.latex(),
         "recurrences": case.rule.equations_latex(**case.options),
         "results": [d.to_json() for d in results],
+        "hazards": [f.to_json() for f in found or []],
     }
 
 

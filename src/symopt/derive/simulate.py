@@ -40,6 +40,25 @@ def log_spaced_steps(last: int, per_decade: int = 10) -> tuple[int, ...]:
     return tuple(sorted({1, last, *map(int, points)}))
 
 
+class _IEEE:
+    """``math`` (or ``mpmath``) with IEEE 754's answer where it raises or leaves the reals: the
+    square root of a negative number is NaN, as in torch, NumPy and the interpreter (RMSprop
+    with α > 1 takes √ of a negative mean square: symopt.derive.hazards)."""
+
+    def __init__(self, module: Any, nan: Any) -> None:
+        self._module, self._nan = module, nan
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def sqrt(self, x: Any) -> Any:
+        return self._module.sqrt(x) if x >= 0 else self._nan  # NaN >= 0 is False: NaN stays NaN
+
+
+IEEE_MATH = _IEEE(math, math.nan)
+IEEE_MPMATH = _IEEE(mpmath, mpmath.nan)
+
+
 @dataclass(frozen=True)
 class Program:
     """A rule's body compiled for scalars: ``run(T, checkpoints, grad, w0, reset)``."""
@@ -65,12 +84,12 @@ class Program:
         if dps is None:
             hyper = tuple(float(x) for x in self.numbers)
             init = tuple(float(x) for x in self.initials)
-            rows = self.function(int(steps), frozenset(checkpoints), grad, float(w_start), bool(reset), hyper, init, math, float, getattr(grad, 'constant', None))
+            rows = self.function(int(steps), frozenset(checkpoints), grad, float(w_start), bool(reset), hyper, init, IEEE_MATH, float, getattr(grad, 'constant', None))
         else:
             with mpmath.workdps(dps):
                 hyper = tuple(mpmath.mpf(float(x)) for x in self.numbers)
                 init = tuple(mpmath.mpf(sp.N(x, dps + 10)) for x in self.initials)
-                rows = self.function(int(steps), frozenset(checkpoints), grad, mpmath.mpf(w_start), bool(reset), hyper, init, mpmath, mpmath.mpf, None)
+                rows = self.function(int(steps), frozenset(checkpoints), grad, mpmath.mpf(w_start), bool(reset), hyper, init, IEEE_MPMATH, mpmath.mpf, None)
                 return self._records(rows)
         return self._records(rows)
 

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     dtypes = [DTYPES[d] for d in (args.dtype or DTYPES)]
     started = time.perf_counter()
     rows: list[Row] = []
+    cases_run: list = []
     for device in devices:
         count = SWEEP_FULL if args.full else SWEEP_QUICK
         cases = [c for r in (args.rule or VERIFIED) for c in optim_db_inputs(r, device) + edges(r) + sweep(r, count)]
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
             if not cases:
                 raise ValueError(f"no case named {args.case!r}; see the 'case' column of `symopt verify`")
         show = not args.no_progress and sys.stderr.isatty()
+        cases_run += cases
         rows += run_matrix(cases, impls, dtypes, steps=args.steps, device=device, full=args.full, progress=show)
     equations = [c for family in ("adagrad", "rmsprop") for c in compare_dialects(family)]
     elapsed = time.perf_counter() - started
@@ -81,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(*summary.matrix_lines(rows), sep="\n")
     failed = [r for r in rows if r.status == "FAIL"]
+    hazard_lines = case_hazards(cases_run)
     document = envelope("verify", {
         "torch": torch.__version__,
         "python": platform.python_version(),
@@ -92,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
                              "differences": [{"backend": b, "rule": c.family, "quantity": c.quantity,
                                               "difference": str(c.difference)} for b, c in wrong_kernels]},
         "rows": [r.to_json() for r in rows],
+        "hazards": [{"rule": rule, "case": case, **f.to_json()} for rule, case, f in hazard_lines],
     })
     for path in {DEFAULT_REPORT, Path(args.json)} if args.json else {DEFAULT_REPORT}:
         write_json_atomic(path, document)
@@ -107,6 +111,10 @@ def run(args: argparse.Namespace) -> int:
     elif any(summary.is_finding(r) for r in rows):
         print()
         print(*summary.finding_lines(rows), sep="\n")
+    if hazard_lines:
+        print(f"\nHazards: hyperparameters torch accepts that make no sense, in {len(hazard_lines)} case(s)")
+        for rule, case, f in hazard_lines:
+            print(f"  {rule}/{case}: {f.describe()}")
     print()
     for line in summary.failure_lines(rows):
         print(line)
@@ -115,6 +123,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"FAILED: {len(wrong_kernels)} kernel quantities differ from their model (see 'KERNEL DIFFERS' above); "
               "regenerate with `make generate` or fix the printer")
     return 1 if failed or wrong_kernels else 0
+
+
+def case_hazards(cases: list) -> list[tuple[str, str, object]]:
+    """(rule, case name, :class:`symopt.derive.hazards.Found`) for every case whose
+    hyperparameters meet a hazard of :data:`symopt.derive.hazards.HAZARDS`."""
+    from .. import rules
+    from ..derive.hazards import HAZARDS, hazards
+
+    families = {h.family for h in HAZARDS}
+    out, seen = [], set()
+    for case in cases:
+        if case.rule not in families or (case.rule, case.name) in seen:
+            continue
+        seen.add((case.rule, case.name))
+        out += [(case.rule, case.name, f) for f in hazards(rules.get(case.rule), **case.model_kwargs)]
+    return out
 
 
 def print_table(rows: list[Row]) -> None:
