@@ -482,3 +482,24 @@ def test_cli_prints_the_summary_and_every_row_with_v(tmp_path, monkeypatch, caps
     table = [line for line in full.splitlines() if line.split() and line.split()[-1] in statuses and line.startswith("adagrad ")]
     assert len(table) == len(rows)  # -v: one line per row, as many as the JSON holds
     assert not [line for line in short.splitlines() if line.split() and line.split()[-1] in statuses]
+
+
+def test_jobs_give_the_serial_rows_in_the_serial_order():
+    """``symopt verify --jobs N``: the comparisons in N spawned processes, the rows identical to a
+    serial run's (every row's numbers, in the same order); fused and full references included."""
+    from symopt.verify.cases import edges
+
+    cases = optim_db_inputs("adagrad")[:3] + edges("sgd")[:3]
+    impls = [runner.IMPLEMENTATIONS[n] for n in ("numpy", "fused")]
+    serial = runner.run_matrix(cases, impls, [torch.float32, torch.float64], steps=4, full=True, progress=False)
+    parallel = runner.run_matrix(cases, impls, [torch.float32, torch.float64], steps=4, full=True, progress=False, jobs=2)
+    assert len(serial) > 12 and [r.to_json() for r in parallel] == [r.to_json() for r in serial]
+    with pytest.raises(ValueError, match="jobs must be >= 1"):
+        runner.run_matrix(cases, impls, [torch.float32], jobs=0)
+
+
+def test_cli_jobs_is_checked(capsys):
+    from symopt.cli import main
+
+    assert main(["verify", "--jobs", "0"]) == 2
+    assert "--jobs must be >= 1; got 0" in capsys.readouterr().err

@@ -39,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=100, help="optimizer steps per comparison (default 100)")
     parser.add_argument("--full", action="store_true",
                         help=f"the long sweep: {SWEEP_FULL} random configurations per rule, torch's foreach and fused paths too")
+    parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                        help="run the comparisons in N processes (default 1); the rows are the serial run's")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="print every row and every finding (default: the matrix, findings by kind, failures)")
@@ -47,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.steps < 1:
         raise ValueError(f"--steps must be >= 1; got {args.steps}")
+    if getattr(args, "jobs", 1) < 1:
+        raise ValueError(f"--jobs must be >= 1; got {args.jobs}")
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     if "cuda" in devices and not torch.cuda.is_available():
         raise ValueError("--device cuda needs a CUDA device, and torch sees none (torch.cuda.is_available() is False)")
@@ -64,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(f"no case named {args.case!r}; see the 'case' column of `symopt verify`")
         show = not args.no_progress and sys.stderr.isatty()
         cases_run += cases
-        rows += run_matrix(cases, impls, dtypes, steps=args.steps, device=device, full=args.full, progress=show)
+        rows += run_matrix(cases, impls, dtypes, steps=args.steps, device=device, full=args.full, progress=show,
+                           jobs=getattr(args, "jobs", 1))
     equations = [c for family in ("adagrad", "rmsprop") for c in compare_dialects(family)]
     elapsed = time.perf_counter() - started
     print("Equations: the post's formulas against torch.optim's (one step from the same state)")

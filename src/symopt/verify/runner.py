@@ -637,26 +637,57 @@ def _conditioned_row(dtype: torch.dtype, steps: int, result: Result, actual: Res
 
 
 def run_matrix(cases: Iterable[Case], impls: Iterable[Implementation], dtypes: Iterable[torch.dtype], *,
-               steps: int = 100, device: str = "cpu", full: bool = False, progress: bool = True) -> list[Row]:
-    """Every case × dtype × implementation (that supports both) × torch.optim code path."""
+               steps: int = 100, device: str = "cpu", full: bool = False, progress: bool = True, jobs: int = 1) -> list[Row]:
+    """Every case × dtype × implementation (that supports both) × torch.optim code path.
+
+    ``jobs > 1`` runs the (case, dtype) comparisons in that many worker processes (spawned, each
+    with ``torch.get_num_threads() // jobs`` threads, at least one) and returns the rows in the
+    serial order: every comparison is seeded by its case alone, so the rows are the serial run's.
+    The implementations are looked up by name in :data:`IMPLEMENTATIONS` there."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1; got {jobs}")
     impls, dtypes = list(impls), list(dtypes)
-    jobs = []
+    work = []
     for case in cases:
         for dtype in dtypes:
             chosen = [i for i in impls if case.rule in i.rules and dtype in i.dtypes and (full or dtype in i.quick_dtypes)]
             if chosen:
-                jobs.append((case, dtype, chosen))
+                work.append((case, dtype, chosen))
     rows: list[Row] = []
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(jobs), desc="verify", unit="case", leave=False)
-    for case, dtype, chosen in jobs:
-        references = references_for(case.rule, full) if full else None
-        rows += verify_many(case, chosen, dtype, references, steps=steps, device=device)
-        if bar is not None:
-            bar.update()
+        bar = tqdm(total=len(work), desc="verify", unit="case", leave=False)
+    if jobs == 1 or len(work) < 2:
+        for case, dtype, chosen in work:
+            references = references_for(case.rule, full) if full else None
+            rows += verify_many(case, chosen, dtype, references, steps=steps, device=device)
+            if bar is not None:
+                bar.update()
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        named = [(case, dtype, [i.name for i in chosen]) for case, dtype, chosen in work]
+        unknown = sorted({n for _, _, names in named for n in names if n not in IMPLEMENTATIONS})
+        if unknown:
+            raise ValueError(f"jobs > 1 runs implementations by their name in IMPLEMENTATIONS; not there: {unknown}")
+        threads = max(1, torch.get_num_threads() // jobs)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
+                                 initializer=torch.set_num_threads, initargs=(threads,)) as pool:
+            futures = [pool.submit(_verify_one, item, steps, device, full) for item in named]
+            for future in futures:  # in submission order: the serial order
+                rows += future.result()
+                if bar is not None:
+                    bar.update()
     if bar is not None:
         bar.close()
     return rows
+
+
+def _verify_one(item: tuple[Case, torch.dtype, list[str]], steps: int, device: str, full: bool) -> list[Row]:
+    """One (case, dtype) comparison in a worker process of :func:`run_matrix`."""
+    case, dtype, names = item
+    references = references_for(case.rule, full) if full else None
+    return verify_many(case, [IMPLEMENTATIONS[n] for n in names], dtype, references, steps=steps, device=device)
