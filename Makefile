@@ -76,6 +76,7 @@ verify: $(STAMP)
 # module-scoped fixtures (torch's records, the 2-rank gloo workers) run once, as in a serial run.
 TEST_JOBS ?= 2
 test: $(STAMP) $(TRITON_STAMP) $(FRAMEWORKS_STAMP) tex
+	$(PY) -m ruff check src tests
 	$(PY) -m pytest -m "not slow" -q -n $(TEST_JOBS) --dist loadfile
 
 test-slow: $(STAMP)

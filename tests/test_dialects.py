@@ -214,7 +214,7 @@ def test_chainer_eps_flag_and_graves():
     v = (1 - alpha) * G**2
     assert first_step("rmsprop", "chainer")[0] == pytest.approx(W - lr * G / (math.sqrt(v) + eps), rel=1e-14)
     assert first_step("rmsprop", "chainer", eps_inside_sqrt=True)[0] == pytest.approx(W - lr * G / math.sqrt(v + eps), rel=1e-14)
-    lr, alpha, mu, eps = 1e-4, 0.95, 0.9, 1e-4
+    lr, alpha, eps = 1e-4, 0.95, 1e-4  # Graves's defaults (its momentum 0.9 enters from the second step)
     v, n = (1 - alpha) * G**2, (1 - alpha) * G
     w, _ = first_step("rmsprop", "chainer-graves")
     assert w == pytest.approx(W - lr * G / math.sqrt(v - n * n + eps), rel=1e-14)

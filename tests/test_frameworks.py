@@ -445,7 +445,7 @@ def test_bitsandbytes_keeps_float32_states(family):
     that state (≤ 1e-6 relative over 25 steps, with unit gradients, measured ~1e-7), never to
     1e-12; RMSprop's momentum changes nothing (accepted, unused)."""
     _skip_unless_installed("bitsandbytes")
-    preset = dialects.preset(family, "bitsandbytes")
+    dialects.preset(family, "bitsandbytes")  # the preset exists
     rng = np.random.default_rng(17)
     w0, gs = rng.normal(size=SIZE), [rng.normal(size=SIZE) for _ in range(STEPS)]
     kw = {"lr": 1e-2}

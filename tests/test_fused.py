@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
-from torch import Tensor
 
 from symopt import rules
 from symopt.codegen.printers._common import CodegenError
@@ -197,7 +196,7 @@ def test_rmsprop_bitwise_with_torchs_ops_and_a_correct_sqrt(rmsprop_kernel, dtyp
     ref_state = _rmsprop_sequence(expected, steps, _correct_sqrt, **kw)
     params = [p.clone() for p in params0]
     states = {k: [torch.zeros_like(p) for p in params] for k in ("square_avg", "grad_avg", "momentum_buffer")}
-    for k, grads in enumerate(steps):
+    for grads in steps:
         rmsprop_kernel.step(params, grads, states, None, **kw)
     for i, p in enumerate(params):
         assert torch.equal(p, expected[i])

@@ -57,7 +57,7 @@ def test_the_thread_count_changes_no_bit(monkeypatch):
     a = [p.clone().requires_grad_(True) for p in base]
     b = [p.clone().requires_grad_(True) for p in base]
     ref, mine = torch.optim.Adam(a, lr=1e-2, fused=True), symopt_optim.Adam(b, lr=1e-2, fused=True)
-    for k in range(6):
+    for _ in range(6):
         grads = [torch.randn(p.shape, generator=gen) for p in base]
         for x, y, g in zip(a, b, grads):
             x.grad, y.grad = g.clone(), g.clone()

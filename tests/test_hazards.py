@@ -28,7 +28,6 @@ def _torch_states(optimizer, key, steps, grad=0.5, **kw):
 
 
 def _evaluate(found, **numbers):
-    import sympy as sp
 
     rhs = found.statement.rhs
     symbols = {s.name: s for s in rhs.free_symbols}

@@ -114,7 +114,7 @@ def test_every_figure_exists_is_a_nonempty_pdf_and_is_captioned(built):
     for name in FIGURES:
         path = tex.parent / "figures" / f"{name}.pdf"
         assert path.exists() and path.stat().st_size > 1000 and path.read_bytes().startswith(b"%PDF"), name
-        assert rf"\includegraphics[width=" in text and f"figures/{name}.pdf" in text
+        assert r"\includegraphics[width=" in text and f"figures/{name}.pdf" in text
         assert rf"\label{{fig:{name}}}" in text
     assert text.count(r"\caption{") == len(FIGURES)
 

@@ -85,7 +85,7 @@ def runtime_closure(requirements: list[Requirement]) -> dict[str, metadata.Distr
         try:
             dist = metadata.distribution(req.name)
         except metadata.PackageNotFoundError:
-            raise AssertionError(f"{req} is required by the wheel (or a dependency) and not installed in {sys.prefix}")
+            raise AssertionError(f"{req} is required by the wheel (or a dependency) and not installed in {sys.prefix}") from None
         assert req.specifier.contains(dist.version, prereleases=True), f"installed {req.name} {dist.version} does not satisfy {req}"
         found[key] = dist
         todo += [(Requirement(r), extras) for r in dist.requires or []]

@@ -360,7 +360,7 @@ def _state_derivation(rule, form: StateForm, values, model, base, prefix) -> Der
     if sol.fixed_point is not None:
         steps.append(rf"\text{{fixed point }} x^* = \frac{{c}}{{1-a}} = {sp.latex(sol.fixed_point)}, \quad x_t - x^* = a^{{{sp.latex(t - rec.start)}}} (x_{{{rec.start}}} - x^*)")
     else:
-        steps.append(rf"a = 1\text{{: }} x_t = x_{{{rec.start}}} + {sp.latex(t - rec.start)}\, c" if rec.start else rf"a = 1\text{{: }} x_t = x_0 + t\, c")
+        steps.append(rf"a = 1\text{{: }} x_t = x_{{{rec.start}}} + {sp.latex(t - rec.start)}\, c" if rec.start else r"a = 1\text{: } x_t = x_0 + t\, c")
     steps.append(rf"\text{{solved by {sol.method}; substituted back: }} x_t - (a x_{{t-1}} + c) = 0,\; x_{{{rec.start}}} = {sp.latex(rec.initial)}")
     observable = Observable("state", form.name)
     f64, mp = check_closed_form(rule, observable, sol.expr, values, model)

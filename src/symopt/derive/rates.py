@@ -184,7 +184,7 @@ def adagrad_powerlaw(p: sp.Rational, *, statement: sp.Eq | None = None) -> Deriv
         return _asymptotic(
             f"adagrad.torch.powerlaw_p{p}.lr_leading", f"AdaGrad, g_t = c t^-{p} (p < 1/2): eta_t -> 0 like t^-{q}",
             statement if statement is not None else sp.Eq(eta_t, leading * (1 + sp.O(t ** (-(1 - 2 * p)), (t, sp.oo)))), runs,
-            (first, rf"H_t^{{(2p)}} = \frac{{t^{{1-2p}}}}{{1-2p}} + \zeta(2p) + O(t^{{-2p}}) \text{{ (Euler–Maclaurin)}}", rf"\eta_t \sim {sp.latex(leading)}"),
+            (first, r"H_t^{(2p)} = \frac{t^{1-2p}}{1-2p} + \zeta(2p) + O(t^{-2p}) \text{ (Euler–Maclaurin)}", rf"\eta_t \sim {sp.latex(leading)}"),
             f"p = {p} < 1/2: the squared gradients are not summable, G_t grows like t^(1-2p) and eta_t -> 0 with exponent {q}.",
             base, slope_tol=2e-3,
         )

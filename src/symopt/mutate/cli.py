@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     listed = {name: module.all_mutants() for name, module in chosen_areas.items()}
     picked = {name: select(ms, target=args.target, sample=args.sample, seed=args.seed) for name, ms in listed.items()}
     if args.list:
-        for name, ms in picked.items():
+        for ms in picked.values():
             for m in ms:
                 print(f"{m.id}  {m.describe()}")
         print(f"{sum(map(len, picked.values()))} mutants")

@@ -262,7 +262,6 @@ def port(text: str, to: str) -> Port:
 def _sweep(source, vs, target, vt, ratio: sp.Expr, g_at: float) -> float:
     """max relative error of the derived ratio against the interpreters' measured one, at the
     worst |g| and two others, steps 1..300."""
-    from ..rules import g, t
 
     fn = C.ratio_function(ratio)
     steps = 300

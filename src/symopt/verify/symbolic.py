@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import types
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 import sympy as sp
 

@@ -347,7 +347,7 @@ class CKernelPrinter(C99CodePrinter):
         T, S = self.ctype, self.storage
         load = (lambda x: f"{self.load}({x})") if self.load else (lambda x: x)  # noqa: E731
         store = (lambda x: f"{self.store}({x})") if self.store else (lambda x: x)  # noqa: E731
-        params = [f"int64_t n_chunks, const int64_t *chunks, int n_threads"]
+        params = ["int64_t n_chunks, const int64_t *chunks, int n_threads"]
         params += [f"{S} *const *a_{b}" for b in buffers]
         params += ["const double *steps"] + (["const int64_t *tails"] if takes_tails(rule, dtype) else [])
         params += ["const float *grad_scale"] + [f"double {h}" for h in hyper]
@@ -381,7 +381,7 @@ class CKernelPrinter(C99CodePrinter):
                 return [f"for (int64_t i = {first}; i < {last}; ++i) {{"] + ["    " + x for x in inner] + ["}"]
 
             if not self.store:  # float32/float64: GCC unswitches the loop on grad_scale itself
-                return loop(f"if (grad_scale) {{ grad = grad/scale; p_grad[i] = grad; }}")
+                return loop("if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }")
             # 16-bit: the conversions make the loop too long for GCC to unswitch (and vectorise): by hand
             return (["if (grad_scale) {"] + ["    " + x for x in loop(f"grad = grad/scale; p_grad[i] = {store('grad')};")]
                     + ["} else {"] + ["    " + x for x in loop(None)] + ["}"])
