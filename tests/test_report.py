@@ -20,7 +20,8 @@ from symopt.report.latex import breakable_id, escape
 
 HAS_LATEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
 SECTIONS = ["The post's statements and their verdicts", "A fixed learning rate: three regimes (S1)", "A decaying rate and the 1/t rule (S2, S3, S4)",
-            "AdaGrad (S5, S6, S7)", "RMSProp (S8--S13)", "Textbook vs torch", "Verification matrix", "Benchmarks"]
+            "AdaGrad (S5, S6, S7)", "RMSProp (S8--S13)", "Textbook vs torch", "Other frameworks: dialects, diff and port",
+            "Verification matrix", "Benchmarks"]
 FIGURES = ["fixed_rate_regimes", "inverse_time", "adagrad_lr", "rmsprop_ema", "quadratic_comparison", "textbook_vs_torch"]
 
 
@@ -236,3 +237,21 @@ def test_a_cuda_bench_gets_its_own_section_with_the_gpu_goals(tmp_path):
     assert "at least 85 \\% of the same-run copy bandwidth at 1e7 elements or more: met in 1 of 1 cells" in text
     assert "one launch per step: met in 1 of 2 cells" in text
     assert "at least 2.5x torch's foreach RMSprop: met in 1 of 2 cells" in text
+
+
+def test_the_frameworks_section_renders_every_dialect_its_equations_and_the_port_map():
+    from symopt import rules
+    from symopt.report import sections as S
+    from symopt.rules import dialects as D
+
+    body = S.frameworks().body
+    for (family, name) in D.table():
+        assert rf"\texttt{{{escape(family)}[{escape(name)}]}}" in body  # a paragraph with its update
+        first = rules.get(family, name).latex()[0]
+        assert first.replace(r" \leftarrow ", r" &\leftarrow ", 1) in body
+    # the map's cells: keras and optax share AdaGrad's step map (ε inside the root, G_0 = 0.1: the
+    # frameworks tier runs both); torch's RMSprop has no configuration within 2x of tf1's (v_0 = 1)
+    assert body.count(r"\paragraph{adagrad: ports at the defaults.}") == 1
+    row = next(line for line in body.splitlines() if line.startswith(r"\texttt{keras} & ") and "exact" in line)
+    assert row.split(" & ")[-1].startswith("exact")  # keras -> optax, the last column
+    assert r"\item \texttt{tf.\allowbreak{}compat" in body and r"\textbf{none}" in body

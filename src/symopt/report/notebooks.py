@@ -101,6 +101,15 @@ NOTEBOOKS: dict[str, tuple[str, list[tuple[str, str]]]] = {
         ("md", "## The post's statements and their verdicts"),
         ("code", "show.claims()"),
     ]),
+    "07_frameworks.ipynb": ("Other frameworks: dialects, diff and port", [
+        ("code", "from symopt.report import show"),
+        ("md", "## Every framework's AdaGrad and RMSProp, from its model"),
+        ("code", 'show.dialects("adagrad")\nshow.dialects("rmsprop")'),
+        ("md", "## Ports between the main frameworks at their defaults"),
+        ("code", 'show.ports("adagrad")\nshow.ports("rmsprop")'),
+        ("md", "## The porting examples"),
+        ("code", "show.ports()"),
+    ]),
 }
 
 

@@ -318,6 +318,62 @@ def textbook_vs_torch(results: Results, folder: Path) -> Section:
                    "\n".join(parts), [fig])
 
 
+def frameworks() -> Section:
+    """The other frameworks' AdaGrad and RMSProp (:mod:`symopt.rules.dialects`): each dialect's
+    update from its model, the map of ports between the main frameworks at their defaults, the
+    porting examples, and what each framework's source or run showed (the dialects' notes)."""
+    from ..port import examples as E
+    from ..rules import dialects as D
+
+    presets = D.table()
+    parts = [r"Every framework's variant is a dialect of one model: the same family builder with the framework's "
+             r"conventions, argument names and defaults (\texttt{symopt list}); \texttt{symopt diff} and "
+             r"\texttt{symopt port} compare them symbolically. Every equation below is \texttt{rule.latex()} of the "
+             r"dialect's model; every verdict a \texttt{symopt port} run made for this report."]
+    wide = r">{\raggedright\arraybackslash}p{%s\linewidth}"
+    for family in ("adagrad", "rmsprop"):
+        mine = [(name, preset) for (fam, name), preset in presets.items() if fam == family]
+        rows = [[rf"\texttt{{{escape(name)}}}", rf"\texttt{{{soft(preset.calls[0].path)}}}", escape(preset.verified)]
+                for name, preset in mine]
+        parts.append(rf"\paragraph{{{family}: the dialects.}} Where each was checked (the frameworks tier runs the "
+                     r"real framework where it installs):" "\n"
+                     + table("l" + wide % "0.38" + wide % "0.38", ["dialect", "call", "checked"], rows))
+        for name, _ in mine:
+            lines = [line.replace(r" \leftarrow ", r" &\leftarrow ", 1) for line in rules.get(family, name).latex()]
+            parts.append(rf"\paragraph{{\texttt{{{escape(family)}[{escape(name)}]}}}}" "\n"
+                         r"\begin{align*}" + " \\\\\n".join(lines) + r"\end{align*}")
+    for family in ("adagrad", "rmsprop"):
+        ports = E.pair_map(family)
+        names = list(dict.fromkeys(a for a, _ in ports))
+        rows = [[rf"\texttt{{{escape(a)}}}"] + ["--" if a == b else _port_cell(ports[a, b]) for b in names] for a in names]
+        parts.append(rf"\paragraph{{{family}: ports at the defaults.}} Row: the source framework's call at its own defaults "
+                     rf"(a required learning rate set to {E.LR:g}); column: the target. \emph{{exact}}: a target configuration "
+                     r"with the same step map (* where it holds under conditions); a number: the best target configuration's "
+                     r"worst-case ratio of the two effective learning rates (\emph{approximate} up to 2, \emph{none} above):" "\n"
+                     + table("l" + "c" * len(names), [""] + [rf"\texttt{{{escape(b)}}}" for b in names], rows))
+    items = []
+    for p in E.examples():
+        target = rf"\texttt{{{soft(p.target_call)}}}" if p.target_call else "no target call"
+        conditions = "; ".join(escape(c) for c in p.conditions)
+        items.append(rf"\item \texttt{{{soft(p.source)}}} $\to$ {escape(p.target_framework)}: "
+                     rf"\textbf{{{escape(p.verdict)}}}, {target}" + (f". {conditions}" if conditions else ""))
+    parts.append(r"\paragraph{Porting examples.}" "\n" r"\begin{itemize}" "\n" + "\n".join(items) + "\n" r"\end{itemize}")
+    notes = [[rf"\texttt{{{escape(f'{fam}[{name}]')}}}", escape(preset.notes)] for (fam, name), preset in presets.items() if preset.notes]
+    if notes:
+        parts.append(r"\paragraph{Findings.} What the frameworks' sources (and, where they install, their runs) showed "
+                     r"beyond the family model:" "\n"
+                     + r"{\small" + table("l" + wide % "0.62", ["dialect", "finding"], notes) + "}")
+    return Section("frameworks", "Other frameworks: dialects, diff and port",
+                   r"\texttt{symopt report} (\texttt{symopt list}, \texttt{symopt diff}, \texttt{symopt port})", "\n\n".join(parts))
+
+
+def _port_cell(p: Any) -> str:
+    """A cell of the port map: exact (* with conditions), else the worst-case rate ratio."""
+    if p.verdict == "exact":
+        return "exact" + ("*" if p.conditions else "")
+    return _fmt(p.max_lr_ratio) if p.max_lr_ratio is not None else escape(p.verdict)
+
+
 def verification(path: Path) -> Section:
     cmd = r"\texttt{make verify} (\texttt{symopt verify}), then \texttt{symopt report}"
     if not path.exists():

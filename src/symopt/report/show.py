@@ -85,6 +85,35 @@ def verification(path: str | Path = "reports/verify.json") -> None:
     print(_plain(section.body))
 
 
+def dialects(family: str) -> None:
+    """Every framework's dialect of ``family``: its call, where it was checked, its update
+    (``rule.latex()`` of the dialect's model)."""
+    from ..rules import dialects as D
+
+    for (fam, name), preset in D.table().items():
+        if fam != family:
+            continue
+        print(f"{family}[{name}]: {preset.calls[0].path} ({preset.verified})")
+        display(Math(r"\begin{aligned}" + r" \\ ".join(line.replace(r" \leftarrow ", r" &\leftarrow ", 1)
+                                                       for line in rules.get(family, name).latex()) + r"\end{aligned}"))
+
+
+def ports(family: str | None = None) -> None:
+    """``symopt port`` at work: the porting examples (``family=None``), or the map of ports
+    between the main frameworks' defaults for ``family`` (:mod:`symopt.port.examples`)."""
+    from ..port import examples as E
+
+    if family is None:
+        for p in E.examples():
+            print(f"{p.source}\n  -> {p.target_framework}: {p.verdict}: {p.target_call}")
+            for c in p.conditions:
+                print(f"     {c}")
+        return
+    for (a, b), p in E.pair_map(family).items():
+        ratio = "" if p.verdict == "exact" else f" (worst-case rate ratio {p.max_lr_ratio:.4g})"
+        print(f"{family}: {a} -> {b}: {p.verdict}{ratio}")
+
+
 def claims() -> None:
     """The post's statements and verdicts (symopt.derive.claims()), or why they are pending."""
     section = S.statements(_results)
