@@ -1,4 +1,4 @@
-"""The ``symopt`` command line: ``symopt list | derive | claims | generate | verify | report | bench | mutate | diff | port``.
+"""The ``symopt`` command line: ``symopt list | derive | claims | papers | generate | verify | report | bench | mutate | diff | port``.
 
 Each subcommand lives next to the code it drives, as a module with ``add_arguments(parser)`` and
 ``run(args) -> int``; this file only wires them up. Errors are one line on stderr, never a trace
@@ -17,6 +17,7 @@ COMMANDS = {
     "list": ("symopt.cli", "list the rules, their dialects and hyperparameters"),
     "derive": ("symopt.derive.cli", "derive closed forms of a rule and check them numerically"),
     "claims": ("symopt.derive.claims_cli", "a verdict on every statement of the source post (S1-S13)"),
+    "papers": ("symopt.derive.papers_cli", "results from the literature, derived from the models and reproduced with torch.optim"),
     "generate": ("symopt.codegen.cli", "write the NumPy and Torch kernels (--check: fail if stale)"),
     "verify": ("symopt.verify.cli", "verify kernels and the interpreter against torch.optim"),
     "report": ("symopt.report.cli", "write reports/symopt.tex (and the PDF when LaTeX is present)"),

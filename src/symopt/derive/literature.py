@@ -1,0 +1,222 @@
+"""Results from the literature, reproduced from the models (``symopt papers``).
+
+Each result is a :class:`Published`: the paper's claim as it states it (cited by author, year,
+venue and section), a :class:`~symopt.derive.Derivation` whose statement is derived from symopt's
+own model and whose checks compare it with torch.optim, and the published claim reproduced with
+torch.optim — (computed, theoretical) side by side, each a :class:`~symopt.derive.Check` that can
+fail.
+
+So far: ``reddi2018.counterexample`` (the others the issue lists are still to come).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import sympy as sp
+
+from .. import rules
+from ..rules import g, w
+from ._result import Assumption, Check, Derivation, worst_error
+
+#: the constant of the published example: f_t(x) = C x for t mod 3 = 1, −x otherwise (C > 2)
+C_VALUE = 3.0
+#: steps of the torch.optim reproduction (10 000 periods)
+STEPS = 30_000
+#: the step size α of α_t = α/√t in the reproduction
+ALPHA = 0.5
+
+
+@dataclass(frozen=True)
+class Published:
+    """A published result: its citation and claim, the derivation from symopt's model, and the
+    reproduction with torch.optim (each number measured beside the one the theory predicts)."""
+
+    id: str
+    citation: str
+    claim: str
+    derivation: Derivation
+    reproduction: tuple[Check, ...]
+    computed: dict[str, float] = field(default_factory=dict)
+    theoretical: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        return (*self.derivation.checks, *self.reproduction)
+
+    @property
+    def passed(self) -> bool:
+        return self.derivation.passed and all(c.passed for c in self.reproduction)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "citation": self.citation, "claim": self.claim, "passed": self.passed,
+                "derivation": self.derivation.to_json(), "reproduction": [c.to_json() for c in self.reproduction],
+                "computed": self.computed, "theoretical": self.theoretical}
+
+
+# -- Reddi, Kale & Kumar (ICLR 2018): RMSProp/Adam converge to the wrong end ------------------------
+C = sp.Symbol("C", positive=True)
+
+
+def reddi_period_drift() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    """(v_0, Δ, Δ at β₂ = 1/(1 + C²)) from the RMSProp model (torch's, ε = 0, fixed η over a
+    period): the mean square v_0 before the C-step of a period that the period maps to itself
+    (v ← α v + (1 − α) g² three times with g = C, −1, −1 is linear in v: its fixed point), and
+    the displacement Δ of w over that period. Δ > 0 is the drift towards +1."""
+    rule = rules.rmsprop()
+    step = rule.step_map(eps=0.0)
+    alpha, eps = rule.hyperparameter("alpha").symbol, rule.hyperparameter("eps").symbol
+    v = next(s.symbol for s in rule.states if s.name == "square_avg")
+    v0 = sp.Symbol("v_0", positive=True)
+    state = (sp.Integer(0), v0)
+    for grad in (C, -1, -1):
+        sub = {w: state[0], v: state[1], g: grad}
+        state = (step[w].xreplace(sub).subs(eps, 0), step[v].xreplace(sub))
+    (fixed,) = sp.solve(sp.Eq(state[1], v0), v0)
+    drift = sp.simplify(state[0].subs(v0, fixed))
+    return fixed, drift, drift.subs(alpha, 1 / (1 + C**2))
+
+
+def _reddi_run(kind: str, c: float = C_VALUE, steps: int = STEPS, alpha: float = ALPHA,
+               beta2: float | None = None) -> tuple[float, float]:
+    """(x_T, average regret R_T/T) of torch.optim on the published problem: RMSprop (β₁ = 0 Adam
+    without bias correction) or Adam with amsgrad (β₁ = 0), both with β₂ = 1/(1 + C²) and
+    α_t = α/√t (LambdaLR), or Adagrad at a constant α; x projected onto [−1, 1] after each step."""
+    import torch
+
+    beta2 = 1 / (1 + c * c) if beta2 is None else beta2
+    x = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    if kind == "rmsprop":
+        opt = torch.optim.RMSprop([x], lr=alpha, alpha=beta2, eps=0.0)
+    elif kind == "amsgrad":
+        opt = torch.optim.Adam([x], lr=alpha, betas=(0.0, beta2), eps=0.0, amsgrad=True)
+    elif kind == "adagrad":
+        opt = torch.optim.Adagrad([x], lr=alpha, eps=0.0)
+    else:
+        raise ValueError(f"kind must be rmsprop, amsgrad or adagrad; got {kind!r}")
+    schedule = None if kind == "adagrad" else torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 1 / math.sqrt(k + 1))
+    loss, best = 0.0, 0.0
+    for t in range(1, steps + 1):
+        grad = c if t % 3 == 1 else -1.0
+        loss += grad * float(x.detach()[0])  # f_t(x_t) = grad x_t (linear)
+        best += grad * -1.0  # the minimiser over the period is x* = -1 (C > 2)
+        x.grad = torch.full_like(x, grad)
+        opt.step()
+        with torch.no_grad():
+            x.clamp_(-1.0, 1.0)
+        if schedule is not None:
+            schedule.step()
+    return float(x.detach()[0]), (loss - best) / steps
+
+
+def reddi2018_counterexample(statement: sp.Eq | None = None) -> Published:
+    """Reddi, Kale & Kumar (2018), Section 3 (the example of Theorem 1): on F = [−1, 1] with
+    f_t(x) = C x for t mod 3 = 1 and −x otherwise (C > 2), Adam with β₁ = 0 and β₂ = 1/(1 + C²)
+    — RMSProp — and α_t = α/√t converges to x = +1, the worst point (x* = −1), so its average
+    regret stays positive; AMSGrad converges to x*.
+
+    Derived here from the RMSProp model: the period drift Δ (:func:`reddi_period_drift`), positive
+    at β₂ = 1/(1 + C²) on a grid of C in (2, 100] (at a fixed η it does not depend on t). Checked against torch.optim.RMSprop stepping one period from the
+    periodic state (float64), and the claim reproduced with torch.optim: x_T = +1 and
+    R_T/T → 2(C − 2)/3 for RMSprop; AMSGrad and AdaGrad end near x* = −1."""
+    import torch
+
+    fixed, drift, _ = reddi_period_drift()
+    rule = rules.rmsprop()
+    alpha, eta = rule.hyperparameter("alpha").symbol, rule.hyperparameter("lr").symbol
+    delta = sp.Symbol(r"\Delta_{period}")
+    stated = statement if statement is not None else sp.Eq(delta, drift)
+    fn = sp.lambdify((C, alpha, eta), stated.rhs, modules="math")
+    errors, rows = [], []
+    for c in (2.5, 3.0, 5.0, 10.0):
+        for beta2 in (1 / (1 + c * c), 0.5, 0.9):
+            x = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+            opt = torch.optim.RMSprop([x], lr=0.01, alpha=beta2, eps=0.0)
+            opt.state[x]["step"] = torch.tensor(10.0)
+            opt.state[x]["square_avg"] = torch.full((1,), float(fixed.subs({C: c, alpha: beta2})), dtype=torch.float64)
+            for grad in (c, -1.0, -1.0):
+                x.grad = torch.full_like(x, grad)
+                opt.step()
+            measured = float(x.detach()[0])
+            try:
+                predicted = float(fn(c, beta2, 0.01))
+            except (ValueError, ZeroDivisionError, OverflowError):
+                predicted = math.nan
+            errors.append(abs(predicted - measured) / abs(measured) if measured else math.nan)
+            rows.append((c, beta2, measured))
+    at = stated.rhs.subs(alpha, 1 / (1 + C**2))  # the stated drift at the published beta2
+    grid = []
+    for c in (2.01, 2.5, 3, 5, 10, 100):
+        value = complex(sp.N(at.subs({C: c, eta: 1})))
+        grid.append(value.real if value.imag == 0 else math.nan)
+    positive = math.nan if any(map(math.isnan, grid)) else min(grid)
+    check = Check("torch.optim.RMSprop-float64, one period from the periodic state", (1, 3), worst_error(errors), 1e-12,
+                  f"{len(errors)} (C, beta2) pairs; the drift at beta2 = 1/(1 + C^2) is positive on C in [2.01, 100]: "
+                  f"min Delta/eta = {positive:.4g}")
+    sign = Check("closed-form-sign, Delta/eta at beta2 = 1/(1 + C^2)", (1, 1), 0.0 if positive > 0 else math.inf, 0.0,
+                 f"min over C in (2.01, 2.5, 3, 5, 10, 100): {positive:.6g} > 0 is the drift to +1")
+    # the derived condition, Delta > 0, against where torch.optim.RMSprop ends (alpha/sqrt(t), projected)
+    sides, disagree = [], 0
+    for c, beta2 in ((3.0, 0.1), (3.0, 0.5), (3.0, 0.99), (10.0, 1 / 101), (10.0, 0.9), (2.5, 1 / 7.25)):
+        try:
+            predicted = float(fn(c, beta2, 1.0))
+        except (ValueError, ZeroDivisionError, OverflowError):
+            predicted = math.nan
+        end, _ = _reddi_run("rmsprop", c=c, beta2=beta2, steps=6000)
+        agree = math.isfinite(predicted) and (predicted > 0) == (end > 0)
+        disagree += not agree
+        sides.append(f"C = {c:g}, beta2 = {beta2:.3g}: Delta/eta = {predicted:.3g}, x_T = {end:.3g}")
+    condition = Check("torch.optim.RMSprop end point against the sign of Delta", (1, 6000), float(disagree), 0.0,
+                      "; ".join(sides))
+    derivation = Derivation(
+        id="reddi2018.counterexample.drift", title="RMSProp's drift over one period of the Reddi et al. problem",
+        statement=stated,
+        assumptions=(Assumption("eps = 0, eta fixed over the period, the mean square at its periodic value v_0 before the C-step"),
+                     Assumption("C > 2", C > 2)),
+        steps=(rf"v_0 = {sp.latex(fixed)}", rf"\Delta = {sp.latex(drift)}", r"\Delta > 0 \iff \text{drift to } +1"),
+        check=check, precision_checks=(sign, condition), kind="derived",
+        explanation="One period (g = C, -1, -1) from the mean square it maps to itself: the C-step divides by a "
+                    "large sqrt(v), the two -1 steps by small ones, so their sum outweighs it and w drifts up.",
+        recheck=lambda s: reddi2018_counterexample(s).derivation,
+    )
+    x_rms, regret_rms = _reddi_run("rmsprop")
+    x_ams, regret_ams = _reddi_run("amsgrad")
+    x_ada, regret_ada = _reddi_run("adagrad")
+    limit = 2 * (C_VALUE - 2) / 3  # R_T/T at x_t = +1 for good: (f(+1) - f(-1)) per period / 3
+    reproduction = (
+        Check("torch.optim.RMSprop (alpha/sqrt(t), projected): x_T", (1, STEPS), abs(x_rms - 1.0), 1e-9,
+              f"C = {C_VALUE:g}, beta2 = 1/(1 + C^2): x_T = {x_rms!r}, the published +1"),
+        Check("torch.optim.RMSprop: average regret R_T/T against 2(C - 2)/3", (1, STEPS), abs(regret_rms - limit) / limit, 0.01,
+              f"R_T/T = {regret_rms:.6g}, theory {limit:.6g}: it does not vanish"),
+        Check("torch.optim.Adam(amsgrad=True, beta1 = 0): x_T near x* = -1", (1, STEPS), abs(x_ams + 1.0), 0.05,
+              f"x_T = {x_ams:.6g}; R_T/T = {regret_ams:.3g}"),
+        Check("torch.optim.Adagrad: x_T near x* = -1", (1, STEPS), abs(x_ada + 1.0), 0.05,
+              f"x_T = {x_ada:.6g}; R_T/T = {regret_ada:.3g}"),
+    )
+    return Published(
+        id="reddi2018.counterexample",
+        citation="S. J. Reddi, S. Kale, S. Kumar, On the Convergence of Adam and Beyond, ICLR 2018, Section 3 "
+                 "(the example behind Theorem 1)",
+        claim="On F = [-1, 1] with f_t(x) = Cx for t mod 3 = 1 and -x otherwise (C > 2), Adam with beta1 = 0 and "
+              "beta2 = 1/(1 + C^2) and alpha_t = alpha/sqrt(t) converges to x = +1 (the optimum is -1): the average "
+              "regret does not go to 0. AMSGrad converges to the optimum.",
+        derivation=derivation, reproduction=reproduction,
+        computed={"x_T_rmsprop": x_rms, "regret_per_step_rmsprop": regret_rms, "x_T_amsgrad": x_ams, "x_T_adagrad": x_ada},
+        theoretical={"x_T_rmsprop": 1.0, "regret_per_step_rmsprop": limit, "x_star": -1.0},
+    )
+
+
+#: id -> builder
+PAPERS: dict[str, Callable[[], Published]] = {
+    "reddi2018.counterexample": reddi2018_counterexample,
+}
+
+
+def papers() -> list[Published]:
+    """Every result of :data:`PAPERS`, derived and reproduced."""
+    return [build() for build in PAPERS.values()]
+
+
+__all__ = ["PAPERS", "Published", "papers", "reddi2018_counterexample", "reddi_period_drift"]
