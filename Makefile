@@ -99,7 +99,8 @@ bench: $(STAMP)
 
 ## The mutation harness: mutants of the models, the generated kernels, the derived statements, the
 ## tolerances (symopt's own) and the Python check machinery (mutmut), each against the checks that
-## should catch it; the score per area and every survivor, in reports/mutate.json.
+## should catch it; the score per area and every survivor, in reports/mutate.json (written as it
+## goes: a stopped run continues with `symopt mutate --jobs 2 --resume reports/mutate.json`).
 MUTATE_STAMP := $(VENV)/.mutate
 $(MUTATE_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e ".[mutate]" "$(TORCH_PIN)"

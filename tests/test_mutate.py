@@ -158,3 +158,49 @@ def test_the_pytest_oracle_passes_on_the_unmutated_tests():
     from symopt.mutate import oracles
 
     oracles.pytest_modules("tests/test_tolerances.py")()
+
+
+def test_a_stopped_run_keeps_its_outcomes_and_resume_takes_them_up(monkeypatch, tmp_path, capsys):
+    """A full ``make mutate`` takes hours: its outcomes are written as it goes ("complete": false),
+    and ``--resume`` runs only the mutants that have none, on the same source tree."""
+    import json
+    import types
+
+    from symopt.cli import main
+    from symopt.mutate import cli as mutate_cli
+    from symopt.mutate._core import Mutant, Outcome
+
+    mutants = [Mutant("fake", "kernels/torch/x.py", f"line {i}", "binop", "a", "b") for i in range(3)]
+    ran = []
+
+    def run(m):
+        if m.location == "line 2" and not ran.count("resumed"):
+            raise KeyboardInterrupt  # the run is stopped at its third mutant
+        ran.append(m.location)
+        return Outcome(m, "killed", "a check", 0.0)
+
+    fake = types.SimpleNamespace(AREA="fake", all_mutants=lambda: mutants, run=run)
+    monkeypatch.setattr(mutate_cli, "areas", lambda: {"fake": fake})
+    monkeypatch.setattr(mutate_cli, "WRITE_EVERY", 3600.0)  # the stop itself writes what ran
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run.json"
+    assert main(["mutate", "--no-progress", "--area", "fake", "--json", str(out)]) == 130
+    partial = json.loads(out.read_text())
+    assert partial["complete"] is False and [r["location"] for r in partial["outcomes"]] == ["line 0", "line 1"]
+    assert schemas_valid(partial)
+    ran.append("resumed")
+    capsys.readouterr()
+    assert main(["mutate", "--no-progress", "--area", "fake", "--json", str(out), "--resume", str(out)]) == 0
+    assert "resumed 2 outcomes" in capsys.readouterr().out
+    assert ran[-1] == "line 2" and ran.count("line 0") == 1  # only the missing one ran again
+    whole = json.loads(out.read_text())
+    assert whole["complete"] is True and len(whole["outcomes"]) == 3 and whole["scores"][0]["killed"] == 3
+    monkeypatch.setattr(mutate_cli, "source_hash", lambda: "another")
+    assert main(["mutate", "--no-progress", "--area", "fake", "--resume", str(out)]) == 2
+    assert "recorded on another source tree" in capsys.readouterr().err
+
+
+def schemas_valid(document) -> bool:
+    from symopt import schemas
+
+    return schemas.validate(document) == "mutate"
