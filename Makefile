@@ -77,6 +77,7 @@ verify: $(STAMP)
 TEST_JOBS ?= 2
 test: $(STAMP) $(TRITON_STAMP) $(FRAMEWORKS_STAMP) tex
 	$(PY) -m ruff check src tests
+	$(PY) -m mypy
 	$(PY) -m pytest -m "not slow" -q -n $(TEST_JOBS) --dist loadfile
 
 test-slow: $(STAMP)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -29,6 +30,49 @@ def test_every_statement_has_a_supported_verdict(found):
         assert c.supported, (c.id, [e for e in c.evidence if not e.get("passed", True)])
         if c.verdict != "not-decidable-by-computation":
             assert c.derivations, c.id  # every computable verdict rests on derivations
+
+
+# -- the explanation for the report: formulas typeset, words LaTeX-safe -----------------------------
+#: What a formula left in plain text looks like (outside $...$): a Greek or function name spelled
+#: out, a product or power written as in code, an index, an arrow, a comparison or a fraction like 1/t.
+PLAIN_FORMULA = re.compile(
+    r"(?<![A-Za-z\\])(eta|lambda|alpha|sigma|eps|epsilon|Gamma|sqrt|ln)(?![A-Za-z])|\*|\^|->|<|>|~"
+    r"|\\_|\\textasciicircum|\\textasciitilde|\b[A-Za-z]_\w|\b\d+/[A-Za-z]\b|\b[A-Za-z]\s*=\s*[-\d]|\|"
+)
+
+
+def plain_formulas(latex: str) -> list[str]:
+    """Plain-text formula fragments in ``latex`` outside math mode, i.e. in the even-numbered pieces
+    between unescaped dollars, code (\\texttt) aside; escape's "$<$" counts as plain too."""
+    pieces = re.split(r"(?<!\\)\$", latex)
+    found = [m.group(0) for text in pieces[::2] for m in PLAIN_FORMULA.finditer(re.sub(r"\\texttt\{[^}]*\}", "", text))]
+    return found + [f"${m}$" for m in pieces[1::2] if m.strip() in ("<", ">", "")]
+
+
+def test_every_explanation_has_a_latex_form_with_its_formulas_in_math(found):
+    for c in found.values():
+        latex = c.explanation_latex
+        assert latex, c.id
+        assert len(re.findall(r"(?<!\\)\$", latex)) % 2 == 0, (c.id, latex)  # balanced
+        assert not plain_formulas(latex), (c.id, plain_formulas(latex), latex)
+        assert c.to_json()["explanation_latex"] == latex
+    assert r"$\eta\lambda < 2$" in found["S1"].explanation_latex
+    assert r"$w_t = (1-\eta\lambda)^t w_0$" in found["S1"].explanation_latex
+    assert r"$\sqrt{G_t}+\epsilon$" in found["S5"].explanation_latex
+    # the numbers computed at run time are the same in both forms: torch's eps, the first steps
+    assert r"$\epsilon = 10^{-10}$" in found["S5"].explanation_latex and "eps = 1e-10" in found["S5"].explanation
+    steps = ", ".join(f"{x:.6f}" for x in found["S13"].numbers["first steps (w0=1, g=0.5)"])
+    assert steps in found["S13"].explanation and steps in found["S13"].explanation_latex
+
+
+def test_the_plain_formula_check_would_catch_a_plain_explanation(found):
+    from symopt.report.latex import escape
+
+    for c in found.values():
+        if c.derivations:  # every computable verdict's explanation has formulas
+            assert plain_formulas(escape(c.explanation)), c.id
+    assert plain_formulas(r"converges iff $\eta\lambda$ < 2") and plain_formulas("if sigma_t grows")
+    assert not plain_formulas(r"converges iff $\eta\lambda < 2$ (\texttt{torch.\allowbreak{}optim}, 1\%)")
 
 
 # -- each computable verdict, decided here without the claims code ----------------------------------
@@ -322,7 +366,7 @@ def test_claims_json(found, capsys):
     data = document["claims"]
     assert [row["id"] for row in data] == [f"S{i}" for i in range(1, 14)]
     for row in data:
-        assert {"id", "statement", "verdict", "explanation", "evidence", "statement_latex"} <= set(row)
+        assert {"id", "statement", "verdict", "explanation", "explanation_latex", "evidence", "statement_latex"} <= set(row)
 
 
 def test_claims_text(capsys):

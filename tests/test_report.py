@@ -76,6 +76,21 @@ def test_statements_table_has_13_rows(built):
     assert [r.split(" &")[0] for r in rows] == [f"S{i}" for i in range(1, 14)]
 
 
+def test_statements_typeset_their_formulas(built):
+    _, text = built
+    table = text.split(r"\section{The post's statements")[1].split(r"\section{")[0]
+    assert r"$\eta\lambda < 2$" in table and r"$\sigma_t^2 = (1-\alpha^t)" in table and "eta*lambda" not in table
+    explanations = [line.split(" & ", 3)[3] for line in table.splitlines() if re.match(r"^S\d+ &", line)]
+    assert len(explanations) == 13
+    for c, cell in zip(claims(), explanations):
+        assert cell.startswith(c.explanation_latex), c.id
+        for plain in ("eta*", "sqrt(", "**", r"\textasciicircum", r"\_"):
+            assert plain not in cell.split(r"\emph{Evidence:}")[0], (c.id, plain)
+    fixed = text.split(r"\label{sec:fixed-rate}")[1].split(r"\section{")[0]
+    notes = fixed.split("What the post says, and what holds.")[1].split(r"\begin{center}")[0]
+    assert r"converges iff $\eta\lambda < 2$" in notes and "eta*lambda" not in notes
+
+
 def test_models_and_derivations_come_from_symopt(built):
     _, text = built
     for rule in (rules.adagrad(), rules.adagrad("textbook"), rules.rmsprop(), rules.inverse_time("textbook")):
@@ -132,7 +147,7 @@ def test_nothing_is_pending_and_every_section_discusses_its_statements(built):
         for i in ids:
             c = found[i]
             assert rf"\textbf{{{i}}} \emph{{{escape(c.statement)}}}" in body, i
-            assert rf"Verdict: \textbf{{{escape(c.verdict)}}}. {escape(c.explanation)}" in body, i
+            assert rf"Verdict: \textbf{{{escape(c.verdict)}}}. {c.explanation_latex}" in body, i
             for d in c.derivations:
                 assert breakable_id(d.id) in body, (i, d.id)
 

@@ -96,7 +96,7 @@ def step(rule: str, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], 
     values = _values(model, hyper)
     if not isinstance(state, dict) or (model.stores_step and "step" not in state):
         raise TypeError(f"state must be the dict returned by symopt.numpy.init_state({rule!r}, param, ...)")
-    buffers = []
+    buffers: list[np.ndarray | None] = []  # one per kernel.STATES entry, None for a state not kept
     first = False
     for name in kernel.STATES:
         spec = model.state(name)

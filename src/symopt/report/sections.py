@@ -101,8 +101,9 @@ def compact(d: Derivation) -> str:
 
 
 def claim_notes(results: Results, *ids: str) -> str:
-    """The post's statements ``ids`` in prose: the statement, the verdict, its explanation and the
-    derivations it rests on (from :func:`symopt.derive.claims`; nothing is typed here)."""
+    """The post's statements ``ids`` in prose: the statement, the verdict, its explanation (its
+    ``explanation_latex``: formulas typeset, words already escaped) and the derivations it rests on
+    (from :func:`symopt.derive.claims`; nothing is typed here)."""
     found = results.claims()
     out = [r"\paragraph{What the post says, and what holds.}"]
     for i in ids:
@@ -111,7 +112,7 @@ def claim_notes(results: Results, *ids: str) -> str:
         evidence = "; ".join(f"{escape(d.title)} ({breakable_id(d.id)}, {'checks passed' if d.passed else failed})" for d in c.derivations)
         out.append(
             rf"\par\smallskip\noindent\textbf{{{escape(c.id)}}} \emph{{{escape(c.statement)}}} "
-            rf"Verdict: \textbf{{{escape(c.verdict)}}}. {escape(c.explanation)}"
+            rf"Verdict: \textbf{{{escape(c.verdict)}}}. {c.explanation_latex or escape(c.explanation)}"
             + ("\n" + display(c.statement_latex) if c.statement_latex else "")
             + (rf"{{\small Rests on: {evidence}.}}" if evidence else r"{\small No computation can decide it.}")
         )
@@ -163,7 +164,7 @@ def statements(results: Results) -> Section:
     rows = []
     for c in results.claims().values():
         ids = ", ".join(breakable_id(d.id) for d in c.derivations)
-        explanation = escape(c.explanation) + (rf" \emph{{Evidence:}} {ids}" if ids else "")
+        explanation = (c.explanation_latex or escape(c.explanation)) + (rf" \emph{{Evidence:}} {ids}" if ids else "")
         verdict = escape(c.verdict).replace("-", r"-\allowbreak{}")
         rows.append([escape(c.id), escape(c.statement), r"\textbf{" + verdict + "}", explanation])
     body = (

@@ -29,7 +29,7 @@ Gradients are re-validated only when they are new objects (``zero_grad()`` sets 
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, cast
 
 import numpy as np
 import torch
@@ -70,7 +70,8 @@ class AmpKeywords:
         if self.skips:
             return []
         if self.grad_scale is not None and params:
-            torch._foreach_div_([p.grad for p in params], self.grad_scale.to(params[0].device))
+            grads = cast("list[Tensor]", [p.grad for p in params])  # params: those with a gradient
+            torch._foreach_div_(grads, self.grad_scale.to(params[0].device))
         return params
 
     def count_back(self, counters: Sequence[Tensor]) -> None:

@@ -26,7 +26,7 @@ Adam refuse it (``AssertionError: _foreach ops don't support autograd``), and so
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import torch
 from torch import Tensor
@@ -62,7 +62,7 @@ def run_kernel(
     kernel: Any,
     params: list[Tensor],
     grads: list[Tensor],
-    states: list[Optional[list[Optional[Tensor]]]],
+    states: list[Optional[list[Any]]],  # list[Tensor] each; list[Optional[Tensor]] for a lazy state
     state_steps: Optional[list[Tensor]],
     hyper: dict[str, Any],
     foreach: bool,
@@ -93,7 +93,7 @@ def run_kernel(
     lazy = [i for i, key in enumerate(kernel.STATES) if key in getattr(kernel, "LAZY_STATES", ()) and states[i] is not None]
 
     def first_step(i: int) -> int:
-        return 1 if any(states[k][i] is None for k in lazy) else 2
+        return 1 if any(states[k][i] is None for k in lazy) else 2  # type: ignore[index]  # lazy: kept states only
 
     if not foreach:
         update = kernel.update
@@ -123,11 +123,12 @@ def run_kernel(
         raise ValueError(f"symopt.torch: the rule {kernel.RULE!r} has no generated foreach kernel; pass foreach=False")
     kept = [i for i, s in enumerate(states) if s is not None]
     steps_list = [] if state_steps is None else [state_steps]
-    grouped = Optimizer._group_tensors_by_device_and_dtype([params, grads, *(states[i] for i in kept), *steps_list],
-                                                          with_indices=True)
+    tensorlists: list[list[Any]] = [params, grads, *(s for s in states if s is not None), *steps_list]  # the kept states
+    grouped = Optimizer._group_tensors_by_device_and_dtype(tensorlists, with_indices=True)
     for lists, indices in grouped.values():
         group_params, group_grads, *group_kept = lists
-        group_steps = group_kept.pop() if state_steps is not None else None
+        # the step counters are tensors, never None (torch's TensorListList allows None)
+        group_steps = cast("list[Tensor]", group_kept.pop()) if state_steps is not None else None
         group_states: list[Optional[list[Optional[Tensor]]]] = [None] * len(states)
         for i, tensors in zip(kept, group_kept):
             group_states[i] = list(tensors)
@@ -142,11 +143,12 @@ def run_kernel(
             extra = {"steps": [first_step(i) for i in indices]}
         update_foreach = kernel.update_foreach
         if capturable and getattr(kernel, "CAPTURABLE", False):
-            update_foreach, extra = kernel.update_foreach_capturable, {"steps": list(group_steps)}
+            # a CAPTURABLE kernel (Adam's) keeps a step counter: group_steps is not None
+            update_foreach, extra = kernel.update_foreach_capturable, {"steps": list(group_steps)}  # type: ignore[arg-type]
         update_foreach(list(group_params), list(group_grads), *group_states, **hyper, **extra)
         for k in lazy:  # the lazy states the kernel created, back into the caller's lists
             for j, i in enumerate(indices):
-                states[k][i] = group_states[k][j]
+                states[k][i] = group_states[k][j]  # type: ignore[index]  # lazy: kept states, in both
 
 
 #: hyperparameters torch squeezes to 0-d when they are one-element tensors (``_to_scalar``)

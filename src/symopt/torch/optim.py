@@ -19,7 +19,7 @@ import importlib
 import sys
 import warnings
 from types import ModuleType
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast, overload
 
 import torch
 from torch import Tensor
@@ -167,6 +167,13 @@ class GeneratedOptimizer(Optimizer):
             return torch.tensor(value, dtype=_get_scalar_dtype(is_fused=is_fused), device=p.device)
         return torch.tensor(value, dtype=_get_scalar_dtype())
 
+    # torch.optim.Optimizer.step's overloads: None without a closure, the closure's loss with one
+    @overload
+    def step(self, closure: None = None) -> None: ...
+
+    @overload
+    def step(self, closure: Callable[[], float]) -> float: ...
+
     @_use_grad_for_differentiable
     def step(self, closure: Optional[Callable[[], float]] = None) -> Optional[float]:
         """One optimizer step (``closure`` re-evaluates the loss, as in torch.optim). Autograd
@@ -224,8 +231,10 @@ class GeneratedOptimizer(Optimizer):
                 fused = self._fused_under_compile(group, params)
                 taken = {id(p) for p in fused}
                 params = [p for p in params if id(p) not in taken]
-        dense, sparse = [], []
+        dense: list[Tensor] = []
+        sparse: list[Tensor] = []
         for p in params:
+            assert p.grad is not None  # params: those with a gradient
             if p.grad.is_sparse and self.sparse_gradients == "refused":
                 self._sparse_update(p, p.grad, {}, arguments)  # torch's error, before any state is made
             if rule.stores_step or kept:
@@ -240,7 +249,8 @@ class GeneratedOptimizer(Optimizer):
         foreach = self._foreach_for(group, dense)
         if foreach and differentiable and self.foreach_refuses_differentiable and dense:
             raise AssertionError("_foreach ops don't support autograd")
-        with_sparse = {(p.device, p.dtype) for p in params if p.grad.is_sparse} if self.sparse_takes_the_group else set()
+        with_sparse = ({(p.device, p.dtype) for p in params if p.grad.is_sparse}  # type: ignore[union-attr]  # each has a gradient
+                       if self.sparse_takes_the_group else set())
         looped = [p for p in dense if foreach and (p.device, p.dtype) in with_sparse]
         rest = [p for p in dense if not (foreach and (p.device, p.dtype) in with_sparse)]
         kernel_differentiable = differentiable and not (foreach and not self.foreach_refuses_differentiable)
@@ -277,11 +287,12 @@ class GeneratedOptimizer(Optimizer):
         capturable = bool(group.get("capturable"))
         at = 0
         for kind, n, keys, foreach, differentiable in segments:
-            params, grads = tensors[at:at + n], tensors[at + n:at + 2 * n]
+            # params, gradients and step counters are never None in ``tensors`` (only a lazy buffer may be)
+            params, grads = cast("list[Tensor]", tensors[at:at + n]), cast("list[Tensor]", tensors[at + n:at + 2 * n])
             at += 2 * n
-            steps = None
+            steps: Optional[list[Tensor]] = None
             if stores_step:
-                steps, at = tensors[at:at + n], at + n
+                steps, at = cast("list[Tensor]", tensors[at:at + n]), at + n
             buffers: dict[str, list[Optional[Tensor]]] = {}
             for key in keys:
                 buffers[key], at = tensors[at:at + n], at + n
@@ -292,7 +303,7 @@ class GeneratedOptimizer(Optimizer):
                         steps[i] += 1
                     sparse = dict(arguments, lr=_to_scalar(arguments["lr"])) if "lr" in arguments else dict(arguments)
                     if "step" in kernel.UPDATE_ARGUMENTS:
-                        sparse["step"] = _get_value(steps[i])
+                        sparse["step"] = _get_value(steps[i])  # type: ignore[index]  # the sparse path (Adagrad's) keeps a step counter
                     self._sparse_update(p, grads[i], state, sparse)
             elif kind == "fused":
                 self._fused_launch(kernel, params, grads, buffers, steps, arguments)
@@ -620,6 +631,7 @@ def _by_first_step(params: list[Tensor], states: list[dict[str, Any]], keys: lis
             raise RuntimeError(f"a param's state has some of {keys} and not the others: {sorted(st)}")
     for p, st, first in zip(params, states, firsts):
         if first:
+            assert p.grad is not None  # params: those with a gradient
             for k in keys:
                 st[k] = torch.empty_like(p.grad)
     out = []
@@ -638,7 +650,7 @@ def _takes_fused_c(p: Tensor) -> bool:
     (NotImplementedError)."""
     return (type(p) in _PLAIN_TENSORS and type(p.grad) in _PLAIN_TENSORS
             and p.device.type == "cpu" and p.dtype in _fused_dtypes() and p.layout is torch.strided and p.is_contiguous()
-            and not p.grad.is_sparse and p.grad.is_contiguous())
+            and not p.grad.is_sparse and p.grad.is_contiguous())  # type: ignore[union-attr]  # type(p.grad): a tensor
 
 
 @functools.lru_cache(maxsize=1)
