@@ -58,57 +58,6 @@ def test_the_plan_is_kept_while_nothing_changes_and_steps_are_views_of_one_count
     assert all(s.untyped_storage().data_ptr() == plan.counters.untyped_storage().data_ptr() for s in steps)
 
 
-@pytest.mark.parametrize("event", ["scheduler", "state_replaced", "step_reset", "param_moved", "load_state_dict",
-                                   "idle_param", "param_gains_grad", "add_param_group", "params_list_edited",
-                                   "no_grads"])
-def test_bitwise_with_torch_fused_through_every_event(event):
-    a, b, ref, mine = _pair()
-    if event == "scheduler":
-        sched = [torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.7) for o in (ref, mine)]
-    extra = []
-    for k in range(8):
-        skip = ()
-        if event == "idle_param" and k in (3, 4):
-            skip = (1,)
-        if event == "param_gains_grad" and k < 4:
-            skip = (2,)
-        if event == "no_grads" and k in (4, 5):  # zero_grad(): no param has a gradient; the step is a no-op
-            skip = (0, 1, 2)
-        _grads(k, a + extra[:1], b + extra[1:], skip)
-        ref.step()
-        mine.step()
-        if event == "scheduler":
-            for s in sched:
-                s.step()
-        if k == 3:
-            plan = _plan(mine)
-            if event == "state_replaced":
-                for opt, ps in ((ref, a), (mine, b)):
-                    opt.state[ps[1]]["sum"] = opt.state[ps[1]]["sum"].clone()
-            elif event == "step_reset":
-                for opt, ps in ((ref, a), (mine, b)):
-                    opt.state[ps[0]]["step"] = torch.tensor(0.0)
-            elif event == "param_moved":
-                for ps in (a, b):
-                    ps[2].data = ps[2].data.clone()
-            elif event == "load_state_dict":
-                ref.load_state_dict(copy.deepcopy(ref.state_dict()))
-                mine.load_state_dict(copy.deepcopy(ref.state_dict()))
-            elif event == "add_param_group":
-                x = torch.randn(300, generator=torch.Generator().manual_seed(7))
-                extra = [x.clone().requires_grad_(True), x.clone().requires_grad_(True)]
-                ref.add_param_group({"params": [extra[0]]})
-                mine.add_param_group({"params": [extra[1]]})
-            elif event == "params_list_edited":
-                for opt in (ref, mine):
-                    opt.param_groups[0]["params"].reverse()
-        if k == 5 and event not in ("scheduler", "idle_param", "add_param_group", "params_list_edited", "no_grads"):
-            assert _plan(mine) is not plan  # planned again after the event
-    _assert_bitwise(a + extra[:1], b + extra[1:], ref, mine)
-    if event == "scheduler":
-        assert _plan(mine) is plan  # only lr changed: the plan is kept
-
-
 def test_state_dict_round_trips_through_torch_with_the_counter_views():
     a, b, ref, mine = _pair()
     for k in range(3):
@@ -204,7 +153,7 @@ RULE_CONFIGS = {
     "adamw": ("AdamW", dict(lr=0.01, weight_decay=0.1)),
 }
 EVENTS = ("scheduler", "state_replaced", "step_reset", "param_moved", "load_state_dict", "idle_param",
-          "add_param_group", "params_list_edited", "no_grads", "switch_changed")
+          "param_gains_grad", "add_param_group", "params_list_edited", "no_grads", "switch_changed")
 
 
 def _rule_pair(config):
@@ -238,6 +187,8 @@ def test_every_fused_rule_plans_and_stays_bitwise_with_torch_through_every_event
         pytest.skip("plain SGD keeps no state")
     if event == "step_reset" and name == "SGD":
         pytest.skip("SGD keeps no step counter")
+    if event == "param_gains_grad" and kw.get("momentum"):  # test_fused_rules.py: ..._first_gradient_comes_later_...
+        pytest.skip("torch's fused SGD raises a TypeError for a momentum buffer made after the others'")
     if event == "scheduler":
         sched = [torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.7) for o in (ref, mine)]
     extra, plan = [], None
@@ -245,6 +196,8 @@ def test_every_fused_rule_plans_and_stays_bitwise_with_torch_through_every_event
         skip = ()
         if event == "idle_param" and k in (3, 4):
             skip = (1,)
+        if event == "param_gains_grad" and k < 4:
+            skip = (2,)
         if event == "no_grads" and k in (4, 5):
             skip = (0, 1, 2)
         _grads(k, a + extra[:1], b + extra[1:], skip)
@@ -253,7 +206,7 @@ def test_every_fused_rule_plans_and_stays_bitwise_with_torch_through_every_event
         if event == "scheduler":
             for s in sched:
                 s.step()
-        if k == 1:
+        if k == 1 and event != "param_gains_grad":
             assert _plan(mine) is not None  # from the second step on at the latest, one kept launch
         if k == 3:
             plan = _plan(mine)
