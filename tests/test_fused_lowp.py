@@ -36,6 +36,7 @@ from symopt.fused import build as fbuild
 from symopt.fused import launcher as flaunch
 from symopt.torch import optim as symopt_optim
 from symopt.verify import opmath
+from symopt.verify.cases import ROUNDING_EDGES
 
 LOW = (torch.float16, torch.bfloat16)
 CLASSES = {"adagrad": "Adagrad", "sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
@@ -79,9 +80,10 @@ def _tail_starts(shapes, dtype):
 
 
 # -- torch's fused path: Adagrad, Adam, AdamW bit for bit ----------------------------------------------
-def _step_twins(family, dtype, kw, *, steps=STEPS, scale=1.0, shapes=SHAPES):
+def _step_twins(family, dtype, kw, *, steps=STEPS, scale=1.0, shapes=SHAPES, grad_scale=None):
     """torch.optim.X(fused=True) and symopt.torch.X(fused=True) from the same params, stepped on
-    the same seeded gradients. Returns ``{what: flat indices that differ}`` over params and every
+    the same seeded gradients (with ``grad_scale``: each step's gradients divided by
+    ``grad_scale + k`` inside the kernel, as GradScaler has torch's fused optimizers do). Returns ``{what: flat indices that differ}`` over params and every
     state entry (``step`` included), and the two optimizers."""
     cls = CLASSES[family]
     base = _draws(dtype, 1, shapes=shapes)
@@ -92,8 +94,12 @@ def _step_twins(family, dtype, kw, *, steps=STEPS, scale=1.0, shapes=SHAPES):
     for k in range(steps):
         for x, y, g in zip(a, b, _draws(dtype, 100 + k, scale, shapes)):
             x.grad, y.grad = g.clone(), g.clone()
-        ref.step()
-        mine.step()
+        for opt in (ref, mine):
+            if grad_scale is not None:
+                opt.grad_scale, opt.found_inf = torch.tensor(grad_scale + k), torch.tensor(0.0)
+            opt.step()
+            if grad_scale is not None:
+                del opt.grad_scale, opt.found_inf
     out = {}
     for i, (x, y) in enumerate(zip(a, b)):
         out[f"param {i}"] = _differing(x, y)
@@ -108,6 +114,11 @@ def _step_twins(family, dtype, kw, *, steps=STEPS, scale=1.0, shapes=SHAPES):
 
 CASES = {
     "adagrad": [dict(), dict(lr=0.1, lr_decay=0.01, weight_decay=0.1), dict(lr=0.05, maximize=True, eps=1e-3),
+                # the plain variant with an ε float16 holds (1e-10 rounds to 0 there), large enough to
+                # move the few scalar-tail elements too (their ε is float32's, not float16's)
+                dict(lr=0.05, eps=0.1),
+                # the step size on a 16-bit rounding midpoint at t = 4 (fma or not: one 16-bit ULP of −η_t)
+                *(values for name, values, _ in ROUNDING_EDGES["adagrad"] if "16" in name),
                 dict(lr=0.1, weight_decay=0.3, initial_accumulator_value=0.1, maximize=True)],
     "adam": [dict(lr=0.01), dict(lr=0.01, amsgrad=True, weight_decay=0.1), dict(lr=0.01, betas=(0.3, 0.5), maximize=True),
              dict(lr=0.01, amsgrad=True, maximize=True, eps=1e-3), dict(lr=0.1, weight_decay=0.3, decoupled_weight_decay=True)],
@@ -135,6 +146,17 @@ def test_bitwise_with_torch_fused(family, kw, dtype, launches):
 def test_bitwise_with_torch_fused_at_small_and_large_gradients(family, kw, dtype, scale):
     """Small squares (subnormal or flushed in float16) and large ones (near float16's overflow)."""
     assert _step_twins(family, dtype, kw, scale=scale) == {}
+
+
+@pytest.mark.parametrize("dtype", LOW, ids=str)
+@pytest.mark.parametrize("family,kw", [("adagrad", dict(lr=0.1)), ("adagrad", dict(lr=0.1, weight_decay=0.1, maximize=True)),
+                                       ("adam", dict(lr=0.01, amsgrad=True)), ("adamw", dict(lr=0.01, maximize=True))],
+                         ids=["adagrad", "adagrad-weight_decay-maximize", "adam-amsgrad", "adamw-maximize"])
+def test_bitwise_with_torch_fused_with_a_grad_scale(family, kw, dtype):
+    """GradScaler's path: the kernel divides each gradient by the scale in float, so the gradient
+    it squares no longer fits the 16-bit type (``fmaf(g, g, s)`` and ``g*g + s`` then differ in
+    float, and in the stored 16 bits now and then: 70 001 elements, 6 steps)."""
+    assert _step_twins(family, dtype, kw, scale=300.0, grad_scale=300.0) == {}
 
 
 # -- SGD: torch's tail bit for bit; every element against the opmath simulation -----------------------
@@ -202,7 +224,8 @@ def test_sgd_tails_bitwise_with_torch_fused_and_its_vector_loop_is_the_finding(k
 
 # -- RMSprop: the opmath simulation with a correctly rounded sqrt ---------------------------------------
 RMS_CASES = [dict(), dict(centered=True, momentum=0.9), dict(centered=True, alpha=0.3, maximize=True, weight_decay=0.1),
-             dict(momentum=0.5, weight_decay=0.1, eps=1e-3)]
+             dict(momentum=0.5, weight_decay=0.1, eps=1e-3),
+             dict(lr=0.1, eps=0.1)]  # the plain variant with an ε that moves the few scalar-tail elements
 
 
 @pytest.mark.parametrize("dtype", LOW, ids=str)

@@ -415,23 +415,40 @@ def test_the_quick_matrix_steps_every_fused_variant_on_contiguous_params(rule):
     assert not missing, f"{rule}: variants no contiguous case steps: {missing}"
 
 
-def test_the_rounding_edge_puts_adagrads_float32_step_size_on_a_midpoint():
-    """verify.cases.ROUNDING_EDGES["adagrad"] claims: at t = 4, float32(−η/(1 + (t−1)γ)) differs
-    between the denominator rounded once (an fma) and rounded twice (product, then sum). Derived
-    here in exact rational arithmetic, independently of any kernel."""
+@pytest.mark.parametrize("index,dtype", [(0, "float32"), (1, "float16"), (2, "bfloat16")])
+def test_each_rounding_edge_puts_adagrads_step_size_on_a_midpoint(index, dtype):
+    """verify.cases.ROUNDING_EDGES["adagrad"] claims: at t = 4, the step size a kernel of ``dtype``
+    holds (float32(−η/(1 + (t−1)γ)); for 16 bits that float32 rounded to the 16-bit type, as the
+    constants of torch's 16-bit fused kernel) differs between the denominator rounded once (an fma)
+    and rounded twice (product, then sum). Derived here in exact rational arithmetic (float32 and
+    the 16-bit types by their round-to-nearest-even definition), independently of any kernel."""
     from fractions import Fraction
 
     import numpy as np
 
     from symopt.verify.cases import ROUNDING_EDGES, edges
 
-    _, values, _ = ROUNDING_EDGES["adagrad"]
+    def to_bits(x: Fraction, mantissa: int, min_exp: int) -> Fraction:
+        """``x`` rounded to nearest, ties to even, with ``mantissa`` fraction bits (no overflow here)."""
+        e = max(math.floor(math.log2(abs(x))), min_exp)
+        q = x / Fraction(2) ** (e - mantissa)
+        n = math.floor(q)
+        if q - n > Fraction(1, 2) or (q - n == Fraction(1, 2) and n % 2):
+            n += 1
+        return n * Fraction(2) ** (e - mantissa)
+
+    name, values, _ = ROUNDING_EDGES["adagrad"][index]
+    assert dtype in name
     lr, gamma, t = values["lr"], values["lr_decay"], 4
     once = float(Fraction(gamma) * (t - 1) + 1)  # exact, then one rounding to double
     twice = float(Fraction(float(Fraction(gamma) * (t - 1))) + 1)  # the product rounded, then the sum
     assert once != twice
-    step_size = [np.float32(-float(Fraction(lr) / Fraction(d))) for d in (once, twice)]  # double quotient, then float32
-    assert step_size[0] != step_size[1]
+    held = []
+    for d in (once, twice):
+        f32 = to_bits(-Fraction(float(Fraction(lr) / Fraction(d))), 23, -126)  # double quotient, then float32
+        assert f32 == Fraction(float(np.float32(-float(Fraction(lr) / Fraction(d)))))  # the definition is numpy's
+        held.append({"float32": f32, "float16": to_bits(f32, 10, -14), "bfloat16": to_bits(f32, 7, -126)}[dtype])
+    assert held[0] != held[1]
     assert sum(1 for c in edges("adagrad") if c.kwargs.get("lr") == lr) == 4  # crossed with maximize × weight_decay
 
 

@@ -18,7 +18,10 @@ Operators (at every place they apply, in source order):
 Installed by exec'ing the mutated text in place of the module (``sys.modules``, the package
 attribute, and ``symopt.torch.functional``'s reference). Checks: the kernel executed on symbols
 against its model (every entry point and structural variant), then ``symopt verify`` rows of the
-implementations that run this kernel, then the test modules that run it. The text-freshness
+implementations that run this kernel, then the test modules that run it, and for the Torch
+kernels tests/test_kernel_paths.py and tests/test_differentiable.py (sparse gradients, the
+branches only a compiled step takes, hyperparameters that require grad, the x = 1 edges of the
+``x != 0`` guards). The text-freshness
 check is not among them (it would catch every mutant by construction).
 """
 
@@ -206,6 +209,9 @@ def checks(mutant: Mutant) -> list[tuple[str, Check]]:
     if backend == "torch":
         selection = ["tests/test_kernels.py", "tests/test_torch_optim.py", "-k", f"{family} or fresh_state"]
     out.append(("test modules", oracles.pytest_modules(*selection)))
+    if backend == "torch":  # the paths the checks above do not step: sparse, compiled, differentiable, x = 1 edges
+        out.append(("kernel paths", oracles.pytest_modules("tests/test_kernel_paths.py", "tests/test_differentiable.py",
+                                                           "-k", family)))
     return out
 
 

@@ -296,26 +296,33 @@ for _rule in VARIANT_BRANCHES:
 del _rule
 
 
-#: Hyperparameters whose step size lands on a float32 rounding midpoint, so that a fused kernel
-#: computing it with one rounding more or less than torch's fused kernel is off in float32 too
-#: (not only in float64): rule -> (what lands there, the values, the switches to cross them with).
-#: Adagrad: η_t = η/(1 + (t − 1)γ) at t = 4, with these (η, γ) found by search: float32(−η_t)
-#: differs by one ULP between the denominator as one fma (torch's fused CPU kernel) and as a
-#: product then a sum — at default values no fused float32 row tells the two apart.
+#: Hyperparameters whose step size lands on a rounding midpoint, so that a fused kernel computing
+#: it with one rounding more or less than torch's fused kernel is off in that dtype (not only in
+#: float64): rule -> [(what lands there, the values, the switches to cross them with)].
+#: Adagrad: η_t = η/(1 + (t − 1)γ) at t = 4, with these (η, γ) found by search: the step size the
+#: kernel holds — float32(−η_t), and float16/bfloat16(float32(−η_t)), the constant of the 16-bit
+#: kernels — differs between the denominator as one fma (torch's fused CPU kernel) and as a
+#: product then a sum; at default values no fused row of that dtype tells the two apart.
 #: ``tests/test_verify.py`` re-derives that property in exact rational arithmetic.
-ROUNDING_EDGES: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
-    "adagrad": ("eta_t on a float32 rounding midpoint at t=4",
-                {"lr": 0.04826390132795619, "lr_decay": 0.07484869771192577}, ("maximize", "weight_decay")),
+ROUNDING_EDGES: dict[str, list[tuple[str, dict[str, Any], tuple[str, ...]]]] = {
+    "adagrad": [
+        ("eta_t on a float32 rounding midpoint at t=4",
+         {"lr": 0.04826390132795619, "lr_decay": 0.07484869771192577}, ("maximize", "weight_decay")),
+        ("eta_t on a float16 rounding midpoint at t=4",
+         {"lr": 0.050010193856428416, "lr_decay": 0.18077927471391878}, ("maximize", "weight_decay")),
+        ("eta_t on a bfloat16 rounding midpoint at t=4",
+         {"lr": 0.05030654169545037, "lr_decay": 0.14866803216942445}, ("maximize", "weight_decay")),
+    ],
 }
 
 
 def _rounding_edges(rule: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    """One edge per combination of :data:`ROUNDING_EDGES`' switches, at its values."""
-    name, values, switches = ROUNDING_EDGES[rule]
+    """One edge per combination of each :data:`ROUNDING_EDGES` entry's switches, at its values."""
     out = []
-    for on in itertools.product((False, True), repeat=len(switches)):
-        kwargs = {k: VARIANT_SWITCHES[rule][k] for k, flag in zip(switches, on) if flag}
-        out.append((f"edge: {name}{''.join(', ' + k for k in kwargs)}", {**values, **kwargs}, {}))
+    for name, values, switches in ROUNDING_EDGES[rule]:
+        for on in itertools.product((False, True), repeat=len(switches)):
+            kwargs = {k: VARIANT_SWITCHES[rule][k] for k, flag in zip(switches, on) if flag}
+            out.append((f"edge: {name}{''.join(', ' + k for k in kwargs)}", {**values, **kwargs}, {}))
     return out
 
 
