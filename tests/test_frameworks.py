@@ -20,17 +20,15 @@ import numpy as np
 import pytest
 import torch
 
-import symopt.torch
-
 from symopt import rules
 from symopt.port import frameworks as F
 from symopt.rules import dialects
+from symopt.verify import dialects as D
 
 pytestmark = pytest.mark.frameworks
 
 TOLERANCE = 1e-12
-STEPS = 25
-SIZE = 6
+STEPS, SIZE = D.STEPS, D.SIZE
 
 #: what the frameworks do that their documentation or frameworks.md does not say (framework wins)
 FINDINGS = (
@@ -62,75 +60,9 @@ FINDINGS = (
 )
 
 
-def _lr_argument(preset: dialects.Dialect) -> str:
-    return next(a.name for a in preset.arguments if a.generic == "lr")
-
-
-def _base_kwargs(preset: dialects.Dialect) -> dict:
-    """The framework's defaults; required arguments get values a user would give."""
-    fill = {"lr": 1e-3, "alpha": 0.9, "momentum": 0.0, "eps": 1e-7}
-    out = {}
-    for a in preset.arguments:
-        if a.required:
-            out[a.name] = fill[a.generic]
-    return out
-
-
-def _name(preset: dialects.Dialect, generic: str) -> str | None:
-    return next((a.name for a in preset.arguments if a.generic == generic), None)
-
-
-def configurations(preset: dialects.Dialect) -> list[tuple[str, dict]]:
-    """(label, keywords) for the defaults and every option of the dialect's argument table."""
-    base = _base_kwargs(preset)
-    n = functools.partial(_name, preset)
-    out = [("defaults", dict(base))]
-    options = {"momentum": 0.9, "weight_decay": 0.1, "lr_decay": 0.05, "initial_scale": 0.5,
-               "initial_accumulator_value": 0.3}
-    for generic, value in options.items():
-        if n(generic):
-            out.append((generic, {**base, n(generic): value}))
-    flags = {"centered", "eps_in_sqrt", "nesterov", "bias_correction", "lr_in_momentum", "decoupled_decay"}
-    for a in preset.arguments:
-        if a.generic in flags:
-            kw = {**base, a.name: not a.default}
-            if a.generic in ("nesterov", "lr_in_momentum", "centered") and n("momentum"):
-                kw[n("momentum")] = 0.9
-            if a.generic == "decoupled_decay":
-                kw[n("weight_decay")] = 0.1
-            out.append((a.name, kw))
-    if n("centered") and n("momentum"):
-        out.append(("centered-plain", {**base, n("centered"): True, n("momentum"): 0.0}))
-    if n("bias_correction") and n("centered"):
-        # at t = 1 the bias-corrected variance v̂ − m̂² is 0 in exact arithmetic: σ = √(rounding + ε)
-        # and the first step is ill-conditioned at a small ε (test_optax_bias_corrected_centered_hazard)
-        out.append(("bias_correction+centered", {**base, n("bias_correction"): True, n("centered"): True, n("eps"): 1e-3}))
-    return out
-
-
-def cases(preset: dialects.Dialect, seed: int = 0) -> list[tuple[str, F.Case]]:
-    """Every configuration at unit gradients, plus defaults at small and large gradients, and
-    momentum (where offered) under a changing learning rate."""
-    rng = np.random.default_rng(seed)
-    w0 = rng.normal(size=SIZE)
-
-    def grads(scale):
-        gs = [rng.normal(scale=scale, size=SIZE) for _ in range(STEPS)]
-        if preset.family == "adagrad":
-            gs[0][0] = gs[1][0] = 0.0  # an accumulator that stays at G_0 for two steps (the guards)
-        return gs
-
-    out = [(label, F.Case(kw, w0, grads(1.0))) for label, kw in configurations(preset)]
-    base = _base_kwargs(preset)
-    out.append(("small-grads", F.Case(dict(base), w0, grads(1e-4))))
-    out.append(("large-grads", F.Case(dict(base), w0, grads(1e3))))
-    lr = base.get(_lr_argument(preset), preset.argument(_lr_argument(preset)).default)
-    lrs = [lr * (1.0 + 0.5 * np.sin(k)) for k in range(STEPS)]
-    kw = dict(base)
-    if _name(preset, "momentum"):
-        kw[_name(preset, "momentum")] = 0.9
-    out.append(("momentum+changing-lr", F.Case(kw, w0, grads(1.0), lrs)))
-    return out
+# the tier's cases and the drop-in runner are the verify matrix's (symopt verify --impl port)
+_lr_argument, _base_kwargs, configurations, cases = D.lr_argument, D.base_kwargs, D.configurations, D.cases
+_call_text, _run_dropin, _name = D.call_text, D.run_dropin, D.argument_name
 
 
 #: frameworks that cannot step a float64 parameter in float64 (bitsandbytes keeps its 32-bit states
@@ -191,32 +123,6 @@ def test_dialect_matches_framework(family, dialect):
         if not (params <= TOLERANCE and moment <= TOLERANCE):
             failures.append(f"{label} {case.kwargs}: params {params:.3g}, second moment {moment:.3g}")
     assert not failures, f"{family}[{dialect}] vs {results['versions']}:\n" + "\n".join(failures)
-
-
-def _call_text(preset: dialects.Dialect, kwargs: dict) -> str:
-    """The framework call for ``kwargs``: the first of the dialect's calls whose fixed values
-    they agree with (ApplyCenteredRMSProp for centered=True; rmsprop_momentum for a momentum)."""
-    for call in preset.calls:
-        fixed = {k: v for k, v in call.set.items() if k in kwargs or any(a.name == k for a in preset.arguments)}
-        if all(kwargs.get(k, preset.argument(k).default if any(a.name == k for a in preset.arguments) else v) == v
-               for k, v in fixed.items()):
-            args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k not in call.set)
-            head = "params, " if call.path.startswith(("timm.", "stable_baselines3.")) else ""
-            return f"{call.path}({head}{args})".replace("(params, )", "(params)")
-    raise AssertionError(f"no call of {preset.name} takes {kwargs}")
-
-
-def _run_dropin(text: str, case: F.Case, dtype=torch.float64) -> np.ndarray:
-    p = torch.nn.Parameter(torch.tensor(case.w0, dtype=dtype))
-    opt = symopt.torch.port([p], text.replace("(params, ", "(").replace("(params)", "()"))
-    out = []
-    for k, grad in enumerate(case.grads):
-        if case.lrs is not None:
-            opt.param_groups[0]["lr"] = float(case.lrs[k])
-        p.grad = torch.tensor(grad, dtype=dtype)
-        opt.step()
-        out.append(p.detach().to(torch.float64).numpy().copy())
-    return np.array(out)
 
 
 @pytest.mark.parametrize("family,dialect", RUNNABLE, ids=[f"{f}-{d}" for f, d in RUNNABLE])

@@ -22,6 +22,7 @@ from .equations import compare_dialects
 from .symbolic import check_all_kernels, checked_entry_points
 from . import summary
 from .runner import IMPLEMENTATIONS, Row, run_matrix
+from . import dialects as verify_dialects
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 #: Random configurations per rule: the quick default and --full.
@@ -33,7 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda", "all"), default="cpu", help="where to run (default cpu)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
     parser.add_argument("--rule", action="append", choices=sorted(VERIFIED), help="only this rule (repeatable)")
-    parser.add_argument("--impl", action="append", choices=sorted(IMPLEMENTATIONS), help="only this implementation (repeatable)")
+    parser.add_argument("--impl", action="append", choices=sorted(IMPLEMENTATIONS) + ["port"],
+                        help="only this implementation (repeatable); 'port': the framework dialects' drop-ins")
+    parser.add_argument("--dialect", action="append", metavar="NAME",
+                        help="only this framework dialect's drop-in rows (repeatable; see `symopt list`)")
+    parser.add_argument("--no-frameworks", action="store_true",
+                        help="the dialects' drop-ins against their models only, not against the real frameworks")
     parser.add_argument("--dtype", action="append", choices=sorted(DTYPES), help="only this dtype (repeatable)")
     parser.add_argument("--case", help="only the case with this name (torch's OptimizerInput desc)")
     parser.add_argument("--steps", type=int, default=100, help="optimizer steps per comparison (default 100)")
@@ -54,7 +60,14 @@ def run(args: argparse.Namespace) -> int:
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     if "cuda" in devices and not torch.cuda.is_available():
         raise ValueError("--device cuda needs a CUDA device, and torch sees none (torch.cuda.is_available() is False)")
-    impls = [IMPLEMENTATIONS[n] for n in (args.impl or IMPLEMENTATIONS)]
+    wanted = args.impl or [*IMPLEMENTATIONS, "port"]
+    if getattr(args, "dialect", None):
+        wanted = [n for n in wanted if n == "port"] or ["port"]
+    impls = [IMPLEMENTATIONS[n] for n in wanted if n in IMPLEMENTATIONS]
+    dialect_names = sorted({d for _, d in verify_dialects.keys()})
+    for name in getattr(args, "dialect", None) or []:
+        if name not in dialect_names:
+            raise ValueError(f"--dialect must be one of {', '.join(dialect_names)}; got {name!r}")
     dtypes = [DTYPES[d] for d in (args.dtype or DTYPES)]
     started = time.perf_counter()
     rows: list[Row] = []
@@ -64,12 +77,20 @@ def run(args: argparse.Namespace) -> int:
         cases = [c for r in (args.rule or VERIFIED) for c in optim_db_inputs(r, device) + edges(r) + sweep(r, count)]
         if args.case:
             cases = [c for c in cases if c.name == args.case]
-            if not cases:
-                raise ValueError(f"no case named {args.case!r}; see the 'case' column of `symopt verify`")
         show = not args.no_progress and sys.stderr.isatty()
         cases_run += cases
-        rows += run_matrix(cases, impls, dtypes, steps=args.steps, device=device, full=args.full, progress=show,
-                           jobs=getattr(args, "jobs", 1))
+        if impls:
+            rows += run_matrix(cases, impls, dtypes, steps=args.steps, device=device, full=args.full, progress=show,
+                               jobs=getattr(args, "jobs", 1))
+    not_run: dict = {}
+    if "port" in wanted and "cpu" in devices:
+        chosen = set(getattr(args, "dialect", None) or dialect_names)
+        selected = [(f, d) for f, d in verify_dialects.keys() if f in (args.rule or VERIFIED) and d in chosen]
+        dialect_rows, not_run = verify_dialects.rows(selected, frameworks=not getattr(args, "no_frameworks", False))
+        rows += [r for r in dialect_rows if r.dtype in {str(d).removeprefix("torch.") for d in dtypes}
+                 and (not args.case or r.case == args.case)]
+    if args.case and not rows:
+        raise ValueError(f"no case named {args.case!r}; see the 'case' column of `symopt verify`")
     equations = [c for family in ("adagrad", "rmsprop") for c in compare_dialects(family)]
     elapsed = time.perf_counter() - started
     print("Equations: the post's formulas against torch.optim's (one step from the same state)")
@@ -83,6 +104,12 @@ def run(args: argparse.Namespace) -> int:
     for backend, c in wrong_kernels:
         print(f"  KERNEL DIFFERS ({backend}) {c.describe()}")
     print()
+    ported = [r for r in rows if r.impl == "port"]
+    if ported:
+        against = sorted({r.reference for r in ported if not r.reference.startswith("interpreter")})
+        print(f"Dialects: {len({(r.rule, r.dialect) for r in ported})} framework dialects' drop-ins (symopt.torch.port), "
+              f"{len(ported)} rows: against their models (interpreter, float64) and against {len(against)} real frameworks"
+              + (f" ({'; '.join(against)})" if against else ""))
     if getattr(args, "verbose", False):
         print_table(rows)
     else:
@@ -101,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
                                               "difference": str(c.difference)} for b, c in wrong_kernels]},
         "rows": [r.to_json() for r in rows],
         "hazards": [{"rule": rule, "case": case, **f.to_json()} for rule, case, f in hazard_lines],
+        "dialects_not_run": [{"family": f, "dialect": d, "reason": why} for (f, d), why in sorted(not_run.items())],
     })
     for path in {DEFAULT_REPORT, Path(args.json)} if args.json else {DEFAULT_REPORT}:
         write_json_atomic(path, document)
@@ -116,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
     elif any(summary.is_finding(r) for r in rows):
         print()
         print(*summary.finding_lines(rows), sep="\n")
+    if not_run:
+        print(f"\nDialects whose real framework was not run here ({len(not_run)}; their drop-ins are compared with the model):")
+        for (family, dialect), why in sorted(not_run.items()):
+            print(f"  {family}[{dialect}]: {why}")
     if hazard_lines:
         print(f"\nHazards: hyperparameters torch accepts that make no sense, in {len(hazard_lines)} case(s)")
         for rule, case, f in hazard_lines:

@@ -97,9 +97,10 @@ class Row:
 
     @property
     def reproduce(self) -> str:
-        return "symopt verify " + " ".join(
-            f"--{k} {shlex.quote(str(v))}" for k, v in (("rule", self.rule), ("case", self.case), ("dtype", self.dtype), ("impl", self.impl), ("device", self.device))
-        )
+        fields = [("rule", self.rule), ("case", self.case), ("dtype", self.dtype), ("impl", self.impl), ("device", self.device)]
+        if self.impl == "port":  # a framework dialect's drop-in: its dialect names the row
+            fields.insert(1, ("dialect", self.dialect))
+        return "symopt verify " + " ".join(f"--{k} {shlex.quote(str(v))}" for k, v in fields)
 
 
 # -- the references -------------------------------------------------------------------------------
