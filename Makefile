@@ -10,7 +10,7 @@ TORCH_PIN := torch==2.13.0
 # The PDF report is built with real LaTeX; `make tex` installs it with apt where it can.
 TEX_PACKAGES := texlive-latex-base texlive-latex-recommended latexmk
 
-.PHONY: all setup tex frameworks verify test test-slow generate check-generated derive report notebooks bench mutate clean
+.PHONY: all setup tex frameworks verify test test-slow generate check-generated derive report notebooks docs bench mutate clean
 
 all: verify
 
@@ -31,6 +31,14 @@ $(TRITON_STAMP): $(STAMP)
 	@$(PY) -m pip install --quiet -e ".[triton]" "$(TORCH_PIN)" \
 	  || echo "note: triton could not be installed; its interpreter tests will skip"
 	@touch $(TRITON_STAMP)
+
+# Sphinx and MyST-NB for the documentation site (optional like Triton: tests/test_docs.py skips,
+# with the reason, where the package index lacks them).
+DOCS_STAMP := $(VENV)/.docs
+$(DOCS_STAMP): $(STAMP)
+	@$(PY) -m pip install --quiet -e ".[docs]" "$(TORCH_PIN)" \
+	  || echo "note: sphinx/myst-nb could not be installed; the documentation test will skip"
+	@touch $(DOCS_STAMP)
 
 # The frameworks tier (tests marked `frameworks`): the real TensorFlow/Keras, JAX/optax, Chainer and
 # the torch ports of TF's RMSProp, each in its own environment under .venv-frameworks/ (their pins
@@ -75,7 +83,7 @@ verify: $(STAMP)
 # The suite in TEST_JOBS worker processes (pytest-xdist), each test module whole in one worker:
 # module-scoped fixtures (torch's records, the 2-rank gloo workers) run once, as in a serial run.
 TEST_JOBS ?= 2
-test: $(STAMP) $(TRITON_STAMP) $(FRAMEWORKS_STAMP) tex
+test: $(STAMP) $(TRITON_STAMP) $(DOCS_STAMP) $(FRAMEWORKS_STAMP) tex
 	$(PY) -m ruff check src tests
 	$(PY) -m mypy
 	$(PY) -m pytest -m "not slow" -q -n $(TEST_JOBS) --dist loadfile
@@ -94,6 +102,12 @@ report: $(STAMP) tex
 
 notebooks: $(STAMP)
 	$(PY) -m symopt.report.notebooks
+
+## The documentation site in reports/docs/ (index.html): the models, the verification policy, the
+## dialects, the command line and the API from the package, the derivation notebooks executed.
+docs: $(STAMP) $(DOCS_STAMP)
+	SYMOPT_DOCS_EXECUTE=1 $(PY) -m sphinx -E -b html -W --keep-going -q docs reports/docs
+	@echo "the site: reports/docs/index.html"
 
 bench: $(STAMP)
 	$(SYMOPT) bench

@@ -167,7 +167,7 @@ def check_limit(
 ) -> Check:
     """Check lim_{t→∞} expr = limit by evaluating expr far out (see the module docstring).
 
-    The error e(T) = |f(T) − L| / max(|L|, |f(T₀)|) must be at most the tolerance at T = 10⁶⁴
+    The error ``e(T) = |f(T) − L| / max(|L|, |f(T₀)|)`` must be at most the tolerance at T = 10⁶⁴
     *and still shrinking* there: e(10⁶⁴) ≤ 0.9 e(10³²), unless it is already at the 50-digit
     rounding floor (≤ 1e-40). Without the second condition a
     claimed limit that is merely small (1e-12 where the truth is 0) would pass, since the

@@ -69,8 +69,8 @@ class GeneratedOptimizer(Optimizer):
     #: whether torch's multi-tensor path lists "xla" among the devices ``capturable=True`` takes
     #: (RMSprop's does, Adam's does not); its for-loop always does
     capturable_foreach_lists_xla: bool = True
-    #: whether torch's multi-tensor path refuses ``differentiable=True`` (``AssertionError: _foreach
-    #: ops don't support autograd``: Adagrad, RMSprop, Adam); SGD's takes no such flag and runs its
+    #: whether torch's multi-tensor path refuses ``differentiable=True`` (an AssertionError,
+    #: "_foreach ops don't support autograd": Adagrad, RMSprop, Adam); SGD's takes no such flag and runs its
     #: foreach ops with autograd recording
     foreach_refuses_differentiable: bool = True
     #: whether torch refuses a ``step`` that requires grad in ``differentiable`` mode (Adam's

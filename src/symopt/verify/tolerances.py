@@ -5,7 +5,7 @@ steps). Tolerances are derived, not chosen: every bound is one error model,
           = R × ULP_PER_ROUNDING × steps,
 
 in ULPs of the compared tensor's scale (:func:`~symopt.verify.ulp.normwise_ulp`: the ULP of its
-largest |expected|), where
+largest ``|expected|``), where
 
 - *R* counts the operations per step that the implementation rounds differently from the
   reference (one constant per branch below, each saying which operations they are);

@@ -66,8 +66,8 @@ def ulp_distance(actual: torch.Tensor, expected: torch.Tensor) -> float:
 
 
 def normwise_ulp(actual: torch.Tensor, expected: torch.Tensor) -> float:
-    """max |actual − expected| over the tensor, in ULPs (of its dtype) of the tensor's largest
-    |expected|: the error as a fraction of the scale the computation works at.
+    """max ``|actual − expected|`` over the tensor, in ULPs (of its dtype) of the tensor's largest
+    ``|expected|``: the error as a fraction of the scale the computation works at.
 
     Elementwise ULP distance punishes cancellation: w − η b ≈ 0 has a tiny result whose ULP is
     tiny while the rounding errors of its operands are not. Measured against the tensor's scale the
@@ -101,7 +101,7 @@ def normwise_ulp(actual: torch.Tensor, expected: torch.Tensor) -> float:
 
 
 def max_abs_difference(actual: torch.Tensor, expected: torch.Tensor) -> float:
-    """Max |actual − expected| in float64, ignoring positions where both are NaN."""
+    """Max ``|actual − expected|`` in float64, ignoring positions where both are NaN."""
     if actual.numel() == 0:
         return 0.0
     a = torch.view_as_real(actual) if actual.is_complex() else actual
