@@ -9,6 +9,22 @@ import tempfile
 from pathlib import Path
 
 
+def output_path(path: str | os.PathLike[str], argument: str) -> Path:
+    """``path`` checked as an output file before any work is done: its folder exists or can be
+    made, and it can be written there; otherwise a one-line ValueError naming ``argument`` (so a
+    long run never fails at its last step, and no partial file is left)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{argument} {path}: is a directory; give a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{argument} {path}: cannot create its folder {path.parent} ({exc.strerror or exc})") from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"{argument} {path}: not writable")
+    return path
+
+
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> bool:
     """Write ``text`` to ``path`` atomically; returns whether the content changed (an unchanged
     file is not rewritten, so its timestamp stays)."""

@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .._io import write_text_atomic
+from .._io import output_path, write_text_atomic
 from ..schemas import envelope
 
 #: (label, rule family, hyperparameters): the variants the issue names
@@ -435,8 +435,14 @@ def run(args: argparse.Namespace) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda needs a CUDA device, and torch sees none (torch.cuda.is_available() is False)")
     stem = "bench-cuda" if args.device == "cuda" else "bench"
-    args.json = args.json or Path(f"reports/{stem}.json")
+    args.json = output_path(args.json or Path(f"reports/{stem}.json"), "--json")
     args.figure = args.figure or Path(f"reports/figures/{stem}.pdf")
+    if str(args.figure) != "none":
+        output_path(args.figure, "--figure")
+    if args.repeats is not None and args.repeats < 1:
+        raise ValueError(f"--repeats must be >= 1 timed steps; got {args.repeats}")
+    if args.contention is not None and args.contention < 0:
+        raise ValueError(f"--contention must be >= 0 busy processes; got {args.contention}")
     t0 = time.perf_counter()
     loads = {}
     if args.device == "cpu":

@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from .._io import write_text_atomic
+from .._io import output_path, write_text_atomic
 from ..schemas import envelope
 from .run import _worker, areas, baseline, judge, select, stale_explanations
 
@@ -42,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--sample must be >= 1; got {args.sample}")
     if args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1; got {args.jobs}")
+    if args.json:
+        output_path(args.json, "--json")
+    if getattr(args, "resume", None) and not Path(args.resume).is_file():
+        raise ValueError(f"--resume {args.resume}: no such file (a JSON written by `symopt mutate --json`)")
     chosen_areas = {name: module for name, module in areas().items() if not args.area or name in args.area}
     started = time.perf_counter()
     listed = {name: module.all_mutants() for name, module in chosen_areas.items()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import shutil
 
+from .._io import output_path
 from .latex import DEFAULT_PATH, build_pdf, write_report
 
 INSTALL_HINT = "apt-get install texlive-latex-base texlive-latex-recommended latexmk"
@@ -20,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    output_path(args.output, "--output")
     tex = write_report(args.output)
     print(f"wrote {tex}")
     if not args.pdf:

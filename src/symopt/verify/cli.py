@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .._io import write_text_atomic
+from .._io import output_path, write_text_atomic
 from ..schemas import envelope
 from .cases import VERIFIED, edges, optim_db_inputs, sweep
 from .equations import compare_dialects
@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         if name not in dialect_names:
             raise ValueError(f"--dialect must be one of {', '.join(dialect_names)}; got {name!r}")
     dtypes = [DTYPES[d] for d in (args.dtype or DTYPES)]
+    if args.json:
+        output_path(args.json, "--json")
     started = time.perf_counter()
     rows: list[Row] = []
     cases_run: list = []
