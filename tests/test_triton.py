@@ -174,7 +174,11 @@ def _cases():
         for v in variants(rules.get(family)):
             for dtype in ("float32", "float64"):
                 out.append((family, v.name, dict(v.switches), dtype, {}))
-    out.append(("rmsprop", "centered_alpha0.3", {"centered": True, "momentum": True}, "float32", {"alpha": 0.3}))
+    # α = 0.3: 1 − α ≥ 0.5 takes the other branch of torch's lerp (m_t = g − (1 − w)(g − m)), in
+    # every centered variant (each is its own kernel function)
+    for v in variants(rules.get("rmsprop")):
+        if dict(v.switches).get("centered"):
+            out.append(("rmsprop", f"{v.name}_alpha0.3", dict(v.switches), "float32", {"alpha": 0.3}))
     return out
 
 
