@@ -64,8 +64,63 @@ def test_a_wrong_statement_fails_its_checks(reddi, wrong):
     assert not rechecked.passed
 
 
-def test_papers_cli_json_and_check(reddi, monkeypatch, capsys):
+@pytest.fixture(scope="module")
+def mukkamala():
+    return L.mukkamala2017_rmsprop_is_adagrad()
+
+
+def _adagrad_step_by_hand(w0, G0, g0, lr, eps):
+    """torch's Adagrad step (eps outside the root, no decay), typed here."""
+    return w0 - lr * g0 / (math.sqrt(G0 + g0 * g0) + eps)
+
+
+def _rmsprop_scheduled_by_hand(grads, lr, eps):
+    """RMSProp with beta_t = 1 - 1/t, eta_t = lr/sqrt(t), eps_t = eps/sqrt(t), typed here, one coordinate."""
+    w, v = 0.0, 0.0
+    for t, g0 in enumerate(grads, start=1):
+        beta = 1 - 1 / t
+        v = beta * v + (1 - beta) * g0 * g0
+        w -= (lr / math.sqrt(t)) * g0 / (math.sqrt(v) + eps / math.sqrt(t))
+    return w
+
+
+def test_rmsprop_with_beta_1_minus_1_over_t_is_adagrad(mukkamala):
+    assert mukkamala.passed, [c.summary() for c in mukkamala.checks if not c.passed]
+    assert "Mukkamala" in mukkamala.citation and "ICML 2017" in mukkamala.citation
+    # the typed recurrences agree (an independent transcription of both rules)
+    grads = [math.sin(3.0 * k) + 0.1 * k % 2 for k in range(1, 300)]
+    w_ada, G = 0.0, 0.0
+    for g0 in grads:
+        w_ada = _adagrad_step_by_hand(w_ada, G, g0, 0.1, 1e-3)
+        G += g0 * g0
+    assert _rmsprop_scheduled_by_hand(grads, 0.1, 1e-3) == pytest.approx(w_ada, rel=1e-12)
+    # the stated step is AdaGrad's, typed here
+    fn = sp.lambdify(list(mukkamala.derivation.statement.rhs.free_symbols), mukkamala.derivation.statement.rhs)
+    names = {str(s): s for s in mukkamala.derivation.statement.rhs.free_symbols}
+    values = {"w": 0.3, "G": 2.0, "g": -0.7, "t": 17, "a": 0.1, "e": 1e-3}
+    got = fn(*(values[str(s)] for s in mukkamala.derivation.statement.rhs.free_symbols))
+    assert got == pytest.approx(_adagrad_step_by_hand(0.3, 2.0, -0.7, 0.1, 1e-3), rel=1e-14)
+    assert set(names) <= set(values)
+
+
+@pytest.mark.parametrize("wrong", ["eps inside the root", "no 1/sqrt(t) on eps", "lr/t"])
+def test_a_wrong_mukkamala_statement_fails(mukkamala, wrong):
+    rhs = mukkamala.derivation.statement.rhs
+    syms = {str(s): s for s in rhs.free_symbols}
+    w_, G_, g_, a, e = (syms[k] for k in ("w", "G", "g", "a", "e"))
+    t_ = L._T
+    if wrong == "eps inside the root":
+        bad = w_ - a * g_ / sp.sqrt(G_ + g_**2 + e)
+    elif wrong == "no 1/sqrt(t) on eps":
+        bad = w_ - a * g_ / (sp.sqrt(G_ + g_**2) + e * sp.sqrt(t_))
+    else:
+        bad = w_ - a * g_ / (sp.sqrt(t_) * (sp.sqrt(G_ + g_**2) + e))
+    assert not mukkamala.derivation.recheck(sp.Eq(mukkamala.derivation.statement.lhs, bad)).passed
+
+
+def test_papers_cli_json_and_check(reddi, mukkamala, monkeypatch, capsys):
     monkeypatch.setitem(L.PAPERS, "reddi2018.counterexample", lambda: reddi)  # derived once, in the fixture
+    monkeypatch.setitem(L.PAPERS, "mukkamala2017.rmsprop_is_adagrad", lambda: mukkamala)
     assert main(["papers", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert schemas.validate(document) == "papers"

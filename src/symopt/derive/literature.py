@@ -6,7 +6,7 @@ own model and whose checks compare it with torch.optim, and the published claim 
 torch.optim — (computed, theoretical) side by side, each a :class:`~symopt.derive.Check` that can
 fail.
 
-So far: ``reddi2018.counterexample`` (the others the issue lists are still to come).
+So far: ``reddi2018.counterexample`` and ``mukkamala2017.rmsprop_is_adagrad``.
 """
 
 from __future__ import annotations
@@ -208,9 +208,138 @@ def reddi2018_counterexample(statement: sp.Eq | None = None) -> Published:
     )
 
 
+# -- Mukkamala & Hein (ICML 2017): RMSProp with beta_t = 1 - 1/t is AdaGrad ------------------------
+#: the reproduction: steps, and the AdaGrad step size and epsilon it is compared at
+MH_STEPS = 2000
+MH_LR, MH_EPS = 0.1, 1e-3
+_T = sp.Symbol("t", integer=True, positive=True)
+_A, _E = sp.Symbol("a", positive=True), sp.Symbol("e", positive=True)
+
+
+def rmsprop_as_adagrad() -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
+    r"""From the two models (torch's RMSprop and Adagrad, no weight decay): RMSProp's step at step
+    t ≥ 2 with :math:`\beta_t = 1 - 1/t`, :math:`\eta_t = a/\sqrt t`, :math:`\epsilon_t = e/\sqrt t`,
+    from the mean square :math:`v = G/(t-1)` (the induction hypothesis, G AdaGrad's accumulator
+    before the step), and AdaGrad's step with lr a and eps e from G. Returns (RMSProp's new w,
+    AdaGrad's new w, t·(RMSProp's new v), AdaGrad's new G)."""
+    rms, ada = rules.rmsprop(), rules.adagrad()
+    r_step, a_step = rms.step_map(), ada.step_map()
+    v = next(s.symbol for s in rms.states if s.name == "square_avg")
+    G = next(s.symbol for s in ada.states if s.name == "sum")
+    alpha, eta, eps = (rms.hyperparameter(n).symbol for n in ("alpha", "lr", "eps"))
+    a_eta, a_gamma, a_eps = (ada.hyperparameter(n).symbol for n in ("lr", "lr_decay", "eps"))
+    schedule = {alpha: 1 - sp.Integer(1) / _T, eta: _A / sp.sqrt(_T), eps: _E / sp.sqrt(_T), v: G / (_T - 1)}
+    rms_w = r_step[w].xreplace(schedule)
+    rms_v = r_step[v].xreplace(schedule)
+    ada_w = a_step[w].xreplace({a_eta: _A, a_gamma: 0, a_eps: _E})
+    return rms_w, ada_w, sp.expand(_T * rms_v), a_step[G]
+
+
+def _mh_torch(dim: int = 8, seed: int = 0) -> tuple[float, float]:
+    """(max relative difference of the params, of the accumulators) over :data:`MH_STEPS` steps in
+    float64: torch.optim.RMSprop with its group set before each step (alpha = 1 − 1/t, lr = a/√t,
+    eps = e/√t) against torch.optim.Adagrad(lr=a, eps=e), on seeded gradients of spread scales."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    w0 = torch.randn(dim, generator=gen, dtype=torch.float64)
+    x, y = w0.clone().requires_grad_(), w0.clone().requires_grad_()
+    rms = torch.optim.RMSprop([x], lr=MH_LR, alpha=0.0, eps=MH_EPS)
+    ada = torch.optim.Adagrad([y], lr=MH_LR, eps=MH_EPS)
+    scales = torch.logspace(-3, 2, dim, dtype=torch.float64)
+    worst_w = worst_v = 0.0
+    for t in range(1, MH_STEPS + 1):
+        grad = torch.randn(dim, generator=gen, dtype=torch.float64) * scales
+        group = rms.param_groups[0]
+        group["alpha"], group["lr"], group["eps"] = 1 - 1 / t, MH_LR / math.sqrt(t), MH_EPS / math.sqrt(t)
+        x.grad, y.grad = grad.clone(), grad.clone()
+        rms.step()
+        ada.step()
+        xd, yd = x.detach(), y.detach()
+        dw = float(((xd - yd).abs() / yd.abs().clamp_min(1e-300)).max())
+        dv = float(((rms.state[x]["square_avg"] * t - ada.state[y]["sum"]).abs() / ada.state[y]["sum"]).max())
+        worst_w, worst_v = max(worst_w, dw if math.isfinite(dw) else math.inf), max(worst_v, dv if math.isfinite(dv) else math.inf)
+    return worst_w, worst_v
+
+
+def mukkamala2017_rmsprop_is_adagrad(statement: sp.Eq | None = None) -> Published:
+    r"""Mukkamala & Hein (ICML 2017): RMSProp with :math:`\beta_t = 1 - 1/t`, step size
+    :math:`\alpha/\sqrt t` and :math:`\epsilon_t = \epsilon/\sqrt t` is AdaGrad (step size α, ε).
+
+    Derived from the models: with :math:`v_{t-1} = G_{t-1}/(t-1)`, RMSProp's mean square becomes
+    :math:`v_t = G_t/t` (so the hypothesis holds at every t, from :math:`v_1 = g_1^2 = G_1`: β_1 = 0),
+    and its step :math:`\frac{a}{\sqrt t}\,g/(\sqrt{G_t/t} + e/\sqrt t) = a g/(\sqrt{G_t} + e)` is
+    AdaGrad's. The stated step is checked symbolically against AdaGrad's model (the difference
+    simplifies to 0) and numerically against torch.optim.Adagrad; reproduced by
+    torch.optim.RMSprop driven by per-step group updates against torch.optim.Adagrad."""
+    import torch
+
+    rms_w, ada_w, t_v, ada_G = rmsprop_as_adagrad()
+    W = sp.Symbol(r"w_t^{\mathrm{RMSProp}}")
+    stated = statement if statement is not None else sp.Eq(W, w + sp.simplify(rms_w - w))
+    G = next(s.symbol for s in rules.adagrad().states if s.name == "sum")
+    symbolic = sp.simplify(stated.rhs - ada_w)
+    symbolic_ok = symbolic == 0 and sp.simplify(t_v - ada_G) == 0
+    check_sym = Check("symbolic: the stated step minus AdaGrad's model step, and t*v_t - G_t", (2, 2),
+                      0.0 if symbolic_ok else math.inf, 0.0,
+                      f"stated - AdaGrad = {sp.sstr(symbolic)}; t v_t - G_t = {sp.sstr(sp.simplify(t_v - ada_G))}")
+    # the stated formula against torch.optim.Adagrad, one step from a random state, many points
+    fn = sp.lambdify((w, G, g, _T, _A, _E), stated.rhs, modules="math")
+    errors = []
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(40):
+        w0, g0 = (float(v) for v in torch.randn(2, generator=gen, dtype=torch.float64))
+        G0, t0 = float(torch.rand(1, generator=gen, dtype=torch.float64)) * 5, int(torch.randint(2, 500, (1,), generator=gen))
+        y = torch.tensor([w0], dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.Adagrad([y], lr=MH_LR, eps=MH_EPS)
+        opt.state[y]["sum"].fill_(G0)
+        y.grad = torch.tensor([g0], dtype=torch.float64)
+        opt.step()
+        try:
+            predicted = float(fn(w0, G0, g0, t0, MH_LR, MH_EPS))
+        except (ValueError, ZeroDivisionError, OverflowError, TypeError):
+            predicted = math.nan
+        measured = float(y.detach()[0])
+        errors.append(abs(predicted - measured) / abs(measured) if measured else math.nan)
+    check = Check("torch.optim.Adagrad-float64, one step from 40 random states", (2, 500), worst_error(errors), 1e-13,
+                  f"lr = {MH_LR}, eps = {MH_EPS}, the stated RMSProp step with beta_t = 1 - 1/t, eta_t = lr/sqrt(t), eps_t = eps/sqrt(t)")
+    derivation = Derivation(
+        id="mukkamala2017.rmsprop_is_adagrad.step", title="RMSProp with beta_t = 1 - 1/t is AdaGrad",
+        statement=stated,
+        assumptions=(Assumption("beta_t = 1 - 1/t, eta_t = a/sqrt(t), eps_t = e/sqrt(t), no weight decay, t >= 2, "
+                                "v_{t-1} = G_{t-1}/(t-1) (it holds at t = 1: beta_1 = 0)"),),
+        steps=(r"v_t = (1 - 1/t)\,\frac{G_{t-1}}{t-1} + \frac{g_t^2}{t} = \frac{G_t}{t}",
+               r"\frac{a}{\sqrt t}\,\frac{g_t}{\sqrt{G_t/t} + e/\sqrt t} = \frac{a\,g_t}{\sqrt{G_t} + e}",
+               rf"w_t = {sp.latex(stated.rhs)}"),
+        check=check, precision_checks=(check_sym,), kind="derived",
+        explanation="With beta_t = 1 - 1/t the exponential average is the plain average G_t/t; the step size a/sqrt(t) "
+                    "and eps/sqrt(t) cancel its 1/sqrt(t): the step is AdaGrad's, with eps outside the root as torch's.",
+        recheck=lambda s: mukkamala2017_rmsprop_is_adagrad(s).derivation,
+    )
+    dw, dv = _mh_torch()
+    reproduction = (
+        Check("torch.optim.RMSprop (per-step alpha, lr, eps) against torch.optim.Adagrad: params", (1, MH_STEPS), dw, 1e-12,
+              f"float64, 8 coordinates with gradient scales 1e-3..1e2: max relative difference {dw:.3g}"),
+        Check("the same: t * square_avg against Adagrad's sum", (1, MH_STEPS), dv, 1e-12,
+              f"max relative difference {dv:.3g} (rounding of the average, ~t u)"),
+    )
+    return Published(
+        id="mukkamala2017.rmsprop_is_adagrad",
+        citation="M. C. Mukkamala, M. Hein, Variants of RMSProp and Adagrad with Logarithmic Regret Bounds, ICML 2017 "
+                 "(arXiv:1706.05507), the analysis of RMSProp with beta_t = 1 - gamma/t at gamma = 1 (section number not "
+                 "verified from the paper's text here)",
+        claim="RMSProp with beta_t = 1 - 1/t, step size alpha/sqrt(t) and damping epsilon/sqrt(t) is exactly Adagrad with "
+              "step size alpha and damping epsilon.",
+        derivation=derivation, reproduction=reproduction,
+        computed={"max_rel_diff_params": dw, "max_rel_diff_accumulator": dv},
+        theoretical={"max_rel_diff_params": 0.0, "max_rel_diff_accumulator": 0.0},
+    )
+
+
 #: id -> builder
 PAPERS: dict[str, Callable[[], Published]] = {
     "reddi2018.counterexample": reddi2018_counterexample,
+    "mukkamala2017.rmsprop_is_adagrad": mukkamala2017_rmsprop_is_adagrad,
 }
 
 
@@ -219,4 +348,5 @@ def papers() -> list[Published]:
     return [build() for build in PAPERS.values()]
 
 
-__all__ = ["PAPERS", "Published", "papers", "reddi2018_counterexample", "reddi_period_drift"]
+__all__ = ["PAPERS", "Published", "mukkamala2017_rmsprop_is_adagrad", "papers", "reddi2018_counterexample",
+           "reddi_period_drift", "rmsprop_as_adagrad"]
