@@ -21,7 +21,7 @@ from symopt.report.latex import breakable_id, escape
 HAS_LATEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
 SECTIONS = ["The post's statements and their verdicts", "A fixed learning rate: three regimes (S1)", "A decaying rate and the 1/t rule (S2, S3, S4)",
             "AdaGrad (S5, S6, S7)", "RMSProp (S8--S13)", "Textbook vs torch", "Other frameworks: dialects, diff and port",
-            "Verification matrix", "Benchmarks"]
+            "Results from the literature", "Verification matrix", "Benchmarks"]
 FIGURES = ["fixed_rate_regimes", "inverse_time", "adagrad_lr", "rmsprop_ema", "quadratic_comparison", "textbook_vs_torch"]
 
 
@@ -252,6 +252,16 @@ def test_a_cuda_bench_gets_its_own_section_with_the_gpu_goals(tmp_path):
     assert "at least 85 \\% of the same-run copy bandwidth at 1e7 elements or more: met in 1 of 1 cells" in text
     assert "one launch per step: met in 1 of 2 cells" in text
     assert "at least 2.5x torch's foreach RMSprop: met in 1 of 2 cells" in text
+
+
+def test_the_literature_section_has_every_paper_with_computed_and_theoretical(built):
+    from symopt.derive.literature import PAPERS
+
+    _, tex = built
+    body = tex.split(r"\section{Results from the literature}")[1].split(r"\section{")[0]
+    for pid in PAPERS:
+        assert breakable_id(pid) in body and "reproduced" in body
+    assert body.count("computed & theoretical") == len(PAPERS)
 
 
 def test_the_frameworks_section_renders_every_dialect_its_equations_and_the_port_map():

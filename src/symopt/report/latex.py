@@ -60,6 +60,7 @@ def render_sections(selected: list[Case] | None = None, figures: str | os.PathLi
         S.rmsprop(results, folder),
         S.textbook_vs_torch(results, folder),
         S.frameworks(),
+        S.literature(),
         S.verification(where / "verify.json"),
     ]
     for name in ("bench.json", "bench-cuda.json"):

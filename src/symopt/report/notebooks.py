@@ -110,6 +110,11 @@ NOTEBOOKS: dict[str, tuple[str, list[tuple[str, str]]]] = {
         ("md", "## The porting examples"),
         ("code", "show.ports()"),
     ]),
+    "08_literature.ipynb": ("Results from the literature", [
+        ("code", "from symopt.report import show"),
+        ("md", "## Each published result: derived from the models, checked, reproduced with torch.optim"),
+        ("code", "show.papers()"),
+    ]),
 }
 
 

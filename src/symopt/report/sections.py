@@ -368,6 +368,27 @@ def frameworks() -> Section:
                    r"\texttt{symopt report} (\texttt{symopt list}, \texttt{symopt diff}, \texttt{symopt port})", "\n\n".join(parts))
 
 
+def literature() -> Section:
+    """Results from the literature (``symopt papers``): each paper's claim and citation, the
+    statement derived from symopt's model with its checks, and (computed, theoretical) of the
+    reproduction with torch.optim side by side — every number from this run."""
+    from ..derive.literature import papers
+
+    parts = [r"Each result is derived from symopt's own models where it can be, checked against torch.optim, and "
+             r"reproduced with torch.optim; computed and theoretical values side by side (\texttt{symopt papers})."]
+    for p in papers():
+        rows = [[escape(k.replace("_", " ")), _fmt(p.computed[k]), _fmt(p.theoretical[k]) if k in p.theoretical else "--"]
+                for k in p.computed]
+        reproduced = "".join(rf"\item {soft(c.summary())}" "\n" for c in p.reproduction)
+        parts.append(
+            rf"\paragraph{{{breakable_id(p.id)}: {'reproduced' if p.passed else 'NOT reproduced'}.}} "
+            rf"{escape(p.citation)}. \emph{{Claim:}} {escape(p.claim)}" "\n\n"
+            + compact(p.derivation)
+            + r"{\small Reproduction:" "\n" r"\begin{itemize}\setlength{\itemsep}{0pt}" "\n" + reproduced + r"\end{itemize}}" "\n"
+            + table("lrr", ["quantity", "computed", "theoretical"], rows))
+    return Section("literature", "Results from the literature", r"\texttt{symopt papers}", "\n\n".join(parts))
+
+
 def _port_cell(p: Any) -> str:
     """A cell of the port map: exact (* with conditions), else the worst-case rate ratio."""
     if p.verdict == "exact":

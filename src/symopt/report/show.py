@@ -114,6 +114,20 @@ def ports(family: str | None = None) -> None:
         print(f"{family}: {a} -> {b}: {p.verdict}{ratio}")
 
 
+def papers() -> None:
+    """``symopt papers``: each published result, its derivation's checks and its reproduction,
+    (computed, theoretical) side by side."""
+    from ..derive.literature import papers as build
+
+    for p in build():
+        print(f"{p.id}: {'reproduced' if p.passed else 'NOT reproduced'}\n  {p.citation}\n  claim: {p.claim}")
+        print(f"  derived: {p.derivation.statement}")
+        for c in p.checks:
+            print(f"  - {c.summary()}")
+        for k, v in p.computed.items():
+            print(f"  {k}: computed {v:.6g}" + (f", theoretical {p.theoretical[k]:.6g}" if k in p.theoretical else ""))
+
+
 def claims() -> None:
     """The post's statements and verdicts (symopt.derive.claims()), or why they are pending."""
     section = S.statements(_results)
