@@ -118,9 +118,43 @@ def test_a_wrong_mukkamala_statement_fails(mukkamala, wrong):
     assert not mukkamala.derivation.recheck(sp.Eq(mukkamala.derivation.statement.lhs, bad)).passed
 
 
-def test_papers_cli_json_and_check(reddi, mukkamala, monkeypatch, capsys):
+@pytest.fixture(scope="module")
+def cohen():
+    return L.cohen2022_aeos()
+
+
+def _spectral_radius_by_hand(lam, p, eta, beta):
+    """Heavy-ball on the preconditioned curvature, typed here: m' = b m + (1 - b) lam w, w' = w - eta m'/p."""
+    import numpy as np
+
+    J = np.array([[1 - eta * (1 - beta) * lam / p, -eta * beta / p], [(1 - beta) * lam, beta]])
+    return max(abs(np.linalg.eigvals(J)))
+
+
+def test_the_edge_of_stability_threshold(cohen):
+    assert cohen.passed, [c.summary() for c in cohen.checks if not c.passed]
+    assert cohen.computed["threshold_adam_beta1_0.9_eta_1"] == pytest.approx(38.0, rel=1e-14)
+    stated = cohen.derivation.statement.rhs
+    syms = {str(s): s for s in stated.free_symbols}
+    for eta, beta in ((0.01, 0.9), (0.1, 0.5), (1.0, 0.0)):
+        star = float(stated.subs({syms["eta"]: eta, syms["beta_1"]: beta}))
+        assert _spectral_radius_by_hand(0.999 * star * 0.7, 0.7, eta, beta) < 1 < _spectral_radius_by_hand(1.001 * star * 0.7, 0.7, eta, beta)
+
+
+@pytest.mark.parametrize("wrong", ["2/eta whatever beta1", "(2 + 2 beta1)/eta", "the sign of beta1 flipped"])
+def test_a_wrong_threshold_fails(cohen, wrong):
+    stated = cohen.derivation.statement.rhs
+    syms = {str(s): s for s in stated.free_symbols}
+    eta, b = syms["eta"], syms["beta_1"]
+    bad = {"2/eta whatever beta1": 2 / eta, "(2 + 2 beta1)/eta": (2 + 2 * b) / eta,
+           "the sign of beta1 flipped": (2 - 2 * b) / (eta * (1 + b))}[wrong]
+    assert not cohen.derivation.recheck(sp.Eq(cohen.derivation.statement.lhs, bad)).passed
+
+
+def test_papers_cli_json_and_check(reddi, mukkamala, cohen, monkeypatch, capsys):
     monkeypatch.setitem(L.PAPERS, "reddi2018.counterexample", lambda: reddi)  # derived once, in the fixture
     monkeypatch.setitem(L.PAPERS, "mukkamala2017.rmsprop_is_adagrad", lambda: mukkamala)
+    monkeypatch.setitem(L.PAPERS, "cohen2022.aeos", lambda: cohen)
     assert main(["papers", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert schemas.validate(document) == "papers"

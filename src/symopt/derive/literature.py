@@ -6,7 +6,7 @@ own model and whose checks compare it with torch.optim, and the published claim 
 torch.optim — (computed, theoretical) side by side, each a :class:`~symopt.derive.Check` that can
 fail.
 
-So far: ``reddi2018.counterexample`` and ``mukkamala2017.rmsprop_is_adagrad``.
+So far: ``reddi2018.counterexample``, ``mukkamala2017.rmsprop_is_adagrad`` and ``cohen2022.aeos``.
 """
 
 from __future__ import annotations
@@ -336,10 +336,167 @@ def mukkamala2017_rmsprop_is_adagrad(statement: sp.Eq | None = None) -> Publishe
     )
 
 
+# -- Cohen et al. (2022): adaptive methods at the edge of stability ---------------------------------
+_LAM, _Q = sp.Symbol("lambda", positive=True), sp.Symbol("q", positive=True)
+#: rule -> (the second-moment decay and state frozen in the linearisation, the momentum state)
+FROZEN: dict[str, tuple[tuple[str, str] | None, str | None]] = {
+    "rmsprop": (("alpha", "square_avg"), None),
+    "adam": (("beta2", "exp_avg_sq"), "exp_avg"),
+    "sgd": (None, "momentum_buffer"),
+}
+
+
+def stability_threshold(family: str, **values: Any) -> tuple[sp.Matrix, sp.Expr, sp.Expr]:
+    r"""From ``family``'s model: its step on the quadratic :math:`f = \lambda w^2/2` (g = λw) with
+    the preconditioner frozen (the second moment's decay set to 1 and :math:`\sqrt v = q`, so
+    :math:`P = q + \epsilon`; bias corrections at t → ∞; first-step guards off), linear in
+    (w, momentum); the curvature λ* at which an eigenvalue of its Jacobian J reaches −1
+    (det(J + I) = 0), and the preconditioned threshold λ*/P (λ* for SGD, which has none).
+    Returns (J, λ*, λ*/P)."""
+    rule = rules.get(family)
+    step = rule.step_map(**values)
+    hp = {h.name: h.symbol for h in rule.hyperparameters}
+    freeze, momentum = FROZEN[family]
+    kept = [w] + ([next(s.symbol for s in rule.states if s.name == momentum)] if momentum else [])
+    new = []
+    for sym in kept:
+        e = step[sym].replace(lambda x: x.is_Pow and x.exp.has(rules.t) and x.base.is_Symbol, lambda x: sp.Integer(0))
+        e = sp.piecewise_fold(e).subs(rules.t, 10**6)
+        if freeze:
+            decay, state = freeze
+            v = next(st.symbol for st in rule.states if st.name == state)
+            e = e.subs(hp[decay], 1).subs(v, _Q**2)
+        new.append(sp.simplify(e.subs(g, _LAM * w)))
+    J = sp.Matrix([[sp.diff(n, k) for k in kept] for n in new])
+    (lam_star,) = [r for r in sp.solve(sp.Eq((J + sp.eye(len(kept))).det(), 0), _LAM)]
+    scale = (_Q + hp["eps"]) if freeze else sp.Integer(1)
+    return J, sp.factor(lam_star), sp.factor(sp.simplify(lam_star / scale))
+
+
+def _quadratic_run(make, lam: float, steps: int = 2000) -> float:
+    """|w_T| of a torch.optim optimizer (``make([w])``) on f = λ w²/2 from w_0 = 1 (float64)."""
+    import torch
+
+    x = torch.ones(1, dtype=torch.float64, requires_grad=True)
+    opt = make([x])
+    for _ in range(steps):
+        x.grad = lam * x.detach().clone()
+        opt.step()
+        if not torch.isfinite(x).all() or float(x.detach().abs()[0]) > 1e12:
+            return math.inf
+    return float(x.detach().abs()[0])
+
+
+def _edge_of_stability(lr: float = 1e-2, steps: int = 10_000) -> float:
+    """The largest eigenvalue of P^{-1/2} H P^{-1/2} (P = √v + ε, torch.optim.RMSprop's
+    preconditioner) at the end of a run of torch.optim.RMSprop (α = 0.99) on a 2-D rotated
+    quadratic with curvatures 100 and 1 — its median over the last quarter of the steps."""
+    import statistics
+
+    import torch
+
+    theta = 0.6
+    rot = torch.tensor([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]], dtype=torch.float64)
+    H = rot @ torch.diag(torch.tensor([100.0, 1.0], dtype=torch.float64)) @ rot.T
+    x = torch.ones(2, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.RMSprop([x], lr=lr, alpha=0.99, eps=1e-8)
+    seen = []
+    for _ in range(steps):
+        x.grad = H @ x.detach()
+        opt.step()
+        scale = 1 / (opt.state[x]["square_avg"].sqrt() + 1e-8).sqrt()
+        seen.append(float(torch.linalg.eigvalsh(scale[:, None] * H * scale[None, :]).max()))
+    return statistics.median(seen[-steps // 4:])
+
+
+def cohen2022_aeos(statement: sp.Eq | None = None) -> Published:
+    r"""Cohen et al. (2022), Adaptive Gradient Methods at the Edge of Stability: with a frozen
+    preconditioner P, Adam's step on a quadratic is stable iff the preconditioned sharpness
+    :math:`\lambda_{max}(P^{-1}H) < (2 + 2\beta_1)/(\eta(1 - \beta_1))` (38/η at β₁ = 0.9; 2/η for
+    RMSProp, β₁ = 0), and in training adaptive methods sit at that threshold.
+
+    Derived from the models (:func:`stability_threshold`): Adam's linearisation gives the stated
+    threshold, RMSProp's 2/η, torch SGD's (2 + 2μ)/(η(1 − τ)) from the same computation. Checked
+    by sweeping the curvature across the stated threshold: torch.optim.RMSprop with α = 1 (its
+    preconditioner frozen at ε = P) and, for Adam's linearisation (the same linear map), torch's
+    SGD(momentum = β₁, dampening = β₁) at lr η/P; and the claim on a 2-D rotated quadratic:
+    torch.optim.RMSprop (α = 0.99) settles at λ_max(P⁻¹H) = 2/η — the 1-D 2-cycle symopt derives,
+    in the sharpest direction."""
+    _, _, adam_s = stability_threshold("adam")
+    _, _, rms_s = stability_threshold("rmsprop")
+    _, sgd_lam, _ = stability_threshold("sgd", momentum=0.9)
+    adam = rules.adam()
+    b1, eta = adam.hyperparameter("beta1").symbol, adam.hyperparameter("lr").symbol
+    S = sp.Symbol(r"S_{\max}")
+    stated = statement if statement is not None else sp.Eq(S, adam_s)
+    fn = sp.lambdify((eta, b1), stated.rhs, modules="math")
+    sgd_rule = rules.sgd()
+    mu, tau, s_eta = (sgd_rule.hyperparameter(n).symbol for n in ("momentum", "dampening", "lr"))
+    symbolic = [sp.simplify(stated.rhs - (2 + 2 * b1) / (eta * (1 - b1))), sp.simplify(rms_s - 2 / eta),
+                sp.simplify(sgd_lam - (2 + 2 * mu) / (s_eta * (1 - tau)))]
+    check_sym = Check("symbolic: Adam's, RMSProp's and SGD's linearisations against (2 + 2b)/(eta(1 - b)), 2/eta, "
+                      "(2 + 2mu)/(eta(1 - tau))", (1, 1), 0.0 if all(x == 0 for x in symbolic) else math.inf, 0.0,
+                      "; ".join(sp.sstr(x) for x in symbolic))
+    import torch
+
+    wrong, rows = 0, []
+    P = 0.5
+    for lr, beta in ((1e-2, 0.9), (1e-2, 0.0), (3e-3, 0.5)):
+        try:
+            star = float(fn(lr, beta)) * P
+        except (ValueError, ZeroDivisionError, OverflowError, TypeError):
+            star = math.nan
+        if beta == 0.0:
+            def make(ps, lr=lr):
+                return torch.optim.RMSprop(ps, lr=lr, alpha=1.0, eps=P)
+            who = "RMSprop(alpha=1)"
+        else:
+            def make(ps, lr=lr, beta=beta):
+                return torch.optim.SGD(ps, lr=lr / P, momentum=beta, dampening=beta)
+            who = f"SGD(momentum=dampening={beta:g})"
+        below = _quadratic_run(make, 0.98 * star) if math.isfinite(star) else math.nan
+        above = _quadratic_run(make, 1.02 * star) if math.isfinite(star) else math.nan
+        ok = below < 1e-6 and above > 1e6
+        wrong += not ok
+        rows.append(f"{who} lr {lr:g}: |w_T| {below:.2g} at 0.98 lambda*, {above:.2g} at 1.02 lambda*")
+    check = Check("torch.optim across the stated threshold (lambda = 0.98 and 1.02 of it, 2000 steps)", (1, 2000),
+                  float(wrong), 0.0, "; ".join(rows))
+    derivation = Derivation(
+        id="cohen2022.aeos.threshold", title="The stability threshold of the preconditioned sharpness",
+        statement=stated,
+        assumptions=(Assumption("f = lambda w^2/2, the preconditioner P = sqrt(v) + eps frozen, t large (no bias correction)"),),
+        steps=(r"g = \lambda w,\quad m' = \beta_1 m + (1 - \beta_1) g,\quad w' = w - \eta m'/P",
+               r"\det(J + I) = 0 \iff \lambda/P = " + sp.latex(adam_s),
+               r"\beta_1 = 0: 2/\eta \text{ (RMSProp)};\quad \text{SGD: } " + sp.latex(sgd_lam)),
+        check=check, precision_checks=(check_sym,), kind="derived",
+        explanation="Linearised on a quadratic with the preconditioner frozen, Adam is heavy-ball momentum on the "
+                    "preconditioned curvature; its iteration matrix reaches the eigenvalue -1 at that threshold.",
+        recheck=lambda s: cohen2022_aeos(s).derivation,
+    )
+    settled = _edge_of_stability()
+    eos = Check("torch.optim.RMSprop (alpha = 0.99, lr 1e-2) on a 2-D rotated quadratic: lambda_max(P^-1 H) against 2/eta",
+                (7500, 10_000), abs(settled * 1e-2 / 2 - 1), 1e-3,
+                f"median of the last quarter: {settled:.10g}; 2/eta = 200")
+    return Published(
+        id="cohen2022.aeos",
+        citation="J. M. Cohen, B. Ghorbani, S. Krishnan, N. Agarwal, S. Medapati, M. Badura, D. Suo, D. Cardoze, "
+                 "Z. Nado, G. E. Dahl, J. Gilmer, Adaptive Gradient Methods at the Edge of Stability, arXiv:2207.14484 "
+                 "(2022): the threshold lambda_1(P^-1 H) = (2 + 2 beta1)/(eta (1 - beta1)), 38/eta at beta1 = 0.9 "
+                 "(its abstract; the section deriving it was not read here)",
+        claim="With a frozen preconditioner P, Adam (and RMSProp, beta1 = 0) on a quadratic is stable iff the "
+              "preconditioned sharpness lambda_max(P^-1 H) < (2 + 2 beta1)/(eta (1 - beta1)) (38/eta at beta1 = 0.9); "
+              "in training, adaptive methods equilibrate at that threshold.",
+        derivation=derivation, reproduction=(eos,),
+        computed={"threshold_adam_beta1_0.9_eta_1": float(fn(1.0, 0.9)), "settled_preconditioned_sharpness_eta_0.01": settled},
+        theoretical={"threshold_adam_beta1_0.9_eta_1": 38.0, "settled_preconditioned_sharpness_eta_0.01": 200.0},
+    )
+
+
 #: id -> builder
 PAPERS: dict[str, Callable[[], Published]] = {
     "reddi2018.counterexample": reddi2018_counterexample,
     "mukkamala2017.rmsprop_is_adagrad": mukkamala2017_rmsprop_is_adagrad,
+    "cohen2022.aeos": cohen2022_aeos,
 }
 
 
@@ -348,5 +505,5 @@ def papers() -> list[Published]:
     return [build() for build in PAPERS.values()]
 
 
-__all__ = ["PAPERS", "Published", "mukkamala2017_rmsprop_is_adagrad", "papers", "reddi2018_counterexample",
-           "reddi_period_drift", "rmsprop_as_adagrad"]
+__all__ = ["FROZEN", "PAPERS", "Published", "cohen2022_aeos", "mukkamala2017_rmsprop_is_adagrad", "papers", "reddi2018_counterexample",
+           "reddi_period_drift", "rmsprop_as_adagrad", "stability_threshold"]
