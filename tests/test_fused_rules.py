@@ -167,6 +167,8 @@ EDGES = {
         "nesterov+weight_decay": dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.3),
         "nesterov+weight_decay+maximize": dict(lr=0.1, momentum=0.5, nesterov=True, weight_decay=0.1, maximize=True),
         "dampening": dict(lr=0.1, momentum=0.9, dampening=0.3),
+        # 1 - dampening inexact (0.7): the buffer's fma differs from a product then a sum (0.5 is exact)
+        "dampening+weight_decay": dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.1),
         "dampening 1": dict(lr=0.1, momentum=0.9, dampening=1.0),
         "dampening < 0": dict(lr=0.1, momentum=0.9, dampening=-0.5),
         "momentum 1": dict(lr=0.05, momentum=1.0),
