@@ -111,16 +111,9 @@ def _reddi_run(kind: str, c: float = C_VALUE, steps: int = STEPS, alpha: float =
     return float(x.detach()[0]), (loss - best) / steps
 
 
-def reddi2018_counterexample(statement: sp.Eq | None = None) -> Published:
-    """Reddi, Kale & Kumar (2018), Section 3 (the example of Theorem 1): on F = [−1, 1] with
-    f_t(x) = C x for t mod 3 = 1 and −x otherwise (C > 2), Adam with β₁ = 0 and β₂ = 1/(1 + C²)
-    — RMSProp — and α_t = α/√t converges to x = +1, the worst point (x* = −1), so its average
-    regret stays positive; AMSGrad converges to x*.
-
-    Derived here from the RMSProp model: the period drift Δ (:func:`reddi_period_drift`), positive
-    at β₂ = 1/(1 + C²) on a grid of C in (2, 100] (at a fixed η it does not depend on t). Checked against torch.optim.RMSprop stepping one period from the
-    periodic state (float64), and the claim reproduced with torch.optim: x_T = +1 and
-    R_T/T → 2(C − 2)/3 for RMSprop; AMSGrad and AdaGrad end near x* = −1."""
+def reddi2018_drift(statement: sp.Eq | None = None) -> Derivation:
+    """The derivation of :func:`reddi2018_counterexample` (its statement and checks), on
+    ``statement`` where given (the rechecks of wrong statements)."""
     import torch
 
     fixed, drift, _ = reddi_period_drift()
@@ -179,8 +172,22 @@ def reddi2018_counterexample(statement: sp.Eq | None = None) -> Published:
         check=check, precision_checks=(sign, condition), kind="derived",
         explanation="One period (g = C, -1, -1) from the mean square it maps to itself: the C-step divides by a "
                     "large sqrt(v), the two -1 steps by small ones, so their sum outweighs it and w drifts up.",
-        recheck=lambda s: reddi2018_counterexample(s).derivation,
+        recheck=reddi2018_drift,
     )
+    return derivation
+
+
+def reddi2018_counterexample(statement: sp.Eq | None = None) -> Published:
+    """Reddi, Kale & Kumar (2018), Section 3 (the example of Theorem 1): on F = [−1, 1] with
+    f_t(x) = C x for t mod 3 = 1 and −x otherwise (C > 2), Adam with β₁ = 0 and β₂ = 1/(1 + C²)
+    — RMSProp — and α_t = α/√t converges to x = +1, the worst point (x* = −1), so its average
+    regret stays positive; AMSGrad converges to x*.
+
+    Derived here from the RMSProp model: the period drift Δ (:func:`reddi_period_drift`), positive
+    at β₂ = 1/(1 + C²) on a grid of C in (2, 100] (at a fixed η it does not depend on t). Checked against torch.optim.RMSprop stepping one period from the
+    periodic state (float64), and the claim reproduced with torch.optim: x_T = +1 and
+    R_T/T → 2(C − 2)/3 for RMSprop; AMSGrad and AdaGrad end near x* = −1."""
+    derivation = reddi2018_drift(statement)
     x_rms, regret_rms = _reddi_run("rmsprop")
     x_ams, regret_ams = _reddi_run("amsgrad")
     x_ada, regret_ada = _reddi_run("adagrad")
@@ -262,16 +269,8 @@ def _mh_torch(dim: int = 8, seed: int = 0) -> tuple[float, float]:
     return worst_w, worst_v
 
 
-def mukkamala2017_rmsprop_is_adagrad(statement: sp.Eq | None = None) -> Published:
-    r"""Mukkamala & Hein (ICML 2017): RMSProp with :math:`\beta_t = 1 - 1/t`, step size
-    :math:`\alpha/\sqrt t` and :math:`\epsilon_t = \epsilon/\sqrt t` is AdaGrad (step size α, ε).
-
-    Derived from the models: with :math:`v_{t-1} = G_{t-1}/(t-1)`, RMSProp's mean square becomes
-    :math:`v_t = G_t/t` (so the hypothesis holds at every t, from :math:`v_1 = g_1^2 = G_1`: β_1 = 0),
-    and its step :math:`\frac{a}{\sqrt t}\,g/(\sqrt{G_t/t} + e/\sqrt t) = a g/(\sqrt{G_t} + e)` is
-    AdaGrad's. The stated step is checked symbolically against AdaGrad's model (the difference
-    simplifies to 0) and numerically against torch.optim.Adagrad; reproduced by
-    torch.optim.RMSprop driven by per-step group updates against torch.optim.Adagrad."""
+def mukkamala2017_step(statement: sp.Eq | None = None) -> Derivation:
+    """The derivation of :func:`mukkamala2017_rmsprop_is_adagrad`, on ``statement`` where given."""
     import torch
 
     rms_w, ada_w, t_v, ada_G = rmsprop_as_adagrad()
@@ -314,8 +313,22 @@ def mukkamala2017_rmsprop_is_adagrad(statement: sp.Eq | None = None) -> Publishe
         check=check, precision_checks=(check_sym,), kind="derived",
         explanation="With beta_t = 1 - 1/t the exponential average is the plain average G_t/t; the step size a/sqrt(t) "
                     "and eps/sqrt(t) cancel its 1/sqrt(t): the step is AdaGrad's, with eps outside the root as torch's.",
-        recheck=lambda s: mukkamala2017_rmsprop_is_adagrad(s).derivation,
+        recheck=mukkamala2017_step,
     )
+    return derivation
+
+
+def mukkamala2017_rmsprop_is_adagrad(statement: sp.Eq | None = None) -> Published:
+    r"""Mukkamala & Hein (ICML 2017): RMSProp with :math:`\beta_t = 1 - 1/t`, step size
+    :math:`\alpha/\sqrt t` and :math:`\epsilon_t = \epsilon/\sqrt t` is AdaGrad (step size α, ε).
+
+    Derived from the models: with :math:`v_{t-1} = G_{t-1}/(t-1)`, RMSProp's mean square becomes
+    :math:`v_t = G_t/t` (so the hypothesis holds at every t, from :math:`v_1 = g_1^2 = G_1`: β_1 = 0),
+    and its step :math:`\frac{a}{\sqrt t}\,g/(\sqrt{G_t/t} + e/\sqrt t) = a g/(\sqrt{G_t} + e)` is
+    AdaGrad's. The stated step is checked symbolically against AdaGrad's model (the difference
+    simplifies to 0) and numerically against torch.optim.Adagrad; reproduced by
+    torch.optim.RMSprop driven by per-step group updates against torch.optim.Adagrad."""
+    derivation = mukkamala2017_step(statement)
     dw, dv = _mh_torch()
     reproduction = (
         Check("torch.optim.RMSprop (per-step alpha, lr, eps) against torch.optim.Adagrad: params", (1, MH_STEPS), dw, 1e-12,
@@ -409,19 +422,8 @@ def _edge_of_stability(lr: float = 1e-2, steps: int = 10_000) -> float:
     return statistics.median(seen[-steps // 4:])
 
 
-def cohen2022_aeos(statement: sp.Eq | None = None) -> Published:
-    r"""Cohen et al. (2022), Adaptive Gradient Methods at the Edge of Stability: with a frozen
-    preconditioner P, Adam's step on a quadratic is stable iff the preconditioned sharpness
-    :math:`\lambda_{max}(P^{-1}H) < (2 + 2\beta_1)/(\eta(1 - \beta_1))` (38/η at β₁ = 0.9; 2/η for
-    RMSProp, β₁ = 0), and in training adaptive methods sit at that threshold.
-
-    Derived from the models (:func:`stability_threshold`): Adam's linearisation gives the stated
-    threshold, RMSProp's 2/η, torch SGD's (2 + 2μ)/(η(1 − τ)) from the same computation. Checked
-    by sweeping the curvature across the stated threshold: torch.optim.RMSprop with α = 1 (its
-    preconditioner frozen at ε = P) and, for Adam's linearisation (the same linear map), torch's
-    SGD(momentum = β₁, dampening = β₁) at lr η/P; and the claim on a 2-D rotated quadratic:
-    torch.optim.RMSprop (α = 0.99) settles at λ_max(P⁻¹H) = 2/η — the 1-D 2-cycle symopt derives,
-    in the sharpest direction."""
+def cohen2022_threshold(statement: sp.Eq | None = None) -> Derivation:
+    """The derivation of :func:`cohen2022_aeos`, on ``statement`` where given."""
     _, _, adam_s = stability_threshold("adam")
     _, _, rms_s = stability_threshold("rmsprop")
     _, sgd_lam, _ = stability_threshold("sgd", momentum=0.9)
@@ -471,8 +473,25 @@ def cohen2022_aeos(statement: sp.Eq | None = None) -> Published:
         check=check, precision_checks=(check_sym,), kind="derived",
         explanation="Linearised on a quadratic with the preconditioner frozen, Adam is heavy-ball momentum on the "
                     "preconditioned curvature; its iteration matrix reaches the eigenvalue -1 at that threshold.",
-        recheck=lambda s: cohen2022_aeos(s).derivation,
+        recheck=cohen2022_threshold,
     )
+    return derivation
+
+
+def cohen2022_aeos(statement: sp.Eq | None = None) -> Published:
+    r"""Cohen et al. (2022), Adaptive Gradient Methods at the Edge of Stability: with a frozen
+    preconditioner P, Adam's step on a quadratic is stable iff the preconditioned sharpness
+    :math:`\lambda_{max}(P^{-1}H) < (2 + 2\beta_1)/(\eta(1 - \beta_1))` (38/η at β₁ = 0.9; 2/η for
+    RMSProp, β₁ = 0), and in training adaptive methods sit at that threshold.
+
+    Derived from the models (:func:`stability_threshold`): Adam's linearisation gives the stated
+    threshold, RMSProp's 2/η, torch SGD's (2 + 2μ)/(η(1 − τ)) from the same computation. Checked
+    by sweeping the curvature across the stated threshold: torch.optim.RMSprop with α = 1 (its
+    preconditioner frozen at ε = P) and, for Adam's linearisation (the same linear map), torch's
+    SGD(momentum = β₁, dampening = β₁) at lr η/P; and the claim on a 2-D rotated quadratic:
+    torch.optim.RMSprop (α = 0.99) settles at λ_max(P⁻¹H) = 2/η — the 1-D 2-cycle symopt derives,
+    in the sharpest direction."""
+    derivation = cohen2022_threshold(statement)
     settled = _edge_of_stability()
     eos = Check("torch.optim.RMSprop (alpha = 0.99, lr 1e-2) on a 2-D rotated quadratic: lambda_max(P^-1 H) against 2/eta",
                 (7500, 10_000), abs(settled * 1e-2 / 2 - 1), 1e-3,
@@ -487,7 +506,8 @@ def cohen2022_aeos(statement: sp.Eq | None = None) -> Published:
               "preconditioned sharpness lambda_max(P^-1 H) < (2 + 2 beta1)/(eta (1 - beta1)) (38/eta at beta1 = 0.9); "
               "in training, adaptive methods equilibrate at that threshold.",
         derivation=derivation, reproduction=(eos,),
-        computed={"threshold_adam_beta1_0.9_eta_1": float(fn(1.0, 0.9)), "settled_preconditioned_sharpness_eta_0.01": settled},
+        computed={"threshold_adam_beta1_0.9_eta_1": float(derivation.statement.rhs.subs(
+                      {rules.adam().hyperparameter("beta1").symbol: 0.9, rules.adam().hyperparameter("lr").symbol: 1.0})), "settled_preconditioned_sharpness_eta_0.01": settled},
         theoretical={"threshold_adam_beta1_0.9_eta_1": 38.0, "settled_preconditioned_sharpness_eta_0.01": 200.0},
     )
 

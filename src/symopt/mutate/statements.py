@@ -1,5 +1,6 @@
 """Mutants of the stated results: every derived statement (each analysis of
-:func:`symopt.derive.all_analyses` and each closed form of ``symopt derive all``) with its
+:func:`symopt.derive.all_analyses`, each closed form of ``symopt derive all`` and each derived
+statement of ``symopt papers``) with its
 right-hand side changed by one mechanical expression mutation (:mod:`.expressions`; O-terms are
 left alone), fed back to the same derivation's checks through :attr:`Derivation.recheck`.
 
@@ -26,11 +27,15 @@ AREA = "statement"
 def _derivations() -> tuple:
     from ..derive import all_analyses, derive
     from ..derive.cases import cases
+    from ..derive.literature import cohen2022_threshold, mukkamala2017_step, reddi2018_drift
 
     found = {d.id: d for d in all_analyses()}
     for case in cases("all"):
         for d in derive(case.rule, **case.options):
             found.setdefault(d.id, d)
+    for build in (reddi2018_drift, mukkamala2017_step, cohen2022_threshold):  # the papers' derived statements
+        d = build()
+        found.setdefault(d.id, d)
     return tuple(found.values())
 
 
