@@ -121,9 +121,10 @@ CASES = {
                 *(values for name, values, _ in ROUNDING_EDGES["adagrad"] if "16" in name),
                 dict(lr=0.1, weight_decay=0.3, initial_accumulator_value=0.1, maximize=True)],
     "adam": [dict(lr=0.01), dict(lr=0.01, amsgrad=True, weight_decay=0.1), dict(lr=0.01, betas=(0.3, 0.5), maximize=True),
-             dict(lr=0.01, amsgrad=True, maximize=True, eps=1e-3), dict(lr=0.1, weight_decay=0.3, decoupled_weight_decay=True)],
+             dict(lr=0.01, amsgrad=True, maximize=True, eps=1e-3), dict(lr=0.1, weight_decay=0.3, decoupled_weight_decay=True),
+             dict(lr=0.01, eps=0.1)],  # the plain variant with an ε float16 holds (1e-8 rounds to 0 there)
     "adamw": [dict(lr=0.01), dict(lr=0.01, weight_decay=0.3, amsgrad=True), dict(lr=0.1, weight_decay=10.0),
-              dict(lr=0.01, betas=(0.3, 0.5), maximize=True)],
+              dict(lr=0.01, betas=(0.3, 0.5), maximize=True), dict(lr=0.01, eps=0.1)],
 }
 
 
