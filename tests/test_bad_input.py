@@ -41,7 +41,7 @@ CLI = [
     (["bench", "--size", "0/1"], ["--size", "0/1"], None),
     (["bench", "--variant", "nope"], ["--variant", "invalid choice", "adagrad"], None),
     (["bench", "--repeats", "0"], ["--repeats", ">= 1"], None),
-    (["bench", "--contention", "-1"], ["--contention", ">= 0"], None),
+    (["bench", "--contention", "-1"], ["--contention", "0 or more"], None),
     (["bench", "--quick", "--json", f"{MISSING_DIR}/b.json"], ["--json", MISSING_DIR], f"{MISSING_DIR}/b.json"),
     (["mutate", "--area", "nope"], ["--area", "invalid choice", "model"], None),
     (["mutate", "--sample", "0"], ["--sample", ">= 1"], None),
