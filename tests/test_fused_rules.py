@@ -10,6 +10,7 @@ The reference is torch itself; nothing here is computed by the code under test."
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 
 import pytest
@@ -196,6 +197,12 @@ EDGES = {
         "betas 0.3, 0.5": dict(lr=0.01, betas=(0.3, 0.5), amsgrad=True),
     },
 }
+# beta1 = 0.3: the lerp weight 1 - beta1 >= 0.5 takes torch's second formula, in every structural
+# variant of Adam and AdamW (each is its own C function; only the plain one had such a case)
+for _family in ("adam", "adamw"):
+    for _on in itertools.product((False, True), repeat=3):
+        _switches = {k: v for k, v, flag in (("weight_decay", 0.1, _on[0]), ("amsgrad", True, _on[1]), ("maximize", True, _on[2])) if flag}
+        EDGES[_family]["betas 0.3, 0.5" + "".join(f"+{k}" for k in _switches)] = dict(lr=0.01, betas=(0.3, 0.5), **_switches)
 SCALES = {"grads 1": 1.0, "grads 1e-8": 1e-8, "grads 1e4": 1e4}
 
 
