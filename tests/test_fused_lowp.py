@@ -124,7 +124,7 @@ CASES = {
              dict(lr=0.01, amsgrad=True, maximize=True, eps=1e-3), dict(lr=0.1, weight_decay=0.3, decoupled_weight_decay=True),
              dict(lr=0.01, eps=0.1)],  # the plain variant with an ε float16 holds (1e-8 rounds to 0 there)
     "adamw": [dict(lr=0.01), dict(lr=0.01, weight_decay=0.3, amsgrad=True), dict(lr=0.1, weight_decay=10.0),
-              dict(lr=0.01, betas=(0.3, 0.5), maximize=True), dict(lr=0.01, eps=0.1)],
+              dict(lr=0.01, betas=(0.3, 0.5), maximize=True), dict(lr=0.01, eps=0.1, weight_decay=0.0)],  # plain: no decay
 }
 
 

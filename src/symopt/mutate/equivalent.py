@@ -73,7 +73,33 @@ _GAP_LERP_ABS = ("torch's lerp branch test |w| < 0.5 with the abs dropped (w = 1
                  "every param NaN from step 1 and only the grad_avg state's last bits tell the branches apart; no test "
                  "compares grad_avg alone in such a run (tests/test_triton.py compares every tensor, NaN never passes)")
 
+_GAP_16BIT_FMA = ("an fma dropped (a*b + c rounded twice) in a 16-bit kernel: the float results differ by one float32 ULP "
+                  "for some inputs, which changes the stored 16-bit value only when the result sits on a 16-bit rounding "
+                  "boundary (measured: 1 element in 4 million random ones for Adagrad's grad_scale path; where the product "
+                  "is exact in float32, as g*g of a 16-bit g without a grad_scale, the two agree always); "
+                  "tests/test_fused_lowp.py compares 70 001 random elements bit for bit and constructs no inputs on that "
+                  "boundary")
+
 KNOWN_GAPS: dict[str, str] = {
+    # kernel-c (2026-12-02 full run, 1041 mutants): the plain 16-bit kernels' multiply-adds
+    "kernel-c-d67117b259": _GAP_16BIT_FMA,  # adagrad_plain_f16 G (grad_scale vector loops)
+    "kernel-c-ad35ee2c13": _GAP_16BIT_FMA,  # adagrad_plain_f16 G (tail loops)
+    "kernel-c-95cb459685": _GAP_16BIT_FMA,  # adagrad_plain_bf16 G (grad_scale vector loops)
+    "kernel-c-6a500b691a": _GAP_16BIT_FMA,  # adagrad_plain_bf16 G (tail loops)
+    "kernel-c-4f61610b95": _GAP_16BIT_FMA,  # rmsprop_plain_bf16 v
+    "kernel-c-9c3a2c6025": _GAP_16BIT_FMA,  # sgd_plain_f16 w (vector loops)
+    "kernel-c-0d7f08ea5a": _GAP_16BIT_FMA,  # sgd_plain_f16 w (tail loops)
+    "kernel-c-2b28002077": _GAP_16BIT_FMA,  # sgd_plain_bf16 w (vector loops)
+    "kernel-c-c57720f4c7": _GAP_16BIT_FMA,  # sgd_plain_bf16 w (tail loops)
+    "kernel-c-7a37513e0f": _GAP_16BIT_FMA,  # adam_plain_f16 m
+    "kernel-c-def9cffa7d": _GAP_16BIT_FMA,  # adam_plain_f16 v
+    "kernel-c-a21aca0451": _GAP_16BIT_FMA,  # adam_plain_bf16 v
+    "kernel-c-fdb19666ba": _GAP_16BIT_FMA,  # adamw_plain_f16 m
+    "kernel-c-940a9ea6f9": _GAP_16BIT_FMA,  # adamw_plain_f16 v (vector loops)
+    "kernel-c-a94266f00f": _GAP_16BIT_FMA,  # adamw_plain_f16 v (tail loops)
+    "kernel-c-ed037640a7": _GAP_16BIT_FMA,  # adamw_plain_bf16 m
+    "kernel-c-e3e42d3927": _GAP_16BIT_FMA,  # adamw_plain_bf16 v (vector loops)
+    "kernel-c-978122217c": _GAP_16BIT_FMA,  # adamw_plain_bf16 v (tail loops)
     # kernel-triton: every centered RMSprop variant's lerp condition
     "kernel-triton-7c533fd024": _GAP_LERP_ABS,  # _update_rmsprop_centered
     "kernel-triton-6b18228ded": _GAP_LERP_ABS,  # _update_rmsprop_centered_maximize
