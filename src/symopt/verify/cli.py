@@ -23,6 +23,7 @@ from .symbolic import check_all_kernels, checked_entry_points
 from . import summary
 from .runner import IMPLEMENTATIONS, Row, run_matrix
 from . import dialects as verify_dialects
+from ..rules import dialects
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 #: Random configurations per rule: the quick default and --full.
@@ -69,6 +70,12 @@ def run(args: argparse.Namespace) -> int:
         if name not in dialect_names:
             raise ValueError(f"--dialect must be one of {', '.join(dialect_names)}; got {name!r}")
     dtypes = [DTYPES[d] for d in (args.dtype or DTYPES)]
+    if args.case:  # known before any run: a matrix case's name or a dialect case's label
+        labels = {c.name for r in (args.rule or VERIFIED) for c in optim_db_inputs(r) + edges(r) + sweep(r, SWEEP_FULL if args.full else SWEEP_QUICK)}
+        if "port" in wanted:
+            labels |= {label for f, d in verify_dialects.keys() for label, _ in verify_dialects.cases(dialects.preset(f, d))}
+        if args.case not in labels:
+            raise ValueError(f"no case named {args.case!r}; see the 'case' column of `symopt verify`")
     if args.json:
         output_path(args.json, "--json")
     started = time.perf_counter()
