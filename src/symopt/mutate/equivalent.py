@@ -90,7 +90,6 @@ KNOWN_GAPS: dict[str, str] = {
     "kernel-c-9c3a2c6025": _GAP_16BIT_FMA,  # sgd_plain_f16 w (vector loops)
     "kernel-c-0d7f08ea5a": _GAP_16BIT_FMA,  # sgd_plain_f16 w (tail loops)
     "kernel-c-2b28002077": _GAP_16BIT_FMA,  # sgd_plain_bf16 w (vector loops)
-    "kernel-c-c57720f4c7": _GAP_16BIT_FMA,  # sgd_plain_bf16 w (tail loops)
     "kernel-c-7a37513e0f": _GAP_16BIT_FMA,  # adam_plain_f16 m
     "kernel-c-def9cffa7d": _GAP_16BIT_FMA,  # adam_plain_f16 v
     "kernel-c-a21aca0451": _GAP_16BIT_FMA,  # adam_plain_bf16 v
