@@ -185,3 +185,49 @@ def test_sampled_c_mutants_are_caught():
     assert not survivors, survivors
     assert sum(o.status == "killed" for o in outcomes) >= len(outcomes) // 2
     assert torch.get_default_dtype() == torch.float32  # the checks leave torch's defaults alone
+
+
+# -- the arguments of the C kernels' equivalent mutants (symopt.mutate.equivalent) -------------------
+def _all_finite(dtype) -> torch.Tensor:
+    values = torch.arange(-(1 << 15), 1 << 15, dtype=torch.int32).to(torch.int16).view(dtype).float()
+    return values[torch.isfinite(values)]
+
+
+def test_float16_products_the_explained_fma_mutants_rely_on_are_exact_in_float32():
+    """_EXACT_F16_SQUARE and _EXACT_F16_PRODUCT: g*g for every float16 g, and c*g for every float16
+    significand c in [1, 2) and every float16 g (a power-of-two scale of c keeps the product within
+    float32's normal range), equal the exact products (float64 holds them): float32 rounds neither,
+    so fma(a, b, c) and a*b + c round the same value once."""
+    import numpy as np
+
+    g = _all_finite(torch.float16).numpy()
+    assert np.array_equal((g * g).astype(np.float64), g.astype(np.float64) ** 2)
+    c = g[(g >= 1) & (g < 2)]
+    assert len(c) == 1024
+    for i in range(0, len(c), 64):
+        rows = c[i:i + 64, None]
+        assert np.array_equal((rows * g[None, :]).astype(np.float64), rows.astype(np.float64) * g[None, :].astype(np.float64))
+
+
+def test_bfloat16_sgd_stores_the_same_value_with_or_without_its_fma_where_the_product_underflows():
+    """_BF16_STORED_AT_ONCE, on numbers: products c*g of bfloat16 values that float32 rounds (the
+    underflow range, |c*g| < 2^-134), added to every finite bfloat16 w, once with one rounding
+    (exact in float64) and once with the product rounded first: the same bfloat16 after the store.
+    (Not a proof, which the reason gives; a check that could refute it.)"""
+    import numpy as np
+
+    w = _all_finite(torch.bfloat16).numpy()
+    g = _all_finite(torch.bfloat16).numpy()
+    rng = np.random.default_rng(0)
+    # -lr through bfloat16 (lr = 1e-3: a last bit of c under 2^-16, without which c*g of a bfloat16 g,
+    # whose last bit is at least 2^-133, is never below float32's 2^-149)
+    c = torch.tensor([-1e-3]).to(torch.bfloat16).float().numpy()[0]
+    tiny = g[(np.abs(g) > 0) & (np.abs(g * np.float64(c)) < 2.0 ** -134)]
+    products = tiny.astype(np.float64) * np.float64(c)
+    inexact = tiny[(tiny * c).astype(np.float64) != products]
+    assert len(inexact) > 100
+    for x in rng.choice(inexact, 200, replace=False):
+        exact = np.float64(c) * np.float64(x)
+        fused = (w.astype(np.float64) + exact).astype(np.float32)
+        split = w + np.float32(c * x)
+        assert torch.equal(torch.tensor(fused).to(torch.bfloat16), torch.tensor(split).to(torch.bfloat16))

@@ -30,6 +30,24 @@ _FREE_DEFAULT_LR = (
 _PLUS_ZERO = ("'x + 0' -> 'x - 0' (a scalar's index 0, or the offset 0 * n_tensors of the first table row): "
               "x + 0 = x - 0 for every pointer and integer, so the loaded address is the same")
 
+#: the plain 16-bit C kernels' fma where the product is exact in float32 (fma(a, b, c) = a*b + c)
+_EXACT_F16_SQUARE = ("fmaf(g, g, G) -> g*g + G in float16 Adagrad without a grad_scale: g is a float16 (11 significant "
+                     "bits, |g| >= 2^-24 or 0), so g*g has at most 22 bits and |g*g| >= 2^-48 is a float32 normal: the "
+                     "product rounds to itself and both forms round the same exact g*g + G once (every float16 g: "
+                     "tests/test_mutate_fused.py)")
+_EXACT_F16_PRODUCT = ("fmaf(c0, g, w) -> c0*g + w in float16 SGD's vector loop: c0 is -lr rounded through float16 and g a "
+                      "float16, so c0*g has at most 22 significant bits within float32's normal range (2^-48 .. 2^32): "
+                      "the product is exact and both forms round c0*g + w once (every float16 significand of c0 "
+                      "times every float16 g: tests/test_mutate_fused.py)")
+_BF16_STORED_AT_ONCE = (
+    "fmaf(c0, g, w) -> c0*g + w in bfloat16 SGD's vector loop, whose result is stored to bfloat16 at once: c0 "
+    "(-lr rounded through bfloat16) and g have 8 significant bits, so p = c0*g (16 bits) is inexact in float32 only "
+    "below its normal range, where |p| < 2^-134 (its last bit is under 2^-149). For a subnormal or zero w (on the "
+    "2^-149 grid) the sum stays on that grid: round(w + p) = w + round(p), the same float32. For a normal bfloat16 w "
+    "the nearest bfloat16 midpoint is at least 2^-134 away and neither sum reaches it (|p| <= 65025*2^-150 and the "
+    "float32 rounding moves it by at most half the float32 spacing, 2^-150 or less there): both store w"
+)
+
 EXPLAINED: dict[str, str] = {
     # statements: sign of the Euler-Maclaurin remainder symbol R_2
     "statement-41ce242ef2": _REMAINDER_SIGN,  # sums.inverse_sqrt
@@ -50,6 +68,11 @@ EXPLAINED: dict[str, str] = {
     "kernel-triton-b977e3bc7e": _PLUS_ZERO,  # adagrad plain: at_param = param_ptr + ...(offsets + 0 * n_tensors ...)
     "kernel-triton-1ea88ffb79": _PLUS_ZERO,  # rmsprop plain: lr = tl.load(scalars + 0)
     "kernel-triton-8665787039": _PLUS_ZERO,  # rmsprop plain: at_param = param_ptr + ...(offsets + 0 * n_tensors ...)
+    # kernel-c: the plain 16-bit kernels' multiply-adds whose product is exact (or stored at once)
+    "kernel-c-d67117b259": _EXACT_F16_SQUARE,  # adagrad_plain_f16 G (vector loop)
+    "kernel-c-ad35ee2c13": _EXACT_F16_SQUARE,  # adagrad_plain_f16 G (scalar tail)
+    "kernel-c-9c3a2c6025": _EXACT_F16_PRODUCT,  # sgd_plain_f16 w (vector loop; the tail's c1 is -lr in float32)
+    "kernel-c-2b28002077": _BF16_STORED_AT_ONCE,  # sgd_plain_bf16 w (vector loop)
     # inverse_time[corrected|textbook] @ hyperparameter lr: default changed 0.1 -> 0.2
     "model-38d2aa30e5": _FREE_DEFAULT_LR,
     "model-527ca33942": _FREE_DEFAULT_LR,
@@ -68,45 +91,16 @@ EXPLAINED: dict[str, str] = {
 #: (The kernel area's first full run, 2026-12-02, left 78 survivors in the generated Torch kernels'
 #: sparse, compiled-only, differentiable and x = 1 paths; tests/test_kernel_paths.py, with
 #: tests/test_differentiable.py among the area's checks, kills every one.)
-_GAP_LERP_ABS = ("torch's lerp branch test |w| < 0.5 with the abs dropped (w = 1 - alpha): the same for alpha in "
-                 "[0, 1.5); it differs only at alpha >= 1.5 (a hazard torch accepts), where v_1 = (1 - alpha) g^2 < 0 makes "
-                 "every param NaN from step 1 and only the grad_avg state's last bits tell the branches apart; no test "
-                 "compares grad_avg alone in such a run (tests/test_triton.py compares every tensor, NaN never passes)")
-
-_GAP_16BIT_FMA = ("an fma dropped (a*b + c rounded twice) in a 16-bit kernel: the float results differ by one float32 ULP "
-                  "for some inputs, which changes the stored 16-bit value only when the result sits on a 16-bit rounding "
-                  "boundary (measured: 1 element in 4 million random ones for Adagrad's grad_scale path; where the product "
-                  "is exact in float32, as g*g of a 16-bit g without a grad_scale, the two agree always); "
-                  "tests/test_fused_lowp.py compares 70 001 random elements bit for bit and constructs no inputs on that "
-                  "boundary")
+_GAP_BF16_UNDERFLOW = (
+    "an fma dropped in a plain bfloat16 kernel where the product is exact in float32 (8-bit factors: g*g, "
+    "(c1*g)*g) except below float32's normal range: the two forms differ only for |g| < 2^-63 or so, by one float32 "
+    "ULP of a state that is then stored to bfloat16 or goes through a square root into the param; no test constructs "
+    "such an input (one would need a state of about 2^-122, eps = 0 and a param on a bfloat16 rounding boundary)")
 
 KNOWN_GAPS: dict[str, str] = {
-    # kernel-c (2026-12-02 full run, 1041 mutants): the plain 16-bit kernels' multiply-adds
-    "kernel-c-d67117b259": _GAP_16BIT_FMA,  # adagrad_plain_f16 G (grad_scale vector loops)
-    "kernel-c-ad35ee2c13": _GAP_16BIT_FMA,  # adagrad_plain_f16 G (tail loops)
-    "kernel-c-95cb459685": _GAP_16BIT_FMA,  # adagrad_plain_bf16 G (grad_scale vector loops)
-    "kernel-c-6a500b691a": _GAP_16BIT_FMA,  # adagrad_plain_bf16 G (tail loops)
-    "kernel-c-4f61610b95": _GAP_16BIT_FMA,  # rmsprop_plain_bf16 v
-    "kernel-c-9c3a2c6025": _GAP_16BIT_FMA,  # sgd_plain_f16 w (vector loops)
-    "kernel-c-0d7f08ea5a": _GAP_16BIT_FMA,  # sgd_plain_f16 w (tail loops)
-    "kernel-c-2b28002077": _GAP_16BIT_FMA,  # sgd_plain_bf16 w (vector loops)
-    "kernel-c-7a37513e0f": _GAP_16BIT_FMA,  # adam_plain_f16 m
-    "kernel-c-def9cffa7d": _GAP_16BIT_FMA,  # adam_plain_f16 v
-    "kernel-c-a21aca0451": _GAP_16BIT_FMA,  # adam_plain_bf16 v
-    "kernel-c-fdb19666ba": _GAP_16BIT_FMA,  # adamw_plain_f16 m
-    "kernel-c-940a9ea6f9": _GAP_16BIT_FMA,  # adamw_plain_f16 v (vector loops)
-    "kernel-c-a94266f00f": _GAP_16BIT_FMA,  # adamw_plain_f16 v (tail loops)
-    "kernel-c-ed037640a7": _GAP_16BIT_FMA,  # adamw_plain_bf16 m
-    "kernel-c-e3e42d3927": _GAP_16BIT_FMA,  # adamw_plain_bf16 v (vector loops)
-    "kernel-c-978122217c": _GAP_16BIT_FMA,  # adamw_plain_bf16 v (tail loops)
-    # kernel-triton: every centered RMSprop variant's lerp condition
-    "kernel-triton-7c533fd024": _GAP_LERP_ABS,  # _update_rmsprop_centered
-    "kernel-triton-6b18228ded": _GAP_LERP_ABS,  # _update_rmsprop_centered_maximize
-    "kernel-triton-fdf76c5e21": _GAP_LERP_ABS,  # _update_rmsprop_momentum_centered
-    "kernel-triton-4adcea1ea4": _GAP_LERP_ABS,  # _update_rmsprop_momentum_centered_maximize
-    "kernel-triton-1dcc1b8205": _GAP_LERP_ABS,  # _update_rmsprop_weight_decay_centered
-    "kernel-triton-21a9d977e1": _GAP_LERP_ABS,  # _update_rmsprop_weight_decay_centered_maximize
-    "kernel-triton-fb56795800": _GAP_LERP_ABS,  # _update_rmsprop_weight_decay_momentum_centered
-    "kernel-triton-0628fa967c": _GAP_LERP_ABS,  # _update_rmsprop_weight_decay_momentum_centered_maximize
+    # kernel-c (2026-12-02 full run, 1041 mutants): the plain bfloat16 kernels' multiply-adds
+    "kernel-c-95cb459685": _GAP_BF16_UNDERFLOW,  # adagrad_plain_bf16 G (vector loop)
+    "kernel-c-6a500b691a": _GAP_BF16_UNDERFLOW,  # adagrad_plain_bf16 G (scalar tail)
+    "kernel-c-4f61610b95": _GAP_BF16_UNDERFLOW,  # rmsprop_plain_bf16 v
 }
 
