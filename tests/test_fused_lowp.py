@@ -516,3 +516,62 @@ def test_a_low_precision_kernel_with_one_rounding_moved_fails_the_bitwise_check(
     found = _step_twins(family, dtype, kw)
     assert launches and all(plan.kernel.library is library for plan in launches)  # the mutant ran
     assert found, f"{name}: the mutant passed"
+
+
+def _adagrad_underflow_boundary(count_lr: int = 1):
+    """(G, g) bfloat16 pairs and an lr where Adagrad's G + g² rounded once (fma) or twice (g² first)
+    gives a different bfloat16 param after one step from w = 0 with eps = 0: g² of a bfloat16 g is
+    exact in float32 except in its underflow range (|g| < 2⁻⁶² here), where the one-ULP difference
+    of the float32 G reaches the param through √G. Searched over every bfloat16 G in [2⁻¹²⁶, 2⁻¹¹⁰),
+    g in [2⁻⁸⁰, 2⁻⁶²) and −lr in (−1, −2⁻¹²], in float32 NumPy (float64 holds G + g² exactly);
+    returns the lr with the most such pairs."""
+    import numpy as np
+
+    bf = lambda x: torch.tensor(np.asarray(x, dtype=np.float32)).to(torch.bfloat16).float().numpy()  # noqa: E731
+    values = torch.arange(0, 1 << 15, dtype=torch.int32).to(torch.int16).view(torch.bfloat16).float().numpy()
+    values = values[np.isfinite(values) & (values > 0)]
+    G, g = np.meshgrid(values[(values >= 2.0**-126) & (values < 2.0**-110)], values[(values >= 2.0**-80) & (values < 2.0**-62)], indexing="ij")
+    G, g = G.ravel(), g.ravel()
+    fused = (G.astype(np.float64) + g.astype(np.float64) ** 2).astype(np.float32)
+    keep = fused != G + g * g
+    G, g, root_fused, root_split = G[keep], g[keep], np.sqrt(fused[keep]), np.sqrt((G + g * g)[keep])
+    best = (0, 0.0, None)
+    for c in -values[(values >= 2.0**-12) & (values < 1)]:
+        step = np.float32(c) * g
+        hits = np.nonzero(bf(step / root_fused) != bf(step / root_split))[0]
+        if len(hits) > best[0]:
+            best = (len(hits), float(-c), hits)
+    _, lr, hits = best
+    return lr, [(float(G[i]), float(g[i])) for i in hits]
+
+
+@pytest.mark.parametrize("loop", ["vector", "tail"])
+def test_adagrad_bitwise_with_torch_fused_where_bfloat16_squares_underflow(loop):
+    """bfloat16 Adagrad (plain: eps = 0, from a state G as a checkpoint holds it) on the constructed
+    inputs above, in its vector loop (one tensor, the pairs repeated) and its scalar tail (one-element
+    tensors): symopt's fused step is torch's, bit for bit (15 pairs found at lr ≈ 2.48e-4)."""
+    dtype = torch.bfloat16
+    lr, pairs = _adagrad_underflow_boundary()
+    assert len(pairs) >= 8
+    if loop == "vector":
+        pairs = pairs * 8
+        shapes = [(len(pairs),)]
+        assert _tail_starts(shapes, dtype)[0] >= len(pairs) // 2
+    else:
+        shapes = [(1,)] * len(pairs)
+        assert _tail_starts(shapes, dtype) == [0] * len(pairs)
+    out = []
+    for cls in (torch.optim.Adagrad, symopt_optim.Adagrad):
+        ps = [torch.zeros(s, dtype=dtype, requires_grad=True) for s in shapes]
+        opt = cls(ps, lr=lr, eps=0.0, fused=True)
+        flat = torch.tensor(pairs).to(dtype)
+        at = 0
+        for p in ps:
+            n = p.numel()
+            opt.state[p]["sum"].copy_(flat[at:at + n, 0].reshape(p.shape))
+            p.grad = flat[at:at + n, 1].reshape(p.shape).clone()
+            at += n
+        opt.step()
+        out.append((torch.cat([p.detach().reshape(-1) for p in ps]), torch.cat([opt.state[p]["sum"].reshape(-1) for p in ps])))
+    (pa, sa), (pb, sb) = out
+    assert not _differing(pa, pb).numel() and not _differing(sa, sb).numel()
