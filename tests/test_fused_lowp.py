@@ -223,6 +223,20 @@ def test_sgd_tails_bitwise_with_torch_fused_and_its_vector_loop_is_the_finding(k
     assert untouched == sum(starts), "torch's fused SGD now updates its vector loop's elements: compare them all"
 
 
+def _through(x, dtype):
+    """``x`` (float32 values) rounded to ``dtype`` and back, as float32 NumPy: the stored value."""
+    import numpy as np
+
+    return torch.tensor(np.asarray(x, dtype=np.float32)).to(dtype).float().numpy()
+
+
+def _stored_differently(fused, split, dtype):
+    """Indices where two float32 results store different ``dtype`` values."""
+    import numpy as np
+
+    return np.nonzero(_through(fused, dtype) != _through(split, dtype))[0]
+
+
 def _sgd_rounding_boundary_pairs(dtype, lr: float, count: int = 64, seed: int = 0):
     """(w, g) pairs of ``dtype`` on a rounding boundary of SGD's step w + (−η)g, found by search:
     the 16-bit result of one fma (round(−η·g + w) in float32, computed exactly here in float64,
@@ -236,11 +250,10 @@ def _sgd_rounding_boundary_pairs(dtype, lr: float, count: int = 64, seed: int = 
     rng = np.random.default_rng(seed)
     c = np.float32(-lr)
     n = 4_000_000
-    w = torch.tensor(rng.standard_normal(n)).to(dtype).float().numpy()
-    g = torch.tensor(rng.standard_normal(n)).to(dtype).float().numpy()
+    w, g = _through(rng.standard_normal(n), dtype), _through(rng.standard_normal(n), dtype)
     fused = (np.float64(c) * g.astype(np.float64) + w.astype(np.float64)).astype(np.float32)
     split = (c * g).astype(np.float32) + w
-    hits = np.nonzero((torch.tensor(fused).to(dtype) != torch.tensor(split).to(dtype)).numpy())[0]
+    hits = _stored_differently(fused, split, dtype)
     exact = [i for i in hits if np.float32(float(Fraction(float(c)) * Fraction(float(g[i])) + Fraction(float(w[i])))) == fused[i]]
     return [(float(w[i]), float(g[i])) for i in exact[:count]]
 
@@ -282,13 +295,12 @@ def _second_moment_boundary_pairs(dtype, beta2: float, count: int = 64, seed: in
     rng = np.random.default_rng(seed)
     c1, c2 = np.float32(beta2), np.float32(1 - beta2)
     n = 4_000_000
-    g1 = torch.tensor(rng.standard_normal(n)).to(dtype).float().numpy()
-    g2 = torch.tensor(rng.standard_normal(n)).to(dtype).float().numpy()
-    v1 = torch.tensor((c2 * g1) * g1).to(dtype).float().numpy()
+    g1, g2 = _through(rng.standard_normal(n), dtype), _through(rng.standard_normal(n), dtype)
+    v1 = _through((c2 * g1) * g1, dtype)
     x2 = (c2 * g2) * g2
     fused = (v1.astype(np.float64) * np.float64(c1) + x2.astype(np.float64)).astype(np.float32)
     split = v1 * c1 + x2
-    hits = np.nonzero((torch.tensor(fused).to(dtype) != torch.tensor(split).to(dtype)).numpy())[0]
+    hits = _stored_differently(fused, split, dtype)
     exact = [i for i in hits if np.float32(float(Fraction(float(v1[i])) * Fraction(float(c1)) + Fraction(float(x2[i])))) == fused[i]]
     return [(float(g1[i]), float(g2[i])) for i in exact[:count]]
 
@@ -518,7 +530,7 @@ def test_a_low_precision_kernel_with_one_rounding_moved_fails_the_bitwise_check(
     assert found, f"{name}: the mutant passed"
 
 
-def _adagrad_underflow_boundary(count_lr: int = 1):
+def _adagrad_underflow_boundary():
     """(G, g) bfloat16 pairs and an lr where Adagrad's G + g² rounded once (fma) or twice (g² first)
     gives a different bfloat16 param after one step from w = 0 with eps = 0: g² of a bfloat16 g is
     exact in float32 except in its underflow range (|g| < 2⁻⁶² here), where the one-ULP difference
@@ -527,7 +539,6 @@ def _adagrad_underflow_boundary(count_lr: int = 1):
     returns the lr with the most such pairs."""
     import numpy as np
 
-    bf = lambda x: torch.tensor(np.asarray(x, dtype=np.float32)).to(torch.bfloat16).float().numpy()  # noqa: E731
     values = torch.arange(0, 1 << 15, dtype=torch.int32).to(torch.int16).view(torch.bfloat16).float().numpy()
     values = values[np.isfinite(values) & (values > 0)]
     G, g = np.meshgrid(values[(values >= 2.0**-126) & (values < 2.0**-110)], values[(values >= 2.0**-80) & (values < 2.0**-62)], indexing="ij")
@@ -538,7 +549,7 @@ def _adagrad_underflow_boundary(count_lr: int = 1):
     best = (0, 0.0, None)
     for c in -values[(values >= 2.0**-12) & (values < 1)]:
         step = np.float32(c) * g
-        hits = np.nonzero(bf(step / root_fused) != bf(step / root_split))[0]
+        hits = _stored_differently(step / root_fused, step / root_split, torch.bfloat16)
         if len(hits) > best[0]:
             best = (len(hits), float(-c), hits)
     _, lr, hits = best

@@ -194,8 +194,8 @@ def _hazard(extra) -> bool:
 def _hazard_start(keys, params, gen):
     """The state a hazard case (α ≥ 1.5) starts from, as a checkpoint would hold it: m₀ and v₀
     nonzero. From zeros, the first step's m₁ = (1 − α)g is exact in both branches of the lerp,
-    and every later one is NaN: v₁ = (1 − α)g² < 0 makes σ and so the params NaN, which weight
-    decay then adds to the gradient. So a hazard case takes one step from this state and
+    and v₁ = (1 − α)g² < 0 makes σ and so the params NaN, which weight decay adds to every later
+    gradient (and so to every later m). So a hazard case takes one step from this state and
     compares both averages (finite) bit for bit, and the params with NaN matched to NaN at the
     same places (√ of v − m² < 0 where the hazard makes it negative, in both)."""
     out = {k: [torch.zeros_like(p) for p in params] for k in keys}
