@@ -586,3 +586,75 @@ def test_adagrad_bitwise_with_torch_fused_where_bfloat16_squares_underflow(loop)
         out.append((torch.cat([p.detach().reshape(-1) for p in ps]), torch.cat([opt.state[p]["sum"].reshape(-1) for p in ps])))
     (pa, sa), (pb, sb) = out
     assert not _differing(pa, pb).numel() and not _differing(sa, sb).numel()
+
+
+def _rmsprop_underflow_boundary():
+    """(v, g) bfloat16 pairs and an lr where plain RMSprop's average at α = ½ (c₀ = c₁ = ½, exact in
+    bfloat16), ½v + (½g)·g, rounded once to float32 (fma) or twice (the product first) gives a
+    different bfloat16 param after one step from w = 0 with eps = 0 — the same underflow as
+    Adagrad's above: (½g)·g of a bfloat16 g is exact in float32 except for |g| below about 2⁻⁶².
+    Searched over every bfloat16 v in [2⁻¹²⁶, 2⁻¹¹⁰), g in [2⁻⁸⁰, 2⁻⁶²) and −lr in (−1, −2⁻¹²];
+    returns the lr with the most pairs, each with the expected float32 average v′ (the exact sum,
+    re-checked in rational arithmetic, rounded once to float32) and expected param
+    bf16(fl32(fl32(−lr·g)/√v′)), all derived here independently of the kernels."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    values = torch.arange(0, 1 << 15, dtype=torch.int32).to(torch.int16).view(torch.bfloat16).float().numpy()
+    values = values[np.isfinite(values) & (values > 0)]
+    v, g = np.meshgrid(values[(values >= 2.0**-126) & (values < 2.0**-110)], values[(values >= 2.0**-80) & (values < 2.0**-62)], indexing="ij")
+    v, g = v.ravel(), g.ravel()
+    half = np.float32(0.5)
+    exact = np.float64(half) * v.astype(np.float64) + (np.float64(half) * g.astype(np.float64)) * g.astype(np.float64)
+    fused = exact.astype(np.float32)
+    split = (half * g) * g + v * half  # float32 throughout: the product rounded first
+    keep = fused != split
+    v, g, fused = v[keep], g[keep], fused[keep]
+    sure = np.array([Fraction(float(e)) == Fraction(float(a)) / 2 + Fraction(float(b)) ** 2 / 2 for e, a, b in zip(exact[keep], v, g)], dtype=bool)
+    v, g, fused, split = v[sure], g[sure], fused[sure], split[keep][sure]
+    best = (0, 0.0, None)
+    for c in -values[(values >= 2.0**-12) & (values < 1)]:
+        step = np.float32(c) * g
+        hits = _stored_differently(step / np.sqrt(fused), step / np.sqrt(split), torch.bfloat16)
+        if len(hits) > best[0]:
+            best = (len(hits), float(-c), hits)
+    _, lr, hits = best
+    params = _through((np.float32(-lr) * g[hits]) / np.sqrt(fused[hits]), torch.bfloat16)
+    return lr, [(float(v[i]), float(g[i]), float(fused[i]), float(w)) for i, w in zip(hits, params)]
+
+
+@pytest.mark.parametrize("loop", ["vector", "tail"])
+def test_rmsprop_bitwise_with_the_exact_derivation_where_bfloat16_squares_underflow(loop, launches):
+    """bfloat16 plain RMSprop (α = ½, eps = 0, square_avg loaded from a checkpoint) on the
+    constructed inputs above, in its vector loop (one tensor, the pairs repeated) and its scalar
+    tail (one-element tensors): symopt's fused param and square_avg are the derivation's bits
+    (torch fuses no RMSprop, so the expected values are derived in the search itself)."""
+    dtype = torch.bfloat16
+    lr, cases = _rmsprop_underflow_boundary()
+    assert len(cases) >= 8
+    if loop == "vector":
+        cases = cases * 8
+        shapes = [(len(cases),)]
+        assert _tail_starts(shapes, dtype)[0] >= len(cases) // 2
+    else:
+        shapes = [(1,)] * len(cases)
+        assert _tail_starts(shapes, dtype) == [0] * len(cases)
+    flat = torch.tensor(cases, dtype=torch.float32)
+    ps = [torch.zeros(s, dtype=dtype, requires_grad=True) for s in shapes]
+    opt = symopt_optim.RMSprop([{"params": ps, "fused": True}], lr=lr, alpha=0.5, eps=0.0)  # torch has no fused=
+    saved = opt.state_dict()
+    at, saved["state"] = 0, {}
+    for i, p in enumerate(ps):
+        n = p.numel()
+        saved["state"][i] = {"step": torch.tensor(1.0), "square_avg": flat[at:at + n, 0].reshape(p.shape).to(dtype)}
+        p.grad = flat[at:at + n, 1].reshape(p.shape).to(dtype)
+        at += n
+    opt.load_state_dict(saved)
+    opt.step()
+    assert len(launches) == 1  # the C kernel ran
+    params = torch.cat([p.detach().reshape(-1) for p in ps])
+    square_avgs = torch.cat([opt.state[p]["square_avg"].reshape(-1) for p in ps])
+    assert params.dtype == square_avgs.dtype == dtype
+    assert not _differing(params, flat[:, 3].to(dtype)).numel()
+    assert not _differing(square_avgs, flat[:, 2].to(dtype)).numel()

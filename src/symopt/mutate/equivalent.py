@@ -91,15 +91,9 @@ EXPLAINED: dict[str, str] = {
 #: (The kernel area's first full run, 2026-12-02, left 78 survivors in the generated Torch kernels'
 #: sparse, compiled-only, differentiable and x = 1 paths; tests/test_kernel_paths.py, with
 #: tests/test_differentiable.py among the area's checks, kills every one.)
-_GAP_BF16_UNDERFLOW = (
-    "an fma dropped in a plain bfloat16 kernel where the product is exact in float32 (8-bit factors: g*g, "
-    "(c1*g)*g) except below float32's normal range: the two forms differ only for |g| < 2^-63 or so, by one float32 "
-    "ULP of a state that is then stored to bfloat16 or goes through a square root into the param; no test constructs "
-    "such an input (one would need a state of about 2^-122, eps = 0 and a param on a bfloat16 rounding boundary)")
-
-KNOWN_GAPS: dict[str, str] = {
-    # kernel-c (2026-12-02 full run, 1041 mutants): the plain bfloat16 RMSprop's multiply-add (Adagrad's two
-    # are killed by tests/test_fused_lowp.py's constructed underflow inputs)
-    "kernel-c-4f61610b95": _GAP_BF16_UNDERFLOW,  # rmsprop_plain_bf16 v
-}
+#: (The last named kernel-c gaps, an fma dropped in a plain bfloat16 Adagrad or RMSprop kernel where the
+#: product is exact in float32 except below its normal range, are killed by tests/test_fused_lowp.py's
+#: constructed underflow inputs: a state near 2^-122, eps = 0, |g| below 2^-62, a param on a bfloat16
+#: rounding boundary.)
+KNOWN_GAPS: dict[str, str] = {}
 
