@@ -56,6 +56,10 @@ CLI = [
     (["port", "keras.optimizers.RMSprop(nosuch=1)", "--to", "torch"], ["nosuch", "learning_rate"], None),
     (["port", "nosuchframework.Optimizer()", "--to", "torch"], ["nosuchframework.Optimizer"], None),
     (["port", "__import__('os').system('true')", "--to", "torch"], ["dotted name", "__import__"], None),
+    (["port-map", "rmsprop", "--frameworks", "torch", "nope"], ["--frameworks", "nope", "keras"], None),
+    (["port-map", "rmsprop", "--frameworks", "torch"], ["--frameworks", "two"], None),
+    (["port-map", "adam"], ["family", "adam", "adagrad", "rmsprop"], None),
+    (["port-map", "rmsprop", "--all", "--frameworks", "torch", "keras"], ["--all", "--frameworks"], None),
 ]
 
 

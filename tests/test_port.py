@@ -154,6 +154,32 @@ def test_port_cli_json_and_errors(capsys):
     assert "momentum=-1.0 is out of range; allowed: [0, inf)" in capsys.readouterr().err
 
 
+def test_port_map_is_each_pairs_port_and_its_table_prints_them(capsys):
+    """``symopt port-map``: every ordered pair, each cell the verdict a ``symopt port`` of the
+    source's default call gives, counted; the text table shows the same cells."""
+    names = ["torch", "keras", "optax"]
+    assert main(["port-map", "rmsprop", "--frameworks", *names, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["frameworks"] == names and len(out["pairs"]) == 6
+    assert {(c["source"], c["target"]) for c in out["pairs"]} == {(a, b) for a in names for b in names if a != b}
+    for c in out["pairs"]:
+        one = port(c["source_call"], c["target"])
+        assert (c["verdict"], c["max_lr_ratio"], c["target_call"]) == (one.verdict, one.max_lr_ratio, one.target_call)
+    assert sum(out["counts"].values()) == 6 and out["counts"]["exact"] == sum(c["verdict"] == "exact" for c in out["pairs"])
+    cells = {(c["source"], c["target"]): c for c in out["pairs"]}
+    # torch's RMSprop (v0 = 0, eps outside the root) is optax's rmsprop at initial_scale = 0, eps_in_sqrt = False
+    assert cells["torch", "optax"]["verdict"] == "exact" and "eps_in_sqrt=False" in cells["torch", "optax"]["target_call"]
+    assert main(["port-map", "rmsprop", "--frameworks", *names]) == 0
+    text = capsys.readouterr().out.splitlines()
+    header = text[1].split()
+    assert header == names
+    row = dict(zip(header, text[3].split()[1:]))  # keras's row
+    assert text[3].split()[0] == "keras" and row["keras"] == "--"
+    assert row["optax"] == ("exact" if cells["keras", "optax"]["verdict"] == "exact" else row["optax"])
+    assert row["torch"] == f"{cells['keras', 'torch']['max_lr_ratio']:.4g}{cells['keras', 'torch']['verdict'][0]}"
+    assert text[-1].startswith("6 pairs: ")
+
+
 # -- diff ------------------------------------------------------------------------------------------
 def test_diff_torch_keras_ratio_is_the_hand_derived_one(capsys):
     d = diff("rmsprop", "torch", "keras")

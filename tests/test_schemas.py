@@ -39,6 +39,7 @@ def test_every_command_with_json_output_has_a_schema_that_is_itself_valid():
     ["derive", "rmsprop", "--json"],  # several cases: the same layout as one
     ["diff", "rmsprop", "--dialects", "torch", "keras", "--json"],
     ["port", "keras.optimizers.RMSprop(learning_rate=1e-3, momentum=0.9)", "--to", "torch", "--json"],
+    ["port-map", "adagrad", "--frameworks", "torch", "keras", "--json"],
 ])
 def test_the_printed_document_is_valid(capsys, argv):
     document = _printed(capsys, argv)

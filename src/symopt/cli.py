@@ -1,4 +1,4 @@
-"""The ``symopt`` command line: ``symopt list | derive | claims | papers | generate | verify | report | bench | mutate | diff | port``.
+"""The ``symopt`` command line: ``symopt list | derive | claims | papers | generate | verify | report | bench | mutate | diff | port | port-map``.
 
 Each subcommand lives next to the code it drives, as a module with ``add_arguments(parser)`` and
 ``run(args) -> int``; this file only wires them up. Errors are one line on stderr, never a trace
@@ -25,6 +25,7 @@ COMMANDS = {
     "mutate": ("symopt.mutate.cli", "mutation harness: mutants of models, kernels, statements and tolerances vs the checks"),
     "diff": ("symopt.port.diff_cli", "what exactly differs between two dialects of a rule (e.g. torch vs keras)"),
     "port": ("symopt.port.port_cli", "move an optimizer call to another framework: exact, approximate or none"),
+    "port-map": ("symopt.port.map_cli", "every pair of frameworks' defaults ported: exact, approximate or none"),
 }
 
 

@@ -9,6 +9,7 @@ ratio of the two effective learning rates, ``none`` otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..rules import dialects as D
@@ -46,11 +47,25 @@ def examples() -> list[Port]:
     return [port(call, to) for call, to in EXAMPLES]
 
 
-def pair_map(family: str, frameworks: tuple[str, ...] = MAP_FRAMEWORKS) -> dict[tuple[str, str], Port]:
+def pair_map(family: str, frameworks: tuple[str, ...] = MAP_FRAMEWORKS,
+             progress: Callable[[str, str], None] | None = None) -> dict[tuple[str, str], Port]:
     """(source, target) → the port of the source's default call to the target, for every ordered
-    pair of ``frameworks`` that have a ``family`` dialect."""
+    pair of ``frameworks`` that have a ``family`` dialect (``progress(source, target)`` after each)."""
     have = [f for f in frameworks if (family, f) in D.table()]
-    return {(a, b): port(default_call(family, a), b) for a in have for b in have if a != b}
+    out = {}
+    for a in have:
+        for b in have:
+            if a != b:
+                out[a, b] = port(default_call(family, a), b)
+                if progress is not None:
+                    progress(a, b)
+    return out
+
+
+def dialects_of(family: str) -> tuple[str, ...]:
+    """Every framework dialect of ``family`` (torch first), the frameworks of the full map."""
+    names = sorted(name for fam, name in D.table() if fam == family)
+    return tuple(sorted(names, key=lambda n: n != "torch"))
 
 
 def cell(p: Port) -> dict[str, Any]:
@@ -58,4 +73,4 @@ def cell(p: Port) -> dict[str, Any]:
     return {"verdict": p.verdict, "max_lr_ratio": p.max_lr_ratio, "conditions": list(p.conditions)}
 
 
-__all__ = ["EXAMPLES", "LR", "MAP_FRAMEWORKS", "cell", "default_call", "examples", "pair_map"]
+__all__ = ["EXAMPLES", "LR", "MAP_FRAMEWORKS", "cell", "default_call", "dialects_of", "examples", "pair_map"]

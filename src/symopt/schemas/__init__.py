@@ -24,7 +24,7 @@ from typing import Any
 #: the version of every command's layout (``symopt.<command>/<VERSION>``)
 VERSION = 1
 #: the commands that print or write a JSON document
-COMMANDS = ("list", "derive", "claims", "papers", "verify", "bench", "diff", "port", "mutate")
+COMMANDS = ("list", "derive", "claims", "papers", "verify", "bench", "diff", "port", "port-map", "mutate")
 
 
 def versions() -> dict[str, str | None]:
