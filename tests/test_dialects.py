@@ -220,6 +220,33 @@ def test_chainer_eps_flag_and_graves():
     assert w == pytest.approx(W - lr * G / math.sqrt(v - n * n + eps), rel=1e-14)
 
 
+def test_mxnet_centered_is_its_own_update_chosen_by_the_call():
+    """MXNet 2's RMSProp(centered=True) (RMSPropAlexUpdate), two steps typed from its source:
+    g ← g + λw; n ← (1 − ρ)g² + ρn; m ← (1 − ρ)g + ρm; δ ← μδ − η g/√(n − m² + ε); w ← w + δ."""
+    lr, rho, mu, eps, lam = 0.1, 0.8, 0.5, 1e-6, 0.01
+    w, n, m, delta = W, 0.0, 0.0, 0.0
+    for _ in range(2):
+        g = G + lam * w
+        n = (1 - rho) * g * g + rho * n
+        m = (1 - rho) * g + rho * m
+        delta = mu * delta - lr * g / math.sqrt(n - m * m + eps)
+        w = w + delta
+    got, state = first_step("rmsprop", "mxnet-centered", steps=2, learning_rate=lr, rho=rho, momentum=mu, epsilon=eps, wd=lam)
+    assert got == pytest.approx(w, rel=1e-14)
+    assert state["square_avg"][0] == pytest.approx(n, rel=1e-14) and state["grad_avg"][0] == pytest.approx(m, rel=1e-14)
+    assert state["momentum_buffer"][0] == pytest.approx(-delta, rel=1e-14)
+    from symopt.port.calls import parse
+
+    # the call chooses the dialect; MXNet's positional order is (learning_rate, rho, momentum, epsilon, centered)
+    assert parse("mx.optimizer.RMSProp()").dialect.name == "mxnet"
+    assert parse("mx.optimizer.RMSProp(centered=True)").dialect.name == "mxnet-centered"
+    centered = parse("mx.optimizer.RMSProp(0.1, 0.8, 0.5, 1e-6, True)")
+    assert centered.dialect.name == "mxnet-centered"
+    assert centered.values() == {"learning_rate": 0.1, "rho": 0.8, "momentum": 0.5, "epsilon": 1e-6, "wd": 0.0}
+    plain = parse("mx.optimizer.RMSProp(0.1, 0.8, 0.5, 1e-6)")  # momentum is accepted and unused when not centered
+    assert plain.dialect.name == "mxnet" and plain.values()["epsilon"] == 1e-6
+
+
 def test_sb3_lr_outside_momentum():
     lr, alpha, eps, mu = 1e-2, 0.99, 1e-8, 0.9
     w, state = first_step("rmsprop", "sb3", momentum=mu)

@@ -71,8 +71,9 @@ def parse(text: str) -> ParsedCall:
     if not isinstance(node, ast.Call):
         raise ValueError(f"expected a call such as keras.optimizers.RMSprop(learning_rate=1e-3); got {text!r}")
     path = _dotted(node.func)
-    dialect, call = D.find_call(path)
-    positional = [a.name for a in dialect.arguments if a.name not in call.set]
+    candidates = D.find_calls(path)
+    dialect, call = candidates[0]
+    positional = list(call.signature) or [a.name for a in dialect.arguments if a.name not in call.set]
     given: dict[str, Any] = {}
     skip_params = path.startswith(("torch.", "optim.", "timm.", "stable_baselines3.", "RMSpropTF", "bnb.", "bitsandbytes.",
                                    "apex.", "deepspeed.", "DeepSpeed"))
@@ -89,7 +90,7 @@ def parse(text: str) -> ParsedCall:
         if kw.arg in given:
             raise ValueError(f"{path} got multiple values for argument {kw.arg!r}")
         given[kw.arg] = _literal(kw.value, kw.arg)
-    return resolve(text, dialect, call, given)
+    return resolve(text, *D.select_call(candidates, given), given)
 
 
 def _is_literal(node: ast.AST) -> bool:

@@ -58,12 +58,20 @@ class Call:
     it (the first is the canonical one); ``set``: keywords this call fixes, accepted only with that
     value (``ApplyCenteredRMSProp``: ``centered=True``; bitsandbytes: ``optim_bits=32``);
     ``defaults``: the defaults it changes (``rmsprop_momentum``: ``momentum=0.9``); ``hidden``:
-    keywords accepted that do not change the numbers (``name``, ``use_locking``, ``foreach``)."""
+    keywords accepted that do not change the numbers (``name``, ``use_locking``, ``foreach``);
+    ``signature``: the framework's positional order where it is not the dialect's arguments less
+    ``set`` (MXNet's ``RMSProp(learning_rate, rho, momentum, epsilon, centered)``, whose
+    ``momentum`` and ``centered`` one dialect hides or sets).
+
+    Two dialects may share a path when ``set`` tells them apart (MXNet's ``centered``): a call is
+    the first dialect whose ``set`` the user's keywords do not contradict (:func:`select_call`), so
+    the dialect listed first is the framework's default."""
 
     paths: tuple[str, ...]
     set: Mapping[str, Any] = field(default_factory=dict)
     defaults: Mapping[str, Any] = field(default_factory=dict)
     hidden: tuple[str, ...] = ()
+    signature: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -190,17 +198,32 @@ def preset(family: str, name: str) -> Dialect:
         raise ValueError(f"dialect must be one of 'torch', 'textbook', {known}; got {name!r}") from None
 
 
+def find_calls(path: str) -> list[tuple[Dialect, Call]]:
+    """Every (dialect, call) a user's dotted callable names (``keras.optimizers.RMSprop``), in
+    table order; more than one where the call's ``set`` keywords choose the dialect."""
+    found = [(d, c) for d in table().values() for c in d.calls if path in c.paths]
+    if not found:
+        raise ValueError(f"unknown optimizer {path!r}; known: {', '.join(known_calls())}")
+    return found
+
+
 def find_call(path: str) -> tuple[Dialect, Call]:
-    """The dialect and call a user's dotted callable names (``keras.optimizers.RMSprop``)."""
-    for d in table().values():
-        for c in d.calls:
-            if path in c.paths:
-                return d, c
-    raise ValueError(f"unknown optimizer {path!r}; known: {', '.join(known_calls())}")
+    """The first dialect and call ``path`` names (:func:`find_calls`)."""
+    return find_calls(path)[0]
+
+
+def select_call(candidates: list[tuple[Dialect, Call]], given: Mapping[str, Any]) -> tuple[Dialect, Call]:
+    """The first candidate whose ``set`` keywords ``given`` does not contradict (``centered=True``
+    picks MXNet's centered RMSProp; no ``centered``, the first, the framework's default); the
+    first when every one is contradicted (its ``resolve`` names the fixed keyword)."""
+    for d, c in candidates:
+        if all(given.get(k, v) == v for k, v in c.set.items()):
+            return d, c
+    return candidates[0]
 
 
 def known_calls() -> list[str]:
-    return [c.path for d in table().values() for c in d.calls]
+    return list(dict.fromkeys(c.path for d in table().values() for c in d.calls))
 
 
 def frameworks() -> dict[str, list[Dialect]]:
@@ -211,4 +234,4 @@ def frameworks() -> dict[str, list[Dialect]]:
     return out
 
 
-__all__ = ["Argument", "Call", "Dialect", "FRAMEWORK_MODULES", "find_call", "frameworks", "known_calls", "names", "preset", "table"]
+__all__ = ["Argument", "Call", "Dialect", "FRAMEWORK_MODULES", "find_call", "find_calls", "frameworks", "known_calls", "names", "preset", "select_call", "table"]
