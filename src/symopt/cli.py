@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import Any
 
 #: subcommand -> (module that implements it, one-line help)
 COMMANDS = {
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     from . import rules
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for family, (build, dialects) in rules.FAMILIES.items():
         for dialect in dialects:
             rule = build(dialect)

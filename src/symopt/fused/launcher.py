@@ -453,15 +453,16 @@ class FusedKernel:
                 or any(not all(map(operator.is_, plan.states[k], states[k])) for k in keys)
                 or plan.params_moved()):
             plan = self._last = self.prepare(params, states, keys)
+        kept: Tensor | ctypes.Array[ctypes.c_double]  # the counters the kernel reads, alive until it returned
         if isinstance(steps, Tensor):
-            steps = steps.detach().to(device="cpu", dtype=torch.float64).contiguous()
-            pointer = steps.data_ptr()
+            kept = steps.detach().to(device="cpu", dtype=torch.float64).contiguous()
+            pointer = kept.data_ptr()
         else:
-            steps = (ctypes.c_double * n)(*map(float, steps))
-            pointer = ctypes.addressof(steps)
+            kept = (ctypes.c_double * n)(*map(float, () if steps is None else steps))
+            pointer = ctypes.addressof(kept)
         if not skips_step(found_inf):
             plan.launch(grads, pointer, hyperparameters, grad_scale)
-        del steps  # kept alive until the call returned
+        del kept
 
 
 def _hashable(value: Any) -> Any:

@@ -254,7 +254,9 @@ def _load_without_package(package: str, module: str):
     import importlib.util
 
     spec = importlib.util.find_spec(package.split(".")[0])
-    root = Path(spec.origin).parent if spec.origin else Path(list(spec.submodule_search_locations)[0])
+    if spec is None:
+        raise ModuleNotFoundError(f"no module named {package.split('.')[0]!r}")
+    root = Path(spec.origin).parent if spec.origin else Path(list(spec.submodule_search_locations or ())[0])
     parts = package.split(".")
     for i in range(len(parts)):
         name = ".".join(parts[: i + 1])

@@ -211,11 +211,13 @@ def region(fn, threshold: float = 0.01) -> dict[str, list[list[float]]]:
         for tv in (1, 10, 100, 1_000_000):
             r = np.asarray(fn(grid, float(tv)), dtype=np.float64) * np.ones_like(grid)
             bad = ~(np.abs(r - 1) <= threshold)
-            intervals, start, prev = [], None, None
+            intervals: list[list[float]] = []
+            start: float | None = None
+            prev: float | None = None
             for x, b in zip(grid, bad):
                 if b and start is None:
                     start = x
-                if not b and start is not None:
+                if not b and start is not None and prev is not None:
                     intervals.append([float(start), float(prev)])
                     start = None
                 prev = x

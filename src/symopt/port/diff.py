@@ -88,12 +88,13 @@ def _diff(family: str, a: str, b: str) -> dict[str, Any]:
         depends |= {str(x) for x in ratio.free_symbols - {g, t}}
         at = _shared_values(ra, rb)
         na, nb = C.effective_lr(ra, at[0]), C.effective_lr(rb, at[1])
-        fn = C.ratio_function(na / nb)
-        out["region_1_percent"] = {
-            "values": {a: at[0], b: at[1]},
-            "abs_g_intervals_by_t": C.region(fn),
-            "worst_ratio": dict(zip(("ratio", "abs_g", "t"), C.worst_ratio(fn))),
-        }
+        if na is not None and nb is not None:  # numbers in the symbolic forms above: a closed form too
+            fn = C.ratio_function(na / nb)
+            out["region_1_percent"] = {
+                "values": {a: at[0], b: at[1]},
+                "abs_g_intervals_by_t": C.region(fn),
+                "worst_ratio": dict(zip(("ratio", "abs_g", "t"), C.worst_ratio(fn))),
+            }
     # changing learning rate with momentum: two steps, η_1 then η_2
     if has_momentum:
         va, vb = _numbers_but_lr(ra, True), _numbers_but_lr(rb, True)

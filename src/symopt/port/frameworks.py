@@ -132,7 +132,8 @@ def run_model(rule, case: Case) -> dict[str, Any]:
     lr_symbol = next(h.symbol for h in rule.hyperparameters if str(h.symbol) == "eta")
     w = np.array(case.w0, dtype=np.float64)
     state = run.init_state(w)
-    params, states = [], {s.name: [] for s in rule.states if s.name in state}
+    params: list[np.ndarray] = []
+    states: dict[str, list[np.ndarray]] = {s.name: [] for s in rule.states if s.name in state}
     for k, grad in enumerate(case.grads):
         if case.lrs is not None:
             run.values[lr_symbol] = float(case.lrs[k])
