@@ -154,6 +154,25 @@ def test_port_cli_json_and_errors(capsys):
     assert "momentum=-1.0 is out of range; allowed: [0, inf)" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("call,to,verdict", [
+    ("keras.optimizers.RMSprop(learning_rate=1e-3)", "torch", "approximate"),  # ε inside vs outside the root
+    ("optax.rmsprop(learning_rate=0.01, momentum=0.9)", "keras", "exact"),  # both ε inside, η inside the buffer
+    ("tf.compat.v1.train.RMSPropOptimizer(learning_rate=0.01)", "torch", "none"),  # ms₀ = 1: torch starts at 0
+])
+def test_port_cli_text_prints_what_the_json_holds(capsys, call, to, verdict):
+    assert main(["port", call, "--to", to, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["verdict"] == verdict
+    assert main(["port", call, "--to", to]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{doc['source']}  ->  {to}: {doc['verdict']}"
+    assert (f"  {doc['target_call']}" in lines) == (doc["target_call"] is not None)
+    assert [x for x in lines if x.startswith("  condition: ")] == [f"  condition: {c}" for c in doc["conditions"]]
+    ratio = [x for x in lines if x.startswith("  worst-case ratio")]
+    assert ratio == ([] if doc["max_lr_ratio"] is None else [f"  worst-case ratio of effective learning rates: {doc['max_lr_ratio']:.6g}"])
+    assert lines[-1] == "    " + doc["dropin"].splitlines()[-1]
+
+
 def test_port_map_is_each_pairs_port_and_its_table_prints_them(capsys):
     """``symopt port-map``: every ordered pair, each cell the verdict a ``symopt port`` of the
     source's default call gives, counted; the text table shows the same cells."""
