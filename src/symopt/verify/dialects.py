@@ -111,12 +111,16 @@ def cases(preset: dialects.Dialect, seed: int = 0) -> list[tuple[str, F.Case]]:
 
 def call_text(preset: dialects.Dialect, kwargs: dict[str, Any]) -> str:
     """The framework call for ``kwargs``: the first of the dialect's calls whose fixed values
-    they agree with (ApplyCenteredRMSProp for centered=True; rmsprop_momentum for a momentum)."""
+    they agree with (ApplyCenteredRMSProp for centered=True; rmsprop_momentum for a momentum).
+    Where another dialect shares the call's path (MXNet's RMSProp: plain and centered), the
+    call's fixed keywords are written out, since they are what chooses the dialect."""
     names = {a.name for a in preset.arguments}
     for call in preset.calls:
         fixed = {k: v for k, v in call.set.items() if k in kwargs or k in names}
         if all(kwargs.get(k, preset.argument(k).default if k in names else v) == v for k, v in fixed.items()):
-            args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k not in call.set)
+            shared = len(dialects.find_calls(call.path)) > 1
+            written = {**kwargs, **call.set} if shared else {k: v for k, v in kwargs.items() if k not in call.set}
+            args = ", ".join(f"{k}={v!r}" for k, v in written.items())
             head = "params, " if call.path.startswith(("timm.", "stable_baselines3.")) else ""
             return f"{call.path}({head}{args})".replace("(params, )", "(params)")
     raise ValueError(f"no call of {preset.name} takes {kwargs}")
