@@ -86,6 +86,11 @@ def test_statements_typeset_their_formulas(built):
         assert cell.startswith(c.explanation_latex), c.id
         for plain in ("eta*", "sqrt(", "**", r"\textasciicircum", r"\_"):
             assert plain not in cell.split(r"\emph{Evidence:}")[0], (c.id, plain)
+    statements = [line.split(" & ", 3)[1] for line in table.splitlines() if re.match(r"^S\d+ &", line)]
+    for cell in statements:  # the post's statements, typed in the test: no plain-text formula is left
+        for plain in ("eta/", "sqrt(", "sum of g", " alpha", " sigma", " eps ", " G_t", r"\textasciicircum", r"\_"):
+            assert plain not in cell, (cell, plain)
+    assert r"$\sigma_t = \sqrt{G_t + \epsilon}$" in statements[4] and r"$\alpha = 0.9$" in statements[9]
     fixed = text.split(r"\label{sec:fixed-rate}")[1].split(r"\section{")[0]
     notes = fixed.split("What the post says, and what holds.")[1].split(r"\begin{center}")[0]
     assert r"converges iff $\eta\lambda < 2$" in notes and "eta*lambda" not in notes

@@ -26,7 +26,7 @@ from typing import Any
 import sympy as sp
 
 from .. import rules
-from ..derive import Claim, Derivation, analyses, claims, derive, euler_maclaurin
+from ..derive import Claim, Derivation, analyses, claims, derive, euler_maclaurin, post
 from ..derive.gradients import PowerLawGradient, gradient_model
 from . import figures as F
 from .latex import breakable_id, display, escape, fill, render_result, soft
@@ -166,7 +166,8 @@ def statements(results: Results) -> Section:
         ids = ", ".join(breakable_id(d.id) for d in c.derivations)
         explanation = (c.explanation_latex or escape(c.explanation)) + (rf" \emph{{Evidence:}} {ids}" if ids else "")
         verdict = escape(c.verdict).replace("-", r"-\allowbreak{}")
-        rows.append([escape(c.id), escape(c.statement), r"\textbf{" + verdict + "}", explanation])
+        text = post.find(c.id)
+        rows.append([escape(c.id), text.latex or escape(text.text), r"\textbf{" + verdict + "}", explanation])
     body = (
         "Each statement of the post, with the verdict derived by \\texttt{symopt.derive.claims()} and the results it rests on "
         "(each section below discusses its statements).\n"
