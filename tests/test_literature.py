@@ -212,11 +212,48 @@ def test_a_wrong_regret_bound_fails(duchi, wrong):
     assert not duchi.derivation.recheck(sp.Eq(stated.lhs, bad)).passed
 
 
-def test_papers_cli_json_and_check(reddi, mukkamala, cohen, duchi, monkeypatch, capsys):
+@pytest.fixture(scope="module")
+def malladi():
+    return L.malladi2022_sqrt_scaling()
+
+
+def _drift_and_noise_per_sample(lr, eps, batch, sigma, gbar=1e-6):
+    """RMSProp's step with the mean square frozen at E[g^2] = gbar^2 + sigma^2/B, typed here:
+    (mean, variance) of the displacement per sample seen (one step sees B samples)."""
+    h = math.sqrt(gbar**2 + sigma**2 / batch) + eps
+    return lr * gbar / h / batch, (lr / h) ** 2 * sigma**2 / batch / batch
+
+
+def test_the_square_root_rule_keeps_rmsprop_per_sample(malladi):
+    assert malladi.passed, [c.summary() for c in malladi.checks if not c.passed]
+    stated = malladi.derivation.statement.rhs
+    syms = {str(s): s for s in stated.free_symbols}
+    assert sp.simplify(stated - sp.sqrt(syms["kappa"]) * syms["eta"]) == 0
+    base = _drift_and_noise_per_sample(0.01, 1e-4, 1, 10.0)
+    for kappa in (2, 4, 8):
+        drift, noise = _drift_and_noise_per_sample(0.01 * math.sqrt(kappa), 1e-4 / math.sqrt(kappa), kappa, 10.0)
+        assert drift == pytest.approx(base[0], rel=1e-6) and noise == pytest.approx(base[1], rel=1e-6)
+        linear = _drift_and_noise_per_sample(0.01 * kappa, 1e-4, kappa, 10.0)
+        assert linear[1] == pytest.approx(kappa * base[1], rel=1e-4)  # the linear rule: kappa times the noise (eps kept: 1e-5 off)
+    for kappa in L.SQ_KAPPAS:
+        assert malladi.computed[f"gap_sqrt_kappa_{kappa}"] <= L.SQ_TOLERANCE < malladi.computed[f"gap_linear_kappa_{kappa}"]
+
+
+@pytest.mark.parametrize("wrong", ["the linear rule", "no scaling"])
+def test_a_wrong_scaling_rule_fails(malladi, wrong):
+    stated = malladi.derivation.statement
+    syms = {str(s): s for s in stated.rhs.free_symbols}
+    bad = {"the linear rule": syms["kappa"] * syms["eta"], "no scaling": syms["eta"]}[wrong]
+    again = malladi.derivation.recheck(sp.Eq(stated.lhs, bad))
+    assert not again.passed and not again.check.passed  # the run itself fails, not only the symbolic arm
+
+
+def test_papers_cli_json_and_check(reddi, mukkamala, cohen, duchi, malladi, monkeypatch, capsys):
     monkeypatch.setitem(L.PAPERS, "reddi2018.counterexample", lambda: reddi)  # derived once, in the fixture
     monkeypatch.setitem(L.PAPERS, "mukkamala2017.rmsprop_is_adagrad", lambda: mukkamala)
     monkeypatch.setitem(L.PAPERS, "cohen2022.aeos", lambda: cohen)
     monkeypatch.setitem(L.PAPERS, "duchi2011.regret", lambda: duchi)
+    monkeypatch.setitem(L.PAPERS, "malladi2022.sqrt_scaling", lambda: malladi)
     assert main(["papers", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert schemas.validate(document) == "papers"

@@ -27,13 +27,13 @@ AREA = "statement"
 def _derivations() -> tuple:
     from ..derive import all_analyses, derive
     from ..derive.cases import cases
-    from ..derive.literature import cohen2022_threshold, duchi2011_bound, mukkamala2017_step, reddi2018_drift
+    from ..derive.literature import cohen2022_threshold, duchi2011_bound, malladi2022_rule, mukkamala2017_step, reddi2018_drift
 
     found = {d.id: d for d in all_analyses()}
     for case in cases("all"):
         for d in derive(case.rule, **case.options):
             found.setdefault(d.id, d)
-    for build in (reddi2018_drift, mukkamala2017_step, cohen2022_threshold, duchi2011_bound):  # the papers' derived statements
+    for build in (reddi2018_drift, mukkamala2017_step, cohen2022_threshold, duchi2011_bound, malladi2022_rule):  # the papers' derived statements
         d = build()
         found.setdefault(d.id, d)
     return tuple(found.values())
