@@ -482,6 +482,20 @@ def test_the_summary_is_a_matrix_findings_by_kind_and_every_failure():
     assert summary.verdict(rows[:50], 2, 1.0, "r.json").startswith("NOT CONSISTENT")  # a kernel differs
 
 
+def test_dialects_not_run_are_grouped_by_their_reason():
+    from symopt.verify import summary
+
+    tf = "/x/.venv-frameworks/tf is missing: run `make frameworks`"
+    not_run = {("rmsprop", "keras"): tf, ("adagrad", "keras"): tf, ("rmsprop", "tf1"): tf,
+               ("rmsprop", "caffe"): "not installable here (Caffe is not on PyPI)"}
+    lines = summary.not_run_lines(not_run, width=40)
+    assert lines[0].startswith("Dialects whose real framework was not run here (4;")
+    assert lines[1] == f"  {tf} (3):" and lines[-1] == "  rmsprop[caffe]: not installable here (Caffe is not on PyPI)"
+    assert " ".join(lines[2:-1]).split() == ["adagrad[keras],", "rmsprop[keras],", "rmsprop[tf1]"]
+    assert len(lines) > 4 and all(len(line) <= 40 for line in lines[2:-1])  # wrapped
+    assert summary.not_run_lines({}) == []
+
+
 def test_cli_prints_the_summary_and_every_row_with_v(tmp_path, monkeypatch, capsys):
     from symopt.cli import main
 

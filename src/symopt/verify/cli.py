@@ -153,10 +153,13 @@ def run(args: argparse.Namespace) -> int:
     elif any(summary.is_finding(r) for r in rows):
         print()
         print(*summary.finding_lines(rows), sep="\n")
-    if not_run:
+    if not_run and getattr(args, "verbose", False):
         print(f"\nDialects whose real framework was not run here ({len(not_run)}; their drop-ins are compared with the model):")
         for (family, dialect), why in sorted(not_run.items()):
             print(f"  {family}[{dialect}]: {why}")
+    elif not_run:
+        print()
+        print(*summary.not_run_lines(not_run), sep="\n")
     if hazard_lines:
         print(f"\nHazards: hyperparameters torch accepts that make no sense, in {len(hazard_lines)} case(s)")
         for rule, case, f in hazard_lines:

@@ -4,6 +4,7 @@
   failed and findings, and the largest error (in ULP) of a passing row;
 * :func:`finding_lines` — the findings grouped by kind, with their count and one reproducer each;
 * :func:`failure_lines` — every failed row in full, with its reproducer;
+* :func:`not_run_lines` — the dialects whose real framework was not run, grouped by the reason;
 * :func:`verdict` — the one-line answer.
 
 Every row stays in the JSON (``reports/verify.json``); ``symopt verify -v`` prints them all.
@@ -12,8 +13,9 @@ Every row stays in the JSON (``reports/verify.json``); ``symopt verify -v`` prin
 from __future__ import annotations
 
 import re
+import textwrap
 from collections import Counter
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from .runner import Row
 
@@ -84,6 +86,26 @@ def finding_lines(rows: Iterable[Row]) -> list[str]:
         out.append(f"  [{n}] {kind}")
         out.append(f"      e.g. {example.rule}/{example.case}/{example.dtype}/{example.impl}: {example.note[:160]}")
         out.append(f"      reproduce: {example.reproduce}")
+    return out
+
+
+def not_run_lines(not_run: Mapping[tuple[str, str], str], width: int = 100) -> list[str]:
+    """The dialects whose real framework was not run here, one group per reason (the commonest
+    first): ``  <reason> (n):`` then the names wrapped at ``width``; a reason of one dialect on
+    one line, ``  rmsprop[caffe]: <reason>``."""
+    if not not_run:
+        return []
+    groups: dict[str, list[str]] = {}
+    for (family, dialect), why in sorted(not_run.items()):
+        groups.setdefault(why, []).append(f"{family}[{dialect}]")
+    out = [f"Dialects whose real framework was not run here ({len(not_run)}; their drop-ins are compared with the model; "
+           "-v lists them one by one):"]
+    for why, names in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        if len(names) == 1:
+            out.append(f"  {names[0]}: {why}")
+            continue
+        out.append(f"  {why} ({len(names)}):")
+        out.extend(textwrap.wrap(", ".join(names), width, initial_indent="      ", subsequent_indent="      "))
     return out
 
 
