@@ -14,6 +14,7 @@ import sympy as sp
 from symopt import rules
 from symopt.derive import derive
 from symopt.derive import dialects, euler_maclaurin as EM, noise, quadratic, rates, simulate
+from symopt.derive._result import without_order_terms
 from symopt.derive.checks import Observable, check_closed_form
 from symopt.derive.gradients import PowerLawGradient, SequenceGradient, c, gseq
 from symopt.rules import g, t
@@ -111,6 +112,47 @@ def test_a_wrong_decay_exponent_fails_the_slope_check():
     for wrong in (eta / (sp.Abs(rates.g) * t**sp.Rational(2, 5)), eta / (sp.Abs(rates.g) * t)):
         bad = d.recheck(sp.Eq(eta_t, wrong))
         assert not bad.check.passed and not bad.precision_checks[0].passed, wrong
+
+
+def _rmsprop_rate_by_hand(p, steps, a=0.99, lr=0.01, cc=0.5, eps=0.0):
+    """torch's RMSprop rate lr/(sqrt(v_t) + eps) under g_t = c t^-p, v_0 = 0, typed here."""
+    v, out = 0.0, {}
+    for k in range(1, steps + 1):
+        v = a * v + (1 - a) * (cc * k**-p) ** 2
+        out[k] = lr / (math.sqrt(v) + eps)
+    return out
+
+
+def test_rmsprop_powerlaw_rate_grows_like_t_to_the_p_then_stops_at_eta_over_eps():
+    for p in (sp.Rational(1, 4), sp.Integer(1)):
+        d = rates.rmsprop_powerlaw(p)
+        assert d.passed, [c.summary() for c in d.checks]
+        by_hand = _rmsprop_rate_by_hand(float(p), 200_000)
+        stated = sp.lambdify(t, without_order_terms(d.statement.rhs).subs({eta: 0.01, alpha: 0.99, c: 0.5}))
+        for k in (5_000, 20_000):  # the two-term form: within O(t^-2) of the recurrence (a^2/t^2 ~ 1e-4 at 5e3, p = 1)
+            assert stated(k) == pytest.approx(by_hand[k], rel=3 * (2 * float(p) * 99 / k) ** 2)
+        assert by_hand[200_000] / by_hand[50_000] == pytest.approx(4.0 ** float(p), rel=1e-2)  # grows like t^p
+    limit = rates.rmsprop_powerlaw_limit()
+    assert limit.passed
+    assert float(limit.expr.subs({eta: 0.01, epsilon: 1e-8})) == pytest.approx(1e6, rel=1e-15)
+    assert _rmsprop_rate_by_hand(2.0, 200_000, eps=1e-8)[200_000] == pytest.approx(1e6, rel=2e-3)  # gap |c| t^-2/eps = 1.25e-3
+
+
+@pytest.mark.parametrize("wrong", ["no lag term", "AdaGrad's exponent", "the lag with alpha in place of 1 - alpha"])
+def test_a_wrong_rmsprop_powerlaw_rate_fails(wrong):
+    d = rates.rmsprop_powerlaw(sp.Rational(1, 4))
+    p = sp.Rational(1, 4)
+    O = sp.O(t**-2, (t, sp.oo))
+    bad = {"no lag term": eta * t**p / sp.Abs(c) * (1 + O),
+           "AdaGrad's exponent": eta * sp.sqrt(1 - 2 * p) / (sp.Abs(c) * t ** (sp.Rational(1, 2) - p)) * (1 + O),
+           "the lag with alpha in place of 1 - alpha": eta * t**p / sp.Abs(c) * (1 - p * (1 - alpha) / (alpha * t)) * (1 + O)}[wrong]
+    assert not d.recheck(sp.Eq(d.statement.lhs, bad)).passed
+
+
+def test_a_wrong_rmsprop_rate_limit_fails():
+    d = rates.rmsprop_powerlaw_limit()
+    for bad in (eta / (2 * epsilon), eta / sp.sqrt(epsilon), sp.Integer(0)):
+        assert not d.recheck(sp.Eq(d.statement.lhs, bad)).passed, bad
 
 
 def test_rmsprop_first_step_and_time_constants_by_hand():

@@ -26,6 +26,8 @@ def _table() -> dict[tuple[str, str, str], list[Callable[[], Derivation]]]:
         ("rmsprop", "torch", "noise"): [noise.rmsprop_expected_average],
         ("sgd", "torch", "noise"): [noise.sgd_stationary_variance],
         ("adagrad", "torch", "powerlaw"): [lambda p=p: rates.adagrad_powerlaw(sp.Rational(p, 4)) for p in (1, 2, 3)],
+        ("rmsprop", "torch", "powerlaw"): [*(lambda p=p: rates.rmsprop_powerlaw(sp.Rational(p, 4)) for p in (1, 4)),
+                                           rates.rmsprop_powerlaw_limit],
     }
 
 

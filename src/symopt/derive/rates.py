@@ -12,6 +12,10 @@ AdaGrad under g_t = c t^{−p} (ε, G_0 small): G_t = G_0 + c² H_t^{(2p)}, so
 * p = 1/2: H_t ~ ln t + γ ⇒ η_t ~ η / (|c| √(ln t + γ)) → 0, logarithmically;
 * p > 1/2: H_t^{(2p)} → ζ(2p) ⇒ η_t → η / (√(G_0 + c² ζ(2p)) + ε) > 0, approached like t^{1−2p}
   (the tail ζ(2p) − H_t^{(2p)} = ζ(2p, t+1) ~ t^{1−2p}/(2p−1)).
+
+RMSProp under the same gradient forgets instead of summing: η_t ~ (η/|c|) t^p grows, for every
+p > 0, until |c| t^{−p} falls below ε; then η_t → η/ε (:func:`rmsprop_powerlaw`,
+:func:`rmsprop_powerlaw_limit`).
 """
 
 from __future__ import annotations
@@ -292,6 +296,72 @@ def rmsprop_first_step(*, statement: sp.Eq | None = None) -> Derivation:
     )
 
 
+# -- RMSProp under a power-law gradient ------------------------------------------------------------
+@restatable
+def rmsprop_powerlaw(p: sp.Rational, *, statement: sp.Eq | None = None) -> Derivation:
+    r"""RMSProp [torch] under :math:`g_t = c t^{-p}` (p > 0), ε → 0: the mean square tracks the
+    shrinking gradient with a lag, :math:`v_t = c^2 t^{-2p}(1 + a/t + O(t^{-2}))`, where matching
+    the 1/t terms of :math:`v_t = \alpha v_{t-1} + (1-\alpha) c^2 t^{-2p}` (with
+    :math:`(t-1)^{-2p} = t^{-2p}(1 + 2p/t + \dots)`) gives :math:`a = \alpha(2p + a)`,
+    :math:`a = 2p\alpha/(1-\alpha)`; so
+    :math:`\eta_t = \frac{\eta t^p}{|c|}\left(1 - \frac{p\alpha}{(1-\alpha)t} + O(t^{-2})\right)`:
+    unlike AdaGrad's, RMSProp's rate *grows*, like :math:`t^p`, for every p > 0 (while
+    :math:`|c| t^{-p} \gg \epsilon`; :func:`rmsprop_powerlaw_limit` is the other regime)."""
+    p = sp.Rational(p)
+    model = PowerLawGradient((0.5, -0.5), exponent=p)
+    runs = _runs("rmsprop", (("eps", 0.0),), model)
+    a = 2 * p * alpha / (1 - alpha)
+    leading = eta * t**p / sp.Abs(c) * (1 - a / (2 * t))
+    return _asymptotic(
+        f"rmsprop.torch.powerlaw_p{p}.lr_leading", f"RMSProp, g_t = c t^-{p}: eta_t grows like t^{p}",
+        statement if statement is not None else sp.Eq(eta_t, leading * (1 + sp.O(t**-2, (t, sp.oo)))), runs,
+        (r"v_t = \alpha v_{t-1} + (1-\alpha)\,c^2 t^{-2p},\quad v_t = c^2 t^{-2p}\left(1 + \tfrac{a}{t} + O(t^{-2})\right)",
+         r"a = \alpha(2p + a) \Rightarrow a = " + sp.latex(a),
+         rf"\eta_t = {sp.latex(leading)}\,(1 + O(t^{{-2}}))"),
+        f"p = {p}: the exponential average forgets, so v_t follows g_t^2 down (lagging by a/t) and eta_t grows like t^{p}: "
+        "the opposite of AdaGrad, whose sum remembers.",
+        (Assumption(f"g_t = c t^(-{p}), v_0 = 0, eps -> 0 (|c| t^-p >> eps), no momentum"),),
+    )
+
+
+@restatable
+def rmsprop_powerlaw_limit(p: int = 2, *, statement: sp.Eq | None = None) -> Derivation:
+    r"""RMSProp [torch] under :math:`g_t = c t^{-p}` with ε > 0: :math:`v_t \to 0`, so
+    :math:`\eta_t \to \eta/\epsilon`, the gap :math:`\eta/\epsilon - \eta_t \approx \eta\sqrt{v_t}/\epsilon^2`
+    closing like :math:`t^{-p}` once :math:`|c| t^{-p} \ll \epsilon` (from t ≈ 7·10³ at p = 2, c = ½,
+    ε = 10⁻⁸; at p ≤ 1 not within 10⁶ steps)."""
+    from .checks import statement_function
+
+    p = sp.Rational(p)
+    model = PowerLawGradient((0.5, -0.5), exponent=p)
+    runs = _runs("rmsprop", (), model)
+    statement = statement if statement is not None else sp.Eq(sp.Limit(eta_t, t, sp.oo), eta / epsilon)
+    ratio_errors, slope_errors, rows = [], [], []
+    for series, numbers in runs:  # both signs of c
+        value = float(statement_function(statement, t, numbers)(T_FAR))
+        gap = {k: value - r for k, r in series.items()}
+        slope = _slope(gap) if all(gap[k] > 0 for k in (10**5, T_FAR)) else math.nan
+        ratio = series[T_FAR] / value if value else math.nan
+        ratio_errors.append(abs(ratio - 1))
+        slope_errors.append(abs(slope + float(p)))
+        rows.append((ratio, slope))
+    checks = (
+        Check("limit-ratio", (T_FAR, T_FAR), worst_error(ratio_errors), 1e-3,
+              detail="; ".join(f"simulated eta_t / the statement's limit = {r:.8f} at t = 1e6" for r, _ in rows)),
+        Check("loglog-slope", (10**5, T_FAR), worst_error(slope_errors), 1e-2,
+              detail="; ".join(f"slope of (limit - eta_t): measured {sl:.5f}, derived {-p}" for _, sl in rows)),
+    )
+    return Derivation(
+        id=f"rmsprop.torch.powerlaw_p{p}.lr_limit", title=f"RMSProp, g_t = c t^-{p}, eps > 0: eta_t -> eta/eps",
+        statement=statement, assumptions=(Assumption(f"g_t = c t^(-{p}), eps > 0, no momentum"),),
+        steps=(r"v_t \to 0 \Rightarrow \eta_t = \frac{\eta}{\sqrt{v_t} + \epsilon} \to \frac{\eta}{\epsilon}",
+               r"\frac{\eta}{\epsilon} - \eta_t \approx \frac{\eta\sqrt{v_t}}{\epsilon^2} \sim \frac{\eta |c|}{\epsilon^2}\, t^{-p}"),
+        check=checks[0], precision_checks=checks[1:],
+        explanation=f"p = {p}: once the gradient falls below eps, RMSProp's rate stops growing and settles at eta/eps "
+                    "(10^6 eta at torch's eps = 1e-8): eps, not alpha, bounds the rate.",
+    )
+
+
 # -- time constants of alpha ----------------------------------------------------------------------
 KK = sp.Symbol("k", integer=True, nonnegative=True)
 
@@ -401,7 +471,8 @@ def inverse_time_leading(dialect: str = "corrected", g_value: float = 0.5, *, st
 def _derivations() -> tuple[Derivation, ...]:
     return (
         adagrad_constant_leading(), *(adagrad_powerlaw(sp.Rational(p, 4)) for p in (1, 2, 3)), adagrad_lr_decay(),
-        rmsprop_first_step(), *time_constants(), inverse_time_leading("textbook"), inverse_time_leading("corrected"),
+        rmsprop_first_step(), *(rmsprop_powerlaw(sp.Rational(p, 4)) for p in (1, 4)), rmsprop_powerlaw_limit(),
+        *time_constants(), inverse_time_leading("textbook"), inverse_time_leading("corrected"),
     )
 
 

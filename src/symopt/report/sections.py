@@ -278,6 +278,10 @@ def rmsprop(results: Results, folder: Path) -> Section:
     )
     parts.append(r"\paragraph{Time constants of $\alpha$.} From " + breakable_id("symopt.derive.analyses.rmsprop_time_constants()") + ":")
     parts += [compact(d) for d in analyses.rmsprop_time_constants()]
+    parts.append(r"\paragraph{Under a power-law gradient $g_t = c\,t^{-p}$.} From "
+                 + breakable_id("symopt.derive.derive('rmsprop', gradient='powerlaw')") + ": unlike AdaGrad's, the rate grows "
+                 r"like $t^p$ until $|c|t^{-p}$ falls below $\epsilon$, then settles at $\eta/\epsilon$:")
+    parts += [compact(d) for d in analyses.analyses("rmsprop", "torch", "powerlaw")]
     fig = F.rmsprop_ema(folder, square_avg, lr, limit)
     parts.append(figure(fig))
     parts.append(r"\paragraph{On the quadratic.} From " + breakable_id("symopt.derive.analyses.quadratic_dynamics()") + ":")
