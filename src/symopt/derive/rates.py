@@ -158,6 +158,29 @@ def _asymptotic(id_, title, statement, runs, steps, explanation, extra_assumptio
     )
 
 
+def _limit_checks(statement: sp.Eq, runs: list, gap_exponent: sp.Expr) -> tuple[Check, Check]:
+    """The checks of a statement lim η_t = L on simulated series (one per gradient in ``runs``):
+    the simulated η_t at 10⁶ against L (the statement's value, read from the statement), and the
+    log-log slope of the gap L − η_t between 10⁵ and 10⁶ against ``gap_exponent``."""
+    from .checks import statement_function
+
+    ratio_errors, slope_errors, rows = [], [], []
+    for series, numbers in runs:  # both signs of c
+        value = float(statement_function(statement, t, numbers)(T_FAR))  # a limit: the same at every t
+        gap = {s: value - r for s, r in series.items()}
+        slope = _slope(gap) if all(gap[s] for s in (10**5, T_FAR)) else math.nan
+        ratio = series[T_FAR] / value if value else math.nan
+        ratio_errors.append(abs(ratio - 1))
+        slope_errors.append(abs(slope - float(gap_exponent)))
+        rows.append((ratio, slope))
+    return (
+        Check("limit-ratio", (T_FAR, T_FAR), worst_error(ratio_errors), 1e-3,
+              detail="; ".join(f"simulated eta_t / the statement's limit = {r:.8f} at t = 1e6" for r, _ in rows)),
+        Check("loglog-slope", (10**5, T_FAR), worst_error(slope_errors), 1e-2,
+              detail="; ".join(f"slope of (limit - eta_t): measured {sl:.5f}, derived {gap_exponent}" for _, sl in rows)),
+    )
+
+
 # -- AdaGrad ------------------------------------------------------------------------------------
 @restatable
 def adagrad_constant_leading(g_value: float = 0.5, *, statement: sp.Eq | None = None) -> Derivation:
@@ -201,25 +224,10 @@ def adagrad_powerlaw(p: sp.Rational, *, statement: sp.Eq | None = None) -> Deriv
             "p = 1/2: G_t grows like ln t, so eta_t -> 0, but only like (ln t)^(-1/2): at t = 1e6 it is still 27% of eta/|c|.",
             base, slope_transform=lambda T: math.log(math.log(T) + 0.5772156649015329), slope_tol=1e-5,
         )
-    from .checks import statement_function
 
     limit = eta / (sp.Abs(c) * sp.sqrt(sp.zeta(2 * p)))
     statement = statement if statement is not None else sp.Eq(sp.Limit(eta_t, t, sp.oo), limit)
-    ratio_errors, slope_errors, rows = [], [], []
-    for series, numbers in runs:  # both signs of c
-        value = float(statement_function(statement, t, numbers)(T_FAR))  # a limit: the same at every t
-        gap = {s: value - r for s, r in series.items()}
-        slope = _slope(gap) if all(gap[s] for s in (10**5, T_FAR)) else math.nan
-        ratio = series[T_FAR] / value if value else math.nan
-        ratio_errors.append(abs(ratio - 1))
-        slope_errors.append(abs(slope - float(1 - 2 * p)))
-        rows.append((ratio, slope))
-    checks = (
-        Check("limit-ratio", (T_FAR, T_FAR), worst_error(ratio_errors), 1e-3,
-              detail="; ".join(f"simulated eta_t / the statement's limit = {r:.8f} at t = 1e6" for r, _ in rows)),
-        Check("loglog-slope", (10**5, T_FAR), worst_error(slope_errors), 1e-2,
-              detail="; ".join(f"slope of (limit - eta_t): measured {sl:.5f}, derived {1 - 2 * p}" for _, sl in rows)),
-    )
+    checks = _limit_checks(statement, runs, 1 - 2 * p)
     return Derivation(
         id=f"adagrad.torch.powerlaw_p{p}.lr_limit", title=f"AdaGrad, g_t = c t^-{p} (p > 1/2): eta_t -> a positive constant",
         statement=statement, assumptions=base,
@@ -330,27 +338,12 @@ def rmsprop_powerlaw_limit(p: int = 2, *, statement: sp.Eq | None = None) -> Der
     :math:`\eta_t \to \eta/\epsilon`, the gap :math:`\eta/\epsilon - \eta_t \approx \eta\sqrt{v_t}/\epsilon^2`
     closing like :math:`t^{-p}` once :math:`|c| t^{-p} \ll \epsilon` (from t ≈ 7·10³ at p = 2, c = ½,
     ε = 10⁻⁸; at p ≤ 1 not within 10⁶ steps)."""
-    from .checks import statement_function
 
     p = sp.Rational(p)
     model = PowerLawGradient((0.5, -0.5), exponent=p)
     runs = _runs("rmsprop", (), model)
     statement = statement if statement is not None else sp.Eq(sp.Limit(eta_t, t, sp.oo), eta / epsilon)
-    ratio_errors, slope_errors, rows = [], [], []
-    for series, numbers in runs:  # both signs of c
-        value = float(statement_function(statement, t, numbers)(T_FAR))
-        gap = {k: value - r for k, r in series.items()}
-        slope = _slope(gap) if all(gap[k] > 0 for k in (10**5, T_FAR)) else math.nan
-        ratio = series[T_FAR] / value if value else math.nan
-        ratio_errors.append(abs(ratio - 1))
-        slope_errors.append(abs(slope + float(p)))
-        rows.append((ratio, slope))
-    checks = (
-        Check("limit-ratio", (T_FAR, T_FAR), worst_error(ratio_errors), 1e-3,
-              detail="; ".join(f"simulated eta_t / the statement's limit = {r:.8f} at t = 1e6" for r, _ in rows)),
-        Check("loglog-slope", (10**5, T_FAR), worst_error(slope_errors), 1e-2,
-              detail="; ".join(f"slope of (limit - eta_t): measured {sl:.5f}, derived {-p}" for _, sl in rows)),
-    )
+    checks = _limit_checks(statement, runs, -p)
     return Derivation(
         id=f"rmsprop.torch.powerlaw_p{p}.lr_limit", title=f"RMSProp, g_t = c t^-{p}, eps > 0: eta_t -> eta/eps",
         statement=statement, assumptions=(Assumption(f"g_t = c t^(-{p}), eps > 0, no momentum"),),
