@@ -658,3 +658,78 @@ def test_rmsprop_bitwise_with_the_exact_derivation_where_bfloat16_squares_underf
     assert params.dtype == square_avgs.dtype == dtype
     assert not _differing(params, flat[:, 3].to(dtype)).numel()
     assert not _differing(square_avgs, flat[:, 2].to(dtype)).numel()
+
+
+# -- float16's two conversion paths: F16C blocks (where -march=native has F16C) and bit manipulation --
+FLOAT16_FAMILIES = ("adagrad", "adam", "adamw", "sgd", "rmsprop")
+
+
+@pytest.fixture(params=["F16C", "bit manipulation"])
+def float16_path(request, mutant_cache, monkeypatch):
+    """The float16 kernels as this machine builds them (F16C's vcvtph2ps/vcvtps2ph in blocks, where
+    the compiler defines ``__F16C__``), or rebuilt with ``-DSYMOPT_NO_F16C`` (c10's conversions
+    by bit manipulation, what a machine without F16C runs). Returns {family: library} of the
+    libraries the launches must come from."""
+    if request.param == "F16C":
+        if not fbuild.defines("__F16C__"):
+            pytest.skip("the compiler defines no __F16C__ with -march=native here: no F16C path to test")
+        return {family: flaunch.kernel(family).library for family in FLOAT16_FAMILIES}
+    libraries = {family: fbuild.load(f"no_f16c_{family}", "#define SYMOPT_NO_F16C 1\n" + flaunch.source(family),
+                                     directory=mutant_cache) for family in FLOAT16_FAMILIES}
+    monkeypatch.setattr(flaunch, "_KERNELS", {f: FusedKernel(f, library=lib) for f, lib in libraries.items()})
+    return libraries
+
+
+@pytest.mark.parametrize("family,kw", [("adagrad", dict(lr=0.1, weight_decay=0.1, maximize=True)), ("adagrad", dict(lr=0.05, eps=0.1)),
+                                       ("adam", dict(lr=0.01, amsgrad=True)), ("adamw", dict(lr=0.01, betas=(0.3, 0.5)))],
+                         ids=["adagrad-weight_decay-maximize", "adagrad-eps", "adam-amsgrad", "adamw-lerp"])
+def test_float16_bitwise_with_torch_fused_on_both_conversion_paths(family, kw, float16_path, launches):
+    """Every element (vector loop in blocks, their remainders, the scalar tail), with and without
+    GradScaler's unscaling (which stores the unscaled gradient back), params and every state."""
+    assert _step_twins(family, torch.float16, kw) == {}
+    assert _step_twins(family, torch.float16, kw, scale=300.0, grad_scale=300.0) == {}
+    assert launches and all(plan.kernel.library is float16_path[family] for plan in launches)
+
+
+@pytest.mark.parametrize("family,kw", [("sgd", dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.1)),
+                                       ("sgd", dict(lr=0.1, maximize=True)),
+                                       ("rmsprop", dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.1)),
+                                       ("rmsprop", dict(lr=0.01, alpha=0.3))],
+                         ids=["sgd-momentum", "sgd-maximize", "rmsprop-centered-momentum", "rmsprop-lerp"])
+def test_float16_sgd_and_rmsprop_bitwise_with_the_opmath_simulation_on_both_conversion_paths(family, kw, float16_path,
+                                                                                             launches):
+    dtype = torch.float16
+    base = _draws(dtype, 1)
+    mine = [p.clone().requires_grad_(True) for p in base]
+    expected = [p.clone() for p in base]
+    if family == "sgd":
+        opt = symopt_optim.SGD(mine, fused=True, **kw)
+    else:
+        opt = symopt_optim.RMSprop([{"params": mine, "fused": True}], **kw)
+    grads = [_draws(dtype, 100 + k) for k in range(STEPS)]
+    for step in grads:
+        for p, g in zip(mine, step):
+            p.grad = g.clone()
+        opt.step()
+    assert len(launches) == STEPS and all(plan.kernel.library is float16_path[family] for plan in launches)
+    state = (_sgd_opmath if family == "sgd" else _rmsprop_opmath)(expected, grads, dtype, **kw)
+    for i, (y, x) in enumerate(zip(mine, expected)):
+        assert not _differing(y, x).numel(), f"param {i}"
+        for name, value in state[i].items():
+            if name != "step":
+                assert not _differing(opt.state[y][name], value).numel(), f"param {i} {name}"
+
+
+def test_float16_f16c_stores_truncated_fail_the_bitwise_check(mutant_cache, monkeypatch, launches):
+    """The F16C path's own rounding is checked: vcvtps2ph rounding toward zero (imm 3) instead of to
+    nearest even is found by the comparison with torch's fused Adagrad."""
+    if not fbuild.defines("__F16C__"):
+        pytest.skip("the compiler defines no __F16C__ with -march=native here: no F16C path to mutate")
+    text = flaunch.source("adagrad")
+    assert "_MM_FROUND_TO_NEAREST_INT)" in text
+    library = fbuild.load("mutant_f16c_adagrad", text.replace("_MM_FROUND_TO_NEAREST_INT)", "_MM_FROUND_TO_ZERO)"),
+                          directory=mutant_cache)
+    monkeypatch.setattr(flaunch, "_KERNELS", {"adagrad": FusedKernel("adagrad", library=library)})
+    found = _step_twins("adagrad", torch.float16, dict(lr=0.1))
+    assert launches and all(plan.kernel.library is library for plan in launches)
+    assert found, "the mutant passed"

@@ -70,6 +70,24 @@ def test_c_mutants_cover_every_chosen_function_and_change_one_computation_line()
     assert not any(m.operator.startswith("delete") and m.original.startswith("sigma = sqrt") for m in mutants)
 
 
+def test_c_mutants_of_a_float16_kernel_are_on_the_side_of_its_f16c_switch_that_is_built():
+    """A float16 vector loop is printed twice, ``#if SYMOPT_F16C`` (blocks converted by F16C) and
+    ``#else`` (bit manipulation): only the side the compiler builds is mutated (a mutant of the
+    other is equivalent by construction), and which side follows ``__F16C__``."""
+    text = flaunch.source("adagrad")
+    lines = text.splitlines()
+    for f16c in (True, False):
+        found = [s for s in kernels_c.sites(text, f16c=f16c) if s.function == "symopt_adagrad_plain_f16"]
+        assert found
+        for site in found:
+            above = [x.strip() for x in lines[:site.lineno - 1] if x.strip() in ("#if SYMOPT_F16C", "#else", "#endif")]
+            side = above[-1] if above else "#endif"
+            assert side in (("#if SYMOPT_F16C", "#endif") if f16c else ("#else", "#endif")), (f16c, site)
+        # the vector loop's G <- G + g² is mutated once on each side, the tail's once more
+        assert sum(s.label.startswith("G <- G + g**2") for s in found) == 2
+    assert {s.lineno for s in kernels_c.sites(text, f16c=True)} != {s.lineno for s in kernels_c.sites(text, f16c=False)}
+
+
 def _maximize_sign_dropped() -> kernels_c.Mutant:
     return next(m for m in kernels_c.all_mutants()
                 if m.payload[2] == "symopt_adagrad_maximize_f32" and m.original == "grad = -grad;" and m.operator.startswith("unary"))

@@ -262,7 +262,7 @@ def measure(variant: str, rule: str, hyper: dict[str, Any], dtype_name: str, tot
     runs["probe"], accesses = _probe(dtype, total, device)
     first: dict[str, float] = {}
     for name, fn in runs.items():  # warm-up: first-use costs (state creation, kernel load, JIT) stay out
-        for k in range(2):
+        for k in range(_warmup_steps(name, device)):
             setups.get(name, _nothing)()
             start = time.perf_counter()
             fn()
@@ -294,6 +294,19 @@ def measure(variant: str, rule: str, hyper: dict[str, Any], dtype_name: str, tot
         row.contended_p95 = {k: p95(v) for k, v in contended.items() if k != "probe"}
     del runs
     return row
+
+
+def _warmup_steps(name: str, device: str) -> int:
+    """Untimed steps before a mode's timings: two (state creation, kernel load, compilation), and
+    for symopt's fused CPU modes also the launches in which the plan's :class:`ThreadChoice`
+    measures both thread counts (``2 * WINDOW``), which otherwise fell among the timed steps: at
+    1e7 elements, with 7 timed steps, half of them ran one thread (SGD float32 read 1.57x the bound
+    with 7 repeats and 1.18x with 40 in two runs of the same configuration)."""
+    if device == "cpu" and name.startswith(FUSED):
+        from ..fused.launcher import ThreadChoice
+
+        return 2 + 2 * ThreadChoice.WINDOW
+    return 2
 
 
 def _timings(runs: dict[str, Callable[[], None]], setups: dict[str, Callable[[], None]], repeats: int,

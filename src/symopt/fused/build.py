@@ -167,6 +167,21 @@ def compiler_works(cc: str) -> bool:
     return _WORKS_MEMO[cc]
 
 
+_DEFINES_MEMO: dict[tuple[str, str], bool] = {}
+
+
+def defines(macro: str, cc: Optional[str] = None) -> bool:
+    """Whether ``cc`` (default :func:`find_compiler`) defines ``macro`` with the kernels' flags
+    (``-march=native``): e.g. ``__F16C__``, which chooses the float16 kernels' F16C loops."""
+    cc = cc or find_compiler()
+    if cc is None:
+        return False
+    if (cc, macro) not in _DEFINES_MEMO:
+        text = f"#ifndef {macro}\n#error {macro} is not defined\n#endif\nint symopt_probe(void) {{ return 0; }}\n"
+        _DEFINES_MEMO[cc, macro] = _probe(cc, BASE_FLAGS, text)
+    return _DEFINES_MEMO[cc, macro]
+
+
 def _probe(cc: str, flags: tuple[str, ...], text: str) -> bool:
     """Whether ``cc`` builds ``text`` into a shared library with ``flags`` (False where it cannot
     even run, or no temporary directory can be written)."""

@@ -70,7 +70,7 @@ EXPLAINED: dict[str, str] = {
     "kernel-triton-8665787039": _PLUS_ZERO,  # rmsprop plain: at_param = param_ptr + ...(offsets + 0 * n_tensors ...)
     # kernel-c: the plain 16-bit kernels' multiply-adds whose product is exact (or stored at once)
     "kernel-c-d67117b259": _EXACT_F16_SQUARE,  # adagrad_plain_f16 G (vector loop)
-    "kernel-c-ad35ee2c13": _EXACT_F16_SQUARE,  # adagrad_plain_f16 G (scalar tail)
+    "kernel-c-7eba4deb1f": _EXACT_F16_SQUARE,  # adagrad_plain_f16 G (scalar tail)
     "kernel-c-9c3a2c6025": _EXACT_F16_PRODUCT,  # sgd_plain_f16 w (vector loop; the tail's c1 is -lr in float32)
     "kernel-c-2b28002077": _BF16_STORED_AT_ONCE,  # sgd_plain_bf16 w (vector loop)
     # inverse_time[corrected|textbook] @ hyperparameter lr: default changed 0.1 -> 0.2

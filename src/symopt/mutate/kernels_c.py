@@ -22,7 +22,7 @@ parsed as C expressions (:func:`parse`: numbers, names, casts, calls, unary minu
   such mutant is listed.)
 
 Which functions. Every structural variant of the float32 kernels, and the ``plain`` variant of
-the float64, float16 and bfloat16 ones (a 16-bit kernel repeats its loops inside ``if
+the float64, float16 and bfloat16 ones (every kernel repeats its loops inside ``if
 (grad_scale) { ... } else``, so that the loops without it vectorise: that copy, the same printed
 lines after the unscaling division, is left out; tests/test_fused_amp.py steps it against torch
 with GradScaler): the same printed operation appears once per variant and element type, and one
@@ -50,12 +50,13 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import torch
 
 from ._core import Check, Invalid, Mutant, Outcome, Patches, evaluate
 from . import oracles
+from ..fused.build import defines
 
 AREA = "kernel-c"
 FAMILIES = ("adagrad", "rmsprop", "sgd", "adam", "adamw")
@@ -237,7 +238,7 @@ def expression_mutants(text: str) -> list[tuple[str, str]]:
 _FUNCTION = re.compile(r"^void (symopt_\w+)\(", re.M)
 _SCALAR = re.compile(r"^(?P<indent>\s*)const (?:double|float) (?P<name>\w+) = (?P<rhs>.*);(?P<comment>\s*/\*.*\*/)?\s*$")
 _LOOP_LINE = re.compile(r"^(?P<indent>\s*)(?P<name>\w+) = (?P<rhs>.*);\s*/\*\s*(?P<rule>.*?<-.*?)\s*\*/\s*$")
-_LOADED = re.compile(r"^\s*(?:float|double) (\w+) = p_\w+\[i\];")
+_LOADED = re.compile(r"^\s*(?:float|double) (\w+) = [pv]_\w+\[i\];")
 _DECLARED = re.compile(r"^\s*(?:float|double) (\w+);")
 _SKIPPED_SCALARS = ("tensor", "step")  # the chunk table row and the step count: not computation
 
@@ -278,9 +279,14 @@ def chosen(function: str) -> bool:
 DISTINCT_LINES_ONLY = ("sgd", "adam", "adamw")
 
 
-def sites(source: str, *, distinct: bool = False) -> list[Site]:
+def sites(source: str, *, distinct: bool = False, f16c: Optional[bool] = None) -> list[Site]:
     """Every computation line of the chosen functions of ``source`` (``distinct``: a line whose
-    text an earlier function of the same element type printed already is left out)."""
+    text an earlier function of the same element type printed already is left out). ``f16c``
+    (default: whether the compiler here defines ``__F16C__``): which side of a float16 kernel's
+    ``#if SYMOPT_F16C`` is built, and so mutated; a line on the other side is not compiled, and
+    its mutants would be equivalent by construction."""
+    if f16c is None:
+        f16c = defines("__F16C__")
     lines = source.splitlines()
     out = []
     seen: set[tuple[str, str]] = set()
@@ -289,10 +295,20 @@ def sites(source: str, *, distinct: bool = False) -> list[Site]:
             continue
         element = name.rsplit("_", 1)[1]
         scaled_copy = False
+        compiled = True  # inside #if SYMOPT_F16C ... #else ... #endif: whether this side is built
         defined: set[str] = set()
         for n in range(first, last + 1):
             line = lines[n - 1]
-            if line.strip() == "if (grad_scale) {":  # a 16-bit kernel's copy of its loops for GradScaler
+            directive = line.strip()
+            if directive == "#if SYMOPT_F16C":
+                compiled = f16c
+            elif directive == "#else":
+                compiled = not f16c
+            elif directive == "#endif":
+                compiled = True
+            if not compiled or directive.startswith("#"):
+                continue
+            if line.strip() == "if (grad_scale) {":  # the copy of the loops for GradScaler
                 scaled_copy = True
             elif scaled_copy and line.strip() == "} else {":
                 scaled_copy = False
@@ -336,13 +352,14 @@ def file_mutants(path: Path) -> list[Mutant]:
     lines = source.splitlines(keepends=True)
     family = _family(path)
     out: list[Mutant] = []
-    labels: set[tuple[str, str]] = set()
+    printed: dict[tuple[str, str], int] = {}
     for site in sites(source, distinct=family in DISTINCT_LINES_ONLY):
         line = lines[site.lineno - 1]
-        # a label a function prints twice (a 16-bit kernel's vector loop and scalar tail): the
-        # second and later by line too, so that ids stay distinct (the first keeps its old id)
-        label = site.label if (site.function, site.label) not in labels else f"{site.label} @{site.lineno}"
-        labels.add((site.function, site.label))
+        # a label a function prints twice (a vector loop and its scalar tail): the second and later
+        # by their place among the function's copies (@2, @3), not by line number, so that an id
+        # stays the same when other lines of the file move (the first keeps the bare label)
+        k = printed[site.function, site.label] = printed.get((site.function, site.label), 0) + 1
+        label = site.label if k == 1 else f"{site.label} @{k}"
         code = line.split("/*")[0].strip()
         at = line.index(f"= {site.rhs};") + 2
         changes = [(op, line[:at] + new + line[at + len(site.rhs):]) for op, new in expression_mutants(site.rhs)]

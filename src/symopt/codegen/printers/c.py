@@ -369,7 +369,32 @@ class CKernelPrinter(C99CodePrinter):
         body.append(f"{T} scale = grad_scale ? ({T})*grad_scale : ({T})1;  /* used only with a grad_scale */")
         body += [f"{S} *restrict p_{b} = a_{b}[tensor];" for b in buffers]
 
-        def element_loop(first: str, last: str, statements: list[str]) -> list[str]:
+        def blocked_loop(first: str, last: str, statements: list[str], unscaled: bool) -> list[str]:
+            """float16 with F16C: the loop over blocks converted to float arrays and back (see the
+            template's symopt_f16_load)."""
+            stored = [b for b in buffers if b != "grad" or unscaled]
+            inner = [f"{T} {b} = v_{b}[i];" for b in loaded]
+            if temps:
+                inner.append(f"{T} {', '.join(temps)};")
+            if unscaled:
+                inner.append("grad = grad/scale; v_grad[i] = grad;")
+            inner += statements
+            inner += [f"v_{b}[i] = {b};" for b in buffers if b != "grad"]
+            out = [f"for (int64_t i0 = {first}; i0 < {last}; i0 += SYMOPT_BLOCK) {{",
+                   f"    const int64_t n = {last} - i0 < SYMOPT_BLOCK ? {last} - i0 : SYMOPT_BLOCK;",
+                   f"    {T} {', '.join(f'v_{b}[SYMOPT_BLOCK]' for b in buffers)};"]
+            out += [f"    symopt_f16_load(v_{b}, p_{b} + i0, n);" for b in loaded]
+            out += ["    for (int64_t i = 0; i < n; ++i) {"] + ["        " + x for x in inner] + ["    }"]
+            out += [f"    symopt_f16_store(p_{b} + i0, v_{b}, n);" for b in stored]
+            return out + ["}"]
+
+        def element_loop(first: str, last: str, statements: list[str], vector: bool = True) -> list[str]:
+            if vector and dtype == "float16":
+                return (["#if SYMOPT_F16C", "if (grad_scale) {"]
+                        + ["    " + x for x in blocked_loop(first, last, statements, True)]
+                        + ["} else {"] + ["    " + x for x in blocked_loop(first, last, statements, False)]
+                        + ["}", "#else"] + element_loop(first, last, statements, vector=False) + ["#endif"])
+
             def loop(unscale: Optional[str]) -> list[str]:
                 inner = [f"{T} {b} = {load(f'p_{b}[i]')};" for b in loaded]
                 if temps:
@@ -380,9 +405,10 @@ class CKernelPrinter(C99CodePrinter):
                 inner += [f"p_{b}[i] = {store(b)};" for b in buffers if b != "grad"]
                 return [f"for (int64_t i = {first}; i < {last}; ++i) {{"] + ["    " + x for x in inner] + ["}"]
 
-            if not self.store:  # float32/float64: GCC unswitches the loop on grad_scale itself
-                return loop("if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }")
-            # 16-bit: the conversions make the loop too long for GCC to unswitch (and vectorise): by hand
+            # unswitched by hand: GCC 12 unswitches a loop on grad_scale only while the loop is short
+            # (--param max-unswitch-insns), and a loop it does not unswitch is not vectorised
+            # ("control flow in loop"): 16-bit loops (the conversions) and the longer float32/float64
+            # ones (centered RMSprop, Adam, AdamW) ran one element at a time
             return (["if (grad_scale) {"] + ["    " + x for x in loop(f"grad = grad/scale; p_grad[i] = {store('grad')};")]
                     + ["} else {"] + ["    " + x for x in loop(None)] + ["}"])
 
@@ -394,7 +420,7 @@ class CKernelPrinter(C99CodePrinter):
             body.append("/* torch's vector loop up to tails[tensor], its scalar tail from there */")
             body.append("const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);")
             body += element_loop("begin", "split", loop_lines)
-            body += element_loop("split", "end", tail_lines)
+            body += element_loop("split", "end", tail_lines, vector=False)
         lines += ["        " + x for x in body]
         lines += ["    }", "}"]
         return "\n".join(lines)
@@ -450,11 +476,11 @@ class CKernelPrinter(C99CodePrinter):
             k = self.coefficient(lerp[c])
             k1 = f"({k} - ({self.ctype})1)"  # torch: weight − 1 in the element type
             small = f"(fabs{self.suffix}({k}) < ({self.ctype})0.5)"
-            if self.store:  # 16-bit: ATen's blendv form, the weight and the branch hoisted (GCC vectorises it)
-                self.lerp_lines[k] = [f"const {self.ctype} {k}_lerp = {small} ? {k} : {k1};",
-                                      f"const int {k}_small = {small};"]
-                return self.fma(f"{k}_lerp", f"{x} - {tt}", f"({k}_small ? {tt} : {x})")
-            return f"({small} ? {self.fma(k, f'{x} - {tt}', tt)} : {self.fma(k1, f'{x} - {tt}', x)})"
+            # ATen's blendv form, the weight and the branch hoisted out of the loop: GCC 12 vectorises
+            # it in every dtype, where the two fma calls under a ternary stayed scalar with AVX2
+            self.lerp_lines[k] = [f"const {self.ctype} {k}_lerp = {small} ? {k} : {k1};",
+                                  f"const int {k}_small = {small};"]
+            return self.fma(f"{k}_lerp", f"{x} - {tt}", f"({k}_small ? {tt} : {x})")
         if isinstance(E, sp.Pow) and E.exp == sp.S.Half:
             inner = E.base
             if tensor(inner):

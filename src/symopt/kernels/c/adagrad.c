@@ -26,16 +26,16 @@
 
 /* float16 and bfloat16: stored in 16 bits, computed in float (torch's opmath type); every
  * conversion from float rounds to nearest even, as c10's Half(float) / BFloat16(float) and
- * ATen's vector conversions round. _Float16 where the compiler has it (F16C under
- * -march=native; GCC 12 converts it one element at a time, which is still 5x faster than the
- * fallback); otherwise, and for bfloat16 always, the same roundings by bit manipulation without
- * branches (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even;
- * GCC vectorises the bfloat16 ones). */
+ * ATen's vector conversions round: by bit manipulation without branches (c10's
+ * fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even), which GCC
+ * vectorises with AVX2 and with AVX512. */
 static inline uint32_t symopt_bits(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
 static inline float symopt_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
-/* torch's maximum: NaN where either operand is (fmax would return the other one), by selects */
-static inline double symopt_max(double a, double b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
-static inline float symopt_maxf(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+/* torch's maximum: NaN where either operand is (fmax would return the other one), by selects of
+ * values computed first: GCC 12 if-converts these, where `a != a || b != b ? ...` (and `|`) kept
+ * AMSGrad's loops scalar with AVX2 */
+static inline double symopt_max(double a, double b) { const double m = a > b ? a : b, n = a + b; return a != a ? n : (b != b ? n : m); }
+static inline float symopt_maxf(float a, float b) { const float m = a > b ? a : b, n = a + b; return a != a ? n : (b != b ? n : m); }
 
 typedef uint16_t symopt_bf16;
 static inline float symopt_bf16_to_float(symopt_bf16 x) { return symopt_float((uint32_t)x << 16); }
@@ -46,31 +46,74 @@ static inline symopt_bf16 symopt_float_to_bf16(float x)
     return (symopt_bf16)(x != x ? 0x7FC0u : rounded);  /* NaN: c10's quiet NaN; a select, so loops vectorise */
 }
 
-/* float16 by bit manipulation (c10's fp16_ieee_from_fp32_value rounding), which vectorises; the
- * compiler's _Float16 with -DSYMOPT_FLOAT16 (GCC 12 does not vectorise its conversions to float:
- * the fused float16 kernels ran at 10-17x the bandwidth bound with it, at 1e7 elements) */
+/* float16 by bit manipulation (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value), which
+ * vectorises; the compiler's _Float16 with -DSYMOPT_FLOAT16 (GCC 12 does not vectorise its
+ * conversions to float: the fused float16 kernels ran at 10-17x the bandwidth bound with it, at
+ * 1e7 elements). c10's ternaries are written as masks (symopt_select): GCC 12 if-converts a
+ * ternary between uint32_t values into a vector select with AVX512 masks but not with AVX2
+ * ("control flow in loop"), where these loops then ran one element at a time (29x the bound at
+ * 1e7 elements on an AVX2 machine); the masks give the same bits for every input (checked
+ * against c10's formulas over all 2^16 halves and all 2^32 floats). */
 #if defined(__FLT16_MAX__) && defined(SYMOPT_FLOAT16)
 typedef _Float16 symopt_f16;
 static inline float symopt_f16_to_float(symopt_f16 x) { return (float)x; }
 static inline symopt_f16 symopt_float_to_f16(float x) { return (symopt_f16)x; }
 #else
 typedef uint16_t symopt_f16;
+/* a where every bit of mask is set, b where none is (mask: all ones or all zeros) */
+static inline uint32_t symopt_select(uint32_t mask, uint32_t a, uint32_t b) { return (a & mask) | (b & ~mask); }
+/* all ones where cond holds, else zero */
+static inline uint32_t symopt_mask(int cond) { return 0u - (uint32_t)cond; }
 static inline float symopt_f16_to_float(symopt_f16 h)
 {
     const uint32_t w = (uint32_t)h << 16, sign = w & 0x80000000u, two_w = w + w;
     const float normalized = symopt_float((two_w >> 4) + (0xE0u << 23)) * 0x1.0p-112f;
     const float denormalized = symopt_float((two_w >> 17) | (126u << 23)) - 0.5f;
-    return symopt_float(sign | (two_w < (1u << 27) ? symopt_bits(denormalized) : symopt_bits(normalized)));
+    return symopt_float(sign | symopt_select(symopt_mask(two_w < (1u << 27)), symopt_bits(denormalized),
+                                             symopt_bits(normalized)));
 }
 static inline symopt_f16 symopt_float_to_f16(float x)
 {
     float base = (fabsf(x) * 0x1.0p+112f) * 0x1.0p-110f;
     const uint32_t w = symopt_bits(x), shl1_w = w + w, sign = w & 0x80000000u;
-    const uint32_t exponent = shl1_w & 0xFF000000u, bias = exponent < 0x71000000u ? 0x71000000u : exponent;
+    const uint32_t exponent = shl1_w & 0xFF000000u;
+    const uint32_t bias = symopt_select(symopt_mask(exponent < 0x71000000u), 0x71000000u, exponent);
     base = symopt_float((bias >> 1) + 0x07800000u) + base;
     const uint32_t bits = symopt_bits(base);
     const uint32_t nonsign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
-    return (symopt_f16)((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
+    return (symopt_f16)((sign >> 16) | symopt_select(symopt_mask(shl1_w > 0xFF000000u), 0x7E00u, nonsign));
+}
+#endif
+
+/* float16 with F16C (x86's vcvtph2ps / vcvtps2ph, what ATen's Vectorized<Half> conversions issue
+ * on AVX2 and AVX512): torch's vector loop converts 8 or 16 halves in one instruction each way,
+ * where the bit manipulation above costs ~15 integer operations per element (the float16
+ * kernels ran at 4-5x the bandwidth bound with it, compute-bound). The vector loops then run in
+ * blocks of SYMOPT_BLOCK elements (64: Adagrad at 1e7, 2 threads, best of 6 runs: 3.0-4.9 ms
+ * with 32 or 64, 6.0-6.4 ms with 256, 7.4 ms with 2048; torch's fused 4.2 ms): the halves converted into float arrays on the stack (in L1),
+ * the float loop over them (which GCC vectorises as the float32 one), the results converted
+ * back, rounded to nearest even (imm 0), as _mm256_cvtps_ph rounds in torch. Scalar tails keep
+ * c10's conversions, as torch's tails do (the two differ only in a NaN's payload).
+ * -DSYMOPT_NO_F16C builds the loops above instead (the tests check both against torch). */
+#if defined(__F16C__) && !defined(SYMOPT_NO_F16C) && !(defined(__FLT16_MAX__) && defined(SYMOPT_FLOAT16))
+#include <immintrin.h>
+#define SYMOPT_F16C 1
+#define SYMOPT_BLOCK 64
+static inline void symopt_f16_load(float *restrict out, const symopt_f16 *restrict in, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        _mm256_storeu_ps(out + j, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(in + j))));
+    for (; j < n; ++j)
+        out[j] = symopt_f16_to_float(in[j]);
+}
+static inline void symopt_f16_store(symopt_f16 *restrict out, const float *restrict in, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        _mm_storeu_si128((__m128i *)(out + j), _mm256_cvtps_ph(_mm256_loadu_ps(in + j), _MM_FROUND_TO_NEAREST_INT));
+    for (; j < n; ++j)
+        out[j] = symopt_float_to_f16(in[j]);
 }
 #endif
 
@@ -88,18 +131,33 @@ void symopt_adagrad_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_state_sum = a_state_sum[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float state_sum = p_state_sum[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_state_sum[i] = state_sum;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float state_sum = p_state_sum[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_state_sum[i] = state_sum;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float state_sum = p_state_sum[i];
+                float sigma;
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_state_sum[i] = state_sum;
+            }
         }
     }
 }
@@ -118,18 +176,33 @@ void symopt_adagrad_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_state_sum = a_state_sum[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double state_sum = p_state_sum[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_state_sum[i] = state_sum;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double state_sum = p_state_sum[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_state_sum[i] = state_sum;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double state_sum = p_state_sum[i];
+                double sigma;
+                state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_state_sum[i] = state_sum;
+            }
         }
     }
 }
@@ -152,6 +225,55 @@ void symopt_adagrad_plain_f16(int64_t n_chunks, const int64_t *chunks, int n_thr
         symopt_f16 *restrict p_state_sum = a_state_sum[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_state_sum[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_state_sum, p_state_sum + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float state_sum = v_state_sum[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                    sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                    sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_state_sum[i] = state_sum;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_state_sum + i0, v_state_sum, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_state_sum[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_state_sum, p_state_sum + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float state_sum = v_state_sum[i];
+                    float sigma;
+                    state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                    sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                    sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_state_sum[i] = state_sum;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_state_sum + i0, v_state_sum, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -180,6 +302,7 @@ void symopt_adagrad_plain_f16(int64_t n_chunks, const int64_t *chunks, int n_thr
                 p_state_sum[i] = symopt_float_to_f16(state_sum);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -302,19 +425,35 @@ void symopt_adagrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_state_sum = a_state_sum[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float state_sum = p_state_sum[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_state_sum[i] = state_sum;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float state_sum = p_state_sum[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_state_sum[i] = state_sum;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float state_sum = p_state_sum[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_state_sum[i] = state_sum;
+            }
         }
     }
 }
@@ -333,19 +472,35 @@ void symopt_adagrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_state_sum = a_state_sum[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double state_sum = p_state_sum[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_state_sum[i] = state_sum;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double state_sum = p_state_sum[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_state_sum[i] = state_sum;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double state_sum = p_state_sum[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_state_sum[i] = state_sum;
+            }
         }
     }
 }
@@ -368,6 +523,57 @@ void symopt_adagrad_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_
         symopt_f16 *restrict p_state_sum = a_state_sum[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_state_sum[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_state_sum, p_state_sum + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float state_sum = v_state_sum[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                    sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                    sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_state_sum[i] = state_sum;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_state_sum + i0, v_state_sum, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_state_sum[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_state_sum, p_state_sum + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float state_sum = v_state_sum[i];
+                    float sigma;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                    sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                    sigma = sigma + c0;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c1*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_state_sum[i] = state_sum;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_state_sum + i0, v_state_sum, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -398,6 +604,7 @@ void symopt_adagrad_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_
                 p_state_sum[i] = symopt_float_to_f16(state_sum);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -527,19 +734,35 @@ void symopt_adagrad_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, in
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_state_sum = a_state_sum[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float state_sum = p_state_sum[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_state_sum[i] = state_sum;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float state_sum = p_state_sum[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_state_sum[i] = state_sum;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float state_sum = p_state_sum[i];
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_state_sum[i] = state_sum;
+            }
         }
     }
 }
@@ -559,19 +782,35 @@ void symopt_adagrad_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, in
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_state_sum = a_state_sum[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double state_sum = p_state_sum[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_state_sum[i] = state_sum;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double state_sum = p_state_sum[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_state_sum[i] = state_sum;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double state_sum = p_state_sum[i];
+                double sigma;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_state_sum[i] = state_sum;
+            }
         }
     }
 }
@@ -596,6 +835,57 @@ void symopt_adagrad_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, in
         symopt_f16 *restrict p_state_sum = a_state_sum[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_state_sum[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_state_sum, p_state_sum + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float state_sum = v_state_sum[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                    sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                    sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_state_sum[i] = state_sum;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_state_sum + i0, v_state_sum, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_state_sum[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_state_sum, p_state_sum + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float state_sum = v_state_sum[i];
+                    float sigma;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                    sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                    sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_state_sum[i] = state_sum;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_state_sum + i0, v_state_sum, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -626,6 +916,7 @@ void symopt_adagrad_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, in
                 p_state_sum[i] = symopt_float_to_f16(state_sum);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -757,20 +1048,37 @@ void symopt_adagrad_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *c
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_state_sum = a_state_sum[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float state_sum = p_state_sum[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_state_sum[i] = state_sum;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float state_sum = p_state_sum[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_state_sum[i] = state_sum;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float state_sum = p_state_sum[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_state_sum[i] = state_sum;
+            }
         }
     }
 }
@@ -790,20 +1098,37 @@ void symopt_adagrad_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *c
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_state_sum = a_state_sum[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double state_sum = p_state_sum[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
-            sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
-            sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_state_sum[i] = state_sum;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double state_sum = p_state_sum[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_state_sum[i] = state_sum;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double state_sum = p_state_sum[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                state_sum = fma(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                sigma = sqrt(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_state_sum[i] = state_sum;
+            }
         }
     }
 }
@@ -828,6 +1153,59 @@ void symopt_adagrad_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *c
         symopt_f16 *restrict p_state_sum = a_state_sum[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_state_sum[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_state_sum, p_state_sum + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float state_sum = v_state_sum[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                    sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                    sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_state_sum[i] = state_sum;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_state_sum + i0, v_state_sum, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_state_sum[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_state_sum, p_state_sum + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float state_sum = v_state_sum[i];
+                    float sigma;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    state_sum = fmaf(grad, grad, state_sum);  /* G <- G + g**2 (accumulate g²) */
+                    sigma = sqrtf(state_sum);  /* sigma <- sqrt(G) (root of the second moment) */
+                    sigma = sigma + c1;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c2*grad)/sigma;  /* w <- -eta_t*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_state_sum[i] = state_sum;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_state_sum + i0, v_state_sum, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -860,6 +1238,7 @@ void symopt_adagrad_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *c
                 p_state_sum[i] = symopt_float_to_f16(state_sum);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);

@@ -35,16 +35,16 @@
 
 /* float16 and bfloat16: stored in 16 bits, computed in float (torch's opmath type); every
  * conversion from float rounds to nearest even, as c10's Half(float) / BFloat16(float) and
- * ATen's vector conversions round. _Float16 where the compiler has it (F16C under
- * -march=native; GCC 12 converts it one element at a time, which is still 5x faster than the
- * fallback); otherwise, and for bfloat16 always, the same roundings by bit manipulation without
- * branches (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even;
- * GCC vectorises the bfloat16 ones). */
+ * ATen's vector conversions round: by bit manipulation without branches (c10's
+ * fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even), which GCC
+ * vectorises with AVX2 and with AVX512. */
 static inline uint32_t symopt_bits(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
 static inline float symopt_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
-/* torch's maximum: NaN where either operand is (fmax would return the other one), by selects */
-static inline double symopt_max(double a, double b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
-static inline float symopt_maxf(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+/* torch's maximum: NaN where either operand is (fmax would return the other one), by selects of
+ * values computed first: GCC 12 if-converts these, where `a != a || b != b ? ...` (and `|`) kept
+ * AMSGrad's loops scalar with AVX2 */
+static inline double symopt_max(double a, double b) { const double m = a > b ? a : b, n = a + b; return a != a ? n : (b != b ? n : m); }
+static inline float symopt_maxf(float a, float b) { const float m = a > b ? a : b, n = a + b; return a != a ? n : (b != b ? n : m); }
 
 typedef uint16_t symopt_bf16;
 static inline float symopt_bf16_to_float(symopt_bf16 x) { return symopt_float((uint32_t)x << 16); }
@@ -55,31 +55,74 @@ static inline symopt_bf16 symopt_float_to_bf16(float x)
     return (symopt_bf16)(x != x ? 0x7FC0u : rounded);  /* NaN: c10's quiet NaN; a select, so loops vectorise */
 }
 
-/* float16 by bit manipulation (c10's fp16_ieee_from_fp32_value rounding), which vectorises; the
- * compiler's _Float16 with -DSYMOPT_FLOAT16 (GCC 12 does not vectorise its conversions to float:
- * the fused float16 kernels ran at 10-17x the bandwidth bound with it, at 1e7 elements) */
+/* float16 by bit manipulation (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value), which
+ * vectorises; the compiler's _Float16 with -DSYMOPT_FLOAT16 (GCC 12 does not vectorise its
+ * conversions to float: the fused float16 kernels ran at 10-17x the bandwidth bound with it, at
+ * 1e7 elements). c10's ternaries are written as masks (symopt_select): GCC 12 if-converts a
+ * ternary between uint32_t values into a vector select with AVX512 masks but not with AVX2
+ * ("control flow in loop"), where these loops then ran one element at a time (29x the bound at
+ * 1e7 elements on an AVX2 machine); the masks give the same bits for every input (checked
+ * against c10's formulas over all 2^16 halves and all 2^32 floats). */
 #if defined(__FLT16_MAX__) && defined(SYMOPT_FLOAT16)
 typedef _Float16 symopt_f16;
 static inline float symopt_f16_to_float(symopt_f16 x) { return (float)x; }
 static inline symopt_f16 symopt_float_to_f16(float x) { return (symopt_f16)x; }
 #else
 typedef uint16_t symopt_f16;
+/* a where every bit of mask is set, b where none is (mask: all ones or all zeros) */
+static inline uint32_t symopt_select(uint32_t mask, uint32_t a, uint32_t b) { return (a & mask) | (b & ~mask); }
+/* all ones where cond holds, else zero */
+static inline uint32_t symopt_mask(int cond) { return 0u - (uint32_t)cond; }
 static inline float symopt_f16_to_float(symopt_f16 h)
 {
     const uint32_t w = (uint32_t)h << 16, sign = w & 0x80000000u, two_w = w + w;
     const float normalized = symopt_float((two_w >> 4) + (0xE0u << 23)) * 0x1.0p-112f;
     const float denormalized = symopt_float((two_w >> 17) | (126u << 23)) - 0.5f;
-    return symopt_float(sign | (two_w < (1u << 27) ? symopt_bits(denormalized) : symopt_bits(normalized)));
+    return symopt_float(sign | symopt_select(symopt_mask(two_w < (1u << 27)), symopt_bits(denormalized),
+                                             symopt_bits(normalized)));
 }
 static inline symopt_f16 symopt_float_to_f16(float x)
 {
     float base = (fabsf(x) * 0x1.0p+112f) * 0x1.0p-110f;
     const uint32_t w = symopt_bits(x), shl1_w = w + w, sign = w & 0x80000000u;
-    const uint32_t exponent = shl1_w & 0xFF000000u, bias = exponent < 0x71000000u ? 0x71000000u : exponent;
+    const uint32_t exponent = shl1_w & 0xFF000000u;
+    const uint32_t bias = symopt_select(symopt_mask(exponent < 0x71000000u), 0x71000000u, exponent);
     base = symopt_float((bias >> 1) + 0x07800000u) + base;
     const uint32_t bits = symopt_bits(base);
     const uint32_t nonsign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
-    return (symopt_f16)((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
+    return (symopt_f16)((sign >> 16) | symopt_select(symopt_mask(shl1_w > 0xFF000000u), 0x7E00u, nonsign));
+}
+#endif
+
+/* float16 with F16C (x86's vcvtph2ps / vcvtps2ph, what ATen's Vectorized<Half> conversions issue
+ * on AVX2 and AVX512): torch's vector loop converts 8 or 16 halves in one instruction each way,
+ * where the bit manipulation above costs ~15 integer operations per element (the float16
+ * kernels ran at 4-5x the bandwidth bound with it, compute-bound). The vector loops then run in
+ * blocks of SYMOPT_BLOCK elements (64: Adagrad at 1e7, 2 threads, best of 6 runs: 3.0-4.9 ms
+ * with 32 or 64, 6.0-6.4 ms with 256, 7.4 ms with 2048; torch's fused 4.2 ms): the halves converted into float arrays on the stack (in L1),
+ * the float loop over them (which GCC vectorises as the float32 one), the results converted
+ * back, rounded to nearest even (imm 0), as _mm256_cvtps_ph rounds in torch. Scalar tails keep
+ * c10's conversions, as torch's tails do (the two differ only in a NaN's payload).
+ * -DSYMOPT_NO_F16C builds the loops above instead (the tests check both against torch). */
+#if defined(__F16C__) && !defined(SYMOPT_NO_F16C) && !(defined(__FLT16_MAX__) && defined(SYMOPT_FLOAT16))
+#include <immintrin.h>
+#define SYMOPT_F16C 1
+#define SYMOPT_BLOCK 64
+static inline void symopt_f16_load(float *restrict out, const symopt_f16 *restrict in, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        _mm256_storeu_ps(out + j, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(in + j))));
+    for (; j < n; ++j)
+        out[j] = symopt_f16_to_float(in[j]);
+}
+static inline void symopt_f16_store(symopt_f16 *restrict out, const float *restrict in, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        _mm_storeu_si128((__m128i *)(out + j), _mm256_cvtps_ph(_mm256_loadu_ps(in + j), _MM_FROUND_TO_NEAREST_INT));
+    for (; j < n; ++j)
+        out[j] = symopt_float_to_f16(in[j]);
 }
 #endif
 
@@ -98,6 +141,8 @@ void symopt_adam_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_thread
         const float c3 = (float)(c_2);
         const float c4 = (float)(eps);
         const float c5 = (float)(-lr/c_1);
+        const float c0_lerp = (fabsf(c0) < (float)0.5) ? c0 : (c0 - (float)1);
+        const int c0_small = (fabsf(c0) < (float)0.5);
         float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
@@ -105,37 +150,73 @@ void symopt_adam_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_thread
         float *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float sigma;
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float sigma;
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
         }
     }
 }
@@ -155,6 +236,8 @@ void symopt_adam_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_thread
         const double c3 = (double)(c_2);
         const double c4 = (double)(eps);
         const double c5 = (double)(-lr/c_1);
+        const double c0_lerp = (fabs(c0) < (double)0.5) ? c0 : (c0 - (double)1);
+        const int c0_small = (fabs(c0) < (double)0.5);
         double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
@@ -162,37 +245,73 @@ void symopt_adam_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_thread
         double *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrt(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                exp_avg = fma(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrt(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double sigma;
+                exp_avg = fma(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrt(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrt(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                exp_avg = fma(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrt(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double sigma;
+                exp_avg = fma(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrt(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
         }
     }
 }
@@ -221,6 +340,65 @@ void symopt_adam_plain_f16(int64_t n_chunks, const int64_t *chunks, int n_thread
         symopt_f16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_exp_avg[SYMOPT_BLOCK], v_exp_avg_sq[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_exp_avg, p_exp_avg + i0, n);
+                symopt_f16_load(v_exp_avg_sq, p_exp_avg_sq + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float exp_avg = v_exp_avg[i];
+                    float exp_avg_sq = v_exp_avg_sq[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                    exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                    sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                    sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                    v_param[i] = param;
+                    v_exp_avg[i] = exp_avg;
+                    v_exp_avg_sq[i] = exp_avg_sq;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_exp_avg + i0, v_exp_avg, n);
+                symopt_f16_store(p_exp_avg_sq + i0, v_exp_avg_sq, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_exp_avg[SYMOPT_BLOCK], v_exp_avg_sq[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_exp_avg, p_exp_avg + i0, n);
+                symopt_f16_load(v_exp_avg_sq, p_exp_avg_sq + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float exp_avg = v_exp_avg[i];
+                    float exp_avg_sq = v_exp_avg_sq[i];
+                    float sigma;
+                    exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                    exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                    sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                    sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                    v_param[i] = param;
+                    v_exp_avg[i] = exp_avg;
+                    v_exp_avg_sq[i] = exp_avg_sq;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_exp_avg + i0, v_exp_avg, n);
+                symopt_f16_store(p_exp_avg_sq + i0, v_exp_avg_sq, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -255,6 +433,7 @@ void symopt_adam_plain_f16(int64_t n_chunks, const int64_t *chunks, int n_thread
                 p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -402,6 +581,8 @@ void symopt_adam_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
         const float c3 = (float)(c_2);
         const float c4 = (float)(eps);
         const float c5 = (float)(-lr/c_1);
+        const float c0_lerp = (fabsf(c0) < (float)0.5) ? c0 : (c0 - (float)1);
+        const int c0_small = (fabsf(c0) < (float)0.5);
         float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
@@ -409,39 +590,77 @@ void symopt_adam_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
         float *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
         }
     }
 }
@@ -461,6 +680,8 @@ void symopt_adam_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
         const double c3 = (double)(c_2);
         const double c4 = (double)(eps);
         const double c5 = (double)(-lr/c_1);
+        const double c0_lerp = (fabs(c0) < (double)0.5) ? c0 : (c0 - (double)1);
+        const int c0_small = (fabs(c0) < (double)0.5);
         double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
@@ -468,39 +689,77 @@ void symopt_adam_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
         double *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrt(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fma(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrt(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fma(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrt(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrt(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fma(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrt(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fma(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrt(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
         }
     }
 }
@@ -529,6 +788,67 @@ void symopt_adam_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_thr
         symopt_f16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_exp_avg[SYMOPT_BLOCK], v_exp_avg_sq[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_exp_avg, p_exp_avg + i0, n);
+                symopt_f16_load(v_exp_avg_sq, p_exp_avg_sq + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float exp_avg = v_exp_avg[i];
+                    float exp_avg_sq = v_exp_avg_sq[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                    exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                    sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                    sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                    v_param[i] = param;
+                    v_exp_avg[i] = exp_avg;
+                    v_exp_avg_sq[i] = exp_avg_sq;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_exp_avg + i0, v_exp_avg, n);
+                symopt_f16_store(p_exp_avg_sq + i0, v_exp_avg_sq, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_exp_avg[SYMOPT_BLOCK], v_exp_avg_sq[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_exp_avg, p_exp_avg + i0, n);
+                symopt_f16_load(v_exp_avg_sq, p_exp_avg_sq + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float exp_avg = v_exp_avg[i];
+                    float exp_avg_sq = v_exp_avg_sq[i];
+                    float sigma;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                    exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                    sigma = sqrtf(exp_avg_sq)/c3;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                    sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                    v_param[i] = param;
+                    v_exp_avg[i] = exp_avg;
+                    v_exp_avg_sq[i] = exp_avg_sq;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_exp_avg + i0, v_exp_avg, n);
+                symopt_f16_store(p_exp_avg_sq + i0, v_exp_avg_sq, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -565,6 +885,7 @@ void symopt_adam_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_thr
                 p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -718,6 +1039,8 @@ void symopt_adam_amsgrad_f32(int64_t n_chunks, const int64_t *chunks, int n_thre
         const float c3 = (float)(c_2);
         const float c4 = (float)(eps);
         const float c5 = (float)(-lr/c_1);
+        const float c0_lerp = (fabsf(c0) < (float)0.5) ? c0 : (c0 - (float)1);
+        const int c0_small = (fabsf(c0) < (float)0.5);
         float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
@@ -726,43 +1049,85 @@ void symopt_adam_amsgrad_f32(int64_t n_chunks, const int64_t *chunks, int n_thre
         float *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float max_exp_avg_sq = p_max_exp_avg_sq[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float max_exp_avg_sq = p_max_exp_avg_sq[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float max_exp_avg_sq = p_max_exp_avg_sq[i];
+                float sigma;
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float max_exp_avg_sq = p_max_exp_avg_sq[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float max_exp_avg_sq = p_max_exp_avg_sq[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float max_exp_avg_sq = p_max_exp_avg_sq[i];
+                float sigma;
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
         }
     }
 }
@@ -782,6 +1147,8 @@ void symopt_adam_amsgrad_f64(int64_t n_chunks, const int64_t *chunks, int n_thre
         const double c3 = (double)(c_2);
         const double c4 = (double)(eps);
         const double c5 = (double)(-lr/c_1);
+        const double c0_lerp = (fabs(c0) < (double)0.5) ? c0 : (c0 - (double)1);
+        const int c0_small = (fabs(c0) < (double)0.5);
         double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
@@ -790,43 +1157,85 @@ void symopt_adam_amsgrad_f64(int64_t n_chunks, const int64_t *chunks, int n_thre
         double *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double max_exp_avg_sq = p_max_exp_avg_sq[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrt(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double max_exp_avg_sq = p_max_exp_avg_sq[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                exp_avg = fma(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrt(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double max_exp_avg_sq = p_max_exp_avg_sq[i];
+                double sigma;
+                exp_avg = fma(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrt(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double max_exp_avg_sq = p_max_exp_avg_sq[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrt(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double max_exp_avg_sq = p_max_exp_avg_sq[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                exp_avg = fma(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrt(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double max_exp_avg_sq = p_max_exp_avg_sq[i];
+                double sigma;
+                exp_avg = fma(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrt(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
         }
     }
 }
@@ -856,6 +1265,75 @@ void symopt_adam_amsgrad_f16(int64_t n_chunks, const int64_t *chunks, int n_thre
         symopt_f16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_exp_avg[SYMOPT_BLOCK], v_exp_avg_sq[SYMOPT_BLOCK], v_max_exp_avg_sq[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_exp_avg, p_exp_avg + i0, n);
+                symopt_f16_load(v_exp_avg_sq, p_exp_avg_sq + i0, n);
+                symopt_f16_load(v_max_exp_avg_sq, p_max_exp_avg_sq + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float exp_avg = v_exp_avg[i];
+                    float exp_avg_sq = v_exp_avg_sq[i];
+                    float max_exp_avg_sq = v_max_exp_avg_sq[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                    exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                    max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                    sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                    sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                    v_param[i] = param;
+                    v_exp_avg[i] = exp_avg;
+                    v_exp_avg_sq[i] = exp_avg_sq;
+                    v_max_exp_avg_sq[i] = max_exp_avg_sq;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_exp_avg + i0, v_exp_avg, n);
+                symopt_f16_store(p_exp_avg_sq + i0, v_exp_avg_sq, n);
+                symopt_f16_store(p_max_exp_avg_sq + i0, v_max_exp_avg_sq, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_exp_avg[SYMOPT_BLOCK], v_exp_avg_sq[SYMOPT_BLOCK], v_max_exp_avg_sq[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_exp_avg, p_exp_avg + i0, n);
+                symopt_f16_load(v_exp_avg_sq, p_exp_avg_sq + i0, n);
+                symopt_f16_load(v_max_exp_avg_sq, p_max_exp_avg_sq + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float exp_avg = v_exp_avg[i];
+                    float exp_avg_sq = v_exp_avg_sq[i];
+                    float max_exp_avg_sq = v_max_exp_avg_sq[i];
+                    float sigma;
+                    exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                    exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                    max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                    sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                    sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                    v_param[i] = param;
+                    v_exp_avg[i] = exp_avg;
+                    v_exp_avg_sq[i] = exp_avg_sq;
+                    v_max_exp_avg_sq[i] = max_exp_avg_sq;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_exp_avg + i0, v_exp_avg, n);
+                symopt_f16_store(p_exp_avg_sq + i0, v_exp_avg_sq, n);
+                symopt_f16_store(p_max_exp_avg_sq + i0, v_max_exp_avg_sq, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -896,6 +1374,7 @@ void symopt_adam_amsgrad_f16(int64_t n_chunks, const int64_t *chunks, int n_thre
                 p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1062,6 +1541,8 @@ void symopt_adam_amsgrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, i
         const float c3 = (float)(c_2);
         const float c4 = (float)(eps);
         const float c5 = (float)(-lr/c_1);
+        const float c0_lerp = (fabsf(c0) < (float)0.5) ? c0 : (c0 - (float)1);
+        const int c0_small = (fabsf(c0) < (float)0.5);
         float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
@@ -1070,45 +1551,89 @@ void symopt_adam_amsgrad_maximize_f32(int64_t n_chunks, const int64_t *chunks, i
         float *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float max_exp_avg_sq = p_max_exp_avg_sq[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float max_exp_avg_sq = p_max_exp_avg_sq[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float max_exp_avg_sq = p_max_exp_avg_sq[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float max_exp_avg_sq = p_max_exp_avg_sq[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            exp_avg = ((fabsf(c0) < (float)0.5) ? fmaf(c0, grad - exp_avg, exp_avg) : fmaf((c0 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float max_exp_avg_sq = p_max_exp_avg_sq[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float max_exp_avg_sq = p_max_exp_avg_sq[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
         }
     }
 }
@@ -1128,6 +1653,8 @@ void symopt_adam_amsgrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, i
         const double c3 = (double)(c_2);
         const double c4 = (double)(eps);
         const double c5 = (double)(-lr/c_1);
+        const double c0_lerp = (fabs(c0) < (double)0.5) ? c0 : (c0 - (double)1);
+        const int c0_small = (fabs(c0) < (double)0.5);
         double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
@@ -1136,45 +1663,89 @@ void symopt_adam_amsgrad_maximize_f64(int64_t n_chunks, const int64_t *chunks, i
         double *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double max_exp_avg_sq = p_max_exp_avg_sq[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrt(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double max_exp_avg_sq = p_max_exp_avg_sq[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fma(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrt(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double max_exp_avg_sq = p_max_exp_avg_sq[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fma(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrt(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double max_exp_avg_sq = p_max_exp_avg_sq[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            exp_avg = ((fabs(c0) < (double)0.5) ? fma(c0, grad - exp_avg, exp_avg) : fma((c0 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrt(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double max_exp_avg_sq = p_max_exp_avg_sq[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fma(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrt(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double max_exp_avg_sq = p_max_exp_avg_sq[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                exp_avg = fma(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrt(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
         }
     }
 }
@@ -1204,6 +1775,77 @@ void symopt_adam_amsgrad_maximize_f16(int64_t n_chunks, const int64_t *chunks, i
         symopt_f16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_exp_avg[SYMOPT_BLOCK], v_exp_avg_sq[SYMOPT_BLOCK], v_max_exp_avg_sq[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_exp_avg, p_exp_avg + i0, n);
+                symopt_f16_load(v_exp_avg_sq, p_exp_avg_sq + i0, n);
+                symopt_f16_load(v_max_exp_avg_sq, p_max_exp_avg_sq + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float exp_avg = v_exp_avg[i];
+                    float exp_avg_sq = v_exp_avg_sq[i];
+                    float max_exp_avg_sq = v_max_exp_avg_sq[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                    exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                    max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                    sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                    sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                    v_param[i] = param;
+                    v_exp_avg[i] = exp_avg;
+                    v_exp_avg_sq[i] = exp_avg_sq;
+                    v_max_exp_avg_sq[i] = max_exp_avg_sq;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_exp_avg + i0, v_exp_avg, n);
+                symopt_f16_store(p_exp_avg_sq + i0, v_exp_avg_sq, n);
+                symopt_f16_store(p_max_exp_avg_sq + i0, v_max_exp_avg_sq, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_exp_avg[SYMOPT_BLOCK], v_exp_avg_sq[SYMOPT_BLOCK], v_max_exp_avg_sq[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_exp_avg, p_exp_avg + i0, n);
+                symopt_f16_load(v_exp_avg_sq, p_exp_avg_sq + i0, n);
+                symopt_f16_load(v_max_exp_avg_sq, p_max_exp_avg_sq + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float exp_avg = v_exp_avg[i];
+                    float exp_avg_sq = v_exp_avg_sq[i];
+                    float max_exp_avg_sq = v_max_exp_avg_sq[i];
+                    float sigma;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    exp_avg = fmaf(c0_lerp, grad - exp_avg, (c0_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                    exp_avg_sq = fmaf(c2*grad, grad, exp_avg_sq*c1);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                    max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                    sigma = sqrtf(max_exp_avg_sq)/c3;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                    sigma = sigma + c4;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c5*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                    v_param[i] = param;
+                    v_exp_avg[i] = exp_avg;
+                    v_exp_avg_sq[i] = exp_avg_sq;
+                    v_max_exp_avg_sq[i] = max_exp_avg_sq;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_exp_avg + i0, v_exp_avg, n);
+                symopt_f16_store(p_exp_avg_sq + i0, v_exp_avg_sq, n);
+                symopt_f16_store(p_max_exp_avg_sq + i0, v_max_exp_avg_sq, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1246,6 +1888,7 @@ void symopt_adam_amsgrad_maximize_f16(int64_t n_chunks, const int64_t *chunks, i
                 p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1419,6 +2062,8 @@ void symopt_adam_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int n
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
         float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
@@ -1426,39 +2071,77 @@ void symopt_adam_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int n
         float *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
         }
     }
 }
@@ -1479,6 +2162,8 @@ void symopt_adam_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int n
         const double c4 = (double)(c_2);
         const double c5 = (double)(eps);
         const double c6 = (double)(-lr/c_1);
+        const double c1_lerp = (fabs(c1) < (double)0.5) ? c1 : (c1 - (double)1);
+        const int c1_small = (fabs(c1) < (double)0.5);
         double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
@@ -1486,39 +2171,77 @@ void symopt_adam_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int n
         double *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrt(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fma(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrt(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double sigma;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fma(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrt(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrt(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fma(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrt(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double sigma;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fma(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrt(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
         }
     }
 }
@@ -1548,6 +2271,67 @@ void symopt_adam_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, int n
         symopt_f16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_exp_avg[SYMOPT_BLOCK], v_exp_avg_sq[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_exp_avg, p_exp_avg + i0, n);
+                symopt_f16_load(v_exp_avg_sq, p_exp_avg_sq + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float exp_avg = v_exp_avg[i];
+                    float exp_avg_sq = v_exp_avg_sq[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                    exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                    sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                    sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                    v_param[i] = param;
+                    v_exp_avg[i] = exp_avg;
+                    v_exp_avg_sq[i] = exp_avg_sq;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_exp_avg + i0, v_exp_avg, n);
+                symopt_f16_store(p_exp_avg_sq + i0, v_exp_avg_sq, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_exp_avg[SYMOPT_BLOCK], v_exp_avg_sq[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_exp_avg, p_exp_avg + i0, n);
+                symopt_f16_load(v_exp_avg_sq, p_exp_avg_sq + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float exp_avg = v_exp_avg[i];
+                    float exp_avg_sq = v_exp_avg_sq[i];
+                    float sigma;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                    exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                    sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                    sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                    v_param[i] = param;
+                    v_exp_avg[i] = exp_avg;
+                    v_exp_avg_sq[i] = exp_avg_sq;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_exp_avg + i0, v_exp_avg, n);
+                symopt_f16_store(p_exp_avg_sq + i0, v_exp_avg_sq, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1584,6 +2368,7 @@ void symopt_adam_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, int n
                 p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1739,6 +2524,8 @@ void symopt_adam_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chun
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
         float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
@@ -1746,41 +2533,81 @@ void symopt_adam_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chun
         float *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
         }
     }
 }
@@ -1801,6 +2628,8 @@ void symopt_adam_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chun
         const double c4 = (double)(c_2);
         const double c5 = (double)(eps);
         const double c6 = (double)(-lr/c_1);
+        const double c1_lerp = (fabs(c1) < (double)0.5) ? c1 : (c1 - (double)1);
+        const int c1_small = (fabs(c1) < (double)0.5);
         double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
@@ -1808,41 +2637,81 @@ void symopt_adam_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chun
         double *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrt(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fma(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrt(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fma(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrt(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            sigma = sqrt(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fma(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrt(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fma(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                sigma = sqrt(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+            }
         }
     }
 }
@@ -1872,6 +2741,69 @@ void symopt_adam_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *chun
         symopt_f16 *restrict p_exp_avg_sq = a_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_exp_avg[SYMOPT_BLOCK], v_exp_avg_sq[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_exp_avg, p_exp_avg + i0, n);
+                symopt_f16_load(v_exp_avg_sq, p_exp_avg_sq + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float exp_avg = v_exp_avg[i];
+                    float exp_avg_sq = v_exp_avg_sq[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                    exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                    sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                    sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                    v_param[i] = param;
+                    v_exp_avg[i] = exp_avg;
+                    v_exp_avg_sq[i] = exp_avg_sq;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_exp_avg + i0, v_exp_avg, n);
+                symopt_f16_store(p_exp_avg_sq + i0, v_exp_avg_sq, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_exp_avg[SYMOPT_BLOCK], v_exp_avg_sq[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_exp_avg, p_exp_avg + i0, n);
+                symopt_f16_load(v_exp_avg_sq, p_exp_avg_sq + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float exp_avg = v_exp_avg[i];
+                    float exp_avg_sq = v_exp_avg_sq[i];
+                    float sigma;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                    exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                    sigma = sqrtf(exp_avg_sq)/c4;  /* sigma <- sqrt(v)/c_2 (corrected root of the second moment) */
+                    sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                    v_param[i] = param;
+                    v_exp_avg[i] = exp_avg;
+                    v_exp_avg_sq[i] = exp_avg_sq;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_exp_avg + i0, v_exp_avg, n);
+                symopt_f16_store(p_exp_avg_sq + i0, v_exp_avg_sq, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1910,6 +2842,7 @@ void symopt_adam_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *chun
                 p_exp_avg_sq[i] = symopt_float_to_f16(exp_avg_sq);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2071,6 +3004,8 @@ void symopt_adam_weight_decay_amsgrad_f32(int64_t n_chunks, const int64_t *chunk
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
         float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
@@ -2079,45 +3014,89 @@ void symopt_adam_weight_decay_amsgrad_f32(int64_t n_chunks, const int64_t *chunk
         float *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float max_exp_avg_sq = p_max_exp_avg_sq[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float max_exp_avg_sq = p_max_exp_avg_sq[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float max_exp_avg_sq = p_max_exp_avg_sq[i];
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float max_exp_avg_sq = p_max_exp_avg_sq[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float max_exp_avg_sq = p_max_exp_avg_sq[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float max_exp_avg_sq = p_max_exp_avg_sq[i];
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
         }
     }
 }
@@ -2138,6 +3117,8 @@ void symopt_adam_weight_decay_amsgrad_f64(int64_t n_chunks, const int64_t *chunk
         const double c4 = (double)(c_2);
         const double c5 = (double)(eps);
         const double c6 = (double)(-lr/c_1);
+        const double c1_lerp = (fabs(c1) < (double)0.5) ? c1 : (c1 - (double)1);
+        const int c1_small = (fabs(c1) < (double)0.5);
         double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
@@ -2146,45 +3127,89 @@ void symopt_adam_weight_decay_amsgrad_f64(int64_t n_chunks, const int64_t *chunk
         double *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double max_exp_avg_sq = p_max_exp_avg_sq[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double max_exp_avg_sq = p_max_exp_avg_sq[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fma(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double max_exp_avg_sq = p_max_exp_avg_sq[i];
+                double sigma;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fma(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double max_exp_avg_sq = p_max_exp_avg_sq[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double max_exp_avg_sq = p_max_exp_avg_sq[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fma(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double max_exp_avg_sq = p_max_exp_avg_sq[i];
+                double sigma;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fma(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
         }
     }
 }
@@ -2215,6 +3240,77 @@ void symopt_adam_weight_decay_amsgrad_f16(int64_t n_chunks, const int64_t *chunk
         symopt_f16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_exp_avg[SYMOPT_BLOCK], v_exp_avg_sq[SYMOPT_BLOCK], v_max_exp_avg_sq[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_exp_avg, p_exp_avg + i0, n);
+                symopt_f16_load(v_exp_avg_sq, p_exp_avg_sq + i0, n);
+                symopt_f16_load(v_max_exp_avg_sq, p_max_exp_avg_sq + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float exp_avg = v_exp_avg[i];
+                    float exp_avg_sq = v_exp_avg_sq[i];
+                    float max_exp_avg_sq = v_max_exp_avg_sq[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                    exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                    max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                    sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                    sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                    v_param[i] = param;
+                    v_exp_avg[i] = exp_avg;
+                    v_exp_avg_sq[i] = exp_avg_sq;
+                    v_max_exp_avg_sq[i] = max_exp_avg_sq;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_exp_avg + i0, v_exp_avg, n);
+                symopt_f16_store(p_exp_avg_sq + i0, v_exp_avg_sq, n);
+                symopt_f16_store(p_max_exp_avg_sq + i0, v_max_exp_avg_sq, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_exp_avg[SYMOPT_BLOCK], v_exp_avg_sq[SYMOPT_BLOCK], v_max_exp_avg_sq[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_exp_avg, p_exp_avg + i0, n);
+                symopt_f16_load(v_exp_avg_sq, p_exp_avg_sq + i0, n);
+                symopt_f16_load(v_max_exp_avg_sq, p_max_exp_avg_sq + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float exp_avg = v_exp_avg[i];
+                    float exp_avg_sq = v_exp_avg_sq[i];
+                    float max_exp_avg_sq = v_max_exp_avg_sq[i];
+                    float sigma;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                    exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                    max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                    sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                    sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                    v_param[i] = param;
+                    v_exp_avg[i] = exp_avg;
+                    v_exp_avg_sq[i] = exp_avg_sq;
+                    v_max_exp_avg_sq[i] = max_exp_avg_sq;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_exp_avg + i0, v_exp_avg, n);
+                symopt_f16_store(p_exp_avg_sq + i0, v_exp_avg_sq, n);
+                symopt_f16_store(p_max_exp_avg_sq + i0, v_max_exp_avg_sq, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2257,6 +3353,7 @@ void symopt_adam_weight_decay_amsgrad_f16(int64_t n_chunks, const int64_t *chunk
                 p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2431,6 +3528,8 @@ void symopt_adam_weight_decay_amsgrad_maximize_f32(int64_t n_chunks, const int64
         const float c4 = (float)(c_2);
         const float c5 = (float)(eps);
         const float c6 = (float)(-lr/c_1);
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
         float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
@@ -2439,47 +3538,93 @@ void symopt_adam_weight_decay_amsgrad_maximize_f32(int64_t n_chunks, const int64
         float *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float max_exp_avg_sq = p_max_exp_avg_sq[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float max_exp_avg_sq = p_max_exp_avg_sq[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float max_exp_avg_sq = p_max_exp_avg_sq[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float exp_avg = p_exp_avg[i];
-            float exp_avg_sq = p_exp_avg_sq[i];
-            float max_exp_avg_sq = p_max_exp_avg_sq[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            exp_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - exp_avg, exp_avg) : fmaf((c1 - (float)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float max_exp_avg_sq = p_max_exp_avg_sq[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float exp_avg = p_exp_avg[i];
+                float exp_avg_sq = p_exp_avg_sq[i];
+                float max_exp_avg_sq = p_max_exp_avg_sq[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fmaf(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
         }
     }
 }
@@ -2500,6 +3645,8 @@ void symopt_adam_weight_decay_amsgrad_maximize_f64(int64_t n_chunks, const int64
         const double c4 = (double)(c_2);
         const double c5 = (double)(eps);
         const double c6 = (double)(-lr/c_1);
+        const double c1_lerp = (fabs(c1) < (double)0.5) ? c1 : (c1 - (double)1);
+        const int c1_small = (fabs(c1) < (double)0.5);
         double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
@@ -2508,47 +3655,93 @@ void symopt_adam_weight_decay_amsgrad_maximize_f64(int64_t n_chunks, const int64
         double *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double max_exp_avg_sq = p_max_exp_avg_sq[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double max_exp_avg_sq = p_max_exp_avg_sq[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fma(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double max_exp_avg_sq = p_max_exp_avg_sq[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fma(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double exp_avg = p_exp_avg[i];
-            double exp_avg_sq = p_exp_avg_sq[i];
-            double max_exp_avg_sq = p_max_exp_avg_sq[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            exp_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - exp_avg, exp_avg) : fma((c1 - (double)1), grad - exp_avg, grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
-            exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
-            max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
-            sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
-            sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
-            p_param[i] = param;
-            p_exp_avg[i] = exp_avg;
-            p_exp_avg_sq[i] = exp_avg_sq;
-            p_max_exp_avg_sq[i] = max_exp_avg_sq;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double max_exp_avg_sq = p_max_exp_avg_sq[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fma(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double exp_avg = p_exp_avg[i];
+                double exp_avg_sq = p_exp_avg_sq[i];
+                double max_exp_avg_sq = p_max_exp_avg_sq[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                exp_avg = fma(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                exp_avg_sq = fma(exp_avg_sq, c2, c3*grad*grad);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                sigma = sqrt(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                p_param[i] = param;
+                p_exp_avg[i] = exp_avg;
+                p_exp_avg_sq[i] = exp_avg_sq;
+                p_max_exp_avg_sq[i] = max_exp_avg_sq;
+            }
         }
     }
 }
@@ -2579,6 +3772,79 @@ void symopt_adam_weight_decay_amsgrad_maximize_f16(int64_t n_chunks, const int64
         symopt_f16 *restrict p_max_exp_avg_sq = a_max_exp_avg_sq[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_exp_avg[SYMOPT_BLOCK], v_exp_avg_sq[SYMOPT_BLOCK], v_max_exp_avg_sq[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_exp_avg, p_exp_avg + i0, n);
+                symopt_f16_load(v_exp_avg_sq, p_exp_avg_sq + i0, n);
+                symopt_f16_load(v_max_exp_avg_sq, p_max_exp_avg_sq + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float exp_avg = v_exp_avg[i];
+                    float exp_avg_sq = v_exp_avg_sq[i];
+                    float max_exp_avg_sq = v_max_exp_avg_sq[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                    exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                    max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                    sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                    sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                    v_param[i] = param;
+                    v_exp_avg[i] = exp_avg;
+                    v_exp_avg_sq[i] = exp_avg_sq;
+                    v_max_exp_avg_sq[i] = max_exp_avg_sq;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_exp_avg + i0, v_exp_avg, n);
+                symopt_f16_store(p_exp_avg_sq + i0, v_exp_avg_sq, n);
+                symopt_f16_store(p_max_exp_avg_sq + i0, v_max_exp_avg_sq, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_exp_avg[SYMOPT_BLOCK], v_exp_avg_sq[SYMOPT_BLOCK], v_max_exp_avg_sq[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_exp_avg, p_exp_avg + i0, n);
+                symopt_f16_load(v_exp_avg_sq, p_exp_avg_sq + i0, n);
+                symopt_f16_load(v_max_exp_avg_sq, p_max_exp_avg_sq + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float exp_avg = v_exp_avg[i];
+                    float exp_avg_sq = v_exp_avg_sq[i];
+                    float max_exp_avg_sq = v_max_exp_avg_sq[i];
+                    float sigma;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    exp_avg = fmaf(c1_lerp, grad - exp_avg, (c1_small ? exp_avg : grad));  /* m <- m + (1 - beta_1)*(g - m) (average g) */
+                    exp_avg_sq = fmaf(c3*grad, grad, exp_avg_sq*c2);  /* v <- beta_2*v + g**2*(1 - beta_2) (average g²) */
+                    max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);  /* v_max <- Max(v, v_max) (running maximum of v) */
+                    sigma = sqrtf(max_exp_avg_sq)/c4;  /* sigma <- sqrt(v_max)/c_2 (corrected root of the maximum second moment) */
+                    sigma = sigma + c5;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c6*exp_avg)/sigma;  /* w <- w - eta*m/(c_1*sigma) (update the parameter) */
+                    v_param[i] = param;
+                    v_exp_avg[i] = exp_avg;
+                    v_exp_avg_sq[i] = exp_avg_sq;
+                    v_max_exp_avg_sq[i] = max_exp_avg_sq;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_exp_avg + i0, v_exp_avg, n);
+                symopt_f16_store(p_exp_avg_sq + i0, v_exp_avg_sq, n);
+                symopt_f16_store(p_max_exp_avg_sq + i0, v_max_exp_avg_sq, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2623,6 +3889,7 @@ void symopt_adam_weight_decay_amsgrad_maximize_f16(int64_t n_chunks, const int64
                 p_max_exp_avg_sq[i] = symopt_float_to_f16(max_exp_avg_sq);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);

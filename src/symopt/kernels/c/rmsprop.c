@@ -29,16 +29,16 @@
 
 /* float16 and bfloat16: stored in 16 bits, computed in float (torch's opmath type); every
  * conversion from float rounds to nearest even, as c10's Half(float) / BFloat16(float) and
- * ATen's vector conversions round. _Float16 where the compiler has it (F16C under
- * -march=native; GCC 12 converts it one element at a time, which is still 5x faster than the
- * fallback); otherwise, and for bfloat16 always, the same roundings by bit manipulation without
- * branches (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even;
- * GCC vectorises the bfloat16 ones). */
+ * ATen's vector conversions round: by bit manipulation without branches (c10's
+ * fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even), which GCC
+ * vectorises with AVX2 and with AVX512. */
 static inline uint32_t symopt_bits(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
 static inline float symopt_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
-/* torch's maximum: NaN where either operand is (fmax would return the other one), by selects */
-static inline double symopt_max(double a, double b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
-static inline float symopt_maxf(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+/* torch's maximum: NaN where either operand is (fmax would return the other one), by selects of
+ * values computed first: GCC 12 if-converts these, where `a != a || b != b ? ...` (and `|`) kept
+ * AMSGrad's loops scalar with AVX2 */
+static inline double symopt_max(double a, double b) { const double m = a > b ? a : b, n = a + b; return a != a ? n : (b != b ? n : m); }
+static inline float symopt_maxf(float a, float b) { const float m = a > b ? a : b, n = a + b; return a != a ? n : (b != b ? n : m); }
 
 typedef uint16_t symopt_bf16;
 static inline float symopt_bf16_to_float(symopt_bf16 x) { return symopt_float((uint32_t)x << 16); }
@@ -49,31 +49,74 @@ static inline symopt_bf16 symopt_float_to_bf16(float x)
     return (symopt_bf16)(x != x ? 0x7FC0u : rounded);  /* NaN: c10's quiet NaN; a select, so loops vectorise */
 }
 
-/* float16 by bit manipulation (c10's fp16_ieee_from_fp32_value rounding), which vectorises; the
- * compiler's _Float16 with -DSYMOPT_FLOAT16 (GCC 12 does not vectorise its conversions to float:
- * the fused float16 kernels ran at 10-17x the bandwidth bound with it, at 1e7 elements) */
+/* float16 by bit manipulation (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value), which
+ * vectorises; the compiler's _Float16 with -DSYMOPT_FLOAT16 (GCC 12 does not vectorise its
+ * conversions to float: the fused float16 kernels ran at 10-17x the bandwidth bound with it, at
+ * 1e7 elements). c10's ternaries are written as masks (symopt_select): GCC 12 if-converts a
+ * ternary between uint32_t values into a vector select with AVX512 masks but not with AVX2
+ * ("control flow in loop"), where these loops then ran one element at a time (29x the bound at
+ * 1e7 elements on an AVX2 machine); the masks give the same bits for every input (checked
+ * against c10's formulas over all 2^16 halves and all 2^32 floats). */
 #if defined(__FLT16_MAX__) && defined(SYMOPT_FLOAT16)
 typedef _Float16 symopt_f16;
 static inline float symopt_f16_to_float(symopt_f16 x) { return (float)x; }
 static inline symopt_f16 symopt_float_to_f16(float x) { return (symopt_f16)x; }
 #else
 typedef uint16_t symopt_f16;
+/* a where every bit of mask is set, b where none is (mask: all ones or all zeros) */
+static inline uint32_t symopt_select(uint32_t mask, uint32_t a, uint32_t b) { return (a & mask) | (b & ~mask); }
+/* all ones where cond holds, else zero */
+static inline uint32_t symopt_mask(int cond) { return 0u - (uint32_t)cond; }
 static inline float symopt_f16_to_float(symopt_f16 h)
 {
     const uint32_t w = (uint32_t)h << 16, sign = w & 0x80000000u, two_w = w + w;
     const float normalized = symopt_float((two_w >> 4) + (0xE0u << 23)) * 0x1.0p-112f;
     const float denormalized = symopt_float((two_w >> 17) | (126u << 23)) - 0.5f;
-    return symopt_float(sign | (two_w < (1u << 27) ? symopt_bits(denormalized) : symopt_bits(normalized)));
+    return symopt_float(sign | symopt_select(symopt_mask(two_w < (1u << 27)), symopt_bits(denormalized),
+                                             symopt_bits(normalized)));
 }
 static inline symopt_f16 symopt_float_to_f16(float x)
 {
     float base = (fabsf(x) * 0x1.0p+112f) * 0x1.0p-110f;
     const uint32_t w = symopt_bits(x), shl1_w = w + w, sign = w & 0x80000000u;
-    const uint32_t exponent = shl1_w & 0xFF000000u, bias = exponent < 0x71000000u ? 0x71000000u : exponent;
+    const uint32_t exponent = shl1_w & 0xFF000000u;
+    const uint32_t bias = symopt_select(symopt_mask(exponent < 0x71000000u), 0x71000000u, exponent);
     base = symopt_float((bias >> 1) + 0x07800000u) + base;
     const uint32_t bits = symopt_bits(base);
     const uint32_t nonsign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
-    return (symopt_f16)((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
+    return (symopt_f16)((sign >> 16) | symopt_select(symopt_mask(shl1_w > 0xFF000000u), 0x7E00u, nonsign));
+}
+#endif
+
+/* float16 with F16C (x86's vcvtph2ps / vcvtps2ph, what ATen's Vectorized<Half> conversions issue
+ * on AVX2 and AVX512): torch's vector loop converts 8 or 16 halves in one instruction each way,
+ * where the bit manipulation above costs ~15 integer operations per element (the float16
+ * kernels ran at 4-5x the bandwidth bound with it, compute-bound). The vector loops then run in
+ * blocks of SYMOPT_BLOCK elements (64: Adagrad at 1e7, 2 threads, best of 6 runs: 3.0-4.9 ms
+ * with 32 or 64, 6.0-6.4 ms with 256, 7.4 ms with 2048; torch's fused 4.2 ms): the halves converted into float arrays on the stack (in L1),
+ * the float loop over them (which GCC vectorises as the float32 one), the results converted
+ * back, rounded to nearest even (imm 0), as _mm256_cvtps_ph rounds in torch. Scalar tails keep
+ * c10's conversions, as torch's tails do (the two differ only in a NaN's payload).
+ * -DSYMOPT_NO_F16C builds the loops above instead (the tests check both against torch). */
+#if defined(__F16C__) && !defined(SYMOPT_NO_F16C) && !(defined(__FLT16_MAX__) && defined(SYMOPT_FLOAT16))
+#include <immintrin.h>
+#define SYMOPT_F16C 1
+#define SYMOPT_BLOCK 64
+static inline void symopt_f16_load(float *restrict out, const symopt_f16 *restrict in, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        _mm256_storeu_ps(out + j, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(in + j))));
+    for (; j < n; ++j)
+        out[j] = symopt_f16_to_float(in[j]);
+}
+static inline void symopt_f16_store(symopt_f16 *restrict out, const float *restrict in, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        _mm_storeu_si128((__m128i *)(out + j), _mm256_cvtps_ph(_mm256_loadu_ps(in + j), _MM_FROUND_TO_NEAREST_INT));
+    for (; j < n; ++j)
+        out[j] = symopt_float_to_f16(in[j]);
 }
 #endif
 
@@ -92,18 +135,33 @@ void symopt_rmsprop_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_thr
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float sigma;
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+            }
         }
     }
 }
@@ -123,18 +181,33 @@ void symopt_rmsprop_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_thr
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double sigma;
+                square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+            }
         }
     }
 }
@@ -154,6 +227,55 @@ void symopt_rmsprop_plain_f16(int64_t n_chunks, const int64_t *chunks, int n_thr
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                    sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float sigma;
+                    square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                    sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -182,6 +304,7 @@ void symopt_rmsprop_plain_f16(int64_t n_chunks, const int64_t *chunks, int n_thr
                 p_square_avg[i] = symopt_float_to_f16(square_avg);
             }
         }
+        #endif
     }
 }
 
@@ -246,19 +369,35 @@ void symopt_rmsprop_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+            }
         }
     }
 }
@@ -278,19 +417,35 @@ void symopt_rmsprop_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+            }
         }
     }
 }
@@ -310,6 +465,57 @@ void symopt_rmsprop_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                    sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float sigma;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                    sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -340,6 +546,7 @@ void symopt_rmsprop_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_
                 p_square_avg[i] = symopt_float_to_f16(square_avg);
             }
         }
+        #endif
     }
 }
 
@@ -402,26 +609,46 @@ void symopt_rmsprop_centered_f32(int64_t n_chunks, const int64_t *chunks, int n_
         const float c1 = (float)(1 - alpha);
         const float c2 = (float)(eps);
         const float c3 = (float)(-lr);
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
         float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
         float *restrict p_grad_avg = a_grad_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float grad_avg = p_grad_avg[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float grad_avg = p_grad_avg[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float grad_avg = p_grad_avg[i];
+                float sigma;
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+            }
         }
     }
 }
@@ -437,26 +664,46 @@ void symopt_rmsprop_centered_f64(int64_t n_chunks, const int64_t *chunks, int n_
         const double c1 = (double)(1 - alpha);
         const double c2 = (double)(eps);
         const double c3 = (double)(-lr);
+        const double c1_lerp = (fabs(c1) < (double)0.5) ? c1 : (c1 - (double)1);
+        const int c1_small = (fabs(c1) < (double)0.5);
         double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
         double *restrict p_grad_avg = a_grad_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double grad_avg = p_grad_avg[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double grad_avg = p_grad_avg[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fma(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double grad_avg = p_grad_avg[i];
+                double sigma;
+                square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fma(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+            }
         }
     }
 }
@@ -479,6 +726,65 @@ void symopt_rmsprop_centered_f16(int64_t n_chunks, const int64_t *chunks, int n_
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_grad_avg[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_grad_avg, p_grad_avg + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float grad_avg = v_grad_avg[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                    sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                    sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_grad_avg[i] = grad_avg;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_grad_avg + i0, v_grad_avg, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_grad_avg[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_grad_avg, p_grad_avg + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float grad_avg = v_grad_avg[i];
+                    float sigma;
+                    square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                    sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                    sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_grad_avg[i] = grad_avg;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_grad_avg + i0, v_grad_avg, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -513,6 +819,7 @@ void symopt_rmsprop_centered_f16(int64_t n_chunks, const int64_t *chunks, int n_
                 p_grad_avg[i] = symopt_float_to_f16(grad_avg);
             }
         }
+        #endif
     }
 }
 
@@ -582,27 +889,48 @@ void symopt_rmsprop_centered_maximize_f32(int64_t n_chunks, const int64_t *chunk
         const float c1 = (float)(1 - alpha);
         const float c2 = (float)(eps);
         const float c3 = (float)(-lr);
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
         float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
         float *restrict p_grad_avg = a_grad_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float grad_avg = p_grad_avg[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float grad_avg = p_grad_avg[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float grad_avg = p_grad_avg[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+            }
         }
     }
 }
@@ -618,27 +946,48 @@ void symopt_rmsprop_centered_maximize_f64(int64_t n_chunks, const int64_t *chunk
         const double c1 = (double)(1 - alpha);
         const double c2 = (double)(eps);
         const double c3 = (double)(-lr);
+        const double c1_lerp = (fabs(c1) < (double)0.5) ? c1 : (c1 - (double)1);
+        const int c1_small = (fabs(c1) < (double)0.5);
         double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
         double *restrict p_grad_avg = a_grad_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double grad_avg = p_grad_avg[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double grad_avg = p_grad_avg[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fma(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double grad_avg = p_grad_avg[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fma(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+            }
         }
     }
 }
@@ -661,6 +1010,67 @@ void symopt_rmsprop_centered_maximize_f16(int64_t n_chunks, const int64_t *chunk
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_grad_avg[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_grad_avg, p_grad_avg + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float grad_avg = v_grad_avg[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                    sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                    sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_grad_avg[i] = grad_avg;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_grad_avg + i0, v_grad_avg, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_grad_avg[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_grad_avg, p_grad_avg + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float grad_avg = v_grad_avg[i];
+                    float sigma;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                    sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                    sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c3*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_grad_avg[i] = grad_avg;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_grad_avg + i0, v_grad_avg, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -697,6 +1107,7 @@ void symopt_rmsprop_centered_maximize_f16(int64_t n_chunks, const int64_t *chunk
                 p_grad_avg[i] = symopt_float_to_f16(grad_avg);
             }
         }
+        #endif
     }
 }
 
@@ -774,21 +1185,39 @@ void symopt_rmsprop_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                float sigma;
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -810,21 +1239,39 @@ void symopt_rmsprop_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fma(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fma(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                double sigma;
+                square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fma(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -846,6 +1293,65 @@ void symopt_rmsprop_momentum_f16(int64_t n_chunks, const int64_t *chunks, int n_
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                    sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                    param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    float sigma;
+                    square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                    sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                    param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -880,6 +1386,7 @@ void symopt_rmsprop_momentum_f16(int64_t n_chunks, const int64_t *chunks, int n_
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
     }
 }
 
@@ -954,22 +1461,41 @@ void symopt_rmsprop_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunk
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -991,22 +1517,41 @@ void symopt_rmsprop_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunk
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fma(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fma(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fma(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -1028,6 +1573,67 @@ void symopt_rmsprop_momentum_maximize_f16(int64_t n_chunks, const int64_t *chunk
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                    sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                    param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    float sigma;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                    sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                    param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1064,6 +1670,7 @@ void symopt_rmsprop_momentum_maximize_f16(int64_t n_chunks, const int64_t *chunk
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
     }
 }
 
@@ -1135,30 +1742,53 @@ void symopt_rmsprop_momentum_centered_f32(int64_t n_chunks, const int64_t *chunk
         const float c2 = (float)(eps);
         const float c3 = (float)(momentum);
         const float c4 = (float)(-lr);
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
         float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
         float *restrict p_grad_avg = a_grad_avg[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float grad_avg = p_grad_avg[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float grad_avg = p_grad_avg[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float grad_avg = p_grad_avg[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                float sigma;
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -1175,30 +1805,53 @@ void symopt_rmsprop_momentum_centered_f64(int64_t n_chunks, const int64_t *chunk
         const double c2 = (double)(eps);
         const double c3 = (double)(momentum);
         const double c4 = (double)(-lr);
+        const double c1_lerp = (fabs(c1) < (double)0.5) ? c1 : (c1 - (double)1);
+        const int c1_small = (fabs(c1) < (double)0.5);
         double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
         double *restrict p_grad_avg = a_grad_avg[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double grad_avg = p_grad_avg[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fma(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double grad_avg = p_grad_avg[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fma(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fma(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double grad_avg = p_grad_avg[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                double sigma;
+                square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fma(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fma(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -1223,6 +1876,75 @@ void symopt_rmsprop_momentum_centered_f16(int64_t n_chunks, const int64_t *chunk
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_grad_avg[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_grad_avg, p_grad_avg + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float grad_avg = v_grad_avg[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                    sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                    sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                    param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_grad_avg[i] = grad_avg;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_grad_avg + i0, v_grad_avg, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_grad_avg[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_grad_avg, p_grad_avg + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float grad_avg = v_grad_avg[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    float sigma;
+                    square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                    sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                    sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                    param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_grad_avg[i] = grad_avg;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_grad_avg + i0, v_grad_avg, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1263,6 +1985,7 @@ void symopt_rmsprop_momentum_centered_f16(int64_t n_chunks, const int64_t *chunk
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
     }
 }
 
@@ -1341,31 +2064,55 @@ void symopt_rmsprop_momentum_centered_maximize_f32(int64_t n_chunks, const int64
         const float c2 = (float)(eps);
         const float c3 = (float)(momentum);
         const float c4 = (float)(-lr);
+        const float c1_lerp = (fabsf(c1) < (float)0.5) ? c1 : (c1 - (float)1);
+        const int c1_small = (fabsf(c1) < (float)0.5);
         float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
         float *restrict p_grad_avg = a_grad_avg[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float grad_avg = p_grad_avg[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c1) < (float)0.5) ? fmaf(c1, grad - grad_avg, grad_avg) : fmaf((c1 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float grad_avg = p_grad_avg[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float grad_avg = p_grad_avg[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -1382,31 +2129,55 @@ void symopt_rmsprop_momentum_centered_maximize_f64(int64_t n_chunks, const int64
         const double c2 = (double)(eps);
         const double c3 = (double)(momentum);
         const double c4 = (double)(-lr);
+        const double c1_lerp = (fabs(c1) < (double)0.5) ? c1 : (c1 - (double)1);
+        const int c1_small = (fabs(c1) < (double)0.5);
         double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
         double *restrict p_grad_avg = a_grad_avg[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double grad_avg = p_grad_avg[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c1) < (double)0.5) ? fma(c1, grad - grad_avg, grad_avg) : fma((c1 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fma(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double grad_avg = p_grad_avg[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fma(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fma(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double grad_avg = p_grad_avg[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                square_avg = fma(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fma(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fma(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -1431,6 +2202,77 @@ void symopt_rmsprop_momentum_centered_maximize_f16(int64_t n_chunks, const int64
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_grad_avg[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_grad_avg, p_grad_avg + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float grad_avg = v_grad_avg[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                    sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                    sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                    param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_grad_avg[i] = grad_avg;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_grad_avg + i0, v_grad_avg, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_grad_avg[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_grad_avg, p_grad_avg + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float grad_avg = v_grad_avg[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    float sigma;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    square_avg = fmaf(c1*grad, grad, square_avg*c0);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    grad_avg = fmaf(c1_lerp, grad - grad_avg, (c1_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                    sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                    sigma = sigma + c2;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    momentum_buffer = momentum_buffer*c3 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                    param = fmaf(c4, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_grad_avg[i] = grad_avg;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_grad_avg + i0, v_grad_avg, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1473,6 +2315,7 @@ void symopt_rmsprop_momentum_centered_maximize_f16(int64_t n_chunks, const int64
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
     }
 }
 
@@ -1557,19 +2400,35 @@ void symopt_rmsprop_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, in
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+            }
         }
     }
 }
@@ -1590,19 +2449,35 @@ void symopt_rmsprop_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, in
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double sigma;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+            }
         }
     }
 }
@@ -1623,6 +2498,57 @@ void symopt_rmsprop_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, in
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                    sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float sigma;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                    sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1653,6 +2579,7 @@ void symopt_rmsprop_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, in
                 p_square_avg[i] = symopt_float_to_f16(square_avg);
             }
         }
+        #endif
     }
 }
 
@@ -1721,20 +2648,37 @@ void symopt_rmsprop_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *c
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+            }
         }
     }
 }
@@ -1755,20 +2699,37 @@ void symopt_rmsprop_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *c
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+            }
         }
     }
 }
@@ -1789,6 +2750,59 @@ void symopt_rmsprop_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *c
         symopt_f16 *restrict p_param = a_param[tensor];
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                    sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float sigma;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                    sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1821,6 +2835,7 @@ void symopt_rmsprop_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *c
                 p_square_avg[i] = symopt_float_to_f16(square_avg);
             }
         }
+        #endif
     }
 }
 
@@ -1887,27 +2902,48 @@ void symopt_rmsprop_weight_decay_centered_f32(int64_t n_chunks, const int64_t *c
         const float c2 = (float)(1 - alpha);
         const float c3 = (float)(eps);
         const float c4 = (float)(-lr);
+        const float c2_lerp = (fabsf(c2) < (float)0.5) ? c2 : (c2 - (float)1);
+        const int c2_small = (fabsf(c2) < (float)0.5);
         float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
         float *restrict p_grad_avg = a_grad_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float grad_avg = p_grad_avg[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float grad_avg = p_grad_avg[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float grad_avg = p_grad_avg[i];
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+            }
         }
     }
 }
@@ -1924,27 +2960,48 @@ void symopt_rmsprop_weight_decay_centered_f64(int64_t n_chunks, const int64_t *c
         const double c2 = (double)(1 - alpha);
         const double c3 = (double)(eps);
         const double c4 = (double)(-lr);
+        const double c2_lerp = (fabs(c2) < (double)0.5) ? c2 : (c2 - (double)1);
+        const int c2_small = (fabs(c2) < (double)0.5);
         double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
         double *restrict p_grad_avg = a_grad_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double grad_avg = p_grad_avg[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma((c2 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double grad_avg = p_grad_avg[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fma(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double grad_avg = p_grad_avg[i];
+                double sigma;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fma(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+            }
         }
     }
 }
@@ -1968,6 +3025,67 @@ void symopt_rmsprop_weight_decay_centered_f16(int64_t n_chunks, const int64_t *c
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_grad_avg[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_grad_avg, p_grad_avg + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float grad_avg = v_grad_avg[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                    sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                    sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_grad_avg[i] = grad_avg;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_grad_avg + i0, v_grad_avg, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_grad_avg[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_grad_avg, p_grad_avg + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float grad_avg = v_grad_avg[i];
+                    float sigma;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                    sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                    sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_grad_avg[i] = grad_avg;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_grad_avg + i0, v_grad_avg, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2004,6 +3122,7 @@ void symopt_rmsprop_weight_decay_centered_f16(int64_t n_chunks, const int64_t *c
                 p_grad_avg[i] = symopt_float_to_f16(grad_avg);
             }
         }
+        #endif
     }
 }
 
@@ -2077,28 +3196,50 @@ void symopt_rmsprop_weight_decay_centered_maximize_f32(int64_t n_chunks, const i
         const float c2 = (float)(1 - alpha);
         const float c3 = (float)(eps);
         const float c4 = (float)(-lr);
+        const float c2_lerp = (fabsf(c2) < (float)0.5) ? c2 : (c2 - (float)1);
+        const int c2_small = (fabsf(c2) < (float)0.5);
         float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
         float *restrict p_grad_avg = a_grad_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float grad_avg = p_grad_avg[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float grad_avg = p_grad_avg[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float grad_avg = p_grad_avg[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+            }
         }
     }
 }
@@ -2115,28 +3256,50 @@ void symopt_rmsprop_weight_decay_centered_maximize_f64(int64_t n_chunks, const i
         const double c2 = (double)(1 - alpha);
         const double c3 = (double)(eps);
         const double c4 = (double)(-lr);
+        const double c2_lerp = (fabs(c2) < (double)0.5) ? c2 : (c2 - (double)1);
+        const int c2_small = (fabs(c2) < (double)0.5);
         double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
         double *restrict p_grad_avg = a_grad_avg[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double grad_avg = p_grad_avg[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma((c2 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double grad_avg = p_grad_avg[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fma(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double grad_avg = p_grad_avg[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fma(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+            }
         }
     }
 }
@@ -2160,6 +3323,69 @@ void symopt_rmsprop_weight_decay_centered_maximize_f16(int64_t n_chunks, const i
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_grad_avg[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_grad_avg, p_grad_avg + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float grad_avg = v_grad_avg[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                    sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                    sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_grad_avg[i] = grad_avg;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_grad_avg + i0, v_grad_avg, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_grad_avg[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_grad_avg, p_grad_avg + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float grad_avg = v_grad_avg[i];
+                    float sigma;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                    sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                    sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    param = param + (c4*grad)/sigma;  /* w <- -eta*g/sigma + w (update the parameter) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_grad_avg[i] = grad_avg;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_grad_avg + i0, v_grad_avg, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2198,6 +3424,7 @@ void symopt_rmsprop_weight_decay_centered_maximize_f16(int64_t n_chunks, const i
                 p_grad_avg[i] = symopt_float_to_f16(grad_avg);
             }
         }
+        #endif
     }
 }
 
@@ -2279,22 +3506,41 @@ void symopt_rmsprop_weight_decay_momentum_f32(int64_t n_chunks, const int64_t *c
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2317,22 +3563,41 @@ void symopt_rmsprop_weight_decay_momentum_f64(int64_t n_chunks, const int64_t *c
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                double sigma;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2355,6 +3620,67 @@ void symopt_rmsprop_weight_decay_momentum_f16(int64_t n_chunks, const int64_t *c
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                    sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                    param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    float sigma;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                    sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                    param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2391,6 +3717,7 @@ void symopt_rmsprop_weight_decay_momentum_f16(int64_t n_chunks, const int64_t *c
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
     }
 }
 
@@ -2469,23 +3796,43 @@ void symopt_rmsprop_weight_decay_momentum_maximize_f32(int64_t n_chunks, const i
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2508,23 +3855,43 @@ void symopt_rmsprop_weight_decay_momentum_maximize_f64(int64_t n_chunks, const i
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                sigma = sqrt(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2547,6 +3914,69 @@ void symopt_rmsprop_weight_decay_momentum_maximize_f16(int64_t n_chunks, const i
         symopt_f16 *restrict p_grad = a_grad[tensor];
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                    sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                    param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    float sigma;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    sigma = sqrtf(square_avg);  /* sigma <- sqrt(v) (root of the second moment) */
+                    sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                    param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2585,6 +4015,7 @@ void symopt_rmsprop_weight_decay_momentum_maximize_f16(int64_t n_chunks, const i
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
     }
 }
 
@@ -2660,31 +4091,55 @@ void symopt_rmsprop_weight_decay_momentum_centered_f32(int64_t n_chunks, const i
         const float c3 = (float)(eps);
         const float c4 = (float)(momentum);
         const float c5 = (float)(-lr);
+        const float c2_lerp = (fabsf(c2) < (float)0.5) ? c2 : (c2 - (float)1);
+        const int c2_small = (fabsf(c2) < (float)0.5);
         float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
         float *restrict p_grad_avg = a_grad_avg[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float grad_avg = p_grad_avg[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float grad_avg = p_grad_avg[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float grad_avg = p_grad_avg[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                float sigma;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2702,31 +4157,55 @@ void symopt_rmsprop_weight_decay_momentum_centered_f64(int64_t n_chunks, const i
         const double c3 = (double)(eps);
         const double c4 = (double)(momentum);
         const double c5 = (double)(-lr);
+        const double c2_lerp = (fabs(c2) < (double)0.5) ? c2 : (c2 - (double)1);
+        const int c2_small = (fabs(c2) < (double)0.5);
         double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
         double *restrict p_grad_avg = a_grad_avg[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double grad_avg = p_grad_avg[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma((c2 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double grad_avg = p_grad_avg[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fma(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double grad_avg = p_grad_avg[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                double sigma;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fma(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2752,6 +4231,77 @@ void symopt_rmsprop_weight_decay_momentum_centered_f16(int64_t n_chunks, const i
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_grad_avg[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_grad_avg, p_grad_avg + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float grad_avg = v_grad_avg[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                    sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                    sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                    param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_grad_avg[i] = grad_avg;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_grad_avg + i0, v_grad_avg, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_grad_avg[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_grad_avg, p_grad_avg + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float grad_avg = v_grad_avg[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    float sigma;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                    sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                    sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                    param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_grad_avg[i] = grad_avg;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_grad_avg + i0, v_grad_avg, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2794,6 +4344,7 @@ void symopt_rmsprop_weight_decay_momentum_centered_f16(int64_t n_chunks, const i
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
     }
 }
 
@@ -2876,32 +4427,57 @@ void symopt_rmsprop_weight_decay_momentum_centered_maximize_f32(int64_t n_chunks
         const float c3 = (float)(eps);
         const float c4 = (float)(momentum);
         const float c5 = (float)(-lr);
+        const float c2_lerp = (fabsf(c2) < (float)0.5) ? c2 : (c2 - (float)1);
+        const int c2_small = (fabsf(c2) < (float)0.5);
         float scale = grad_scale ? (float)*grad_scale : (float)1;  /* used only with a grad_scale */
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_square_avg = a_square_avg[tensor];
         float *restrict p_grad_avg = a_grad_avg[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float square_avg = p_square_avg[i];
-            float grad_avg = p_grad_avg[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            float sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabsf(c2) < (float)0.5) ? fmaf(c2, grad - grad_avg, grad_avg) : fmaf((c2 - (float)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float grad_avg = p_grad_avg[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                float sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float square_avg = p_square_avg[i];
+                float grad_avg = p_grad_avg[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                float sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2919,32 +4495,57 @@ void symopt_rmsprop_weight_decay_momentum_centered_maximize_f64(int64_t n_chunks
         const double c3 = (double)(eps);
         const double c4 = (double)(momentum);
         const double c5 = (double)(-lr);
+        const double c2_lerp = (fabs(c2) < (double)0.5) ? c2 : (c2 - (double)1);
+        const int c2_small = (fabs(c2) < (double)0.5);
         double scale = grad_scale ? (double)*grad_scale : (double)1;  /* used only with a grad_scale */
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_square_avg = a_square_avg[tensor];
         double *restrict p_grad_avg = a_grad_avg[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double square_avg = p_square_avg[i];
-            double grad_avg = p_grad_avg[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            double sigma;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
-            grad_avg = ((fabs(c2) < (double)0.5) ? fma(c2, grad - grad_avg, grad_avg) : fma((c2 - (double)1), grad - grad_avg, grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
-            sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
-            sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
-            momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
-            param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
-            p_param[i] = param;
-            p_square_avg[i] = square_avg;
-            p_grad_avg[i] = grad_avg;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double grad_avg = p_grad_avg[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                double sigma;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fma(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double square_avg = p_square_avg[i];
+                double grad_avg = p_grad_avg[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                double sigma;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                square_avg = fma(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                grad_avg = fma(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                sigma = sqrt(fma(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                param = fma(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                p_param[i] = param;
+                p_square_avg[i] = square_avg;
+                p_grad_avg[i] = grad_avg;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2970,6 +4571,79 @@ void symopt_rmsprop_weight_decay_momentum_centered_maximize_f16(int64_t n_chunks
         symopt_f16 *restrict p_square_avg = a_square_avg[tensor];
         symopt_f16 *restrict p_grad_avg = a_grad_avg[tensor];
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_grad_avg[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_grad_avg, p_grad_avg + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float grad_avg = v_grad_avg[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    float sigma;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                    sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                    sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                    param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_grad_avg[i] = grad_avg;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_grad_avg + i0, v_grad_avg, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += SYMOPT_BLOCK) {
+                const int64_t n = end - i0 < SYMOPT_BLOCK ? end - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_square_avg[SYMOPT_BLOCK], v_grad_avg[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_square_avg, p_square_avg + i0, n);
+                symopt_f16_load(v_grad_avg, p_grad_avg + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float square_avg = v_square_avg[i];
+                    float grad_avg = v_grad_avg[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    float sigma;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    square_avg = fmaf(c2*grad, grad, square_avg*c1);  /* v <- alpha*v + g**2*(1 - alpha) (average g²) */
+                    grad_avg = fmaf(c2_lerp, grad - grad_avg, (c2_small ? grad_avg : grad));  /* m <- m + (1 - alpha)*(g - m) (average g) */
+                    sigma = sqrtf(fmaf(-grad_avg, grad_avg, square_avg));  /* sigma <- sqrt(-m**2 + v) (root of the variance estimate) */
+                    sigma = sigma + c3;  /* sigma <- epsilon + sigma (add ε outside the root) */
+                    momentum_buffer = momentum_buffer*c4 + (grad)/sigma;  /* b <- b*mu + g/sigma (momentum buffer) */
+                    param = fmaf(c5, momentum_buffer, param);  /* w <- -b*eta + w (update the parameter along b) */
+                    v_param[i] = param;
+                    v_square_avg[i] = square_avg;
+                    v_grad_avg[i] = grad_avg;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_square_avg + i0, v_square_avg, n);
+                symopt_f16_store(p_grad_avg + i0, v_grad_avg, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -3014,6 +4688,7 @@ void symopt_rmsprop_weight_decay_momentum_centered_maximize_f16(int64_t n_chunks
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
     }
 }
 

@@ -31,16 +31,16 @@
 
 /* float16 and bfloat16: stored in 16 bits, computed in float (torch's opmath type); every
  * conversion from float rounds to nearest even, as c10's Half(float) / BFloat16(float) and
- * ATen's vector conversions round. _Float16 where the compiler has it (F16C under
- * -march=native; GCC 12 converts it one element at a time, which is still 5x faster than the
- * fallback); otherwise, and for bfloat16 always, the same roundings by bit manipulation without
- * branches (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even;
- * GCC vectorises the bfloat16 ones). */
+ * ATen's vector conversions round: by bit manipulation without branches (c10's
+ * fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value, round_to_nearest_even), which GCC
+ * vectorises with AVX2 and with AVX512. */
 static inline uint32_t symopt_bits(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
 static inline float symopt_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
-/* torch's maximum: NaN where either operand is (fmax would return the other one), by selects */
-static inline double symopt_max(double a, double b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
-static inline float symopt_maxf(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+/* torch's maximum: NaN where either operand is (fmax would return the other one), by selects of
+ * values computed first: GCC 12 if-converts these, where `a != a || b != b ? ...` (and `|`) kept
+ * AMSGrad's loops scalar with AVX2 */
+static inline double symopt_max(double a, double b) { const double m = a > b ? a : b, n = a + b; return a != a ? n : (b != b ? n : m); }
+static inline float symopt_maxf(float a, float b) { const float m = a > b ? a : b, n = a + b; return a != a ? n : (b != b ? n : m); }
 
 typedef uint16_t symopt_bf16;
 static inline float symopt_bf16_to_float(symopt_bf16 x) { return symopt_float((uint32_t)x << 16); }
@@ -51,31 +51,74 @@ static inline symopt_bf16 symopt_float_to_bf16(float x)
     return (symopt_bf16)(x != x ? 0x7FC0u : rounded);  /* NaN: c10's quiet NaN; a select, so loops vectorise */
 }
 
-/* float16 by bit manipulation (c10's fp16_ieee_from_fp32_value rounding), which vectorises; the
- * compiler's _Float16 with -DSYMOPT_FLOAT16 (GCC 12 does not vectorise its conversions to float:
- * the fused float16 kernels ran at 10-17x the bandwidth bound with it, at 1e7 elements) */
+/* float16 by bit manipulation (c10's fp16_ieee_to_fp32_value / fp16_ieee_from_fp32_value), which
+ * vectorises; the compiler's _Float16 with -DSYMOPT_FLOAT16 (GCC 12 does not vectorise its
+ * conversions to float: the fused float16 kernels ran at 10-17x the bandwidth bound with it, at
+ * 1e7 elements). c10's ternaries are written as masks (symopt_select): GCC 12 if-converts a
+ * ternary between uint32_t values into a vector select with AVX512 masks but not with AVX2
+ * ("control flow in loop"), where these loops then ran one element at a time (29x the bound at
+ * 1e7 elements on an AVX2 machine); the masks give the same bits for every input (checked
+ * against c10's formulas over all 2^16 halves and all 2^32 floats). */
 #if defined(__FLT16_MAX__) && defined(SYMOPT_FLOAT16)
 typedef _Float16 symopt_f16;
 static inline float symopt_f16_to_float(symopt_f16 x) { return (float)x; }
 static inline symopt_f16 symopt_float_to_f16(float x) { return (symopt_f16)x; }
 #else
 typedef uint16_t symopt_f16;
+/* a where every bit of mask is set, b where none is (mask: all ones or all zeros) */
+static inline uint32_t symopt_select(uint32_t mask, uint32_t a, uint32_t b) { return (a & mask) | (b & ~mask); }
+/* all ones where cond holds, else zero */
+static inline uint32_t symopt_mask(int cond) { return 0u - (uint32_t)cond; }
 static inline float symopt_f16_to_float(symopt_f16 h)
 {
     const uint32_t w = (uint32_t)h << 16, sign = w & 0x80000000u, two_w = w + w;
     const float normalized = symopt_float((two_w >> 4) + (0xE0u << 23)) * 0x1.0p-112f;
     const float denormalized = symopt_float((two_w >> 17) | (126u << 23)) - 0.5f;
-    return symopt_float(sign | (two_w < (1u << 27) ? symopt_bits(denormalized) : symopt_bits(normalized)));
+    return symopt_float(sign | symopt_select(symopt_mask(two_w < (1u << 27)), symopt_bits(denormalized),
+                                             symopt_bits(normalized)));
 }
 static inline symopt_f16 symopt_float_to_f16(float x)
 {
     float base = (fabsf(x) * 0x1.0p+112f) * 0x1.0p-110f;
     const uint32_t w = symopt_bits(x), shl1_w = w + w, sign = w & 0x80000000u;
-    const uint32_t exponent = shl1_w & 0xFF000000u, bias = exponent < 0x71000000u ? 0x71000000u : exponent;
+    const uint32_t exponent = shl1_w & 0xFF000000u;
+    const uint32_t bias = symopt_select(symopt_mask(exponent < 0x71000000u), 0x71000000u, exponent);
     base = symopt_float((bias >> 1) + 0x07800000u) + base;
     const uint32_t bits = symopt_bits(base);
     const uint32_t nonsign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
-    return (symopt_f16)((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
+    return (symopt_f16)((sign >> 16) | symopt_select(symopt_mask(shl1_w > 0xFF000000u), 0x7E00u, nonsign));
+}
+#endif
+
+/* float16 with F16C (x86's vcvtph2ps / vcvtps2ph, what ATen's Vectorized<Half> conversions issue
+ * on AVX2 and AVX512): torch's vector loop converts 8 or 16 halves in one instruction each way,
+ * where the bit manipulation above costs ~15 integer operations per element (the float16
+ * kernels ran at 4-5x the bandwidth bound with it, compute-bound). The vector loops then run in
+ * blocks of SYMOPT_BLOCK elements (64: Adagrad at 1e7, 2 threads, best of 6 runs: 3.0-4.9 ms
+ * with 32 or 64, 6.0-6.4 ms with 256, 7.4 ms with 2048; torch's fused 4.2 ms): the halves converted into float arrays on the stack (in L1),
+ * the float loop over them (which GCC vectorises as the float32 one), the results converted
+ * back, rounded to nearest even (imm 0), as _mm256_cvtps_ph rounds in torch. Scalar tails keep
+ * c10's conversions, as torch's tails do (the two differ only in a NaN's payload).
+ * -DSYMOPT_NO_F16C builds the loops above instead (the tests check both against torch). */
+#if defined(__F16C__) && !defined(SYMOPT_NO_F16C) && !(defined(__FLT16_MAX__) && defined(SYMOPT_FLOAT16))
+#include <immintrin.h>
+#define SYMOPT_F16C 1
+#define SYMOPT_BLOCK 64
+static inline void symopt_f16_load(float *restrict out, const symopt_f16 *restrict in, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        _mm256_storeu_ps(out + j, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(in + j))));
+    for (; j < n; ++j)
+        out[j] = symopt_f16_to_float(in[j]);
+}
+static inline void symopt_f16_store(symopt_f16 *restrict out, const float *restrict in, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        _mm_storeu_si128((__m128i *)(out + j), _mm256_cvtps_ph(_mm256_loadu_ps(in + j), _MM_FROUND_TO_NEAREST_INT));
+    for (; j < n; ++j)
+        out[j] = symopt_float_to_f16(in[j]);
 }
 #endif
 
@@ -91,12 +134,21 @@ void symopt_sgd_plain_f32(int64_t n_chunks, const int64_t *chunks, int n_threads
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                grad = grad/scale; p_grad[i] = grad;
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+            }
         }
     }
 }
@@ -113,12 +165,21 @@ void symopt_sgd_plain_f64(int64_t n_chunks, const int64_t *chunks, int n_threads
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                grad = grad/scale; p_grad[i] = grad;
+                param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+            }
         }
     }
 }
@@ -137,6 +198,39 @@ void symopt_sgd_plain_f16(int64_t n_chunks, const int64_t *chunks, int n_threads
         symopt_f16 *restrict p_grad = a_grad[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    grad = grad/scale; v_grad[i] = grad;
+                    param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -153,6 +247,7 @@ void symopt_sgd_plain_f16(int64_t n_chunks, const int64_t *chunks, int n_threads
                 p_param[i] = symopt_float_to_f16(param);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -233,13 +328,23 @@ void symopt_sgd_maximize_f32(int64_t n_chunks, const int64_t *chunks, int n_thre
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+            }
         }
     }
 }
@@ -256,13 +361,23 @@ void symopt_sgd_maximize_f64(int64_t n_chunks, const int64_t *chunks, int n_thre
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+            }
         }
     }
 }
@@ -281,6 +396,41 @@ void symopt_sgd_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_thre
         symopt_f16 *restrict p_grad = a_grad[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -299,6 +449,7 @@ void symopt_sgd_maximize_f16(int64_t n_chunks, const int64_t *chunks, int n_thre
                 p_param[i] = symopt_float_to_f16(param);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -386,13 +537,23 @@ void symopt_sgd_weight_decay_f32(int64_t n_chunks, const int64_t *chunks, int n_
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+            }
         }
     }
 }
@@ -410,13 +571,23 @@ void symopt_sgd_weight_decay_f64(int64_t n_chunks, const int64_t *chunks, int n_
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+            }
         }
     }
 }
@@ -437,6 +608,41 @@ void symopt_sgd_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, int n_
         symopt_f16 *restrict p_grad = a_grad[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -455,6 +661,7 @@ void symopt_sgd_weight_decay_f16(int64_t n_chunks, const int64_t *chunks, int n_
                 p_param[i] = symopt_float_to_f16(param);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -544,14 +751,25 @@ void symopt_sgd_weight_decay_maximize_f32(int64_t n_chunks, const int64_t *chunk
         float *restrict p_param = a_param[tensor];
         float *restrict p_grad = a_grad[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+            }
         }
     }
 }
@@ -569,14 +787,25 @@ void symopt_sgd_weight_decay_maximize_f64(int64_t n_chunks, const int64_t *chunk
         double *restrict p_param = a_param[tensor];
         double *restrict p_grad = a_grad[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+            }
         }
     }
 }
@@ -597,6 +826,43 @@ void symopt_sgd_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *chunk
         symopt_f16 *restrict p_grad = a_grad[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -617,6 +883,7 @@ void symopt_sgd_weight_decay_maximize_f16(int64_t n_chunks, const int64_t *chunk
                 p_param[i] = symopt_float_to_f16(param);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -715,27 +982,53 @@ void symopt_sgd_momentum_f32(int64_t n_chunks, const int64_t *chunks, int n_thre
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -756,27 +1049,53 @@ void symopt_sgd_momentum_f64(int64_t n_chunks, const int64_t *chunks, int n_thre
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -800,6 +1119,51 @@ void symopt_sgd_momentum_f16(int64_t n_chunks, const int64_t *chunks, int n_thre
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    grad = grad/scale; v_grad[i] = grad;
+                    momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                    grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                    param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                    grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                    param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -824,6 +1188,7 @@ void symopt_sgd_momentum_f16(int64_t n_chunks, const int64_t *chunks, int n_thre
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -934,16 +1299,29 @@ void symopt_sgd_momentum_is_first_step_f32(int64_t n_chunks, const int64_t *chun
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = grad;
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer;
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -961,16 +1339,29 @@ void symopt_sgd_momentum_is_first_step_f64(int64_t n_chunks, const int64_t *chun
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer;
+                grad = grad/scale; p_grad[i] = grad;
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer;
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -990,6 +1381,49 @@ void symopt_sgd_momentum_is_first_step_f16(int64_t n_chunks, const int64_t *chun
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer;
+                    grad = grad/scale; v_grad[i] = grad;
+                    momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                    grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                    param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer;
+                    momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                    grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                    param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1014,6 +1448,7 @@ void symopt_sgd_momentum_is_first_step_f16(int64_t n_chunks, const int64_t *chun
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1123,29 +1558,57 @@ void symopt_sgd_momentum_maximize_f32(int64_t n_chunks, const int64_t *chunks, i
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -1166,29 +1629,57 @@ void symopt_sgd_momentum_maximize_f64(int64_t n_chunks, const int64_t *chunks, i
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -1212,6 +1703,53 @@ void symopt_sgd_momentum_maximize_f16(int64_t n_chunks, const int64_t *chunks, i
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                    grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                    param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                    grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                    param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1238,6 +1776,7 @@ void symopt_sgd_momentum_maximize_f16(int64_t n_chunks, const int64_t *chunks, i
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1354,17 +1893,31 @@ void symopt_sgd_momentum_maximize_is_first_step_f32(int64_t n_chunks, const int6
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -1382,17 +1935,31 @@ void symopt_sgd_momentum_maximize_is_first_step_f64(int64_t n_chunks, const int6
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -1412,6 +1979,51 @@ void symopt_sgd_momentum_maximize_is_first_step_f16(int64_t n_chunks, const int6
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                    grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                    param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                    grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                    param = fmaf(c0, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1438,6 +2050,7 @@ void symopt_sgd_momentum_maximize_is_first_step_f16(int64_t n_chunks, const int6
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1553,27 +2166,53 @@ void symopt_sgd_momentum_nesterov_f32(int64_t n_chunks, const int64_t *chunks, i
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -1594,27 +2233,53 @@ void symopt_sgd_momentum_nesterov_f64(int64_t n_chunks, const int64_t *chunks, i
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -1638,6 +2303,51 @@ void symopt_sgd_momentum_nesterov_f16(int64_t n_chunks, const int64_t *chunks, i
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    grad = grad/scale; v_grad[i] = grad;
+                    momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                    grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                    param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                    grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                    param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1662,6 +2372,7 @@ void symopt_sgd_momentum_nesterov_f16(int64_t n_chunks, const int64_t *chunks, i
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1773,16 +2484,29 @@ void symopt_sgd_momentum_nesterov_is_first_step_f32(int64_t n_chunks, const int6
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = grad;
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer;
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -1801,16 +2525,29 @@ void symopt_sgd_momentum_nesterov_is_first_step_f64(int64_t n_chunks, const int6
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer;
+                grad = grad/scale; p_grad[i] = grad;
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer;
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -1832,6 +2569,49 @@ void symopt_sgd_momentum_nesterov_is_first_step_f16(int64_t n_chunks, const int6
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer;
+                    grad = grad/scale; v_grad[i] = grad;
+                    momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                    grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                    param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer;
+                    momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                    grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                    param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1856,6 +2636,7 @@ void symopt_sgd_momentum_nesterov_is_first_step_f16(int64_t n_chunks, const int6
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -1967,29 +2748,57 @@ void symopt_sgd_momentum_nesterov_maximize_f32(int64_t n_chunks, const int64_t *
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2010,29 +2819,57 @@ void symopt_sgd_momentum_nesterov_maximize_f64(int64_t n_chunks, const int64_t *
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fma(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = fma(momentum_buffer, c0, c1*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2056,6 +2893,53 @@ void symopt_sgd_momentum_nesterov_maximize_f16(int64_t n_chunks, const int64_t *
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                    grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                    param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    momentum_buffer = fmaf(c1, grad, momentum_buffer*c0);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                    grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                    param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2082,6 +2966,7 @@ void symopt_sgd_momentum_nesterov_maximize_f16(int64_t n_chunks, const int64_t *
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2199,17 +3084,31 @@ void symopt_sgd_momentum_nesterov_maximize_is_first_step_f32(int64_t n_chunks, c
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2228,17 +3127,31 @@ void symopt_sgd_momentum_nesterov_maximize_is_first_step_f64(int64_t n_chunks, c
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fma(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2260,6 +3173,51 @@ void symopt_sgd_momentum_nesterov_maximize_is_first_step_f16(int64_t n_chunks, c
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                    grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                    param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                    grad = fmaf(c0, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                    param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2286,6 +3244,7 @@ void symopt_sgd_momentum_nesterov_maximize_is_first_step_f16(int64_t n_chunks, c
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2404,29 +3363,57 @@ void symopt_sgd_momentum_weight_decay_f32(int64_t n_chunks, const int64_t *chunk
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2448,29 +3435,57 @@ void symopt_sgd_momentum_weight_decay_f64(int64_t n_chunks, const int64_t *chunk
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2496,6 +3511,53 @@ void symopt_sgd_momentum_weight_decay_f16(int64_t n_chunks, const int64_t *chunk
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                    grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                    param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                    grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                    param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2522,6 +3584,7 @@ void symopt_sgd_momentum_weight_decay_f16(int64_t n_chunks, const int64_t *chunk
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2641,17 +3704,31 @@ void symopt_sgd_momentum_weight_decay_is_first_step_f32(int64_t n_chunks, const 
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2670,17 +3747,31 @@ void symopt_sgd_momentum_weight_decay_is_first_step_f64(int64_t n_chunks, const 
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2702,6 +3793,51 @@ void symopt_sgd_momentum_weight_decay_is_first_step_f16(int64_t n_chunks, const 
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                    grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                    param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                    grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                    param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2728,6 +3864,7 @@ void symopt_sgd_momentum_weight_decay_is_first_step_f16(int64_t n_chunks, const 
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2846,31 +3983,61 @@ void symopt_sgd_momentum_weight_decay_maximize_f32(int64_t n_chunks, const int64
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2892,31 +4059,61 @@ void symopt_sgd_momentum_weight_decay_maximize_f64(int64_t n_chunks, const int64
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -2942,6 +4139,55 @@ void symopt_sgd_momentum_weight_decay_maximize_f16(int64_t n_chunks, const int64
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                    grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                    param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                    grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                    param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -2970,6 +4216,7 @@ void symopt_sgd_momentum_weight_decay_maximize_f16(int64_t n_chunks, const int64
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -3095,18 +4342,33 @@ void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f32(int64_t n_chunk
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -3125,18 +4387,33 @@ void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f64(int64_t n_chunk
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = momentum_buffer;  /* g <- b (follow the buffer) */
-            param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                param = fma(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -3158,6 +4435,53 @@ void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f16(int64_t n_chunk
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                    grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                    param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                    grad = momentum_buffer;  /* g <- b (follow the buffer) */
+                    param = fmaf(c1, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -3186,6 +4510,7 @@ void symopt_sgd_momentum_weight_decay_maximize_is_first_step_f16(int64_t n_chunk
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -3310,29 +4635,57 @@ void symopt_sgd_momentum_weight_decay_nesterov_f32(int64_t n_chunks, const int64
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -3354,29 +4707,57 @@ void symopt_sgd_momentum_weight_decay_nesterov_f64(int64_t n_chunks, const int64
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -3402,6 +4783,53 @@ void symopt_sgd_momentum_weight_decay_nesterov_f16(int64_t n_chunks, const int64
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                    grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                    param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                    grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                    param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -3428,6 +4856,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_f16(int64_t n_chunks, const int64
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -3548,17 +4977,31 @@ void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f32(int64_t n_chunk
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer;
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -3578,17 +5021,31 @@ void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f64(int64_t n_chunk
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer;
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -3612,6 +5069,51 @@ void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f16(int64_t n_chunk
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                    grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                    param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer;
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                    grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                    param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -3638,6 +5140,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_is_first_step_f16(int64_t n_chunk
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -3758,31 +5261,61 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f32(int64_t n_chunks, co
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer = p_momentum_buffer[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fmaf(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -3804,31 +5337,61 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f64(int64_t n_chunks, co
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
-        for (int64_t i = begin; i < split; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < split; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fma(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
-        for (int64_t i = split; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer = p_momentum_buffer[i];
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
-            grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = split; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer = p_momentum_buffer[i];
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = fma(momentum_buffer, c1, c2*grad);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -3854,6 +5417,55 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f16(int64_t n_chunks, co
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                    grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                    param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                symopt_f16_load(v_momentum_buffer, p_momentum_buffer + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer = v_momentum_buffer[i];
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    momentum_buffer = fmaf(c2, grad, momentum_buffer*c1);  /* b <- b*mu + g*(1 - tau) (momentum buffer) */
+                    grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                    param = fmaf(c3, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -3882,6 +5494,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_f16(int64_t n_chunks, co
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -4008,18 +5621,33 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f32(int64_
         float *restrict p_grad = a_grad[tensor];
         float *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            float param = p_param[i];
-            float grad = p_grad[i];
-            float momentum_buffer;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                float param = p_param[i];
+                float grad = p_grad[i];
+                float momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -4039,18 +5667,33 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f64(int64_
         double *restrict p_grad = a_grad[tensor];
         double *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         (void)tails;  /* the tail rounds as the vector loop here */
-        for (int64_t i = begin; i < end; ++i) {
-            double param = p_param[i];
-            double grad = p_grad[i];
-            double momentum_buffer;
-            if (grad_scale) { grad = grad/scale; p_grad[i] = grad; }
-            grad = -grad;  /* g <- -g (maximize: follow −g) */
-            grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
-            momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
-            grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
-            param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
-            p_param[i] = param;
-            p_momentum_buffer[i] = momentum_buffer;
+        if (grad_scale) {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer;
+                grad = grad/scale; p_grad[i] = grad;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
+        } else {
+            for (int64_t i = begin; i < end; ++i) {
+                double param = p_param[i];
+                double grad = p_grad[i];
+                double momentum_buffer;
+                grad = -grad;  /* g <- -g (maximize: follow −g) */
+                grad = fma(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                grad = fma(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                param = fma(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                p_param[i] = param;
+                p_momentum_buffer[i] = momentum_buffer;
+            }
         }
     }
 }
@@ -4074,6 +5717,53 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f16(int64_
         symopt_f16 *restrict p_momentum_buffer = a_momentum_buffer[tensor];
         /* torch's vector loop up to tails[tensor], its scalar tail from there */
         const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);
+        #if SYMOPT_F16C
+        if (grad_scale) {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer;
+                    grad = grad/scale; v_grad[i] = grad;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                    grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                    param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_grad + i0, v_grad, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        } else {
+            for (int64_t i0 = begin; i0 < split; i0 += SYMOPT_BLOCK) {
+                const int64_t n = split - i0 < SYMOPT_BLOCK ? split - i0 : SYMOPT_BLOCK;
+                float v_param[SYMOPT_BLOCK], v_grad[SYMOPT_BLOCK], v_momentum_buffer[SYMOPT_BLOCK];
+                symopt_f16_load(v_param, p_param + i0, n);
+                symopt_f16_load(v_grad, p_grad + i0, n);
+                for (int64_t i = 0; i < n; ++i) {
+                    float param = v_param[i];
+                    float grad = v_grad[i];
+                    float momentum_buffer;
+                    grad = -grad;  /* g <- -g (maximize: follow −g) */
+                    grad = fmaf(c0, param, grad);  /* g <- g + lambda*w (L2 weight decay) */
+                    momentum_buffer = grad;  /* b <- g (first step: the buffer is the gradient) */
+                    grad = fmaf(c1, momentum_buffer, grad);  /* g <- b*mu + g (Nesterov look-ahead) */
+                    param = fmaf(c2, grad, param);  /* w <- -eta*g + w (update the parameter) */
+                    v_param[i] = param;
+                    v_momentum_buffer[i] = momentum_buffer;
+                }
+                symopt_f16_store(p_param + i0, v_param, n);
+                symopt_f16_store(p_momentum_buffer + i0, v_momentum_buffer, n);
+            }
+        }
+        #else
         if (grad_scale) {
             for (int64_t i = begin; i < split; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
@@ -4102,6 +5792,7 @@ void symopt_sgd_momentum_weight_decay_nesterov_maximize_is_first_step_f16(int64_
                 p_momentum_buffer[i] = symopt_float_to_f16(momentum_buffer);
             }
         }
+        #endif
         if (grad_scale) {
             for (int64_t i = split; i < end; ++i) {
                 float param = symopt_f16_to_float(p_param[i]);
