@@ -598,13 +598,29 @@ def _built(family: str, dialect: str, build: Callable[..., _rules.UpdateRule]) -
     return build(dialect)
 
 
+#: id(rule) -> (rule, the hyperparameters that decide which states are kept, {their values: the
+#: kept states}): memoised by identity, since this runs in every step of every group and hashing
+#: a rule (a dataclass of SymPy expressions) took 11 µs and the free symbols 25 µs more (38 µs per
+#: group per step, at 100 tensors of 1000 elements a fifth of a fused SGD step); the rule is held,
+#: so that its id is not reused
+_KEPT: dict[int, tuple[_rules.UpdateRule, tuple[str, ...], dict[tuple[Any, ...], frozenset[str]]]] = {}
+
+
 def _kept_states(rule: _rules.UpdateRule, values: dict[str, Any]) -> frozenset[str]:
     """The states torch keeps for the hyperparameter ``values`` (by torch keyword)."""
-    deciding = tuple(sorted({h.name for st in rule.states for h in rule.hyperparameters if h.symbol in st.when.free_symbols}))
-    return _kept_by(rule, tuple((k, _hashable(values[k])) for k in deciding))
+    entry = _KEPT.get(id(rule))
+    if entry is None or entry[0] is not rule:
+        deciding = tuple(sorted({h.name for st in rule.states for h in rule.hyperparameters
+                                 if h.symbol in st.when.free_symbols}))
+        entry = _KEPT[id(rule)] = (rule, deciding, {})
+    _, deciding, memo = entry
+    key = tuple(_hashable(values[k]) for k in deciding)
+    kept = memo.get(key)
+    if kept is None:
+        kept = memo[key] = _kept_by(rule, tuple(zip(deciding, key)))
+    return kept
 
 
-@functools.lru_cache(maxsize=256)
 def _kept_by(rule: _rules.UpdateRule, deciding: tuple[tuple[str, Any], ...]) -> frozenset[str]:
     known = {rule.hyperparameter(k).symbol: v for k, v in deciding}
     return frozenset(st.name for st in rule.states if _rules.decide(st.when, known) is True)
