@@ -83,7 +83,7 @@ def test_c_mutants_of_a_float16_kernel_are_on_the_side_of_its_f16c_switch_that_i
             above = [x.strip() for x in lines[:site.lineno - 1] if x.strip() in ("#if SYMOPT_F16C", "#else", "#endif")]
             side = above[-1] if above else "#endif"
             assert side in (("#if SYMOPT_F16C", "#endif") if f16c else ("#else", "#endif")), (f16c, site)
-        # the vector loop's G <- G + g² is mutated once on each side, the tail's once more
+        # G <- G + g² on the side built: in the vector loop and in the scalar tail, once each
         assert sum(s.label.startswith("G <- G + g**2") for s in found) == 2
     assert {s.lineno for s in kernels_c.sites(text, f16c=True)} != {s.lineno for s in kernels_c.sites(text, f16c=False)}
 

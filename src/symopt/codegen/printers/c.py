@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import sympy as sp
 from sympy.printing.c import C99CodePrinter
@@ -369,23 +369,29 @@ class CKernelPrinter(C99CodePrinter):
         body.append(f"{T} scale = grad_scale ? ({T})*grad_scale : ({T})1;  /* used only with a grad_scale */")
         body += [f"{S} *restrict p_{b} = a_{b}[tensor];" for b in buffers]
 
+        def element_body(statements: list[str], read: Callable[[str], str], write: Callable[[str], str],
+                         unscale: Optional[str]) -> list[str]:
+            """One element's lines: its buffers read (``read(b)``: the expression), the temporaries
+            declared, the gradient unscaled (GradScaler's scale, torch's fused keyword grad_scale),
+            the statements, its buffers written (``write(b)``: the statement)."""
+            inner = [f"{T} {b} = {read(b)};" for b in loaded]
+            if temps:
+                inner.append(f"{T} {', '.join(temps)};")
+            if unscale:
+                inner.append(unscale)
+            return inner + statements + [write(b) for b in buffers if b != "grad"]
+
         def blocked_loop(first: str, last: str, statements: list[str], unscaled: bool) -> list[str]:
             """float16 with F16C: the loop over blocks converted to float arrays and back (see the
             template's symopt_f16_load)."""
-            stored = [b for b in buffers if b != "grad" or unscaled]
-            inner = [f"{T} {b} = v_{b}[i];" for b in loaded]
-            if temps:
-                inner.append(f"{T} {', '.join(temps)};")
-            if unscaled:
-                inner.append("grad = grad/scale; v_grad[i] = grad;")
-            inner += statements
-            inner += [f"v_{b}[i] = {b};" for b in buffers if b != "grad"]
+            inner = element_body(statements, lambda b: f"v_{b}[i]", lambda b: f"v_{b}[i] = {b};",
+                                 "grad = grad/scale; v_grad[i] = grad;" if unscaled else None)
             out = [f"for (int64_t i0 = {first}; i0 < {last}; i0 += SYMOPT_BLOCK) {{",
                    f"    const int64_t n = {last} - i0 < SYMOPT_BLOCK ? {last} - i0 : SYMOPT_BLOCK;",
                    f"    {T} {', '.join(f'v_{b}[SYMOPT_BLOCK]' for b in buffers)};"]
             out += [f"    symopt_f16_load(v_{b}, p_{b} + i0, n);" for b in loaded]
             out += ["    for (int64_t i = 0; i < n; ++i) {"] + ["        " + x for x in inner] + ["    }"]
-            out += [f"    symopt_f16_store(p_{b} + i0, v_{b}, n);" for b in stored]
+            out += [f"    symopt_f16_store(p_{b} + i0, v_{b}, n);" for b in buffers if b != "grad" or unscaled]
             return out + ["}"]
 
         def element_loop(first: str, last: str, statements: list[str], vector: bool = True) -> list[str]:
@@ -396,13 +402,7 @@ class CKernelPrinter(C99CodePrinter):
                         + ["}", "#else"] + element_loop(first, last, statements, vector=False) + ["#endif"])
 
             def loop(unscale: Optional[str]) -> list[str]:
-                inner = [f"{T} {b} = {load(f'p_{b}[i]')};" for b in loaded]
-                if temps:
-                    inner.append(f"{T} {', '.join(temps)};")
-                if unscale:  # GradScaler's scale (torch's fused keyword grad_scale): the gradient unscaled in place first
-                    inner.append(unscale)
-                inner += statements
-                inner += [f"p_{b}[i] = {store(b)};" for b in buffers if b != "grad"]
+                inner = element_body(statements, lambda b: load(f"p_{b}[i]"), lambda b: f"p_{b}[i] = {store(b)};", unscale)
                 return [f"for (int64_t i = {first}; i < {last}; ++i) {{"] + ["    " + x for x in inner] + ["}"]
 
             # unswitched by hand: GCC 12 unswitches a loop on grad_scale only while the loop is short

@@ -94,8 +94,9 @@ static inline symopt_f16 symopt_float_to_f16(float x)
  * on AVX2 and AVX512): torch's vector loop converts 8 or 16 halves in one instruction each way,
  * where the bit manipulation above costs ~15 integer operations per element (the float16
  * kernels ran at 4-5x the bandwidth bound with it, compute-bound). The vector loops then run in
- * blocks of SYMOPT_BLOCK elements (64: Adagrad at 1e7, 2 threads, best of 6 runs: 3.0-4.9 ms
- * with 32 or 64, 6.0-6.4 ms with 256, 7.4 ms with 2048; torch's fused 4.2 ms): the halves converted into float arrays on the stack (in L1),
+ * blocks of SYMOPT_BLOCK elements (64: Adagrad at 1e7, 2 threads, the best of 6 runs, twice:
+ * 3.0-4.9 ms with 32 or 64, 6.0 ms with 256; single runs 6.2-6.4 ms with 256, 7.4 ms with 2048;
+ * torch's fused 4.2 ms): the halves converted into float arrays on the stack (in L1),
  * the float loop over them (which GCC vectorises as the float32 one), the results converted
  * back, rounded to nearest even (imm 0), as _mm256_cvtps_ph rounds in torch. Scalar tails keep
  * c10's conversions, as torch's tails do (the two differ only in a NaN's payload).
