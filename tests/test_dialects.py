@@ -253,3 +253,52 @@ def test_sb3_lr_outside_momentum():
     v = alpha + (1 - alpha) * G**2
     assert state["momentum_buffer"][0] == pytest.approx(G / math.sqrt(v + eps), rel=1e-14)
     assert w == pytest.approx(W - lr * G / math.sqrt(v + eps), rel=1e-14)
+
+
+@pytest.mark.parametrize("family", ["adagrad", "rmsprop"])
+def test_caffe_l1_regularisation_is_its_own_dialect_chosen_by_the_call(family):
+    """Caffe's ``regularization_type: "L1"`` (SGDSolver::Regularize: ``caffe_cpu_sign(data)``,
+    then ``diff += λ·sign``, before ComputeUpdateValue), typed from its source for three steps on
+    a parameter that starts at 0 (sign 0), one that crosses 0, and a negative one; "L2" adds λw.
+    AdaGrad: h ← h + g², w ← w − η g/(√h + δ); RMSProp: h ← ρh + (1 − ρ)g², the same step."""
+    import torch
+
+    import symopt.torch
+    from symopt.port.calls import parse
+
+    lr, delta, lam, rho = 0.1, 1e-8, 0.05, 0.99
+    w0 = np.array([0.0, 0.02, -0.7])
+    grads = [np.array([0.3, 0.5, -0.2]), np.array([-0.1, 0.4, 0.05]), np.array([0.2, -0.3, 0.1])]
+    solver = "caffe.AdaGradSolver" if family == "adagrad" else "caffe.RMSPropSolver"
+    for regularization, penalty in (("L1", np.sign), ("L2", lambda x: x)):
+        w, h = w0.copy(), np.zeros(3)
+        expected = []
+        for g in grads:
+            diff = g + lam * penalty(w)
+            h = h + diff * diff if family == "adagrad" else rho * h + (1 - rho) * diff * diff
+            w = w - lr * diff / (np.sqrt(h) + delta)
+            expected.append(w.copy())
+        text = f'{solver}(base_lr={lr}, weight_decay={lam}, regularization_type="{regularization}")'
+        call = parse(text)
+        assert call.dialect.name == {"L1": "caffe-l1", "L2": "caffe"}[regularization]
+        ours = w0.copy()
+        run = Interpreter(call.rule, **call.values())
+        state = run.init_state(ours)
+        p = torch.nn.Parameter(torch.tensor(w0))
+        opt = symopt.torch.port([p], text)
+        for g, e in zip(grads, expected):
+            run.step(ours, g, state)
+            p.grad = torch.tensor(g)
+            opt.step()
+            np.testing.assert_allclose(ours, e, rtol=1e-14, atol=1e-16)
+            np.testing.assert_allclose(p.detach().numpy(), e, rtol=1e-14, atol=1e-16)
+    assert parse(f"{solver}(base_lr=0.1)").dialect.name == "caffe"  # "L2" is Caffe's default
+    with pytest.raises(ValueError, match="regularization_type must be one of 'L2', 'L1'; got 'L3'"):
+        parse(f'{solver}(base_lr=0.1, regularization_type="L3")')
+    with pytest.raises(ValueError, match="base_lr must be a number or True/False; got 'x'"):
+        parse(f'{solver}(base_lr="x")')
+
+
+def test_l1_weight_decay_is_coupled_only():
+    with pytest.raises(ValueError, match="weight_decay='l1' is coupled"):
+        Conventions(weight_decay="l1", decoupled_weight_decay=True)

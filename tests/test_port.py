@@ -311,3 +311,32 @@ def test_guarded_and_fixed_eps_dialects_port():
     assert q.verdict == "exact" and q.target_call == "torch.optim.Adagrad(params)"  # torch's eps is torch7's 1e-10
     r = port("torch.optim.Adagrad(lr=0.01)", "torch7")
     assert r.verdict == "exact" and r.target_call == "optim.adagrad(learningRate=0.01)"
+
+
+def test_a_fixed_value_of_the_source_is_mapped_to_the_targets_keyword():
+    """torch7's AdaGrad has no ε argument: it is the fixed 1e-10 (optim/adagrad.lua). MXNet's and
+    Caffe's AdaGrad take ε outside the root as a keyword, so ε = 1e-10 there is the same map. (On
+    the code before this test the fixed value was not seen: both were 'approximate', ratio 1.)"""
+    for to, keyword in (("mxnet", "epsilon"), ("caffe", "delta")):
+        p = port("optim.adagrad(learningRate=0.01)", to)
+        assert p.verdict == "exact" and p.max_lr_ratio == 1.0, (to, p.verdict)
+        target = parse(p.target_call)
+        assert target.keywords[keyword] == 1e-10
+        grads = np.random.default_rng(3).normal(scale=1e-5, size=(40, 4))  # where ε matters
+        src = parse(p.source)
+        assert _rel(_run(src.rule, src.values(), grads), _run(target.rule, target.values(), grads)) <= 1e-13
+
+
+def test_an_l1_penalty_is_kept_only_by_an_l1_penalty():
+    """λ sign(w) (Caffe's regularization_type "L1") and λ w (torch's weight_decay) are different
+    penalties: with λ ≠ 0 no torch configuration keeps the first (on the code before this test
+    the port was 'approximate', ratio 1, from the μ = 0, λ-free effective rates), Caffe's own
+    "L1" solver is exact, and its call text writes the keyword that chooses it."""
+    text = 'caffe.AdaGradSolver(base_lr=0.1, weight_decay=0.01, regularization_type="L1")'
+    for to in ("torch", "caffe"):
+        p = port(text, to)
+        assert p.verdict == "none" and "another penalty" in p.conditions[0], (to, p.verdict)
+    same = port(text, "caffe-l1")
+    assert same.verdict == "exact" and parse(same.target_call).dialect.name == "caffe-l1"
+    assert "regularization_type='L1'" in same.target_call
+    assert port('caffe.AdaGradSolver(base_lr=0.1, regularization_type="L1")', "torch").verdict == "exact"  # λ = 0

@@ -56,7 +56,7 @@ def _literal(node: ast.AST, name: str) -> Any:
         raise ValueError(f"argument {name} must be a literal number or True/False/None; got {ast.unparse(node)!r}") from None
     if isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if not (value is None or isinstance(value, (bool, float))):
+    if not (value is None or isinstance(value, (bool, float, str))):
         raise ValueError(f"argument {name} must be a number or True/False/None; got {value!r}")
     return value
 
@@ -90,7 +90,20 @@ def parse(text: str) -> ParsedCall:
         if kw.arg in given:
             raise ValueError(f"{path} got multiple values for argument {kw.arg!r}")
         given[kw.arg] = _literal(kw.value, kw.arg)
+    _check_choice(path, candidates, given)
     return resolve(text, *D.select_call(candidates, given), given)
+
+
+def _check_choice(path: str, candidates: list[tuple[D.Dialect, D.Call]], given: dict[str, Any]) -> None:
+    """Where dialects share ``path`` (Caffe's ``regularization_type``, MXNet's ``centered``), a
+    value of the keyword that chooses between them that no dialect takes is an error naming the
+    values they take."""
+    if len(candidates) < 2:
+        return
+    for key in dict.fromkeys(k for _, c in candidates for k in c.set):
+        if key in given and all(c.set.get(key, given[key]) != given[key] for _, c in candidates):
+            allowed = ", ".join(repr(c.set[key]) for _, c in candidates if key in c.set)
+            raise ValueError(f"{path}: {key} must be one of {allowed}; got {given[key]!r}")
 
 
 def _is_literal(node: ast.AST) -> bool:
@@ -116,6 +129,8 @@ def resolve(text: str, dialect: D.Dialect, call: D.Call, given: dict[str, Any]) 
         if name not in allowed:
             raise ValueError(f"{path} has no argument {name!r} symopt models; allowed: {', '.join(allowed + list(call.hidden))}")
         arg = dialect.argument(name)
+        if isinstance(value, str):
+            raise ValueError(f"{path}: {name} must be a number or True/False; got {value!r}")
         if value is None:
             if arg.none is None:
                 raise ValueError(f"{path}: {name}=None is not a value symopt models; give a number")
@@ -149,6 +164,8 @@ def format_call(dialect: D.Dialect, values: dict[str, Any], call: D.Call | None 
         value = values[a.name]
         if a.required or value != defaults[a.name]:
             parts.append(f"{a.name}={_format_value(value)}")
+    if len(D.find_calls(call.path)) > 1:  # the keywords that choose between dialects sharing the path
+        parts += [f"{k}={v!r}" for k, v in call.set.items()]
     if call.path.startswith(("torch.", "timm.", "stable_baselines3.", "bnb.", "apex.", "deepspeed.")):
         parts.insert(0, "params")
     return f"{call.path}({', '.join(parts)})"

@@ -3,7 +3,8 @@
 1. The call is parsed (:mod:`symopt.port.calls`) into the source dialect's rule and values.
 2. Candidate target configurations come from the models, not from a table: a target
    hyperparameter whose symbol the source has takes the source's value (the dialects share the
-   model's symbols: η, α, ε, μ, λ); a flag takes either value; a hyperparameter that sets an
+   model's symbols: η, α, ε, μ, λ), or the value the source's framework fixes it at (torch7's
+   AdaGrad ε = 1e-10); a flag takes either value; a hyperparameter that sets an
    initial state (optax's ``initial_scale``, torch's ``initial_accumulator_value``) takes the
    value that makes the target's initial state the source's; any other takes 0 or its default.
 3. **exact**: a candidate whose one-step map and initial state equal the source's (symbolically,
@@ -70,9 +71,22 @@ def target_dialect(family: str, framework: str) -> D.Dialect:
     return D.preset(family, framework)
 
 
-def candidates(source: UpdateRule, vs: dict[str, Any], target: UpdateRule) -> list[dict[str, Any]]:
-    """Target configurations to try, fewest changes from the target's defaults first."""
-    by_symbol = {h.symbol: vs.get(h.name, h.default) for h in source.hyperparameters}
+def fixed_values(dialect: D.Dialect) -> dict[sp.Symbol, Any]:
+    """The values ``dialect`` fixes where the family model has a hyperparameter (torch7's AdaGrad
+    ε = 1e-10), by the model's symbol: its rule has the number where the symbol was."""
+    from ..rules import get
+
+    model = get(dialect.family, "torch")
+    names = {h.name: h.symbol for h in model.hyperparameters}
+    return {names[n]: v for n, v in dialect.fixed.items() if n in names}
+
+
+def candidates(source: UpdateRule, vs: dict[str, Any], target: UpdateRule,
+               fixed: dict[sp.Symbol, Any] | None = None) -> list[dict[str, Any]]:
+    """Target configurations to try, fewest changes from the target's defaults first. ``fixed``:
+    the source's fixed values by symbol (:func:`fixed_values`), which the target takes as it takes
+    the source's keywords."""
+    by_symbol = {**(fixed or {}), **{h.symbol: vs.get(h.name, h.default) for h in source.hyperparameters}}
     source_initial = C.initial_state(source, vs)
     options: list[list[tuple[str, Any]]] = []
     for h in target.hyperparameters:
@@ -205,13 +219,29 @@ KEPT = ("mu", "lambda")
 
 
 def _differs_beyond_eps(source, vs, target, vt) -> bool:
-    """Whether the candidate changes momentum or weight decay (absent counts as 0)."""
+    """Whether the candidate changes momentum or weight decay (absent counts as 0), or keeps a
+    nonzero λ with another penalty (:func:`decay_form`: λ|w| is not λw²/2, nor a decoupled decay)."""
     for name in KEPT:
         a = next((vs.get(h.name, h.default) for h in source.hyperparameters if h.symbol.name == name), 0.0)
         b = next((vt.get(h.name, h.default) for h in target.hyperparameters if h.symbol.name == name), 0.0)
         if float(a) != float(b):
             return True
+        if name == "lambda" and float(a) != 0 and decay_form(source, vs) != decay_form(target, vt):
+            return True
     return False
+
+
+def decay_form(rule: UpdateRule, values: dict[str, Any]) -> str:
+    """How the rule's λ enters: ``"l1"`` (g + λ sign w), ``"decoupled"`` (w(1 − ηλ)) or ``"l2"``
+    (g + λ w), read from its conventions and, where a flag chooses (timm's ``decoupled_decay``),
+    the flag's value."""
+    conv = rule.conventions
+    if conv.weight_decay == "l1":
+        return "l1"
+    if conv.decoupled_weight_decay_flag:
+        flag = next((h for h in rule.hyperparameters if h.symbol.name == "decoupled_decay"), None)
+        return "decoupled" if flag is not None and values.get(flag.name, flag.default) else "l2"
+    return "decoupled" if conv.decoupled_weight_decay else "l2"
 
 
 def port(text: str, to: str) -> Port:
@@ -221,7 +251,7 @@ def port(text: str, to: str) -> Port:
     target_preset = target_dialect(family, to)
     source, vs = parsed.rule, parsed.values()
     target = target_preset.rule()
-    configs = candidates(source, vs, target)
+    configs = candidates(source, vs, target, fixed_values(parsed.dialect))
     if not configs:
         raise ValueError(f"no configuration of {target_preset.calls[0].path} is valid for {text}")
     found = _exact(source, vs, target, configs)
@@ -235,7 +265,7 @@ def port(text: str, to: str) -> Port:
     best = _approximate(source, vs, target, configs)
     if best is None:
         if all(_differs_beyond_eps(source, vs, target, vt) for vt in configs):
-            why = "the target cannot keep the source's momentum and weight decay (it lacks them, or they are fixed there)"
+            why = "the target cannot keep the source's momentum and weight decay (it lacks them, fixes them, or applies λ as another penalty: L1, L2 or decoupled)"
         else:
             why = "no closed form of the effective learning rate to compare"
         return Port(text.strip(), to, "none", None, [why], None, dropin(text.strip()))

@@ -12,7 +12,7 @@ from typing import Any
 
 EPS_PLACEMENTS = ("outside", "inside", "recursion", "none")
 LR_DECAYS = ("none", "torch")
-WEIGHT_DECAYS = ("none", "l2")
+WEIGHT_DECAYS = ("none", "l2", "l1")
 MOMENTUM_LR = ("outside", "inside")
 SIGNS = ("descent", "ascent")
 FOREACH_SCALES = ("operand", "op")
@@ -38,7 +38,9 @@ class Conventions:
     lr_decay
         ``"torch"``: η_t = η / (1 + (t-1)·lr_decay) (torch.optim.Adagrad); ``"none"``.
     weight_decay
-        ``"l2"``: g ← g + λ w before everything else (torch); ``"none"``: not offered.
+        ``"l2"``: g ← g + λ w before everything else (torch); ``"l1"``: g ← g + λ sign(w), the
+        L1 penalty's subgradient, 0 at w = 0 (Caffe's ``regularization_type: "L1"``,
+        ``caffe_cpu_sign`` then ``caffe_axpy``); ``"none"``: not offered.
     maximize
         Whether the rule offers torch's ``maximize`` flag (g ← −g first).
     momentum_lr
@@ -78,7 +80,7 @@ class Conventions:
         outside the moment averages (torch's AdamW and ``Adam(decoupled_weight_decay=True)``;
         optax's ``adamw``, whose ``add_decayed_weights`` adds λ w to the update before it is
         scaled by −η, is the same number in exact arithmetic). Read only where the rule offers
-        weight decay (``weight_decay="l2"``).
+        weight decay (``weight_decay="l2"``; the L1 penalty is always coupled).
     fused_tail
         How torch's fused CPU kernel rounds ``a·b + c·d`` (``T ← a·T + c·X``, ``a·T + c·X·Y``)
         in its scalar tail, the last ``numel mod W`` elements of a tensor that its vector loop
@@ -201,6 +203,9 @@ class Conventions:
             raise ValueError(f"initial_square_avg must be >= 0 or None; got {self.initial_square_avg!r}")
         if not isinstance(self.decoupled_weight_decay, bool):
             raise ValueError(f"decoupled_weight_decay must be True or False; got {self.decoupled_weight_decay!r}")
+        if self.weight_decay == "l1" and (self.decoupled_weight_decay or self.decoupled_weight_decay_flag):
+            raise ValueError("weight_decay='l1' is coupled (λ sign(w) added to the gradient): decoupled_weight_decay "
+                             "and decoupled_weight_decay_flag must be False with it")
         if self.initial_accumulator is not None and not self.initial_accumulator >= 0:
             raise ValueError(f"initial_accumulator must be >= 0 or None; got {self.initial_accumulator!r}")
 

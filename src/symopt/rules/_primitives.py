@@ -84,6 +84,17 @@ def l2_weight_decay(tensor: bool = False) -> Piece:
     return Piece((h,), (), (Assign(g, g + lam * w, sp.Ne(lam, 0), "L2 weight decay"),))
 
 
+def l1_weight_decay() -> Piece:
+    """``g ← g + λ sign(w)`` when λ ≠ 0: the L1 penalty λ|w|'s subgradient, 0 at w = 0 (Caffe's
+    ``regularization_type: "L1"`` in ``SGDSolver::Regularize``: ``caffe_cpu_sign(data)`` then
+    ``diff += λ·sign``; Caffe's sign is ``(0 < x) − (x < 0)``, which is 0 at NaN too)."""
+    h = Hyperparameter(
+        "weight_decay", lam, 0.0, "L1 penalty λ: λ sign(w) added to the gradient",
+        error="Invalid weight_decay value: {value}",
+    )
+    return Piece((h,), (), (Assign(g, g + lam * sp.sign(w), sp.Ne(lam, 0), "L1 weight decay"),))
+
+
 def decoupled_weight_decay(default: float = 0.0) -> Piece:
     """``w ← w·(1 − η λ)`` when λ ≠ 0, before the update (Loshchilov & Hutter's decoupled weight
     decay; torch's AdamW and ``Adam(decoupled_weight_decay=True)``: ``param.mul_(1 - lr *
@@ -96,10 +107,13 @@ def decoupled_weight_decay(default: float = 0.0) -> Piece:
 
 
 def weight_decay(conventions: Any, default: float = 0.0) -> Piece:
-    """The weight decay the conventions ask for: none, coupled (:func:`l2_weight_decay`) or
-    decoupled (:func:`decoupled_weight_decay`, when ``conventions.decoupled_weight_decay``)."""
+    """The weight decay the conventions ask for: none, coupled (:func:`l2_weight_decay`),
+    decoupled (:func:`decoupled_weight_decay`, when ``conventions.decoupled_weight_decay``) or the
+    L1 penalty's (:func:`l1_weight_decay`, ``weight_decay="l1"``)."""
     if conventions.weight_decay == "none":
         return Piece()
+    if conventions.weight_decay == "l1":
+        return l1_weight_decay()
     return decoupled_weight_decay(default) if conventions.decoupled_weight_decay else l2_weight_decay()
 
 

@@ -58,7 +58,7 @@ def build(conv: Conventions, dialect: str, default_eps: float) -> UpdateRule:
     hyper = [P.lr(1e-2)]
     if conv.maximize:
         pieces.append(P.maximize_flag())
-    if conv.weight_decay == "l2":
+    if conv.weight_decay != "none":
         pieces.append(weight_decay_piece(conv))
     if conv.lr_decay == "torch":
         pieces.append(P.torch_lr_decay())
