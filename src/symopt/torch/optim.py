@@ -195,7 +195,10 @@ class GeneratedOptimizer(Optimizer):
         for group in self.param_groups:
             tensors: list[Optional[Tensor]] = []
             if group.get("fused") and not torch.compiler.is_compiling():
-                plan = self._init_group(group, tensors, self._fused_step(group))  # eager: the C launches are done
+                rest = self._fused_step(group)  # eager: the C launches are done
+                if not rest:  # every param with a gradient was stepped there: nothing is left to plan
+                    continue
+                plan = self._init_group(group, tensors, rest)
             else:
                 plan = self._init_group(group, tensors)
             self._step_group(group, plan, tensors)
@@ -354,6 +357,11 @@ class GeneratedOptimizer(Optimizer):
         A group that the C kernel takes whole keeps its launch from step to step when it has one
         dtype (:class:`FusedGroupPlan`): a later step checks that the plan still describes the
         group and makes one call."""
+        plans = self.__dict__.get("_fused_plans")
+        if plans is not None and len(plans) <= len(self.param_groups):  # the steady state: one call
+            plan = plans.get(id(group))
+            if plan is not None and plan.group is group and plan.step(self, group):
+                return []
         from ..codegen.printers.c import C_FAMILIES, FUSED_FAMILIES
 
         rule = self.kernel_for(group).RULE
