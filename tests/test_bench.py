@@ -153,3 +153,46 @@ def test_every_configuration_compiles_its_own_step(monkeypatch):
             runs[bench_cli.COMPILED]()
         graphs.append(torch._dynamo.utils.counters["stats"]["unique_graphs"] - before)
     assert graphs[0] >= 1 and graphs[1] >= 1, graphs
+
+
+def test_busy_processes_die_with_a_bench_that_is_killed(tmp_path):
+    """``symopt bench --contention N`` stopped by a signal (no ``finally`` runs) must not leave its
+    busy processes spinning: they die with it (on the code before this test, a SIGTERM'd bench left
+    two ``while True: pass`` processes holding both cores). Also ended normally on exit."""
+    import os
+    import pathlib
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pids = tmp_path / "pids"
+    script = (f"import os, pathlib, time\nfrom symopt.bench import cli\n"
+              f"with cli.busy(2) as kids:\n"
+              f"    pathlib.Path({str(pids)!r}).write_text(' '.join(map(str, kids)))\n"
+              f"    time.sleep(60)\n")
+    bench = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while not (pids.exists() and pids.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    kids = [int(x) for x in pids.read_text().split()]
+    assert len(kids) == 2
+    bench.send_signal(signal.SIGTERM)
+    bench.wait(timeout=30)
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        stat = pathlib.Path(f"/proc/{pid}/stat")
+        status = stat.read_text().split(")")[-1].split()[0] if stat.exists() else "X"
+        return status not in ("Z", "X")  # a zombie waiting for init to reap it is dead
+
+    deadline = time.monotonic() + 10
+    while any(map(alive, kids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [k for k in kids if alive(k)]
+    for k in left:
+        os.kill(k, signal.SIGKILL)
+    assert not left, f"busy processes {left} outlived the bench"

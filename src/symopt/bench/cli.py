@@ -206,14 +206,31 @@ def _candidates(rule: str, hyper: dict[str, Any], dtype, sizes: list[int], devic
     return out, setups
 
 
+#: a busy process: ``while True: pass``, killed by the kernel when the bench that started it dies
+#: (Linux's PR_SET_PDEATHSIG; a bench stopped by a signal runs no ``finally``), and gone at once if
+#: that bench is already gone
+BUSY = """
+import ctypes, os, sys
+try:
+    ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG = 1: SIGKILL (9) when the parent dies
+except (AttributeError, OSError):  # not Linux: the bench's finally ends it
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit()
+while True:
+    pass
+"""
+
+
 @contextlib.contextmanager
 def busy(n: int):
     """``n`` busy processes (``while True: pass``) for the duration, as a data loader's workers
-    keep cores busy; each is ended by its own pid afterwards."""
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    keep cores busy; each is ended by its own pid afterwards, or by the kernel when the bench is
+    killed (:data:`BUSY`). Yields their pids."""
+    procs = [subprocess.Popen([sys.executable, "-c", BUSY, str(os.getpid())]) for _ in range(n)]
     try:
         time.sleep(0.2 if n else 0.0)  # let them be scheduled
-        yield
+        yield [p.pid for p in procs]
     finally:
         for p in procs:
             p.terminate()
