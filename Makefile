@@ -104,7 +104,13 @@ generate: $(STAMP)
 check-generated: $(STAMP)
 	$(SYMOPT) generate --check
 
-report: $(STAMP) tex
+## The map between every pair of frameworks (symopt port-map --all), which the report's frameworks
+## section reads; rebuilt when a model, a dialect or the port code changes (minutes on 2 cores).
+PORT_MAPS := reports/port-map-adagrad.json reports/port-map-rmsprop.json
+reports/port-map-%.json: $(STAMP) $(wildcard src/symopt/rules/*.py src/symopt/rules/dialects/*.py src/symopt/port/*.py src/symopt/derive/*.py)
+	$(SYMOPT) port-map $* --all --no-progress --output $@
+
+report: $(STAMP) tex $(PORT_MAPS)
 	$(SYMOPT) report
 
 notebooks: $(STAMP)

@@ -50,6 +50,8 @@ CLI = [
     (["mutate", "--area", "tolerance", "--json", f"{MISSING_DIR}/m.json"], ["--json", MISSING_DIR], f"{MISSING_DIR}/m.json"),
     (["diff", "adagrad", "--dialects", "torch", "nope"], ["nope", "keras"], None),
     (["diff", "nofamily", "--dialects", "torch", "keras"], ["nofamily", "adagrad", "rmsprop"], None),
+    (["port-map", "adagrad", "--frameworks", "torch", "keras", "--output", f"{MISSING_DIR}/p.json"], ["--output", MISSING_DIR],
+     f"{MISSING_DIR}/p.json"),
     (["port", KERAS, "--to", "nope"], ["nope", "torch"], None),
     (["port", "keras.optimizers.RMSprop(learning_rate=abc)", "--to", "torch"], ["learning_rate", "abc"], None),
     (["port", "keras.optimizers.RMSprop(rho=-0.5)", "--to", "torch"], ["rho=-0.5", "out of range", "allowed"], None),

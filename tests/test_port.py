@@ -173,7 +173,7 @@ def test_port_cli_text_prints_what_the_json_holds(capsys, call, to, verdict):
     assert lines[-1] == "    " + doc["dropin"].splitlines()[-1]
 
 
-def test_port_map_is_each_pairs_port_and_its_table_prints_them(capsys):
+def test_port_map_is_each_pairs_port_and_its_table_prints_them(capsys, tmp_path):
     """``symopt port-map``: every ordered pair, each cell the verdict a ``symopt port`` of the
     source's default call gives, counted; the text table shows the same cells."""
     names = ["torch", "keras", "optax"]
@@ -197,6 +197,11 @@ def test_port_map_is_each_pairs_port_and_its_table_prints_them(capsys):
     assert row["optax"] == ("exact" if cells["keras", "optax"]["verdict"] == "exact" else row["optax"])
     assert row["torch"] == f"{cells['keras', 'torch']['max_lr_ratio']:.4g}{cells['keras', 'torch']['verdict'][0]}"
     assert text[-1].startswith("6 pairs: ")
+    path = tmp_path / "map.json"
+    assert main(["port-map", "rmsprop", "--frameworks", *names, "--output", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"wrote {path}"
+    written = json.loads(path.read_text())
+    assert written["schema"] == "symopt.port-map/1" and written["pairs"] == out["pairs"]
 
 
 # -- diff ------------------------------------------------------------------------------------------

@@ -58,6 +58,15 @@ def built(tmp_path_factory):
     (root / "bench.json").write_text(json.dumps({
         "machine": {"cpu": "Test CPU", "cores": 2, "torch_threads": 2, "torch": "2.x", "cpu_capability": "AVX512"},
         "quick": False, "seconds": 12.0, "rows": bench_rows}))
+    from symopt.port import examples as E
+
+    for family in ("adagrad", "rmsprop"):  # the full port maps (symopt port-map --all): every pair none
+        names = list(E.dialects_of(family))
+        pairs = [{"source": a, "target": b, "verdict": "none", "max_lr_ratio": None, "conditions": []}
+                 for a in names for b in names if a != b]
+        (root / f"port-map-{family}.json").write_text(json.dumps({
+            "family": family, "frameworks": names, "lr": 0.01, "seconds": 1.0,
+            "counts": {"exact": 0, "approximate": 0, "none": len(pairs)}, "pairs": pairs}))
     tex = write_report(root / "symopt.tex", cases("adagrad"), reports=root)
     return tex, tex.read_text()
 
@@ -285,3 +294,33 @@ def test_the_frameworks_section_renders_every_dialect_its_equations_and_the_port
     row = next(line for line in body.splitlines() if line.startswith(r"\texttt{keras} & ") and "exact" in line)
     assert row.split(" & ")[-1].startswith("exact")  # keras -> optax, the last column
     assert r"\item \texttt{tf.\allowbreak{}compat" in body and r"\textbf{none}" in body
+
+
+def test_the_full_port_map_is_read_from_port_maps_json_and_pending_without_it(tmp_path):
+    """``reports/port-map-FAMILY.json`` (``symopt port-map FAMILY --all --output``) as a matrix:
+    = exact, =* under conditions, the ratio where approximate, × none; pending (naming the
+    command) when the file is missing or maps other frameworks than today's dialects."""
+    from symopt.port import examples as E
+    from symopt.report import sections as S
+
+    path = tmp_path / "port-map-adagrad.json"
+    text, notes = S.full_port_map(path, "adagrad")
+    assert notes and "symopt port-map adagrad --all --output" in notes[0] and "no map" in notes[0]
+    names = list(E.dialects_of("adagrad"))
+    verdicts = {("torch", "keras"): ("approximate", 1.2345, []), ("keras", "torch"): ("exact", 1.0, ["only for a constant lr"]),
+                ("torch", "caffe"): ("exact", 1.0, [])}
+    pairs = [{"source": a, "target": b, "verdict": verdicts.get((a, b), ("none", None, []))[0],
+              "max_lr_ratio": verdicts.get((a, b), ("none", None, []))[1], "conditions": verdicts.get((a, b), ("none", None, []))[2]}
+             for a in names for b in names if a != b]
+    path.write_text(json.dumps({"family": "adagrad", "frameworks": names, "lr": 0.01, "seconds": 42.0,
+                                "counts": {"exact": 2, "approximate": 1, "none": len(pairs) - 3}, "pairs": pairs}))
+    text, notes = S.full_port_map(path, "adagrad")
+    assert notes == []
+    rows = {line.split(" & ")[0]: line.removesuffix(r" \\").split(" & ")[1:] for line in text.splitlines() if line.startswith(r"\texttt{")}
+    col = {n: i for i, n in enumerate(names)}
+    assert rows[r"\texttt{torch}"][col["keras"]] == "1.23" and rows[r"\texttt{torch}"][col["caffe"]] == "="
+    assert rows[r"\texttt{keras}"][col["torch"]] == "=*" and rows[r"\texttt{keras}"][col["keras"]] == ""
+    assert rows[r"\texttt{keras}"][col["caffe"]] == r"$\times$"
+    assert f"{len(pairs)} pairs: 2 exact, 1 approximate, {len(pairs) - 3} none" in text
+    path.write_text(json.dumps({"family": "adagrad", "frameworks": names[:-1], "pairs": []}))
+    assert "not today's dialects" in S.full_port_map(path, "adagrad")[1][0]

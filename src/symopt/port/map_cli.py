@@ -1,4 +1,4 @@
-"""``symopt port-map FAMILY [--frameworks A B ... | --all] [--json]``: every ordered pair of
+"""``symopt port-map FAMILY [--frameworks A B ... | --all] [--json] [--output PATH]``: every ordered pair of
 frameworks, each source's call at its own defaults ported to each target (``symopt port``):
 exact (with its conditions), approximate (the worst-case ratio of effective learning rates) or none.
 
@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="the frameworks to map (default: torch keras tf1 optax; see `symopt list`)")
     which.add_argument("--all", action="store_true", help="every framework dialect of the family")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--output", "-o", metavar="PATH",
+                        help="also write the JSON here, atomically (the report reads reports/port-map-FAMILY.json)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -41,7 +43,7 @@ def frameworks_of(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def cell_text(verdict: str, max_lr_ratio: float | None, conditions: list[str]) -> str:
+def cell_text(verdict: str, max_lr_ratio: float | None, conditions: list[str], **measured: object) -> str:
     """A cell of the printed map: ``exact`` (``exact*`` under conditions), else the worst-case
     rate ratio and the verdict's first letter (``1.272a``, ``307.3n``)."""
     if verdict == "exact":
@@ -65,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
     from . import examples as E
 
     names = frameworks_of(args)
+    if args.output:
+        from .._io import output_path
+
+        output_path(args.output, "--output")  # before the work: no run fails at its last step
     started = time.perf_counter()
     total = len(names) * (len(names) - 1)
     bar = None
@@ -79,15 +85,21 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     cells = {pair: E.cell(p) for pair, p in ports.items()}
     counts = {v: sum(c["verdict"] == v for c in cells.values()) for v in ("exact", "approximate", "none")}
-    if args.json:
+    if args.json or args.output:
         from ..schemas import envelope
 
         pairs = [{"source": a, "target": b, "source_call": p.source, "target_call": p.target_call, **cells[a, b]}
                  for (a, b), p in ports.items()]
         payload = {"family": args.family, "frameworks": list(names), "lr": E.LR, "counts": counts,
                    "seconds": round(time.perf_counter() - started, 1), "pairs": pairs}
-        print(json.dumps(envelope("port-map", payload), indent=2))
-        return 0
+        text = json.dumps(envelope("port-map", payload), indent=2)
+        if args.output:
+            from .._io import write_text_atomic
+
+            write_text_atomic(args.output, text + "\n")
+        if args.json:
+            print(text)
+            return 0
     print(f"{args.family}: each row's call at its own defaults (a required learning rate set to {E.LR:g}) "
           "ported to each column")
     print("\n".join(table(names, cells)))
@@ -98,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {a} -> {b}: {condition}")
     print(f"{len(cells)} pairs: {counts['exact']} exact, {counts['approximate']} approximate, {counts['none']} none "
           f"({time.perf_counter() - started:.0f} s)")
+    if args.output:
+        print(f"wrote {args.output}")
     return 0
 
 

@@ -59,7 +59,7 @@ def render_sections(selected: list[Case] | None = None, figures: str | os.PathLi
         S.adagrad(results, folder),
         S.rmsprop(results, folder),
         S.textbook_vs_torch(results, folder),
-        S.frameworks(),
+        S.frameworks(where),
         S.literature(),
         S.verification(where / "verify.json"),
     ]

@@ -324,10 +324,12 @@ def textbook_vs_torch(results: Results, folder: Path) -> Section:
                    "\n".join(parts), [fig])
 
 
-def frameworks() -> Section:
+def frameworks(reports: Path | None = None) -> Section:
     """The other frameworks' AdaGrad and RMSProp (:mod:`symopt.rules.dialects`): each dialect's
     update from its model, the map of ports between the main frameworks at their defaults, the
-    porting examples, and what each framework's source or run showed (the dialects' notes)."""
+    map between every pair of frameworks from ``reports/port-map-FAMILY.json`` (written by
+    ``symopt port-map FAMILY --all --output ...``, as ``make report`` does), the porting examples,
+    and what each framework's source or run showed (the dialects' notes)."""
     from ..port import examples as E
     from ..rules import dialects as D
 
@@ -357,6 +359,11 @@ def frameworks() -> Section:
                      r"with the same step map (* where it holds under conditions); a number: the best target configuration's "
                      r"worst-case ratio of the two effective learning rates (\emph{approximate} up to 2, \emph{none} above):" "\n"
                      + table("l" + "c" * len(names), [""] + [rf"\texttt{{{escape(b)}}}" for b in names], rows))
+    waiting: list[str] = []
+    for family in ("adagrad", "rmsprop"):
+        text, notes = full_port_map((reports or Path("reports")) / f"port-map-{family}.json", family)
+        parts.append(text)
+        waiting += notes
     items = []
     for p in E.examples():
         target = rf"\texttt{{{soft(p.target_call)}}}" if p.target_call else "no target call"
@@ -370,7 +377,55 @@ def frameworks() -> Section:
                      r"beyond the family model:" "\n"
                      + r"{\small" + table("l" + wide % "0.62", ["dialect", "finding"], notes) + "}")
     return Section("frameworks", "Other frameworks: dialects, diff and port",
-                   r"\texttt{symopt report} (\texttt{symopt list}, \texttt{symopt diff}, \texttt{symopt port})", "\n\n".join(parts))
+                   r"\texttt{symopt report} (\texttt{symopt list}, \texttt{symopt diff}, \texttt{symopt port}, "
+                   r"\texttt{symopt port-map})", "\n\n".join(parts), pending=waiting)
+
+
+def full_port_map(path: Path, family: str) -> tuple[str, list[str]]:
+    """(LaTeX, pending notes): the map between every pair of ``family``'s frameworks as
+    ``symopt port-map FAMILY --all`` wrote it to ``path``: a compact matrix (= exact, =* exact
+    under conditions, a number: the worst-case ratio of an approximate port, × none) and the
+    counts. Pending where the file is missing or maps other frameworks than the dialects today."""
+    from ..port import examples as E
+
+    command = f"symopt port-map {family} --all --output {path}"
+    if not path.exists():
+        note = f"{family}: no map of every pair of frameworks yet ({path}): run `{command}` (make report does)"
+        return pending(escape(note)), [note]
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    names = list(doc.get("frameworks", []))
+    if doc.get("family") != family or names != list(E.dialects_of(family)):
+        note = (f"{family}: {path} maps {', '.join(names) or 'nothing'}, not today's dialects "
+                f"({', '.join(E.dialects_of(family))}): run `{command}` again")
+        return pending(escape(note)), [note]
+    cells = {(c["source"], c["target"]): c for c in doc["pairs"]}
+
+    def cell(a: str, b: str) -> str:
+        if a == b:
+            return ""
+        c = cells.get((a, b))
+        if c is None:
+            return "?"
+        if c["verdict"] == "exact":
+            return "=*" if c["conditions"] else "="
+        if c["verdict"] == "none" or c["max_lr_ratio"] is None:
+            return r"$\times$"
+        return f"{c['max_lr_ratio']:.3g}"
+
+    header = [""] + [rf"\rotatebox{{90}}{{\texttt{{{escape(b)}}}}}" for b in names]
+    rows = [[rf"\texttt{{{escape(a)}}}"] + [cell(a, b) for b in names] for a in names]
+    counts = doc.get("counts", {})
+    body = (rf"\paragraph{{{family}: every pair of frameworks.}} Row: the source's call at its defaults (a required "
+            rf"learning rate {doc.get('lr', E.LR):g}); column: the target. $=$ exact, $=^*$ exact under conditions (a "
+            r"constant learning rate), a number: the worst-case ratio of the effective learning rates of the best "
+            r"target configuration (approximate), $\times$ none (above 2, or the target cannot keep a momentum or a "
+            rf"penalty). {len(cells)} pairs: {counts.get('exact', 0)} exact, {counts.get('approximate', 0)} approximate, "
+            rf"{counts.get('none', 0)} none (\texttt{{{escape(command)}}}, {doc.get('seconds', 0):g} s)." "\n"
+            r"{\scriptsize\setlength{\tabcolsep}{2pt}" "\n"
+            + r"\begin{longtable}{l" + "c" * len(names) + "}\n\\toprule\n" + " & ".join(header) + r" \\" "\n"
+            + r"\midrule" "\n" r"\endhead" "\n"
+            + "\n".join(" & ".join(r) + r" \\" for r in rows) + "\n" r"\bottomrule" "\n" r"\end{longtable}}")
+    return body, []
 
 
 def literature() -> Section:
