@@ -10,7 +10,7 @@ TORCH_PIN := torch==2.13.0
 # The PDF report is built with real LaTeX; `make tex` installs it with apt where it can.
 TEX_PACKAGES := texlive-latex-base texlive-latex-recommended latexmk
 
-.PHONY: all setup tex frameworks verify test test-slow coverage generate check-generated derive report notebooks docs bench mutate clean
+.PHONY: all setup tex frameworks verify test test-slow coverage format generate check-generated derive report notebooks docs bench mutate clean
 
 all: verify
 
@@ -85,6 +85,7 @@ verify: $(STAMP)
 TEST_JOBS ?= 2
 test: $(STAMP) $(TRITON_STAMP) $(DOCS_STAMP) $(FRAMEWORKS_STAMP) tex
 	$(PY) -m ruff check src tests
+	$(PY) -m ruff format --check src tests
 	$(PY) -m mypy
 	$(PY) -m pytest -m "not slow" -q -n $(TEST_JOBS) --dist loadfile
 
@@ -97,6 +98,10 @@ coverage: $(STAMP) $(TRITON_STAMP) $(DOCS_STAMP) $(FRAMEWORKS_STAMP) tex
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow -q
+
+## The formatter's layout (make test checks it): ruff format, the generated kernels left to the printers.
+format: $(STAMP)
+	$(PY) -m ruff format src tests
 
 generate: $(STAMP)
 	$(SYMOPT) generate

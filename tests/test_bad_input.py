@@ -34,8 +34,16 @@ CLI = [
     (["verify", "--dtype", "float8"], ["--dtype", "invalid choice", "float32"], None),
     (["verify", "--device", "tpu"], ["--device", "invalid choice", "cuda"], None),
     (["verify", "--dialect", "nope"], ["--dialect", "nope", "keras"], None),
-    (["verify", "--impl", "interpreter", "--rule", "adagrad", "--case", "no such case"], ["no case named", "no such case"], None),
-    (["verify", "--impl", "interpreter", "--rule", "adagrad", "--json", f"{MISSING_DIR}/v.json"], ["--json", MISSING_DIR], f"{MISSING_DIR}/v.json"),
+    (
+        ["verify", "--impl", "interpreter", "--rule", "adagrad", "--case", "no such case"],
+        ["no case named", "no such case"],
+        None,
+    ),
+    (
+        ["verify", "--impl", "interpreter", "--rule", "adagrad", "--json", f"{MISSING_DIR}/v.json"],
+        ["--json", MISSING_DIR],
+        f"{MISSING_DIR}/v.json",
+    ),
     (["report", "--output", f"{MISSING_DIR}/r.tex", "--no-pdf"], ["--output", MISSING_DIR], f"{MISSING_DIR}/r.tex"),
     (["bench", "--size", "abc"], ["--size", "abc", "ELEMENTS/TENSORS"], None),
     (["bench", "--size", "0/1"], ["--size", "0/1"], None),
@@ -47,11 +55,18 @@ CLI = [
     (["mutate", "--sample", "0"], ["--sample", ">= 1"], None),
     (["mutate", "--jobs", "0"], ["--jobs", ">= 1"], None),
     (["mutate", "--resume", f"{MISSING_DIR}/m.json"], ["--resume", MISSING_DIR], None),
-    (["mutate", "--area", "tolerance", "--json", f"{MISSING_DIR}/m.json"], ["--json", MISSING_DIR], f"{MISSING_DIR}/m.json"),
+    (
+        ["mutate", "--area", "tolerance", "--json", f"{MISSING_DIR}/m.json"],
+        ["--json", MISSING_DIR],
+        f"{MISSING_DIR}/m.json",
+    ),
     (["diff", "adagrad", "--dialects", "torch", "nope"], ["nope", "keras"], None),
     (["diff", "nofamily", "--dialects", "torch", "keras"], ["nofamily", "adagrad", "rmsprop"], None),
-    (["port-map", "adagrad", "--frameworks", "torch", "keras", "--output", f"{MISSING_DIR}/p.json"], ["--output", MISSING_DIR],
-     f"{MISSING_DIR}/p.json"),
+    (
+        ["port-map", "adagrad", "--frameworks", "torch", "keras", "--output", f"{MISSING_DIR}/p.json"],
+        ["--output", MISSING_DIR],
+        f"{MISSING_DIR}/p.json",
+    ),
     (["port", KERAS, "--to", "nope"], ["nope", "torch"], None),
     (["port", "keras.optimizers.RMSprop(learning_rate=abc)", "--to", "torch"], ["learning_rate", "abc"], None),
     (["port", "keras.optimizers.RMSprop(rho=-0.5)", "--to", "torch"], ["rho=-0.5", "out of range", "allowed"], None),
@@ -91,14 +106,39 @@ def _params():
 API = [
     (lambda: __import__("symopt.rules", fromlist=["get"]).get("nope"), ValueError, ["nope", "adagrad"]),
     (lambda: __import__("symopt.rules", fromlist=["get"]).get("adagrad", "nope"), ValueError, ["nope", "torch"]),
-    (lambda: __import__("symopt.torch", fromlist=["Adagrad"]).Adagrad(_params(), lr=-1.0), ValueError, ["Invalid learning rate", "-1.0"]),
-    (lambda: __import__("symopt.torch", fromlist=["RMSprop"]).RMSprop(_params(), alpha=-0.5), ValueError, ["alpha", "-0.5"]),
-    (lambda: __import__("symopt.torch", fromlist=["Adagrad"]).Adagrad(_params(), fused=True, foreach=True), RuntimeError, ["fused", "foreach"]),
-    (lambda: __import__("symopt.torch", fromlist=["port"]).port(_params(), "keras.optimizers.RMSprop(rho=abc)"), ValueError, ["rho", "abc"]),
+    (
+        lambda: __import__("symopt.torch", fromlist=["Adagrad"]).Adagrad(_params(), lr=-1.0),
+        ValueError,
+        ["Invalid learning rate", "-1.0"],
+    ),
+    (
+        lambda: __import__("symopt.torch", fromlist=["RMSprop"]).RMSprop(_params(), alpha=-0.5),
+        ValueError,
+        ["alpha", "-0.5"],
+    ),
+    (
+        lambda: __import__("symopt.torch", fromlist=["Adagrad"]).Adagrad(_params(), fused=True, foreach=True),
+        RuntimeError,
+        ["fused", "foreach"],
+    ),
+    (
+        lambda: __import__("symopt.torch", fromlist=["port"]).port(_params(), "keras.optimizers.RMSprop(rho=abc)"),
+        ValueError,
+        ["rho", "abc"],
+    ),
     (lambda: __import__("symopt.torch", fromlist=["port"]).port(_params(), "nosuch.Opt()"), ValueError, ["nosuch.Opt"]),
-    (lambda: __import__("symopt.numpy", fromlist=["init_state"]).init_state("nope", __import__("numpy").zeros(3)), ValueError, ["nope", "adagrad"]),
-    (lambda: __import__("symopt.interpret", fromlist=["Interpreter"]).Interpreter(
-        __import__("symopt.rules", fromlist=["get"]).get("adagrad"), nosuch=1.0), TypeError, ["nosuch", "lr"]),
+    (
+        lambda: __import__("symopt.numpy", fromlist=["init_state"]).init_state("nope", __import__("numpy").zeros(3)),
+        ValueError,
+        ["nope", "adagrad"],
+    ),
+    (
+        lambda: __import__("symopt.interpret", fromlist=["Interpreter"]).Interpreter(
+            __import__("symopt.rules", fromlist=["get"]).get("adagrad"), nosuch=1.0
+        ),
+        TypeError,
+        ["nosuch", "lr"],
+    ),
 ]
 
 

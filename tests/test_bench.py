@@ -21,8 +21,24 @@ def test_bytes_per_element_from_the_model():
 
 def test_bench_quick_writes_json_and_figure(tmp_path, capsys):
     out, fig = tmp_path / "bench.json", tmp_path / "figures" / "bench.pdf"
-    code = main(["bench", "--quick", "--variant", "adagrad", "--variant", "rmsprop-centered-momentum",
-                 "--dtype", "float32", "--json", str(out), "--figure", str(fig), "--no-progress", "--no-compile"])
+    code = main(
+        [
+            "bench",
+            "--quick",
+            "--variant",
+            "adagrad",
+            "--variant",
+            "rmsprop-centered-momentum",
+            "--dtype",
+            "float32",
+            "--json",
+            str(out),
+            "--figure",
+            str(fig),
+            "--no-progress",
+            "--no-compile",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "symopt fused" in printed and "torch fused" in printed and "QUICK" in printed
@@ -33,11 +49,15 @@ def test_bench_quick_writes_json_and_figure(tmp_path, capsys):
     assert data["quick"] is True and data["machine"]["torch_threads"] >= 1
     rows = data["rows"]
     assert [(r["variant"], r["elements"], r["tensors"]) for r in rows] == [
-        ("adagrad", 10_000, 10), ("adagrad", 100_000, 1),
-        ("rmsprop-centered-momentum", 10_000, 10), ("rmsprop-centered-momentum", 100_000, 1),
+        ("adagrad", 10_000, 10),
+        ("adagrad", 100_000, 1),
+        ("rmsprop-centered-momentum", 10_000, 10),
+        ("rmsprop-centered-momentum", 100_000, 1),
     ]
     for r in rows:
-        expected = {"torch for-loop", "torch foreach", "symopt torch", "symopt fused", "symopt fused, new grads"} | ({"torch fused"} if r["rule"] == "adagrad" else set())
+        expected = {"torch for-loop", "torch foreach", "symopt torch", "symopt fused", "symopt fused, new grads"} | (
+            {"torch fused"} if r["rule"] == "adagrad" else set()
+        )
         assert set(r["seconds"]) == expected and all(v > 0 for v in r["seconds"].values())
         assert r["bandwidth_gb_s"] > 0 and r["bound_seconds"] > 0
         assert r["best_torch"].startswith("torch ")
@@ -49,13 +69,36 @@ def test_bench_covers_every_fused_rule_in_low_precision_under_contention(tmp_pat
     """The rules torch fuses, in bfloat16, timed quiet and with one busy process: medians and
     p95 of every mode, torch's fused path among them; the table prints the contended columns."""
     out = tmp_path / "bench.json"
-    code = main(["bench", "--quick", "--variant", variant, "--dtype", "bfloat16", "--json", str(out), "--figure", "none",
-                 "--no-progress", "--no-compile", "--contention", "1"])
+    code = main(
+        [
+            "bench",
+            "--quick",
+            "--variant",
+            variant,
+            "--dtype",
+            "bfloat16",
+            "--json",
+            str(out),
+            "--figure",
+            "none",
+            "--no-progress",
+            "--no-compile",
+            "--contention",
+            "1",
+        ]
+    )
     assert code == 0
     assert "1 busy: median/p95" in capsys.readouterr().out
     rows = json.loads(out.read_text())["rows"]
     assert rows and all(r["rule"] == rule and r["dtype"] == "bfloat16" and r["contention"] == 1 for r in rows)
-    modes = {"torch for-loop", "torch foreach", "torch fused", "symopt torch", "symopt fused", "symopt fused, new grads"}
+    modes = {
+        "torch for-loop",
+        "torch foreach",
+        "torch fused",
+        "symopt torch",
+        "symopt fused",
+        "symopt fused, new grads",
+    }
     for r in rows:
         assert set(r["seconds"]) == set(r["p95"]) == set(r["contended"]) == set(r["contended_p95"]) == modes
         assert all(r["p95"][m] >= r["seconds"][m] > 0 and r["contended_p95"][m] >= r["contended"][m] > 0 for m in modes)
@@ -63,11 +106,28 @@ def test_bench_covers_every_fused_rule_in_low_precision_under_contention(tmp_pat
 
 
 @pytest.mark.slow
-@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # torch.compile's import
+@pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script_method` is deprecated:DeprecationWarning"
+)  # torch.compile's import
 def test_bench_times_torch_compile_with_its_first_call_apart(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    code = main(["bench", "--quick", "--variant", "adam", "--dtype", "float32", "--json", str(out), "--figure", "none",
-                 "--no-progress", "--repeats", "3"])
+    code = main(
+        [
+            "bench",
+            "--quick",
+            "--variant",
+            "adam",
+            "--dtype",
+            "float32",
+            "--json",
+            str(out),
+            "--figure",
+            "none",
+            "--no-progress",
+            "--repeats",
+            "3",
+        ]
+    )
     assert code == 0
     assert "compiled 1st call" in capsys.readouterr().out
     rows = json.loads(out.read_text())["rows"]
@@ -90,8 +150,29 @@ def test_bench_size_picks_sizes_and_the_json_is_kept_after_every_configuration(t
         return real(path, text)
 
     monkeypatch.setattr(bench_cli, "write_text_atomic", record)
-    code = main(["bench", "--variant", "sgd", "--dtype", "float32", "--size", "2e3/2", "--size", "1000/1", "--repeats", "2",
-                 "--json", str(out), "--figure", "none", "--no-progress", "--no-compile", "--contention", "0"])
+    code = main(
+        [
+            "bench",
+            "--variant",
+            "sgd",
+            "--dtype",
+            "float32",
+            "--size",
+            "2e3/2",
+            "--size",
+            "1000/1",
+            "--repeats",
+            "2",
+            "--json",
+            str(out),
+            "--figure",
+            "none",
+            "--no-progress",
+            "--no-compile",
+            "--contention",
+            "0",
+        ]
+    )
     assert code == 0
     assert [(len(d["rows"]), d["complete"]) for d in seen] == [(1, False), (2, True)]
     rows = json.loads(out.read_text())["rows"]
@@ -125,15 +206,32 @@ def test_bench_on_cuda_without_a_gpu_is_a_one_line_error(capsys):
 def test_bench_on_cuda_times_the_triton_backend_in_one_launch_per_step(tmp_path, capsys):
     pytest.importorskip("triton")
     out = tmp_path / "bench-cuda.json"
-    code = main(["bench", "--device", "cuda", "--quick", "--variant", "rmsprop", "--dtype", "float32",
-                 "--json", str(out), "--figure", "none", "--no-progress"])
+    code = main(
+        [
+            "bench",
+            "--device",
+            "cuda",
+            "--quick",
+            "--variant",
+            "rmsprop",
+            "--dtype",
+            "float32",
+            "--json",
+            str(out),
+            "--figure",
+            "none",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     rows = json.loads(out.read_text())["rows"]
     assert rows and all(r["device"] == "cuda" and r["fused_launches_per_step"] == 1 for r in rows)
     assert "fused launches per step: 1" in capsys.readouterr().out
 
 
-@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # torch.compile's import
+@pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script_method` is deprecated:DeprecationWarning"
+)  # torch.compile's import
 def test_every_configuration_compiles_its_own_step(monkeypatch):
     """dynamo keeps compiled code per code object up to a cache limit and then runs
     Optimizer.step eagerly without a word; every configuration of a bench compiles the same step
@@ -167,10 +265,12 @@ def test_busy_processes_die_with_a_bench_that_is_killed(tmp_path):
     import time
 
     pids = tmp_path / "pids"
-    script = (f"import os, pathlib, time\nfrom symopt.bench import cli\n"
-              f"with cli.busy(2) as kids:\n"
-              f"    pathlib.Path({str(pids)!r}).write_text(' '.join(map(str, kids)))\n"
-              f"    time.sleep(60)\n")
+    script = (
+        f"import os, pathlib, time\nfrom symopt.bench import cli\n"
+        f"with cli.busy(2) as kids:\n"
+        f"    pathlib.Path({str(pids)!r}).write_text(' '.join(map(str, kids)))\n"
+        f"    time.sleep(60)\n"
+    )
     bench = subprocess.Popen([sys.executable, "-c", script])
     deadline = time.monotonic() + 60
     while not (pids.exists() and pids.read_text()) and time.monotonic() < deadline:

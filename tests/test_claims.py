@@ -110,12 +110,16 @@ def decide_s1() -> str:
     # The statement's three regimes, each run: S1 would 'hold' if eta*lambda = 1.5 (jumping
     # around the minimum) failed to settle, and 'not hold' if eta*lambda = 2.5 settled too.
     slow, right, jumps, big = (_gd_on_quadratic(r, 200) for r in (0.01, 1.0, 1.5, 2.5))
-    return _verdict({
-        "too small converges, slowly": 0.1 < abs(slow[200]) < abs(slow[100]) < 1,
-        "just right converges": abs(right[200]) < 1e-12,
-        "eta*lambda = 1.5 jumps around and never settles": bool(np.all(jumps[1:] * jumps[:-1] < 0)) and abs(jumps[200]) > 1e-12,
-        "eta*lambda = 2.5 jumps around and never settles": bool(np.all(big[1:] * big[:-1] < 0)) and abs(big[200]) > 1,
-    })
+    return _verdict(
+        {
+            "too small converges, slowly": 0.1 < abs(slow[200]) < abs(slow[100]) < 1,
+            "just right converges": abs(right[200]) < 1e-12,
+            "eta*lambda = 1.5 jumps around and never settles": bool(np.all(jumps[1:] * jumps[:-1] < 0))
+            and abs(jumps[200]) > 1e-12,
+            "eta*lambda = 2.5 jumps around and never settles": bool(np.all(big[1:] * big[:-1] < 0))
+            and abs(big[200]) > 1,
+        }
+    )
 
 
 def decide_s2() -> str:
@@ -132,10 +136,12 @@ def decide_s2() -> str:
         return float(np.mean(w**2))
 
     fixed, decaying = (lambda k: 0.5), (lambda k: 0.5 / k)
-    return _verdict({
-        "noisy gradients: the decaying rate ends lower": mean_square(1.0, decaying) < mean_square(1.0, fixed) / 10,
-        "exact gradients: the decaying rate ends lower": mean_square(0.0, decaying) < mean_square(0.0, fixed),
-    })
+    return _verdict(
+        {
+            "noisy gradients: the decaying rate ends lower": mean_square(1.0, decaying) < mean_square(1.0, fixed) / 10,
+            "exact gradients: the decaying rate ends lower": mean_square(0.0, decaying) < mean_square(0.0, fixed),
+        }
+    )
 
 
 def decide_s3() -> str:
@@ -170,10 +176,12 @@ def decide_s4() -> str:
 
     inverse_time = [effective_rates(torch.optim.SGD, lam, w0, lr=0.05) for lam, w0 in ((1.0, 1.0), (10.0, -3.0))]
     adagrad = [effective_rates(torch.optim.Adagrad, lam, w0, lr=0.05) for lam, w0 in ((1.0, 1.0), (10.0, -3.0))]
-    return _verdict({
-        "the 1/t rule's rate is the same on both networks": bool(np.allclose(*inverse_time, rtol=1e-12, atol=0)),
-        "AdaGrad's rate differs between them": not np.allclose(*adagrad, rtol=1e-3, atol=0),
-    })
+    return _verdict(
+        {
+            "the 1/t rule's rate is the same on both networks": bool(np.allclose(*inverse_time, rtol=1e-12, atol=0)),
+            "AdaGrad's rate differs between them": not np.allclose(*adagrad, rtol=1e-3, atol=0),
+        }
+    )
 
 
 def decide_s5() -> str:
@@ -188,12 +196,14 @@ def decide_s5() -> str:
     gs = [0.5, -1.5, 0.25]
     _, opt, w = _torch_run(torch.optim.Adagrad, lambda k, w: gs[k - 1], 3)
     p = torch.zeros(1, requires_grad=True)
-    return _verdict({
-        "g = 0.5: the post's step within 1% of torch's": abs(first_step_ratio(0.5) - 1) < 0.01,
-        "g = 1e-5 (g^2 = 1e-10): the post's step within 1% of torch's": abs(first_step_ratio(1e-5) - 1) < 0.01,
-        "G_t is the sum of the squared gradients": float(opt.state[w]["sum"]) == sum(g * g for g in gs),
-        "torch's default eps is 1e-8": torch.optim.Adagrad([p]).defaults["eps"] == 1e-8,
-    })
+    return _verdict(
+        {
+            "g = 0.5: the post's step within 1% of torch's": abs(first_step_ratio(0.5) - 1) < 0.01,
+            "g = 1e-5 (g^2 = 1e-10): the post's step within 1% of torch's": abs(first_step_ratio(1e-5) - 1) < 0.01,
+            "G_t is the sum of the squared gradients": float(opt.state[w]["sum"]) == sum(g * g for g in gs),
+            "torch's default eps is 1e-8": torch.optim.Adagrad([p]).defaults["eps"] == 1e-8,
+        }
+    )
 
 
 def decide_s6() -> str:
@@ -202,14 +212,20 @@ def decide_s6() -> str:
     # also went to 0 for t^(-3/4) and the parameter stopped moving late under a constant gradient.
     t = np.arange(1, 10**6 + 1, dtype=np.float64)
     eta, eps = 0.01, 1e-10
-    rate = {name: eta / (np.sqrt(np.cumsum(g**2)) + eps) for name, g in (("constant", np.full_like(t, 0.5)), ("t^-3/4", t**-0.75))}
+    rate = {
+        name: eta / (np.sqrt(np.cumsum(g**2)) + eps)
+        for name, g in (("constant", np.full_like(t, 0.5)), ("t^-3/4", t**-0.75))
+    }
     moved = np.cumsum(rate["constant"] * 0.5)  # |w_t - w_0| under g = 0.5
-    return _verdict({
-        "the rate never increases": all(bool(np.all(np.diff(r) <= 0)) for r in rate.values()),
-        "constant gradient: the rate goes to 0": rate["constant"][-1] < 0.11 * rate["constant"][9999],  # t^(-1/2): 0.1
-        "g_t = t^-3/4: the rate goes to 0": rate["t^-3/4"][-1] < 0.5 * rate["t^-3/4"][9999],
-        "constant gradient: the parameter stops moving late": moved[-1] - moved[9999] < moved[9999],
-    })
+    return _verdict(
+        {
+            "the rate never increases": all(bool(np.all(np.diff(r) <= 0)) for r in rate.values()),
+            "constant gradient: the rate goes to 0": rate["constant"][-1]
+            < 0.11 * rate["constant"][9999],  # t^(-1/2): 0.1
+            "g_t = t^-3/4: the rate goes to 0": rate["t^-3/4"][-1] < 0.5 * rate["t^-3/4"][9999],
+            "constant gradient: the parameter stops moving late": moved[-1] - moved[9999] < moved[9999],
+        }
+    )
 
 
 def decide_s7() -> str:
@@ -226,10 +242,12 @@ def decide_s7() -> str:
         return int(reached[0]) + 1 if reached.size else 10 * limit  # not within the limit: at least 10x slower
 
     counts = [steps_to_target(lr) for lr in (0.01, 0.1, 1.0)]
-    return _verdict({
-        "one call, every default": bool(p.item() != 0.0),
-        "lr needs no tuning (steps to 1e-8 within 2x across lr)": max(counts) <= 2 * min(counts),
-    })
+    return _verdict(
+        {
+            "one call, every default": bool(p.item() != 0.0),
+            "lr needs no tuning (steps to 1e-8 within 2x across lr)": max(counts) <= 2 * min(counts),
+        }
+    )
 
 
 def decide_s9() -> str:
@@ -244,7 +262,9 @@ def decide_s9() -> str:
             sigma2 = alpha * sigma2 + (1 - alpha) * g * g + eps
         return (lr / math.sqrt(sigma2)) / torch_rate
 
-    return _verdict({f"g = {g:g}: the post's rate within 1% of torch's": abs(rate_ratio(g) - 1) < 0.01 for g in (0.5, 1e-4)})
+    return _verdict(
+        {f"g = {g:g}: the post's rate within 1% of torch's": abs(rate_ratio(g) - 1) < 0.01 for g in (0.5, 1e-4)}
+    )
 
 
 def _impulse_weights(alpha: float, steps: int) -> np.ndarray:
@@ -265,10 +285,14 @@ def decide_s10() -> str:
     # (step 20) and late (step 400): it would 'hold' if late in training some older gradient
     # outweighed the newest, or the weights late differed from those early in favour of old ones.
     early, late = _impulse_weights(0.9, 20), _impulse_weights(0.9, 400)
-    return _verdict({
-        "late: an older gradient weighs more than the newest": bool(np.any(late[1:] > late[0])),
-        "late weights favour old gradients more than early ones": bool(np.any(late[1:20] / late[0] > early[1:20] / early[0] * (1 + 1e-12))),
-    })
+    return _verdict(
+        {
+            "late: an older gradient weighs more than the newest": bool(np.any(late[1:] > late[0])),
+            "late weights favour old gradients more than early ones": bool(
+                np.any(late[1:20] / late[0] > early[1:20] / early[0] * (1 + 1e-12))
+            ),
+        }
+    )
 
 
 def decide_s11() -> str:
@@ -282,11 +306,13 @@ def decide_s11() -> str:
     _, ada400, w400 = _torch_run(torch.optim.Adagrad, lambda k, w: gs[k - 1], 400)
     _, ada1600, w1600 = _torch_run(torch.optim.Adagrad, lambda k, w: gs[k - 1], 1600)
     growth = math.sqrt(float(ada1600.state[w1600]["sum"]) / float(ada400.state[w400]["sum"]))
-    return _verdict({
-        "RMSprop's sigma stays within the largest |g| seen": sigma_rms <= float(np.max(np.abs(gs))),
-        "the weights (1 - alpha) alpha^k sum to at most 1": float(_impulse_weights(0.99, 400).sum()) <= 1.0,
-        "AdaGrad's sigma keeps growing (sqrt(t): 2x from t = 400 to 1600)": growth > 1.5,
-    })
+    return _verdict(
+        {
+            "RMSprop's sigma stays within the largest |g| seen": sigma_rms <= float(np.max(np.abs(gs))),
+            "the weights (1 - alpha) alpha^k sum to at most 1": float(_impulse_weights(0.99, 400).sum()) <= 1.0,
+            "AdaGrad's sigma keeps growing (sqrt(t): 2x from t = 400 to 1600)": growth > 1.5,
+        }
+    )
 
 
 def decide_s12() -> str:
@@ -301,15 +327,20 @@ def decide_s12() -> str:
         _, opt, w = _torch_run(opt_cls, lambda k, w: sign * gs[k - 1], 50, **kwargs)
         return float(opt.state[w][key])
 
-    momentum_flips = state_after(torch.optim.SGD, "momentum_buffer", -1, momentum=0.9, lr=0.01) == -state_after(torch.optim.SGD, "momentum_buffer", 1, momentum=0.9, lr=0.01)
+    momentum_flips = state_after(torch.optim.SGD, "momentum_buffer", -1, momentum=0.9, lr=0.01) == -state_after(
+        torch.optim.SGD, "momentum_buffer", 1, momentum=0.9, lr=0.01
+    )
     rms_flips = state_after(torch.optim.RMSprop, "square_avg", -1) != state_after(torch.optim.RMSprop, "square_avg", 1)
     rms, _, _ = _torch_run(torch.optim.RMSprop, lambda k, w: w, 1000, lr=0.1)
     ada, _, _ = _torch_run(torch.optim.Adagrad, lambda k, w: w, 1000, lr=0.1)
     assert momentum_flips  # the test's premise: momentum's state does carry the direction
-    return _verdict({
-        "RMSprop's state carries the gradient's direction, like momentum's": rms_flips,
-        "RMSprop ends closer to the minimum than AdaGrad on f = w^2/2": float(np.max(np.abs(rms[-10:]))) < float(np.max(np.abs(ada[-10:]))),
-    })
+    return _verdict(
+        {
+            "RMSprop's state carries the gradient's direction, like momentum's": rms_flips,
+            "RMSprop ends closer to the minimum than AdaGrad on f = w^2/2": float(np.max(np.abs(rms[-10:])))
+            < float(np.max(np.abs(ada[-10:]))),
+        }
+    )
 
 
 def decide_s13() -> str:
@@ -319,10 +350,12 @@ def decide_s13() -> str:
     p = torch.zeros(1, requires_grad=True)
     default = torch.optim.RMSprop([p]).defaults["alpha"]
     weights = _impulse_weights(default, 1000)
-    return _verdict({
-        "the default alpha is 0.99": default == 0.99,
-        "gradients over 10 steps old hold most of the weight": weights[:10].sum() < 0.5 * weights.sum(),
-    })
+    return _verdict(
+        {
+            "the default alpha is 0.99": default == 0.99,
+            "gradients over 10 steps old hold most of the weight": weights[:10].sum() < 0.5 * weights.sum(),
+        }
+    )
 
 
 DECISIONS = {f"S{i}": globals()[f"decide_s{i}"] for i in (1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13)}
@@ -366,7 +399,9 @@ def test_claims_json(found, capsys):
     data = document["claims"]
     assert [row["id"] for row in data] == [f"S{i}" for i in range(1, 14)]
     for row in data:
-        assert {"id", "statement", "verdict", "explanation", "explanation_latex", "evidence", "statement_latex"} <= set(row)
+        assert {"id", "statement", "verdict", "explanation", "explanation_latex", "evidence", "statement_latex"} <= set(
+            row
+        )
 
 
 def test_claims_text(capsys):

@@ -29,7 +29,8 @@ def body_of(rule: rules.UpdateRule, *assigns: Assign) -> rules.UpdateRule:
 def statements(text: str) -> list[str]:
     """The statements of printed code, without comments and the complex-view prelude."""
     return [
-        line.strip() for line in text.splitlines()
+        line.strip()
+        for line in text.splitlines()
         if line.strip() and not line.strip().startswith("#") and "_real(" not in line
     ]
 
@@ -70,7 +71,11 @@ SMALL_CASES = [
     ),
     (Assign(w, w - P.eta * P.b), ["param.add_(momentum_buffer, alpha=-lr)"], None),
     (Assign(g, g + P.lam * w), ["grad = grad.add(param, alpha=weight_decay)"], None),
-    (Assign(P.sigma, sp.sqrt(P.v - P.m**2)), ["sigma = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()"], None),
+    (
+        Assign(P.sigma, sp.sqrt(P.v - P.m**2)),
+        ["sigma = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()"],
+        None,
+    ),
     (Assign(P.sigma, sp.sqrt(P.v + P.epsilon)), ["sigma = square_avg.add(eps).sqrt_()"], None),
     (Assign(P.v, P.v + P.epsilon), ["square_avg.add_(eps)"], ["np.add(square_avg, eps, out=square_avg)"]),
     # no pattern matches: the generic out-of-place fallback
@@ -119,8 +124,10 @@ def test_caller_grad_is_never_written():
 
 def test_torch_kernel_views_complex_as_real_where_torch_does():
     lines = [line.strip() for line in TorchKernelPrinter().kernel_body(rules.rmsprop()).splitlines()]
-    view = lines.index("param, grad, square_avg, grad_avg, momentum_buffer = "
-                       "_real(param), _real(grad), _real(square_avg), _real(grad_avg), _real(momentum_buffer)")
+    view = lines.index(
+        "param, grad, square_avg, grad_avg, momentum_buffer = "
+        "_real(param), _real(grad), _real(square_avg), _real(grad_avg), _real(momentum_buffer)"
+    )
     assert lines.index("grad = grad.add(param, alpha=weight_decay)") < view
     assert view < lines.index("square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)")
     assert not any("_real(" in line for line in NumPyKernelPrinter().kernel_body(rules.rmsprop()).splitlines())
@@ -182,11 +189,23 @@ def test_generate_all_renders_afresh_when_a_model_changes(monkeypatch):
     """generate_all is kept per process by the models' fingerprints and the codegen text: a
     changed model must not get the kept text."""
     before = generate_all()
-    changed = dataclasses.replace(rules.adagrad(), body=tuple(
-        dataclasses.replace(a, expr=sp.sqrt(P.G + P.epsilon)) if a.target == P.sigma and a.expr == sp.sqrt(P.G) else a
-        for a in rules.adagrad().body))
-    monkeypatch.setitem(rules.FAMILIES, "adagrad", (lambda dialect="torch", **kw: changed if dialect == "torch" else rules.adagrad(dialect, **kw),
-                                                    ("torch", "textbook")))
+    changed = dataclasses.replace(
+        rules.adagrad(),
+        body=tuple(
+            dataclasses.replace(a, expr=sp.sqrt(P.G + P.epsilon))
+            if a.target == P.sigma and a.expr == sp.sqrt(P.G)
+            else a
+            for a in rules.adagrad().body
+        ),
+    )
+    monkeypatch.setitem(
+        rules.FAMILIES,
+        "adagrad",
+        (
+            lambda dialect="torch", **kw: changed if dialect == "torch" else rules.adagrad(dialect, **kw),
+            ("torch", "textbook"),
+        ),
+    )
     after = generate_all()
     assert after[Path("kernels/torch/adagrad.py")] != before[Path("kernels/torch/adagrad.py")]
     assert after[Path("kernels/torch/rmsprop.py")] == before[Path("kernels/torch/rmsprop.py")]
@@ -242,7 +261,9 @@ def test_check_reports_a_changed_model(tmp_path, monkeypatch, capsys):
     def changed_adagrad(dialect="torch", **conventions):
         rule = rules.adagrad(dialect, **conventions)
         body = tuple(
-            dataclasses.replace(a, expr=sp.sqrt(P.G + P.epsilon)) if a.target == P.sigma and a.expr == sp.sqrt(P.G) else a
+            dataclasses.replace(a, expr=sp.sqrt(P.G + P.epsilon))
+            if a.target == P.sigma and a.expr == sp.sqrt(P.G)
+            else a
             for a in rule.body
         )
         return dataclasses.replace(rule, body=body)

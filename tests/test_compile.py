@@ -77,8 +77,16 @@ def differences(a: dict, b: dict) -> list[str]:
     """The entries that differ in keys, dtype, shape or bits (or are not finite)."""
     if a.keys() != b.keys():
         return [f"keys {sorted(a.keys() ^ b.keys())}"]
-    return [k for k in a if not (a[k].dtype == b[k].dtype and a[k].shape == b[k].shape
-                                 and bool(torch.isfinite(a[k]).all()) and torch.equal(a[k], b[k]))]
+    return [
+        k
+        for k in a
+        if not (
+            a[k].dtype == b[k].dtype
+            and a[k].shape == b[k].shape
+            and bool(torch.isfinite(a[k]).all())
+            and torch.equal(a[k], b[k])
+        )
+    ]
 
 
 def explain(lib, name: str, kwargs: dict, eager_steps: int = 0) -> tuple[int, int, int]:
@@ -97,9 +105,18 @@ def explain(lib, name: str, kwargs: dict, eager_steps: int = 0) -> tuple[int, in
 
 # -- one graph, no break --------------------------------------------------------------------
 #: symopt before this module (torch 2.13, this model): (graphs, breaks) per drop-in and path
-BEFORE = {("Adagrad", False): (4, 3), ("Adagrad", True): (1, 0), ("RMSprop", False): (5, 4), ("RMSprop", True): (5, 4),
-          ("Adam", False): (8, 7), ("Adam", True): (5, 4), ("AdamW", False): (8, 7), ("AdamW", True): (5, 4),
-          ("SGD", False): (1, 0), ("SGD", True): (1, 0)}
+BEFORE = {
+    ("Adagrad", False): (4, 3),
+    ("Adagrad", True): (1, 0),
+    ("RMSprop", False): (5, 4),
+    ("RMSprop", True): (5, 4),
+    ("Adam", False): (8, 7),
+    ("Adam", True): (5, 4),
+    ("AdamW", False): (8, 7),
+    ("AdamW", True): (5, 4),
+    ("SGD", False): (1, 0),
+    ("SGD", True): (1, 0),
+}
 
 
 @pytest.mark.parametrize("foreach", PATHS, ids=PATH_IDS)
@@ -124,12 +141,19 @@ def test_explain_is_torchs(name, foreach, eager_steps):
 # -- compiled = compiled torch, bit for bit ---------------------------------------------------
 OPTIONS = {
     "Adagrad": [dict(lr=0.1, lr_decay=0.01, weight_decay=0.1), dict(lr=torch.tensor(0.1), maximize=True)],
-    "RMSprop": [dict(momentum=0.9, centered=True), dict(lr=0.01, weight_decay=0.1, alpha=0.9),
-                dict(lr=torch.tensor(0.01)), dict(lr=torch.tensor(0.01), momentum=0.9)],
+    "RMSprop": [
+        dict(momentum=0.9, centered=True),
+        dict(lr=0.01, weight_decay=0.1, alpha=0.9),
+        dict(lr=torch.tensor(0.01)),
+        dict(lr=torch.tensor(0.01), momentum=0.9),
+    ],
     "Adam": [dict(lr=0.01), dict(lr=0.01, amsgrad=True, weight_decay=0.1, maximize=True)],
     "AdamW": [dict(lr=0.01), dict(lr=0.01, amsgrad=True)],
-    "SGD": [dict(lr=0.1, momentum=0.9, nesterov=True), dict(lr=0.1, momentum=0.9, dampening=0.2, weight_decay=0.1),
-            dict(lr=torch.tensor(0.1), momentum=0.9)],
+    "SGD": [
+        dict(lr=0.1, momentum=0.9, nesterov=True),
+        dict(lr=0.1, momentum=0.9, dampening=0.2, weight_decay=0.1),
+        dict(lr=torch.tensor(0.1), momentum=0.9),
+    ],
 }
 CASES = [(n, o, f) for n in NAMES for o in OPTIONS[n] for f in PATHS]
 CASE_IDS = [f"{n}-{'+'.join(o)}-{'foreach' if f else 'for-loop'}" for n, o, f in CASES]
@@ -159,7 +183,9 @@ def test_every_compiled_step_is_compiled_torch_bit_for_bit(name, options, foreac
     assert differences(ours, train(torch.optim, name, fresh(kwargs), backend=backend)) == []
 
 
-@pytest.mark.parametrize("warm", [1, pytest.param(0, marks=pytest.mark.slow)], ids=["after-an-eager-step", "compiled-from-the-start"])
+@pytest.mark.parametrize(
+    "warm", [1, pytest.param(0, marks=pytest.mark.slow)], ids=["after-an-eager-step", "compiled-from-the-start"]
+)
 def test_compiled_adam_for_loop_is_compiled_torch(warm):
     """The regression (inductor, lr 1e-2, 5 steps): bit for bit compiled torch.optim's; before,
     0.024 away after an eager first step (c₁ of step 2 baked into the recompiled graph)."""
@@ -170,8 +196,11 @@ def test_compiled_adam_for_loop_is_compiled_torch(warm):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,options", [("Adagrad", dict(lr=0.1, lr_decay=0.01)), ("Adam", dict(lr=0.01, amsgrad=True))],
-                         ids=["Adagrad", "Adam"])
+@pytest.mark.parametrize(
+    "name,options",
+    [("Adagrad", dict(lr=0.1, lr_decay=0.01)), ("Adam", dict(lr=0.01, amsgrad=True))],
+    ids=["Adagrad", "Adam"],
+)
 def test_inductor_foreach_step_is_compiled_torch(name, options):
     """The multi-tensor path through inductor: Adam's is torch's capturable branch (dynamo makes
     the groups capturable while tracing), printed from the model as foreach ops on the steps."""
@@ -213,7 +242,9 @@ def scheduled_graphs(lib, name: str, foreach: bool, steps: int = 6) -> tuple[int
     return backend.graphs, lrs
 
 
-@pytest.mark.parametrize("name,foreach", SCHEDULED[:2], ids=[f"{n}-{'foreach' if f else 'for-loop'}" for n, f in SCHEDULED[:2]])
+@pytest.mark.parametrize(
+    "name,foreach", SCHEDULED[:2], ids=[f"{n}-{'foreach' if f else 'for-loop'}" for n, f in SCHEDULED[:2]]
+)
 def test_a_scheduler_changing_a_tensor_lr_does_not_recompile(name, foreach):
     """StepLR halves a tensor lr in place at every step: one graph for six steps (torch's count;
     two for SGD, whose momentum buffers appear after the first, as in torch), and the lr did
@@ -253,8 +284,12 @@ def test_fused_adagrad_under_compile_is_one_custom_op_and_torchs_fused_result():
     assert differences(train(st, "Adagrad", kwargs, steps=3), train(torch.optim, "Adagrad", kwargs, steps=3)) == []
 
 
-FUSED = [("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)), ("AdamW", dict(lr=0.01)),
-         ("SGD", dict(lr=0.1, momentum=0.9)), ("SGD", dict(lr=0.1))]
+FUSED = [
+    ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
+    ("AdamW", dict(lr=0.01)),
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.1)),
+]
 
 
 @pytest.mark.slow

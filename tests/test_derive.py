@@ -126,7 +126,9 @@ def test_nan_never_passes():
     assert not Check("x", (1, 2), float("inf"), float("inf")).passed
 
 
-@pytest.mark.parametrize("wrong", [sp.oo * (G0 + t * g**2), sp.nan * t, G0 + t * g**2 + sp.zoo], ids=["oo", "nan", "zoo"])
+@pytest.mark.parametrize(
+    "wrong", [sp.oo * (G0 + t * g**2), sp.nan * t, G0 + t * g**2 + sp.zoo], ids=["oo", "nan", "zoo"]
+)
 def test_a_closed_form_that_is_not_finite_fails_both_arms(wrong):
     """max(0.0, nan) is 0.0: the old check passed a closed form that is ∞ or NaN everywhere."""
     f64, mp = check_closed_form(rules.adagrad(), Observable("state", "sum"), wrong)
@@ -181,7 +183,9 @@ def test_every_analysis_checks_the_statement_it_prints(d):
         assert not d.recheck(wrong).passed, (d.id, wrong)
 
 
-@pytest.mark.parametrize("family,dialect", [("adagrad", "torch"), ("rmsprop", "torch"), ("rmsprop", "textbook"), ("sgd", "torch")])
+@pytest.mark.parametrize(
+    "family,dialect", [("adagrad", "torch"), ("rmsprop", "torch"), ("rmsprop", "textbook"), ("sgd", "torch")]
+)
 def test_every_closed_form_checks_the_statement_it_prints(family, dialect):
     for d in derive(family, dialect=dialect):
         for wrong in _wrong_statements(d):
@@ -223,7 +227,9 @@ def test_cli_json_for_one_rule(capsys):
     assert data["rule"] == "rmsprop" and data["dialect"] == "textbook"
     assert data["update"] == rules.rmsprop("textbook").latex()
     assert [r["id"] for r in data["results"]] == [
-        "rmsprop.textbook.square_avg", "rmsprop.textbook.lr", "rmsprop.textbook.lr_limit",
+        "rmsprop.textbook.square_avg",
+        "rmsprop.textbook.lr",
+        "rmsprop.textbook.lr_limit",
     ]
 
 
@@ -281,10 +287,15 @@ def test_cli_check_prints_one_line_per_derivation_and_a_summary(monkeypatch, cap
     lines = capsys.readouterr().out.strip().splitlines()
     every = [d for case in cli.cases("all") for d in derive(case.rule, **case.options)]
     assert len(lines) == len(every) + 1  # compact: no pretty-printed formulas, no per-check lines
-    assert [line.split()[-1] for line in lines[:-1] if "[known hazard" not in line] == [d.id for d in every if cli.status(d) != "hazard"]
+    assert [line.split()[-1] for line in lines[:-1] if "[known hazard" not in line] == [
+        d.id for d in every if cli.status(d) != "hazard"
+    ]
     hazard = [line for line in lines if line.startswith("hazard")]
     assert hazard and "rmsprop.torch+centered=True.lr" in hazard[0] and "interpreter-float64 arm fails" in hazard[0]
-    assert re.match(rf"symopt derive: {len(every)} derivations in \d+ cases: {len(every) - 1} passed, 1 passed with a labelled hazard, 0 FAILED", lines[-1])
+    assert re.match(
+        rf"symopt derive: {len(every)} derivations in \d+ cases: {len(every) - 1} passed, 1 passed with a labelled hazard, 0 FAILED",
+        lines[-1],
+    )
     # a failing derivation is FAILED in its line and in the summary, and the exit code is 1
     real = derive("adagrad")
     broken = Check("interpreter-float64", (1, 1000), 0.5, 1e-10)

@@ -27,7 +27,15 @@ def by_suffix(results, suffix):
 
 
 # -- the fast runner is the interpreter ---------------------------------------------------------
-@pytest.mark.parametrize("family, items", [("adagrad", ()), ("rmsprop", (("centered", True), ("momentum", 0.9))), ("sgd", (("momentum", 0.9),)), ("inverse_time", ())])
+@pytest.mark.parametrize(
+    "family, items",
+    [
+        ("adagrad", ()),
+        ("rmsprop", (("centered", True), ("momentum", 0.9))),
+        ("sgd", (("momentum", 0.9),)),
+        ("inverse_time", ()),
+    ],
+)
 def test_compiled_body_agrees_with_the_interpreter(family, items):
     grads = [lambda s, w: 0.5, lambda s, w: 3e-3 * s**-0.3, lambda s, w: 2.0 * w]
     rule = rules.get(family)
@@ -109,7 +117,7 @@ def test_a_wrong_decay_exponent_fails_the_slope_check():
     issue's η/(|g| t)) fails both the slope and the ratio check."""
     d = rates.adagrad_constant_leading()
     eta_t = d.statement.lhs
-    for wrong in (eta / (sp.Abs(rates.g) * t**sp.Rational(2, 5)), eta / (sp.Abs(rates.g) * t)):
+    for wrong in (eta / (sp.Abs(rates.g) * t ** sp.Rational(2, 5)), eta / (sp.Abs(rates.g) * t)):
         bad = d.recheck(sp.Eq(eta_t, wrong))
         assert not bad.check.passed and not bad.precision_checks[0].passed, wrong
 
@@ -135,7 +143,9 @@ def test_rmsprop_powerlaw_rate_grows_like_t_to_the_p_then_stops_at_eta_over_eps(
     limit = rates.rmsprop_powerlaw_limit()
     assert limit.passed
     assert float(limit.expr.subs({eta: 0.01, epsilon: 1e-8})) == pytest.approx(1e6, rel=1e-15)
-    assert _rmsprop_rate_by_hand(2.0, 200_000, eps=1e-8)[200_000] == pytest.approx(1e6, rel=2e-3)  # gap |c| t^-2/eps = 1.25e-3
+    assert _rmsprop_rate_by_hand(2.0, 200_000, eps=1e-8)[200_000] == pytest.approx(
+        1e6, rel=2e-3
+    )  # gap |c| t^-2/eps = 1.25e-3
 
 
 @pytest.mark.parametrize("wrong", ["no lag term", "AdaGrad's exponent", "the lag with alpha in place of 1 - alpha"])
@@ -143,9 +153,15 @@ def test_a_wrong_rmsprop_powerlaw_rate_fails(wrong):
     d = rates.rmsprop_powerlaw(sp.Rational(1, 4))
     p = sp.Rational(1, 4)
     O = sp.O(t**-2, (t, sp.oo))
-    bad = {"no lag term": eta * t**p / sp.Abs(c) * (1 + O),
-           "AdaGrad's exponent": eta * sp.sqrt(1 - 2 * p) / (sp.Abs(c) * t ** (sp.Rational(1, 2) - p)) * (1 + O),
-           "the lag with alpha in place of 1 - alpha": eta * t**p / sp.Abs(c) * (1 - p * (1 - alpha) / (alpha * t)) * (1 + O)}[wrong]
+    bad = {
+        "no lag term": eta * t**p / sp.Abs(c) * (1 + O),
+        "AdaGrad's exponent": eta * sp.sqrt(1 - 2 * p) / (sp.Abs(c) * t ** (sp.Rational(1, 2) - p)) * (1 + O),
+        "the lag with alpha in place of 1 - alpha": eta
+        * t**p
+        / sp.Abs(c)
+        * (1 - p * (1 - alpha) / (alpha * t))
+        * (1 + O),
+    }[wrong]
     assert not d.recheck(sp.Eq(d.statement.lhs, bad)).passed
 
 
@@ -212,7 +228,9 @@ def test_dialect_thresholds_by_hand():
 @pytest.mark.slow
 def test_a_wrong_dialect_ratio_fails(monkeypatch):
     assert dialects.adagrad_difference().passed
-    monkeypatch.setattr(dialects, "adagrad_ratio", lambda: (sp.sqrt(t) * sp.Abs(g) + epsilon) / sp.sqrt(t * g**2 + 2 * epsilon))
+    monkeypatch.setattr(
+        dialects, "adagrad_ratio", lambda: (sp.sqrt(t) * sp.Abs(g) + epsilon) / sp.sqrt(t * g**2 + 2 * epsilon)
+    )
     assert not dialects.adagrad_difference().passed
 
 
@@ -240,9 +258,14 @@ def test_rate_series_comparison_catches_a_relative_error_in_the_tail():
 # -- the 1/t rule's asymptotics; the groups the report shows --------------------------------------
 def test_harmonic_numbers_by_euler_maclaurin():
     d = EM.harmonic_sum()
-    assert d.passed and {c.method for c in d.checks} == {"euler-maclaurin-remainder-bound", "euler-maclaurin-constant-vs-mpmath-euler"}
+    assert d.passed and {c.method for c in d.checks} == {
+        "euler-maclaurin-remainder-bound",
+        "euler-maclaurin-constant-vs-mpmath-euler",
+    }
     # by hand: H_10 = 7381/2520; the expansion without R_2 is within the bound there and at 10^6
-    approx = sp.lambdify(sp.Symbol("n", integer=True, positive=True), EM.EulerMaclaurin(1 / EM.x).approximation, "mpmath")
+    approx = sp.lambdify(
+        sp.Symbol("n", integer=True, positive=True), EM.EulerMaclaurin(1 / EM.x).approximation, "mpmath"
+    )
     with mpmath.workdps(30):
         assert abs(approx(10) - mpmath.mpf(7381) / 2520) < 1e-6
         # far out: ln n + gamma + 1/(2n), up to the constant's own bound |C - gamma| <= 2 zeta(4)/(2 pi)^4 |f'''(10)|, f = 1/x
@@ -288,12 +311,30 @@ def test_report_groups_name_existing_checked_results():
     from symopt.derive import analyses
 
     groups = {
-        "inverse_time_asymptotics": ["sums.harmonic", "inverse_time.corrected.param_leading", "inverse_time.textbook.param_leading",
-                                     "inverse_time.corrected.quadratic.param_leading", "inverse_time.textbook.quadratic.param_leading"],
-        "adagrad_regimes": ["adagrad.torch.lr_leading", "adagrad.torch.powerlaw_p1/4.lr_leading", "adagrad.torch.powerlaw_p1/2.lr_leading",
-                            "adagrad.torch.powerlaw_p3/4.lr_limit", "adagrad.torch.lr_decay_leading"],
-        "rmsprop_time_constants": ["rmsprop.time_constants.alpha_0.9", "rmsprop.time_constants.alpha_0.99", "rmsprop.torch.early_inflation"],
-        "quadratic_dynamics": ["adagrad.quadratic.converges", "rmsprop.quadratic.cycle_outside", "rmsprop.quadratic.cycle_recursion"],
+        "inverse_time_asymptotics": [
+            "sums.harmonic",
+            "inverse_time.corrected.param_leading",
+            "inverse_time.textbook.param_leading",
+            "inverse_time.corrected.quadratic.param_leading",
+            "inverse_time.textbook.quadratic.param_leading",
+        ],
+        "adagrad_regimes": [
+            "adagrad.torch.lr_leading",
+            "adagrad.torch.powerlaw_p1/4.lr_leading",
+            "adagrad.torch.powerlaw_p1/2.lr_leading",
+            "adagrad.torch.powerlaw_p3/4.lr_limit",
+            "adagrad.torch.lr_decay_leading",
+        ],
+        "rmsprop_time_constants": [
+            "rmsprop.time_constants.alpha_0.9",
+            "rmsprop.time_constants.alpha_0.99",
+            "rmsprop.torch.early_inflation",
+        ],
+        "quadratic_dynamics": [
+            "adagrad.quadratic.converges",
+            "rmsprop.quadratic.cycle_outside",
+            "rmsprop.quadratic.cycle_recursion",
+        ],
     }
     for name, ids in groups.items():
         found = getattr(analyses, name)()
@@ -305,4 +346,7 @@ def test_report_groups_name_existing_checked_results():
 def test_derive_is_computed_once_per_process():
     first, second = derive("adagrad"), derive("adagrad")
     assert first == second and first is not second and all(a is b for a, b in zip(first, second))
-    assert derive("inverse_time", "quadratic", dialect="corrected")[-1].id == "inverse_time.corrected.quadratic.param_leading"
+    assert (
+        derive("inverse_time", "quadratic", dialect="corrected")[-1].id
+        == "inverse_time.corrected.quadratic.param_leading"
+    )

@@ -26,10 +26,44 @@ FRAMEWORK = [d for d in ALL if d.name != "torch"]
 #: the dialects the issue asks for (apex and deepspeed have AdaGrad only; timm, sb3, sonnet and
 #: chainer-graves RMSProp only)
 ASKED = {
-    "rmsprop": {"keras", "tf-keras-legacy", "tf1", "tf-raw", "optax", "jax-example", "timm", "sb3", "chainer",
-                "chainer-graves", "mxnet", "paddle", "caffe", "lasagne", "torch7", "flax-legacy", "sonnet", "bitsandbytes"},
-    "adagrad": {"keras", "tf-keras-legacy", "tf1", "tf-raw", "optax", "jax-example", "chainer", "mxnet", "paddle",
-                "caffe", "lasagne", "torch7", "flax-legacy", "apex", "deepspeed", "bitsandbytes"},
+    "rmsprop": {
+        "keras",
+        "tf-keras-legacy",
+        "tf1",
+        "tf-raw",
+        "optax",
+        "jax-example",
+        "timm",
+        "sb3",
+        "chainer",
+        "chainer-graves",
+        "mxnet",
+        "paddle",
+        "caffe",
+        "lasagne",
+        "torch7",
+        "flax-legacy",
+        "sonnet",
+        "bitsandbytes",
+    },
+    "adagrad": {
+        "keras",
+        "tf-keras-legacy",
+        "tf1",
+        "tf-raw",
+        "optax",
+        "jax-example",
+        "chainer",
+        "mxnet",
+        "paddle",
+        "caffe",
+        "lasagne",
+        "torch7",
+        "flax-legacy",
+        "apex",
+        "deepspeed",
+        "bitsandbytes",
+    },
 }
 
 
@@ -213,7 +247,9 @@ def test_chainer_eps_flag_and_graves():
     lr, alpha, eps = 0.01, 0.99, 1e-8
     v = (1 - alpha) * G**2
     assert first_step("rmsprop", "chainer")[0] == pytest.approx(W - lr * G / (math.sqrt(v) + eps), rel=1e-14)
-    assert first_step("rmsprop", "chainer", eps_inside_sqrt=True)[0] == pytest.approx(W - lr * G / math.sqrt(v + eps), rel=1e-14)
+    assert first_step("rmsprop", "chainer", eps_inside_sqrt=True)[0] == pytest.approx(
+        W - lr * G / math.sqrt(v + eps), rel=1e-14
+    )
     lr, alpha, eps = 1e-4, 0.95, 1e-4  # Graves's defaults (its momentum 0.9 enters from the second step)
     v, n = (1 - alpha) * G**2, (1 - alpha) * G
     w, _ = first_step("rmsprop", "chainer-graves")
@@ -231,7 +267,9 @@ def test_mxnet_centered_is_its_own_update_chosen_by_the_call():
         m = (1 - rho) * g + rho * m
         delta = mu * delta - lr * g / math.sqrt(n - m * m + eps)
         w = w + delta
-    got, state = first_step("rmsprop", "mxnet-centered", steps=2, learning_rate=lr, rho=rho, momentum=mu, epsilon=eps, wd=lam)
+    got, state = first_step(
+        "rmsprop", "mxnet-centered", steps=2, learning_rate=lr, rho=rho, momentum=mu, epsilon=eps, wd=lam
+    )
     assert got == pytest.approx(w, rel=1e-14)
     assert state["square_avg"][0] == pytest.approx(n, rel=1e-14) and state["grad_avg"][0] == pytest.approx(m, rel=1e-14)
     assert state["momentum_buffer"][0] == pytest.approx(-delta, rel=1e-14)

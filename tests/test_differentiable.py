@@ -45,16 +45,30 @@ CASES = [
     ("Adam", lambda d: {}, "defaults: tensor step, step size folded into the denominator"),
     ("Adam", lambda d: dict(amsgrad=True), "amsgrad: maximum of a clone; 3 steps fail in torch"),
     ("Adam", lambda d: dict(lr=hyper(0.01, d), betas=(hyper(0.9, d), hyper(0.99, d))), "lr and betas requiring grad"),
-    ("Adam", lambda d: dict(lr=hyper(0.01, d), betas=(hyper(0.9, d), hyper(0.99, d)), weight_decay=hyper(0.1, d),
-                            maximize=True), "weight_decay requiring grad: addcmul_ of param.clone()"),
-    ("Adam", lambda d: dict(lr=hyper(0.01, d), weight_decay=hyper(0.1, d)),
-     "weight_decay requiring grad on the caller's leaf grad: torch's in-place RuntimeError"),
+    (
+        "Adam",
+        lambda d: dict(
+            lr=hyper(0.01, d), betas=(hyper(0.9, d), hyper(0.99, d)), weight_decay=hyper(0.1, d), maximize=True
+        ),
+        "weight_decay requiring grad: addcmul_ of param.clone()",
+    ),
+    (
+        "Adam",
+        lambda d: dict(lr=hyper(0.01, d), weight_decay=hyper(0.1, d)),
+        "weight_decay requiring grad on the caller's leaf grad: torch's in-place RuntimeError",
+    ),
     ("Adam", lambda d: dict(lr=0.01, weight_decay=0.1, betas=(0.8, 0.9)), "float hyperparameters, L2"),
-    ("AdamW", lambda d: dict(lr=hyper(0.01, d), weight_decay=hyper(0.1, d), betas=(hyper(0.8, d), hyper(0.95, d))),
-     "decoupled weight decay, every hyperparameter requiring grad"),
+    (
+        "AdamW",
+        lambda d: dict(lr=hyper(0.01, d), weight_decay=hyper(0.1, d), betas=(hyper(0.8, d), hyper(0.95, d))),
+        "decoupled weight decay, every hyperparameter requiring grad",
+    ),
     ("AdamW", lambda d: dict(amsgrad=True, maximize=True), "amsgrad, maximize: 3 steps fail in torch"),
-    ("SGD", lambda d: dict(lr=hyper(0.1, d), momentum=0.9, nesterov=True, maximize=True, weight_decay=hyper(0.1, d)),
-     "lr and weight_decay requiring grad: tensor operands"),
+    (
+        "SGD",
+        lambda d: dict(lr=hyper(0.1, d), momentum=0.9, nesterov=True, maximize=True, weight_decay=hyper(0.1, d)),
+        "lr and weight_decay requiring grad: tensor operands",
+    ),
     ("SGD", lambda d: dict(lr=hyper(0.1, d), momentum=0.9, dampening=0.1), "momentum buffer: 3 steps fail in torch"),
     ("SGD", lambda d: dict(lr=0.1), "plain"),
 ]
@@ -79,7 +93,9 @@ def trajectory(cls: type, k: int, dtype: torch.dtype, make_kwargs, seed: int = 0
             opt.step()
         outputs = [p] + [v for key, v in opt.state[p].items() if torch.is_tensor(v) and key != "step"]
         leaves = [v for v in kwargs.values() if torch.is_tensor(v) and v.requires_grad]
-        leaves += [b for v in kwargs.values() if isinstance(v, tuple) for b in v if torch.is_tensor(b) and b.requires_grad]
+        leaves += [
+            b for v in kwargs.values() if isinstance(v, tuple) for b in v if torch.is_tensor(b) and b.requires_grad
+        ]
         weights = [torch.randn(o.shape, dtype=dtype, generator=gen) for o in outputs]
         loss = sum((o * r).sum() for o, r in zip(outputs, weights))
         gradients = torch.autograd.grad(loss, [p0, *grads, *leaves], allow_unused=True)
@@ -116,8 +132,11 @@ def test_steps_and_their_gradients_are_torch_bit_for_bit(name, make_kwargs, why,
     assert mismatches(name, k, torch.float64, make_kwargs) == []
 
 
-@pytest.mark.parametrize("name,make_kwargs,why", [c for c in CASES if c[2] in ("defaults", "lr and betas requiring grad")],
-                         ids=lambda x: x if isinstance(x, str) else "")
+@pytest.mark.parametrize(
+    "name,make_kwargs,why",
+    [c for c in CASES if c[2] in ("defaults", "lr and betas requiring grad")],
+    ids=lambda x: x if isinstance(x, str) else "",
+)
 def test_float32_steps_and_gradients_are_torch_bit_for_bit(name, make_kwargs, why):
     assert mismatches(name, 3, torch.float32, make_kwargs) == []
 
@@ -160,16 +179,20 @@ def test_gradcheck_float64(name, kwargs, tensors):
     p0 = torch.rand(4, dtype=torch.float64, generator=gen).add_(0.5).requires_grad_(True)
     grads = [torch.randn(4, dtype=torch.float64, generator=gen).requires_grad_(True) for _ in range(steps)]
     leaves = [hyper(VALUES[n]) for n in tensors]
-    seeded = [torch.randn(4, dtype=torch.float64, generator=gen).requires_grad_(True)] if kwargs.get("momentum") and name == "SGD" else []
+    seeded = (
+        [torch.randn(4, dtype=torch.float64, generator=gen).requires_grad_(True)]
+        if kwargs.get("momentum") and name == "SGD"
+        else []
+    )
 
     def step(p0, *rest):
-        gs, hs = rest[:steps], dict(zip(tensors, rest[steps:steps + len(tensors)]))
+        gs, hs = rest[:steps], dict(zip(tensors, rest[steps : steps + len(tensors)]))
         options = dict(kwargs, **{k: v for k, v in hs.items() if not k.startswith("beta")})
         if "beta1" in hs:
             options["betas"] = (hs["beta1"], hs["beta2"])
         p = p0.clone()
         opt = cls([p], differentiable=True, **options)
-        for buf in rest[steps + len(tensors):]:
+        for buf in rest[steps + len(tensors) :]:
             opt.state[p]["momentum_buffer"] = buf.clone()
         for g in gs:
             p.grad = g
@@ -182,14 +205,35 @@ def test_gradcheck_float64(name, kwargs, tensors):
 def test_functional_api_takes_differentiable_as_torch():
     """``symopt.torch.functional.adam(..., differentiable=True)`` under ``enable_grad`` is torch's
     functional ``adam`` with the same flag: same params, states and gradients."""
+
     def run(fn):
         gen = torch.Generator().manual_seed(7)
         p0 = torch.randn(6, dtype=torch.float64, generator=gen).requires_grad_(True)
         g = torch.randn(6, dtype=torch.float64, generator=gen).requires_grad_(True)
         lr = hyper(0.01)
-        p, m, v, step = p0.clone(), torch.zeros(6, dtype=torch.float64), torch.zeros(6, dtype=torch.float64), torch.tensor(0.0)
-        fn([p], [g], [m], [v], [], [step], foreach=False, differentiable=True, amsgrad=False, beta1=0.9, beta2=0.99,
-           lr=lr, weight_decay=0.0, eps=1e-8, maximize=False)
+        p, m, v, step = (
+            p0.clone(),
+            torch.zeros(6, dtype=torch.float64),
+            torch.zeros(6, dtype=torch.float64),
+            torch.tensor(0.0),
+        )
+        fn(
+            [p],
+            [g],
+            [m],
+            [v],
+            [],
+            [step],
+            foreach=False,
+            differentiable=True,
+            amsgrad=False,
+            beta1=0.9,
+            beta2=0.99,
+            lr=lr,
+            weight_decay=0.0,
+            eps=1e-8,
+            maximize=False,
+        )
         return [p, m, v], torch.autograd.grad((p * 3).sum() + v.sum(), [p0, g, lr])
 
     ours, theirs = run(F.adam), run(torch_adam)
@@ -278,8 +322,12 @@ def test_a_wrong_kernel_fails_the_gradient_comparison(monkeypatch):
     with β₁ detached in the first moment's lerp weight (as a Python float would be); the values
     stay equal, the gradient w.r.t. β₁ (leaf 5 after p0 and three gradients: lr, β₁) does not."""
     assert mismatches("Adam", 3, torch.float64, ADAM_GRAD) == []
-    wrong = mutant(adam_kernel, "update_differentiable", "exp_avg.lerp_(grad, 1 - _like(beta1, exp_avg))",
-                   "exp_avg.lerp_(grad, 1 - _like(beta1, exp_avg).detach())")
+    wrong = mutant(
+        adam_kernel,
+        "update_differentiable",
+        "exp_avg.lerp_(grad, 1 - _like(beta1, exp_avg))",
+        "exp_avg.lerp_(grad, 1 - _like(beta1, exp_avg).detach())",
+    )
     monkeypatch.setattr(adam_kernel, "update_differentiable", wrong)
     assert mismatches("Adam", 3, torch.float64, ADAM_GRAD) == ["gradient 5"]
 

@@ -14,8 +14,12 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-pytest.importorskip("sphinx", reason="sphinx is not installed (make test installs the docs extra where the index has it)")
-pytest.importorskip("myst_nb", reason="myst-nb is not installed (make test installs the docs extra where the index has it)")
+pytest.importorskip(
+    "sphinx", reason="sphinx is not installed (make test installs the docs extra where the index has it)"
+)
+pytest.importorskip(
+    "myst_nb", reason="myst-nb is not installed (make test installs the docs extra where the index has it)"
+)
 
 
 class _Links(html.parser.HTMLParser):
@@ -55,15 +59,28 @@ def broken_links(site: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("docs")
-    done = subprocess.run([sys.executable, "-m", "sphinx", "-E", "-b", "html", "-W", "--keep-going", "-q",
-                           str(ROOT / "docs"), str(out)], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-E", "-b", "html", "-W", "--keep-going", "-q", str(ROOT / "docs"), str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert done.returncode == 0, f"sphinx-build failed (warnings are errors):\n{done.stderr[-4000:]}"
     return out
 
 
 def test_the_site_builds_without_warnings_and_has_every_page(site):
-    for page in ("index.html", "api.html", "verification.html", "_generated/models.html", "_generated/dialects.html",
-                 "_generated/cli.html", "_generated/notebooks.html", "_generated/notebooks/03_adagrad.html"):
+    for page in (
+        "index.html",
+        "api.html",
+        "verification.html",
+        "_generated/models.html",
+        "_generated/dialects.html",
+        "_generated/cli.html",
+        "_generated/notebooks.html",
+        "_generated/notebooks/03_adagrad.html",
+    ):
         assert (site / page).is_file(), page
 
 

@@ -32,31 +32,63 @@ STEPS, SIZE = D.STEPS, D.SIZE
 
 #: what the frameworks do that their documentation or frameworks.md does not say (framework wins)
 FINDINGS = (
-    ("tf1", "TF1's RMSPropOptimizer/AdagradOptimizer convert Python-float hyperparameters to float32 tensors "
-            "(convert_to_tensor) and cast them to the variable's dtype: a float64 variable steps with learning_rate, "
-            "decay and momentum rounded to float32 (epsilon and initial_accumulator_value are not).", "test_python_float_hyperparameters_are_float32[rmsprop-tf1]"),
-    ("keras", "Keras 3 keeps learning_rate in a variable of floatx (float32 by default), and Adagrad's "
-              "initial_accumulator_value goes through a float32 initializer: a float64 model steps with them rounded "
-              "to float32; float64 tensors and set_floatx('float64') give the exact values.",
-     "test_python_float_hyperparameters_are_float32[adagrad-keras]"),
-    ("tf-keras-legacy", "tf.keras 2's legacy optimizers keep Python-float hyperparameters (learning_rate, rho, "
-                        "momentum) in floatx variables: float32-rounded for a float64 variable by default.",
-     "test_python_float_hyperparameters_are_float32[rmsprop-tf-keras-legacy]"),
-    ("tf-keras-legacy", "epsilon=0 is replaced by 1e-7 (confirmed: the run with epsilon=0 equals the model at 1e-7).",
-     "test_tf_keras_legacy_epsilon_zero_is_1e7"),
-    ("optax", "momentum=None (the default) and momentum=0.0 give the same parameters; the trace state exists "
-              "only for a number.", "test_optax_momentum_none_equals_zero"),
-    ("optax", "rmsprop(centered=True, bias_correction=True) at eps=1e-8: the first step divides by the root of "
-              "rounding noise plus eps (v̂ − m̂² = 0 exactly at t = 1); implementations differ by ~1e-9 there.",
-     "test_optax_bias_corrected_centered_hazard"),
-    ("chainer", "Chainer 7.8.1 installs here and runs (read-only notes said it does not build): pip needs "
-                "--no-build-isolation with setuptools < 70 (setup.py imports pkg_resources) and NumPy < 2; its "
-                "RMSprop, RMSpropGraves and AdaGrad then agree with the dialects.", "test_dialect_matches_framework[rmsprop-chainer]"),
-    ("bitsandbytes", "bitsandbytes 0.50 runs its 32-bit RMSprop and Adagrad on the CPU (read-only notes: CUDA), but "
-                     "keeps their state in float32 for a float64 parameter: agreement is float32's (~1e-7), and "
-                     "RMSprop's momentum is accepted and changes nothing.", "test_bitsandbytes_keeps_float32_states"),
-    ("tf-keras-legacy", "a momentum given as a tensor takes the kernels' path (ε inside the root) even when it is 0 "
-                        "(self._momentum = isinstance(momentum, tf.Tensor) or ...).", "test_tf_keras_legacy_tensor_momentum"),
+    (
+        "tf1",
+        "TF1's RMSPropOptimizer/AdagradOptimizer convert Python-float hyperparameters to float32 tensors "
+        "(convert_to_tensor) and cast them to the variable's dtype: a float64 variable steps with learning_rate, "
+        "decay and momentum rounded to float32 (epsilon and initial_accumulator_value are not).",
+        "test_python_float_hyperparameters_are_float32[rmsprop-tf1]",
+    ),
+    (
+        "keras",
+        "Keras 3 keeps learning_rate in a variable of floatx (float32 by default), and Adagrad's "
+        "initial_accumulator_value goes through a float32 initializer: a float64 model steps with them rounded "
+        "to float32; float64 tensors and set_floatx('float64') give the exact values.",
+        "test_python_float_hyperparameters_are_float32[adagrad-keras]",
+    ),
+    (
+        "tf-keras-legacy",
+        "tf.keras 2's legacy optimizers keep Python-float hyperparameters (learning_rate, rho, "
+        "momentum) in floatx variables: float32-rounded for a float64 variable by default.",
+        "test_python_float_hyperparameters_are_float32[rmsprop-tf-keras-legacy]",
+    ),
+    (
+        "tf-keras-legacy",
+        "epsilon=0 is replaced by 1e-7 (confirmed: the run with epsilon=0 equals the model at 1e-7).",
+        "test_tf_keras_legacy_epsilon_zero_is_1e7",
+    ),
+    (
+        "optax",
+        "momentum=None (the default) and momentum=0.0 give the same parameters; the trace state exists "
+        "only for a number.",
+        "test_optax_momentum_none_equals_zero",
+    ),
+    (
+        "optax",
+        "rmsprop(centered=True, bias_correction=True) at eps=1e-8: the first step divides by the root of "
+        "rounding noise plus eps (v̂ − m̂² = 0 exactly at t = 1); implementations differ by ~1e-9 there.",
+        "test_optax_bias_corrected_centered_hazard",
+    ),
+    (
+        "chainer",
+        "Chainer 7.8.1 installs here and runs (read-only notes said it does not build): pip needs "
+        "--no-build-isolation with setuptools < 70 (setup.py imports pkg_resources) and NumPy < 2; its "
+        "RMSprop, RMSpropGraves and AdaGrad then agree with the dialects.",
+        "test_dialect_matches_framework[rmsprop-chainer]",
+    ),
+    (
+        "bitsandbytes",
+        "bitsandbytes 0.50 runs its 32-bit RMSprop and Adagrad on the CPU (read-only notes: CUDA), but "
+        "keeps their state in float32 for a float64 parameter: agreement is float32's (~1e-7), and "
+        "RMSprop's momentum is accepted and changes nothing.",
+        "test_bitsandbytes_keeps_float32_states",
+    ),
+    (
+        "tf-keras-legacy",
+        "a momentum given as a tensor takes the kernels' path (ε inside the root) even when it is 0 "
+        "(self._momentum = isinstance(momentum, tf.Tensor) or ...).",
+        "test_tf_keras_legacy_tensor_momentum",
+    ),
 )
 
 
@@ -68,8 +100,11 @@ _call_text, _run_dropin, _name = D.call_text, D.run_dropin, D.argument_name
 #: frameworks that cannot step a float64 parameter in float64 (bitsandbytes keeps its 32-bit states
 #: in float32 for any parameter): compared in test_bitsandbytes_keeps_float32_states instead
 FLOAT32_STATES = ("bitsandbytes",)
-RUNNABLE = [d.key for d in dialects.table().values()
-            if d.name in F.ENVIRONMENTS and d.name != "torch" and d.name not in FLOAT32_STATES]
+RUNNABLE = [
+    d.key
+    for d in dialects.table().values()
+    if d.name in F.ENVIRONMENTS and d.name != "torch" and d.name not in FLOAT32_STATES
+]
 
 
 def _skip_unless_installed(dialect: str) -> None:
@@ -83,7 +118,6 @@ def _skip_if_missing(result: dict) -> dict:
     if "missing" in result:
         pytest.skip(result["missing"])
     return result
-
 
 
 def _run(family: str, dialect: str, runs, **kwargs) -> dict:
@@ -144,7 +178,11 @@ def test_dropin_matches_framework(family, dialect):
 
 #: port's exact verdicts checked framework against framework: (family, source call, target)
 PORTED = [
-    ("rmsprop", "tf.compat.v1.train.RMSPropOptimizer(learning_rate=0.016, decay=0.9, momentum=0.9, epsilon=1e-3)", "optax"),
+    (
+        "rmsprop",
+        "tf.compat.v1.train.RMSPropOptimizer(learning_rate=0.016, decay=0.9, momentum=0.9, epsilon=1e-3)",
+        "optax",
+    ),
     ("rmsprop", "keras.optimizers.RMSprop(learning_rate=1e-3, momentum=0.9)", "sonnet"),
     ("rmsprop", "keras.optimizers.RMSprop(learning_rate=1e-3, momentum=0.9, centered=True)", "tf-keras-legacy"),
     ("rmsprop", "torch.optim.RMSprop(lr=1e-2, centered=True)", "optax"),
@@ -193,8 +231,11 @@ def _ported_requests(index: int):
 @functools.lru_cache(maxsize=None)
 def _ported_runs() -> dict:
     """Every PORTED pair's two frameworks, one subprocess per environment."""
-    indices = [i for i in range(len(PORTED)) if _ported(i)[2] is not None
-               and all(F.unavailable(x.dialect.name) is None for x in _ported(i)[1:])]
+    indices = [
+        i
+        for i in range(len(PORTED))
+        if _ported(i)[2] is not None and all(F.unavailable(x.dialect.name) is None for x in _ported(i)[1:])
+    ]
     requests = [r for i in indices for r in _ported_requests(i)]
     results = F.run_requests(requests) if requests else []
     return {i: (results[2 * k], results[2 * k + 1]) for k, i in enumerate(indices)}
@@ -251,7 +292,9 @@ FLOAT32_HYPERPARAMETERS = {
 
 
 @pytest.mark.slow  # its own framework process (~10 s each): make test-slow
-@pytest.mark.parametrize("family,dialect", list(FLOAT32_HYPERPARAMETERS), ids=[f"{f}-{d}" for f, d in FLOAT32_HYPERPARAMETERS])
+@pytest.mark.parametrize(
+    "family,dialect", list(FLOAT32_HYPERPARAMETERS), ids=[f"{f}-{d}" for f, d in FLOAT32_HYPERPARAMETERS]
+)
 def test_python_float_hyperparameters_are_float32(family, dialect):
     """Findings 1-3: with Python floats and the framework's default float type, a float64 variable
     steps as the model at these hyperparameters rounded to float32 (to the last bit), not at the

@@ -82,11 +82,32 @@ def test_every_vector_loop_of_the_generated_c_kernels_vectorises_here(family, tm
     text = flaunch.source(family)
     src = tmp_path / f"{family}.c"
     src.write_text(text)
-    res = subprocess.run([_gcc(), *fbuild.BASE_FLAGS, *fbuild.OPENMP_FLAGS, "-fopt-info-vec-missed", "-c", str(src),
-                          "-o", str(tmp_path / "k.o")], capture_output=True, text=True, check=True)
+    res = subprocess.run(
+        [
+            _gcc(),
+            *fbuild.BASE_FLAGS,
+            *fbuild.OPENMP_FLAGS,
+            "-fopt-info-vec-missed",
+            "-c",
+            str(src),
+            "-o",
+            str(tmp_path / "k.o"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     lines = text.splitlines()
-    scalar = sorted({int(m.group(1)) for m in re.finditer(rf"{re.escape(src.name)}:(\d+):\d+: missed: not vectorized: "
-                                                          r"control flow in loop", res.stderr)})
+    scalar = sorted(
+        {
+            int(m.group(1))
+            for m in re.finditer(
+                rf"{re.escape(src.name)}:(\d+):\d+: missed: not vectorized: "
+                r"control flow in loop",
+                res.stderr,
+            )
+        }
+    )
     vector_loops = [n for n in scalar if re.match(r"\s*for \(int64_t i = (begin|0); i < (end|split|n);", lines[n - 1])]
     assert not vector_loops, [f"{n}: {lines[n - 1].strip()}" for n in vector_loops[:5]]
 
@@ -161,8 +182,14 @@ def _tensors(dtype, seed):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("kw", [{}, {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.1},
-                                {"maximize": True, "weight_decay": 0.3, "initial_accumulator_value": 0.1, "eps": 1e-3}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.1},
+        {"maximize": True, "weight_decay": 0.3, "initial_accumulator_value": 0.1, "eps": 1e-3},
+    ],
+)
 def test_adagrad_bitwise_with_torch_fused(adagrad_kernel, dtype, kw):
     params0 = _tensors(dtype, 1)
     ref = [p.clone().requires_grad_(True) for p in params0]
@@ -185,8 +212,18 @@ def _correct_sqrt(x):
     return torch.from_numpy(np.asarray(np.sqrt(x.numpy())))  # IEEE sqrt: correctly rounded
 
 
-def _rmsprop_sequence(params, grads_per_step, sqrt, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                      centered=False, maximize=False):
+def _rmsprop_sequence(
+    params,
+    grads_per_step,
+    sqrt,
+    lr=1e-2,
+    alpha=0.99,
+    eps=1e-8,
+    weight_decay=0,
+    momentum=0,
+    centered=False,
+    maximize=False,
+):
     """torch.optim.RMSprop's for-loop operations, with ``sqrt`` for the square root."""
     state = [{"v": torch.zeros_like(p), "m": torch.zeros_like(p), "b": torch.zeros_like(p)} for p in params]
     for grads in grads_per_step:
@@ -210,8 +247,10 @@ def _rmsprop_sequence(params, grads_per_step, sqrt, lr=1e-2, alpha=0.99, eps=1e-
     return state
 
 
-RMS_VARIANTS = [dict(centered=c, momentum=m, weight_decay=w, maximize=x)
-                for c, m, w, x in itertools.product((False, True), (0.0, 0.9), (0.0, 0.1), (False, True))]
+RMS_VARIANTS = [
+    dict(centered=c, momentum=m, weight_decay=w, maximize=x)
+    for c, m, w, x in itertools.product((False, True), (0.0, 0.9), (0.0, 0.1), (False, True))
+]
 
 
 @pytest.mark.parametrize("alpha", (0.99, 0.3))  # torch's lerp takes its large-weight formula at 1 - alpha >= 1/2
@@ -295,8 +334,17 @@ def test_adagrad_lr_decay_bitwise_with_torch_fused_over_many_steps(adagrad_kerne
         for p, gr in zip(ref, grads):
             p.grad = gr.clone()
         opt.step()
-        adagrad_kernel.step(params, grads, {"sum": sums}, [float(step)] * len(params), lr=0.1, lr_decay=lr_decay, eps=1e-10,
-                            weight_decay=0.0, maximize=False)
+        adagrad_kernel.step(
+            params,
+            grads,
+            {"sum": sums},
+            [float(step)] * len(params),
+            lr=0.1,
+            lr_decay=lr_decay,
+            eps=1e-10,
+            weight_decay=0.0,
+            maximize=False,
+        )
     for p, r in zip(params, ref):
         assert torch.equal(p, r.detach()), float((p - r.detach()).abs().max())
 
@@ -305,7 +353,9 @@ def test_adagrad_decayed_rate_is_one_fma_in_the_c_text():
     text = CKernelPrinter({"dtype": "float64"}).kernel(rules.get("adagrad"), variant_of(rules.get("adagrad"), {}))
     assert "const double eta_t = lr/(fma(lr_decay, step - 1, 1));" in text
     plain = rules.adagrad(scalar_contraction="none")
-    assert "const double eta_t = lr/(lr_decay*(step - 1) + 1);" in CKernelPrinter({"dtype": "float64"}).kernel(plain, variant_of(plain, {}))
+    assert "const double eta_t = lr/(lr_decay*(step - 1) + 1);" in CKernelPrinter({"dtype": "float64"}).kernel(
+        plain, variant_of(plain, {})
+    )
 
 
 # -- the build cache -----------------------------------------------------------------------------
@@ -380,7 +430,9 @@ def test_launcher_validation(adagrad_kernel):
     call()
     with pytest.raises(FusedLaunchError, match="float32, float64, float16 or bfloat16"):
         ints = [torch.arange(8, dtype=torch.int32)]
-        call(params=[torch.arange(8, dtype=torch.int32)], grads=ints, states={"sum": [torch.zeros(8, dtype=torch.int32)]})
+        call(
+            params=[torch.arange(8, dtype=torch.int32)], grads=ints, states={"sum": [torch.zeros(8, dtype=torch.int32)]}
+        )
     with pytest.raises(FusedLaunchError, match="dtype torch.float64 but params"):
         call(grads=[torch.randn(8, dtype=torch.float64, generator=gen)])
     with pytest.raises(FusedLaunchError, match="CPU only"):
@@ -494,12 +546,17 @@ def test_adagrad_mixed_group_contiguous_params_take_the_c_kernel(dtype, launches
     mine, loop, fused = _views(bases, transposed), _views(bases, transposed), _views(bases, transposed)
     assert [not p.is_contiguous() for p in mine] == transposed
     kw = dict(lr=0.05, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1)
-    opts = [symopt_optim.Adagrad(mine, fused=True, **kw), torch.optim.Adagrad(loop, foreach=False, **kw),
-            torch.optim.Adagrad(fused, fused=True, **kw)]
+    opts = [
+        symopt_optim.Adagrad(mine, fused=True, **kw),
+        torch.optim.Adagrad(loop, foreach=False, **kw),
+        torch.optim.Adagrad(fused, fused=True, **kw),
+    ]
     steps = 6
     _step_all(opts, [mine, loop, fused], dtype, 70, steps)
     contiguous = [p for p, t in zip(mine, transposed) if not t]
-    assert len(launches) == steps and all(list(plan.params) == contiguous for plan in launches)  # never a non-contiguous one
+    assert len(launches) == steps and all(
+        list(plan.params) == contiguous for plan in launches
+    )  # never a non-contiguous one
     for y, x_loop, x_fused, t in zip(mine, loop, fused, transposed):
         x, ref = (x_loop, opts[1]) if t else (x_fused, opts[2])  # the for-loop kernels, or the C kernel
         assert torch.equal(y.detach(), x.detach())
@@ -512,7 +569,10 @@ def test_rmsprop_mixed_group_contiguous_params_take_the_c_kernel(dtype, launches
     bases, transposed = _mixed(dtype, 6)
     mine, loop = _views(bases, transposed), _views(bases, transposed)
     kw = dict(lr=0.01, centered=True, momentum=0.9, weight_decay=0.1)
-    opts = [symopt_optim.RMSprop([{"params": mine, "fused": True}], **kw), torch.optim.RMSprop(loop, foreach=False, **kw)]
+    opts = [
+        symopt_optim.RMSprop([{"params": mine, "fused": True}], **kw),
+        torch.optim.RMSprop(loop, foreach=False, **kw),
+    ]
     steps = 5
     _step_all(opts, [mine, loop], dtype, 80, steps)
     contiguous = [i for i, t in enumerate(transposed) if not t]
@@ -542,8 +602,10 @@ def _variants(family):
     from symopt.verify.symbolic import structural_variants
 
     on = {"weight_decay": 0.1, "momentum": 0.9}
-    out = [{k: (on[k] if isinstance(v, sp.Symbol) else v) for k, v in variant.items()}
-           for variant in structural_variants(rules.get(family))]
+    out = [
+        {k: (on[k] if isinstance(v, sp.Symbol) else v) for k, v in variant.items()}
+        for variant in structural_variants(rules.get(family))
+    ]
     if family == "adagrad":
         out = [dict(v, lr_decay=d) for v in out for d in (0.0, 0.05)]
     return out
@@ -571,10 +633,17 @@ def _fused_dropin(family, dtype, kw, steps=8):
         mine = symopt_optim.RMSprop([{"params": b, "fused": True}], **kw)
         _step_all([mine], [b], dtype, 500, steps)
         expected = [p.clone() for p in params0]
-        reference = _rmsprop_sequence(expected, [_same_draws(dtype, 500 + k) for k in range(steps)], _correct_sqrt, **kw)
+        reference = _rmsprop_sequence(
+            expected, [_same_draws(dtype, 500 + k) for k in range(steps)], _correct_sqrt, **kw
+        )
         names = {"v": "square_avg", "m": "grad_avg", "b": "momentum_buffer"}
         pairs = [(y.detach(), x) for x, y in zip(expected, b)]
-        pairs += [(mine.state[y][names[k]], v) for st, y in zip(reference, b) for k, v in st.items() if names[k] in mine.state[y]]
+        pairs += [
+            (mine.state[y][names[k]], v)
+            for st, y in zip(reference, b)
+            for k, v in st.items()
+            if names[k] in mine.state[y]
+        ]
     return max(normwise_ulp(x, y) for x, y in pairs)
 
 
@@ -589,8 +658,11 @@ def _rms_kw(kw):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("family,kw", [(f, kw) for f in ("adagrad", "rmsprop") for kw in _variants(f)],
-                         ids=lambda x: x if isinstance(x, str) else _label(x))
+@pytest.mark.parametrize(
+    "family,kw",
+    [(f, kw) for f in ("adagrad", "rmsprop") for kw in _variants(f)],
+    ids=lambda x: x if isinstance(x, str) else _label(x),
+)
 def test_every_structural_variant_of_the_fused_dropins_against_torch(family, kw, dtype, launches):
     """Bitwise against torch.optim.Adagrad(fused=True); RMSprop bitwise against torch's for-loop
     operations with a correctly rounded sqrt, and within the verify tolerance (the row of
@@ -634,7 +706,9 @@ def test_a_kernel_with_the_maximize_sign_flipped_fails_the_variant_check_and_ver
     monkeypatch.setattr(flaunch, "_KERNELS", {"adagrad": FusedKernel("adagrad", library=library)})
     assert _fused_dropin("adagrad", torch.float64, {"maximize": True, "weight_decay": 0, "lr_decay": 0.0}) > 0
     assert launches and all(plan.kernel.library is library for plan in launches)  # the mutant ran
-    assert _fused_dropin("adagrad", torch.float64, {"maximize": False, "weight_decay": 0, "lr_decay": 0.0}) == 0  # only maximize is wrong
+    assert (
+        _fused_dropin("adagrad", torch.float64, {"maximize": False, "weight_decay": 0, "lr_decay": 0.0}) == 0
+    )  # only maximize is wrong
     case = next(c for c in edges("adagrad") if c.name == "edge: variant maximize")
     for dtype in DTYPES:
         row = runner.verify_case(case, runner.IMPLEMENTATIONS["fused"], dtype, steps=10)
@@ -725,8 +799,9 @@ def _fused_reference(family, dtype):
     if family == "adagrad":
         return _train(_torch("adagrad", fused=True), family, dtype)[0]
     expected = [p.clone() for p in _tensors(dtype, 8)]
-    _rmsprop_sequence(expected, [_tensors(dtype, 900 + k) for k in range(FAULT_STEPS)], _correct_sqrt,
-                      centered=True, momentum=0.9)
+    _rmsprop_sequence(
+        expected, [_tensors(dtype, 900 + k) for k in range(FAULT_STEPS)], _correct_sqrt, centered=True, momentum=0.9
+    )
     return expected
 
 
@@ -815,7 +890,9 @@ def test_fault_a_rebuilt_library_that_fails_to_load_too_falls_back_to_the_torch_
         _train(_symopt("adagrad", True), "adagrad", torch.float32)
     (message,) = _fault_warnings(record)  # one warning per process and cause
     assert message.startswith("symopt fused CPU backend unavailable (the fused kernel library ")
-    assert "fails to load, rebuilt or not: file too short for an ELF header (0 bytes)); using the Torch backend" in message
+    assert (
+        "fails to load, rebuilt or not: file too short for an ELF header (0 bytes)); using the Torch backend" in message
+    )
     assert "Fix: set SYMOPT_CACHE_DIR to a writable directory" in message
     assert builds == [path] and not launches  # rebuilt once in this process, and never launched
     _assert_the_torch_kernels_stepped(params, "adagrad", torch.float32)
@@ -844,9 +921,13 @@ print(library.path, library.cached, hashlib.sha256(library.path.read_bytes()).he
 def _load_in_a_new_process(tmp_path, cache, *barrier):
     source = tmp_path / "adagrad.c"
     source.write_text(flaunch.source("adagrad"), encoding="utf-8")
-    return subprocess.Popen([sys.executable, "-c", _LOAD_SCRIPT, fbuild.__file__, str(source), str(cache), *map(str, barrier)],
-                            env=dict(os.environ, TMPDIR=str(tmp_path / "tmp")), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", _LOAD_SCRIPT, fbuild.__file__, str(source), str(cache), *map(str, barrier)],
+        env=dict(os.environ, TMPDIR=str(tmp_path / "tmp")),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _adagrad_bitwise_with_torch_fused(library):
@@ -855,7 +936,11 @@ def _adagrad_bitwise_with_torch_fused(library):
     gen = torch.Generator().manual_seed(95)
     p = torch.randn(1000, dtype=torch.float64, generator=gen)
     q = p.clone().requires_grad_(True)
-    ref, kernel, state = torch.optim.Adagrad([q], fused=True), FusedKernel("adagrad", library=library), torch.zeros_like(p)
+    ref, kernel, state = (
+        torch.optim.Adagrad([q], fused=True),
+        FusedKernel("adagrad", library=library),
+        torch.zeros_like(p),
+    )
     for step in range(1, 4):
         g = torch.randn(1000, dtype=torch.float64, generator=gen)
         q.grad = g.clone()
@@ -939,8 +1024,9 @@ def _failing_compiler(tmp_path):
 
 @pytest.mark.parametrize("compiler", ["/bin/false", "a script that fails"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_fault_a_failing_compiler_falls_back_to_the_torch_kernels_with_one_warning(fresh, monkeypatch, tmp_path,
-                                                                                   launches, compiler, dtype):
+def test_fault_a_failing_compiler_falls_back_to_the_torch_kernels_with_one_warning(
+    fresh, monkeypatch, tmp_path, launches, compiler, dtype
+):
     """Old: ``BuildError: /bin/false failed to build symopt_adagrad-....so:`` from step()."""
     if compiler.startswith("/"):
         if not os.access(compiler, os.X_OK):
@@ -956,8 +1042,10 @@ def test_fault_a_failing_compiler_falls_back_to_the_torch_kernels_with_one_warni
         rmsprop, _ = _train(_symopt("rmsprop", True), "rmsprop", dtype)
         _train(_symopt("adagrad", True), "adagrad", dtype)  # tried once per process
     (message,) = _fault_warnings(record)  # one cause (the compiler), one warning
-    assert message == (f"symopt fused CPU backend unavailable (compiler {cc} failed: {said}); using the Torch "
-                       "backend (the generated Torch kernels) instead. Fix: set CC to a working C compiler or pass fused=False")
+    assert message == (
+        f"symopt fused CPU backend unavailable (compiler {cc} failed: {said}); using the Torch "
+        "backend (the generated Torch kernels) instead. Fix: set CC to a working C compiler or pass fused=False"
+    )
     assert len(builds) == 2 and not launches  # one try per family
     _assert_the_torch_kernels_stepped(adagrad, "adagrad", dtype)
     _assert_the_torch_kernels_stepped(rmsprop, "rmsprop", dtype)

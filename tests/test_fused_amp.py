@@ -19,8 +19,12 @@ from symopt.fused import launcher as flaunch
 from symopt.torch import optim as symopt_optim
 
 CLASSES = {"adagrad": "Adagrad", "sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
-KW = {"adagrad": dict(lr=0.05, weight_decay=0.1), "sgd": dict(lr=0.05, momentum=0.9, nesterov=True),
-      "adam": dict(lr=0.01, amsgrad=True, weight_decay=0.1), "adamw": dict(lr=0.01, weight_decay=0.1)}
+KW = {
+    "adagrad": dict(lr=0.05, weight_decay=0.1),
+    "sgd": dict(lr=0.05, momentum=0.9, nesterov=True),
+    "adam": dict(lr=0.01, amsgrad=True, weight_decay=0.1),
+    "adamw": dict(lr=0.01, weight_decay=0.1),
+}
 STEPS = 6
 INF_STEP = 3  # a gradient with an inf: GradScaler skips the step and halves its scale
 
@@ -112,7 +116,10 @@ def test_found_inf_skips_the_step_and_leaves_the_counters(family, launches):
     grads = [torch.randn(p.shape, generator=gen) * 300 for p in base]
     a = [p.clone().requires_grad_(True) for p in base]
     b = [p.clone().requires_grad_(True) for p in base]
-    ref, mine = getattr(torch.optim, cls)(a, fused=True, **KW[family]), getattr(symopt_optim, cls)(b, fused=True, **KW[family])
+    ref, mine = (
+        getattr(torch.optim, cls)(a, fused=True, **KW[family]),
+        getattr(symopt_optim, cls)(b, fused=True, **KW[family]),
+    )
     for k, inf in enumerate([0.0, 1.0, 0.0, 1.0, 1.0, 0.0]):
         for opt, params in ((ref, a), (mine, b)):
             for p, g in zip(params, grads):

@@ -79,8 +79,14 @@ def test_state_dict_round_trips_through_torch_with_the_counter_views():
 
 def test_gradients_the_kernel_cannot_take_go_to_the_torch_kernels():
     a, b, ref, mine = _pair(torch.float64)
-    loop = torch.optim.Adagrad([x.detach().clone().requires_grad_(True) for x in a], foreach=False,
-                               lr=0.05, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1)
+    loop = torch.optim.Adagrad(
+        [x.detach().clone().requires_grad_(True) for x in a],
+        foreach=False,
+        lr=0.05,
+        lr_decay=0.01,
+        weight_decay=0.1,
+        initial_accumulator_value=0.1,
+    )
     c = loop.param_groups[0]["params"]
     for k in range(6):
         gen = torch.Generator().manual_seed(200 + k)
@@ -152,8 +158,19 @@ RULE_CONFIGS = {
     "adam-amsgrad": ("Adam", dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1, amsgrad=True)),
     "adamw": ("AdamW", dict(lr=0.01, weight_decay=0.1)),
 }
-EVENTS = ("scheduler", "state_replaced", "step_reset", "param_moved", "load_state_dict", "idle_param",
-          "param_gains_grad", "add_param_group", "params_list_edited", "no_grads", "switch_changed")
+EVENTS = (
+    "scheduler",
+    "state_replaced",
+    "step_reset",
+    "param_moved",
+    "load_state_dict",
+    "idle_param",
+    "param_gains_grad",
+    "add_param_group",
+    "params_list_edited",
+    "no_grads",
+    "switch_changed",
+)
 
 
 def _rule_pair(config):
@@ -243,8 +260,11 @@ def test_every_fused_rule_plans_and_stays_bitwise_with_torch_through_every_event
                         g["lr_decay"] = 0.5
                     else:
                         g["maximize"] = True
-        if k == 5 and event in ("state_replaced", "param_moved", "load_state_dict") or (
-                k == 5 and event == "step_reset"):
+        if (
+            k == 5
+            and event in ("state_replaced", "param_moved", "load_state_dict")
+            or (k == 5 and event == "step_reset")
+        ):
             assert _plan(mine) is not plan  # planned again after the event
     _assert_same_state(a + extra[:1], b + extra[1:], ref, mine)
     if event == "scheduler":

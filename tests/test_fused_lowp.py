@@ -113,24 +113,41 @@ def _step_twins(family, dtype, kw, *, steps=STEPS, scale=1.0, shapes=SHAPES, gra
 
 
 CASES = {
-    "adagrad": [dict(), dict(lr=0.1, lr_decay=0.01, weight_decay=0.1), dict(lr=0.05, maximize=True, eps=1e-3),
-                # the plain variant with an ε float16 holds (1e-10 rounds to 0 there), large enough to
-                # move the few scalar-tail elements too (their ε is float32's, not float16's)
-                dict(lr=0.05, eps=0.1),
-                # the step size on a 16-bit rounding midpoint at t = 4 (fma or not: one 16-bit ULP of −η_t)
-                *(values for name, values, _ in ROUNDING_EDGES["adagrad"] if "16" in name),
-                dict(lr=0.1, weight_decay=0.3, initial_accumulator_value=0.1, maximize=True)],
-    "adam": [dict(lr=0.01), dict(lr=0.01, amsgrad=True, weight_decay=0.1), dict(lr=0.01, betas=(0.3, 0.5), maximize=True),
-             dict(lr=0.01, amsgrad=True, maximize=True, eps=1e-3), dict(lr=0.1, weight_decay=0.3, decoupled_weight_decay=True),
-             dict(lr=0.01, eps=0.1)],  # the plain variant with an ε float16 holds (1e-8 rounds to 0 there)
-    "adamw": [dict(lr=0.01), dict(lr=0.01, weight_decay=0.3, amsgrad=True), dict(lr=0.1, weight_decay=10.0),
-              dict(lr=0.01, betas=(0.3, 0.5), maximize=True), dict(lr=0.01, eps=0.1, weight_decay=0.0)],  # plain: no decay
+    "adagrad": [
+        dict(),
+        dict(lr=0.1, lr_decay=0.01, weight_decay=0.1),
+        dict(lr=0.05, maximize=True, eps=1e-3),
+        # the plain variant with an ε float16 holds (1e-10 rounds to 0 there), large enough to
+        # move the few scalar-tail elements too (their ε is float32's, not float16's)
+        dict(lr=0.05, eps=0.1),
+        # the step size on a 16-bit rounding midpoint at t = 4 (fma or not: one 16-bit ULP of −η_t)
+        *(values for name, values, _ in ROUNDING_EDGES["adagrad"] if "16" in name),
+        dict(lr=0.1, weight_decay=0.3, initial_accumulator_value=0.1, maximize=True),
+    ],
+    "adam": [
+        dict(lr=0.01),
+        dict(lr=0.01, amsgrad=True, weight_decay=0.1),
+        dict(lr=0.01, betas=(0.3, 0.5), maximize=True),
+        dict(lr=0.01, amsgrad=True, maximize=True, eps=1e-3),
+        dict(lr=0.1, weight_decay=0.3, decoupled_weight_decay=True),
+        dict(lr=0.01, eps=0.1),
+    ],  # the plain variant with an ε float16 holds (1e-8 rounds to 0 there)
+    "adamw": [
+        dict(lr=0.01),
+        dict(lr=0.01, weight_decay=0.3, amsgrad=True),
+        dict(lr=0.1, weight_decay=10.0),
+        dict(lr=0.01, betas=(0.3, 0.5), maximize=True),
+        dict(lr=0.01, eps=0.1, weight_decay=0.0),
+    ],  # plain: no decay
 }
 
 
 def _cases():
-    return [pytest.param(f, kw, id=f"{f}-" + ("-".join(f"{k}={v}" for k, v in kw.items()) or "default"))
-            for f, table in CASES.items() for kw in table]
+    return [
+        pytest.param(f, kw, id=f"{f}-" + ("-".join(f"{k}={v}" for k, v in kw.items()) or "default"))
+        for f, table in CASES.items()
+        for kw in table
+    ]
 
 
 @pytest.mark.parametrize("dtype", LOW, ids=str)
@@ -142,17 +159,31 @@ def test_bitwise_with_torch_fused(family, kw, dtype, launches):
 
 @pytest.mark.parametrize("scale", [1e-3, 30.0], ids=["grads 1e-3", "grads 30"])
 @pytest.mark.parametrize("dtype", LOW, ids=str)
-@pytest.mark.parametrize("family,kw", [("adagrad", dict(lr=0.1, weight_decay=0.1)), ("adam", dict(lr=0.01, amsgrad=True)),
-                                       ("adamw", dict(lr=0.01, weight_decay=0.1))], ids=["adagrad", "adam", "adamw"])
+@pytest.mark.parametrize(
+    "family,kw",
+    [
+        ("adagrad", dict(lr=0.1, weight_decay=0.1)),
+        ("adam", dict(lr=0.01, amsgrad=True)),
+        ("adamw", dict(lr=0.01, weight_decay=0.1)),
+    ],
+    ids=["adagrad", "adam", "adamw"],
+)
 def test_bitwise_with_torch_fused_at_small_and_large_gradients(family, kw, dtype, scale):
     """Small squares (subnormal or flushed in float16) and large ones (near float16's overflow)."""
     assert _step_twins(family, dtype, kw, scale=scale) == {}
 
 
 @pytest.mark.parametrize("dtype", LOW, ids=str)
-@pytest.mark.parametrize("family,kw", [("adagrad", dict(lr=0.1)), ("adagrad", dict(lr=0.1, weight_decay=0.1, maximize=True)),
-                                       ("adam", dict(lr=0.01, amsgrad=True)), ("adamw", dict(lr=0.01, maximize=True))],
-                         ids=["adagrad", "adagrad-weight_decay-maximize", "adam-amsgrad", "adamw-maximize"])
+@pytest.mark.parametrize(
+    "family,kw",
+    [
+        ("adagrad", dict(lr=0.1)),
+        ("adagrad", dict(lr=0.1, weight_decay=0.1, maximize=True)),
+        ("adam", dict(lr=0.01, amsgrad=True)),
+        ("adamw", dict(lr=0.01, maximize=True)),
+    ],
+    ids=["adagrad", "adagrad-weight_decay-maximize", "adam-amsgrad", "adamw-maximize"],
+)
 def test_bitwise_with_torch_fused_with_a_grad_scale(family, kw, dtype):
     """GradScaler's path: the kernel divides each gradient by the scale in float, so the gradient
     it squares no longer fits the 16-bit type (``fmaf(g, g, s)`` and ``g*g + s`` then differ in
@@ -166,9 +197,13 @@ def test_bitwise_with_torch_fused_with_a_grad_scale(family, kw, dtype):
 _sgd_opmath, _rmsprop_opmath, CASTS = opmath.sgd, opmath.rmsprop, opmath.CASTS
 
 
-SGD_CASES = [dict(lr=0.1), dict(lr=0.1, weight_decay=0.1, maximize=True), dict(lr=0.1, momentum=0.9),
-             dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.1),
-             dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1, maximize=True)]
+SGD_CASES = [
+    dict(lr=0.1),
+    dict(lr=0.1, weight_decay=0.1, maximize=True),
+    dict(lr=0.1, momentum=0.9),
+    dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.1),
+    dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1, maximize=True),
+]
 
 
 def _sgd_label(kw):
@@ -192,7 +227,9 @@ def test_sgd_bitwise_with_the_opmath_simulation(kw, dtype, launches):
     for i, (y, x) in enumerate(zip(mine, expected)):
         assert not _differing(y, x).numel(), f"param {i}"
         if kw.get("momentum"):
-            assert not _differing(opt.state[y]["momentum_buffer"], buffers[i]["momentum_buffer"]).numel(), f"param {i} momentum_buffer"
+            assert not _differing(opt.state[y]["momentum_buffer"], buffers[i]["momentum_buffer"]).numel(), (
+                f"param {i} momentum_buffer"
+            )
 
 
 @pytest.mark.parametrize("dtype", LOW, ids=str)
@@ -254,7 +291,11 @@ def _sgd_rounding_boundary_pairs(dtype, lr: float, count: int = 64, seed: int = 
     fused = (np.float64(c) * g.astype(np.float64) + w.astype(np.float64)).astype(np.float32)
     split = (c * g).astype(np.float32) + w
     hits = _stored_differently(fused, split, dtype)
-    exact = [i for i in hits if np.float32(float(Fraction(float(c)) * Fraction(float(g[i])) + Fraction(float(w[i])))) == fused[i]]
+    exact = [
+        i
+        for i in hits
+        if np.float32(float(Fraction(float(c)) * Fraction(float(g[i])) + Fraction(float(w[i])))) == fused[i]
+    ]
     return [(float(w[i]), float(g[i])) for i in exact[:count]]
 
 
@@ -301,7 +342,11 @@ def _second_moment_boundary_pairs(dtype, beta2: float, count: int = 64, seed: in
     fused = (v1.astype(np.float64) * np.float64(c1) + x2.astype(np.float64)).astype(np.float32)
     split = v1 * c1 + x2
     hits = _stored_differently(fused, split, dtype)
-    exact = [i for i in hits if np.float32(float(Fraction(float(v1[i])) * Fraction(float(c1)) + Fraction(float(x2[i])))) == fused[i]]
+    exact = [
+        i
+        for i in hits
+        if np.float32(float(Fraction(float(v1[i])) * Fraction(float(c1)) + Fraction(float(x2[i])))) == fused[i]
+    ]
     return [(float(g1[i]), float(g2[i])) for i in exact[:count]]
 
 
@@ -317,16 +362,22 @@ def test_adam_tail_bitwise_with_torch_fused_on_a_second_moment_rounding_boundary
     assert len(pairs) >= 32
     a = [torch.zeros(1, dtype=dtype, requires_grad=True) for _ in pairs]
     b = [torch.zeros(1, dtype=dtype, requires_grad=True) for _ in pairs]
-    ref, mine = getattr(torch.optim, CLASSES[family])(a, fused=True, **kw), getattr(symopt_optim, CLASSES[family])(b, fused=True, **kw)
+    ref, mine = (
+        getattr(torch.optim, CLASSES[family])(a, fused=True, **kw),
+        getattr(symopt_optim, CLASSES[family])(b, fused=True, **kw),
+    )
     for k in range(2):
         for x, y, g in zip(a, b, (pair[k] for pair in pairs)):
             x.grad, y.grad = torch.tensor([g], dtype=dtype), torch.tensor([g], dtype=dtype)
         ref.step()
         mine.step()
     assert _tail_starts([(1,)] * len(pairs), dtype) == [0] * len(pairs)
-    differ = [(i, key) for i, (x, y) in enumerate(zip(a, b))
-              for key, u, w in [("param", x, y), *((k, ref.state[x][k], mine.state[y][k]) for k in ("exp_avg", "exp_avg_sq"))]
-              if _differing(u, w).numel()]
+    differ = [
+        (i, key)
+        for i, (x, y) in enumerate(zip(a, b))
+        for key, u, w in [("param", x, y), *((k, ref.state[x][k], mine.state[y][k]) for k in ("exp_avg", "exp_avg_sq"))]
+        if _differing(u, w).numel()
+    ]
     assert differ == []
 
 
@@ -343,9 +394,13 @@ def test_adam_bitwise_with_torch_fused_over_a_million_elements(family, dtype):
 
 
 # -- RMSprop: the opmath simulation with a correctly rounded sqrt ---------------------------------------
-RMS_CASES = [dict(), dict(centered=True, momentum=0.9), dict(centered=True, alpha=0.3, maximize=True, weight_decay=0.1),
-             dict(momentum=0.5, weight_decay=0.1, eps=1e-3),
-             dict(lr=0.1, eps=0.1)]  # the plain variant with an ε that moves the few scalar-tail elements
+RMS_CASES = [
+    dict(),
+    dict(centered=True, momentum=0.9),
+    dict(centered=True, alpha=0.3, maximize=True, weight_decay=0.1),
+    dict(momentum=0.5, weight_decay=0.1, eps=1e-3),
+    dict(lr=0.1, eps=0.1),
+]  # the plain variant with an ε that moves the few scalar-tail elements
 
 
 @pytest.mark.parametrize("dtype", LOW, ids=str)
@@ -423,9 +478,26 @@ def _boundaries() -> torch.Tensor:
         for m in (mid - 1, mid, mid + 1, x.view(torch.int32)):
             patterns += [m, m | torch.tensor(-(1 << 31), dtype=torch.int32)]
     gen = torch.Generator().manual_seed(0)
-    patterns.append(torch.randint(-(1 << 31), (1 << 31) - 1, (1 << 20,), generator=gen, dtype=torch.int64).to(torch.int32))
-    special = torch.tensor([0.0, -0.0, 65504.0, 65519.99, 65520.0, 2.0**-24, 2.0**-25, 2.0**-25 * 1.0000001, 2.0**-14,
-                            3.0e38, float("inf"), -float("inf")], dtype=torch.float32).view(torch.int32)
+    patterns.append(
+        torch.randint(-(1 << 31), (1 << 31) - 1, (1 << 20,), generator=gen, dtype=torch.int64).to(torch.int32)
+    )
+    special = torch.tensor(
+        [
+            0.0,
+            -0.0,
+            65504.0,
+            65519.99,
+            65520.0,
+            2.0**-24,
+            2.0**-25,
+            2.0**-25 * 1.0000001,
+            2.0**-14,
+            3.0e38,
+            float("inf"),
+            -float("inf"),
+        ],
+        dtype=torch.float32,
+    ).view(torch.int32)
     patterns.append(special)
     x = torch.cat(patterns).view(torch.float32)
     return x[~torch.isnan(x)].contiguous()
@@ -472,7 +544,9 @@ def test_low_precision_text_loads_computes_in_float_and_stores_rounded():
     # ATen's Adam: opmath_t(c) everywhere
     text = _function("adam", "bfloat16", amsgrad=True)
     assert "symopt_bf16_to_float(symopt_float_to_bf16(" not in text
-    assert "const float c3 = (float)(c_2);" in text and "max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);" in text
+    assert (
+        "const float c3 = (float)(c_2);" in text and "max_exp_avg_sq = symopt_maxf(exp_avg_sq, max_exp_avg_sq);" in text
+    )
     # float32 is as it was: no conversions
     assert "symopt_" not in _function("adagrad", "float32").split("(", 1)[1].replace("symopt_adagrad", "")
 
@@ -501,25 +575,47 @@ def mutant_cache(tmp_path_factory):
 MUTANTS = {
     # name: (family, pattern, replacement, kw, dtype)
     "adagrad constants straight to float in the vector loop": (
-        "adagrad", r"symopt_f16_to_float\(symopt_float_to_f16\((\(float\)\([^;]*\))\)\);", r"\1;",
-        dict(lr=0.1, weight_decay=0.1), torch.float16),
+        "adagrad",
+        r"symopt_f16_to_float\(symopt_float_to_f16\((\(float\)\([^;]*\))\)\);",
+        r"\1;",
+        dict(lr=0.1, weight_decay=0.1),
+        torch.float16,
+    ),
     "adam constants through the param dtype": (
-        "adam", r"(?m)^(\s+const float (c\d+) = )\(float\)\(([^;]*)\);",
-        r"\1symopt_bf16_to_float(symopt_float_to_bf16((float)(\3)));", dict(lr=0.01), torch.bfloat16),
+        "adam",
+        r"(?m)^(\s+const float (c\d+) = )\(float\)\(([^;]*)\);",
+        r"\1symopt_bf16_to_float(symopt_float_to_bf16((float)(\3)));",
+        dict(lr=0.01),
+        torch.bfloat16,
+    ),
     "adam root of the rounded second moment": (
-        "adam", r"sigma = sqrtf\(exp_avg_sq\)/", "sigma = sqrtf(symopt_bf16_to_float(symopt_float_to_bf16(exp_avg_sq)))/",
-        dict(lr=0.01), torch.bfloat16),
+        "adam",
+        r"sigma = sqrtf\(exp_avg_sq\)/",
+        "sigma = sqrtf(symopt_bf16_to_float(symopt_float_to_bf16(exp_avg_sq)))/",
+        dict(lr=0.01),
+        torch.bfloat16,
+    ),
     "bfloat16 stores truncated": (
-        "adamw", r"\(u \+ 0x7FFFu \+ \(\(u >> 16\) & 1u\)\) >> 16", "u >> 16", dict(lr=0.01), torch.bfloat16),
+        "adamw",
+        r"\(u \+ 0x7FFFu \+ \(\(u >> 16\) & 1u\)\) >> 16",
+        "u >> 16",
+        dict(lr=0.01),
+        torch.bfloat16,
+    ),
     "float16 stores rounded twice (through bfloat16)": (
-        "adagrad", r"static inline symopt_f16 symopt_float_to_f16\(float x\)\n\{\n",
+        "adagrad",
+        r"static inline symopt_f16 symopt_float_to_f16\(float x\)\n\{\n",
         "static inline symopt_f16 symopt_float_to_f16(float x)\n{\n    x = symopt_bf16_to_float(symopt_float_to_bf16(x));\n",
-        dict(lr=0.1), torch.float16),
+        dict(lr=0.1),
+        torch.float16,
+    ),
 }
 
 
 @pytest.mark.parametrize("name", MUTANTS)
-def test_a_low_precision_kernel_with_one_rounding_moved_fails_the_bitwise_check(name, mutant_cache, monkeypatch, launches):
+def test_a_low_precision_kernel_with_one_rounding_moved_fails_the_bitwise_check(
+    name, mutant_cache, monkeypatch, launches
+):
     family, pattern, replacement, kw, dtype = MUTANTS[name]
     assert _step_twins(family, dtype, kw) == {}  # the committed kernel passes the very check
     launches.clear()
@@ -541,7 +637,11 @@ def _adagrad_underflow_boundary():
 
     values = torch.arange(0, 1 << 15, dtype=torch.int32).to(torch.int16).view(torch.bfloat16).float().numpy()
     values = values[np.isfinite(values) & (values > 0)]
-    G, g = np.meshgrid(values[(values >= 2.0**-126) & (values < 2.0**-110)], values[(values >= 2.0**-80) & (values < 2.0**-62)], indexing="ij")
+    G, g = np.meshgrid(
+        values[(values >= 2.0**-126) & (values < 2.0**-110)],
+        values[(values >= 2.0**-80) & (values < 2.0**-62)],
+        indexing="ij",
+    )
     G, g = G.ravel(), g.ravel()
     fused = (G.astype(np.float64) + g.astype(np.float64) ** 2).astype(np.float32)
     keep = fused != G + g * g
@@ -579,11 +679,13 @@ def test_adagrad_bitwise_with_torch_fused_where_bfloat16_squares_underflow(loop)
         at = 0
         for p in ps:
             n = p.numel()
-            opt.state[p]["sum"].copy_(flat[at:at + n, 0].reshape(p.shape))
-            p.grad = flat[at:at + n, 1].reshape(p.shape).clone()
+            opt.state[p]["sum"].copy_(flat[at : at + n, 0].reshape(p.shape))
+            p.grad = flat[at : at + n, 1].reshape(p.shape).clone()
             at += n
         opt.step()
-        out.append((torch.cat([p.detach().reshape(-1) for p in ps]), torch.cat([opt.state[p]["sum"].reshape(-1) for p in ps])))
+        out.append(
+            (torch.cat([p.detach().reshape(-1) for p in ps]), torch.cat([opt.state[p]["sum"].reshape(-1) for p in ps]))
+        )
     (pa, sa), (pb, sb) = out
     assert not _differing(pa, pb).numel() and not _differing(sa, sb).numel()
 
@@ -603,7 +705,11 @@ def _rmsprop_underflow_boundary():
 
     values = torch.arange(0, 1 << 15, dtype=torch.int32).to(torch.int16).view(torch.bfloat16).float().numpy()
     values = values[np.isfinite(values) & (values > 0)]
-    v, g = np.meshgrid(values[(values >= 2.0**-126) & (values < 2.0**-110)], values[(values >= 2.0**-80) & (values < 2.0**-62)], indexing="ij")
+    v, g = np.meshgrid(
+        values[(values >= 2.0**-126) & (values < 2.0**-110)],
+        values[(values >= 2.0**-80) & (values < 2.0**-62)],
+        indexing="ij",
+    )
     v, g = v.ravel(), g.ravel()
     half = np.float32(0.5)
     exact = np.float64(half) * v.astype(np.float64) + (np.float64(half) * g.astype(np.float64)) * g.astype(np.float64)
@@ -611,7 +717,13 @@ def _rmsprop_underflow_boundary():
     split = (half * g) * g + v * half  # float32 throughout: the product rounded first
     keep = fused != split
     v, g, fused = v[keep], g[keep], fused[keep]
-    sure = np.array([Fraction(float(e)) == Fraction(float(a)) / 2 + Fraction(float(b)) ** 2 / 2 for e, a, b in zip(exact[keep], v, g)], dtype=bool)
+    sure = np.array(
+        [
+            Fraction(float(e)) == Fraction(float(a)) / 2 + Fraction(float(b)) ** 2 / 2
+            for e, a, b in zip(exact[keep], v, g)
+        ],
+        dtype=bool,
+    )
     v, g, fused, split = v[sure], g[sure], fused[sure], split[keep][sure]
     best = (0, 0.0, None)
     for c in -values[(values >= 2.0**-12) & (values < 1)]:
@@ -647,8 +759,8 @@ def test_rmsprop_bitwise_with_the_exact_derivation_where_bfloat16_squares_underf
     at, saved["state"] = 0, {}
     for i, p in enumerate(ps):
         n = p.numel()
-        saved["state"][i] = {"step": torch.tensor(1.0), "square_avg": flat[at:at + n, 0].reshape(p.shape).to(dtype)}
-        p.grad = flat[at:at + n, 1].reshape(p.shape).to(dtype)
+        saved["state"][i] = {"step": torch.tensor(1.0), "square_avg": flat[at : at + n, 0].reshape(p.shape).to(dtype)}
+        p.grad = flat[at : at + n, 1].reshape(p.shape).to(dtype)
         at += n
     opt.load_state_dict(saved)
     opt.step()
@@ -674,15 +786,26 @@ def float16_path(request, mutant_cache, monkeypatch):
         if not fbuild.defines("__F16C__"):
             pytest.skip("the compiler defines no __F16C__ with -march=native here: no F16C path to test")
         return {family: flaunch.kernel(family).library for family in FLOAT16_FAMILIES}
-    libraries = {family: fbuild.load(f"no_f16c_{family}", "#define SYMOPT_NO_F16C 1\n" + flaunch.source(family),
-                                     directory=mutant_cache) for family in FLOAT16_FAMILIES}
+    libraries = {
+        family: fbuild.load(
+            f"no_f16c_{family}", "#define SYMOPT_NO_F16C 1\n" + flaunch.source(family), directory=mutant_cache
+        )
+        for family in FLOAT16_FAMILIES
+    }
     monkeypatch.setattr(flaunch, "_KERNELS", {f: FusedKernel(f, library=lib) for f, lib in libraries.items()})
     return libraries
 
 
-@pytest.mark.parametrize("family,kw", [("adagrad", dict(lr=0.1, weight_decay=0.1, maximize=True)), ("adagrad", dict(lr=0.05, eps=0.1)),
-                                       ("adam", dict(lr=0.01, amsgrad=True)), ("adamw", dict(lr=0.01, betas=(0.3, 0.5)))],
-                         ids=["adagrad-weight_decay-maximize", "adagrad-eps", "adam-amsgrad", "adamw-lerp"])
+@pytest.mark.parametrize(
+    "family,kw",
+    [
+        ("adagrad", dict(lr=0.1, weight_decay=0.1, maximize=True)),
+        ("adagrad", dict(lr=0.05, eps=0.1)),
+        ("adam", dict(lr=0.01, amsgrad=True)),
+        ("adamw", dict(lr=0.01, betas=(0.3, 0.5))),
+    ],
+    ids=["adagrad-weight_decay-maximize", "adagrad-eps", "adam-amsgrad", "adamw-lerp"],
+)
 def test_float16_bitwise_with_torch_fused_on_both_conversion_paths(family, kw, float16_path, launches):
     """Every element (vector loop in blocks, their remainders, the scalar tail), with and without
     GradScaler's unscaling (which stores the unscaled gradient back), params and every state."""
@@ -691,13 +814,19 @@ def test_float16_bitwise_with_torch_fused_on_both_conversion_paths(family, kw, f
     assert launches and all(plan.kernel.library is float16_path[family] for plan in launches)
 
 
-@pytest.mark.parametrize("family,kw", [("sgd", dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.1)),
-                                       ("sgd", dict(lr=0.1, maximize=True)),
-                                       ("rmsprop", dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.1)),
-                                       ("rmsprop", dict(lr=0.01, alpha=0.3))],
-                         ids=["sgd-momentum", "sgd-maximize", "rmsprop-centered-momentum", "rmsprop-lerp"])
-def test_float16_sgd_and_rmsprop_bitwise_with_the_opmath_simulation_on_both_conversion_paths(family, kw, float16_path,
-                                                                                             launches):
+@pytest.mark.parametrize(
+    "family,kw",
+    [
+        ("sgd", dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.1)),
+        ("sgd", dict(lr=0.1, maximize=True)),
+        ("rmsprop", dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.1)),
+        ("rmsprop", dict(lr=0.01, alpha=0.3)),
+    ],
+    ids=["sgd-momentum", "sgd-maximize", "rmsprop-centered-momentum", "rmsprop-lerp"],
+)
+def test_float16_sgd_and_rmsprop_bitwise_with_the_opmath_simulation_on_both_conversion_paths(
+    family, kw, float16_path, launches
+):
     dtype = torch.float16
     base = _draws(dtype, 1)
     mine = [p.clone().requires_grad_(True) for p in base]
@@ -727,8 +856,9 @@ def test_float16_f16c_stores_truncated_fail_the_bitwise_check(mutant_cache, monk
         pytest.skip("the compiler defines no __F16C__ with -march=native here: no F16C path to mutate")
     text = flaunch.source("adagrad")
     assert "_MM_FROUND_TO_NEAREST_INT)" in text
-    library = fbuild.load("mutant_f16c_adagrad", text.replace("_MM_FROUND_TO_NEAREST_INT)", "_MM_FROUND_TO_ZERO)"),
-                          directory=mutant_cache)
+    library = fbuild.load(
+        "mutant_f16c_adagrad", text.replace("_MM_FROUND_TO_NEAREST_INT)", "_MM_FROUND_TO_ZERO)"), directory=mutant_cache
+    )
     monkeypatch.setattr(flaunch, "_KERNELS", {"adagrad": FusedKernel("adagrad", library=library)})
     found = _step_twins("adagrad", torch.float16, dict(lr=0.1))
     assert launches and all(plan.kernel.library is library for plan in launches)

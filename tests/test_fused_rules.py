@@ -105,7 +105,9 @@ def _optim_db_inputs():
         if family is None:
             continue
         for inp in info.optim_inputs_func(device="cpu"):
-            kwargs = {k: v for k, v in inp.kwargs.items() if k not in ("foreach", "fused", "capturable", "differentiable")}
+            kwargs = {
+                k: v for k, v in inp.kwargs.items() if k not in ("foreach", "fused", "capturable", "differentiable")
+            }
             out.append(pytest.param(family, kwargs, id=f"{family}-{inp.desc}"))
     return out
 
@@ -201,8 +203,14 @@ EDGES = {
 # variant of Adam and AdamW (each is its own C function; only the plain one had such a case)
 for _family in ("adam", "adamw"):
     for _on in itertools.product((False, True), repeat=3):
-        _switches = {k: v for k, v, flag in (("weight_decay", 0.1, _on[0]), ("amsgrad", True, _on[1]), ("maximize", True, _on[2])) if flag}
-        EDGES[_family]["betas 0.3, 0.5" + "".join(f"+{k}" for k in _switches)] = dict(lr=0.01, betas=(0.3, 0.5), **_switches)
+        _switches = {
+            k: v
+            for k, v, flag in (("weight_decay", 0.1, _on[0]), ("amsgrad", True, _on[1]), ("maximize", True, _on[2]))
+            if flag
+        }
+        EDGES[_family]["betas 0.3, 0.5" + "".join(f"+{k}" for k in _switches)] = dict(
+            lr=0.01, betas=(0.3, 0.5), **_switches
+        )
 SCALES = {"grads 1": 1.0, "grads 1e-8": 1e-8, "grads 1e4": 1e4}
 
 
@@ -219,9 +227,15 @@ def test_edges_bitwise_with_torch_fused(family, kw, dtype, scale, launches):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("family,kw", [("adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
-                                       ("adamw", dict(lr=0.01, betas=(0.5, 0.99))),
-                                       ("sgd", dict(lr=0.01, momentum=0.9, dampening=0.1))], ids=["adam", "adamw", "sgd"])
+@pytest.mark.parametrize(
+    "family,kw",
+    [
+        ("adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
+        ("adamw", dict(lr=0.01, betas=(0.5, 0.99))),
+        ("sgd", dict(lr=0.01, momentum=0.9, dampening=0.1)),
+    ],
+    ids=["adam", "adamw", "sgd"],
+)
 def test_many_steps_bitwise_with_torch_fused(family, kw, dtype):
     """60 steps: the bias corrections 1 − β^t run through many values (computed in double from
     the float32 step count, as ATen does)."""
@@ -273,7 +287,8 @@ def test_sgd_a_param_whose_first_gradient_comes_later_steps_as_torchs_for_loop(d
     gen = torch.Generator().manual_seed(3)
     base = [torch.randn(37, generator=gen, dtype=dtype), torch.randn(5, generator=gen, dtype=dtype)]
     grads = [[torch.randn(37, generator=gen, dtype=dtype), None]] + [
-        [torch.randn(37, generator=gen, dtype=dtype), torch.randn(5, generator=gen, dtype=dtype)] for _ in range(3)]
+        [torch.randn(37, generator=gen, dtype=dtype), torch.randn(5, generator=gen, dtype=dtype)] for _ in range(3)
+    ]
 
     def run(make, compiled=False):
         params = [b.clone().requires_grad_(True) for b in base]
@@ -290,15 +305,27 @@ def test_sgd_a_param_whose_first_gradient_comes_later_steps_as_torchs_for_loop(d
         mine, opt = run(lambda ps: symopt_optim.SGD(ps, fused=True, **kw), compiled)
         for i, (x, y) in enumerate(zip(expected, mine)):
             # the fused kernel's momentum update is one fma where the for-loop rounds twice: 1 ULP per step
-            torch.testing.assert_close(y, x, rtol=4 * torch.finfo(dtype).eps, atol=0, msg=f"param {i} (compiled={compiled})")
-            torch.testing.assert_close(opt.state[y]["momentum_buffer"], ref.state[x]["momentum_buffer"],
-                                       rtol=4 * torch.finfo(dtype).eps, atol=0)
+            torch.testing.assert_close(
+                y, x, rtol=4 * torch.finfo(dtype).eps, atol=0, msg=f"param {i} (compiled={compiled})"
+            )
+            torch.testing.assert_close(
+                opt.state[y]["momentum_buffer"],
+                ref.state[x]["momentum_buffer"],
+                rtol=4 * torch.finfo(dtype).eps,
+                atol=0,
+            )
     assert launches, "the fused C kernel never ran"
 
 
-@pytest.mark.parametrize("family,kw", [("sgd", dict(lr=0.1, momentum=0.9, weight_decay=0.1)),
-                                       ("adam", dict(lr=0.01, amsgrad=True)), ("adamw", dict(lr=0.01))],
-                         ids=["sgd", "adam", "adamw"])
+@pytest.mark.parametrize(
+    "family,kw",
+    [
+        ("sgd", dict(lr=0.1, momentum=0.9, weight_decay=0.1)),
+        ("adam", dict(lr=0.01, amsgrad=True)),
+        ("adamw", dict(lr=0.01)),
+    ],
+    ids=["sgd", "adam", "adamw"],
+)
 def test_a_mixed_group_takes_the_c_kernel_for_its_contiguous_params(family, kw, launches):
     """Contiguous float32 params take the C kernel (bitwise with torch's fused path); a
     transposed one and a strided slice take the generated Torch kernels (bitwise with torch's
@@ -306,8 +333,12 @@ def test_a_mixed_group_takes_the_c_kernel_for_its_contiguous_params(family, kw, 
     param and a gradient of other strides by memory order)."""
     cls = CLASSES[family]
     gen = torch.Generator().manual_seed(3)
-    base = [torch.randn(37, 3, generator=gen), torch.randn(6, 5, generator=gen), torch.randn(15, generator=gen),
-            torch.randn(18, generator=gen)]
+    base = [
+        torch.randn(37, 3, generator=gen),
+        torch.randn(6, 5, generator=gen),
+        torch.randn(15, generator=gen),
+        torch.randn(18, generator=gen),
+    ]
     layout = ["fused", "loop", "fused", "loop"]
 
     def make():
@@ -315,8 +346,11 @@ def test_a_mixed_group_takes_the_c_kernel_for_its_contiguous_params(family, kw, 
         return [x.requires_grad_(True) for x in made]
 
     mine, fused, loop = make(), make(), make()
-    opts = [getattr(symopt_optim, cls)(mine, fused=True, **kw), getattr(torch.optim, cls)(fused[::2], fused=True, **kw),
-            getattr(torch.optim, cls)(loop, foreach=False, **kw)]
+    opts = [
+        getattr(symopt_optim, cls)(mine, fused=True, **kw),
+        getattr(torch.optim, cls)(fused[::2], fused=True, **kw),
+        getattr(torch.optim, cls)(loop, foreach=False, **kw),
+    ]
     for k in range(5):
         g = torch.Generator().manual_seed(50 + k)
         grads = [torch.randn(p.shape, generator=g).to(p.dtype) for p in mine]
@@ -333,8 +367,11 @@ def test_a_mixed_group_takes_the_c_kernel_for_its_contiguous_params(family, kw, 
             assert not _differing(opts[0].state[y][key], value).numel(), (i, path, key)
 
 
-@pytest.mark.parametrize("family,kw", [("sgd", dict(lr=0.1, momentum=0.9, nesterov=True)), ("adam", dict(amsgrad=True)),
-                                       ("adamw", dict())], ids=["sgd", "adam", "adamw"])
+@pytest.mark.parametrize(
+    "family,kw",
+    [("sgd", dict(lr=0.1, momentum=0.9, nesterov=True)), ("adam", dict(amsgrad=True)), ("adamw", dict())],
+    ids=["sgd", "adam", "adamw"],
+)
 def test_a_state_dict_from_torch_fused_continues_bitwise(family, kw, launches):
     """torch's fused optimizer stepped 3 times, its state_dict loaded into symopt's: 3 more steps
     of each are the same bits."""
@@ -401,7 +438,9 @@ def test_sgd_and_adam_text_has_torchs_vector_loop_and_scalar_tail():
     assert "momentum_buffer = fmaf(momentum_buffer, c0, c1*grad);" in text  # scalar tail: the first
     assert "for (int64_t i = begin; i < split; ++i)" in text and "for (int64_t i = split; i < end; ++i)" in text
     text = _function("adam", "float64", amsgrad=True)
-    assert "const double c_1 = 1 - pow(beta1, step);" in text and "const double c_2 = sqrt(1 - pow(beta2, step));" in text
+    assert (
+        "const double c_1 = 1 - pow(beta1, step);" in text and "const double c_2 = sqrt(1 - pow(beta2, step));" in text
+    )
     assert "exp_avg_sq = fma(c2*grad, grad, exp_avg_sq*c1);" in text
     assert "exp_avg_sq = fma(exp_avg_sq, c1, c2*grad*grad);" in text
     assert "max_exp_avg_sq = symopt_max(exp_avg_sq, max_exp_avg_sq);" in text
@@ -430,8 +469,12 @@ def test_tail_starts_follow_torchs_vector_size(monkeypatch):
 #: (family, hyperparameters, dtype) whose vector loop and scalar tail round differently (a fused
 #: multiply-add in one, a constant cast through the 16-bit dtype in the other): where torch's
 #: tail starts shows in their results
-TAIL_PROBES = [("sgd", {"lr": 0.1, "momentum": 0.9}, torch.float32), ("adam", {"lr": 0.1, "weight_decay": 0.1}, torch.float32),
-               ("adagrad", {"lr": 0.1}, torch.float16), ("adagrad", {"lr": 0.1}, torch.bfloat16)]
+TAIL_PROBES = [
+    ("sgd", {"lr": 0.1, "momentum": 0.9}, torch.float32),
+    ("adam", {"lr": 0.1, "weight_decay": 0.1}, torch.float32),
+    ("adagrad", {"lr": 0.1}, torch.float16),
+    ("adagrad", {"lr": 0.1}, torch.bfloat16),
+]
 
 
 @pytest.mark.parametrize("family,kw,dtype", TAIL_PROBES, ids=lambda v: str(v) if not isinstance(v, dict) else "")
@@ -499,27 +542,63 @@ def _tail_as_vector(match: re.Match) -> str:
 MUTANTS = {
     # family: (what, pattern, replacement, kw that catches it, dtypes it changes, only in the tails)
     "sgd tail": ("sgd", TAIL, _tail_as_vector, dict(lr=0.1, momentum=0.9, dampening=0.3), DTYPES, True),
-    "sgd nesterov unfused": ("sgd", r"grad = (fmaf?)\((c\d+), momentum_buffer, grad\);", r"grad = grad + \2*momentum_buffer;",
-                             dict(lr=0.1, momentum=0.9, nesterov=True), DTYPES, False),
-    "sgd weight decay unfused": ("sgd", r"grad = (fmaf?)\((c\d+), param, grad\);", r"grad = grad + \2*param;",
-                                 dict(lr=0.1, weight_decay=0.3), DTYPES, False),
+    "sgd nesterov unfused": (
+        "sgd",
+        r"grad = (fmaf?)\((c\d+), momentum_buffer, grad\);",
+        r"grad = grad + \2*momentum_buffer;",
+        dict(lr=0.1, momentum=0.9, nesterov=True),
+        DTYPES,
+        False,
+    ),
+    "sgd weight decay unfused": (
+        "sgd",
+        r"grad = (fmaf?)\((c\d+), param, grad\);",
+        r"grad = grad + \2*param;",
+        dict(lr=0.1, weight_decay=0.3),
+        DTYPES,
+        False,
+    ),
     "sgd first-step buffer before weight decay": (
-        "sgd", r"(?m)^(\s+)(grad = fmaf?\(c\d+, param, grad\);[^\n]*)\n\s+(momentum_buffer = grad;[^\n]*)",
-        r"\1\3\n\1\2", dict(lr=0.1, momentum=0.9, weight_decay=0.2), DTYPES, False),
+        "sgd",
+        r"(?m)^(\s+)(grad = fmaf?\(c\d+, param, grad\);[^\n]*)\n\s+(momentum_buffer = grad;[^\n]*)",
+        r"\1\3\n\1\2",
+        dict(lr=0.1, momentum=0.9, weight_decay=0.2),
+        DTYPES,
+        False,
+    ),
     "adam tail": ("adam", TAIL, _tail_as_vector, dict(lr=0.01), DTYPES, True),
     "adam step size in the element type": (
-        "adam", r"const float (c\d+) = \(float\)\(-lr/c_1\);", r"const float \1 = -(float)(lr)/(float)(c_1);",
-        dict(lr=0.01), (torch.float32,), False),
+        "adam",
+        r"const float (c\d+) = \(float\)\(-lr/c_1\);",
+        r"const float \1 = -(float)(lr)/(float)(c_1);",
+        dict(lr=0.01),
+        (torch.float32,),
+        False,
+    ),
     "adam lerp one formula": (
-        "adam", r"(fmaf?)\((c\d+)_lerp, grad - exp_avg, \(\2_small \? exp_avg : grad\)\)",
+        "adam",
+        r"(fmaf?)\((c\d+)_lerp, grad - exp_avg, \(\2_small \? exp_avg : grad\)\)",
         r"\1(\2, grad - exp_avg, exp_avg)",
-        dict(lr=0.01, betas=(0.3, 0.5)), DTYPES, False),
+        dict(lr=0.01, betas=(0.3, 0.5)),
+        DTYPES,
+        False,
+    ),
     "adam corrected root in double": (  # √v/c₂ rounded once (from double), not twice as ATen's float ops
-        "adam", r"sigma = sqrtf\((\w+)\)/(c\d+);", r"sigma = (float)(sqrt((double)\1)/c_2);",
-        dict(lr=0.01), (torch.float32,), False),
-    "adamw 1 - lr*wd rounded twice": ("adamw", r"\(fma\(-lr, weight_decay, 1\)\)", "(1 - lr*weight_decay)",
-                                      dict(lr=0.1, weight_decay=10.0), DTYPES, False),
-
+        "adam",
+        r"sigma = sqrtf\((\w+)\)/(c\d+);",
+        r"sigma = (float)(sqrt((double)\1)/c_2);",
+        dict(lr=0.01),
+        (torch.float32,),
+        False,
+    ),
+    "adamw 1 - lr*wd rounded twice": (
+        "adamw",
+        r"\(fma\(-lr, weight_decay, 1\)\)",
+        "(1 - lr*weight_decay)",
+        dict(lr=0.1, weight_decay=10.0),
+        DTYPES,
+        False,
+    ),
     "adamw tail": ("adamw", TAIL, _tail_as_vector, dict(lr=0.01, amsgrad=True), DTYPES, True),
 }
 

@@ -23,8 +23,8 @@ def _run(choice: flaunch.ThreadChoice, team: int, cost: dict[int, float], launch
 def test_a_stalling_team_gives_way_to_one_thread_and_is_tried_again():
     choice = flaunch.ThreadChoice()
     picked = _run(choice, 2, {2: 8e-3, 1: 3e-4}, 200)  # the team waits a time slice at its barrier
-    assert sorted(set(picked[:2 * choice.WINDOW])) == [1, 2]  # both measured first
-    steady = picked[2 * choice.WINDOW:]
+    assert sorted(set(picked[: 2 * choice.WINDOW])) == [1, 2]  # both measured first
+    steady = picked[2 * choice.WINDOW :]
     assert steady.count(1) > 0.9 * len(steady) and 2 in steady  # one thread, the team explored
     # the load goes away: the team is faster again and is taken back within a window of tries
     picked = _run(choice, 2, {2: 1e-4, 1: 3e-4}, 400)

@@ -31,7 +31,9 @@ def _evaluate(found, **numbers):
 
     rhs = found.statement.rhs
     symbols = {s.name: s for s in rhs.free_symbols}
-    return [float(rhs.subs({symbols[k]: v for k, v in {**numbers, "t": t}.items() if k in symbols})) for t in range(1, 11)]
+    return [
+        float(rhs.subs({symbols[k]: v for k, v in {**numbers, "t": t}.items() if k in symbols})) for t in range(1, 11)
+    ]
 
 
 def test_alpha_above_one_derives_a_negative_mean_square_and_torch_gives_nan():
@@ -63,8 +65,16 @@ def test_momentum_at_least_one_grows_the_buffer_as_derived(momentum, dampening):
     assert np.allclose(_evaluate(found, g=0.5), typed, rtol=1e-12, atol=0)
 
 
-@pytest.mark.parametrize("family, values", [("rmsprop", {}), ("rmsprop", {"alpha": 0.9}), ("sgd", {"momentum": 0.9}),
-                                            ("sgd", {"momentum": 1.0, "dampening": 1.0}), ("adagrad", {})])
+@pytest.mark.parametrize(
+    "family, values",
+    [
+        ("rmsprop", {}),
+        ("rmsprop", {"alpha": 0.9}),
+        ("sgd", {"momentum": 0.9}),
+        ("sgd", {"momentum": 1.0, "dampening": 1.0}),
+        ("adagrad", {}),
+    ],
+)
 def test_sensible_values_meet_no_hazard(family, values):
     assert H.hazards(rules.get(family), **values) == []
 
@@ -114,7 +124,12 @@ def test_verify_lists_the_cases_that_meet_a_hazard():
     from symopt.verify.cases import Case
     from symopt.verify.cli import case_hazards
 
-    cases = [Case("rmsprop", "alpha-two", {"lr": 0.01, "alpha": 2.0}), Case("rmsprop", "default", {"lr": 0.01}),
-             Case("sgd", "heavy", {"lr": 0.01, "momentum": 1.2})]
+    cases = [
+        Case("rmsprop", "alpha-two", {"lr": 0.01, "alpha": 2.0}),
+        Case("rmsprop", "default", {"lr": 0.01}),
+        Case("sgd", "heavy", {"lr": 0.01, "momentum": 1.2}),
+    ]
     assert [(r, c, f.hazard.id) for r, c, f in case_hazards(cases)] == [
-        ("rmsprop", "alpha-two", "rmsprop.alpha_above_1"), ("sgd", "heavy", "sgd.momentum_at_least_1")]
+        ("rmsprop", "alpha-two", "rmsprop.alpha_above_1"),
+        ("sgd", "heavy", "sgd.momentum_at_least_1"),
+    ]

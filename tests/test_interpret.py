@@ -78,7 +78,9 @@ def test_interpreter_complex_params_match_torch_view_as_real():
         opt.step()
         interp.step(w, g, state)
     _assert_close(w.view(np.float64), torch.view_as_real(p.detach()).numpy().ravel(), "complex param")
-    _assert_close(state["grad_avg"].view(np.float64), torch.view_as_real(opt.state[p]["grad_avg"]).numpy().ravel(), "grad_avg")
+    _assert_close(
+        state["grad_avg"].view(np.float64), torch.view_as_real(opt.state[p]["grad_avg"]).numpy().ravel(), "grad_avg"
+    )
 
 
 @pytest.mark.parametrize("rule", ["adagrad", "rmsprop"])

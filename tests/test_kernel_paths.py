@@ -30,11 +30,15 @@ from symopt.codegen.render import module_name
 from symopt.interpret import Interpreter
 
 #: torch's own imports while dynamo traces warn about torch.jit (not symopt's code)
-pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning"),
-              # torch.sparse_coo_tensor without check_invariants (torch.optim's own _make_sparse, as the kernels)
-              pytest.mark.filterwarnings("ignore:Sparse invariant checks are implicitly disabled:UserWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning"),
+    # torch.sparse_coo_tensor without check_invariants (torch.optim's own _make_sparse, as the kernels)
+    pytest.mark.filterwarnings("ignore:Sparse invariant checks are implicitly disabled:UserWarning"),
+]
 
-TORCH_KERNELS = {module_name(r): importlib.import_module(f"symopt.kernels.torch.{module_name(r)}") for r in rules.all_rules()}
+TORCH_KERNELS = {
+    module_name(r): importlib.import_module(f"symopt.kernels.torch.{module_name(r)}") for r in rules.all_rules()
+}
 SPARSE = sorted(name for name, k in TORCH_KERNELS.items() if hasattr(k, "update_sparse"))
 
 
@@ -81,8 +85,9 @@ def test_sparse_step_is_the_dense_step_on_the_rows_it_touches(name, dtype):
         args = {k: (t if k == "step" else values[k]) for k in kernel.UPDATE_ARGUMENTS}
         kernel.update(expected_param, dense_rows, *(expected_state.get(s) for s in kernel.STATES), **args)
         before = param.clone()
-        kernel.update_sparse(param, grad, *(state[s] for s in kernel.STATES),
-                             **{k: v for k, v in args.items() if k in sparse_names})
+        kernel.update_sparse(
+            param, grad, *(state[s] for s in kernel.STATES), **{k: v for k, v in args.items() if k in sparse_names}
+        )
         untouched = [i for i in range(shape[0]) if i not in touched]
         assert torch.equal(param[untouched], before[untouched]), f"step {t}: an untouched row changed"
         for k, v in expected_state.items():
@@ -94,8 +99,11 @@ def test_sparse_step_is_the_dense_step_on_the_rows_it_touches(name, dtype):
         assert bool((r > 0).all()) and bool((err <= bound).all()), f"step {t}: {err.max():.3g} over {bound.min():.3g}"
 
 
-@pytest.mark.parametrize("options", [dict(lr=0.1), dict(lr=0.1, lr_decay=0.01, eps=1e-3, initial_accumulator_value=0.5)],
-                         ids=["defaults", "lr_decay+eps+initial"])
+@pytest.mark.parametrize(
+    "options",
+    [dict(lr=0.1), dict(lr=0.1, lr_decay=0.01, eps=1e-3, initial_accumulator_value=0.5)],
+    ids=["defaults", "lr_decay+eps+initial"],
+)
 @pytest.mark.parametrize("foreach", [False, True], ids=["for-loop", "foreach"])
 def test_sparse_adagrad_is_torchs_bits(options, foreach):
     """symopt.torch.Adagrad stepped with uncoalesced sparse gradients against torch.optim.Adagrad:
@@ -210,8 +218,10 @@ def _eager_run(lib, name: str, kwargs: dict, dtype: torch.dtype, steps: int = 5)
     """``steps`` eager steps on two params (leaves that do not require grad: a differentiable step
     writes them in place, which autograd refuses on a leaf that does)."""
     gen = torch.Generator().manual_seed(5)
-    params = [torch.randn(4, 3, generator=gen, dtype=torch.float64).to(dtype),
-              torch.randn(5, generator=gen, dtype=torch.float64).to(dtype)]
+    params = [
+        torch.randn(4, 3, generator=gen, dtype=torch.float64).to(dtype),
+        torch.randn(5, generator=gen, dtype=torch.float64).to(dtype),
+    ]
     opt = getattr(lib, name)(params, **kwargs)
     for _ in range(steps):
         for p in params:
@@ -271,7 +281,13 @@ def test_textbook_foreach_is_its_for_loop_bit_for_bit(name, dtype):
     for t in range(1, 21):
         grads = [torch.randn(s, generator=gen, dtype=torch.float64).to(dtype) for s in shapes]
         for p, g, s in zip(loop, grads, s_loop):
-            kernel.update(p, g, *(s[key] for key in kernel.STATES), **args, **({"step": t} if "step" in kernel.UPDATE_ARGUMENTS else {}))
+            kernel.update(
+                p,
+                g,
+                *(s[key] for key in kernel.STATES),
+                **args,
+                **({"step": t} if "step" in kernel.UPDATE_ARGUMENTS else {}),
+            )
         kernel.update_foreach(multi, grads, *lists, **args, **({"steps": [t] * len(multi)} if takes_steps else {}))
     for a, b in zip(loop, multi):
         assert torch.equal(a, b)

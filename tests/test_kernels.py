@@ -82,9 +82,13 @@ def test_other_kernels_match_interpreter(module, backend):
     kernel = importlib.import_module(f"symopt.kernels.{backend}.{module}")
     rule = rules.get(kernel.RULE, kernel.DIALECT)
     # 1.0 too: a guard `x != 0` miswritten as `x != 1` differs only there
-    for hyper in ({"lr": 0.1}, {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.1, "maximize": True},
-                  {"lr": 0.1, "momentum": 0.9, "nesterov": True}, {"lr": 0.01, "momentum": 1.0, "weight_decay": 1.0},
-                  {"lr": 0.01, "momentum": 1.0, "nesterov": True, "weight_decay": 1.0}):
+    for hyper in (
+        {"lr": 0.1},
+        {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.1, "maximize": True},
+        {"lr": 0.1, "momentum": 0.9, "nesterov": True},
+        {"lr": 0.01, "momentum": 1.0, "weight_decay": 1.0},
+        {"lr": 0.01, "momentum": 1.0, "nesterov": True, "weight_decay": 1.0},
+    ):
         hyper = {k: v for k, v in hyper.items() if k in {h.name for h in rule.hyperparameters}}
         ref = Interpreter(rule, **hyper)
         values = {h.name: ref.values[h.symbol] for h in rule.hyperparameters}
@@ -122,7 +126,9 @@ def test_every_kernels_fresh_state_is_the_models(backend):
         numeric = {k: v for k, v in numeric.items() if not (k == "nesterov")}  # nesterov needs dampening 0
         values = rule.values(**numeric)
         param = np.linspace(-1, 1, 5) if backend == "numpy" else torch.linspace(-1, 1, 5, dtype=torch.float64)
-        state = kernel.init_state(param, **{k: numeric.get(k, rule.hyperparameter(k).default) for k in kernel.INIT_ARGUMENTS})
+        state = kernel.init_state(
+            param, **{k: numeric.get(k, rule.hyperparameter(k).default) for k in kernel.INIT_ARGUMENTS}
+        )
         if rule.stores_step:
             assert float(state["step"]) == 0.0, rule.name
         made = [s for s in rule.active_states(values) if not s.lazy]  # a lazy state is made at the first step
@@ -143,8 +149,12 @@ def test_torch_textbook_kernels_match_interpreter(module):
     s_ref, s_gen = ref.init_state(w_ref), kernel.init_state(w_gen)
     for g_ in grads(6):
         ref.step(w_ref, g_, s_ref)
-        kernel.update(w_gen, torch.tensor(g_), *(s_gen[s] for s in kernel.STATES),
-                      **{k: values[k] for k in kernel.UPDATE_ARGUMENTS})
+        kernel.update(
+            w_gen,
+            torch.tensor(g_),
+            *(s_gen[s] for s in kernel.STATES),
+            **{k: values[k] for k in kernel.UPDATE_ARGUMENTS},
+        )
     assert_close(w_gen.numpy(), w_ref)
 
 
@@ -176,8 +186,11 @@ def _optim_inputs(name):
     from torch.testing._internal import common_optimizers as co
 
     configs = getattr(co, f"optim_inputs_func_{name}")("cpu")
-    return [pytest.param(c.kwargs, id=c.desc) for c in configs
-            if not c.kwargs.get("capturable") and not c.kwargs.get("fused")]
+    return [
+        pytest.param(c.kwargs, id=c.desc)
+        for c in configs
+        if not c.kwargs.get("capturable") and not c.kwargs.get("fused")
+    ]
 
 
 def _params(dtype, complex_=False):
@@ -227,9 +240,18 @@ def test_adagrad_bitwise_equal_to_torch_optim(kwargs, dtype, foreach):
     from symopt.kernels.torch import adagrad as kernel
 
     def step(params, gs, states, d):
-        F.adagrad(params, gs, [s["sum"] for s in states], [s["step"] for s in states], lr=d["lr"],
-                  weight_decay=d["weight_decay"], lr_decay=d["lr_decay"], eps=d["eps"], maximize=d["maximize"],
-                  foreach=d["foreach"])
+        F.adagrad(
+            params,
+            gs,
+            [s["sum"] for s in states],
+            [s["step"] for s in states],
+            lr=d["lr"],
+            weight_decay=d["weight_decay"],
+            lr_decay=d["lr_decay"],
+            eps=d["eps"],
+            maximize=d["maximize"],
+            foreach=d["foreach"],
+        )
 
     def init(p, d):
         return kernel.init_state(p, initial_accumulator_value=d["initial_accumulator_value"])
@@ -244,10 +266,22 @@ def test_rmsprop_bitwise_equal_to_torch_optim(kwargs, dtype, foreach):
     from symopt.kernels.torch import rmsprop as kernel
 
     def step(params, gs, states, d):
-        F.rmsprop(params, gs, [s["square_avg"] for s in states], [s.get("grad_avg") for s in states],
-                  [s.get("momentum_buffer") for s in states], [s["step"] for s in states], lr=d["lr"],
-                  alpha=d["alpha"], eps=d["eps"], weight_decay=d["weight_decay"], momentum=d["momentum"],
-                  centered=d["centered"], maximize=d["maximize"], foreach=d["foreach"])
+        F.rmsprop(
+            params,
+            gs,
+            [s["square_avg"] for s in states],
+            [s.get("grad_avg") for s in states],
+            [s.get("momentum_buffer") for s in states],
+            [s["step"] for s in states],
+            lr=d["lr"],
+            alpha=d["alpha"],
+            eps=d["eps"],
+            weight_decay=d["weight_decay"],
+            momentum=d["momentum"],
+            centered=d["centered"],
+            maximize=d["maximize"],
+            foreach=d["foreach"],
+        )
 
     def init(p, d):
         return kernel.init_state(p, momentum=d["momentum"], centered=d["centered"])
@@ -262,10 +296,22 @@ def test_adam_bitwise_equal_to_torch_optim(kwargs, dtype, foreach):
     from symopt.kernels.torch import adam as kernel
 
     def step(params, gs, states, d):
-        F.adam(params, gs, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
-               [s.get("max_exp_avg_sq") for s in states], [s["step"] for s in states], amsgrad=d["amsgrad"],
-               beta1=d["betas"][0], beta2=d["betas"][1], lr=d["lr"], weight_decay=d["weight_decay"], eps=d["eps"],
-               maximize=d["maximize"], foreach=d["foreach"])
+        F.adam(
+            params,
+            gs,
+            [s["exp_avg"] for s in states],
+            [s["exp_avg_sq"] for s in states],
+            [s.get("max_exp_avg_sq") for s in states],
+            [s["step"] for s in states],
+            amsgrad=d["amsgrad"],
+            beta1=d["betas"][0],
+            beta2=d["betas"][1],
+            lr=d["lr"],
+            weight_decay=d["weight_decay"],
+            eps=d["eps"],
+            maximize=d["maximize"],
+            foreach=d["foreach"],
+        )
 
     def init(p, d):
         return kernel.init_state(p, amsgrad=d["amsgrad"])
@@ -277,18 +323,32 @@ def test_adam_bitwise_equal_to_torch_optim(kwargs, dtype, foreach):
 
 @FOREACH
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
-@pytest.mark.parametrize("kwargs", _optim_inputs("adamw") + [pytest.param({"weight_decay": 2.0, "lr": 0.5}, id="lr*wd=1")])
+@pytest.mark.parametrize(
+    "kwargs", _optim_inputs("adamw") + [pytest.param({"weight_decay": 2.0, "lr": 0.5}, id="lr*wd=1")]
+)
 def test_adamw_bitwise_equal_to_torch_optim(kwargs, dtype, foreach):
     """functional.adamw (the kernel of rules.adamw: w ← w(1 − ηλ) before Adam's update) against
     torch.optim.AdamW, and functional.adam(decoupled_weight_decay=True) against the same."""
     from symopt.kernels.torch import adamw as kernel
 
     for decoupled_adam in (False, True):
+
         def step(params, gs, states, d):
-            lists = ([s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
-                     [s.get("max_exp_avg_sq") for s in states], [s["step"] for s in states])
-            hyper = dict(amsgrad=d["amsgrad"], beta1=d["betas"][0], beta2=d["betas"][1], lr=d["lr"],
-                         weight_decay=d["weight_decay"], eps=d["eps"], maximize=d["maximize"])
+            lists = (
+                [s["exp_avg"] for s in states],
+                [s["exp_avg_sq"] for s in states],
+                [s.get("max_exp_avg_sq") for s in states],
+                [s["step"] for s in states],
+            )
+            hyper = dict(
+                amsgrad=d["amsgrad"],
+                beta1=d["betas"][0],
+                beta2=d["betas"][1],
+                lr=d["lr"],
+                weight_decay=d["weight_decay"],
+                eps=d["eps"],
+                maximize=d["maximize"],
+            )
             if decoupled_adam:
                 F.adam(params, gs, *lists, foreach=d["foreach"], decoupled_weight_decay=True, **hyper)
             else:
@@ -304,18 +364,32 @@ def test_adamw_bitwise_equal_to_torch_optim(kwargs, dtype, foreach):
 
 @FOREACH
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
-@pytest.mark.parametrize("kwargs", _optim_inputs("sgd") + [
-    pytest.param({"momentum": 0.5, "dampening": 0.3, "maximize": True}, id="dampening, maximize"),
-    pytest.param({"momentum": 0.9, "nesterov": True, "maximize": True}, id="nesterov, maximize"),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    _optim_inputs("sgd")
+    + [
+        pytest.param({"momentum": 0.5, "dampening": 0.3, "maximize": True}, id="dampening, maximize"),
+        pytest.param({"momentum": 0.9, "nesterov": True, "maximize": True}, id="nesterov, maximize"),
+    ],
+)
 def test_sgd_bitwise_equal_to_torch_optim(kwargs, dtype, foreach):
     """Complex params stepped as complex tensors (torch's SGD never views them as real), the
     buffer created at the first step as a clone of g (its strides) and None where there is none."""
 
     def step(params, gs, states, d):
         buffers = [s.get("momentum_buffer") for s in states] if d["momentum"] != 0 else []
-        F.sgd(params, gs, buffers, foreach=d["foreach"], weight_decay=d["weight_decay"], momentum=d["momentum"],
-              lr=d["lr"], dampening=d["dampening"], nesterov=d["nesterov"], maximize=d["maximize"])
+        F.sgd(
+            params,
+            gs,
+            buffers,
+            foreach=d["foreach"],
+            weight_decay=d["weight_decay"],
+            momentum=d["momentum"],
+            lr=d["lr"],
+            dampening=d["dampening"],
+            nesterov=d["nesterov"],
+            maximize=d["maximize"],
+        )
         for s, buf in zip(states, buffers):
             s["momentum_buffer"] = buf
 
@@ -334,8 +408,18 @@ def test_sgd_foreach_kernel_takes_a_tensor_at_its_first_step_one_at_a_time():
     old = torch.randn(3, generator=gen)
     buffers = [old, None, old.clone()]
     expected = [old * 0.9 + grads_[0] * 0.75, grads_[1], old * 0.9 + grads_[2] * 0.75]  # b ← μb + (1 − τ)g; b₁ = g
-    kernel.update_foreach(params, grads_, buffers, steps=[2, 1, 2], lr=0.1, momentum=0.9, dampening=0.25,
-                          weight_decay=0.0, nesterov=False, maximize=False)
+    kernel.update_foreach(
+        params,
+        grads_,
+        buffers,
+        steps=[2, 1, 2],
+        lr=0.1,
+        momentum=0.9,
+        dampening=0.25,
+        weight_decay=0.0,
+        nesterov=False,
+        maximize=False,
+    )
     assert buffers[0] is old and buffers[1] is not grads_[1]
     for b, e in zip(buffers, expected):
         torch.testing.assert_close(b, e, rtol=0, atol=1e-6)
@@ -388,17 +472,72 @@ def test_functional_errors():
     with pytest.raises(ValueError, match="Nesterov momentum requires a momentum and zero dampening"):
         F.sgd(p, [torch.zeros(3)], [None], **{**sgd_kw, "nesterov": True, "dampening": 0.5})
     with pytest.raises(ValueError, match="beta1 as a Tensor is not supported for capturable=False and foreach=True"):
-        F.adam(p, [torch.zeros(3)], [torch.zeros(3)], [torch.zeros(3)], [], [torch.tensor(0.0)], foreach=True,
-               amsgrad=False, beta1=torch.tensor(0.9), beta2=0.999, lr=1e-3, weight_decay=0.0, eps=1e-8, maximize=False)
+        F.adam(
+            p,
+            [torch.zeros(3)],
+            [torch.zeros(3)],
+            [torch.zeros(3)],
+            [],
+            [torch.tensor(0.0)],
+            foreach=True,
+            amsgrad=False,
+            beta1=torch.tensor(0.9),
+            beta2=0.999,
+            lr=1e-3,
+            weight_decay=0.0,
+            eps=1e-8,
+            maximize=False,
+        )
     with pytest.raises(RuntimeError, match="lr as a Tensor is not supported for capturable=False and foreach=True"):
-        F.adamw(p, [torch.zeros(3)], [torch.zeros(3)], [torch.zeros(3)], [], [torch.tensor(0.0)], foreach=True,
-                amsgrad=False, beta1=0.9, beta2=0.999, lr=torch.tensor(1e-3), weight_decay=0.0, eps=1e-8, maximize=False)
+        F.adamw(
+            p,
+            [torch.zeros(3)],
+            [torch.zeros(3)],
+            [torch.zeros(3)],
+            [],
+            [torch.tensor(0.0)],
+            foreach=True,
+            amsgrad=False,
+            beta1=0.9,
+            beta2=0.999,
+            lr=torch.tensor(1e-3),
+            weight_decay=0.0,
+            eps=1e-8,
+            maximize=False,
+        )
     with pytest.raises(NotImplementedError, match="no fused C kernel for 'adam'"):
-        F.adam(p, [torch.zeros(3)], [torch.zeros(3)], [torch.zeros(3)], [], [torch.tensor(0.0)], fused=True,
-               amsgrad=False, beta1=0.9, beta2=0.999, lr=1e-3, weight_decay=0.0, eps=1e-8, maximize=False)
+        F.adam(
+            p,
+            [torch.zeros(3)],
+            [torch.zeros(3)],
+            [torch.zeros(3)],
+            [],
+            [torch.tensor(0.0)],
+            fused=True,
+            amsgrad=False,
+            beta1=0.9,
+            beta2=0.999,
+            lr=1e-3,
+            weight_decay=0.0,
+            eps=1e-8,
+            maximize=False,
+        )
     with pytest.raises(ValueError, match="Invalid beta parameter at index 1: 1.0"):
-        F.adam(p, [torch.zeros(3)], [torch.zeros(3)], [torch.zeros(3)], [], [torch.tensor(0.0)], amsgrad=False,
-               beta1=0.9, beta2=1.0, lr=1e-3, weight_decay=0.0, eps=1e-8, maximize=False)
+        F.adam(
+            p,
+            [torch.zeros(3)],
+            [torch.zeros(3)],
+            [torch.zeros(3)],
+            [],
+            [torch.tensor(0.0)],
+            amsgrad=False,
+            beta1=0.9,
+            beta2=1.0,
+            lr=1e-3,
+            weight_decay=0.0,
+            eps=1e-8,
+            maximize=False,
+        )
     with pytest.raises(ValueError, match="grads\\[0\\] has shape \\(4,\\) but params\\[0\\] has shape \\(3,\\)"):
         F.adagrad(p, [torch.zeros(4)], [torch.zeros(3)], [torch.tensor(0.0)], **kw)
     with pytest.raises(TypeError, match="state_sums\\[0\\] has dtype torch.float64"):
@@ -408,11 +547,37 @@ def test_functional_errors():
     with pytest.raises(ValueError, match="Invalid learning rate: -0.1"):
         F.adagrad(p, [torch.zeros(3)], [torch.zeros(3)], [torch.tensor(0.0)], **{**kw, "lr": -0.1})
     with pytest.raises(ValueError, match="Invalid momentum value: -1"):
-        F.rmsprop(p, [torch.zeros(3)], [torch.zeros(3)], [], [], [torch.tensor(0.0)], lr=0.01, alpha=0.99,
-                  eps=1e-8, weight_decay=0.0, momentum=-1, centered=False, maximize=False)
+        F.rmsprop(
+            p,
+            [torch.zeros(3)],
+            [torch.zeros(3)],
+            [],
+            [],
+            [torch.tensor(0.0)],
+            lr=0.01,
+            alpha=0.99,
+            eps=1e-8,
+            weight_decay=0.0,
+            momentum=-1,
+            centered=False,
+            maximize=False,
+        )
     with pytest.raises(ValueError, match="momentum_buffer_list has 0 entries but params has 1"):
-        F.rmsprop(p, [torch.zeros(3)], [torch.zeros(3)], [], [], [torch.tensor(0.0)], lr=0.01, alpha=0.99,
-                  eps=1e-8, weight_decay=0.0, momentum=0.5, centered=False, maximize=False)
+        F.rmsprop(
+            p,
+            [torch.zeros(3)],
+            [torch.zeros(3)],
+            [],
+            [],
+            [torch.tensor(0.0)],
+            lr=0.01,
+            alpha=0.99,
+            eps=1e-8,
+            weight_decay=0.0,
+            momentum=0.5,
+            centered=False,
+            maximize=False,
+        )
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
@@ -432,8 +597,21 @@ def test_adam_foreach_low_precision_bitwise_with_torch_the_step_size_stays_in_op
         for p, g in zip(ref, gs):
             p.grad = g.clone()
         opt.step()
-        F.adam(mine, gs, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states], [None, None],
-               [s["step"] for s in states], amsgrad=False, beta1=0.9, beta2=0.999, lr=4.9e-4, weight_decay=0.0,
-               eps=1e-6, maximize=True, foreach=True)
+        F.adam(
+            mine,
+            gs,
+            [s["exp_avg"] for s in states],
+            [s["exp_avg_sq"] for s in states],
+            [None, None],
+            [s["step"] for s in states],
+            amsgrad=False,
+            beta1=0.9,
+            beta2=0.999,
+            lr=4.9e-4,
+            weight_decay=0.0,
+            eps=1e-6,
+            maximize=True,
+            foreach=True,
+        )
     for p, q in zip(ref, mine):
         assert torch.equal(p.detach(), q)

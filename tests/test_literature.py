@@ -138,7 +138,11 @@ def test_the_edge_of_stability_threshold(cohen):
     syms = {str(s): s for s in stated.free_symbols}
     for eta, beta in ((0.01, 0.9), (0.1, 0.5), (1.0, 0.0)):
         star = float(stated.subs({syms["eta"]: eta, syms["beta_1"]: beta}))
-        assert _spectral_radius_by_hand(0.999 * star * 0.7, 0.7, eta, beta) < 1 < _spectral_radius_by_hand(1.001 * star * 0.7, 0.7, eta, beta)
+        assert (
+            _spectral_radius_by_hand(0.999 * star * 0.7, 0.7, eta, beta)
+            < 1
+            < _spectral_radius_by_hand(1.001 * star * 0.7, 0.7, eta, beta)
+        )
 
 
 @pytest.mark.parametrize("wrong", ["2/eta whatever beta1", "(2 + 2 beta1)/eta", "the sign of beta1 flipped"])
@@ -146,8 +150,11 @@ def test_a_wrong_threshold_fails(cohen, wrong):
     stated = cohen.derivation.statement.rhs
     syms = {str(s): s for s in stated.free_symbols}
     eta, b = syms["eta"], syms["beta_1"]
-    bad = {"2/eta whatever beta1": 2 / eta, "(2 + 2 beta1)/eta": (2 + 2 * b) / eta,
-           "the sign of beta1 flipped": (2 - 2 * b) / (eta * (1 + b))}[wrong]
+    bad = {
+        "2/eta whatever beta1": 2 / eta,
+        "(2 + 2 beta1)/eta": (2 + 2 * b) / eta,
+        "the sign of beta1 flipped": (2 - 2 * b) / (eta * (1 + b)),
+    }[wrong]
     assert not cohen.derivation.recheck(sp.Eq(cohen.derivation.statement.lhs, bad)).passed
 
 
@@ -205,10 +212,12 @@ def test_a_wrong_regret_bound_fails(duchi, wrong):
     stated = duchi.derivation.statement
     syms = {str(s): s for s in stated.rhs.free_symbols}
     D, S, d, eta, eps = (syms[k] for k in ("D_\\infty", "S_T", "d", "eta", "epsilon"))
-    bad = {"no eta S term": D**2 * (S + d * eps) / (2 * eta),
-           "D not squared": D * (S + d * eps) / (2 * eta) + eta * S,
-           "the d eps term dropped": D**2 * S / (2 * eta) + eta * S,
-           "twice the bound": 2 * stated.rhs}[wrong]
+    bad = {
+        "no eta S term": D**2 * (S + d * eps) / (2 * eta),
+        "D not squared": D * (S + d * eps) / (2 * eta) + eta * S,
+        "the d eps term dropped": D**2 * S / (2 * eta) + eta * S,
+        "twice the bound": 2 * stated.rhs,
+    }[wrong]
     assert not duchi.derivation.recheck(sp.Eq(stated.lhs, bad)).passed
 
 
@@ -234,9 +243,15 @@ def test_the_square_root_rule_keeps_rmsprop_per_sample(malladi):
         drift, noise = _drift_and_noise_per_sample(0.01 * math.sqrt(kappa), 1e-4 / math.sqrt(kappa), kappa, 10.0)
         assert drift == pytest.approx(base[0], rel=1e-6) and noise == pytest.approx(base[1], rel=1e-6)
         linear = _drift_and_noise_per_sample(0.01 * kappa, 1e-4, kappa, 10.0)
-        assert linear[1] == pytest.approx(kappa * base[1], rel=1e-4)  # the linear rule: kappa times the noise (eps kept: 1e-5 off)
+        assert linear[1] == pytest.approx(
+            kappa * base[1], rel=1e-4
+        )  # the linear rule: kappa times the noise (eps kept: 1e-5 off)
     for kappa in L.SQ_KAPPAS:
-        assert malladi.computed[f"gap_sqrt_kappa_{kappa}"] <= L.SQ_TOLERANCE < malladi.computed[f"gap_linear_kappa_{kappa}"]
+        assert (
+            malladi.computed[f"gap_sqrt_kappa_{kappa}"]
+            <= L.SQ_TOLERANCE
+            < malladi.computed[f"gap_linear_kappa_{kappa}"]
+        )
 
 
 @pytest.mark.parametrize("wrong", ["the linear rule", "no scaling"])

@@ -27,7 +27,9 @@ def test_expression_mutants_are_distinct_and_change_the_expression():
     assert G + g**2 + eps in mutated  # sqrt dropped
     assert sp.sqrt(G - g**2) + eps in mutated  # a sign flipped
     assert sp.sqrt(G + g**3) + eps in mutated  # a constant changed
-    assert expressions.algebraically_equal(sp.sqrt(G) * sp.sqrt(G), G) and not expressions.algebraically_equal(expr, mutated[0])
+    assert expressions.algebraically_equal(sp.sqrt(G) * sp.sqrt(G), G) and not expressions.algebraically_equal(
+        expr, mutated[0]
+    )
 
 
 def test_ids_are_stable_and_name_the_change():
@@ -84,7 +86,9 @@ def test_a_check_that_crashes_on_a_mutant_kills_it_and_a_passing_one_lets_it_sur
         raise ZeroDivisionError("boom")
 
     assert _core.evaluate(m, lambda _: contextlib.nullcontext(), [("c", crash)], fresh=False).status == "killed"
-    assert _core.evaluate(m, lambda _: contextlib.nullcontext(), [("c", lambda: None)], fresh=False).status == "survived"
+    assert (
+        _core.evaluate(m, lambda _: contextlib.nullcontext(), [("c", lambda: None)], fresh=False).status == "survived"
+    )
 
 
 # -- the fast subset of `make mutate` (a seeded sample per area) ---------------------------------
@@ -126,11 +130,14 @@ def test_an_oracle_that_fails_on_the_unmutated_code_stops_the_run(monkeypatch, t
     mutants = [Mutant("fake", "kernels/torch/x.py", f"line {i}", "binop", "a", "b") for i in range(3)]
     calls = []
     fake = types.SimpleNamespace(
-        AREA="fake", all_mutants=lambda: mutants,
+        AREA="fake",
+        all_mutants=lambda: mutants,
         checks=lambda m: [("passes", lambda: calls.append(m.target)), ("symbolic", failing)],
-        run=lambda m: Outcome(m, "killed", "symbolic", 0.0))
+        run=lambda m: Outcome(m, "killed", "symbolic", 0.0),
+    )
     assert mutate_run.baseline(fake, mutants) == [
-        "fake kernels/torch/x.py: symbolic fails on the unmutated code: differs from its model"]
+        "fake kernels/torch/x.py: symbolic fails on the unmutated code: differs from its model"
+    ]
     assert calls == ["kernels/torch/x.py"]  # once per target, not per mutant
     monkeypatch.setattr(mutate_run, "areas", lambda: {"fake": fake})
     from symopt.mutate import cli as mutate_cli

@@ -17,7 +17,9 @@ from symopt.mutate import kernels_c, kernels_triton
 from symopt.mutate.run import areas, judge, select, unexplained
 
 HAVE_TRITON = importlib.util.find_spec("triton") is not None
-needs_triton = pytest.mark.skipif(not HAVE_TRITON, reason="triton is not installed (the kernel-triton area then has no mutants)")
+needs_triton = pytest.mark.skipif(
+    not HAVE_TRITON, reason="triton is not installed (the kernel-triton area then has no mutants)"
+)
 SAMPLE = {"kernel-c": 4, "kernel-triton": 3}
 
 
@@ -33,29 +35,43 @@ def test_c_expression_mutants_of_a_printed_line():
     scalar = [new for _, new in kernels_c.expression_mutants("lr/(fma(lr_decay, step - 1, 1))")]
     assert "lr*(fma(lr_decay, step - 1, 1))" in scalar and "lr/(fma(lr_decay, step + 1, 1))" in scalar
     assert "lr/(fma(lr_decay, step - 2, 1))" in scalar and "lr/(fma(lr_decay, step - 1, 2))" in scalar
-    assert [new for _, new in kernels_c.expression_mutants("sqrtf(fmaf(-grad_avg, grad_avg, square_avg))")][:1] == \
-        ["(fmaf(-grad_avg, grad_avg, square_avg))"]
+    assert [new for _, new in kernels_c.expression_mutants("sqrtf(fmaf(-grad_avg, grad_avg, square_avg))")][:1] == [
+        "(fmaf(-grad_avg, grad_avg, square_avg))"
+    ]
     assert "(float)(1 + alpha)" in [new for _, new in kernels_c.expression_mutants("(float)(1 - alpha)")]
-    assert ("constant: 0.5 -> 1.5", "(fabsf(c1) < (float)1.5) ? a : b") in kernels_c.expression_mutants("(fabsf(c1) < (float)0.5) ? a : b")
+    assert ("constant: 0.5 -> 1.5", "(fabsf(c1) < (float)1.5) ? a : b") in kernels_c.expression_mutants(
+        "(fabsf(c1) < (float)0.5) ? a : b"
+    )
     with pytest.raises(ValueError):
         kernels_c.parse("p_param[i]")  # an indexing (memory) expression is not a computation line
 
 
 def test_c_mutants_cover_every_chosen_function_and_change_one_computation_line():
     mutants = kernels_c.all_mutants()
-    assert len({m.id for m in mutants}) == len(mutants) and [m.id for m in mutants] == [m.id for m in kernels_c.all_mutants()]
+    assert len({m.id for m in mutants}) == len(mutants) and [m.id for m in mutants] == [
+        m.id for m in kernels_c.all_mutants()
+    ]
     text = {f: flaunch.source(f) for f in kernels_c.FAMILIES}
     chosen = {name for f in kernels_c.FAMILIES for name, _, _ in kernels_c.functions(text[f]) if kernels_c.chosen(name)}
     every_variant = [f for f in kernels_c.FAMILIES if f not in kernels_c.DISTINCT_LINES_ONLY]
-    assert {m.payload[2] for m in mutants if m.payload[0] in every_variant} == {c for c in chosen if c.split("_")[1] in every_variant}
+    assert {m.payload[2] for m in mutants if m.payload[0] in every_variant} == {
+        c for c in chosen if c.split("_")[1] in every_variant
+    }
     # every float32 variant, plain float64, float16 and bfloat16
-    assert (sum(c.startswith("symopt_adagrad_") for c in chosen), sum(c.startswith("symopt_rmsprop_") for c in chosen)) == (4 + 3, 16 + 3)
+    assert (
+        sum(c.startswith("symopt_adagrad_") for c in chosen),
+        sum(c.startswith("symopt_rmsprop_") for c in chosen),
+    ) == (4 + 3, 16 + 3)
     for f in kernels_c.DISTINCT_LINES_ONLY:  # each distinct computation line of each element type, once
         lines = text[f].splitlines()
         every = {(s.function.rsplit("_", 1)[1], lines[s.lineno - 1].strip()) for s in kernels_c.sites(text[f])}
-        once = [(s.function.rsplit("_", 1)[1], lines[s.lineno - 1].strip()) for s in kernels_c.sites(text[f], distinct=True)]
+        once = [
+            (s.function.rsplit("_", 1)[1], lines[s.lineno - 1].strip()) for s in kernels_c.sites(text[f], distinct=True)
+        ]
         assert set(once) == every and len(once) == len(every), f
-        assert {m.payload[2] for m in mutants if m.payload[0] == f} >= {f"symopt_{f}_plain_{t}" for t in ("f32", "f64", "f16", "bf16")}
+        assert {m.payload[2] for m in mutants if m.payload[0] == f} >= {
+            f"symopt_{f}_plain_{t}" for t in ("f32", "f64", "f16", "bf16")
+        }
     assert {m.operator.split(":")[0] for m in mutants} == {"binop", "fma", "sqrt", "unary", "constant", "delete"}
     for m in select(mutants, sample=25, seed=3):
         family, mutated, _ = m.payload
@@ -80,7 +96,7 @@ def test_c_mutants_of_a_float16_kernel_are_on_the_side_of_its_f16c_switch_that_i
         found = [s for s in kernels_c.sites(text, f16c=f16c) if s.function == "symopt_adagrad_plain_f16"]
         assert found
         for site in found:
-            above = [x.strip() for x in lines[:site.lineno - 1] if x.strip() in ("#if SYMOPT_F16C", "#else", "#endif")]
+            above = [x.strip() for x in lines[: site.lineno - 1] if x.strip() in ("#if SYMOPT_F16C", "#else", "#endif")]
             side = above[-1] if above else "#endif"
             assert side in (("#if SYMOPT_F16C", "#endif") if f16c else ("#else", "#endif")), (f16c, site)
         # G <- G + g² on the side built: in the vector loop and in the scalar tail, once each
@@ -89,8 +105,13 @@ def test_c_mutants_of_a_float16_kernel_are_on_the_side_of_its_f16c_switch_that_i
 
 
 def _maximize_sign_dropped() -> kernels_c.Mutant:
-    return next(m for m in kernels_c.all_mutants()
-                if m.payload[2] == "symopt_adagrad_maximize_f32" and m.original == "grad = -grad;" and m.operator.startswith("unary"))
+    return next(
+        m
+        for m in kernels_c.all_mutants()
+        if m.payload[2] == "symopt_adagrad_maximize_f32"
+        and m.original == "grad = -grad;"
+        and m.operator.startswith("unary")
+    )
 
 
 def test_a_c_mutant_is_installed_and_undone():
@@ -110,7 +131,15 @@ def test_a_c_mutant_that_does_not_compile_is_invalid():
     from symopt.mutate._core import Mutant
 
     family, text, function = _maximize_sign_dropped().payload
-    broken = Mutant(kernels_c.AREA, "kernels/c/adagrad.c", "test", "test", "", "", payload=(family, text.replace("grad = grad;", "grad = grad"), function))
+    broken = Mutant(
+        kernels_c.AREA,
+        "kernels/c/adagrad.c",
+        "test",
+        "test",
+        "",
+        "",
+        payload=(family, text.replace("grad = grad;", "grad = grad"), function),
+    )
     outcome = kernels_c.run(broken)
     assert outcome.status == "invalid" and "compiler refuses" in outcome.by
 
@@ -126,7 +155,9 @@ def test_the_maximize_sign_mutant_is_killed_by_the_numbers_not_by_the_text():
     assert mutant.mutated == "grad = grad;"
     assert [name for name, _ in kernels_c.checks(mutant)] == ["verify fused", "tests/test_fused.py"]
     with kernels_c.installed(mutant):
-        assert all((package_root() / rel).read_text(encoding="utf-8") == text for rel, text in render_sources(KERNELS).items())
+        assert all(
+            (package_root() / rel).read_text(encoding="utf-8") == text for rel, text in render_sources(KERNELS).items()
+        )
     outcome = kernels_c.run(mutant)
     assert outcome.status == "killed" and outcome.by.startswith("verify fused: verify adagrad / "), outcome
     assert "float32 / fused vs torch.optim(fused=True)" in outcome.by and "ULP > 0" in outcome.by  # bitwise row
@@ -137,8 +168,15 @@ def test_the_c_checks_pass_on_the_committed_kernel():
     verify rows (so a kill means the mutant changed a number)."""
     from symopt.mutate._core import Mutant, evaluate
 
-    same = Mutant(kernels_c.AREA, "kernels/c/adagrad.c", "identity", "none", "", "", payload=("adagrad", flaunch.source("adagrad"),
-                                                                                              "symopt_adagrad_plain_f32"))
+    same = Mutant(
+        kernels_c.AREA,
+        "kernels/c/adagrad.c",
+        "identity",
+        "none",
+        "",
+        "",
+        payload=("adagrad", flaunch.source("adagrad"), "symopt_adagrad_plain_f32"),
+    )
     outcome = evaluate(same, kernels_c.installed, kernels_c.checks(same)[:1], fresh=False)
     assert outcome.status == "survived", outcome
 
@@ -149,8 +187,16 @@ def test_triton_sites_are_in_jit_functions_the_computation_everywhere_the_templa
     mutants = kernels_triton.all_mutants()
     assert len({m.id for m in mutants}) == len(mutants)
     functions = {m.location.split(":")[0] for m in mutants}
-    assert {"_sqrt_rn", "_div_rn", "_update_adagrad_plain", "symopt_adagrad_plain", "_update_rmsprop_weight_decay_momentum_centered_maximize"} <= functions
-    assert not any(m.location.startswith(("update", "KERNELS")) for m in mutants)  # the Python-level launcher wrapper is not a kernel
+    assert {
+        "_sqrt_rn",
+        "_div_rn",
+        "_update_adagrad_plain",
+        "symopt_adagrad_plain",
+        "_update_rmsprop_weight_decay_momentum_centered_maximize",
+    } <= functions
+    assert not any(
+        m.location.startswith(("update", "KERNELS")) for m in mutants
+    )  # the Python-level launcher wrapper is not a kernel
     for m in mutants:
         function = m.location.split(":")[0]
         if function.startswith("symopt_") and not function.endswith("_plain"):
@@ -170,8 +216,13 @@ def test_sampled_triton_mutants_are_caught_and_the_checks_pass_on_the_committed_
     and the committed module installed as if it were a mutant, which must survive."""
     mutants = kernels_triton.all_mutants()
     chosen = select([m for m in mutants if not m.payload["isolated"]], sample=SAMPLE["kernel-triton"], seed=11)
-    refused = next(m for m in mutants if m.location.startswith("_sqrt_rn: if x.dtype") and m.operator.startswith("condition")
-                   and "adagrad" in m.target)
+    refused = next(
+        m
+        for m in mutants
+        if m.location.startswith("_sqrt_rn: if x.dtype")
+        and m.operator.startswith("condition")
+        and "adagrad" in m.target
+    )
     identity = next(m for m in mutants if m.location.startswith("_update_adagrad_plain:"))
     original = kernels_triton.mutated_source
     committed = ast.unparse(kernels_triton._parsed("adagrad")[2])
@@ -223,8 +274,10 @@ def test_float16_products_the_explained_fma_mutants_rely_on_are_exact_in_float32
     c = g[(g >= 1) & (g < 2)]
     assert len(c) == 1024
     for i in range(0, len(c), 64):
-        rows = c[i:i + 64, None]
-        assert np.array_equal((rows * g[None, :]).astype(np.float64), rows.astype(np.float64) * g[None, :].astype(np.float64))
+        rows = c[i : i + 64, None]
+        assert np.array_equal(
+            (rows * g[None, :]).astype(np.float64), rows.astype(np.float64) * g[None, :].astype(np.float64)
+        )
 
 
 def test_bfloat16_sgd_stores_the_same_value_with_or_without_its_fma_where_the_product_underflows():
@@ -240,7 +293,7 @@ def test_bfloat16_sgd_stores_the_same_value_with_or_without_its_fma_where_the_pr
     # -lr through bfloat16 (lr = 1e-3: a last bit of c under 2^-16, without which c*g of a bfloat16 g,
     # whose last bit is at least 2^-133, is never below float32's 2^-149)
     c = torch.tensor([-1e-3]).to(torch.bfloat16).float().numpy()[0]
-    tiny = g[(np.abs(g) > 0) & (np.abs(g * np.float64(c)) < 2.0 ** -134)]
+    tiny = g[(np.abs(g) > 0) & (np.abs(g * np.float64(c)) < 2.0**-134)]
     products = tiny.astype(np.float64) * np.float64(c)
     inexact = tiny[(tiny * c).astype(np.float64) != products]
     assert len(inexact) > 100

@@ -23,13 +23,22 @@ def test_committed_notebooks_match_the_generator_and_carry_no_outputs():
 
 
 def test_notebooks_in_the_post_order_and_thin():
-    assert list(N.NOTEBOOKS) == ["01_fixed_rate.ipynb", "02_inverse_time.ipynb", "03_adagrad.ipynb", "04_rmsprop.ipynb",
-                                 "05_textbook_vs_torch.ipynb", "06_verification.ipynb", "07_frameworks.ipynb",
-                                 "08_literature.ipynb"]
+    assert list(N.NOTEBOOKS) == [
+        "01_fixed_rate.ipynb",
+        "02_inverse_time.ipynb",
+        "03_adagrad.ipynb",
+        "04_rmsprop.ipynb",
+        "05_textbook_vs_torch.ipynb",
+        "06_verification.ipynb",
+        "07_frameworks.ipynb",
+        "08_literature.ipynb",
+    ]
     for _title, cells in N.NOTEBOOKS.values():
         for kind, source in cells:
             if kind == "code":  # no logic: imports, calls and a loop over exponents at most
-                assert all(line.startswith(("from ", "import ", "show.", "for ", "    show.")) for line in source.splitlines()), source
+                assert all(
+                    line.startswith(("from ", "import ", "show.", "for ", "    show.")) for line in source.splitlines()
+                ), source
 
 
 def test_markdown_to_latex_without_pandoc():

@@ -91,8 +91,7 @@ COVERED = {
     "test_deepcopy_copies_all_public_attrs": "deepcopy keeps every public attribute (the same as torch's)",
     "test_non_empty_state": "every param has state after one step",
     "test_adamw_serialization": "Adam <-> AdamW state_dicts carry decoupled_weight_decay",
-    "TestDifferentiableOptimizerOptimizerInfo.test_optimizers_differentiable_wrt_params":
-    "differentiable=True: gradcheck of one step w.r.t. params and grad (here: test_differentiable)",
+    "TestDifferentiableOptimizerOptimizerInfo.test_optimizers_differentiable_wrt_params": "differentiable=True: gradcheck of one step w.r.t. params and grad (here: test_differentiable)",
 }
 #: torch's generic tests not run here, with the reason.
 LEFT_OUT = {
@@ -114,8 +113,7 @@ LEFT_OUT = {
     "test_second_order_optims_return_consistent_types": "LBFGS only (step_requires_closure)",
     "test_step_iteration": "LBFGS only",
     "capturable configs of optim_inputs_func": "torch adds them on CUDA/XPU only (capturable needs a GPU)",
-    "TestDifferentiableOptimizer.test_differentiable_lr/_weight_decay/_weight_decay_and_lr":
-    "SGD-specific gradients w.r.t. tensor hyper-parameters, not an optim_db check",
+    "TestDifferentiableOptimizer.test_differentiable_lr/_weight_decay/_weight_decay_and_lr": "SGD-specific gradients w.r.t. tensor hyper-parameters, not an optim_db check",
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -160,7 +158,9 @@ def base_inputs(name: str, dtype: torch.dtype | None = None) -> list[common.Opti
     return INFOS[name].optim_inputs_func(device=DEVICE, dtype=dtype)
 
 
-def flagged_inputs(name: str, dtype: torch.dtype = torch.float32, skip: tuple[str, ...] = ()) -> list[common.OptimizerInput]:
+def flagged_inputs(
+    name: str, dtype: torch.dtype = torch.float32, skip: tuple[str, ...] = ()
+) -> list[common.OptimizerInput]:
     """torch's configurations with the global flags torch's helper adds on CPU (all flags False,
     then each of ``differentiable`` / ``fused`` True), plus ``& foreach`` (base + ``foreach=True``)
     where the optimizer has a foreach implementation and ``foreach`` is not skipped."""
@@ -188,8 +188,13 @@ def _marks(check: str, pid: str) -> list[Any]:
     """The strict xfail of ``check`` for the case ``pid`` ("<Name>-..."), if it has one."""
     name = pid.split("-", 1)[0]
     if getattr(drop_ins, name, None) is None:
-        return [pytest.mark.xfail(strict=True, raises=DropInFailure,
-                                  reason=f"symopt.torch.optim has no {name} (torch.optim.{name}'s drop-in) yet")]
+        return [
+            pytest.mark.xfail(
+                strict=True,
+                raises=DropInFailure,
+                reason=f"symopt.torch.optim has no {name} (torch.optim.{name}'s drop-in) yet",
+            )
+        ]
     for checks, id_glob, reason in XFAIL:
         names = (checks,) if isinstance(checks, str) else checks
         if any(fnmatch.fnmatchcase(check, c) for c in names) and fnmatch.fnmatchcase(pid, id_glob):
@@ -200,7 +205,9 @@ def _marks(check: str, pid: str) -> list[Any]:
 Row = tuple  # (id, values) or (id, values, torch's config desc)
 
 
-def cases(check: str, rows: list[Row], names: str, slow: Callable[[str, str], bool] = lambda desc, pid: False) -> Callable:
+def cases(
+    check: str, rows: list[Row], names: str, slow: Callable[[str, str], bool] = lambda desc, pid: False
+) -> Callable:
     """``pytest.mark.parametrize(names, ...)`` over ``rows``, with the marks of :data:`XFAIL`
     for ``check``, and ``slow`` on the cases for which ``slow(desc, id)`` is true."""
     params = []
@@ -264,7 +271,9 @@ def expected(name: str, scenario: Callable, kwargs: Any, *args: Any, seed: int =
     try:
         record = _run(getattr(torch.optim, name), scenario, kwargs, args, seed)
     except Exception as exc:
-        raise ReferenceFailure(f"torch.optim.{name} itself fails {scenario.__name__}: {type(exc).__name__}: {exc}") from exc
+        raise ReferenceFailure(
+            f"torch.optim.{name} itself fails {scenario.__name__}: {type(exc).__name__}: {exc}"
+        ) from exc
     bad = _non_finite(record)
     if bad:
         raise ReferenceFailure(f"torch.optim.{name} gives non-finite values in {scenario.__name__} at {bad}")
@@ -313,8 +322,10 @@ def detached(x: Any) -> Any:
 
 def snapshot(opt: torch.optim.Optimizer) -> dict[str, Any]:
     """The params of every group and the whole ``state_dict()``, detached."""
-    return {"params": [p.detach().clone() for g in opt.param_groups for p in g["params"]],
-            "state_dict": detached(opt.state_dict())}
+    return {
+        "params": [p.detach().clone() for g in opt.param_groups for p in g["params"]],
+        "state_dict": detached(opt.state_dict()),
+    }
 
 
 def _real(t: Tensor) -> Tensor:
@@ -348,21 +359,29 @@ def assert_same(ours: Any, theirs: Any, where: str) -> None:
         if not isinstance(ours, Tensor):
             raise DropInFailure(f"{where}: {type(ours).__name__} {ours!r} where torch has a tensor {theirs!r}")
         if ours.dtype != theirs.dtype or ours.shape != theirs.shape:
-            raise DropInFailure(f"{where}: {ours.dtype} {tuple(ours.shape)} where torch has {theirs.dtype} {tuple(theirs.shape)}")
+            raise DropInFailure(
+                f"{where}: {ours.dtype} {tuple(ours.shape)} where torch has {theirs.dtype} {tuple(theirs.shape)}"
+            )
         if not torch.equal(_bits(ours), _bits(theirs)):
             diff = (_real(ours).double() - _real(theirs).double()).abs()
             differ = int((_bits(ours) != _bits(theirs)).sum())
-            raise DropInFailure(f"{where}: {differ} of {theirs.numel()} elements differ from torch's bit for bit "
-                                f"(max |diff| {diff.max().item():.3g}; ours {ours.flatten()[:3].tolist()}, "
-                                f"torch {theirs.flatten()[:3].tolist()})")
+            raise DropInFailure(
+                f"{where}: {differ} of {theirs.numel()} elements differ from torch's bit for bit "
+                f"(max |diff| {diff.max().item():.3g}; ours {ours.flatten()[:3].tolist()}, "
+                f"torch {theirs.flatten()[:3].tolist()})"
+            )
         return
     if type(ours) is not type(theirs):
-        raise DropInFailure(f"{where}: {type(ours).__name__} {ours!r} where torch has {type(theirs).__name__} {theirs!r}")
+        raise DropInFailure(
+            f"{where}: {type(ours).__name__} {ours!r} where torch has {type(theirs).__name__} {theirs!r}"
+        )
     if isinstance(theirs, dict):
         if list(map(str, sorted(ours, key=str))) != list(map(str, sorted(theirs, key=str))):
             extra, missing = set(ours) - set(theirs), set(theirs) - set(ours)
-            raise DropInFailure(f"{where}: keys differ from torch's (extra {sorted(extra, key=str)}, "
-                                f"missing {sorted(missing, key=str)})")
+            raise DropInFailure(
+                f"{where}: keys differ from torch's (extra {sorted(extra, key=str)}, "
+                f"missing {sorted(missing, key=str)})"
+            )
         for k in theirs:
             assert_same(ours[k], theirs[k], f"{where}[{k!r}]")
     elif isinstance(theirs, (list, tuple)):
@@ -377,12 +396,18 @@ def assert_same(ours: Any, theirs: Any, where: str) -> None:
 #: torch's ``assertEqual`` (``torch.testing.assert_close``) default ``(rtol, atol)`` by dtype;
 #: Python numbers count as float64.
 DEFAULT_TOLERANCE = {
-    torch.float16: (1e-3, 1e-5), torch.bfloat16: (1.6e-2, 1e-5), torch.float32: (1.3e-6, 1e-5),
-    torch.float64: (1e-7, 1e-7), torch.complex64: (1.3e-6, 1e-5), torch.complex128: (1e-7, 1e-7),
+    torch.float16: (1e-3, 1e-5),
+    torch.bfloat16: (1.6e-2, 1e-5),
+    torch.float32: (1.3e-6, 1e-5),
+    torch.float64: (1e-7, 1e-7),
+    torch.complex64: (1.3e-6, 1e-5),
+    torch.complex128: (1e-7, 1e-7),
 }
 
 
-def assert_close(actual_: Any, expected_: Any, where: str, rtol: float | None = None, atol: float | None = None) -> None:
+def assert_close(
+    actual_: Any, expected_: Any, where: str, rtol: float | None = None, atol: float | None = None
+) -> None:
     """torch's ``assertEqual`` between two code paths of one optimizer: the same nesting and
     keys, tensors of the same dtype and shape with |a − b| ≤ atol + rtol·|b| elementwise (the
     dtype's default tolerance unless given; complex as real pairs), other values equal; NaN
@@ -391,7 +416,8 @@ def assert_close(actual_: Any, expected_: Any, where: str, rtol: float | None = 
     if isinstance(expected_, Tensor):
         assert isinstance(actual_, Tensor), f"{where}: {type(actual_).__name__} where a tensor is expected"
         assert actual_.dtype == expected_.dtype and actual_.shape == expected_.shape, (
-            f"{where}: {actual_.dtype} {tuple(actual_.shape)} vs {expected_.dtype} {tuple(expected_.shape)}")
+            f"{where}: {actual_.dtype} {tuple(actual_.shape)} vs {expected_.dtype} {tuple(expected_.shape)}"
+        )
         if not expected_.is_floating_point() and not expected_.is_complex():
             assert torch.equal(actual_, expected_), f"{where}: {actual_} vs {expected_}"
             return
@@ -401,11 +427,14 @@ def assert_close(actual_: Any, expected_: Any, where: str, rtol: float | None = 
         ok = torch.isfinite(x) & torch.isfinite(y) & ((x - y).abs() <= a + r * y.abs())
         if not bool(ok.all()):
             bad = int((~ok).sum())
-            raise AssertionError(f"{where}: {bad} of {ok.numel()} elements beyond rtol={r:g}, atol={a:g} "
-                                 f"(max |diff| {(x - y).abs().max().item():.3g})")
+            raise AssertionError(
+                f"{where}: {bad} of {ok.numel()} elements beyond rtol={r:g}, atol={a:g} "
+                f"(max |diff| {(x - y).abs().max().item():.3g})"
+            )
     elif isinstance(expected_, dict):
         assert isinstance(actual_, dict) and set(actual_) == set(expected_), (
-            f"{where}: keys {sorted(map(str, actual_))} vs {sorted(map(str, expected_))}")
+            f"{where}: keys {sorted(map(str, actual_))} vs {sorted(map(str, expected_))}"
+        )
         for k in expected_:
             assert_close(actual_[k], expected_[k], f"{where}[{k!r}]", rtol, atol)
     elif isinstance(expected_, (list, tuple)):
@@ -413,10 +442,13 @@ def assert_close(actual_: Any, expected_: Any, where: str, rtol: float | None = 
         for i, (x, y) in enumerate(zip(actual_, expected_)):
             assert_close(x, y, f"{where}[{i}]", rtol, atol)
     elif isinstance(expected_, float) and not isinstance(actual_, bool):
-        assert isinstance(actual_, (int, float)) and math.isfinite(actual_) and math.isfinite(expected_), f"{where}: {actual_} vs {expected_}"
+        assert isinstance(actual_, (int, float)) and math.isfinite(actual_) and math.isfinite(expected_), (
+            f"{where}: {actual_} vs {expected_}"
+        )
         r, a = DEFAULT_TOLERANCE[torch.float64]
-        assert abs(actual_ - expected_) <= (atol if atol is not None else a) + (rtol if rtol is not None else r) * abs(expected_), (
-            f"{where}: {actual_} vs {expected_}")
+        assert abs(actual_ - expected_) <= (atol if atol is not None else a) + (rtol if rtol is not None else r) * abs(
+            expected_
+        ), f"{where}: {actual_} vs {expected_}"
     else:
         assert actual_ == expected_, f"{where}: {actual_!r} vs {expected_!r}"
 
@@ -599,8 +631,12 @@ def _forloop_rows():
     return rows
 
 
-@cases("test_forloop_goes_right_direction", _forloop_rows(), "name,kwargs,contiguous,scheduler_set",
-       slow=beyond_default("no-scheduler"))
+@cases(
+    "test_forloop_goes_right_direction",
+    _forloop_rows(),
+    "name,kwargs,contiguous,scheduler_set",
+    slow=beyond_default("no-scheduler"),
+)
 def test_forloop_goes_right_direction(name, kwargs, contiguous, scheduler_set):
     contract(name, goes_right_direction, kwargs, contiguous, scheduler_set, name)
 
@@ -630,8 +666,11 @@ def two_groups_under_schedulers(cls, _, scheduler_set, name):
     return trajectory
 
 
-@cases("test_param_group_with_lrscheduler_goes_right_direction",
-       [(f"{n}-{part}", (n, s)) for n in DROP_INS for part, s in _scheduler_sets(n)], "name,scheduler_set")
+@cases(
+    "test_param_group_with_lrscheduler_goes_right_direction",
+    [(f"{n}-{part}", (n, s)) for n in DROP_INS for part, s in _scheduler_sets(n)],
+    "name,scheduler_set",
+)
 def test_param_group_with_lrscheduler_goes_right_direction(name, scheduler_set):
     contract(name, two_groups_under_schedulers, None, scheduler_set, name)
 
@@ -664,9 +703,12 @@ def tensor_lr_matches_float_lr(cls, kwargs, num_dim):
     return trajectory
 
 
-@cases("test_tensor_lr",
-       _rows(lambda n: flagged_inputs(n, skip=("differentiable",)), num_dim=[(f"{d}d", d) for d in (0, 1, 2)]),
-       "name,kwargs,num_dim", slow=beyond_default("0d"))
+@cases(
+    "test_tensor_lr",
+    _rows(lambda n: flagged_inputs(n, skip=("differentiable",)), num_dim=[(f"{d}d", d) for d in (0, 1, 2)]),
+    "name,kwargs,num_dim",
+    slow=beyond_default("0d"),
+)
 def test_tensor_lr(name, kwargs, num_dim):
     contract(name, tensor_lr_matches_float_lr, kwargs, num_dim)
 
@@ -769,9 +811,11 @@ def test_rosenbrock_sparse(name, kwargs, with_schedulers):
 def complex_steps_as_its_real_view(cls, kwargs):
     """Complex params (10, 5) and (10,) and a real (10, 5) one step as their ``view_as_real``
     twins under the same gradients, 3 steps (torch's tolerance)."""
-    complex_params = [torch.randn(10, 5, dtype=torch.complex64, requires_grad=True),
-                      torch.randn(10, dtype=torch.complex64, requires_grad=True),
-                      torch.randn(10, 5, dtype=torch.float32, requires_grad=True)]
+    complex_params = [
+        torch.randn(10, 5, dtype=torch.complex64, requires_grad=True),
+        torch.randn(10, dtype=torch.complex64, requires_grad=True),
+        torch.randn(10, 5, dtype=torch.float32, requires_grad=True),
+    ]
     real_params = [_real(p).clone().requires_grad_() for p in complex_params]
     complex_opt = cls(complex_params, **copy.deepcopy(kwargs))
     real_opt = cls(real_params, **copy.deepcopy(kwargs))
@@ -889,9 +933,11 @@ def derived_path_matches_forloop(name: str, kwargs: dict[str, Any], flag: str, d
         raise DropInFailure(f"symopt.torch.{name}: {exc}") from None
 
 
-@cases("test_foreach_matches_forloop",
-       _rows(lambda n: base_inputs(n, torch.float64) if "foreach" in INFOS[n].supported_impls else []),
-       "name,kwargs")
+@cases(
+    "test_foreach_matches_forloop",
+    _rows(lambda n: base_inputs(n, torch.float64) if "foreach" in INFOS[n].supported_impls else []),
+    "name,kwargs",
+)
 def test_foreach_matches_forloop(name, kwargs):
     derived_path_matches_forloop(name, kwargs, "foreach", torch.float64)
 
@@ -900,10 +946,14 @@ def _fuses_on_cpu(name: str) -> bool:
     return "fused" in INFOS[name].supported_impls and DEVICE in INFOS[name].supports_fused_on
 
 
-@cases("test_fused_matches_forloop",
-       _rows(lambda n: base_inputs(n) if _fuses_on_cpu(n) else [],
-             dtype=[("float32", torch.float32), ("float64", torch.float64)]),
-       "name,kwargs,dtype")
+@cases(
+    "test_fused_matches_forloop",
+    _rows(
+        lambda n: base_inputs(n) if _fuses_on_cpu(n) else [],
+        dtype=[("float32", torch.float32), ("float64", torch.float64)],
+    ),
+    "name,kwargs,dtype",
+)
 def test_fused_matches_forloop(name, kwargs, dtype):
     derived_path_matches_forloop(name, kwargs, "fused", dtype)
 
@@ -912,7 +962,9 @@ def fused_refuses_meta_params(cls, _):
     """fused=True with params on the meta device: step raises torch's RuntimeError; after
     ``to_empty(device="cpu")`` (values then drawn from the seeded generator) it steps."""
     with torch.device("meta"):
-        model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Sigmoid(), torch.nn.Linear(3, 1), torch.nn.Sigmoid())
+        model = torch.nn.Sequential(
+            torch.nn.Linear(2, 3), torch.nn.Sigmoid(), torch.nn.Linear(3, 1), torch.nn.Sigmoid()
+        )
     opt = cls(model.parameters(), fused=True)
     with torch.device("meta"):
         for p in model.parameters():
@@ -925,9 +977,15 @@ def fused_refuses_meta_params(cls, _):
             p.copy_(torch.randn_like(p))
             p.grad = torch.rand_like(p)
     opt.step()
-    state = [{k: (v.device.type, v.dtype, tuple(v.shape)) if isinstance(v, Tensor) else v for k, v in s.items()}
-             for s in opt.state.values()]
-    return {"error": error, "params": [p.detach().clone() for p in model.parameters()], "state (device, dtype, shape)": state}
+    state = [
+        {k: (v.device.type, v.dtype, tuple(v.shape)) if isinstance(v, Tensor) else v for k, v in s.items()}
+        for s in opt.state.values()
+    ]
+    return {
+        "error": error,
+        "params": [p.detach().clone() for p in model.parameters()],
+        "state (device, dtype, shape)": state,
+    }
 
 
 @cases("test_fused_error_on_params_on_meta", [(n, (n,)) for n in DROP_INS if _fuses_on_cpu(n)], "name")
@@ -943,7 +1001,9 @@ def weight_decay_in_one_group(cls, kwargs):
     ((W₁ + W₂) x)² move the loss the right way."""
     weight, weight2 = Parameter(torch.randn(10, 5)), Parameter(torch.randn(10, 5))
     x = torch.randn(5)
-    opt = cls([dict(params=[weight], **kwargs), dict(params=[weight2], **{**copy.deepcopy(kwargs), "weight_decay": 0.0})])
+    opt = cls(
+        [dict(params=[weight], **kwargs), dict(params=[weight2], **{**copy.deepcopy(kwargs), "weight_decay": 0.0})]
+    )
     loss = (weight.mv(x) + weight2.mv(x)).pow(2).sum()
     initial = loss.item()
     trajectory = []
@@ -1116,9 +1176,12 @@ def state_dict_continues_identically(cls, kwargs, named0, named1):
 _NAMED = [("unnamed", False), ("named", True)]
 
 
-@cases("test_state_dict_deterministic",
-       _rows(lambda n: flagged_inputs(n, skip=("differentiable",)), named0=_NAMED, named1=_NAMED),
-       "name,kwargs,named0,named1", slow=beyond_default("unnamed-unnamed"))
+@cases(
+    "test_state_dict_deterministic",
+    _rows(lambda n: flagged_inputs(n, skip=("differentiable",)), named0=_NAMED, named1=_NAMED),
+    "name,kwargs,named0,named1",
+    slow=beyond_default("unnamed-unnamed"),
+)
 def test_state_dict_deterministic(name, kwargs, named0, named1):
     contract(name, state_dict_continues_identically, kwargs, named0, named1)
 
@@ -1175,10 +1238,16 @@ def named_state_dict_round_trip(cls, kwargs, named0, named1):
     return snapshot(opt2)
 
 
-@cases("test_can_load_from_to_named_state_dict",
-       _rows(lambda n: flagged_inputs(n, skip=("differentiable",)) if not INFOS[n].only_supports_sparse_grads else [],
-             named0=_NAMED, named1=_NAMED),
-       "name,kwargs,named0,named1", slow=beyond_default("unnamed-unnamed"))
+@cases(
+    "test_can_load_from_to_named_state_dict",
+    _rows(
+        lambda n: flagged_inputs(n, skip=("differentiable",)) if not INFOS[n].only_supports_sparse_grads else [],
+        named0=_NAMED,
+        named1=_NAMED,
+    ),
+    "name,kwargs,named0,named1",
+    slow=beyond_default("unnamed-unnamed"),
+)
 def test_can_load_from_to_named_state_dict(name, kwargs, named0, named1):
     contract(name, named_state_dict_round_trip, kwargs, named0, named1)
 
@@ -1200,9 +1269,12 @@ def saved_state_dict_loads_equal(cls, kwargs, named):
     return detached(sd)
 
 
-@cases("test_save_load_equality_with_weights_only",
-       _rows(lambda n: flagged_inputs(n, skip=("differentiable",)), named=_NAMED), "name,kwargs,named",
-       slow=beyond_default("unnamed"))
+@cases(
+    "test_save_load_equality_with_weights_only",
+    _rows(lambda n: flagged_inputs(n, skip=("differentiable",)), named=_NAMED),
+    "name,kwargs,named",
+    slow=beyond_default("unnamed"),
+)
 def test_save_load_equality_with_weights_only(name, kwargs, named):
     contract(name, saved_state_dict_loads_equal, kwargs, named)
 
@@ -1358,8 +1430,10 @@ def step_all_hooks(cls, kwargs):
     params = [torch.tensor([[1.0, 1.0]])]
     opt, opt2 = cls(params, **kwargs), torch.optim.SGD(params)
     calls: list[int] = []
-    handles = [register_optimizer_step_pre_hook(lambda *a: calls.append(0)),
-               register_optimizer_step_post_hook(lambda *a: calls.append(5))]
+    handles = [
+        register_optimizer_step_pre_hook(lambda *a: calls.append(0)),
+        register_optimizer_step_post_hook(lambda *a: calls.append(5)),
+    ]
     try:
         for o in (opt, opt2):
             handles.append(o.register_step_pre_hook(lambda *a: calls.append(1)))
@@ -1432,8 +1506,9 @@ def public_attributes_survive_deepcopy(cls, kwargs):
     return public
 
 
-@cases("test_deepcopy_copies_all_public_attrs", _rows(lambda n: flagged_inputs(n, skip=("differentiable",))),
-       "name,kwargs")
+@cases(
+    "test_deepcopy_copies_all_public_attrs", _rows(lambda n: flagged_inputs(n, skip=("differentiable",))), "name,kwargs"
+)
 def test_deepcopy_copies_all_public_attrs(name, kwargs):
     contract(name, public_attributes_survive_deepcopy, kwargs)
 
@@ -1530,8 +1605,11 @@ def differentiable_step(cls, kwargs):
     return {"state": detached(state), "outputs": detached(list(outputs))}
 
 
-@cases("test_differentiable",
-       _rows(lambda n: base_inputs(n) if "differentiable" in INFOS[n].supported_impls else []), "name,kwargs")
+@cases(
+    "test_differentiable",
+    _rows(lambda n: base_inputs(n) if "differentiable" in INFOS[n].supported_impls else []),
+    "name,kwargs",
+)
 def test_differentiable(name, kwargs):
     contract(name, differentiable_step, kwargs)
 

@@ -35,17 +35,23 @@ def test_parse_keywords_positional_and_defaults():
     assert c.keywords["momentum"] == 0.0
 
 
-@pytest.mark.parametrize("text,message", [
-    ("kras.optimizers.RMSprop()", "unknown optimizer 'kras.optimizers.RMSprop'; known: torch.optim.RMSprop"),
-    ("keras.optimizers.RMSprop(learnin_rate=1)", "has no argument 'learnin_rate' symopt models; allowed: learning_rate, rho"),
-    ("keras.optimizers.RMSprop(momentum=-0.5)", "momentum=-0.5 is out of range; allowed: [0, inf)"),
-    ("keras.optimizers.RMSprop(momentum=__import__('os'))", "must be a literal number"),
-    ("tf.compat.v1.train.RMSPropOptimizer(decay=0.9)", "requires learning_rate"),
-    ("keras.optimizers.RMSprop(0.1, learning_rate=0.2)", "multiple values for argument 'learning_rate'"),
-    ("jax.example_libraries.optimizers.rmsprop(0.1, momentum=0.9)", "momentum must be 0.0 here"),
-    ("keras.optimizers.RMSprop(", "not a Python call"),
-    ("keras.optimizers.RMSprop(centered=1.5)", "centered=1.5 is out of range; allowed: True/False"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("kras.optimizers.RMSprop()", "unknown optimizer 'kras.optimizers.RMSprop'; known: torch.optim.RMSprop"),
+        (
+            "keras.optimizers.RMSprop(learnin_rate=1)",
+            "has no argument 'learnin_rate' symopt models; allowed: learning_rate, rho",
+        ),
+        ("keras.optimizers.RMSprop(momentum=-0.5)", "momentum=-0.5 is out of range; allowed: [0, inf)"),
+        ("keras.optimizers.RMSprop(momentum=__import__('os'))", "must be a literal number"),
+        ("tf.compat.v1.train.RMSPropOptimizer(decay=0.9)", "requires learning_rate"),
+        ("keras.optimizers.RMSprop(0.1, learning_rate=0.2)", "multiple values for argument 'learning_rate'"),
+        ("jax.example_libraries.optimizers.rmsprop(0.1, momentum=0.9)", "momentum must be 0.0 here"),
+        ("keras.optimizers.RMSprop(", "not a Python call"),
+        ("keras.optimizers.RMSprop(centered=1.5)", "centered=1.5 is out of range; allowed: True/False"),
+    ],
+)
 def test_parse_errors_are_one_line(text, message):
     with pytest.raises(ValueError) as info:
         parse(text)
@@ -91,7 +97,11 @@ def test_tf1_to_optax_is_exact_with_initial_scale_one():
     assert KEYS <= set(p.as_dict())
     assert p.verdict == "exact" and p.conditions == [] and p.max_lr_ratio == 1.0
     target = parse(p.target_call)
-    assert target.keywords["initial_scale"] == 1.0 and target.keywords["eps"] == 1e-3 and target.keywords["momentum"] == 0.9
+    assert (
+        target.keywords["initial_scale"] == 1.0
+        and target.keywords["eps"] == 1e-3
+        and target.keywords["momentum"] == 0.9
+    )
     grads = np.random.default_rng(1).normal(size=(60, 5))
     lrs = 0.016 * (1 + 0.5 * np.sin(np.arange(60)))
     src = parse(p.source)
@@ -100,7 +110,10 @@ def test_tf1_to_optax_is_exact_with_initial_scale_one():
 
 def test_lr_outside_vs_inside_momentum_is_exact_only_for_a_constant_lr():
     """SB3's RMSpropTFLike (η outside the buffer) and TF1 (η inside) share ε inside and ms₀ = 1."""
-    p = port("stable_baselines3.common.sb2_compat.rmsprop_tf_like.RMSpropTFLike(lr=0.01, alpha=0.99, eps=1e-8, momentum=0.9)", "tf1")
+    p = port(
+        "stable_baselines3.common.sb2_compat.rmsprop_tf_like.RMSpropTFLike(lr=0.01, alpha=0.99, eps=1e-8, momentum=0.9)",
+        "tf1",
+    )
     assert p.verdict == "exact" and any("constant learning rate" in c for c in p.conditions)
     src, target = parse(p.source), parse(p.target_call)
     grads = np.random.default_rng(2).normal(size=(50, 4))
@@ -154,11 +167,14 @@ def test_port_cli_json_and_errors(capsys):
     assert "momentum=-1.0 is out of range; allowed: [0, inf)" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("call,to,verdict", [
-    ("keras.optimizers.RMSprop(learning_rate=1e-3)", "torch", "approximate"),  # ε inside vs outside the root
-    ("optax.rmsprop(learning_rate=0.01, momentum=0.9)", "keras", "exact"),  # both ε inside, η inside the buffer
-    ("tf.compat.v1.train.RMSPropOptimizer(learning_rate=0.01)", "torch", "none"),  # ms₀ = 1: torch starts at 0
-])
+@pytest.mark.parametrize(
+    "call,to,verdict",
+    [
+        ("keras.optimizers.RMSprop(learning_rate=1e-3)", "torch", "approximate"),  # ε inside vs outside the root
+        ("optax.rmsprop(learning_rate=0.01, momentum=0.9)", "keras", "exact"),  # both ε inside, η inside the buffer
+        ("tf.compat.v1.train.RMSPropOptimizer(learning_rate=0.01)", "torch", "none"),  # ms₀ = 1: torch starts at 0
+    ],
+)
 def test_port_cli_text_prints_what_the_json_holds(capsys, call, to, verdict):
     assert main(["port", call, "--to", to, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -169,7 +185,11 @@ def test_port_cli_text_prints_what_the_json_holds(capsys, call, to, verdict):
     assert (f"  {doc['target_call']}" in lines) == (doc["target_call"] is not None)
     assert [x for x in lines if x.startswith("  condition: ")] == [f"  condition: {c}" for c in doc["conditions"]]
     ratio = [x for x in lines if x.startswith("  worst-case ratio")]
-    assert ratio == ([] if doc["max_lr_ratio"] is None else [f"  worst-case ratio of effective learning rates: {doc['max_lr_ratio']:.6g}"])
+    assert ratio == (
+        []
+        if doc["max_lr_ratio"] is None
+        else [f"  worst-case ratio of effective learning rates: {doc['max_lr_ratio']:.6g}"]
+    )
     assert lines[-1] == "    " + doc["dropin"].splitlines()[-1]
 
 
@@ -184,10 +204,14 @@ def test_port_map_is_each_pairs_port_and_its_table_prints_them(capsys, tmp_path)
     for c in out["pairs"]:
         one = port(c["source_call"], c["target"])
         assert (c["verdict"], c["max_lr_ratio"], c["target_call"]) == (one.verdict, one.max_lr_ratio, one.target_call)
-    assert sum(out["counts"].values()) == 6 and out["counts"]["exact"] == sum(c["verdict"] == "exact" for c in out["pairs"])
+    assert sum(out["counts"].values()) == 6 and out["counts"]["exact"] == sum(
+        c["verdict"] == "exact" for c in out["pairs"]
+    )
     cells = {(c["source"], c["target"]): c for c in out["pairs"]}
     # torch's RMSprop (v0 = 0, eps outside the root) is optax's rmsprop at initial_scale = 0, eps_in_sqrt = False
-    assert cells["torch", "optax"]["verdict"] == "exact" and "eps_in_sqrt=False" in cells["torch", "optax"]["target_call"]
+    assert (
+        cells["torch", "optax"]["verdict"] == "exact" and "eps_in_sqrt=False" in cells["torch", "optax"]["target_call"]
+    )
     assert main(["port-map", "rmsprop", "--frameworks", *names]) == 0
     text = capsys.readouterr().out.splitlines()
     header = text[1].split()
@@ -209,10 +233,15 @@ def test_diff_torch_keras_ratio_is_the_hand_derived_one(capsys):
     d = diff("rmsprop", "torch", "keras")
     import sympy as sp
 
-    ratio = sp.sympify(d["constant_gradient"]["ratio"], locals={"alpha": sp.Symbol("alpha", nonnegative=True),
-                                                                 "epsilon": sp.Symbol("epsilon", nonnegative=True),
-                                                                 "g": sp.Symbol("g", real=True),
-                                                                 "t": sp.Symbol("t", integer=True, positive=True)})
+    ratio = sp.sympify(
+        d["constant_gradient"]["ratio"],
+        locals={
+            "alpha": sp.Symbol("alpha", nonnegative=True),
+            "epsilon": sp.Symbol("epsilon", nonnegative=True),
+            "g": sp.Symbol("g", real=True),
+            "t": sp.Symbol("t", integer=True, positive=True),
+        },
+    )
     fn = sp.lambdify(sorted(ratio.free_symbols, key=lambda s: s.name), ratio)
     for a, e, gv, tv in [(0.99, 1e-8, 3e-4, 5), (0.9, 1e-7, 2.0, 1), (0.5, 1e-3, 1e-3, 40)]:
         expected = math.sqrt((1 - a**tv) * gv * gv + e) / (math.sqrt(1 - a**tv) * gv + e)
@@ -278,7 +307,9 @@ def test_dropin_groups_schedulers_state_dict_and_float32():
     assert opt.param_groups[0]["lr"] == pytest.approx(1e-2 / 8)
     assert a.dtype == torch.float32 and torch.isfinite(a).all()
     saved = opt.state_dict()
-    again = symopt.torch.port([{"params": [a.detach().clone().requires_grad_()]}, {"params": [b.detach().clone().requires_grad_()]}], call)
+    again = symopt.torch.port(
+        [{"params": [a.detach().clone().requires_grad_()]}, {"params": [b.detach().clone().requires_grad_()]}], call
+    )
     again.load_state_dict(saved)
     assert set(again.state_dict()["state"][0]) == {"step", "square_avg", "momentum_buffer"}
     assert rules.get("rmsprop", "keras").hyperparameter("learning_rate")

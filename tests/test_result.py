@@ -23,8 +23,18 @@ def test_worst_error_is_the_max_and_nan_wins():
     assert worst_error([-1.0]) == 0.0  # errors are magnitudes; the floor is 0
 
 
-@pytest.mark.parametrize("err,tol,passed", [(0.0, 0.0, True), (1e-11, 1e-10, True), (1e-10, 1e-10, True), (2e-10, 1e-10, False),
-                                            (nan, 1e-10, False), (inf, inf, False), (inf, 1e-10, False)])
+@pytest.mark.parametrize(
+    "err,tol,passed",
+    [
+        (0.0, 0.0, True),
+        (1e-11, 1e-10, True),
+        (1e-10, 1e-10, True),
+        (2e-10, 1e-10, False),
+        (nan, 1e-10, False),
+        (inf, inf, False),
+        (inf, 1e-10, False),
+    ],
+)
 def test_check_passes_only_within_its_tolerance_and_finite(err, tol, passed):
     assert Check("m", (1, 2), err, tol).passed is passed
 
@@ -45,10 +55,19 @@ def test_a_derivation_passes_when_every_authoritative_check_does():
 def test_json_and_summary_say_what_was_checked():
     c = Check("interpreter-float64", (1, 10**7), nan, 1e-10, detail="d", hazard="h")
     data = json.loads(json.dumps(c.to_json()))
-    assert data == {"method": "interpreter-float64", "t_range": [1, 10**7], "max_rel_err": "nan", "tolerance": 1e-10,
-                    "passed": False, "detail": "d", "hazard": "h"}
+    assert data == {
+        "method": "interpreter-float64",
+        "t_range": [1, 10**7],
+        "max_rel_err": "nan",
+        "tolerance": 1e-10,
+        "passed": False,
+        "detail": "d",
+        "hazard": "h",
+    }
     line = c.summary()
-    assert line.startswith("interpreter-float64, t = 1..1e+07: max rel err nan <= 1e-10 (FAILED; d; KNOWN HAZARD, not authoritative: h)")
+    assert line.startswith(
+        "interpreter-float64, t = 1..1e+07: max rel err nan <= 1e-10 (FAILED; d; KNOWN HAZARD, not authoritative: h)"
+    )
     ok = Check("m", (1, 1000), 2.1e-16, 1e-10)
     assert ok.summary() == "m, t = 1..1000: max rel err 2.10e-16 <= 1e-10 (passed)"
     assert Check("m", (1, 2), inf, 1.0).to_json()["max_rel_err"] == "inf"
@@ -56,9 +75,17 @@ def test_json_and_summary_say_what_was_checked():
     assert Assumption("words").to_json() == {"text": "words", "latex": ""}
     d = Derivation("x.y", "title", sp.Eq(sp.Symbol("a"), 1), (Assumption("words"),), ("step",), ok, explanation="why")
     assert d.to_json() == {
-        "id": "x.y", "title": "title", "statement_latex": "a = 1", "expr": "Integer(1)",
-        "assumptions": [{"text": "words", "latex": ""}], "steps": ["step"], "check": ok.to_json(), "checks": [ok.to_json()],
-        "passed": True, "kind": "derived", "explanation": "why",
+        "id": "x.y",
+        "title": "title",
+        "statement_latex": "a = 1",
+        "expr": "Integer(1)",
+        "assumptions": [{"text": "words", "latex": ""}],
+        "steps": ["step"],
+        "check": ok.to_json(),
+        "checks": [ok.to_json()],
+        "passed": True,
+        "kind": "derived",
+        "explanation": "why",
     }
     assert ok.to_json()["max_rel_err"] == 2.1e-16  # a finite error stays a number
     # t beyond 10^6 is printed in exponent form, 10^6 itself in full

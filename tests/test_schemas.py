@@ -33,14 +33,17 @@ def test_every_command_with_json_output_has_a_schema_that_is_itself_valid():
         jsonschema.Draft202012Validator.check_schema(schemas.schema(name))
 
 
-@pytest.mark.parametrize("argv", [
-    ["list", "--json"],
-    ["derive", "adagrad", "--json"],
-    ["derive", "rmsprop", "--json"],  # several cases: the same layout as one
-    ["diff", "rmsprop", "--dialects", "torch", "keras", "--json"],
-    ["port", "keras.optimizers.RMSprop(learning_rate=1e-3, momentum=0.9)", "--to", "torch", "--json"],
-    ["port-map", "adagrad", "--frameworks", "torch", "keras", "--json"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["list", "--json"],
+        ["derive", "adagrad", "--json"],
+        ["derive", "rmsprop", "--json"],  # several cases: the same layout as one
+        ["diff", "rmsprop", "--dialects", "torch", "keras", "--json"],
+        ["port", "keras.optimizers.RMSprop(learning_rate=1e-3, momentum=0.9)", "--to", "torch", "--json"],
+        ["port-map", "adagrad", "--frameworks", "torch", "keras", "--json"],
+    ],
+)
 def test_the_printed_document_is_valid(capsys, argv):
     document = _printed(capsys, argv)
     assert schemas.validate(document) == argv[0]
@@ -59,8 +62,10 @@ def test_derive_prints_the_same_layout_for_one_case_and_for_many(capsys):
     assert set(one["cases"][0]) == set(many["cases"][0])
 
 
-@pytest.mark.parametrize("breakage", ["no schema", "other version", "unknown command", "no versions",
-                                      "payload missing", "wrong type", "unknown status"])
+@pytest.mark.parametrize(
+    "breakage",
+    ["no schema", "other version", "unknown command", "no versions", "payload missing", "wrong type", "unknown status"],
+)
 def test_a_document_a_reader_could_not_read_is_refused(capsys, breakage):
     document = _printed(capsys, ["list", "--json"])
     broken = copy.deepcopy(document)
@@ -77,12 +82,34 @@ def test_a_document_a_reader_could_not_read_is_refused(capsys, breakage):
     elif breakage == "wrong type":
         broken["rules"][0]["states"] = "sum"
     elif breakage == "unknown status":  # a verify document whose row has a status no reader knows
-        broken = schemas.envelope("verify", {"torch": "2.13.0", "python": "3.11", "device_names": {}, "seconds": 1.0,
-                                             "equations": [], "kernel_equations": {"compared": 0, "identical": 0, "differences": []},
-                                             "rows": [{"rule": "adagrad", "dialect": "torch", "case": "default", "dtype": "float32",
-                                                       "device": "cpu", "impl": "numpy", "reference": "torch.optim(foreach=False)",
-                                                       "steps": 3, "max_ulp": 0.0, "max_abs": 0.0, "tol_ulp": 2.0,
-                                                       "status": "fine", "note": ""}]})
+        broken = schemas.envelope(
+            "verify",
+            {
+                "torch": "2.13.0",
+                "python": "3.11",
+                "device_names": {},
+                "seconds": 1.0,
+                "equations": [],
+                "kernel_equations": {"compared": 0, "identical": 0, "differences": []},
+                "rows": [
+                    {
+                        "rule": "adagrad",
+                        "dialect": "torch",
+                        "case": "default",
+                        "dtype": "float32",
+                        "device": "cpu",
+                        "impl": "numpy",
+                        "reference": "torch.optim(foreach=False)",
+                        "steps": 3,
+                        "max_ulp": 0.0,
+                        "max_abs": 0.0,
+                        "tol_ulp": 2.0,
+                        "status": "fine",
+                        "note": "",
+                    }
+                ],
+            },
+        )
     with pytest.raises((jsonschema.ValidationError, ValueError)):
         schemas.validate(broken)
     schemas.validate(document)  # the unbroken one passes

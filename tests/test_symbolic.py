@@ -61,9 +61,14 @@ def test_every_entry_point_of_every_kernel_is_checked():
     # update_foreach_capturable, which compiled torch.optim runs)
     capturable = {r.name for r in rules.all_rules() if r.family in ("adam", "adamw")}
     assert len(capturable) == 2
-    assert checked_entry_points(rows) == {"numpy.update": n, "torch.update": n, "torch.update_foreach": n,
-                                          "torch.update_differentiable": n, "torch.update_capturable": 2,
-                                          "torch.update_foreach_capturable": 2}
+    assert checked_entry_points(rows) == {
+        "numpy.update": n,
+        "torch.update": n,
+        "torch.update_foreach": n,
+        "torch.update_differentiable": n,
+        "torch.update_capturable": 2,
+        "torch.update_foreach_capturable": 2,
+    }
 
 
 def _mutated(module, old, new):
@@ -100,11 +105,13 @@ def _mutated_in(module, function, old, new):
     source = inspect.getsource(module)
     start = source.index(f"\ndef {function}(")
     end = source.find("\ndef ", start + 1)
-    body = source[start:end if end != -1 else len(source)]
+    body = source[start : end if end != -1 else len(source)]
     assert old in body, (function, old)
     clone = types.ModuleType(module.__name__)
-    exec(compile(source[:start] + body.replace(old, new, 1) + source[start + len(body):], module.__file__, "exec"),
-         clone.__dict__)
+    exec(
+        compile(source[:start] + body.replace(old, new, 1) + source[start + len(body) :], module.__file__, "exec"),
+        clone.__dict__,
+    )
     return clone
 
 
@@ -121,15 +128,20 @@ def test_a_wrong_capturable_kernel_is_caught_there_only():
 
     wrong = _mutated_in(kernel, "update_capturable", "c_1 = 1 - beta1**step", "c_1 = 1 + beta1**step")
     assert _differing_entries(wrong, rules.adam())[1] == {"update_capturable"}
-    wrong = _mutated_in(kernel, "update_foreach_capturable", "torch._foreach_sub_(c_2s, 1)", "torch._foreach_add_(c_2s, 1)")
+    wrong = _mutated_in(
+        kernel, "update_foreach_capturable", "torch._foreach_sub_(c_2s, 1)", "torch._foreach_add_(c_2s, 1)"
+    )
     assert _differing_entries(wrong, rules.adam())[1] == {"update_foreach_capturable"}
 
 
 def test_a_wrong_foreach_scalar_list_sign_is_caught():
     import symopt.kernels.torch.adam as kernel
 
-    wrong = _mutated(kernel, "torch._foreach_addcdiv_(params, exp_avgs, sigmas, _stack_if_compiling([-lr/c_1 for c_1 in c_1s]))",
-                     "torch._foreach_addcdiv_(params, exp_avgs, sigmas, _stack_if_compiling([lr/c_1 for c_1 in c_1s]))")
+    wrong = _mutated(
+        kernel,
+        "torch._foreach_addcdiv_(params, exp_avgs, sigmas, _stack_if_compiling([-lr/c_1 for c_1 in c_1s]))",
+        "torch._foreach_addcdiv_(params, exp_avgs, sigmas, _stack_if_compiling([lr/c_1 for c_1 in c_1s]))",
+    )
     differing, entries = _differing_entries(wrong, rules.adam())
     assert entries == {"update_foreach"}  # update is untouched
     assert differing and all(c.quantity.startswith("w [") for c in differing)
@@ -204,7 +216,7 @@ def test_the_foreach_stand_ins_compute_what_torch_would():
     # then in place: − 1, ÷ a scalar, 1/x, √
     powers = symbolic_torch._foreach_pow(s, [SymbolicArray(b0), SymbolicArray(b1)])
     assert [p.expr for p in powers] == [s**b0, s**b1]
-    assert [p.expr for p in symbolic_torch._foreach_pow(powers, 2)] == [s**(2 * b0), s**(2 * b1)]
+    assert [p.expr for p in symbolic_torch._foreach_pow(powers, 2)] == [s ** (2 * b0), s ** (2 * b1)]
     symbolic_torch._foreach_sub_(powers, 1)
     symbolic_torch._foreach_div_(powers, u)
     symbolic_torch._foreach_reciprocal_(powers)
@@ -258,9 +270,15 @@ def test_first_difference_finds_none_in_a_shipped_kernel_and_one_in_a_wrong_one(
     mutant of those kernels whatever it changed."""
     from symopt.verify.symbolic import first_difference, shipped_kernels
 
-    found = {module.__name__: c.describe() for _, module, rule in shipped_kernels() if (c := first_difference(module, rule))}
+    found = {
+        module.__name__: c.describe() for _, module, rule in shipped_kernels() if (c := first_difference(module, rule))
+    }
     assert found == {}
     import symopt.kernels.torch.adam as kernel
 
-    assert first_difference(_mutated_in(kernel, "update_capturable", "c_1 = 1 - beta1**step", "c_1 = 1 + beta1**step"),
-                            rules.adam()) is not None
+    assert (
+        first_difference(
+            _mutated_in(kernel, "update_capturable", "c_1 = 1 - beta1**step", "c_1 = 1 + beta1**step"), rules.adam()
+        )
+        is not None
+    )

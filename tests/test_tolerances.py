@@ -55,23 +55,51 @@ def derived_bound(branch: str, steps: int) -> float:
 
 #: (branch, implementation, dtype, reference, same_operations): every branch of tolerance()
 BRANCHES = (
-    [("numpy", impl, dtype, ref, same) for impl, dtype in (("interpreter", F64), ("numpy", F64), ("numpy", F32))
-     for ref in (FOR_LOOP, FOREACH, FUSED) for same in (True, False)]
-    + [("bitwise", impl, dtype, ref, True) for impl in ("torch", "optim", "torch-foreach", "optim-foreach", "fused")
-       for dtype in (F64, F32) for ref in (FOR_LOOP, FOREACH)]
+    [
+        ("numpy", impl, dtype, ref, same)
+        for impl, dtype in (("interpreter", F64), ("numpy", F64), ("numpy", F32))
+        for ref in (FOR_LOOP, FOREACH, FUSED)
+        for same in (True, False)
+    ]
+    + [
+        ("bitwise", impl, dtype, ref, True)
+        for impl in ("torch", "optim", "torch-foreach", "optim-foreach", "fused")
+        for dtype in (F64, F32)
+        for ref in (FOR_LOOP, FOREACH)
+    ]
     + [("bitwise", impl, dtype, FOR_LOOP, True) for impl in ("torch", "optim") for dtype in (BF16, F16)]
-    + [("low-precision foreach", impl, dtype, FOREACH, True) for impl in ("torch-foreach", "optim-foreach") for dtype in (BF16, F16)]
-    + [("another torch path", impl, dtype, ref, False) for impl in ("torch", "optim", "torch-foreach", "optim-foreach", "fused")
-       for dtype in (F64, F32) for ref in (FOR_LOOP, FOREACH, FUSED)]
-    + [("another torch path", impl, dtype, ref, False) for impl in ("torch", "optim") for dtype in (BF16, F16) for ref in (FOREACH, FUSED)]
-    + [("low-precision foreach, another torch path", impl, dtype, ref, False)
-       for impl in ("torch-foreach", "optim-foreach") for dtype in (BF16, F16) for ref in (FOR_LOOP, FUSED)]
+    + [
+        ("low-precision foreach", impl, dtype, FOREACH, True)
+        for impl in ("torch-foreach", "optim-foreach")
+        for dtype in (BF16, F16)
+    ]
+    + [
+        ("another torch path", impl, dtype, ref, False)
+        for impl in ("torch", "optim", "torch-foreach", "optim-foreach", "fused")
+        for dtype in (F64, F32)
+        for ref in (FOR_LOOP, FOREACH, FUSED)
+    ]
+    + [
+        ("another torch path", impl, dtype, ref, False)
+        for impl in ("torch", "optim")
+        for dtype in (BF16, F16)
+        for ref in (FOREACH, FUSED)
+    ]
+    + [
+        ("low-precision foreach, another torch path", impl, dtype, ref, False)
+        for impl in ("torch-foreach", "optim-foreach")
+        for dtype in (BF16, F16)
+        for ref in (FOR_LOOP, FUSED)
+    ]
 )
 
 
 @pytest.mark.parametrize("steps", [1, 7, 100])
-@pytest.mark.parametrize("branch,impl,dtype,reference,same", BRANCHES,
-                         ids=[f"{b}-{i}-{str(d)[6:]}-{r[12:-1]}-{'same' if s else 'other'}" for b, i, d, r, s in BRANCHES])
+@pytest.mark.parametrize(
+    "branch,impl,dtype,reference,same",
+    BRANCHES,
+    ids=[f"{b}-{i}-{str(d)[6:]}-{r[12:-1]}-{'same' if s else 'other'}" for b, i, d, r, s in BRANCHES],
+)
 def test_tolerance_is_its_error_model(branch, impl, dtype, reference, same, steps):
     assert tolerance(dtype, impl, reference, steps, same_operations=same) == derived_bound(branch, steps)
 
@@ -151,19 +179,24 @@ PROBES = [
 ]
 
 
-@pytest.mark.parametrize("branch,impl_name,rule,case_name,dtype,reference", PROBES,
-                         ids=[f"{b}-{i}-{r}-{str(d)[6:]}-{ref[12:-1]}" for b, i, r, _, d, ref in PROBES])
-def test_a_perturbation_just_above_the_bound_fails_and_just_below_passes(branch, impl_name, rule, case_name, dtype, reference):
+@pytest.mark.parametrize(
+    "branch,impl_name,rule,case_name,dtype,reference",
+    PROBES,
+    ids=[f"{b}-{i}-{r}-{str(d)[6:]}-{ref[12:-1]}" for b, i, r, _, d, ref in PROBES],
+)
+def test_a_perturbation_just_above_the_bound_fails_and_just_below_passes(
+    branch, impl_name, rule, case_name, dtype, reference
+):
     case = optim_db_case(rule, case_name)
     impl = runner.IMPLEMENTATIONS[impl_name]
     bound = derived_bound(branch, STEPS)
     assert linear_growth_holds(case, dtype, reference, STEPS) <= STEPS  # so the linear bound is the one that decides
     above = math.ceil(bound * (1 + MARGIN)) if bound else 1  # bitwise: 1 ULP off must fail
     below = math.floor(bound * (1 - MARGIN))
-    real, = runner.verify_many(case, [impl], dtype, [reference], steps=STEPS)
+    (real,) = runner.verify_many(case, [impl], dtype, [reference], steps=STEPS)
     assert real.status == "pass" and (real.max_ulp < below or real.max_ulp == 0), real  # its own error is below
     for k, status in ((above, "FAIL"), (below, "pass")):
-        row, = runner.verify_many(case, [perturbed(impl, reference, k)], dtype, [reference], steps=STEPS)
+        (row,) = runner.verify_many(case, [perturbed(impl, reference, k)], dtype, [reference], steps=STEPS)
         assert row.max_ulp == k, row
         assert row.status == status and row.tol_ulp == bound, (k, row)
 
@@ -187,14 +220,25 @@ def derived_conditioned(base: float, steps: int, dtype: torch.dtype, sensitivity
     return scaled, scaled > base and scaled * ulp_relative > 0.01
 
 
-@pytest.mark.parametrize("base,steps,dtype,sensitivity", [
-    (800.0, 100, F64, 40.0), (800.0, 100, F64, 3670.0), (0.0, 100, F64, 3670.0), (800.0, 100, F32, 20000.0),
-    (800.0, 100, F32, 10000.0), (800.0, 100, F64, math.inf), (100.0, 100, F16, 19.0), (100.0, 100, BF16, 101.0),
-    (160.0, 20, F64, 20.0),
-    # a bitwise budget stays bitwise even where the sensitivity is not finite; a budget of 1 ULP is
-    # not a bitwise one (a test of `base == 0` written against another constant fails here)
-    (0.0, 100, F64, math.inf), (1.0, 20, F64, 20.0), (1.0, 20, F64, 400.0),
-])
+@pytest.mark.parametrize(
+    "base,steps,dtype,sensitivity",
+    [
+        (800.0, 100, F64, 40.0),
+        (800.0, 100, F64, 3670.0),
+        (0.0, 100, F64, 3670.0),
+        (800.0, 100, F32, 20000.0),
+        (800.0, 100, F32, 10000.0),
+        (800.0, 100, F64, math.inf),
+        (100.0, 100, F16, 19.0),
+        (100.0, 100, BF16, 101.0),
+        (160.0, 20, F64, 20.0),
+        # a bitwise budget stays bitwise even where the sensitivity is not finite; a budget of 1 ULP is
+        # not a bitwise one (a test of `base == 0` written against another constant fails here)
+        (0.0, 100, F64, math.inf),
+        (1.0, 20, F64, 20.0),
+        (1.0, 20, F64, 400.0),
+    ],
+)
 def test_conditioned_is_its_error_model(base, steps, dtype, sensitivity):
     assert conditioned(base, steps, dtype, sensitivity) == derived_conditioned(base, steps, dtype, sensitivity)
 
@@ -209,9 +253,9 @@ def test_on_an_amplifying_case_a_perturbation_just_above_the_measured_bound_fail
     assert measured > steps
     bound, uninformative = derived_conditioned(base, steps, F64, measured)
     assert (bound, uninformative) == conditioned(base, steps, F64, measured) and bound > base and not uninformative
-    real, = runner.verify_many(case, [impl], F64, [FOR_LOOP], steps=steps)
+    (real,) = runner.verify_many(case, [impl], F64, [FOR_LOOP], steps=steps)
     assert real.max_ulp > base and real.status == "pass" and real.tol_ulp == bound, real  # the scaling is needed
     above, below = math.ceil(bound * (1 + MARGIN)), math.floor(bound * (1 - MARGIN))
     for k, status in ((above, "FAIL"), (below, "pass")):
-        row, = runner.verify_many(case, [perturbed(impl, FOR_LOOP, k)], F64, [FOR_LOOP], steps=steps)
+        (row,) = runner.verify_many(case, [perturbed(impl, FOR_LOOP, k)], F64, [FOR_LOOP], steps=steps)
         assert row.max_ulp == k and row.status == status and row.tol_ulp == bound, (k, row)

@@ -73,7 +73,15 @@ def _assert_same_tensor(x: torch.Tensor, y: torch.Tensor, what: str) -> None:
         assert torch.equal(x._indices(), y._indices()), f"{what}: sparse indices differ"
         _assert_same_tensor(x._values(), y._values(), f"{what} (values)")
         return
-    assert (x.dtype, x.shape, x.stride()) == (y.dtype, y.shape, y.stride()), (what, x.dtype, y.dtype, x.shape, y.shape, x.stride(), y.stride())
+    assert (x.dtype, x.shape, x.stride()) == (y.dtype, y.shape, y.stride()), (
+        what,
+        x.dtype,
+        y.dtype,
+        x.shape,
+        y.shape,
+        x.stride(),
+        y.stride(),
+    )
     rx, ry = (torch.view_as_real(t.detach()) if t.is_complex() else t.detach() for t in (x, y))
     nan_x, nan_y = (t.isnan() if t.is_floating_point() else torch.zeros_like(t, dtype=torch.bool) for t in (rx, ry))
     assert torch.equal(nan_x, nan_y), f"{what}: NaN in different places ({int((nan_x != nan_y).sum())} elements)"
@@ -176,7 +184,9 @@ def test_bitwise_equal_to_torch_optim(rule, case, dtype, foreach):
 @pytest.mark.parametrize("rule", PAIRS)
 def test_same_signature_as_torch(rule):
     mine, theirs = (inspect.signature(c.__init__).parameters for c in PAIRS[rule])
-    assert [(p.name, p.default, p.kind) for p in mine.values()] == [(p.name, p.default, p.kind) for p in theirs.values()]
+    assert [(p.name, p.default, p.kind) for p in mine.values()] == [
+        (p.name, p.default, p.kind) for p in theirs.values()
+    ]
 
 
 ERRORS = [(r, e) for r in PAIRS for e in optim_db_error_inputs(r)]
@@ -240,6 +250,7 @@ def test_param_groups_tensor_lr_and_closure(rule, foreach):
                 p.grad = None
             loss.backward()
             return loss
+
         return run
 
     for _ in range(20):
@@ -317,7 +328,11 @@ def test_sparse_adagrad_bitwise_equal_to_torch(kwargs, foreach):
     With foreach=True torch steps a sparse param's whole device-and-dtype group with its for-loop:
     a dense float32 param beside it does too, a float64 one takes the multi-tensor kernel."""
     gen = torch.Generator().manual_seed(5)
-    base = [torch.randn(10, 3, generator=gen), torch.randn(4, generator=gen), torch.randn(6, generator=gen, dtype=torch.float64)]
+    base = [
+        torch.randn(10, 3, generator=gen),
+        torch.randn(4, generator=gen),
+        torch.randn(6, generator=gen, dtype=torch.float64),
+    ]
     a = [p.clone().requires_grad_(True) for p in base]
     b = [p.clone().requires_grad_(True) for p in base]
     kwargs = {"lr": 0.1, **kwargs}
@@ -380,8 +395,13 @@ def test_sgd_state_is_torchs_no_step_buffer_from_the_first_step_with_the_gradien
         _assert_bitwise(a, oa, b2, ob2)
 
 
-SPARSE_SGD = [{}, {"momentum": 0.9}, {"momentum": 0.9, "dampening": 0.5, "maximize": True},
-              {"momentum": 0.9, "nesterov": True}, {"maximize": True, "lr": torch.tensor(0.05)}]
+SPARSE_SGD = [
+    {},
+    {"momentum": 0.9},
+    {"momentum": 0.9, "dampening": 0.5, "maximize": True},
+    {"momentum": 0.9, "nesterov": True},
+    {"maximize": True, "lr": torch.tensor(0.05)},
+]
 
 
 @pytest.mark.parametrize("foreach", FOREACH, ids=["for-loop", "foreach"])
@@ -431,8 +451,10 @@ def test_fused_is_accepted_as_torch_accepts_it_and_steps_bitwise_with_torchs_fus
         for _ in range(3):
             _step_both(a, oa2, b, ob2, gen)
         _assert_bitwise(a, oa2, b, ob2)
-    for kwargs, message in (({"foreach": True}, "`fused` and `foreach` cannot be `True` together."),
-                            ({"differentiable": True}, "`fused` does not support `differentiable`")):
+    for kwargs, message in (
+        ({"foreach": True}, "`fused` and `foreach` cannot be `True` together."),
+        ({"differentiable": True}, "`fused` does not support `differentiable`"),
+    ):
         for cls in (mine_cls, torch_cls):
             with pytest.raises(RuntimeError, match=message):
                 cls([torch.zeros(2, requires_grad=True)], fused=True, **kwargs)
@@ -462,7 +484,10 @@ def test_capturable_is_accepted_and_a_cpu_step_raises_torchs_own_error(rule, for
             opt.step()
         raised.append(str(info.value))
         states.append({k: (v.dtype, v.device, float(v.sum())) for k, v in opt.state[p].items()})
-    assert raised[0] == raised[1] and "If capturable=True, params and state_steps must be on supported devices" in raised[0]
+    assert (
+        raised[0] == raised[1]
+        and "If capturable=True, params and state_steps must be on supported devices" in raised[0]
+    )
     assert states[0] == states[1] and "step" in states[0]
 
 
@@ -472,8 +497,11 @@ def _adam_decoupled(cls):
 
 
 @pytest.mark.parametrize("foreach", FOREACH, ids=["for-loop", "foreach"])
-@pytest.mark.parametrize("kwargs", [{"weight_decay": 0.1}, {"weight_decay": 0.1, "amsgrad": True, "maximize": True},
-                                    {"weight_decay": 2.0, "lr": 0.5}], ids=["wd", "wd-amsgrad-maximize", "lr*wd=1"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"weight_decay": 0.1}, {"weight_decay": 0.1, "amsgrad": True, "maximize": True}, {"weight_decay": 2.0, "lr": 0.5}],
+    ids=["wd", "wd-amsgrad-maximize", "lr*wd=1"],
+)
 def test_adam_decoupled_weight_decay_is_adamw_bitwise(kwargs, foreach):
     """Adam(decoupled_weight_decay=True) takes AdamW's kernel (w ← w(1 − ηλ) first), bit for bit
     with torch's, complex and 0-d params included, and keeps the flag in its param groups."""
@@ -489,8 +517,13 @@ def test_adam_decoupled_weight_decay_is_adamw_bitwise(kwargs, foreach):
     assert oa.state_dict()["param_groups"] == ob.state_dict()["param_groups"]
 
 
-TENSOR_BETAS = [(torch.float32, torch.float32), (torch.float32, torch.float64), (torch.float64, torch.float32),
-                (torch.bfloat16, torch.float32), (torch.float16, torch.float64)]
+TENSOR_BETAS = [
+    (torch.float32, torch.float32),
+    (torch.float32, torch.float64),
+    (torch.float64, torch.float32),
+    (torch.bfloat16, torch.float32),
+    (torch.float16, torch.float64),
+]
 
 
 @pytest.mark.parametrize("lr", [1e-2, torch.tensor(1e-2)], ids=["float lr", "tensor lr"])
@@ -519,7 +552,9 @@ def test_tensor_betas_bitwise_equal_to_torch(rule, param_dtype, betas_dtype, lr)
 def test_tensor_betas_with_foreach_raise_torchs_error(rule):
     betas = (torch.tensor(0.9), torch.tensor(0.999))
     for cls in PAIRS[rule]:
-        with pytest.raises(ValueError, match=r"betas\[0\] as a Tensor is not supported for capturable=False and foreach=True"):
+        with pytest.raises(
+            ValueError, match=r"betas\[0\] as a Tensor is not supported for capturable=False and foreach=True"
+        ):
             cls([torch.zeros(2, requires_grad=True)], betas=betas, foreach=True)
         with pytest.raises(ValueError, match="betas must be either both floats or both Tensors"):
             cls([torch.zeros(2, requires_grad=True)], betas=(torch.tensor(0.9), 0.999))

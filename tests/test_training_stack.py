@@ -73,14 +73,22 @@ IN, HIDDEN, OUT, BATCH = 6, 8, 3, 16
 
 #: option sets per drop-in: torch's defaults and the options that add state or change the update.
 OPTIONS: dict[str, list[tuple[str, dict[str, Any]]]] = {
-    "Adagrad": [("defaults", {}),
-                ("weight_decay", {"weight_decay": 0.1, "lr_decay": 0.05, "initial_accumulator_value": 0.1})],
-    "RMSprop": [("defaults", {}), ("weight_decay", {"weight_decay": 0.1}),
-                ("momentum_centered", {"momentum": 0.9, "centered": True})],
+    "Adagrad": [
+        ("defaults", {}),
+        ("weight_decay", {"weight_decay": 0.1, "lr_decay": 0.05, "initial_accumulator_value": 0.1}),
+    ],
+    "RMSprop": [
+        ("defaults", {}),
+        ("weight_decay", {"weight_decay": 0.1}),
+        ("momentum_centered", {"momentum": 0.9, "centered": True}),
+    ],
     "Adam": [("defaults", {}), ("weight_decay", {"weight_decay": 0.1}), ("amsgrad", {"amsgrad": True})],
     "AdamW": [("defaults", {}), ("amsgrad_weight_decay", {"amsgrad": True, "weight_decay": 0.1})],
-    "SGD": [("defaults", {}), ("momentum_weight_decay", {"momentum": 0.9, "dampening": 0.1, "weight_decay": 0.1}),
-            ("nesterov", {"momentum": 0.9, "nesterov": True})],
+    "SGD": [
+        ("defaults", {}),
+        ("momentum_weight_decay", {"momentum": 0.9, "dampening": 0.1, "weight_decay": 0.1}),
+        ("nesterov", {"momentum": 0.9, "nesterov": True}),
+    ],
 }
 #: param-group keys torch.optim added after release: a state_dict saved by an older torch lacks them.
 OLDER_TORCH_LACKED = ("maximize", "foreach", "differentiable", "fused", "capturable", "decoupled_weight_decay")
@@ -120,8 +128,12 @@ def code_paths(name: str) -> list[tuple[str, dict[str, Any]]]:
 
 def variants(names: tuple[str, ...] = DROP_INS) -> list[tuple[str, str, dict[str, Any], str, dict[str, Any]]]:
     """(name, option label, options, code-path label, path) for every drop-in, option set and path."""
-    return [(name, label, options, path_label, path)
-            for name in names for label, options in OPTIONS[name] for path_label, path in code_paths(name)]
+    return [
+        (name, label, options, path_label, path)
+        for name in names
+        for label, options in OPTIONS[name]
+        for path_label, path in code_paths(name)
+    ]
 
 
 def richest(name: str, label: str) -> bool:
@@ -165,8 +177,13 @@ def mlp(dtype: torch.dtype, seed: int = SEED) -> nn.Sequential:
 def batches(dtype: torch.dtype, steps: int = STEPS, seed: int = SEED + 100) -> list[tuple[Tensor, Tensor]]:
     """``steps`` seeded (input, target) batches."""
     gen = torch.Generator().manual_seed(seed)
-    return [(torch.randn(BATCH, IN, generator=gen, dtype=torch.float64).to(dtype),
-             torch.randn(BATCH, OUT, generator=gen, dtype=torch.float64).to(dtype)) for _ in range(steps)]
+    return [
+        (
+            torch.randn(BATCH, IN, generator=gen, dtype=torch.float64).to(dtype),
+            torch.randn(BATCH, OUT, generator=gen, dtype=torch.float64).to(dtype),
+        )
+        for _ in range(steps)
+    ]
 
 
 def lr_value(value: float, tensor_lr: bool) -> float | Tensor:
@@ -177,9 +194,10 @@ def param_groups(model: nn.Module, tensor_lr: bool = False) -> list[dict[str, An
     """Weights in the first group (the optimizer's options), biases in the second with half the
     lr and no weight decay, as training scripts group them."""
     named = list(model.named_parameters())
-    return [{"params": [p for n, p in named if n.endswith("weight")]},
-            {"params": [p for n, p in named if n.endswith("bias")], "lr": lr_value(LR / 2, tensor_lr),
-             "weight_decay": 0.0}]
+    return [
+        {"params": [p for n, p in named if n.endswith("weight")]},
+        {"params": [p for n, p in named if n.endswith("bias")], "lr": lr_value(LR / 2, tensor_lr), "weight_decay": 0.0},
+    ]
 
 
 def local(x: Any) -> Any:
@@ -198,8 +216,11 @@ def local(x: Any) -> Any:
 
 def snapshot(model: nn.Module, optimizer: Any, **extra: Any) -> dict[str, Any]:
     """The params and the optimizer's whole ``state_dict()``, detached, with ``extra`` entries."""
-    return {"params": [local(p) for p in model.parameters()], "optimizer": local(optimizer.state_dict()),
-            **{k: local(v) for k, v in extra.items()}}
+    return {
+        "params": [local(p) for p in model.parameters()],
+        "optimizer": local(optimizer.state_dict()),
+        **{k: local(v) for k, v in extra.items()},
+    }
 
 
 def not_finite(x: Tensor) -> bool:
@@ -212,24 +233,33 @@ def assert_same(ours: Any, theirs: Any, where: str) -> None:
     if isinstance(theirs, Tensor):
         assert isinstance(ours, Tensor), f"{where}: {type(ours).__name__} {ours!r} where torch has a tensor {theirs!r}"
         assert (ours.dtype, ours.shape) == (theirs.dtype, theirs.shape), (
-            f"{where}: {ours.dtype} {tuple(ours.shape)} where torch has {theirs.dtype} {tuple(theirs.shape)}")
+            f"{where}: {ours.dtype} {tuple(ours.shape)} where torch has {theirs.dtype} {tuple(theirs.shape)}"
+        )
         assert not not_finite(theirs), f"{where}: torch.optim's record holds NaN or inf (never passes): {theirs}"
         assert not not_finite(ours), f"{where}: symopt's record holds NaN or inf (never passes): {ours}"
-        same = torch.equal(ours, theirs) and (not ours.is_floating_point()
-                                              or torch.equal(ours.signbit(), theirs.signbit()))
+        same = torch.equal(ours, theirs) and (
+            not ours.is_floating_point() or torch.equal(ours.signbit(), theirs.signbit())
+        )
         if not same:
-            differ = int(((ours != theirs) | (ours.signbit() != theirs.signbit())).sum()) if ours.is_floating_point() \
+            differ = (
+                int(((ours != theirs) | (ours.signbit() != theirs.signbit())).sum())
+                if ours.is_floating_point()
                 else int((ours != theirs).sum())
+            )
             diff = (ours.double() - theirs.double()).abs().max().item() if ours.numel() else 0.0
-            raise AssertionError(f"{where}: {differ} of {theirs.numel()} elements differ from torch.optim's "
-                                 f"(max |diff| {diff:.3g}; symopt {ours.flatten()[:3].tolist()}, "
-                                 f"torch {theirs.flatten()[:3].tolist()})")
+            raise AssertionError(
+                f"{where}: {differ} of {theirs.numel()} elements differ from torch.optim's "
+                f"(max |diff| {diff:.3g}; symopt {ours.flatten()[:3].tolist()}, "
+                f"torch {theirs.flatten()[:3].tolist()})"
+            )
         return
     assert type(ours) is type(theirs), (
-        f"{where}: {type(ours).__name__} {ours!r} where torch has {type(theirs).__name__} {theirs!r}")
+        f"{where}: {type(ours).__name__} {ours!r} where torch has {type(theirs).__name__} {theirs!r}"
+    )
     if isinstance(theirs, dict):
         assert sorted(map(str, ours)) == sorted(map(str, theirs)), (
-            f"{where}: keys {sorted(map(str, ours))} where torch has {sorted(map(str, theirs))}")
+            f"{where}: keys {sorted(map(str, ours))} where torch has {sorted(map(str, theirs))}"
+        )
         for k in theirs:
             assert_same(ours[k], theirs[k], f"{where}[{k!r}]")
     elif isinstance(theirs, (list, tuple)):
@@ -239,7 +269,8 @@ def assert_same(ours: Any, theirs: Any, where: str) -> None:
     else:
         if isinstance(theirs, float):
             assert math.isfinite(theirs) and math.isfinite(ours), (
-                f"{where}: {ours!r} / {theirs!r} not finite (never passes)")
+                f"{where}: {ours!r} / {theirs!r} not finite (never passes)"
+            )
         assert ours == theirs, f"{where}: {ours!r} where torch has {theirs!r}"
 
 
@@ -257,10 +288,15 @@ def assert_trains(record: list[dict[str, Any]], start: list[Tensor]) -> None:
 
 def group_values(record: list[dict[str, Any]], key: str) -> set[Any]:
     """The distinct values of param-group ``key`` in a record (floats, or tensor lrs as floats)."""
+
     def plain(v: Any) -> Any:
         return float(v) if isinstance(v, Tensor) else v
-    return {plain(g[key]) if not isinstance(g[key], tuple) else tuple(map(plain, g[key]))
-            for snap in record for g in snap["optimizer"]["param_groups"]}
+
+    return {
+        plain(g[key]) if not isinstance(g[key], tuple) else tuple(map(plain, g[key]))
+        for snap in record
+        for g in snap["optimizer"]["param_groups"]
+    }
 
 
 def mse(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
@@ -271,13 +307,28 @@ def mse(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
 # 1. LR schedulers
 # ------------------------------------------------------------------------------------------------
 def _cyclic(opt: Any, momentum: bool) -> Any:
-    return lr_scheduler.CyclicLR(opt, base_lr=LR / 10, max_lr=[2 * LR, LR], step_size_up=3, mode="triangular2",
-                                 cycle_momentum=momentum, base_momentum=0.8, max_momentum=0.95)
+    return lr_scheduler.CyclicLR(
+        opt,
+        base_lr=LR / 10,
+        max_lr=[2 * LR, LR],
+        step_size_up=3,
+        mode="triangular2",
+        cycle_momentum=momentum,
+        base_momentum=0.8,
+        max_momentum=0.95,
+    )
 
 
 def _one_cycle(opt: Any, momentum: bool) -> Any:
-    return lr_scheduler.OneCycleLR(opt, max_lr=[2 * LR, LR], total_steps=STEPS, pct_start=0.4,
-                                   cycle_momentum=momentum, base_momentum=0.8, max_momentum=0.95)
+    return lr_scheduler.OneCycleLR(
+        opt,
+        max_lr=[2 * LR, LR],
+        total_steps=STEPS,
+        pct_start=0.4,
+        cycle_momentum=momentum,
+        base_momentum=0.8,
+        max_momentum=0.95,
+    )
 
 
 #: every scheduler of torch.optim.lr_scheduler: (optimizer, whether it cycles momentum) -> scheduler
@@ -289,16 +340,20 @@ SCHEDULERS: dict[str, Callable[[Any, bool], Any]] = {
     "ExponentialLR": lambda opt, _: lr_scheduler.ExponentialLR(opt, gamma=0.8),
     "PolynomialLR": lambda opt, _: lr_scheduler.PolynomialLR(opt, total_iters=6, power=2.0),
     "CosineAnnealingLR": lambda opt, _: lr_scheduler.CosineAnnealingLR(opt, T_max=5, eta_min=1e-4),
-    "CosineAnnealingWarmRestarts": lambda opt, _: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2,
-                                                                                          eta_min=1e-4),
+    "CosineAnnealingWarmRestarts": lambda opt, _: lr_scheduler.CosineAnnealingWarmRestarts(
+        opt, T_0=3, T_mult=2, eta_min=1e-4
+    ),
     "CyclicLR": _cyclic,
     "OneCycleLR": _one_cycle,
     "ReduceLROnPlateau": lambda opt, _: lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=1),
     "SequentialLR": lambda opt, _: lr_scheduler.SequentialLR(
-        opt, [lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=2), lr_scheduler.ExponentialLR(opt, gamma=0.85)],
-        milestones=[3]),
+        opt,
+        [lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=2), lr_scheduler.ExponentialLR(opt, gamma=0.85)],
+        milestones=[3],
+    ),
     "ChainedScheduler": lambda opt, _: lr_scheduler.ChainedScheduler(
-        [lr_scheduler.StepLR(opt, step_size=2, gamma=0.5), lr_scheduler.ExponentialLR(opt, gamma=0.9)], optimizer=opt),
+        [lr_scheduler.StepLR(opt, step_size=2, gamma=0.5), lr_scheduler.ExponentialLR(opt, gamma=0.9)], optimizer=opt
+    ),
     "LambdaLR": lambda opt, _: lr_scheduler.LambdaLR(opt, lr_lambda=lambda epoch: 1 / (1 + epoch)),
     "MultiplicativeLR": lambda opt, _: lr_scheduler.MultiplicativeLR(opt, lr_lambda=lambda epoch: 0.9),
 }
@@ -312,8 +367,9 @@ def cycles_momentum(name: str) -> bool:
     return "momentum" in defaults or "betas" in defaults
 
 
-def train_under_scheduler(cls: type, options: dict[str, Any], path: dict[str, Any], scheduler: str,
-                          dtype: torch.dtype, tensor_lr: bool) -> list[dict[str, Any]]:
+def train_under_scheduler(
+    cls: type, options: dict[str, Any], path: dict[str, Any], scheduler: str, dtype: torch.dtype, tensor_lr: bool
+) -> list[dict[str, Any]]:
     """:data:`STEPS` steps of ``cls`` on the MLP, ``scheduler`` stepped after each (with the loss
     for ReduceLROnPlateau); a snapshot after each step."""
     model = mlp(dtype)
@@ -344,10 +400,24 @@ def _scheduler_rows() -> list[Any]:
             for tensor_lr in (False, True):
                 if tensor_lr and not takes_tensor_lr(name, path):
                     continue
-                fast = (richest(name, label) and (not tensor_lr or path_label == "for-loop")
-                        or scheduler in CYCLES_MOMENTUM and path_label == "for-loop" and not tensor_lr)
-                rows.append(row(scheduler, name, options, path, tensor_lr, slow=not fast,
-                                id=f"{scheduler}-{name}-{label}-{path_label}-{'tensor_lr' if tensor_lr else 'float_lr'}"))
+                fast = (
+                    richest(name, label)
+                    and (not tensor_lr or path_label == "for-loop")
+                    or scheduler in CYCLES_MOMENTUM
+                    and path_label == "for-loop"
+                    and not tensor_lr
+                )
+                rows.append(
+                    row(
+                        scheduler,
+                        name,
+                        options,
+                        path,
+                        tensor_lr,
+                        slow=not fast,
+                        id=f"{scheduler}-{name}-{label}-{path_label}-{'tensor_lr' if tensor_lr else 'float_lr'}",
+                    )
+                )
     return rows
 
 
@@ -369,15 +439,17 @@ def test_lr_scheduler_float64(scheduler, name):
     label, options = OPTIONS[name][-1]
     expected = train_under_scheduler(reference(name), options, {"foreach": False}, scheduler, torch.float64, False)
     assert_trains(expected, [p.detach() for p in mlp(torch.float64).parameters()])
-    assert_records(train_under_scheduler(drop_in(name), options, {"foreach": False}, scheduler, torch.float64, False),
-                   expected)
+    assert_records(
+        train_under_scheduler(drop_in(name), options, {"foreach": False}, scheduler, torch.float64, False), expected
+    )
 
 
 # ------------------------------------------------------------------------------------------------
 # 2. torch.amp.GradScaler("cpu")
 # ------------------------------------------------------------------------------------------------
-def train_with_grad_scaler(cls: type, options: dict[str, Any], path: dict[str, Any], dtype: torch.dtype,
-                           clip: bool) -> list[dict[str, Any]]:
+def train_with_grad_scaler(
+    cls: type, options: dict[str, Any], path: dict[str, Any], dtype: torch.dtype, clip: bool
+) -> list[dict[str, Any]]:
     """6 steps through ``torch.amp.GradScaler("cpu")`` (growing its scale every 2 good steps),
     under ``torch.autocast("cpu", bfloat16)`` in float32; at :data:`INF_STEP` one gradient element
     is inf and the scaler skips the step. With ``clip``: ``scaler.unscale_`` then
@@ -409,8 +481,10 @@ def train_with_grad_scaler(cls: type, options: dict[str, Any], path: dict[str, A
 #: torch.optim.SGD's multi-tensor path with nesterov (and no weight decay, no maximize) adds
 #: momentum*buf into p.grad in place (_multi_tensor_sgd: _foreach_add_(device_grads, bufs));
 #: symopt's leaves p.grad as backward (and the scaler) left it: params and state agree.
-NESTEROV_FOREACH_GRAD = ("torch SGD(foreach=True, nesterov=True) writes g + momentum*buf into p.grad; symopt leaves "
-                         "p.grad unchanged: the gradients after the step differ")
+NESTEROV_FOREACH_GRAD = (
+    "torch SGD(foreach=True, nesterov=True) writes g + momentum*buf into p.grad; symopt leaves "
+    "p.grad unchanged: the gradients after the step differ"
+)
 
 
 def _grad_scaler_rows() -> list[Any]:
@@ -424,9 +498,18 @@ def _grad_scaler_rows() -> list[Any]:
                 plain = path_label == "for-loop" and not clip
                 fast = (richest(name, label) or plain) if dtype == torch.float32 else richest(name, label) and plain
                 grad_written = name == "SGD" and options.get("nesterov") and path_label == "foreach"
-                rows.append(row(name, options, path, dtype, clip, slow=not fast,
-                                xfail=NESTEROV_FOREACH_GRAD if grad_written else None,
-                                id=f"{name}-{label}-{path_label}-{dtype_label}-{'unscale_clip' if clip else 'scaled'}"))
+                rows.append(
+                    row(
+                        name,
+                        options,
+                        path,
+                        dtype,
+                        clip,
+                        slow=not fast,
+                        xfail=NESTEROV_FOREACH_GRAD if grad_written else None,
+                        id=f"{name}-{label}-{path_label}-{dtype_label}-{'unscale_clip' if clip else 'scaled'}",
+                    )
+                )
     return rows
 
 
@@ -457,20 +540,27 @@ def one_process_gloo_group():
         pytest.skip("torch.distributed with the gloo backend is not available in this torch build")
     if dist.is_initialized():
         pytest.skip("a default process group is already initialized in this process")
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1,
-                            timeout=datetime.timedelta(seconds=60))
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{free_port()}",
+        rank=0,
+        world_size=1,
+        timeout=datetime.timedelta(seconds=60),
+    )
     yield
     dist.destroy_process_group()
 
 
-def train_with_zero(cls: type, options: dict[str, Any], path: dict[str, Any], bucket_view: bool,
-                    steps: int = 6) -> list[dict[str, Any]]:
+def train_with_zero(
+    cls: type, options: dict[str, Any], path: dict[str, Any], bucket_view: bool, steps: int = 6
+) -> list[dict[str, Any]]:
     """``steps`` steps of ``ZeroRedundancyOptimizer(optimizer_class=cls)`` under a StepLR (which
     ZeRO passes on to its local optimizer), a snapshot of the local optimizer after each; then the
     consolidated state_dict, loaded into a fresh ZeRO over a fresh model, and 2 more steps."""
     model = mlp(torch.float32)
-    opt = ZeroRedundancyOptimizer(model.parameters(), optimizer_class=cls, parameters_as_bucket_view=bucket_view,
-                                  lr=LR, **options, **path)
+    opt = ZeroRedundancyOptimizer(
+        model.parameters(), optimizer_class=cls, parameters_as_bucket_view=bucket_view, lr=LR, **options, **path
+    )
     sched = lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
     data = batches(torch.float32, steps + 2)
     record = []
@@ -488,8 +578,9 @@ def train_with_zero(cls: type, options: dict[str, Any], path: dict[str, Any], bu
     record.append({"consolidated": local(checkpoint["optimizer"])})
     model = mlp(torch.float32, seed=SEED + 1)
     model.load_state_dict(checkpoint["model"])
-    opt = ZeroRedundancyOptimizer(model.parameters(), optimizer_class=cls, parameters_as_bucket_view=bucket_view,
-                                  lr=3 * LR, **options, **path)
+    opt = ZeroRedundancyOptimizer(
+        model.parameters(), optimizer_class=cls, parameters_as_bucket_view=bucket_view, lr=3 * LR, **options, **path
+    )
     opt.load_state_dict(checkpoint["optimizer"])
     for x, y in data[steps:]:
         opt.zero_grad()
@@ -502,10 +593,18 @@ def train_with_zero(cls: type, options: dict[str, Any], path: dict[str, Any], bu
 def _zero_rows() -> list[Any]:
     """Every drop-in x option set x code path x parameters_as_bucket_view. Fast: the richest
     option set, bucket view on the foreach path."""
-    return [row(name, options, path, bucket_view,
-                slow=not (richest(name, label) and (not bucket_view or path_label == "foreach")),
-                id=f"{name}-{label}-{path_label}-{'params_as_bucket_view' if bucket_view else 'params'}")
-            for name, label, options, path_label, path in variants() for bucket_view in (False, True)]
+    return [
+        row(
+            name,
+            options,
+            path,
+            bucket_view,
+            slow=not (richest(name, label) and (not bucket_view or path_label == "foreach")),
+            id=f"{name}-{label}-{path_label}-{'params_as_bucket_view' if bucket_view else 'params'}",
+        )
+        for name, label, options, path_label, path in variants()
+        for bucket_view in (False, True)
+    ]
 
 
 @pytest.mark.parametrize("name, options, path, bucket_view", _zero_rows())
@@ -525,8 +624,12 @@ TWO_RANK_STEPS = 4
 
 #: the paths of the fast 2-rank cases, by stack (with the richest option set of each drop-in); a
 #: 2-rank FSDP2 training costs ~0.3 s of CPU per rank, DDP's ~0.05 s, and each worker ~5 s to start
-TWO_RANK_FAST_PATHS = {"DDP": ("fused",), "DDP_grad_bucket_view": ("for-loop",), "DDP_ZeRO": ("foreach",),
-                       "FSDP2": ("foreach",)}
+TWO_RANK_FAST_PATHS = {
+    "DDP": ("fused",),
+    "DDP_grad_bucket_view": ("for-loop",),
+    "DDP_ZeRO": ("foreach",),
+    "FSDP2": ("foreach",),
+}
 
 
 #: (stack, path label) -> the torch.optim path symopt's is compared with there, where torch's own
@@ -539,13 +642,23 @@ TORCH_PATH_WHERE_TORCH_RAISES = {("FSDP2", "fused"): {"foreach": False}}
 def two_rank_cases() -> dict[str, tuple[str, str, dict[str, Any], dict[str, Any], bool]]:
     """case id -> (stack, name, options, path, fast): every stack, drop-in, option set and code
     path (for fused Adagrad on FSDP2, torch's reference is :data:`TORCH_PATH_WHERE_TORCH_RAISES`)."""
-    return {f"{stack}-{name}-{label}-{path_label}": (stack, name, options, path,
-                                                     richest(name, label) and (path_label in TWO_RANK_FAST_PATHS[stack]
-                                                                               or (stack, path_label) in TORCH_PATH_WHERE_TORCH_RAISES))
-            for stack in STACKS for name, label, options, path_label, path in variants()}
+    return {
+        f"{stack}-{name}-{label}-{path_label}": (
+            stack,
+            name,
+            options,
+            path,
+            richest(name, label)
+            and (path_label in TWO_RANK_FAST_PATHS[stack] or (stack, path_label) in TORCH_PATH_WHERE_TORCH_RAISES),
+        )
+        for stack in STACKS
+        for name, label, options, path_label, path in variants()
+    }
 
 
-def with_path_flags(record: list[dict[str, Any]], given: dict[str, Any], instead: dict[str, Any]) -> list[dict[str, Any]]:
+def with_path_flags(
+    record: list[dict[str, Any]], given: dict[str, Any], instead: dict[str, Any]
+) -> list[dict[str, Any]]:
     """``record`` with the param groups' code-path flags as if ``instead`` had been passed where
     ``given`` was (the flags of ``given`` back to their default, None; then ``instead``'s)."""
     out = copy.deepcopy(record)
@@ -612,15 +725,22 @@ def worker(rank: int, world_size: int, port: int, out: Path) -> None:
     faulthandler.dump_traceback_later(WORKER_TIMEOUT_S, exit=True)
     warnings.simplefilter("error")  # as pytest's filterwarnings = error
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size,
-                            timeout=datetime.timedelta(seconds=60))
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world_size,
+        timeout=datetime.timedelta(seconds=60),
+    )
     records: dict[str, Any] = {}
     try:
         for case in json.loads((out / "cases.json").read_text()):
             stack, name, options, path, _ = two_rank_cases()[case]
             records[case] = {}
             sides = [("torch", reference(name), torch_path(case)), ("symopt", drop_in(name), path)]
-            if torch_raises_on_its_own_path(case):  # torch's own path there, which raises (the test checks it still does)
+            if torch_raises_on_its_own_path(
+                case
+            ):  # torch's own path there, which raises (the test checks it still does)
                 sides.append(("torch's own path", reference(name), path))
             for side, cls, side_path in sides:
                 try:
@@ -640,14 +760,24 @@ def two_rank_records(request, tmp_path_factory) -> list[dict[str, Any]]:
     if not GLOO:
         pytest.skip("torch.distributed with the gloo backend is not available in this torch build")
     out = tmp_path_factory.mktemp("two_ranks")
-    selected = [item.callspec.params["case"] for item in request.session.items
-                if getattr(item, "originalname", None) == "test_two_ranks" and hasattr(item, "callspec")]
+    selected = [
+        item.callspec.params["case"]
+        for item in request.session.items
+        if getattr(item, "originalname", None) == "test_two_ranks" and hasattr(item, "callspec")
+    ]
     (out / "cases.json").write_text(json.dumps(selected))
     port = free_port()
     env = dict(os.environ, OMP_NUM_THREADS="1")
     logs = [open(out / f"rank{rank}.log", "wb") for rank in range(2)]
-    procs = [subprocess.Popen([sys.executable, __file__, "--worker", str(rank), "2", str(port), str(out)],
-                              stdout=log, stderr=subprocess.STDOUT, env=env) for rank, log in enumerate(logs)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--worker", str(rank), "2", str(port), str(out)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        for rank, log in enumerate(logs)
+    ]
     deadline = time.monotonic() + PARENT_TIMEOUT_S
     try:
         for proc in procs:
@@ -663,8 +793,10 @@ def two_rank_records(request, tmp_path_factory) -> list[dict[str, Any]]:
             log.close()
     failed = [(rank, proc.returncode) for rank, proc in enumerate(procs) if proc.returncode != 0]
     if failed:
-        tails = "\n".join(f"--- rank {rank} (exit {rc}):\n"
-                          + (out / f"rank{rank}.log").read_text(errors="replace")[-3000:] for rank, rc in failed)
+        tails = "\n".join(
+            f"--- rank {rank} (exit {rc}):\n" + (out / f"rank{rank}.log").read_text(errors="replace")[-3000:]
+            for rank, rc in failed
+        )
         pytest.fail(f"the 2-rank gloo workers failed or ran past {PARENT_TIMEOUT_S} s:\n{tails}")
     return [torch.load(out / f"rank{rank}.pt", weights_only=True) for rank in range(2)]
 
@@ -674,8 +806,9 @@ def test_two_ranks(two_rank_records, case):
     for rank, records in enumerate(two_rank_records):
         expected, actual = records[case]["torch"], records[case]["symopt"]
         if isinstance(expected, str) and expected.startswith(("ImportError", "ModuleNotFoundError")):
-            pytest.skip(f"this torch build lacks a piece of the {two_rank_cases()[case][0]} stack: "
-                        f"{expected.splitlines()[0]}")
+            pytest.skip(
+                f"this torch build lacks a piece of the {two_rank_cases()[case][0]} stack: {expected.splitlines()[0]}"
+            )
         if isinstance(expected, str):
             raise RuntimeError(f"rank {rank}: torch.optim itself failed in this stack (the test is wrong): {expected}")
         assert not isinstance(actual, str), f"rank {rank}: symopt raised where torch.optim steps: {actual}"
@@ -686,7 +819,8 @@ def test_two_ranks(two_rank_records, case):
             own = records[case]["torch's own path"]
             assert isinstance(own, str) and own.startswith("NotImplementedError"), (
                 f"rank {rank}: torch.optim now steps {case} on its own path: compare with it "
-                "(drop the TORCH_PATH_WHERE_TORCH_RAISES entry)")
+                "(drop the TORCH_PATH_WHERE_TORCH_RAISES entry)"
+            )
     if two_rank_cases()[case][0] != "FSDP2":  # the ranks train one model on their own batches (FSDP2: shards)
         first, second = (records[case]["torch"][-1]["params"] for records in two_rank_records)
         assert_same(second, first, "scenario: the ranks' params agree")
@@ -705,8 +839,9 @@ def as_older_torch_wrote_it(state_dict: dict[str, Any]) -> None:
             state["step"] = int(state["step"].item())
 
 
-def train_resumed(first: type, second: type, options: dict[str, Any], path: dict[str, Any], dtype: torch.dtype,
-                  older: bool) -> list[dict[str, Any]]:
+def train_resumed(
+    first: type, second: type, options: dict[str, Any], path: dict[str, Any], dtype: torch.dtype, older: bool
+) -> list[dict[str, Any]]:
     """4 steps with ``first`` under a StepLR; model, optimizer and scheduler saved with torch.save
     and read back with ``torch.load(weights_only=True)`` (optimizer state_dict as an older torch
     wrote it if ``older``); a fresh model (other init) and a ``second`` optimizer (other lr) load
@@ -725,7 +860,7 @@ def train_resumed(first: type, second: type, options: dict[str, Any], path: dict
             sched.step()
             record.append(snapshot(model, opt))
 
-    run(data[:STEPS // 2])
+    run(data[: STEPS // 2])
     buffer = io.BytesIO()
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, buffer)
     buffer.seek(0)
@@ -740,12 +875,15 @@ def train_resumed(first: type, second: type, options: dict[str, Any], path: dict
     opt.load_state_dict(checkpoint["optimizer"])
     sched.load_state_dict(checkpoint["scheduler"])
     record.append(snapshot(model, opt))
-    run(data[STEPS // 2:])
+    run(data[STEPS // 2 :])
     return record
 
 
-DIRECTIONS = {"torch_to_symopt": (reference, drop_in), "symopt_to_torch": (drop_in, reference),
-              "symopt_to_symopt": (drop_in, drop_in)}
+DIRECTIONS = {
+    "torch_to_symopt": (reference, drop_in),
+    "symopt_to_torch": (drop_in, reference),
+    "symopt_to_symopt": (drop_in, drop_in),
+}
 
 
 def _checkpoint_rows() -> list[Any]:
@@ -757,10 +895,21 @@ def _checkpoint_rows() -> list[Any]:
             for direction in DIRECTIONS:
                 for older in (False, True):
                     fast = dtype == torch.float32 and (
-                        richest(name, label) or path_label == "for-loop" and direction == "torch_to_symopt" and older)
-                    rows.append(row(name, options, path, dtype, direction, older, slow=not fast,
-                                    id=f"{name}-{label}-{path_label}-{dtype_label}-{direction}-"
-                                       f"{'older_torch_format' if older else 'current'}"))
+                        richest(name, label) or path_label == "for-loop" and direction == "torch_to_symopt" and older
+                    )
+                    rows.append(
+                        row(
+                            name,
+                            options,
+                            path,
+                            dtype,
+                            direction,
+                            older,
+                            slow=not fast,
+                            id=f"{name}-{label}-{path_label}-{dtype_label}-{direction}-"
+                            f"{'older_torch_format' if older else 'current'}",
+                        )
+                    )
     return rows
 
 
@@ -775,7 +924,8 @@ def test_checkpoint_resume(name, options, path, dtype, direction, older):
         assert all(type(st["step"]) is int for st in saved["state"].values() if "step" in st), "scenario: int steps"
         loaded = expected[STEPS // 2 + 1]["optimizer"]
         assert all(key in g for g in loaded["param_groups"] for key in ("maximize", "foreach")), (
-            "scenario: torch.optim fills the keys an older torch did not save")
+            "scenario: torch.optim fills the keys an older torch did not save"
+        )
     assert_records(train_resumed(first(name), second(name), options, path, dtype, older), expected)
 
 

@@ -34,7 +34,9 @@ from symopt.codegen.printers.triton import TritonKernelPrinter, render_sources
 from symopt.codegen.render import KERNELS, package_root
 
 HAVE_TRITON = importlib.util.find_spec("triton") is not None
-needs_triton = pytest.mark.skipif(not HAVE_TRITON, reason="triton is not installed (pip install triton to run the interpreter tests)")
+needs_triton = pytest.mark.skipif(
+    not HAVE_TRITON, reason="triton is not installed (pip install triton to run the interpreter tests)"
+)
 ROOT = Path(__file__).resolve().parents[1]
 ULP_BOUND = 8
 STEPS = 3
@@ -83,9 +85,15 @@ def test_rmsprop_all_switches_text():
 
 @pytest.mark.parametrize(
     "expr, construct",
-    [(sp.sin(rules.g), "sin"), (rules.g * sp.Float(0.5), "0.5"), (sp.Max(rules.g, rules.w), "Max"),
-     (rules.g**3, "g**3"), (1 / rules.g, "power 1/g"), (sp.pi * rules.g, "pi"),
-     (sp.Piecewise((rules.g, rules.g > 0), (rules.w, True)), "Piecewise")],
+    [
+        (sp.sin(rules.g), "sin"),
+        (rules.g * sp.Float(0.5), "0.5"),
+        (sp.Max(rules.g, rules.w), "Max"),
+        (rules.g**3, "g**3"),
+        (1 / rules.g, "power 1/g"),
+        (sp.pi * rules.g, "pi"),
+        (sp.Piecewise((rules.g, rules.g > 0), (rules.w, True)), "Piecewise"),
+    ],
 )
 def test_strict_printer_names_what_it_cannot_print(expr, construct):
     printer = TritonKernelPrinter()
@@ -114,7 +122,9 @@ def test_generate_check_includes_the_triton_modules():
 
     paths = {str(p) for p in generate_all()}
     assert {"kernels/triton/__init__.py", "kernels/triton/adagrad.py", "kernels/triton/rmsprop.py"} <= paths
-    done = subprocess.run([sys.executable, "-m", "symopt", "generate", "--check"], capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "symopt", "generate", "--check"], capture_output=True, text=True, cwd=ROOT
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -200,7 +210,9 @@ def _hazard_start(keys, params, gen):
     same places (√ of v − m² < 0 where the hazard makes it negative, in both)."""
     out = {k: [torch.zeros_like(p) for p in params] for k in keys}
     out["grad_avg"] = [torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in params]
-    out["square_avg"] = [m * m + torch.rand(p.shape, generator=gen, dtype=p.dtype) for m, p in zip(out["grad_avg"], params)]
+    out["square_avg"] = [
+        m * m + torch.rand(p.shape, generator=gen, dtype=p.dtype) for m, p in zip(out["grad_avg"], params)
+    ]
     return out
 
 
@@ -226,8 +238,14 @@ def _interpreter_worker() -> dict:
             hyper["centered"] = bool(switch.get("centered"))
         params = [torch.randn(n, generator=gen, dtype=dtype) for n in SIZES]
         grads = [[torch.randn(n, generator=gen, dtype=dtype) for n in SIZES] for _ in range(STEPS)]
-        keys = [k for k in STATE_KEYS[family] if k == "sum" or k == "square_avg"
-                or (k == "grad_avg" and hyper.get("centered")) or (k == "momentum_buffer" and hyper.get("momentum"))]
+        keys = [
+            k
+            for k in STATE_KEYS[family]
+            if k == "sum"
+            or k == "square_avg"
+            or (k == "grad_avg" and hyper.get("centered"))
+            or (k == "momentum_buffer" and hyper.get("momentum"))
+        ]
         # (1) bitwise against the reference, tensor i at step t + 2i
         hazard = _hazard(extra)
         start = _hazard_start(keys, params, gen) if hazard else {k: [torch.zeros_like(p) for p in params] for k in keys}
@@ -244,9 +262,14 @@ def _interpreter_worker() -> dict:
                 ref_p[i], new = reference(ref_p[i], grads[step - 1][i].numpy(), ref_s[i], ts[i], **hyper)
                 ref_s[i].update(new)
         same = (lambda a, b: np.array_equal(a, b, equal_nan=True)) if hazard else np.array_equal
-        finite = all(np.isfinite(states[k][i].numpy()).all() for k in keys if k != "momentum_buffer" for i in range(len(params)))
-        bitwise = finite and all(same(ps[i].numpy(), ref_p[i]) for i in range(len(params))) and all(
-            same(states[k][i].numpy(), ref_s[i][k]) for k in keys for i in range(len(params)))
+        finite = all(
+            np.isfinite(states[k][i].numpy()).all() for k in keys if k != "momentum_buffer" for i in range(len(params))
+        )
+        bitwise = (
+            finite
+            and all(same(ps[i].numpy(), ref_p[i]) for i in range(len(params)))
+            and all(same(states[k][i].numpy(), ref_s[i][k]) for k in keys for i in range(len(params)))
+        )
         # (2) against torch.optim's for-loop, every tensor at the same step
         ps = [p.clone() for p in params]
         states = {k: [x.clone() for x in start[k]] for k in keys}
@@ -321,8 +344,11 @@ def test_launcher_refuses_what_it_cannot_take(monkeypatch):
 
 # -- CUDA: the drop-in optimizers against torch.optim ------------------------------------------------
 CUDA_CASES = [
-    ("adagrad", {}), ("adagrad", {"weight_decay": 0.1, "maximize": True, "lr_decay": 0.01}),
-    ("rmsprop", {}), ("rmsprop", {"centered": True}), ("rmsprop", {"momentum": 0.9}),
+    ("adagrad", {}),
+    ("adagrad", {"weight_decay": 0.1, "maximize": True, "lr_decay": 0.01}),
+    ("rmsprop", {}),
+    ("rmsprop", {"centered": True}),
+    ("rmsprop", {"momentum": 0.9}),
     ("rmsprop", {"centered": True, "momentum": 0.9, "weight_decay": 0.1}),
 ]
 
@@ -359,7 +385,10 @@ def test_cuda_fused_matches_torch_optim(family, options, dtype, foreach):
     assert normwise_ulp(flat(ours), flat(theirs)) <= ULP_BOUND
     for key in ref.state[theirs[0]]:
         if key != "step":
-            assert normwise_ulp(flat([mine.state[a][key] for a in ours]), flat([ref.state[b][key] for b in theirs])) <= ULP_BOUND, key
+            assert (
+                normwise_ulp(flat([mine.state[a][key] for a in ours]), flat([ref.state[b][key] for b in theirs]))
+                <= ULP_BOUND
+            ), key
 
 
 if __name__ == "__main__":  # the interpreter worker (run by the `interpreted` fixture)

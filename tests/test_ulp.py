@@ -62,7 +62,9 @@ def test_distances_between_powers_of_two_and_across_zero(dtype):
     assert ulp_distance(big, torch.tensor([math.inf], dtype=dtype)) == math.inf  # an infinity against a number
     # ordered_bits is the signed integer order of the floats: the top magnitude bit counts
     assert int(ordered_bits(big)) > int(ordered_bits(two)) > int(ordered_bits(one)) > 0 > int(ordered_bits(-one))
-    assert int(ordered_bits(torch.tensor([-0.0], dtype=dtype))) == 0 == int(ordered_bits(torch.tensor([0.0], dtype=dtype)))
+    assert (
+        int(ordered_bits(torch.tensor([-0.0], dtype=dtype))) == 0 == int(ordered_bits(torch.tensor([0.0], dtype=dtype)))
+    )
     assert ordered_bits(one).dtype == torch.int64  # as documented, whatever the float's width
 
 
@@ -110,7 +112,9 @@ def test_max_abs_difference_ignores_equal_non_finite_values():
 def test_nan_payloads_and_all_nan_tensors_count_as_equal():
     nan = float("nan")
     neg_nan = -torch.tensor([nan])  # another bit pattern of NaN
-    assert ulp_distance(torch.tensor([nan]), neg_nan) == 0 and ulp_distance(torch.tensor([nan]), torch.tensor([nan])) == 0
+    assert (
+        ulp_distance(torch.tensor([nan]), neg_nan) == 0 and ulp_distance(torch.tensor([nan]), torch.tensor([nan])) == 0
+    )
     assert normwise_ulp(torch.tensor([nan]), torch.tensor([nan])) == 0.0
     assert normwise_ulp(torch.tensor([math.inf]), torch.tensor([nan])) == math.inf  # inf is not NaN
     assert math.isnan(max_abs_difference(torch.tensor([nan]), torch.tensor([1.0])))  # NaN against a number is not 0

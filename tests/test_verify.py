@@ -59,7 +59,21 @@ def test_cli_writes_json_and_exits_0(tmp_path, monkeypatch, capsys):
     names = {r["case"] for r in document["rows"]}
     assert {c.name for c in optim_db_inputs("adagrad")} <= names
     assert any(n.startswith("sweep-") for n in names)
-    keys = {"rule", "dialect", "case", "dtype", "device", "impl", "reference", "steps", "max_ulp", "max_abs", "tol_ulp", "status", "note"}
+    keys = {
+        "rule",
+        "dialect",
+        "case",
+        "dtype",
+        "device",
+        "impl",
+        "reference",
+        "steps",
+        "max_ulp",
+        "max_abs",
+        "tol_ulp",
+        "status",
+        "note",
+    }
     assert set(document["rows"][0]) == keys
     assert (tmp_path / "reports" / "verify.json").exists()
     assert "passed, 0 failed" in capsys.readouterr().out
@@ -102,8 +116,13 @@ def test_a_deliberately_wrong_generated_kernel_fails_the_matrix(monkeypatch):
     exec(compile(source, kernel.__file__, "exec"), wrong.__dict__)
     monkeypatch.setattr(kernel, "update", wrong.update)
     case = optim_db_inputs("rmsprop")[0]
-    rows = runner.run_matrix([case], [runner.IMPLEMENTATIONS["torch"], runner.IMPLEMENTATIONS["optim"]],
-                             [torch.float32], steps=5, progress=False)
+    rows = runner.run_matrix(
+        [case],
+        [runner.IMPLEMENTATIONS["torch"], runner.IMPLEMENTATIONS["optim"]],
+        [torch.float32],
+        steps=5,
+        progress=False,
+    )
     assert rows and all(r.status == "FAIL" for r in rows), rows
 
 
@@ -126,16 +145,21 @@ def test_a_torch_path_that_disagrees_with_torchs_for_loop_is_a_finding_not_a_fai
         def operations_for(self, case, dtype=None):
             return runner.FOR_LOOP
 
-    impl = ForLoopOperations("torch", runner.run_torch_kernels, (torch.float32,), ("adagrad",), "kernels",
-                             mirrors="torch.optim(fused=True)")
+    impl = ForLoopOperations(
+        "torch", runner.run_torch_kernels, (torch.float32,), ("adagrad",), "kernels", mirrors="torch.optim(fused=True)"
+    )
     rows = runner.verify_many(Case("adagrad", "default", {}), [impl], torch.float32, steps=5)
     by_reference = {r.reference: r for r in rows}
     assert by_reference["torch.optim(fused=True)"].status == "torch-disagrees"
-    assert "torch.optim(foreach=False) and torch.optim(fused=True) differ by" in by_reference["torch.optim(fused=True)"].note
+    assert (
+        "torch.optim(foreach=False) and torch.optim(fused=True) differ by"
+        in by_reference["torch.optim(fused=True)"].note
+    )
     assert by_reference["torch.optim(foreach=False)"].status == "pass"
     # an implementation that issues torch's fused operations (as it says) is never excused from them
-    claims_fused = runner.Implementation("torch", runner.run_torch_kernels, (torch.float32,), ("adagrad",), "kernels",
-                                         mirrors="torch.optim(fused=True)")
+    claims_fused = runner.Implementation(
+        "torch", runner.run_torch_kernels, (torch.float32,), ("adagrad",), "kernels", mirrors="torch.optim(fused=True)"
+    )
     assert claims_fused.operations_for(Case("adagrad", "default", {}), torch.float32) == "torch.optim(fused=True)"
     rows = runner.verify_many(Case("adagrad", "default", {}), [claims_fused], torch.float32, steps=5)
     assert [r.status for r in rows if r.reference == "torch.optim(fused=True)"] == ["FAIL"], rows
@@ -156,8 +180,13 @@ def test_every_implementation_passes_its_own_rows_on_torchs_first_cases(rule):
 # sweep-141 of the full matrix: weight decay 10 feeds w back into g and the params shrink far below
 # the values they were computed from; NumPy and float64 kernels differ from torch by ~1600 ULP after
 # 100 steps, beyond the linear 8 ULP per step (found by `symopt verify --full --rule rmsprop`).
-AMPLIFYING = Case("rmsprop", "weight decay 10, centered", {"lr": 4.9e-4, "alpha": 0.5, "eps": 0.0, "weight_decay": 10.0,
-                                                            "momentum": 0.9, "centered": True}, grad_scale=1e-4, seed=1141)
+AMPLIFYING = Case(
+    "rmsprop",
+    "weight decay 10, centered",
+    {"lr": 4.9e-4, "alpha": 0.5, "eps": 0.0, "weight_decay": 10.0, "momentum": 0.9, "centered": True},
+    grad_scale=1e-4,
+    seed=1141,
+)
 
 
 def test_conditioned_tolerance_by_hand():
@@ -190,7 +219,9 @@ def test_an_amplifying_case_passes_on_its_measured_conditioning_and_a_wrong_kern
     assert row.max_ulp > 800  # beyond the linear bound: the scaled tolerance is what decides
 
     def lr_off_by_1e9(case, params0, grads):  # a relative error of 1e-9 in lr: far below the eye, far above rounding
-        return runner.run_numpy_kernels(replace(case, kwargs=dict(case.kwargs, lr=case.kwargs["lr"] * (1 + 1e-9))), params0, grads)
+        return runner.run_numpy_kernels(
+            replace(case, kwargs=dict(case.kwargs, lr=case.kwargs["lr"] * (1 + 1e-9))), params0, grads
+        )
 
     wrong = runner.Implementation("numpy", lr_off_by_1e9, (torch.float64,), ("rmsprop",), "broken")
     row = runner.verify_case(AMPLIFYING, wrong, torch.float64)
@@ -203,8 +234,21 @@ def test_a_non_finite_torch_result_is_compared_element_by_element_not_excused_wh
     # the NumPy kernel's rounding not at all of them. The 1-ULP nudges come after each step, so
     # they cannot change what the first step decided: those elements are compared, and the NumPy
     # row, once "ill-conditioned" as a whole, fails (sweep-191 of the full matrix; a finding).
-    case = Case("rmsprop", "centered, alpha 0", {"lr": 2e-4, "alpha": 0.0, "eps": 1e-6, "weight_decay": 0.1,
-                                                 "momentum": 0.1, "centered": True, "maximize": True}, grad_scale=1e-2, seed=1191)
+    case = Case(
+        "rmsprop",
+        "centered, alpha 0",
+        {
+            "lr": 2e-4,
+            "alpha": 0.0,
+            "eps": 1e-6,
+            "weight_decay": 0.1,
+            "momentum": 0.1,
+            "centered": True,
+            "maximize": True,
+        },
+        grad_scale=1e-2,
+        seed=1191,
+    )
     row = runner.verify_case(case, runner.IMPLEMENTATIONS["numpy"], torch.float64)
     assert row.status == "FAIL" and row.max_ulp == math.inf and "non-finite" in row.note, row
     bitwise = runner.verify_case(case, runner.IMPLEMENTATIONS["torch"], torch.float64)
@@ -226,9 +270,12 @@ def test_an_empty_result_is_infinitely_far_from_torchs():
     def nothing(case, params0, grads):
         return [], []
 
-    row = runner.verify_case(Case("adagrad", "default", {}), runner.Implementation("interpreter", nothing, (torch.float64,),
-                                                                                  ("adagrad",), "returns nothing"),
-                             torch.float64, steps=3)
+    row = runner.verify_case(
+        Case("adagrad", "default", {}),
+        runner.Implementation("interpreter", nothing, (torch.float64,), ("adagrad",), "returns nothing"),
+        torch.float64,
+        steps=3,
+    )
     assert row.status == "FAIL" and row.max_ulp == math.inf, row
 
 
@@ -285,7 +332,9 @@ def test_a_wrong_fused_kernel_fails_where_torchs_fused_adagrad_is_off(full):
         fused_row = next(r for r in rows if r.reference == "torch.optim(fused=True)")
         assert fused_row.status == "torch-disagrees" and "non-contiguous params" in fused_row.note, fused_row
     deciding = {r.reference: r for r in honest}[runner.FOR_LOOP]
-    assert deciding.status == "pass" and deciding.tol_ulp == 0, deciding  # every param non-contiguous: the for-loop's operations
+    assert deciding.status == "pass" and deciding.tol_ulp == 0, (
+        deciding
+    )  # every param non-contiguous: the for-loop's operations
     assert {r.reference: r for r in wrong}[runner.FOR_LOOP].status == "FAIL"
     assert [r.status for r in honest].count("pass") >= 1 and "FAIL" not in [r.status for r in honest]
 
@@ -294,7 +343,18 @@ def test_a_wrong_fused_kernel_on_non_contiguous_adagrad_exits_1(tmp_path, monkey
     from symopt.cli import main
 
     monkeypatch.chdir(tmp_path)
-    argv = ["verify", "--impl", "fused", "--rule", "adagrad", "--case", NON_CONTIGUOUS_ADAGRAD, "--steps", "10", "--no-progress"]
+    argv = [
+        "verify",
+        "--impl",
+        "fused",
+        "--rule",
+        "adagrad",
+        "--case",
+        NON_CONTIGUOUS_ADAGRAD,
+        "--steps",
+        "10",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     monkeypatch.setitem(runner.IMPLEMENTATIONS, "fused", WRONG_FUSED)
     assert main(argv) == 1
@@ -306,8 +366,10 @@ def _one_ulp_on_contiguous(case, params0, grads):
     """The drop-in fused=True optimizer with each contiguous param moved by one ULP (the params
     the C kernel steps on a mixed-layout group)."""
     params, states = runner.run_fused_optimizer(case, params0, grads)
-    return [torch.nextafter(p, torch.full_like(p, math.inf)) if p0.is_contiguous() and p.numel() else p
-            for p, p0 in zip(params, params0)], states
+    return [
+        torch.nextafter(p, torch.full_like(p, math.inf)) if p0.is_contiguous() and p.numel() else p
+        for p, p0 in zip(params, params0)
+    ], states
 
 
 @pytest.mark.parametrize("rule,dtype", [("adagrad", torch.float16), ("adam", torch.float32), ("adamw", torch.bfloat16)])
@@ -331,7 +393,9 @@ def test_a_mixed_layout_fused_step_is_compared_bit_for_bit_with_the_operations_i
     assert rows[runner.MIXED].status == "FAIL" and rows[runner.MIXED].max_ulp == 1, rows[runner.MIXED]
 
 
-@pytest.mark.parametrize("rule,dtype", [("rmsprop", torch.float16), ("rmsprop", torch.bfloat16), ("sgd", torch.float16)])
+@pytest.mark.parametrize(
+    "rule,dtype", [("rmsprop", torch.float16), ("rmsprop", torch.bfloat16), ("sgd", torch.float16)]
+)
 def test_a_16_bit_fused_step_torch_does_not_fuse_is_compared_bit_for_bit_with_the_opmath_simulation(rule, dtype):
     """RMSprop (torch fuses it nowhere) and SGD in 16 bits (torch's fused path is wrong there):
     the fused row against the opmath simulation (runner.OPMATH; symopt.verify.opmath, written
@@ -371,8 +435,9 @@ def test_undecided_elements_are_those_whose_finiteness_the_nudges_change():
 
 def _zeros(case, params0, grads):
     params, states = runner.run_torch_optim(case, params0, grads)
-    return [torch.zeros_like(p) for p in params], [{k: v if k == "step" else torch.zeros_like(v) for k, v in st.items()}
-                                                   for st in states]
+    return [torch.zeros_like(p) for p in params], [
+        {k: v if k == "step" else torch.zeros_like(v) for k, v in st.items()} for st in states
+    ]
 
 
 def test_all_zeros_fails_where_torchs_result_is_non_finite():
@@ -402,15 +467,20 @@ def test_the_quick_matrix_steps_every_fused_variant_on_contiguous_params(rule):
     from symopt.verify.cli import SWEEP_QUICK
     from symopt.verify.symbolic import structural_variants
 
-    switches = sorted({k for v in structural_variants(rules.get(rule)) for k in v} | ({"lr_decay"} if rule == "adagrad" else set()))
+    switches = sorted(
+        {k for v in structural_variants(rules.get(rule)) for k in v} | ({"lr_decay"} if rule == "adagrad" else set())
+    )
     switches = [k for k in switches if k != "is_first_step"]  # SGD's: every momentum run takes both
     wanted = set(itertools.product((False, True), repeat=len(switches)))
     if rule == "sgd":  # torch refuses nesterov without momentum
         wanted = {v for v in wanted if not (v[switches.index("nesterov")] and not v[switches.index("momentum")])}
     defaults = torch_defaults(rule)  # a keyword a case leaves out has torch's default (AdamW: weight_decay 0.01)
     cases = optim_db_inputs(rule) + edges(rule) + sweep(rule, SWEEP_QUICK)
-    stepped = {tuple(bool({**defaults, **c.kwargs}.get(k)) for k in switches) for c in cases
-               if not c.transposed and not isinstance(c.kwargs.get("lr"), torch.Tensor)}
+    stepped = {
+        tuple(bool({**defaults, **c.kwargs}.get(k)) for k in switches)
+        for c in cases
+        if not c.transposed and not isinstance(c.kwargs.get("lr"), torch.Tensor)
+    }
     missing = [", ".join(k for k, on in zip(switches, v) if on) or "plain" for v in sorted(wanted - stepped)]
     assert not missing, f"{rule}: variants no contiguous case steps: {missing}"
 
@@ -453,18 +523,32 @@ def test_each_rounding_edge_puts_adagrads_step_size_on_a_midpoint(index, dtype):
 
 
 def _row(**kw):
-    base = dict(rule="adagrad", dialect="torch", case="c", dtype="float32", device="cpu", impl="torch",
-                reference="torch.optim(foreach=False)", steps=5, max_ulp=0.5, max_abs=0.0, tol_ulp=40.0, status="pass")
+    base = dict(
+        rule="adagrad",
+        dialect="torch",
+        case="c",
+        dtype="float32",
+        device="cpu",
+        impl="torch",
+        reference="torch.optim(foreach=False)",
+        steps=5,
+        max_ulp=0.5,
+        max_abs=0.0,
+        tol_ulp=40.0,
+        status="pass",
+    )
     return runner.Row(**{**base, **kw})
 
 
 def test_the_summary_is_a_matrix_findings_by_kind_and_every_failure():
     from symopt.verify import summary
 
-    rows = ([_row(case=f"c{i}", max_ulp=float(i)) for i in range(50)]
-            + [_row(case=f"d{i}", dtype="float64", note=f"torch's result is non-finite: step {i}") for i in range(30)]
-            + [_row(case="bad", impl="numpy", status="FAIL", max_ulp=99.0, note="off")]
-            + [_row(case="x", status="torch-disagrees", note="torch.optim(fused=True) disagrees: 3 ULP")])
+    rows = (
+        [_row(case=f"c{i}", max_ulp=float(i)) for i in range(50)]
+        + [_row(case=f"d{i}", dtype="float64", note=f"torch's result is non-finite: step {i}") for i in range(30)]
+        + [_row(case="bad", impl="numpy", status="FAIL", max_ulp=99.0, note="off")]
+        + [_row(case="x", status="torch-disagrees", note="torch.optim(fused=True) disagrees: 3 ULP")]
+    )
     matrix = summary.matrix_lines(rows)
     assert len(matrix) == 2 + 2 + 1  # header, rule, two implementations, legend
     cells = {tuple(line.split()[:2]): line for line in matrix[2:-1]}
@@ -476,8 +560,11 @@ def test_the_summary_is_a_matrix_findings_by_kind_and_every_failure():
     assert "[30] torch's result is non-finite" in found[1] and "reproduce: symopt verify" in found[3]
     assert sum(line.lstrip().startswith("[") for line in found) == 2  # one entry per kind, not per row
     assert [line.splitlines()[0] for line in summary.failure_lines(rows)] == [
-        "FAILED adagrad/bad/float32/numpy vs torch.optim(foreach=False): max 99 ULP > 40 off"]
-    assert summary.verdict(rows, 0, 1.0, "r.json").startswith("NOT CONSISTENT: 80 passed, 1 failed, 1 against")  # 82 rows − 1 failed − 1 undecided
+        "FAILED adagrad/bad/float32/numpy vs torch.optim(foreach=False): max 99 ULP > 40 off"
+    ]
+    assert summary.verdict(rows, 0, 1.0, "r.json").startswith(
+        "NOT CONSISTENT: 80 passed, 1 failed, 1 against"
+    )  # 82 rows − 1 failed − 1 undecided
     assert summary.verdict(rows[:50], 0, 1.0, "r.json").startswith("consistent: 50 passed, 0 failed")
     assert summary.verdict(rows[:50], 2, 1.0, "r.json").startswith("NOT CONSISTENT")  # a kernel differs
 
@@ -486,8 +573,12 @@ def test_dialects_not_run_are_grouped_by_their_reason():
     from symopt.verify import summary
 
     tf = "/x/.venv-frameworks/tf is missing: run `make frameworks`"
-    not_run = {("rmsprop", "keras"): tf, ("adagrad", "keras"): tf, ("rmsprop", "tf1"): tf,
-               ("rmsprop", "caffe"): "not installable here (Caffe is not on PyPI)"}
+    not_run = {
+        ("rmsprop", "keras"): tf,
+        ("adagrad", "keras"): tf,
+        ("rmsprop", "tf1"): tf,
+        ("rmsprop", "caffe"): "not installable here (Caffe is not on PyPI)",
+    }
     lines = summary.not_run_lines(not_run, width=40)
     assert lines[0].startswith("Dialects whose real framework was not run here (4;")
     assert lines[1] == f"  {tf} (3):" and lines[-1] == "  rmsprop[caffe]: not installable here (Caffe is not on PyPI)"
@@ -507,10 +598,16 @@ def test_cli_prints_the_summary_and_every_row_with_v(tmp_path, monkeypatch, caps
     full = capsys.readouterr().out
     rows = json.loads((tmp_path / "reports" / "verify.json").read_text())["rows"]
     assert len(rows) > 30
-    assert len(full.splitlines()) - len(short.splitlines()) >= len(rows) - 6  # the matrix is a few lines, not a row each
+    assert (
+        len(full.splitlines()) - len(short.splitlines()) >= len(rows) - 6
+    )  # the matrix is a few lines, not a row each
     assert "implementation" in short and "consistent: " in short.splitlines()[-1]
     statuses = {r["status"] for r in rows}
-    table = [line for line in full.splitlines() if line.split() and line.split()[-1] in statuses and line.startswith("adagrad ")]
+    table = [
+        line
+        for line in full.splitlines()
+        if line.split() and line.split()[-1] in statuses and line.startswith("adagrad ")
+    ]
     assert len(table) == len(rows)  # -v: one line per row, as many as the JSON holds
     assert not [line for line in short.splitlines() if line.split() and line.split()[-1] in statuses]
 
@@ -523,7 +620,9 @@ def test_jobs_give_the_serial_rows_in_the_serial_order():
     cases = optim_db_inputs("adagrad")[:3] + edges("sgd")[:3]
     impls = [runner.IMPLEMENTATIONS[n] for n in ("numpy", "fused")]
     serial = runner.run_matrix(cases, impls, [torch.float32, torch.float64], steps=4, full=True, progress=False)
-    parallel = runner.run_matrix(cases, impls, [torch.float32, torch.float64], steps=4, full=True, progress=False, jobs=2)
+    parallel = runner.run_matrix(
+        cases, impls, [torch.float32, torch.float64], steps=4, full=True, progress=False, jobs=2
+    )
     assert len(serial) > 12 and [r.to_json() for r in parallel] == [r.to_json() for r in serial]
     with pytest.raises(ValueError, match="jobs must be >= 1"):
         runner.run_matrix(cases, impls, [torch.float32], jobs=0)

@@ -65,7 +65,10 @@ def test_the_tolerances_are_the_tiers():
 
 def test_cli_port_rows(tmp_path, capsys):
     out = tmp_path / "v.json"
-    assert main(["verify", "--impl", "port", "--dialect", "keras", "--no-frameworks", "--no-progress", "--json", str(out)]) == 0
+    assert (
+        main(["verify", "--impl", "port", "--dialect", "keras", "--no-frameworks", "--no-progress", "--json", str(out)])
+        == 0
+    )
     doc = json.loads(out.read_text())
     assert validate(doc) == "verify"
     assert doc["rows"] and {(r["impl"], r["dialect"]) for r in doc["rows"]} == {("port", "keras")}

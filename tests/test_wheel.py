@@ -49,8 +49,11 @@ def _copy_project(target: Path) -> Path:
 
 def _package_files() -> set[str]:
     """Every file of the package's source tree, as wheel member names (``symopt/...``)."""
-    return {f"symopt/{p.relative_to(PACKAGE).as_posix()}" for p in PACKAGE.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+    return {
+        f"symopt/{p.relative_to(PACKAGE).as_posix()}"
+        for p in PACKAGE.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    }
 
 
 def _wheel_requirements(wheel: Path) -> list[Requirement]:
@@ -85,8 +88,12 @@ def runtime_closure(requirements: list[Requirement]) -> dict[str, metadata.Distr
         try:
             dist = metadata.distribution(req.name)
         except metadata.PackageNotFoundError:
-            raise AssertionError(f"{req} is required by the wheel (or a dependency) and not installed in {sys.prefix}") from None
-        assert req.specifier.contains(dist.version, prereleases=True), f"installed {req.name} {dist.version} does not satisfy {req}"
+            raise AssertionError(
+                f"{req} is required by the wheel (or a dependency) and not installed in {sys.prefix}"
+            ) from None
+        assert req.specifier.contains(dist.version, prereleases=True), (
+            f"installed {req.name} {dist.version} does not satisfy {req}"
+        )
         found[key] = dist
         todo += [(Requirement(r), extras) for r in dist.requires or []]
     return found
@@ -105,8 +112,10 @@ def link_distributions(dists: dict[str, metadata.Distribution], folder: Path) ->
 
 #: The warnings the test suite ignores (pyproject.toml's filterwarnings); every other one is an error
 #: in the new venv too.
-WARNINGS = ("error,ignore:Jupyter is migrating its paths:DeprecationWarning,"
-            "ignore:Fail to import hypothesis in common_utils:ImportWarning")
+WARNINGS = (
+    "error,ignore:Jupyter is migrating its paths:DeprecationWarning,"
+    "ignore:Fail to import hypothesis in common_utils:ImportWarning"
+)
 
 #: Where ``import symopt`` resolves in the new venv, and whether the checkout's sources or this venv's
 #: site-packages (with symopt's editable hook) are on its sys.path.
@@ -151,21 +160,58 @@ def installed(tmp_path_factory):
     base = tmp_path_factory.mktemp("wheel").resolve()
     (base / "project").mkdir()
     src = _copy_project(base / "project")
-    built = _timed(timings, "pip wheel", [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                                          "--no-index", "--quiet", "--wheel-dir", str(base / "dist"), str(src)],
-                   cwd=src, timeout=300)
+    built = _timed(
+        timings,
+        "pip wheel",
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            "--wheel-dir",
+            str(base / "dist"),
+            str(src),
+        ],
+        cwd=src,
+        timeout=300,
+    )
     assert built.returncode == 0, built.stderr
-    wheel, = (base / "dist").glob("symopt-*.whl")
+    (wheel,) = (base / "dist").glob("symopt-*.whl")
 
     venv = base / "venv"
     python = venv / "bin" / "python"
     made = _timed(timings, "venv", [sys.executable, "-m", "venv", "--without-pip", str(venv)], timeout=120)
     assert made.returncode == 0, made.stderr
-    done = _timed(timings, "pip install --no-deps", [sys.executable, "-m", "pip", "--python", str(python), "install",
-                                                     "--no-deps", "--no-index", "--quiet", str(wheel)], timeout=300)
+    done = _timed(
+        timings,
+        "pip install --no-deps",
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--quiet",
+            str(wheel),
+        ],
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     deps = base / "deps"
     link_distributions(runtime_closure(_wheel_requirements(wheel)), deps)
     (site / "symopt-test-deps.pth").write_text(f"{deps}\n", encoding="utf-8")
@@ -173,14 +219,26 @@ def installed(tmp_path_factory):
     work = base / "cwd"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", PYTHONNOUSERSITE="1",
-               PYTHONWARNINGS=WARNINGS, SYMOPT_CACHE_DIR=str(base / "cache"))
+    env.update(
+        PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONNOUSERSITE="1",
+        PYTHONWARNINGS=WARNINGS,
+        SYMOPT_CACHE_DIR=str(base / "cache"),
+    )
 
     def run(label: str, args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
         return _timed(timings, label, args, cwd=work, env=env, timeout=timeout)
 
-    yield {"wheel": wheel, "venv": venv, "python": str(python), "symopt": venv / "bin" / "symopt", "deps": deps,
-           "cwd": work, "cache": base / "cache", "run": run}
+    yield {
+        "wheel": wheel,
+        "venv": venv,
+        "python": str(python),
+        "symopt": venv / "bin" / "symopt",
+        "deps": deps,
+        "cwd": work,
+        "cache": base / "cache",
+        "run": run,
+    }
     print(f"\ntest_wheel timings (s): {timings}")
 
 
@@ -261,11 +319,25 @@ def test_symopt_derive_check_from_the_wheel(installed):
 def test_symopt_verify_case_from_the_wheel(installed):
     """One of torch's own optim_db inputs (torch.testing._internal.common_optimizers, which imports
     expecttest) against torch.optim, from the installed wheel's console script."""
-    done = installed["run"]("symopt verify (one case)", [
-        str(installed["symopt"]), "verify", "--rule", "adagrad", "--case", "default", "--impl", "torch",
-        "--dtype", "float32", "--no-progress"])
+    done = installed["run"](
+        "symopt verify (one case)",
+        [
+            str(installed["symopt"]),
+            "verify",
+            "--rule",
+            "adagrad",
+            "--case",
+            "default",
+            "--impl",
+            "torch",
+            "--dtype",
+            "float32",
+            "--no-progress",
+        ],
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "1 passed, 0 failed" in done.stdout
     rows = json.loads((installed["cwd"] / "reports" / "verify.json").read_text(encoding="utf-8"))["rows"]
     assert [(r["rule"], r["case"], r["dtype"], r["impl"], r["status"]) for r in rows] == [
-        ("adagrad", "default", "float32", "torch", "pass")]
+        ("adagrad", "default", "float32", "torch", "pass")
+    ]

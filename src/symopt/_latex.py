@@ -4,17 +4,64 @@ math mode, and ids in typewriter type that may break. A leaf: it imports nothing
 
 from __future__ import annotations
 
-_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"$<$", ">": r"$>$"}
+_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"$<$",
+    ">": r"$>$",
+}
 
 
 #: Non-ASCII characters that appear in model descriptions and check details, in pdflatex's terms.
-_UNICODE = {"−": "-", "–": "--", "—": "---", "’": "'", "‘": "`", "“": "``", "”": "''", "…": r"\ldots{}", "×": r"$\times$",
-            "≤": r"$\le$", "≥": r"$\ge$", "≠": r"$\ne$", "≈": r"$\approx$", "→": r"$\to$", "∞": r"$\infty$", "√": r"$\surd$",
-            "²": r"\textsuperscript{2}", "³": r"\textsuperscript{3}", "⁻": r"\textsuperscript{-}", "⁶": r"\textsuperscript{6}",
-            "⁴": r"\textsuperscript{4}", "·": r"$\cdot$", "±": r"$\pm$", "∑": r"$\sum$", "Σ": r"$\Sigma$", "∫": r"$\int$",
-            "α": r"$\alpha$", "β": r"$\beta$", "γ": r"$\gamma$", "ε": r"$\varepsilon$", "ζ": r"$\zeta$", "η": r"$\eta$",
-            "λ": r"$\lambda$", "μ": r"$\mu$", "π": r"$\pi$", "ρ": r"$\rho$", "σ": r"$\sigma$", "τ": r"$\tau$", "∇": r"$\nabla$"}
+_UNICODE = {
+    "−": "-",
+    "–": "--",
+    "—": "---",
+    "’": "'",
+    "‘": "`",
+    "“": "``",
+    "”": "''",
+    "…": r"\ldots{}",
+    "×": r"$\times$",
+    "≤": r"$\le$",
+    "≥": r"$\ge$",
+    "≠": r"$\ne$",
+    "≈": r"$\approx$",
+    "→": r"$\to$",
+    "∞": r"$\infty$",
+    "√": r"$\surd$",
+    "²": r"\textsuperscript{2}",
+    "³": r"\textsuperscript{3}",
+    "⁻": r"\textsuperscript{-}",
+    "⁶": r"\textsuperscript{6}",
+    "⁴": r"\textsuperscript{4}",
+    "·": r"$\cdot$",
+    "±": r"$\pm$",
+    "∑": r"$\sum$",
+    "Σ": r"$\Sigma$",
+    "∫": r"$\int$",
+    "α": r"$\alpha$",
+    "β": r"$\beta$",
+    "γ": r"$\gamma$",
+    "ε": r"$\varepsilon$",
+    "ζ": r"$\zeta$",
+    "η": r"$\eta$",
+    "λ": r"$\lambda$",
+    "μ": r"$\mu$",
+    "π": r"$\pi$",
+    "ρ": r"$\rho$",
+    "σ": r"$\sigma$",
+    "τ": r"$\tau$",
+    "∇": r"$\nabla$",
+}
 
 
 def escape(text: str) -> str:

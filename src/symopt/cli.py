@@ -18,12 +18,18 @@ COMMANDS = {
     "list": ("symopt.cli", "list the rules, their dialects and hyperparameters"),
     "derive": ("symopt.derive.cli", "derive closed forms of a rule and check them numerically"),
     "claims": ("symopt.derive.claims_cli", "a verdict on every statement of the source post (S1-S13)"),
-    "papers": ("symopt.derive.papers_cli", "results from the literature, derived from the models and reproduced with torch.optim"),
+    "papers": (
+        "symopt.derive.papers_cli",
+        "results from the literature, derived from the models and reproduced with torch.optim",
+    ),
     "generate": ("symopt.codegen.cli", "write the NumPy and Torch kernels (--check: fail if stale)"),
     "verify": ("symopt.verify.cli", "verify kernels and the interpreter against torch.optim"),
     "report": ("symopt.report.cli", "write reports/symopt.tex (and the PDF when LaTeX is present)"),
     "bench": ("symopt.bench.cli", "time optimizer steps against the memory-bandwidth bound (reports/bench.json)"),
-    "mutate": ("symopt.mutate.cli", "mutation harness: mutants of models, kernels, statements and tolerances vs the checks"),
+    "mutate": (
+        "symopt.mutate.cli",
+        "mutation harness: mutants of models, kernels, statements and tolerances vs the checks",
+    ),
     "diff": ("symopt.port.diff_cli", "what exactly differs between two dialects of a rule (e.g. torch vs keras)"),
     "port": ("symopt.port.port_cli", "move an optimizer call to another framework: exact, approximate or none"),
     "port-map": ("symopt.port.map_cli", "every pair of frameworks' defaults ported: exact, approximate or none"),
@@ -108,8 +114,13 @@ def _framework_rows() -> list[dict]:
                 "verified": preset.verified,
                 "states": [s.name for s in rule.states],
                 "hyperparameters": [
-                    {"name": h.name, "symbol": str(h.symbol), "default": h.default, "allowed": h.allowed,
-                     "required": preset.argument(h.name).required}
+                    {
+                        "name": h.name,
+                        "symbol": str(h.symbol),
+                        "default": h.default,
+                        "allowed": h.allowed,
+                        "required": preset.argument(h.name).required,
+                    }
                     for h in rule.hyperparameters
                 ],
             }

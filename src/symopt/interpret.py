@@ -54,7 +54,9 @@ class Interpreter:
         self.values = {sym: _number(v) for sym, v in rule.values(**values).items()}
         self._hyper = {h.symbol for h in rule.hyperparameters}
         self._states = rule.active_states(self.values)
-        self._program = tuple(self._compile(a.target, a.expr, a.when) for a in rule.body if decide(a.when, self.values) is not False)
+        self._program = tuple(
+            self._compile(a.target, a.expr, a.when) for a in rule.body if decide(a.when, self.values) is not False
+        )
 
     # -- set-up -------------------------------------------------------------------------------
     def _compile(self, target: sp.Symbol, expr: sp.Expr, guard: sp.Basic) -> _Compiled:

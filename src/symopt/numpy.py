@@ -26,8 +26,17 @@ import numpy as np
 from . import rules as _rules
 from .interpret import _number
 
-__all__ = ["DTYPES", "RULES", "adagrad_step", "adam_step", "adamw_step", "init_state", "rmsprop_step", "sgd_step",
-           "step"]
+__all__ = [
+    "DTYPES",
+    "RULES",
+    "adagrad_step",
+    "adam_step",
+    "adamw_step",
+    "init_state",
+    "rmsprop_step",
+    "sgd_step",
+    "step",
+]
 
 #: kernel name → (family, dialect)
 RULES: dict[str, tuple[str, str]] = {
@@ -106,8 +115,10 @@ def step(rule: str, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], 
                 state[name] = np.empty_like(param)  # filled by its first assignment, which reads no old value
                 first = True
             elif needed:
-                raise KeyError(f"state has no {name!r}; create it with symopt.numpy.init_state({rule!r}, param, ...) "
-                               "with the same hyperparameters")
+                raise KeyError(
+                    f"state has no {name!r}; create it with symopt.numpy.init_state({rule!r}, param, ...) "
+                    "with the same hyperparameters"
+                )
             else:
                 buffers.append(None)
                 continue

@@ -70,33 +70,69 @@ TORCH_FUSES = ("adagrad", "sgd", "adam", "adamw")
 SIZES = [(100_000, 100), (1_000_000, 1), (1_000_000, 100), (10_000_000, 1), (10_000_000, 100)]
 QUICK_SIZES = [(10_000, 10), (100_000, 1)]
 DTYPES = ("float32", "float64", "float16", "bfloat16")
-MODES = ("torch for-loop", "torch foreach", "torch fused", "torch compiled", "symopt torch", "symopt fused",
-         "symopt fused, new grads")
+MODES = (
+    "torch for-loop",
+    "torch foreach",
+    "torch fused",
+    "torch compiled",
+    "symopt torch",
+    "symopt fused",
+    "symopt fused, new grads",
+)
 COMPILED = "torch compiled"
 #: the mode the speed-up column compares with torch's best
 FUSED = "symopt fused"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds (small sizes; numbers mean nothing)")
-    parser.add_argument("--json", type=Path, default=None,
-                        help="write the results here (default reports/bench.json; reports/bench-cuda.json with --device cuda)")
-    parser.add_argument("--figure", type=Path, default=None,
-                        help="write the figure here (default reports/figures/bench.pdf, or bench-cuda.pdf); 'none' for no figure")
-    parser.add_argument("--variant", action="append", choices=[v[0] for v in VARIANTS], help="only this variant (repeatable)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run of a few seconds (small sizes; numbers mean nothing)"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="write the results here (default reports/bench.json; reports/bench-cuda.json with --device cuda)",
+    )
+    parser.add_argument(
+        "--figure",
+        type=Path,
+        default=None,
+        help="write the figure here (default reports/figures/bench.pdf, or bench-cuda.pdf); 'none' for no figure",
+    )
+    parser.add_argument(
+        "--variant", action="append", choices=[v[0] for v in VARIANTS], help="only this variant (repeatable)"
+    )
     parser.add_argument("--dtype", action="append", choices=DTYPES, help="only this dtype (repeatable)")
-    parser.add_argument("--size", action="append", metavar="ELEMENTS/TENSORS",
-                        help="only this size, e.g. 1e6/1 or 100000/100 (repeatable; default: "
-                             + ", ".join(f"{n:.0e}/{t}" for n, t in SIZES) + ")")
+    parser.add_argument(
+        "--size",
+        action="append",
+        metavar="ELEMENTS/TENSORS",
+        help="only this size, e.g. 1e6/1 or 100000/100 (repeatable; default: "
+        + ", ".join(f"{n:.0e}/{t}" for n, t in SIZES)
+        + ")",
+    )
     parser.add_argument("--repeats", type=int, default=None, help="timed steps per candidate (default by size)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
-                        help="where to run (default cpu); cuda times the Triton backend against a copy-bandwidth probe")
-    parser.add_argument("--no-compile", action="store_true",
-                        help="leave out torch.compile(opt.step) (its first call compiles: seconds per configuration)")
-    parser.add_argument("--contention", type=int, default=None, metavar="N",
-                        help="time every configuration again with N busy processes running (median and p95; "
-                             "default 2 on a full CPU run, 0 with --quick or on CUDA)")
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where to run (default cpu); cuda times the Triton backend against a copy-bandwidth probe",
+    )
+    parser.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="leave out torch.compile(opt.step) (its first call compiles: seconds per configuration)",
+    )
+    parser.add_argument(
+        "--contention",
+        type=int,
+        default=None,
+        metavar="N",
+        help="time every configuration again with N busy processes running (median and p95; "
+        "default 2 on a full CPU run, 0 with --quick or on CUDA)",
+    )
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -151,8 +187,9 @@ def _split(total: int, tensors: int) -> list[int]:
     return [base + (1 if i < total - base * tensors else 0) for i in range(tensors)]
 
 
-def _candidates(rule: str, hyper: dict[str, Any], dtype, sizes: list[int], device: str = "cpu", compiled: bool = False
-                ) -> tuple[dict[str, Callable[[], None]], dict[str, Callable[[], None]]]:
+def _candidates(
+    rule: str, hyper: dict[str, Any], dtype, sizes: list[int], device: str = "cpu", compiled: bool = False
+) -> tuple[dict[str, Callable[[], None]], dict[str, Callable[[], None]]]:
     """(mode -> a step function over its own params (same initial values) with grads in place,
     mode -> an untimed set-up run before each timed step). "symopt fused, new grads" gets new
     gradient objects before every step, as after ``zero_grad()`` (set_to_none): the launch
@@ -265,8 +302,18 @@ def _probe(dtype, total: int, device: str = "cpu") -> tuple[Callable[[], None], 
     return probe, 3
 
 
-def measure(variant: str, rule: str, hyper: dict[str, Any], dtype_name: str, total: int, tensors: int,
-            repeats: int, device: str = "cpu", compiled: bool = False, contention: int = 0) -> Row:
+def measure(
+    variant: str,
+    rule: str,
+    hyper: dict[str, Any],
+    dtype_name: str,
+    total: int,
+    tensors: int,
+    repeats: int,
+    device: str = "cpu",
+    compiled: bool = False,
+    contention: int = 0,
+) -> Row:
     import torch
 
     sync = torch.cuda.synchronize if device == "cuda" else _nothing
@@ -293,8 +340,20 @@ def measure(variant: str, rule: str, hyper: dict[str, Any], dtype_name: str, tot
     probe = med.pop("probe")
     bandwidth = accesses * itemsize * total / probe
     bound = bpe * total / bandwidth
-    row = Row(variant, rule, dtype_name, total, tensors, bpe, repeats, probe, bandwidth / 1e9, bound, device=device,
-              fused_launches_per_step=launches)
+    row = Row(
+        variant,
+        rule,
+        dtype_name,
+        total,
+        tensors,
+        bpe,
+        repeats,
+        probe,
+        bandwidth / 1e9,
+        bound,
+        device=device,
+        fused_launches_per_step=launches,
+    )
     row.seconds = med
     row.p95 = {k: p95(v) for k, v in samples.items() if k != "probe"}
     row.first_call_seconds = first
@@ -326,14 +385,15 @@ def _warmup_steps(name: str, device: str) -> int:
     return 2
 
 
-def _timings(runs: dict[str, Callable[[], None]], setups: dict[str, Callable[[], None]], repeats: int,
-             sync: Callable[[], None]) -> dict[str, list[float]]:
+def _timings(
+    runs: dict[str, Callable[[], None]], setups: dict[str, Callable[[], None]], repeats: int, sync: Callable[[], None]
+) -> dict[str, list[float]]:
     """``repeats`` timed calls of every candidate, interleaved: each repeat runs each once, in an
     order rotated by one per repeat (no mode always first)."""
     samples: dict[str, list[float]] = {k: [] for k in runs}
     names = list(runs)
     for r in range(repeats):
-        order = names[r % len(names):] + names[: r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             fn = runs[name]
             setups.get(name, _nothing)()
@@ -394,8 +454,11 @@ def table(rows: list[Row]) -> str:
                 cells.append(f"{_fmt_time(r.seconds[m])} ({r.times_bound[m]:5.2f}×)".rjust(23))
             else:
                 cells.append(f"{'—':>23}")
-        line = (f"{r.variant:<26} {r.dtype:<8} {size:>12} {_fmt_time(r.bound_seconds):>10} " + " ".join(cells)
-                + f" {r.speedup_fused_over_best_torch:>6.2f}× ({r.best_torch.replace('torch ', '')})".rjust(21))
+        line = (
+            f"{r.variant:<26} {r.dtype:<8} {size:>12} {_fmt_time(r.bound_seconds):>10} "
+            + " ".join(cells)
+            + f" {r.speedup_fused_over_best_torch:>6.2f}× ({r.best_torch.replace('torch ', '')})".rjust(21)
+        )
         if any(x.first_call_seconds for x in rows):
             first = r.first_call_seconds.get(COMPILED)
             line += f" {(f'{first:.1f}s' if first is not None else '—'):>17}"
@@ -403,7 +466,9 @@ def table(rows: list[Row]) -> str:
             quiet = r.seconds[FUSED]
             med, tail = r.contended[FUSED], r.contended_p95[FUSED]
             best = min((k for k in r.contended if k.startswith("torch")), key=r.contended.get)
-            fused_cell = f"{_fmt_time(med).strip()} / {_fmt_time(tail).strip()} ({med / quiet:.2f}×/{tail / quiet:.2f}×)"
+            fused_cell = (
+                f"{_fmt_time(med).strip()} / {_fmt_time(tail).strip()} ({med / quiet:.2f}×/{tail / quiet:.2f}×)"
+            )
             torch_cell = f"{_fmt_time(r.contended[best]).strip()} ({best.removeprefix('torch ')})"
             line += f" {fused_cell:>32} {torch_cell:>24}"
         lines.append(line)
@@ -444,7 +509,9 @@ def machine() -> dict[str, Any]:
 
     from ..fused.build import cpu_identity
 
-    cpu = next((p.split("=", 1)[1] for p in cpu_identity().split("|") if p.startswith("model name=")), platform.processor())
+    cpu = next(
+        (p.split("=", 1)[1] for p in cpu_identity().split("|") if p.startswith("model name=")), platform.processor()
+    )
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -488,18 +555,46 @@ def run(args: argparse.Namespace) -> int:
     sizes = [_size(x) for x in args.size] if args.size else (QUICK_SIZES if args.quick else SIZES)
     jobs = [(v, d, s) for v in variants for d in dtypes for s in sizes]
     rows: list[Row] = []
-    bar = tqdm(total=len(jobs), desc="bench", unit="config", file=sys.stderr, leave=False,
-               disable=args.no_progress or not sys.stderr.isatty())
+    bar = tqdm(
+        total=len(jobs),
+        desc="bench",
+        unit="config",
+        file=sys.stderr,
+        leave=False,
+        disable=args.no_progress or not sys.stderr.isatty(),
+    )
+
     def payload(complete: bool) -> dict[str, Any]:
-        return envelope("bench", {"machine": machine(), "quick": bool(args.quick), "complete": complete,
-                                  "method": __doc__.split("\n\n")[1].replace("\n", " "), "fused_library": loads,
-                                  "rows": [asdict(r) for r in rows], "seconds": time.perf_counter() - t0})
+        return envelope(
+            "bench",
+            {
+                "machine": machine(),
+                "quick": bool(args.quick),
+                "complete": complete,
+                "method": __doc__.split("\n\n")[1].replace("\n", " "),
+                "fused_library": loads,
+                "rows": [asdict(r) for r in rows],
+                "seconds": time.perf_counter() - t0,
+            },
+        )
 
     with torch.no_grad():
         for (label, rule, hyper), dtype, (total, tensors) in jobs:
             bar.set_postfix_str(f"{label} {dtype} {total:.0e}/{tensors}")
-            rows.append(measure(label, rule, hyper, dtype, total, tensors, _repeats(total, args.quick, args.repeats),
-                                args.device, compiled=not args.no_compile, contention=args.contention))
+            rows.append(
+                measure(
+                    label,
+                    rule,
+                    hyper,
+                    dtype,
+                    total,
+                    tensors,
+                    _repeats(total, args.quick, args.repeats),
+                    args.device,
+                    compiled=not args.no_compile,
+                    contention=args.contention,
+                )
+            )
             bar.update()
             if len(rows) < len(jobs):  # a long run that is stopped keeps what it measured ("complete": false)
                 write_text_atomic(args.json, json.dumps(payload(False), indent=2, allow_nan=True) + "\n")
@@ -507,8 +602,10 @@ def run(args: argparse.Namespace) -> int:
     print(table(rows))
     probe = "a copy on CUDA" if args.device == "cuda" else "an in-place add"
     where = torch.cuda.get_device_name(0) if args.device == "cuda" else f"{torch.get_num_threads()} threads"
-    print(f"\nbound = bytes per element × elements ÷ bandwidth of {probe} at the same size; "
-          f"{where}; {'QUICK (smoke run: numbers mean nothing)' if args.quick else 'full run'}")
+    print(
+        f"\nbound = bytes per element × elements ÷ bandwidth of {probe} at the same size; "
+        f"{where}; {'QUICK (smoke run: numbers mean nothing)' if args.quick else 'full run'}"
+    )
     if args.device == "cuda":
         print("fused launches per step: " + ", ".join(sorted({f"{r.fused_launches_per_step:g}" for r in rows})))
     write_text_atomic(args.json, json.dumps(payload(True), indent=2, allow_nan=True) + "\n")

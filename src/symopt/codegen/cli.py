@@ -79,7 +79,9 @@ def _diff(old: str, new: str, rel: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     root = args.root if args.root is not None else package_root()
     if args.root is not None and not Path(root).is_dir():
-        raise ValueError(f"--root {root}: no such directory (the package folder to write into or check, e.g. src/symopt)")
+        raise ValueError(
+            f"--root {root}: no such directory (the package folder to write into or check, e.g. src/symopt)"
+        )
     if args.check:
         differences = check(root)
         if not differences:

@@ -14,12 +14,35 @@ from .checks import Observable, check_closed_form, check_limit
 from .claims import Claim, claims
 from .closed_forms import NotDerivable, derive, symbolic_results
 from .gradients import (
-    GRADIENT_MODELS, ConstantGradient, NoiseGradient, PowerLawGradient, QuadraticGradient, SequenceGradient, gradient_model,
+    GRADIENT_MODELS,
+    ConstantGradient,
+    NoiseGradient,
+    PowerLawGradient,
+    QuadraticGradient,
+    SequenceGradient,
+    gradient_model,
 )
 from .rates import rate_series
 
 __all__ = [
-    "Assumption", "Check", "Claim", "ConstantGradient", "Derivation", "GRADIENT_MODELS", "NoiseGradient", "NotDerivable",
-    "Observable", "PowerLawGradient", "QuadraticGradient", "SequenceGradient", "all_analyses", "check_closed_form",
-    "check_limit", "claims", "derive", "gradient_model", "rate_series", "symbolic_results",
+    "Assumption",
+    "Check",
+    "Claim",
+    "ConstantGradient",
+    "Derivation",
+    "GRADIENT_MODELS",
+    "NoiseGradient",
+    "NotDerivable",
+    "Observable",
+    "PowerLawGradient",
+    "QuadraticGradient",
+    "SequenceGradient",
+    "all_analyses",
+    "check_closed_form",
+    "check_limit",
+    "claims",
+    "derive",
+    "gradient_model",
+    "rate_series",
+    "symbolic_results",
 ]

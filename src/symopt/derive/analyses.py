@@ -17,8 +17,14 @@ def _table() -> dict[tuple[str, str, str], list[Callable[[], Derivation]]]:
 
     return {
         ("sgd", "torch", "quadratic"): [quadratic.gd_trajectory, quadratic.gd_regimes],
-        ("inverse_time", "corrected", "quadratic"): [lambda: quadratic.inverse_time_trajectory("corrected"), lambda: quadratic.inverse_time_leading("corrected")],
-        ("inverse_time", "textbook", "quadratic"): [lambda: quadratic.inverse_time_trajectory("textbook"), lambda: quadratic.inverse_time_leading("textbook")],
+        ("inverse_time", "corrected", "quadratic"): [
+            lambda: quadratic.inverse_time_trajectory("corrected"),
+            lambda: quadratic.inverse_time_leading("corrected"),
+        ],
+        ("inverse_time", "textbook", "quadratic"): [
+            lambda: quadratic.inverse_time_trajectory("textbook"),
+            lambda: quadratic.inverse_time_leading("textbook"),
+        ],
         ("adagrad", "torch", "quadratic"): [quadratic.adagrad_converges],
         ("rmsprop", "torch", "quadratic"): [lambda: quadratic.rmsprop_cycle("outside")],
         ("rmsprop", "textbook", "quadratic"): [lambda: quadratic.rmsprop_cycle("recursion")],
@@ -26,8 +32,10 @@ def _table() -> dict[tuple[str, str, str], list[Callable[[], Derivation]]]:
         ("rmsprop", "torch", "noise"): [noise.rmsprop_expected_average],
         ("sgd", "torch", "noise"): [noise.sgd_stationary_variance],
         ("adagrad", "torch", "powerlaw"): [lambda p=p: rates.adagrad_powerlaw(sp.Rational(p, 4)) for p in (1, 2, 3)],
-        ("rmsprop", "torch", "powerlaw"): [*(lambda p=p: rates.rmsprop_powerlaw(sp.Rational(p, 4)) for p in (1, 4)),
-                                           rates.rmsprop_powerlaw_limit],
+        ("rmsprop", "torch", "powerlaw"): [
+            *(lambda p=p: rates.rmsprop_powerlaw(sp.Rational(p, 4)) for p in (1, 4)),
+            rates.rmsprop_powerlaw_limit,
+        ],
     }
 
 
@@ -58,22 +66,34 @@ def by_id(*ids: str) -> list[Derivation]:
 def inverse_time_asymptotics() -> list[Derivation]:
     """The 1/t rule's asymptotics: H_t = ln t + γ + 1/(2t) + … (Euler–Maclaurin), the movement
     under a constant gradient (∝ ln t), and the Gamma product on the quadratic (∝ t^{∓ηλ})."""
-    return by_id("sums.harmonic", "inverse_time.corrected.param_leading", "inverse_time.textbook.param_leading",
-                 "inverse_time.corrected.quadratic.param_leading", "inverse_time.textbook.quadratic.param_leading")
+    return by_id(
+        "sums.harmonic",
+        "inverse_time.corrected.param_leading",
+        "inverse_time.textbook.param_leading",
+        "inverse_time.corrected.quadratic.param_leading",
+        "inverse_time.textbook.quadratic.param_leading",
+    )
 
 
 def adagrad_regimes() -> list[Derivation]:
     """AdaGrad's effective rate: the leading term under a constant gradient (t^{−1/2}), under
     g_t = c t^{−p} for p = 1/4 (t^{−1/4}), 1/2 ((ln t)^{−1/2}), 3/4 (a positive limit), and with
     torch's lr_decay (t^{−3/2})."""
-    return by_id("adagrad.torch.lr_leading", "adagrad.torch.powerlaw_p1/4.lr_leading", "adagrad.torch.powerlaw_p1/2.lr_leading",
-                 "adagrad.torch.powerlaw_p3/4.lr_limit", "adagrad.torch.lr_decay_leading")
+    return by_id(
+        "adagrad.torch.lr_leading",
+        "adagrad.torch.powerlaw_p1/4.lr_leading",
+        "adagrad.torch.powerlaw_p1/2.lr_leading",
+        "adagrad.torch.powerlaw_p3/4.lr_limit",
+        "adagrad.torch.lr_decay_leading",
+    )
 
 
 def rmsprop_time_constants() -> list[Derivation]:
     """The time constants of α = 0.9 and 0.99 (weights, window, half-life) and the early inflation
     of RMSProp's steps from v_0 = 0."""
-    return by_id("rmsprop.time_constants.alpha_0.9", "rmsprop.time_constants.alpha_0.99", "rmsprop.torch.early_inflation")
+    return by_id(
+        "rmsprop.time_constants.alpha_0.9", "rmsprop.time_constants.alpha_0.99", "rmsprop.torch.early_inflation"
+    )
 
 
 def quadratic_dynamics() -> list[Derivation]:

@@ -103,10 +103,14 @@ def _float64_check(rule, observable, expr, items, model, last) -> Check:
         agreement = _runner_agreement(rule, items, model, None)
         far = tuple(s for s in simulate.log_spaced_steps(last) if s > FLOAT64_STEPS)
         rows = _run_compiled(rule, items, model, last, far, None, observable)
-        worst = worst_error([worst, _worst(rule, observable, expr, items, model, far, [rows[s][observable.key] for s in far])])
+        worst = worst_error(
+            [worst, _worst(rule, observable, expr, items, model, far, [rows[s][observable.key] for s in far])]
+        )
         if not agreement <= simulate.AGREEMENT_TOLERANCE:
             worst = float("inf")
-        detail += f"; compiled body at {len(far)} log-spaced t <= {last:.0e} (agrees with the interpreter to {agreement:.0e})"
+        detail += (
+            f"; compiled body at {len(far)} log-spaced t <= {last:.0e} (agrees with the interpreter to {agreement:.0e})"
+        )
     return Check("interpreter-float64", (1, last), worst, FLOAT64_TOLERANCE, detail=detail)
 
 
@@ -117,7 +121,10 @@ def _mpmath_check(rule, observable, expr, items, model) -> Check:
     if not agreement <= 1e-45:
         worst = float("inf")
     return Check(
-        f"interpreter-mpmath-{MPMATH_DPS}", (MPMATH_STEPS[0], MPMATH_STEPS[-1]), worst, MPMATH_TOLERANCE,
+        f"interpreter-mpmath-{MPMATH_DPS}",
+        (MPMATH_STEPS[0], MPMATH_STEPS[-1]),
+        worst,
+        MPMATH_TOLERANCE,
         detail=f"compiled body at 50 digits, agrees with the 50-digit interpreter on t <= {INTERPRETER_MPMATH_STEPS} to {agreement:.0e}",
     )
 
@@ -130,8 +137,11 @@ def _worst(rule, observable, expr, items, model, steps, observed) -> float:
         floor = numbers[w0] if observable.kind == "param" else [0] * len(closed[0])
         if len(closed) != len(observed) or any(len(row) != len(seen) for row, seen in zip(closed, observed)):
             return float("nan")  # nothing may go uncompared
-        return worst_error(_relative_error(mpmath.mpf(y), x, x0) for row, seen in zip(closed, observed)
-                           for x, y, x0 in zip(row, seen, floor))
+        return worst_error(
+            _relative_error(mpmath.mpf(y), x, x0)
+            for row, seen in zip(closed, observed)
+            for x, y, x0 in zip(row, seen, floor)
+        )
 
 
 @lru_cache(maxsize=128)
@@ -155,7 +165,10 @@ def _run_compiled(rule, items, model, last, steps, dps, observable: Observable) 
 def _compiled_rows(rule, items, model, last, steps, dps, reset: bool) -> list[dict[int, dict[str, Any]]]:
     program = simulate.compile_body(rule, items)
     starts = INITIAL_PARAM[: len(model.values)]
-    return [program.run(last, steps, model.scalar(i), 0.0 if reset else w, reset=reset, dps=dps) for i, w in enumerate(starts)]
+    return [
+        program.run(last, steps, model.scalar(i), 0.0 if reset else w, reset=reset, dps=dps)
+        for i, w in enumerate(starts)
+    ]
 
 
 def check_limit(
@@ -191,7 +204,10 @@ def check_limit(
             errors.append(e_far if reached or e_far <= LIMIT_SHRINK * e_mid else float("inf"))
     worst = worst_error(errors) if len(errors) == len(near) else float("nan")
     return Check(
-        f"closed-form-mpmath-{MPMATH_DPS}", (LIMIT_FROM, LIMIT_TO), worst, LIMIT_TOLERANCE,
+        f"closed-form-mpmath-{MPMATH_DPS}",
+        (LIMIT_FROM, LIMIT_TO),
+        worst,
+        LIMIT_TOLERANCE,
         detail=f"error at t = 1e64 relative to the value at t = 1e2, and still shrinking from t = 1e32 (x{LIMIT_SHRINK})",
     )
 
@@ -206,7 +222,12 @@ def statement_function(statement: sp.Eq, variable: sp.Symbol, numbers: Mapping[s
     missing = sorted(str(s) for s in free if s not in numbers)
     if missing:
         raise ValueError(f"no number for {', '.join(missing)} in the statement {statement}")
-    bound = expr.xreplace({s: sp.Float(mpmath.mpf(numbers[s]), MPMATH_DPS) if not isinstance(numbers[s], sp.Basic) else numbers[s] for s in free})
+    bound = expr.xreplace(
+        {
+            s: sp.Float(mpmath.mpf(numbers[s]), MPMATH_DPS) if not isinstance(numbers[s], sp.Basic) else numbers[s]
+            for s in free
+        }
+    )
     fn = sp.lambdify(variable, bound, modules="mpmath")
 
     def value(x: Any) -> Any:
@@ -231,13 +252,21 @@ def numeric_values(rule: UpdateRule, values: Mapping[str, Any], model: ConstantG
     return out
 
 
-def _evaluate(expr: sp.Expr, steps: tuple[int, ...], numbers: Mapping[sp.Symbol, list[Any]], model: Any = None) -> list[list[Any]]:
+def _evaluate(
+    expr: sp.Expr, steps: tuple[int, ...], numbers: Mapping[sp.Symbol, list[Any]], model: Any = None
+) -> list[list[Any]]:
     """expr at each step, per element, in mpmath at the current precision. Generalised harmonic
     numbers are evaluated as H_t^{(q)} = ζ(q) − ζ(q, t + 1) (q ≠ 1); sums term by term, with an
     arbitrary sequence g[k] taken from the gradient model."""
     expr = for_mpmath(expr)
     sequence = expr.has(gseq)
-    free = sorted(expr.free_symbols - {t, gseq.label} - {i for i in expr.free_symbols if isinstance(i, sp.Indexed)} - _bound_symbols(expr), key=lambda s: s.name)
+    free = sorted(
+        expr.free_symbols
+        - {t, gseq.label}
+        - {i for i in expr.free_symbols if isinstance(i, sp.Indexed)}
+        - _bound_symbols(expr),
+        key=lambda s: s.name,
+    )
     missing = [s for s in free if s not in numbers]
     if missing:
         raise ValueError(f"no numeric value for {', '.join(map(str, missing))} in {expr}")
@@ -285,6 +314,7 @@ def _bound_symbols(expr: sp.Expr) -> set[sp.Symbol]:
 def for_mpmath(expr: sp.Expr) -> sp.Expr:
     """``expr`` with H_x^{(q)} (q ≠ 1) rewritten as ζ(q) − ζ(q, x + 1), which mpmath evaluates
     (and complex infinity as NaN)."""
+
     def rewrite(h):
         n, q = h.args
         return sp.zeta(q) - sp.zeta(q, n + 1)
@@ -305,11 +335,17 @@ def _relative_error(observed: Any, exact: Any, floor: Any = 0) -> float:
 
 
 @lru_cache(maxsize=64)
-def _simulate(rule: UpdateRule, items: tuple, model: ConstantGradient, precision: str, steps: int) -> dict[str, list[np.ndarray]]:
+def _simulate(
+    rule: UpdateRule, items: tuple, model: ConstantGradient, precision: str, steps: int
+) -> dict[str, list[np.ndarray]]:
     """Run the interpreter for ``steps`` steps; per step: every state, η_t (reset run) and w_t."""
     values = dict(items)
     run = Interpreter(rule, precision=precision, dps=MPMATH_DPS, **values)
-    as_array = (lambda x: np.array(x, dtype=np.float64)) if precision == "float64" else (lambda x: to_mpmath(np.array(x, dtype=np.float64), MPMATH_DPS))
+    as_array = (
+        (lambda x: np.array(x, dtype=np.float64))
+        if precision == "float64"
+        else (lambda x: to_mpmath(np.array(x, dtype=np.float64), MPMATH_DPS))
+    )
     out: dict[str, list[np.ndarray]] = {"lr": [], "param": []}
     # Reset run: w = 0 before each step, so the step is exactly −η_t g_t.
     zero = as_array([0.0] * len(model.values))

@@ -29,11 +29,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rule", metavar="RULE", help="a rule family (see `symopt list`) or 'all'")
     parser.add_argument("--dialect", help="the rule's dialect (default: its first, e.g. torch)")
     parser.add_argument(
-        "--option", "-o", action="append", default=[], metavar="NAME=VALUE",
+        "--option",
+        "-o",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="a hyperparameter value (torch keyword), e.g. -o momentum=0.9; repeatable",
     )
     parser.add_argument(
-        "--gradient", default="constant", choices=sorted(GRADIENT_MODELS),
+        "--gradient",
+        default="constant",
+        choices=sorted(GRADIENT_MODELS),
         help="the gradient model (default: constant); quadratic and noise give the dynamics and expectations",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -52,8 +58,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         from ..schemas import envelope
 
-        print(json.dumps(envelope("derive", {"cases": [to_json(case, results, found[id(case)]) for case, results in derived]}),
-                         indent=2))
+        print(
+            json.dumps(
+                envelope("derive", {"cases": [to_json(case, results, found[id(case)]) for case, results in derived]}),
+                indent=2,
+            )
+        )
     else:
         for case, _ in derived:
             for f in found[id(case)]:
@@ -100,8 +110,10 @@ def check_line(d: Derivation) -> str:
 def summary_line(derived: list[tuple[Case, list[Derivation]]], seconds: float) -> str:
     every = [d for _, results in derived for d in results]
     counts = {k: sum(status(d) == k for d in every) for k in ("passed", "hazard", "FAILED")}
-    return (f"symopt derive: {len(every)} derivations in {len(derived)} cases: {counts['passed']} passed, "
-            f"{counts['hazard']} passed with a labelled hazard, {counts['FAILED']} FAILED ({seconds:.1f} s)")
+    return (
+        f"symopt derive: {len(every)} derivations in {len(derived)} cases: {counts['passed']} passed, "
+        f"{counts['hazard']} passed with a labelled hazard, {counts['FAILED']} FAILED ({seconds:.1f} s)"
+    )
 
 
 def _parse_option(text: str) -> tuple[str, Any]:

@@ -136,7 +136,9 @@ def check_values(rule: UpdateRule, symbolic: SymbolicResults, values: dict[str, 
     every hyperparameter the user left at a default of 0 that appears in a closed form and in
     no guard (the closed forms are symbolic in it, so any value checks them)."""
     guarded = set().union(*(a.when.free_symbols for a in rule.body), *(s.when.free_symbols for s in rule.states))
-    forms = [f.solution.expr for f in symbolic.states] + [e for e in (symbolic.lr, symbolic.lr_limit, symbolic.trajectory) if e is not None]
+    forms = [f.solution.expr for f in symbolic.states] + [
+        e for e in (symbolic.lr, symbolic.lr_limit, symbolic.trajectory) if e is not None
+    ]
     appearing = set().union(*(e.free_symbols for e in forms)) if forms else set()
     out = dict(values)
     for h in rule.hyperparameters:
@@ -180,7 +182,10 @@ def symbolic_results(rule: UpdateRule, items: tuple, model: ConstantGradient) ->
             pending.remove(s)
             progress = True
         if not progress:
-            skipped += [f"{s.name}: its update is not a first-order linear recurrence with constant coefficients" for s in pending]
+            skipped += [
+                f"{s.name}: its update is not a first-order linear recurrence with constant coefficients"
+                for s in pending
+            ]
             break
     lr_raw, lr = _effective_lr(step, forms, model)
     below_one = _ratios_below_one(lr) if lr is not None else ()
@@ -280,7 +285,9 @@ def _limit(expr: sp.Expr, below_one: tuple[sp.Symbol, ...]) -> sp.Expr | None:
     back = {sp.Symbol(f"rho_{a.name}", positive=True): (1 - a) / a for a in below_one}
     value = _tidy(value.xreplace(back).xreplace({g_nonzero: g}))
     # A shorter equal form: a^t → 0 first (checked equal to the limit above before it is used).
-    vanished = expr.replace(lambda e: isinstance(e, sp.Pow) and e.base in below_one and e.exp.has(t), lambda e: sp.S.Zero)
+    vanished = expr.replace(
+        lambda e: isinstance(e, sp.Pow) and e.base in below_one and e.exp.has(t), lambda e: sp.S.Zero
+    )
     try:
         short = sp.limit(vanished, t, sp.oo)
     except (NotImplementedError, ValueError):  # pragma: no cover
@@ -298,7 +305,10 @@ def _agree_at_sample_points(a: sp.Expr, b: sp.Expr, below_one: tuple[sp.Symbol, 
     rng = random.Random(0)
     free = sorted((a.free_symbols | b.free_symbols) - {t}, key=lambda s: s.name)
     for sign in (1, -1, 1):
-        point = {s: sp.Rational(rng.randint(1, 99), 100) if s in below_one else sp.Rational(rng.randint(10, 210), 100) for s in free}
+        point = {
+            s: sp.Rational(rng.randint(1, 99), 100) if s in below_one else sp.Rational(rng.randint(10, 210), 100)
+            for s in free
+        }
         if g in point:
             point[g] *= sign
         x, y = sp.N(a.xreplace(point), 40), sp.N(b.xreplace(point), 40)
@@ -321,6 +331,7 @@ def _trajectory(lr: sp.Expr, model, below_one) -> sp.Expr | None:
 def _drop_branches(expr: sp.Expr, excluded: list[sp.Basic]) -> sp.Expr:
     """Remove Piecewise branches whose condition is one of ``excluded`` (cases the assumptions
     rule out, such as a = 1 when a formula divides by 1 − a)."""
+
     def keep(*pieces):
         kept = [(e, c) for e, c in pieces if c not in excluded]
         return sp.Piecewise(*kept)
@@ -358,22 +369,36 @@ def _state_derivation(rule, form: StateForm, values, model, base, prefix) -> Der
         rf"x_t = a\,x_{{t-1}} + c \text{{ with }} a = {sp.latex(rec.a)},\; c = {sp.latex(rec.c)}",
     ]
     if sol.fixed_point is not None:
-        steps.append(rf"\text{{fixed point }} x^* = \frac{{c}}{{1-a}} = {sp.latex(sol.fixed_point)}, \quad x_t - x^* = a^{{{sp.latex(t - rec.start)}}} (x_{{{rec.start}}} - x^*)")
+        steps.append(
+            rf"\text{{fixed point }} x^* = \frac{{c}}{{1-a}} = {sp.latex(sol.fixed_point)}, \quad x_t - x^* = a^{{{sp.latex(t - rec.start)}}} (x_{{{rec.start}}} - x^*)"
+        )
     else:
-        steps.append(rf"a = 1\text{{: }} x_t = x_{{{rec.start}}} + {sp.latex(t - rec.start)}\, c" if rec.start else r"a = 1\text{: } x_t = x_0 + t\, c")
-    steps.append(rf"\text{{solved by {sol.method}; substituted back: }} x_t - (a x_{{t-1}} + c) = 0,\; x_{{{rec.start}}} = {sp.latex(rec.initial)}")
+        steps.append(
+            rf"a = 1\text{{: }} x_t = x_{{{rec.start}}} + {sp.latex(t - rec.start)}\, c"
+            if rec.start
+            else r"a = 1\text{: } x_t = x_0 + t\, c"
+        )
+    steps.append(
+        rf"\text{{solved by {sol.method}; substituted back: }} x_t - (a x_{{t-1}} + c) = 0,\; x_{{{rec.start}}} = {sp.latex(rec.initial)}"
+    )
     observable = Observable("state", form.name)
     f64, mp = check_closed_form(rule, observable, sol.expr, values, model)
     ratio = _ratio_assumptions([rec.a] if isinstance(rec.a, sp.Symbol) else [])
-    return _restatable_closed_form(rule, observable, values, model, Derivation(
-        id=f"{prefix}.{form.name}",
-        title=f"{rule.title} [{rule.dialect}]: closed form of {form.name} ({form.symbol.name}_t)",
-        statement=sp.Eq(lhs, sol.expr),
-        assumptions=base + ratio,
-        steps=tuple(steps),
-        check=f64,
-        precision_checks=(mp,),
-    ))
+    return _restatable_closed_form(
+        rule,
+        observable,
+        values,
+        model,
+        Derivation(
+            id=f"{prefix}.{form.name}",
+            title=f"{rule.title} [{rule.dialect}]: closed form of {form.name} ({form.symbol.name}_t)",
+            statement=sp.Eq(lhs, sol.expr),
+            assumptions=base + ratio,
+            steps=tuple(steps),
+            check=f64,
+            precision_checks=(mp,),
+        ),
+    )
 
 
 def _restatable_closed_form(rule, observable, values, model, d: Derivation) -> Derivation:
@@ -409,15 +434,21 @@ def _lr_derivation(rule, symbolic: SymbolicResults, values, model, base, prefix)
             rf"\text{{float64 hazard: cancellation in }} \sqrt{{{sp.latex(base_expr)}}}\text{{: float64 loses the digits }} v "
             r"\text{ and } m^2 \text{ share; the 50-digit check is authoritative}"
         )
-    return _restatable_closed_form(rule, observable, values, model, Derivation(
-        id=f"{prefix}.lr",
-        title=f"{rule.title} [{rule.dialect}]: effective learning rate",
-        statement=sp.Eq(eta_t, symbolic.lr),
-        assumptions=base + _ratio_assumptions(symbolic.below_one),
-        steps=tuple(steps),
-        check=f64,
-        precision_checks=(mp,),
-    ))
+    return _restatable_closed_form(
+        rule,
+        observable,
+        values,
+        model,
+        Derivation(
+            id=f"{prefix}.lr",
+            title=f"{rule.title} [{rule.dialect}]: effective learning rate",
+            statement=sp.Eq(eta_t, symbolic.lr),
+            assumptions=base + _ratio_assumptions(symbolic.below_one),
+            steps=tuple(steps),
+            check=f64,
+            precision_checks=(mp,),
+        ),
+    )
 
 
 def cancellation_hazard(expr: sp.Expr | None, states: tuple[sp.Symbol, ...]) -> str:
@@ -468,12 +499,18 @@ def _trajectory_derivation(rule, symbolic: SymbolicResults, values, model, base,
     ]
     observable = Observable("param")
     f64, mp = check_closed_form(rule, observable, symbolic.trajectory, values, model)
-    return _restatable_closed_form(rule, observable, values, model, Derivation(
-        id=f"{prefix}.param",
-        title=f"{rule.title} [{rule.dialect}]: parameter trajectory",
-        statement=sp.Eq(sp.Symbol("w_t"), symbolic.trajectory),
-        assumptions=base + _ratio_assumptions(symbolic.below_one),
-        steps=tuple(steps),
-        check=f64,
-        precision_checks=(mp,),
-    ))
+    return _restatable_closed_form(
+        rule,
+        observable,
+        values,
+        model,
+        Derivation(
+            id=f"{prefix}.param",
+            title=f"{rule.title} [{rule.dialect}]: parameter trajectory",
+            statement=sp.Eq(sp.Symbol("w_t"), symbolic.trajectory),
+            assumptions=base + _ratio_assumptions(symbolic.below_one),
+            steps=tuple(steps),
+            check=f64,
+            precision_checks=(mp,),
+        ),
+    )

@@ -80,10 +80,15 @@ def rmsprop_threshold(eps: float, alpha_value: float, t_value: float) -> float:
 def _dialect_runs(family: str, items: tuple, value: float, steps: int, checkpoints: tuple[int, ...]) -> dict[str, dict]:
     """Both dialects' reset runs (η_t at the checkpoints) under the constant gradient ``value``."""
     model = ConstantGradient((value,))
-    return {d: compile_body(rules.get(family, d), items).run(steps, checkpoints, model.scalar(0), 0.0, reset=True) for d in ("torch", "textbook")}
+    return {
+        d: compile_body(rules.get(family, d), items).run(steps, checkpoints, model.scalar(0), 0.0, reset=True)
+        for d in ("torch", "textbook")
+    }
 
 
-def _simulated_ratio(family: str, items: tuple, values: tuple[float, ...], statement: sp.Eq, steps: int = 10**6) -> tuple[float, tuple[int, ...]]:
+def _simulated_ratio(
+    family: str, items: tuple, values: tuple[float, ...], statement: sp.Eq, steps: int = 10**6
+) -> tuple[float, tuple[int, ...]]:
     """max rel err of the statement's ratio against η_textbook/η_torch from runs of both rules."""
     from .checks import statement_function
 
@@ -97,7 +102,11 @@ def _simulated_ratio(family: str, items: tuple, values: tuple[float, ...], state
             for s in checkpoints:
                 derived = stated(s)
                 observed = mpmath.mpf(rows["textbook"][s]["lr"]) / mpmath.mpf(rows["torch"][s]["lr"])
-                errors.append(float(abs(observed - derived) / abs(derived)) if mpmath.isfinite(derived) and derived else float("nan"))
+                errors.append(
+                    float(abs(observed - derived) / abs(derived))
+                    if mpmath.isfinite(derived) and derived
+                    else float("nan")
+                )
     return worst_error(errors), checkpoints
 
 
@@ -105,11 +114,16 @@ def _simulated_ratio(family: str, items: tuple, values: tuple[float, ...], state
 def adagrad_difference(*, statement: sp.Eq | None = None) -> Derivation:
     G = sp.Symbol("G_t", nonnegative=True)
     diff = eta / (sp.sqrt(G) + epsilon) - eta / sp.sqrt(G + epsilon)
-    statement = statement if statement is not None else sp.Eq(sp.Symbol(r"\eta^{\mathrm{post}}_t / \eta^{\mathrm{torch}}_t"), adagrad_ratio())
+    statement = (
+        statement
+        if statement is not None
+        else sp.Eq(sp.Symbol(r"\eta^{\mathrm{post}}_t / \eta^{\mathrm{torch}}_t"), adagrad_ratio())
+    )
     worst, cps = _simulated_ratio("adagrad", (("eps", 1e-8),), (0.5, -3e-3, 1e-5), statement)
     thresholds = {e: adagrad_threshold(e) for e in (1e-8, 1e-10)}
     return Derivation(
-        id="dialects.adagrad", title="AdaGrad: the post's formula vs torch's",
+        id="dialects.adagrad",
+        title="AdaGrad: the post's formula vs torch's",
         statement=statement,
         assumptions=(Assumption("constant gradient, G_0 = 0, the same eps in both"),),
         steps=(
@@ -117,7 +131,13 @@ def adagrad_difference(*, statement: sp.Eq | None = None) -> Derivation:
             r"G_t = t g^2 \Rightarrow R = \frac{\sqrt{t}\,|g| + \epsilon}{\sqrt{t g^2 + \epsilon}} = 1 \iff \sqrt{t g^2} = \frac{1 - \epsilon}{2}",
             rf"|R - 1| > 1\% \iff t g^2 < x^*(\epsilon);\ x^*(10^{{-8}}) = {thresholds[1e-8]:.4g},\ x^*(10^{{-10}}) = {thresholds[1e-10]:.4g}\ (\approx 49.25\,\epsilon)",
         ),
-        check=Check("interpreter-float64-ratio", (1, 10**6), worst, 1e-10, detail=f"both dialects run with eps = 1e-8, g in (0.5, -3e-3, 1e-5), {len(cps)} log-spaced t"),
+        check=Check(
+            "interpreter-float64-ratio",
+            (1, 10**6),
+            worst,
+            1e-10,
+            detail=f"both dialects run with eps = 1e-8, g in (0.5, -3e-3, 1e-5), {len(cps)} log-spaced t",
+        ),
         explanation=(
             f"eps inside vs outside the root matters only while t*g^2 < ~49 eps (x* = {thresholds[1e-8]:.3g} for eps = 1e-8); "
             "torch's default eps is 1e-10, the post's 1e-8."
@@ -127,13 +147,18 @@ def adagrad_difference(*, statement: sp.Eq | None = None) -> Derivation:
 
 @restatable
 def rmsprop_difference(*, statement: sp.Eq | None = None) -> Derivation:
-    statement = statement if statement is not None else sp.Eq(sp.Symbol(r"\eta^{\mathrm{post}}_t / \eta^{\mathrm{torch}}_t"), rmsprop_ratio())
+    statement = (
+        statement
+        if statement is not None
+        else sp.Eq(sp.Symbol(r"\eta^{\mathrm{post}}_t / \eta^{\mathrm{torch}}_t"), rmsprop_ratio())
+    )
     worst, cps = _simulated_ratio("rmsprop", (("alpha", 0.99), ("eps", 1e-8)), (0.5, -3e-3, 1e-4), statement)
     table = {(a, T): rmsprop_threshold(1e-8, a, T) for a in (0.9, 0.99) for T in (1, 10, 100, float("inf"))}
     rows = "; ".join(f"alpha={a}, t={T}: g^2 < {y:.3g}" for (a, T), y in table.items())
     limit = (sp.Abs(g) + epsilon) / sp.sqrt(g**2 + epsilon / (1 - alpha))
     return Derivation(
-        id="dialects.rmsprop", title="RMSProp: the post's eps in the recursion vs torch's eps outside the root",
+        id="dialects.rmsprop",
+        title="RMSProp: the post's eps in the recursion vs torch's eps outside the root",
         statement=statement,
         assumptions=(Assumption("constant gradient, v_0 = 0, the same alpha and eps"),),
         steps=(
@@ -141,7 +166,13 @@ def rmsprop_difference(*, statement: sp.Eq | None = None) -> Derivation:
             r"\text{torch: } v_t = (1-\alpha^t) g^2,\ \sigma_t = \sqrt{v_t} + \epsilon",
             rf"R \to {sp.latex(limit)}; \quad |R-1| > 1\% \iff g^2 < y^*(t, \alpha, \epsilon)",
         ),
-        check=Check("interpreter-float64-ratio", (1, 10**6), worst, 1e-10, detail=f"alpha = 0.99, eps = 1e-8, g in (0.5, -3e-3, 1e-4); thresholds for eps = 1e-8: {rows}"),
+        check=Check(
+            "interpreter-float64-ratio",
+            (1, 10**6),
+            worst,
+            1e-10,
+            detail=f"alpha = 0.99, eps = 1e-8, g in (0.5, -3e-3, 1e-4); thresholds for eps = 1e-8: {rows}",
+        ),
         explanation=(
             "The post's eps inside the recursion accumulates to eps/(1 - alpha) (100 eps for alpha = 0.99): the two rates differ by > 1% "
             f"whenever g^2 < {table[(0.99, float('inf'))]:.3g} (|g| < {table[(0.99, float('inf'))] ** 0.5:.3g}) for alpha = 0.99, eps = 1e-8, late in training."

@@ -59,7 +59,12 @@ class EulerMaclaurin:
         return sp.Add(*(self.summand.subs(x, j) for j in range(1, self.start)))
 
     def _correction(self, at: sp.Expr) -> sp.Expr:
-        return sp.Add(*(sp.bernoulli(2 * j) / sp.factorial(2 * j) * self.derivative(2 * j - 1).subs(x, at) for j in range(1, self.order + 1)))
+        return sp.Add(
+            *(
+                sp.bernoulli(2 * j) / sp.factorial(2 * j) * self.derivative(2 * j - 1).subs(x, at)
+                for j in range(1, self.order + 1)
+            )
+        )
 
     @cached_property
     def approximation(self) -> sp.Expr:
@@ -67,8 +72,12 @@ class EulerMaclaurin:
         a = sp.Integer(self.start)
         F = self.antiderivative
         return (
-            self.head + F.subs(x, n) - F.subs(x, a) + (self.summand.subs(x, a) + self.summand.subs(x, n)) / 2
-            + self._correction(n) - self._correction(a)
+            self.head
+            + F.subs(x, n)
+            - F.subs(x, a)
+            + (self.summand.subs(x, a) + self.summand.subs(x, n)) / 2
+            + self._correction(n)
+            - self._correction(a)
         )
 
     @cached_property
@@ -106,7 +115,9 @@ def exact_partial_sums(f: Callable[[np.ndarray], np.ndarray], checkpoints: tuple
     return out
 
 
-def check_expansion(expansion: EulerMaclaurin, exact: dict[int, float], label: str, statement: sp.Eq | None = None) -> Check:
+def check_expansion(
+    expansion: EulerMaclaurin, exact: dict[int, float], label: str, statement: sp.Eq | None = None
+) -> Check:
     """|exact − S(n)| / bound ≤ 1 at every checkpoint, S the statement's right-hand side with
     its remainder symbol R_m set to 0 (default: the expansion's approximation), the bound the
     expansion's |R_m| bound (the error ratio is reported)."""
@@ -130,14 +141,25 @@ def check_expansion(expansion: EulerMaclaurin, exact: dict[int, float], label: s
             errors.append(float(abs(mpmath.mpf(value) - a) / (bound(N) + mpmath.mpf(1e-15) * abs(value))))
     steps = [N for N in exact if N >= expansion.start]
     return Check(
-        "euler-maclaurin-remainder-bound", (steps[0], steps[-1]), worst_error(errors), 1.0,
+        "euler-maclaurin-remainder-bound",
+        (steps[0], steps[-1]),
+        worst_error(errors),
+        1.0,
         detail=f"{label}: max |sum − expansion| / bound (passes when <= 1)",
     )
 
 
 # -- the three sums of the issue ----------------------------------------------------------------
-def _derivation(id_: str, title: str, expansion: EulerMaclaurin, exact: dict[int, float], label: str, extra: tuple[Check, ...] = (),
-                explanation: str = "", statement: sp.Eq | None = None) -> Derivation:
+def _derivation(
+    id_: str,
+    title: str,
+    expansion: EulerMaclaurin,
+    exact: dict[int, float],
+    label: str,
+    extra: tuple[Check, ...] = (),
+    explanation: str = "",
+    statement: sp.Eq | None = None,
+) -> Derivation:
     m = expansion.order
     lhs = sp.Sum(expansion.summand.subs(x, k), (k, 1, n))
     R = sp.Symbol(f"R_{m}")
@@ -150,9 +172,14 @@ def _derivation(id_: str, title: str, expansion: EulerMaclaurin, exact: dict[int
     )
     check = check_expansion(expansion, exact, label, statement)
     return Derivation(
-        id=id_, title=title, statement=statement,
+        id=id_,
+        title=title,
+        statement=statement,
         assumptions=(Assumption(f"|R_{m}| bounded as stated", sp.Le(sp.Abs(R), expansion.remainder_bound)),),
-        steps=steps, check=check, precision_checks=extra, explanation=explanation,
+        steps=steps,
+        check=check,
+        precision_checks=extra,
+        explanation=explanation,
     )
 
 
@@ -168,12 +195,20 @@ def inverse_sqrt_sum(*, statement: sp.Eq | None = None) -> Derivation:
         constant, bound = expansion.constant
         err = abs(mpmath.mpf(str(sp.N(constant, 30))) - mpmath.zeta(0.5))
         constant_check = Check(
-            "euler-maclaurin-constant-vs-mpmath-zeta", (expansion.start, 0), float(err / mpmath.mpf(str(sp.N(bound, 30)))), 1.0,
+            "euler-maclaurin-constant-vs-mpmath-zeta",
+            (expansion.start, 0),
+            float(err / mpmath.mpf(str(sp.N(bound, 30)))),
+            1.0,
             detail=f"C = {sp.N(constant, 12)} vs zeta(1/2) = {mpmath.nstr(mpmath.zeta(0.5), 12)}, |C - zeta(1/2)| / bound",
         )
     return _derivation(
-        "sums.inverse_sqrt", r"Euler–Maclaurin: sum of k^(-1/2)", expansion, exact, "H_n^(1/2) via Hurwitz zeta",
-        (constant_check,), statement=statement,
+        "sums.inverse_sqrt",
+        r"Euler–Maclaurin: sum of k^(-1/2)",
+        expansion,
+        exact,
+        "H_n^(1/2) via Hurwitz zeta",
+        (constant_check,),
+        statement=statement,
         explanation=(
             "H_n^(1/2) = 2 sqrt(n) + zeta(1/2) + 1/(2 sqrt(n)) + O(n^(-3/2)) diverges like 2 sqrt(n); "
             "its constant is zeta(1/2) ~ -1.4604, which SymPy 1.14 returns as the limit."
@@ -189,7 +224,12 @@ def shifted_sqrt_sum(eps: float = 0.5, *, statement: sp.Eq | None = None) -> Der
     expansion = EulerMaclaurin(1 / (sp.sqrt(x) + e))
     exact = exact_partial_sums(lambda ks: 1.0 / (np.sqrt(ks) + eps), CHECKPOINTS)
     return _derivation(
-        "sums.shifted_sqrt", rf"Euler–Maclaurin: sum of 1/(sqrt(k) + {eps})", expansion, exact, "direct fsum", statement=statement,
+        "sums.shifted_sqrt",
+        rf"Euler–Maclaurin: sum of 1/(sqrt(k) + {eps})",
+        expansion,
+        exact,
+        "direct fsum",
+        statement=statement,
         explanation="Sum 1/(sqrt k + eps) = 2 sqrt n - 2 eps ln(sqrt n + eps) + C + O(n^(-1/2)): AdaGrad's total movement under a constant gradient.",
     )
 
@@ -201,7 +241,12 @@ def accumulator_sum(G0: float = 0.1, g: float = 0.5, *, statement: sp.Eq | None 
     expansion = EulerMaclaurin(1 / sp.sqrt(G + x * gg**2))
     exact = exact_partial_sums(lambda ks: 1.0 / np.sqrt(G0 + ks * g * g), CHECKPOINTS)
     return _derivation(
-        "sums.accumulator", rf"Euler–Maclaurin: sum of 1/sqrt({G0} + k {g}^2)", expansion, exact, "direct fsum", statement=statement,
+        "sums.accumulator",
+        rf"Euler–Maclaurin: sum of 1/sqrt({G0} + k {g}^2)",
+        expansion,
+        exact,
+        "direct fsum",
+        statement=statement,
         explanation="Sum 1/sqrt(G0 + k g^2) = 2 sqrt(G0 + n g^2)/g^2 + C + O(n^(-1/2)): grows without bound, like sqrt(n).",
     )
 
@@ -219,7 +264,9 @@ def sympy_harmonic_limit_finding(*, statement: sp.Eq | None = None) -> Derivatio
     ∞ would make this finding obsolete, and the test says so)."""
     t = sp.Symbol("t", integer=True, positive=True)
     sympy_says = sp.limit(sp.harmonic(t, sp.Rational(1, 2)), t, sp.oo)
-    statement = statement if statement is not None else sp.Eq(sp.Limit(sp.harmonic(t, sp.Rational(1, 2)), t, sp.oo), sp.oo)
+    statement = (
+        statement if statement is not None else sp.Eq(sp.Limit(sp.harmonic(t, sp.Rational(1, 2)), t, sp.oo), sp.oo)
+    )
     claimed = sp.sympify(statement.rhs)
     violations, rows = 0, []
     with mpmath.workdps(30):
@@ -233,18 +280,37 @@ def sympy_harmonic_limit_finding(*, statement: sp.Eq | None = None) -> Derivatio
             else:
                 violations += 1  # the statement does not give a limit
             rows.append(f"H({N:.0e}) = {mpmath.nstr(value, 10)} >= {mpmath.nstr(below, 10)}")
-    disagrees = sp.simplify(sympy_says - claimed) != 0 if claimed.is_finite or sympy_says.is_finite else sympy_says != claimed
+    disagrees = (
+        sp.simplify(sympy_says - claimed) != 0 if claimed.is_finite or sympy_says.is_finite else sympy_says != claimed
+    )
     checks = (
-        Check("partial-sums-vs-statement", (10**2, 10**8), float(violations), 0.0, detail="; ".join(rows) + "; integral test: H_N >= 2 sqrt(N+1) - 2"),
-        Check("sympy-disagrees", (0, 0), 0.0 if disagrees else math.inf, 0.0, detail=f"SymPy {sp.__version__}: limit(harmonic(t, 1/2), t, oo) = {sympy_says}"),
+        Check(
+            "partial-sums-vs-statement",
+            (10**2, 10**8),
+            float(violations),
+            0.0,
+            detail="; ".join(rows) + "; integral test: H_N >= 2 sqrt(N+1) - 2",
+        ),
+        Check(
+            "sympy-disagrees",
+            (0, 0),
+            0.0 if disagrees else math.inf,
+            0.0,
+            detail=f"SymPy {sp.__version__}: limit(harmonic(t, 1/2), t, oo) = {sympy_says}",
+        ),
     )
     return Derivation(
-        id="sums.sympy_limit_finding", title="SymPy 1.14's limit of harmonic(t, 1/2) is wrong",
+        id="sums.sympy_limit_finding",
+        title="SymPy 1.14's limit of harmonic(t, 1/2) is wrong",
         statement=statement,
         assumptions=(Assumption(f"sympy.limit returns {sympy_says}"),),
-        steps=(r"H_t^{(1/2)} = \sum_{k \le t} k^{-1/2} \ge \int_1^{t+1} x^{-1/2}\,dx = 2\sqrt{t+1} - 2 \to \infty",
-               r"H_t^{(1/2)} = 2\sqrt{t} + \zeta(1/2) + O(t^{-1/2}) \text{ (Euler--Maclaurin, above)}"),
-        check=checks[0], precision_checks=checks[1:], kind="derived",
+        steps=(
+            r"H_t^{(1/2)} = \sum_{k \le t} k^{-1/2} \ge \int_1^{t+1} x^{-1/2}\,dx = 2\sqrt{t+1} - 2 \to \infty",
+            r"H_t^{(1/2)} = 2\sqrt{t} + \zeta(1/2) + O(t^{-1/2}) \text{ (Euler--Maclaurin, above)}",
+        ),
+        check=checks[0],
+        precision_checks=checks[1:],
+        kind="derived",
         explanation=f"SymPy {sp.__version__} gives limit(harmonic(t, 1/2), t, oo) = {sympy_says}; the sum diverges like 2 sqrt(t) (H at 1e6 = {float(mpmath.zeta(0.5) - mpmath.zeta(0.5, 10**6 + 1)):.1f}).",
     )
 
@@ -259,12 +325,20 @@ def harmonic_sum(*, statement: sp.Eq | None = None) -> Derivation:
         constant, bound = expansion.constant
         err = abs(mpmath.mpf(str(sp.N(constant, 30))) - mpmath.euler)
         constant_check = Check(
-            "euler-maclaurin-constant-vs-mpmath-euler", (expansion.start, 0), float(err / mpmath.mpf(str(sp.N(bound, 30)))), 1.0,
+            "euler-maclaurin-constant-vs-mpmath-euler",
+            (expansion.start, 0),
+            float(err / mpmath.mpf(str(sp.N(bound, 30)))),
+            1.0,
             detail=f"C = {sp.N(constant, 12)} vs gamma = {mpmath.nstr(mpmath.euler, 12)}, |C - gamma| / bound",
         )
     return _derivation(
-        "sums.harmonic", "Euler--Maclaurin: the harmonic numbers H_n", expansion, exact, "H_n via mpmath.harmonic",
-        (constant_check,), statement=statement,
+        "sums.harmonic",
+        "Euler--Maclaurin: the harmonic numbers H_n",
+        expansion,
+        exact,
+        "H_n via mpmath.harmonic",
+        (constant_check,),
+        statement=statement,
         explanation="H_n = ln n + gamma + 1/(2n) - 1/(12 n^2) + O(n^(-4)): the sum of the 1/t rule's rates grows like ln n, without bound.",
     )
 

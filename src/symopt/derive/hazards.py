@@ -58,14 +58,24 @@ class Found:
 
     def describe(self) -> str:
         h = self.hazard
-        return (f"hazard {h.id}: {h.keyword}={self.value!r} ({h.condition}; torch accepts it). "
-                f"{self.consequence} [{sp.sstr(self.statement)}]. torch.optim: {self.measured}"
-                + ("" if self.confirmed else " (NOT the predicted symptom)"))
+        return (
+            f"hazard {h.id}: {h.keyword}={self.value!r} ({h.condition}; torch accepts it). "
+            f"{self.consequence} [{sp.sstr(self.statement)}]. torch.optim: {self.measured}"
+            + ("" if self.confirmed else " (NOT the predicted symptom)")
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.hazard.id, "keyword": self.hazard.keyword, "value": self.value, "condition": self.hazard.condition,
-                "statement": sp.sstr(self.statement), "statement_latex": sp.latex(self.statement),
-                "consequence": self.consequence, "confirmed": self.confirmed, "measured": self.measured}
+        return {
+            "id": self.hazard.id,
+            "keyword": self.hazard.keyword,
+            "value": self.value,
+            "condition": self.hazard.condition,
+            "statement": sp.sstr(self.statement),
+            "statement_latex": sp.latex(self.statement),
+            "consequence": self.consequence,
+            "confirmed": self.confirmed,
+            "measured": self.measured,
+        }
 
 
 def _closed_form(rule: UpdateRule, values: dict[str, Any], suffix: str) -> sp.Eq:
@@ -97,12 +107,17 @@ def _alpha_above_one(rule: UpdateRule, values: dict[str, Any]) -> tuple[sp.Expr,
     first = sp.simplify(eq.rhs.subs({alpha: 1 + _delta, t_sym: 1, g: g_nz}))
     if not first.is_negative:
         raise AssertionError(f"v_1 = {first} is not proven negative for alpha > 1")
-    growth = sp.limit(eq.rhs.subs({alpha: 1 + _delta, g: g_nz}) / eq.rhs.subs({alpha: 1 + _delta, g: g_nz, t_sym: t_sym - 1}),
-                      t_sym, sp.oo)
+    growth = sp.limit(
+        eq.rhs.subs({alpha: 1 + _delta, g: g_nz}) / eq.rhs.subs({alpha: 1 + _delta, g: g_nz, t_sym: t_sym - 1}),
+        t_sym,
+        sp.oo,
+    )
     statement = sp.Eq(eq.lhs, eq.rhs.subs(alpha, sp.nsimplify(values["alpha"])))
-    return statement, (f"the mean square v_t = g²(1 − α^t) is negative from the first step (v_1 = {sp.sstr(first)} with "
-                       f"α = 1 + δ) and |v_t| grows by a factor {sp.sstr(growth)} per step: √v_t is NaN, so every "
-                       "param with a nonzero gradient becomes NaN at step 1")
+    return statement, (
+        f"the mean square v_t = g²(1 − α^t) is negative from the first step (v_1 = {sp.sstr(first)} with "
+        f"α = 1 + δ) and |v_t| grows by a factor {sp.sstr(growth)} per step: √v_t is NaN, so every "
+        "param with a nonzero gradient becomes NaN at step 1"
+    )
 
 
 def _alpha_one(rule: UpdateRule, values: dict[str, Any]) -> tuple[sp.Expr, str]:
@@ -111,7 +126,10 @@ def _alpha_one(rule: UpdateRule, values: dict[str, Any]) -> tuple[sp.Expr, str]:
     statement = sp.Eq(eq.lhs, sp.simplify(eq.rhs.subs(_symbol(rule, "alpha"), 1)))
     if statement.rhs != 0:
         raise AssertionError(f"v_t = {statement.rhs} at alpha = 1, not 0")
-    return statement, "the mean square stays 0 (v_t = 0 for every t): each step is η g/ε, the gradient divided by ε alone"
+    return (
+        statement,
+        "the mean square stays 0 (v_t = 0 for every t): each step is η g/ε, the gradient divided by ε alone",
+    )
 
 
 def _torch_rmsprop_step(values: dict[str, Any], grad: float = 0.5) -> tuple[float, float]:
@@ -144,8 +162,11 @@ def _momentum_unbounded(suffix: str) -> Callable[[UpdateRule, dict[str, Any]], t
         eq = _closed_form(rule, values, suffix)
         mu = _symbol(rule, "momentum")
         t_sym = next(s for s in eq.rhs.free_symbols if s.name == "t")
-        subs = {s: sp.nsimplify(values[name]) for name, s in ((n, _symbol(rule, n)) for n in ("dampening",))
-                if name in values and any(h.name == name for h in rule.hyperparameters)}
+        subs = {
+            s: sp.nsimplify(values[name])
+            for name, s in ((n, _symbol(rule, n)) for n in ("dampening",))
+            if name in values and any(h.name == name for h in rule.hyperparameters)
+        }
         g = next((s for s in eq.rhs.free_symbols if s.name == "g"), None)
         expr = eq.rhs.subs(subs)
         g_pos = sp.Symbol("g", positive=True)
@@ -159,7 +180,9 @@ def _momentum_unbounded(suffix: str) -> Callable[[UpdateRule, dict[str, Any]], t
             raise AssertionError(f"the buffer's limit is {grown}, not unbounded, at momentum = {at}")
         return sp.Eq(eq.lhs, sp.simplify(expr_at)), (
             f"under a constant gradient the momentum buffer grows without bound ({rate}; lim b_t = {sp.sstr(grown)} for g > 0): "
-            "the steps never shrink and the params diverge")
+            "the steps never shrink and the params diverge"
+        )
+
     return derive_it
 
 
@@ -168,8 +191,10 @@ def _measure_growth(optimizer: str, key: str) -> Callable[[dict[str, Any]], tupl
         import torch
 
         w = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-        names = {"SGD": ("lr", "momentum", "dampening", "weight_decay", "nesterov"),
-                 "RMSprop": ("lr", "alpha", "eps", "momentum", "centered")}[optimizer]
+        names = {
+            "SGD": ("lr", "momentum", "dampening", "weight_decay", "nesterov"),
+            "RMSprop": ("lr", "alpha", "eps", "momentum", "centered"),
+        }[optimizer]
         opt = getattr(torch.optim, optimizer)([w], foreach=False, **{k: v for k, v in values.items() if k in names})
         sizes = []
         for _ in range(40):
@@ -180,23 +205,49 @@ def _measure_growth(optimizer: str, key: str) -> Callable[[dict[str, Any]], tupl
         if mu == 1:  # b_t = b_{t-1} + (1 - dampening) g: equal increments, for ever
             early, late = sizes[20] - sizes[19], sizes[-1] - sizes[-2]
             ok = all(map(math.isfinite, sizes)) and early > 0 and abs(late - early) <= 1e-9 * early
-            return ok, f"|{key}| grows by {early:.4g} per step at step 20 and {late:.4g} at step 40 (linear, as derived)"
+            return (
+                ok,
+                f"|{key}| grows by {early:.4g} per step at step 20 and {late:.4g} at step 40 (linear, as derived)",
+            )
         ratio = sizes[-1] / sizes[-2] if sizes[-2] else math.nan
-        return (math.isfinite(ratio) and abs(ratio - mu) <= 0.05 * mu,
-                f"|{key}| grows by {ratio:.4g} per step after 40 steps (predicted μ = {mu:g})")
+        return (
+            math.isfinite(ratio) and abs(ratio - mu) <= 0.05 * mu,
+            f"|{key}| grows by {ratio:.4g} per step after 40 steps (predicted μ = {mu:g})",
+        )
+
     return measure
 
 
 #: every hazard symopt knows, as data: (torch keyword, the condition torch lets through)
 HAZARDS: tuple[Hazard, ...] = (
-    Hazard("rmsprop.alpha_above_1", "rmsprop", "alpha", "alpha > 1", lambda v: v.get("alpha", 0) > 1,
-           _alpha_above_one, _measure_nan),
-    Hazard("rmsprop.alpha_1", "rmsprop", "alpha", "alpha = 1", lambda v: v.get("alpha", 0) == 1,
-           _alpha_one, _measure_over_eps),
+    Hazard(
+        "rmsprop.alpha_above_1",
+        "rmsprop",
+        "alpha",
+        "alpha > 1",
+        lambda v: v.get("alpha", 0) > 1,
+        _alpha_above_one,
+        _measure_nan,
+    ),
+    Hazard(
+        "rmsprop.alpha_1",
+        "rmsprop",
+        "alpha",
+        "alpha = 1",
+        lambda v: v.get("alpha", 0) == 1,
+        _alpha_one,
+        _measure_over_eps,
+    ),
     # at momentum = 1 and dampening = 1 the buffer stays b_1 = g (no gradient enters after the first step)
-    Hazard("sgd.momentum_at_least_1", "sgd", "momentum", "momentum > 1, or = 1 with dampening < 1",
-           lambda v: v.get("momentum", 0) > 1 or (v.get("momentum", 0) == 1 and v.get("dampening", 0) < 1),
-           _momentum_unbounded("momentum_buffer"), _measure_growth("SGD", "momentum_buffer")),
+    Hazard(
+        "sgd.momentum_at_least_1",
+        "sgd",
+        "momentum",
+        "momentum > 1, or = 1 with dampening < 1",
+        lambda v: v.get("momentum", 0) > 1 or (v.get("momentum", 0) == 1 and v.get("dampening", 0) < 1),
+        _momentum_unbounded("momentum_buffer"),
+        _measure_growth("SGD", "momentum_buffer"),
+    ),
 )
 
 

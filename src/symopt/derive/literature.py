@@ -53,9 +53,16 @@ class Published:
         return self.derivation.passed and all(c.passed for c in self.reproduction)
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "citation": self.citation, "claim": self.claim, "passed": self.passed,
-                "derivation": self.derivation.to_json(), "reproduction": [c.to_json() for c in self.reproduction],
-                "computed": self.computed, "theoretical": self.theoretical}
+        return {
+            "id": self.id,
+            "citation": self.citation,
+            "claim": self.claim,
+            "passed": self.passed,
+            "derivation": self.derivation.to_json(),
+            "reproduction": [c.to_json() for c in self.reproduction],
+            "computed": self.computed,
+            "theoretical": self.theoretical,
+        }
 
 
 # -- Reddi, Kale & Kumar (ICLR 2018): RMSProp/Adam converge to the wrong end ------------------------
@@ -81,8 +88,9 @@ def reddi_period_drift() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     return fixed, drift, drift.subs(alpha, 1 / (1 + C**2))
 
 
-def _reddi_run(kind: str, c: float = C_VALUE, steps: int = STEPS, alpha: float = ALPHA,
-               beta2: float | None = None) -> tuple[float, float]:
+def _reddi_run(
+    kind: str, c: float = C_VALUE, steps: int = STEPS, alpha: float = ALPHA, beta2: float | None = None
+) -> tuple[float, float]:
     """(x_T, average regret R_T/T) of torch.optim on the published problem: RMSprop (β₁ = 0 Adam
     without bias correction) or Adam with amsgrad (β₁ = 0), both with β₂ = 1/(1 + C²) and
     α_t = α/√t (LambdaLR), or Adagrad at a constant α; x projected onto [−1, 1] after each step."""
@@ -147,11 +155,21 @@ def reddi2018_drift(statement: sp.Eq | None = None) -> Derivation:
         value = complex(sp.N(at.subs({C: c, eta: 1})))
         grid.append(value.real if value.imag == 0 else math.nan)
     positive = math.nan if any(map(math.isnan, grid)) else min(grid)
-    check = Check("torch.optim.RMSprop-float64, one period from the periodic state", (1, 3), worst_error(errors), 1e-12,
-                  f"{len(errors)} (C, beta2) pairs; the drift at beta2 = 1/(1 + C^2) is positive on C in [2.01, 100]: "
-                  f"min Delta/eta = {positive:.4g}")
-    sign = Check("closed-form-sign, Delta/eta at beta2 = 1/(1 + C^2)", (1, 1), 0.0 if positive > 0 else math.inf, 0.0,
-                 f"min over C in (2.01, 2.5, 3, 5, 10, 100): {positive:.6g} > 0 is the drift to +1")
+    check = Check(
+        "torch.optim.RMSprop-float64, one period from the periodic state",
+        (1, 3),
+        worst_error(errors),
+        1e-12,
+        f"{len(errors)} (C, beta2) pairs; the drift at beta2 = 1/(1 + C^2) is positive on C in [2.01, 100]: "
+        f"min Delta/eta = {positive:.4g}",
+    )
+    sign = Check(
+        "closed-form-sign, Delta/eta at beta2 = 1/(1 + C^2)",
+        (1, 1),
+        0.0 if positive > 0 else math.inf,
+        0.0,
+        f"min over C in (2.01, 2.5, 3, 5, 10, 100): {positive:.6g} > 0 is the drift to +1",
+    )
     # the derived condition, Delta > 0, against where torch.optim.RMSprop ends (alpha/sqrt(t), projected)
     sides, disagree = [], 0
     for c, beta2 in ((3.0, 0.1), (3.0, 0.5), (3.0, 0.99), (10.0, 1 / 101), (10.0, 0.9), (2.5, 1 / 7.25)):
@@ -163,17 +181,25 @@ def reddi2018_drift(statement: sp.Eq | None = None) -> Derivation:
         agree = math.isfinite(predicted) and (predicted > 0) == (end > 0)
         disagree += not agree
         sides.append(f"C = {c:g}, beta2 = {beta2:.3g}: Delta/eta = {predicted:.3g}, x_T = {end:.3g}")
-    condition = Check("torch.optim.RMSprop end point against the sign of Delta", (1, 6000), float(disagree), 0.0,
-                      "; ".join(sides))
+    condition = Check(
+        "torch.optim.RMSprop end point against the sign of Delta", (1, 6000), float(disagree), 0.0, "; ".join(sides)
+    )
     derivation = Derivation(
-        id="reddi2018.counterexample.drift", title="RMSProp's drift over one period of the Reddi et al. problem",
+        id="reddi2018.counterexample.drift",
+        title="RMSProp's drift over one period of the Reddi et al. problem",
         statement=stated,
-        assumptions=(Assumption("eps = 0, eta fixed over the period, the mean square at its periodic value v_0 before the C-step"),
-                     Assumption("C > 2", C > 2)),
+        assumptions=(
+            Assumption(
+                "eps = 0, eta fixed over the period, the mean square at its periodic value v_0 before the C-step"
+            ),
+            Assumption("C > 2", C > 2),
+        ),
         steps=(rf"v_0 = {sp.latex(fixed)}", rf"\Delta = {sp.latex(drift)}", r"\Delta > 0 \iff \text{drift to } +1"),
-        check=check, precision_checks=(sign, condition), kind="derived",
+        check=check,
+        precision_checks=(sign, condition),
+        kind="derived",
         explanation="One period (g = C, -1, -1) from the mean square it maps to itself: the C-step divides by a "
-                    "large sqrt(v), the two -1 steps by small ones, so their sum outweighs it and w drifts up.",
+        "large sqrt(v), the two -1 steps by small ones, so their sum outweighs it and w drifts up.",
         recheck=reddi2018_drift,
     )
     return derivation
@@ -195,24 +221,50 @@ def reddi2018_counterexample(statement: sp.Eq | None = None) -> Published:
     x_ada, regret_ada = _reddi_run("adagrad")
     limit = 2 * (C_VALUE - 2) / 3  # R_T/T at x_t = +1 for good: (f(+1) - f(-1)) per period / 3
     reproduction = (
-        Check("torch.optim.RMSprop (alpha/sqrt(t), projected): x_T", (1, STEPS), abs(x_rms - 1.0), 1e-9,
-              f"C = {C_VALUE:g}, beta2 = 1/(1 + C^2): x_T = {x_rms!r}, the published +1"),
-        Check("torch.optim.RMSprop: average regret R_T/T against 2(C - 2)/3", (1, STEPS), abs(regret_rms - limit) / limit, 0.01,
-              f"R_T/T = {regret_rms:.6g}, theory {limit:.6g}: it does not vanish"),
-        Check("torch.optim.Adam(amsgrad=True, beta1 = 0): x_T near x* = -1", (1, STEPS), abs(x_ams + 1.0), 0.05,
-              f"x_T = {x_ams:.6g}; R_T/T = {regret_ams:.3g}"),
-        Check("torch.optim.Adagrad: x_T near x* = -1", (1, STEPS), abs(x_ada + 1.0), 0.05,
-              f"x_T = {x_ada:.6g}; R_T/T = {regret_ada:.3g}"),
+        Check(
+            "torch.optim.RMSprop (alpha/sqrt(t), projected): x_T",
+            (1, STEPS),
+            abs(x_rms - 1.0),
+            1e-9,
+            f"C = {C_VALUE:g}, beta2 = 1/(1 + C^2): x_T = {x_rms!r}, the published +1",
+        ),
+        Check(
+            "torch.optim.RMSprop: average regret R_T/T against 2(C - 2)/3",
+            (1, STEPS),
+            abs(regret_rms - limit) / limit,
+            0.01,
+            f"R_T/T = {regret_rms:.6g}, theory {limit:.6g}: it does not vanish",
+        ),
+        Check(
+            "torch.optim.Adam(amsgrad=True, beta1 = 0): x_T near x* = -1",
+            (1, STEPS),
+            abs(x_ams + 1.0),
+            0.05,
+            f"x_T = {x_ams:.6g}; R_T/T = {regret_ams:.3g}",
+        ),
+        Check(
+            "torch.optim.Adagrad: x_T near x* = -1",
+            (1, STEPS),
+            abs(x_ada + 1.0),
+            0.05,
+            f"x_T = {x_ada:.6g}; R_T/T = {regret_ada:.3g}",
+        ),
     )
     return Published(
         id="reddi2018.counterexample",
         citation="S. J. Reddi, S. Kale, S. Kumar, On the Convergence of Adam and Beyond, ICLR 2018, Section 3 "
-                 "(the example behind Theorem 1)",
+        "(the example behind Theorem 1)",
         claim="On F = [-1, 1] with f_t(x) = Cx for t mod 3 = 1 and -x otherwise (C > 2), Adam with beta1 = 0 and "
-              "beta2 = 1/(1 + C^2) and alpha_t = alpha/sqrt(t) converges to x = +1 (the optimum is -1): the average "
-              "regret does not go to 0. AMSGrad converges to the optimum.",
-        derivation=derivation, reproduction=reproduction,
-        computed={"x_T_rmsprop": x_rms, "regret_per_step_rmsprop": regret_rms, "x_T_amsgrad": x_ams, "x_T_adagrad": x_ada},
+        "beta2 = 1/(1 + C^2) and alpha_t = alpha/sqrt(t) converges to x = +1 (the optimum is -1): the average "
+        "regret does not go to 0. AMSGrad converges to the optimum.",
+        derivation=derivation,
+        reproduction=reproduction,
+        computed={
+            "x_T_rmsprop": x_rms,
+            "regret_per_step_rmsprop": regret_rms,
+            "x_T_amsgrad": x_ams,
+            "x_T_adagrad": x_ada,
+        },
         theoretical={"x_T_rmsprop": 1.0, "regret_per_step_rmsprop": limit, "x_star": -1.0},
     )
 
@@ -267,7 +319,10 @@ def _mh_torch(dim: int = 8, seed: int = 0) -> tuple[float, float]:
         xd, yd = x.detach(), y.detach()
         dw = float(((xd - yd).abs() / yd.abs().clamp_min(1e-300)).max())
         dv = float(((rms.state[x]["square_avg"] * t - ada.state[y]["sum"]).abs() / ada.state[y]["sum"]).max())
-        worst_w, worst_v = max(worst_w, dw if math.isfinite(dw) else math.inf), max(worst_v, dv if math.isfinite(dv) else math.inf)
+        worst_w, worst_v = (
+            max(worst_w, dw if math.isfinite(dw) else math.inf),
+            max(worst_v, dv if math.isfinite(dv) else math.inf),
+        )
     return worst_w, worst_v
 
 
@@ -281,16 +336,23 @@ def mukkamala2017_step(statement: sp.Eq | None = None) -> Derivation:
     G = next(s.symbol for s in rules.adagrad().states if s.name == "sum")
     symbolic = sp.simplify(stated.rhs - ada_w)
     symbolic_ok = symbolic == 0 and sp.simplify(t_v - ada_G) == 0
-    check_sym = Check("symbolic: the stated step minus AdaGrad's model step, and t*v_t - G_t", (2, 2),
-                      0.0 if symbolic_ok else math.inf, 0.0,
-                      f"stated - AdaGrad = {sp.sstr(symbolic)}; t v_t - G_t = {sp.sstr(sp.simplify(t_v - ada_G))}")
+    check_sym = Check(
+        "symbolic: the stated step minus AdaGrad's model step, and t*v_t - G_t",
+        (2, 2),
+        0.0 if symbolic_ok else math.inf,
+        0.0,
+        f"stated - AdaGrad = {sp.sstr(symbolic)}; t v_t - G_t = {sp.sstr(sp.simplify(t_v - ada_G))}",
+    )
     # the stated formula against torch.optim.Adagrad, one step from a random state, many points
     fn = sp.lambdify((w, G, g, _T, _A, _E), stated.rhs, modules="math")
     errors = []
     gen = torch.Generator().manual_seed(1)
     for _ in range(40):
         w0, g0 = (float(v) for v in torch.randn(2, generator=gen, dtype=torch.float64))
-        G0, t0 = float(torch.rand(1, generator=gen, dtype=torch.float64)) * 5, int(torch.randint(2, 500, (1,), generator=gen))
+        G0, t0 = (
+            float(torch.rand(1, generator=gen, dtype=torch.float64)) * 5,
+            int(torch.randint(2, 500, (1,), generator=gen)),
+        )
         y = torch.tensor([w0], dtype=torch.float64, requires_grad=True)
         opt = torch.optim.Adagrad([y], lr=MH_LR, eps=MH_EPS)
         opt.state[y]["sum"].fill_(G0)
@@ -302,19 +364,33 @@ def mukkamala2017_step(statement: sp.Eq | None = None) -> Derivation:
             predicted = math.nan
         measured = float(y.detach()[0])
         errors.append(abs(predicted - measured) / abs(measured) if measured else math.nan)
-    check = Check("torch.optim.Adagrad-float64, one step from 40 random states", (2, 500), worst_error(errors), 1e-13,
-                  f"lr = {MH_LR}, eps = {MH_EPS}, the stated RMSProp step with beta_t = 1 - 1/t, eta_t = lr/sqrt(t), eps_t = eps/sqrt(t)")
+    check = Check(
+        "torch.optim.Adagrad-float64, one step from 40 random states",
+        (2, 500),
+        worst_error(errors),
+        1e-13,
+        f"lr = {MH_LR}, eps = {MH_EPS}, the stated RMSProp step with beta_t = 1 - 1/t, eta_t = lr/sqrt(t), eps_t = eps/sqrt(t)",
+    )
     derivation = Derivation(
-        id="mukkamala2017.rmsprop_is_adagrad.step", title="RMSProp with beta_t = 1 - 1/t is AdaGrad",
+        id="mukkamala2017.rmsprop_is_adagrad.step",
+        title="RMSProp with beta_t = 1 - 1/t is AdaGrad",
         statement=stated,
-        assumptions=(Assumption("beta_t = 1 - 1/t, eta_t = a/sqrt(t), eps_t = e/sqrt(t), no weight decay, t >= 2, "
-                                "v_{t-1} = G_{t-1}/(t-1) (it holds at t = 1: beta_1 = 0)"),),
-        steps=(r"v_t = (1 - 1/t)\,\frac{G_{t-1}}{t-1} + \frac{g_t^2}{t} = \frac{G_t}{t}",
-               r"\frac{a}{\sqrt t}\,\frac{g_t}{\sqrt{G_t/t} + e/\sqrt t} = \frac{a\,g_t}{\sqrt{G_t} + e}",
-               rf"w_t = {sp.latex(stated.rhs)}"),
-        check=check, precision_checks=(check_sym,), kind="derived",
+        assumptions=(
+            Assumption(
+                "beta_t = 1 - 1/t, eta_t = a/sqrt(t), eps_t = e/sqrt(t), no weight decay, t >= 2, "
+                "v_{t-1} = G_{t-1}/(t-1) (it holds at t = 1: beta_1 = 0)"
+            ),
+        ),
+        steps=(
+            r"v_t = (1 - 1/t)\,\frac{G_{t-1}}{t-1} + \frac{g_t^2}{t} = \frac{G_t}{t}",
+            r"\frac{a}{\sqrt t}\,\frac{g_t}{\sqrt{G_t/t} + e/\sqrt t} = \frac{a\,g_t}{\sqrt{G_t} + e}",
+            rf"w_t = {sp.latex(stated.rhs)}",
+        ),
+        check=check,
+        precision_checks=(check_sym,),
+        kind="derived",
         explanation="With beta_t = 1 - 1/t the exponential average is the plain average G_t/t; the step size a/sqrt(t) "
-                    "and eps/sqrt(t) cancel its 1/sqrt(t): the step is AdaGrad's, with eps outside the root as torch's.",
+        "and eps/sqrt(t) cancel its 1/sqrt(t): the step is AdaGrad's, with eps outside the root as torch's.",
         recheck=mukkamala2017_step,
     )
     return derivation
@@ -333,19 +409,30 @@ def mukkamala2017_rmsprop_is_adagrad(statement: sp.Eq | None = None) -> Publishe
     derivation = mukkamala2017_step(statement)
     dw, dv = _mh_torch()
     reproduction = (
-        Check("torch.optim.RMSprop (per-step alpha, lr, eps) against torch.optim.Adagrad: params", (1, MH_STEPS), dw, 1e-12,
-              f"float64, 8 coordinates with gradient scales 1e-3..1e2: max relative difference {dw:.3g}"),
-        Check("the same: t * square_avg against Adagrad's sum", (1, MH_STEPS), dv, 1e-12,
-              f"max relative difference {dv:.3g} (rounding of the average, ~t u)"),
+        Check(
+            "torch.optim.RMSprop (per-step alpha, lr, eps) against torch.optim.Adagrad: params",
+            (1, MH_STEPS),
+            dw,
+            1e-12,
+            f"float64, 8 coordinates with gradient scales 1e-3..1e2: max relative difference {dw:.3g}",
+        ),
+        Check(
+            "the same: t * square_avg against Adagrad's sum",
+            (1, MH_STEPS),
+            dv,
+            1e-12,
+            f"max relative difference {dv:.3g} (rounding of the average, ~t u)",
+        ),
     )
     return Published(
         id="mukkamala2017.rmsprop_is_adagrad",
         citation="M. C. Mukkamala, M. Hein, Variants of RMSProp and Adagrad with Logarithmic Regret Bounds, ICML 2017 "
-                 "(arXiv:1706.05507), the analysis of RMSProp with beta_t = 1 - gamma/t at gamma = 1 (section number not "
-                 "verified from the paper's text here)",
+        "(arXiv:1706.05507), the analysis of RMSProp with beta_t = 1 - gamma/t at gamma = 1 (section number not "
+        "verified from the paper's text here)",
         claim="RMSProp with beta_t = 1 - 1/t, step size alpha/sqrt(t) and damping epsilon/sqrt(t) is exactly Adagrad with "
-              "step size alpha and damping epsilon.",
-        derivation=derivation, reproduction=reproduction,
+        "step size alpha and damping epsilon.",
+        derivation=derivation,
+        reproduction=reproduction,
         computed={"max_rel_diff_params": dw, "max_rel_diff_accumulator": dv},
         theoretical={"max_rel_diff_params": 0.0, "max_rel_diff_accumulator": 0.0},
     )
@@ -421,7 +508,7 @@ def _edge_of_stability(lr: float = 1e-2, steps: int = 10_000) -> float:
         opt.step()
         scale = 1 / (opt.state[x]["square_avg"].sqrt() + 1e-8).sqrt()
         seen.append(float(torch.linalg.eigvalsh(scale[:, None] * H * scale[None, :]).max()))
-    return statistics.median(seen[-steps // 4:])
+    return statistics.median(seen[-steps // 4 :])
 
 
 def cohen2022_threshold(statement: sp.Eq | None = None) -> Derivation:
@@ -436,11 +523,19 @@ def cohen2022_threshold(statement: sp.Eq | None = None) -> Derivation:
     fn = sp.lambdify((eta, b1), stated.rhs, modules="math")
     sgd_rule = rules.sgd()
     mu, tau, s_eta = (sgd_rule.hyperparameter(n).symbol for n in ("momentum", "dampening", "lr"))
-    symbolic = [sp.simplify(stated.rhs - (2 + 2 * b1) / (eta * (1 - b1))), sp.simplify(rms_s - 2 / eta),
-                sp.simplify(sgd_lam - (2 + 2 * mu) / (s_eta * (1 - tau)))]
-    check_sym = Check("symbolic: Adam's, RMSProp's and SGD's linearisations against (2 + 2b)/(eta(1 - b)), 2/eta, "
-                      "(2 + 2mu)/(eta(1 - tau))", (1, 1), 0.0 if all(x == 0 for x in symbolic) else math.inf, 0.0,
-                      "; ".join(sp.sstr(x) for x in symbolic))
+    symbolic = [
+        sp.simplify(stated.rhs - (2 + 2 * b1) / (eta * (1 - b1))),
+        sp.simplify(rms_s - 2 / eta),
+        sp.simplify(sgd_lam - (2 + 2 * mu) / (s_eta * (1 - tau))),
+    ]
+    check_sym = Check(
+        "symbolic: Adam's, RMSProp's and SGD's linearisations against (2 + 2b)/(eta(1 - b)), 2/eta, "
+        "(2 + 2mu)/(eta(1 - tau))",
+        (1, 1),
+        0.0 if all(x == 0 for x in symbolic) else math.inf,
+        0.0,
+        "; ".join(sp.sstr(x) for x in symbolic),
+    )
     import torch
 
     wrong, rows = 0, []
@@ -451,30 +546,46 @@ def cohen2022_threshold(statement: sp.Eq | None = None) -> Derivation:
         except (ValueError, ZeroDivisionError, OverflowError, TypeError):
             star = math.nan
         if beta == 0.0:
+
             def make(ps, lr=lr):
                 return torch.optim.RMSprop(ps, lr=lr, alpha=1.0, eps=P)
+
             who = "RMSprop(alpha=1)"
         else:
+
             def make(ps, lr=lr, beta=beta):
                 return torch.optim.SGD(ps, lr=lr / P, momentum=beta, dampening=beta)
+
             who = f"SGD(momentum=dampening={beta:g})"
         below = _quadratic_run(make, 0.98 * star) if math.isfinite(star) else math.nan
         above = _quadratic_run(make, 1.02 * star) if math.isfinite(star) else math.nan
         ok = below < 1e-6 and above > 1e6
         wrong += not ok
         rows.append(f"{who} lr {lr:g}: |w_T| {below:.2g} at 0.98 lambda*, {above:.2g} at 1.02 lambda*")
-    check = Check("torch.optim across the stated threshold (lambda = 0.98 and 1.02 of it, 2000 steps)", (1, 2000),
-                  float(wrong), 0.0, "; ".join(rows))
+    check = Check(
+        "torch.optim across the stated threshold (lambda = 0.98 and 1.02 of it, 2000 steps)",
+        (1, 2000),
+        float(wrong),
+        0.0,
+        "; ".join(rows),
+    )
     derivation = Derivation(
-        id="cohen2022.aeos.threshold", title="The stability threshold of the preconditioned sharpness",
+        id="cohen2022.aeos.threshold",
+        title="The stability threshold of the preconditioned sharpness",
         statement=stated,
-        assumptions=(Assumption("f = lambda w^2/2, the preconditioner P = sqrt(v) + eps frozen, t large (no bias correction)"),),
-        steps=(r"g = \lambda w,\quad m' = \beta_1 m + (1 - \beta_1) g,\quad w' = w - \eta m'/P",
-               r"\det(J + I) = 0 \iff \lambda/P = " + sp.latex(adam_s),
-               r"\beta_1 = 0: 2/\eta \text{ (RMSProp)};\quad \text{SGD: } " + sp.latex(sgd_lam)),
-        check=check, precision_checks=(check_sym,), kind="derived",
+        assumptions=(
+            Assumption("f = lambda w^2/2, the preconditioner P = sqrt(v) + eps frozen, t large (no bias correction)"),
+        ),
+        steps=(
+            r"g = \lambda w,\quad m' = \beta_1 m + (1 - \beta_1) g,\quad w' = w - \eta m'/P",
+            r"\det(J + I) = 0 \iff \lambda/P = " + sp.latex(adam_s),
+            r"\beta_1 = 0: 2/\eta \text{ (RMSProp)};\quad \text{SGD: } " + sp.latex(sgd_lam),
+        ),
+        check=check,
+        precision_checks=(check_sym,),
+        kind="derived",
         explanation="Linearised on a quadratic with the preconditioner frozen, Adam is heavy-ball momentum on the "
-                    "preconditioned curvature; its iteration matrix reaches the eigenvalue -1 at that threshold.",
+        "preconditioned curvature; its iteration matrix reaches the eigenvalue -1 at that threshold.",
         recheck=cohen2022_threshold,
     )
     return derivation
@@ -495,21 +606,32 @@ def cohen2022_aeos(statement: sp.Eq | None = None) -> Published:
     in the sharpest direction."""
     derivation = cohen2022_threshold(statement)
     settled = _edge_of_stability()
-    eos = Check("torch.optim.RMSprop (alpha = 0.99, lr 1e-2) on a 2-D rotated quadratic: lambda_max(P^-1 H) against 2/eta",
-                (7500, 10_000), abs(settled * 1e-2 / 2 - 1), 1e-3,
-                f"median of the last quarter: {settled:.10g}; 2/eta = 200")
+    eos = Check(
+        "torch.optim.RMSprop (alpha = 0.99, lr 1e-2) on a 2-D rotated quadratic: lambda_max(P^-1 H) against 2/eta",
+        (7500, 10_000),
+        abs(settled * 1e-2 / 2 - 1),
+        1e-3,
+        f"median of the last quarter: {settled:.10g}; 2/eta = 200",
+    )
     return Published(
         id="cohen2022.aeos",
         citation="J. M. Cohen, B. Ghorbani, S. Krishnan, N. Agarwal, S. Medapati, M. Badura, D. Suo, D. Cardoze, "
-                 "Z. Nado, G. E. Dahl, J. Gilmer, Adaptive Gradient Methods at the Edge of Stability, arXiv:2207.14484 "
-                 "(2022): the threshold lambda_1(P^-1 H) = (2 + 2 beta1)/(eta (1 - beta1)), 38/eta at beta1 = 0.9 "
-                 "(its abstract; the section deriving it was not read here)",
+        "Z. Nado, G. E. Dahl, J. Gilmer, Adaptive Gradient Methods at the Edge of Stability, arXiv:2207.14484 "
+        "(2022): the threshold lambda_1(P^-1 H) = (2 + 2 beta1)/(eta (1 - beta1)), 38/eta at beta1 = 0.9 "
+        "(its abstract; the section deriving it was not read here)",
         claim="With a frozen preconditioner P, Adam (and RMSProp, beta1 = 0) on a quadratic is stable iff the "
-              "preconditioned sharpness lambda_max(P^-1 H) < (2 + 2 beta1)/(eta (1 - beta1)) (38/eta at beta1 = 0.9); "
-              "in training, adaptive methods equilibrate at that threshold.",
-        derivation=derivation, reproduction=(eos,),
-        computed={"threshold_adam_beta1_0.9_eta_1": float(derivation.statement.rhs.subs(
-                      {rules.adam().hyperparameter("beta1").symbol: 0.9, rules.adam().hyperparameter("lr").symbol: 1.0})), "settled_preconditioned_sharpness_eta_0.01": settled},
+        "preconditioned sharpness lambda_max(P^-1 H) < (2 + 2 beta1)/(eta (1 - beta1)) (38/eta at beta1 = 0.9); "
+        "in training, adaptive methods equilibrate at that threshold.",
+        derivation=derivation,
+        reproduction=(eos,),
+        computed={
+            "threshold_adam_beta1_0.9_eta_1": float(
+                derivation.statement.rhs.subs(
+                    {rules.adam().hyperparameter("beta1").symbol: 0.9, rules.adam().hyperparameter("lr").symbol: 1.0}
+                )
+            ),
+            "settled_preconditioned_sharpness_eta_0.01": settled,
+        },
         theoretical={"threshold_adam_beta1_0.9_eta_1": 38.0, "settled_preconditioned_sharpness_eta_0.01": 200.0},
     )
 
@@ -562,9 +684,14 @@ def duchi2011_bound(statement: sp.Eq | None = None) -> Derivation:
     model_is_paper = sp.simplify((H - eps) ** 2 - G_after)
     symbolic = sp.simplify(stated.rhs - derived)
     ok = model_is_paper == 0 and affine and symbolic == 0
-    check_sym = Check("symbolic: torch's Adagrad preconditioner (H - eps)^2 against its accumulator G_t, and the stated "
-                      "bound against D^2 tr(H_T)/(2 eta) + eta S_T", (1, 1), 0.0 if ok else math.inf, 0.0,
-                      f"(H - eps)^2 - G_t = {sp.sstr(model_is_paper)}; H affine in s: {affine}; stated - derived = {sp.sstr(symbolic)}")
+    check_sym = Check(
+        "symbolic: torch's Adagrad preconditioner (H - eps)^2 against its accumulator G_t, and the stated "
+        "bound against D^2 tr(H_T)/(2 eta) + eta S_T",
+        (1, 1),
+        0.0 if ok else math.inf,
+        0.0,
+        f"(H - eps)^2 - G_t = {sp.sstr(model_is_paper)}; H affine in s: {affine}; stated - derived = {sp.sstr(symbolic)}",
+    )
     fn = sp.lambdify((_DINF, _SUM, _DIM, eta, eps), stated.rhs, modules="numpy")
     worst, rows = 0.0, []
     for problem in ("absolute", "logistic"):
@@ -577,21 +704,35 @@ def duchi2011_bound(statement: sp.Eq | None = None) -> Derivation:
                 top = float(np.max(ratio)) if np.all(np.isfinite(ratio)) else math.inf
                 worst = max(worst, top) if math.isfinite(top) else math.inf
                 rows.append(f"{problem} lr {lr:g} eps {delta:g} u = {name}: {top:.3g}")
-    check = Check("torch.optim.Adagrad on seeded online problems: regret/bound at every T (the largest; <= 1)",
-                  (1, DHS_STEPS), worst, 1.0, "; ".join(rows))
+    check = Check(
+        "torch.optim.Adagrad on seeded online problems: regret/bound at every T (the largest; <= 1)",
+        (1, DHS_STEPS),
+        worst,
+        1.0,
+        "; ".join(rows),
+    )
     return Derivation(
-        id="duchi2011.regret.bound", title="AdaGrad's regret bound for torch's Adagrad (mirror-descent form)",
+        id="duchi2011.regret.bound",
+        title="AdaGrad's regret bound for torch's Adagrad (mirror-descent form)",
         statement=stated,
-        assumptions=(Assumption("f_t convex, g_t a subgradient at x_t, any comparator u, D_inf = max_{t<=T} ||u - x_t||_inf, "
-                                "S_T = sum_i ||g_{1:T,i}||_2, torch's Adagrad with lr_decay = weight_decay = 0, "
-                                "initial_accumulator_value = 0, eps = delta"),),
-        steps=(r"H = \frac{\eta g}{w - w'} = " + sp.latex(H) + r",\quad (H - \epsilon)^2 = G_t",
-               r"\langle g_t, x_t - u\rangle = \tfrac{1}{2\eta}\left(\|x_t - u\|^2_{H_t} - \|x_{t+1} - u\|^2_{H_t}\right) + \tfrac{\eta}{2}\|g_t\|^2_{H_t^{-1}}",
-               r"\sum_t \|g_t\|^2_{H_t^{-1}} \le \sum_i \sum_t g_{t,i}^2/s_{t,i} \le 2 S_T,\quad \mathrm{tr}(H_T) = S_T + d\epsilon",
-               rf"R_T(u) \le {sp.latex(stated.rhs)}"),
-        check=check, precision_checks=(check_sym,), kind="derived",
+        assumptions=(
+            Assumption(
+                "f_t convex, g_t a subgradient at x_t, any comparator u, D_inf = max_{t<=T} ||u - x_t||_inf, "
+                "S_T = sum_i ||g_{1:T,i}||_2, torch's Adagrad with lr_decay = weight_decay = 0, "
+                "initial_accumulator_value = 0, eps = delta"
+            ),
+        ),
+        steps=(
+            r"H = \frac{\eta g}{w - w'} = " + sp.latex(H) + r",\quad (H - \epsilon)^2 = G_t",
+            r"\langle g_t, x_t - u\rangle = \tfrac{1}{2\eta}\left(\|x_t - u\|^2_{H_t} - \|x_{t+1} - u\|^2_{H_t}\right) + \tfrac{\eta}{2}\|g_t\|^2_{H_t^{-1}}",
+            r"\sum_t \|g_t\|^2_{H_t^{-1}} \le \sum_i \sum_t g_{t,i}^2/s_{t,i} \le 2 S_T,\quad \mathrm{tr}(H_T) = S_T + d\epsilon",
+            rf"R_T(u) \le {sp.latex(stated.rhs)}",
+        ),
+        check=check,
+        precision_checks=(check_sym,),
+        kind="derived",
         explanation="torch's Adagrad is the paper's diagonal mirror-descent step with H_t = eps I + diag(s_t); the "
-                    "telescoped Bregman terms give D^2 tr(H_T)/(2 eta) and Lemma 4 gives eta S_T.",
+        "telescoped Bregman terms give D^2 tr(H_T)/(2 eta) and Lemma 4 gives eta S_T.",
         recheck=duchi2011_bound,
     )
 
@@ -626,6 +767,7 @@ def _dhs_problem(kind: str, seed: int = 0):
 
         def grad(t, x):
             return -y[t] * A[t] * 0.5 * (1.0 - np.tanh(0.5 * y[t] * (A[t] @ x)))  # sigma(-y a.x), no overflow
+
     return loss, grad, x_true
 
 
@@ -682,17 +824,23 @@ def duchi2011_regret(statement: sp.Eq | None = None) -> Published:
                 worst_pub = max(worst_pub, float(np.max(regret / published)))
     worst_ours = derivation.check.max_rel_err  # the derived (stated) bound's largest ratio, from its own check
     reproduction = (
-        Check("torch.optim.Adagrad: regret/bound with the published constants (delta = 0), every T", (1, DHS_STEPS),
-              worst_pub, 1.0, f"largest ratio {worst_pub:.4g} (2 losses x 4 (lr, eps) x 3 comparators, T = 1..{DHS_STEPS})"),
+        Check(
+            "torch.optim.Adagrad: regret/bound with the published constants (delta = 0), every T",
+            (1, DHS_STEPS),
+            worst_pub,
+            1.0,
+            f"largest ratio {worst_pub:.4g} (2 losses x 4 (lr, eps) x 3 comparators, T = 1..{DHS_STEPS})",
+        ),
     )
     return Published(
         id="duchi2011.regret",
         citation="J. Duchi, E. Hazan, Y. Singer, Adaptive Subgradient Methods for Online Learning and Stochastic "
-                 "Optimization, JMLR 12 (2011) 2121-2159, Theorem 5 (the composite mirror-descent update, diagonal "
-                 "case; recalled, its text not read here)",
+        "Optimization, JMLR 12 (2011) 2121-2159, Theorem 5 (the composite mirror-descent update, diagonal "
+        "case; recalled, its text not read here)",
         claim="Diagonal AdaGrad (mirror-descent form) has regret R(T) <= (1/(2 eta)) max_{t<=T} ||x* - x_t||_inf^2 "
-              "sum_i ||g_{1:T,i}||_2 + eta sum_i ||g_{1:T,i}||_2 for every comparator x*.",
-        derivation=derivation, reproduction=reproduction,
+        "sum_i ||g_{1:T,i}||_2 + eta sum_i ||g_{1:T,i}||_2 for every comparator x*.",
+        derivation=derivation,
+        reproduction=reproduction,
         computed={"max_regret_over_bound_published": worst_pub, "max_regret_over_bound_derived": worst_ours},
         theoretical={"max_regret_over_bound_published": 1.0, "max_regret_over_bound_derived": 1.0},
     )
@@ -709,7 +857,11 @@ SQ_KAPPAS = (2, 4, 8)
 #: at kappa = 8: 0.106 (in the transient), 0.105 with half the lr and 1 − alpha, 0.084 at σ = 30;
 #: 0.15 allows those, the linear rule's gap is 1.99 (seed noise ~1 % at 10^4 replicas)
 SQ_TOLERANCE = 0.15
-_KAPPA, _SIGMA, _BATCH = sp.Symbol("kappa", positive=True), sp.Symbol("sigma", positive=True), sp.Symbol("B", positive=True)
+_KAPPA, _SIGMA, _BATCH = (
+    sp.Symbol("kappa", positive=True),
+    sp.Symbol("sigma", positive=True),
+    sp.Symbol("B", positive=True),
+)
 _GRAD = sp.Symbol(r"\bar g", real=True)
 
 
@@ -744,8 +896,15 @@ def sqrt_scaling() -> dict[str, sp.Expr]:
     variance_gap = sp.simplify((v2 / _KAPPA).xreplace(solved) - v1)
     a = sp.Symbol("a", positive=True)  # 1 - alpha
     memory = sp.series(1 - (1 - a) ** _KAPPA, a, 0, 2).removeO()
-    return {"lr": sp.simplify(solved[lr2]), "eps": sp.simplify(solved[eps2]), "variance_gap": variance_gap,
-            "one_minus_alpha": memory.xreplace({a: 1 - alpha}), "eta": eta, "alpha": alpha, "eps_symbol": eps}
+    return {
+        "lr": sp.simplify(solved[lr2]),
+        "eps": sp.simplify(solved[eps2]),
+        "variance_gap": variance_gap,
+        "one_minus_alpha": memory.xreplace({a: 1 - alpha}),
+        "eta": eta,
+        "alpha": alpha,
+        "eps_symbol": eps,
+    }
 
 
 @functools.lru_cache(maxsize=None)
@@ -765,7 +924,9 @@ def _sq_run(kappa: int, lr: float, alpha: float, eps: float, seed: int) -> tuple
     torch.set_num_threads(1)  # 10^4 elements a step: one thread is 5x faster than two on a busy machine
     try:
         for k in range(steps):
-            x.grad = x.detach() + torch.randn(SQ_REPLICAS, generator=gen, dtype=torch.float64) * (SQ_SIGMA / math.sqrt(kappa))
+            x.grad = x.detach() + torch.randn(SQ_REPLICAS, generator=gen, dtype=torch.float64) * (
+                SQ_SIGMA / math.sqrt(kappa)
+            )
             opt.step()
             acc[min(k // per, SQ_WINDOWS - 1)] += x.detach().square().mean() / 2
     finally:
@@ -786,12 +947,23 @@ def malladi2022_rule(statement: sp.Eq | None = None) -> Derivation:
     eta = rule["eta"]
     lr_k = sp.Symbol(r"\eta_\kappa")
     stated = statement if statement is not None else sp.Eq(lr_k, rule["lr"])
-    published = {"lr": sp.sqrt(_KAPPA) * eta, "eps": rule["eps_symbol"] / sp.sqrt(_KAPPA),
-                 "one_minus_alpha": _KAPPA * (1 - rule["alpha"])}
-    gaps = [sp.simplify(rule[k] - published[k]) for k in published] + [rule["variance_gap"], sp.simplify(stated.rhs - rule["lr"])]
-    check_sym = Check("symbolic: the lr, eps and 1 - alpha matched from RMSProp's model against sqrt(kappa) eta, "
-                      "eps/sqrt(kappa), kappa (1 - alpha); the variance after matching; the stated lr rule", (1, 1),
-                      0.0 if all(x == 0 for x in gaps) else math.inf, 0.0, "; ".join(sp.sstr(x) for x in gaps))
+    published = {
+        "lr": sp.sqrt(_KAPPA) * eta,
+        "eps": rule["eps_symbol"] / sp.sqrt(_KAPPA),
+        "one_minus_alpha": _KAPPA * (1 - rule["alpha"]),
+    }
+    gaps = [sp.simplify(rule[k] - published[k]) for k in published] + [
+        rule["variance_gap"],
+        sp.simplify(stated.rhs - rule["lr"]),
+    ]
+    check_sym = Check(
+        "symbolic: the lr, eps and 1 - alpha matched from RMSProp's model against sqrt(kappa) eta, "
+        "eps/sqrt(kappa), kappa (1 - alpha); the variance after matching; the stated lr rule",
+        (1, 1),
+        0.0 if all(x == 0 for x in gaps) else math.inf,
+        0.0,
+        "; ".join(sp.sstr(x) for x in gaps),
+    )
     fn = sp.lambdify((_KAPPA, eta), stated.rhs, modules="math")
     base = _sq_run(1, SQ_LR, SQ_ALPHA, SQ_EPS, seed=0)
     worst, rows = 0.0, []
@@ -804,21 +976,36 @@ def malladi2022_rule(statement: sp.Eq | None = None) -> Derivation:
         gap = _sq_gap(_sq_run(kappa, lr, alpha, eps, seed=kappa), base) if math.isfinite(lr) and lr > 0 else math.inf
         worst = max(worst, gap) if math.isfinite(gap) else math.inf
         rows.append(f"kappa {kappa}: lr {lr:.4g}, alpha {alpha:g}: largest gap {gap:.3g}")
-    check = Check(f"torch.optim.RMSprop at batch kappa against batch 1: windowed loss against samples ({SQ_REPLICAS} replicas)",
-                  (1, SQ_SAMPLES), worst, SQ_TOLERANCE, "; ".join(rows))
+    check = Check(
+        f"torch.optim.RMSprop at batch kappa against batch 1: windowed loss against samples ({SQ_REPLICAS} replicas)",
+        (1, SQ_SAMPLES),
+        worst,
+        SQ_TOLERANCE,
+        "; ".join(rows),
+    )
     return Derivation(
-        id="malladi2022.sqrt_scaling.rule", title="The square-root scaling rule for RMSProp, from one step's moments",
+        id="malladi2022.sqrt_scaling.rule",
+        title="The square-root scaling rule for RMSProp, from one step's moments",
         statement=stated,
-        assumptions=(Assumption("gradient = true gradient + noise of variance sigma^2/B, noise-dominated (g_bar -> 0), "
-                                "the mean square frozen over a step (1 - alpha -> 0), batch B -> kappa B"),),
-        steps=(r"v^* = E[g^2] = \bar g^2 + \sigma^2/B,\quad \Delta = -\eta\,g/(\sqrt{v^*} + \epsilon)",
-               r"n\,E[\Delta]_{B,\eta,\epsilon} = \tfrac{n}{\kappa}\,E[\Delta]_{\kappa B,\eta',\epsilon'}\ \forall\sigma "
-               r"\Rightarrow \eta' = " + sp.latex(rule["lr"]) + r",\ \epsilon' = " + sp.latex(rule["eps"]),
-               r"\mathrm{Var}:\ \text{matched};\quad \alpha' = \alpha^\kappa,\ 1 - \alpha' \approx " + sp.latex(rule["one_minus_alpha"]),
-               rf"{sp.latex(stated.lhs)} = {sp.latex(stated.rhs)}"),
-        check=check, precision_checks=(check_sym,), kind="derived",
+        assumptions=(
+            Assumption(
+                "gradient = true gradient + noise of variance sigma^2/B, noise-dominated (g_bar -> 0), "
+                "the mean square frozen over a step (1 - alpha -> 0), batch B -> kappa B"
+            ),
+        ),
+        steps=(
+            r"v^* = E[g^2] = \bar g^2 + \sigma^2/B,\quad \Delta = -\eta\,g/(\sqrt{v^*} + \epsilon)",
+            r"n\,E[\Delta]_{B,\eta,\epsilon} = \tfrac{n}{\kappa}\,E[\Delta]_{\kappa B,\eta',\epsilon'}\ \forall\sigma "
+            r"\Rightarrow \eta' = " + sp.latex(rule["lr"]) + r",\ \epsilon' = " + sp.latex(rule["eps"]),
+            r"\mathrm{Var}:\ \text{matched};\quad \alpha' = \alpha^\kappa,\ 1 - \alpha' \approx "
+            + sp.latex(rule["one_minus_alpha"]),
+            rf"{sp.latex(stated.lhs)} = {sp.latex(stated.rhs)}",
+        ),
+        check=check,
+        precision_checks=(check_sym,),
+        kind="derived",
         explanation="Per sample, the drift of the preconditioned step and its noise variance stay the same when lr "
-                    "grows as sqrt(kappa), eps shrinks as 1/sqrt(kappa) and the average's memory is kept in samples.",
+        "grows as sqrt(kappa), eps shrinks as 1/sqrt(kappa) and the average's memory is kept in samples.",
         recheck=malladi2022_rule,
     )
 
@@ -834,23 +1021,33 @@ def malladi2022_sqrt_scaling(statement: sp.Eq | None = None) -> Published:
     derivation = malladi2022_rule(statement)
     base = _sq_run(1, SQ_LR, SQ_ALPHA, SQ_EPS, seed=0)
     linear = {k: _sq_gap(_sq_run(k, k * SQ_LR, SQ_ALPHA, SQ_EPS, seed=k), base) for k in SQ_KAPPAS}
-    sqrt_gaps = {k: _sq_gap(_sq_run(k, math.sqrt(k) * SQ_LR, 1 - k * (1 - SQ_ALPHA), SQ_EPS / math.sqrt(k), seed=k), base)
-                 for k in SQ_KAPPAS}
+    sqrt_gaps = {
+        k: _sq_gap(_sq_run(k, math.sqrt(k) * SQ_LR, 1 - k * (1 - SQ_ALPHA), SQ_EPS / math.sqrt(k), seed=k), base)
+        for k in SQ_KAPPAS
+    }
     reproduction = (
-        Check("torch.optim.RMSprop, the linear rule (lr kappa eta, alpha and eps kept) at kappa = 8: its gap is above 0.5",
-              (1, SQ_SAMPLES), 0.5 / linear[8] if linear[8] > 0 else math.inf, 1.0,
-              "largest gaps " + ", ".join(f"kappa {k}: {linear[k]:.3g}" for k in SQ_KAPPAS)),
+        Check(
+            "torch.optim.RMSprop, the linear rule (lr kappa eta, alpha and eps kept) at kappa = 8: its gap is above 0.5",
+            (1, SQ_SAMPLES),
+            0.5 / linear[8] if linear[8] > 0 else math.inf,
+            1.0,
+            "largest gaps " + ", ".join(f"kappa {k}: {linear[k]:.3g}" for k in SQ_KAPPAS),
+        ),
     )
     return Published(
         id="malladi2022.sqrt_scaling",
         citation="S. Malladi, K. Lyu, A. Panigrahi, S. Arora, On the SDEs and Scaling Rules for Adaptive Gradient "
-                 "Algorithms, NeurIPS 2022 (arXiv:2205.10287), the square-root scaling rule (its theorem number not "
-                 "read here)",
+        "Algorithms, NeurIPS 2022 (arXiv:2205.10287), the square-root scaling rule (its theorem number not "
+        "read here)",
         claim="When the batch size grows by kappa, RMSProp and Adam keep the same dynamics (as a function of samples "
-              "seen) under eta -> sqrt(kappa) eta, 1 - beta -> kappa (1 - beta), eps -> eps/sqrt(kappa); "
-              "the linear rule eta -> kappa eta does not.",
-        derivation=derivation, reproduction=reproduction,
-        computed={**{f"gap_sqrt_kappa_{k}": sqrt_gaps[k] for k in SQ_KAPPAS}, **{f"gap_linear_kappa_{k}": linear[k] for k in SQ_KAPPAS}},
+        "seen) under eta -> sqrt(kappa) eta, 1 - beta -> kappa (1 - beta), eps -> eps/sqrt(kappa); "
+        "the linear rule eta -> kappa eta does not.",
+        derivation=derivation,
+        reproduction=reproduction,
+        computed={
+            **{f"gap_sqrt_kappa_{k}": sqrt_gaps[k] for k in SQ_KAPPAS},
+            **{f"gap_linear_kappa_{k}": linear[k] for k in SQ_KAPPAS},
+        },
         theoretical={f"gap_sqrt_kappa_{k}": 0.0 for k in SQ_KAPPAS},
     )
 
@@ -870,5 +1067,21 @@ def papers() -> list[Published]:
     return [build() for build in PAPERS.values()]
 
 
-__all__ = ["FROZEN", "PAPERS", "Published", "adagrad_preconditioner", "cohen2022_aeos", "duchi2011_bound", "duchi2011_regret", "malladi2022_rule", "malladi2022_sqrt_scaling", "mukkamala2017_rmsprop_is_adagrad", "papers", "reddi2018_counterexample",
-           "reddi_period_drift", "rmsprop_as_adagrad", "sqrt_scaling", "stability_threshold"]
+__all__ = [
+    "FROZEN",
+    "PAPERS",
+    "Published",
+    "adagrad_preconditioner",
+    "cohen2022_aeos",
+    "duchi2011_bound",
+    "duchi2011_regret",
+    "malladi2022_rule",
+    "malladi2022_sqrt_scaling",
+    "mukkamala2017_rmsprop_is_adagrad",
+    "papers",
+    "reddi2018_counterexample",
+    "reddi_period_drift",
+    "rmsprop_as_adagrad",
+    "sqrt_scaling",
+    "stability_threshold",
+]

@@ -39,7 +39,9 @@ LAMBDA, W_START = 2.0, 1.5
 k = sp.Symbol("k", integer=True, positive=True)
 
 
-def simulate_quadratic(rule, items: tuple, steps: int, checkpoints, curvature: float = LAMBDA, w_start: float = W_START, dps=None):
+def simulate_quadratic(
+    rule, items: tuple, steps: int, checkpoints, curvature: float = LAMBDA, w_start: float = W_START, dps=None
+):
     """{t: w_t} for ``rule`` on f = λw²/2, its body run with g = λ w."""
     grad = QuadraticGradient(curvature).scalar()
     if dps is not None:
@@ -47,6 +49,7 @@ def simulate_quadratic(rule, items: tuple, steps: int, checkpoints, curvature: f
 
         def grad(step, w):  # noqa: F811 - exact λ w at 50 digits
             return lam_mp * w
+
     rows = compile_body(rule, items).run(steps, checkpoints, grad, w_start, dps=dps)
     return {s: rows[s]["param"] for s in checkpoints}
 
@@ -84,11 +87,22 @@ def gd_trajectory(*, statement: sp.Eq | None = None) -> Derivation:
                 errors_f.append(_rel(f64[s_], exact, floor))
                 errors_m.append(_rel(mp[s_], exact, floor))
     return Derivation(
-        id="sgd.quadratic.param", title="SGD on the quadratic: parameter trajectory",
+        id="sgd.quadratic.param",
+        title="SGD on the quadratic: parameter trajectory",
         statement=statement,
-        assumptions=(Assumption("f(w) = lambda w^2 / 2, g_t = lambda w_{t-1}", sp.Eq(sp.Symbol("g_t"), lam * sp.Symbol("w_{t-1}"))),),
+        assumptions=(
+            Assumption(
+                "f(w) = lambda w^2 / 2, g_t = lambda w_{t-1}", sp.Eq(sp.Symbol("g_t"), lam * sp.Symbol("w_{t-1}"))
+            ),
+        ),
         steps=(r"w_t = w_{t-1} - \eta \lambda w_{t-1} = (1 - \eta\lambda) w_{t-1}",),
-        check=Check("interpreter-float64", (1, 200), worst_error(errors_f), 1e-10, detail="eta*lambda in {0.5, 1, 1.5, 2, 2.5}, compiled body with g = lambda w"),
+        check=Check(
+            "interpreter-float64",
+            (1, 200),
+            worst_error(errors_f),
+            1e-10,
+            detail="eta*lambda in {0.5, 1, 1.5, 2, 2.5}, compiled body with g = lambda w",
+        ),
         precision_checks=(Check("interpreter-mpmath-50", (1, 200), worst_error(errors_m), 1e-40),),
         explanation="Each step multiplies w by 1 - eta*lambda.",
     )
@@ -106,7 +120,15 @@ def gd_regimes(*, statement: sp.Eq | None = None) -> Derivation:
     x = sp.Symbol(r"\eta\lambda", positive=True)
     limit = sp.Piecewise((0, x < 2), (sp.Abs(w0), sp.Eq(x, 2)), (sp.oo, True))
     statement = statement if statement is not None else sp.Eq(sp.Limit(sp.Abs(sp.Symbol("w_t")), t, sp.oo), limit)
-    cases = {0.01: "slow", 0.5: "monotone", 1.0: "one step", 1.5: "oscillating, converging", 1.99: "oscillating, converging slowly", 2.0: "cycle", 2.5: "diverging"}
+    cases = {
+        0.01: "slow",
+        0.5: "monotone",
+        1.0: "one step",
+        1.5: "oscillating, converging",
+        1.99: "oscillating, converging slowly",
+        2.0: "cycle",
+        2.5: "diverging",
+    }
     measured, wrong_limit, wrong_sign = {}, 0, 0
     for product, start in [(p_, s_) for p_ in cases for s_ in (W_START, -W_START)]:  # both signs of w_0
         w = simulate_quadratic(rules.sgd(), (("lr", product / LAMBDA),), 1000, (99, 100, 1000), w_start=start)
@@ -124,9 +146,13 @@ def gd_regimes(*, statement: sp.Eq | None = None) -> Derivation:
             ok = False  # the statement does not decide the limit here
         wrong_limit += not ok
         wrong_sign += oscillates != (product > 1)
-    detail = "; ".join(f"eta*lambda={p}, w_0={w_}: |w_1000|={m[0]:.3g}, oscillates={m[1]}, statement: {m[2]}" for (p, w_), m in measured.items())
+    detail = "; ".join(
+        f"eta*lambda={p}, w_0={w_}: |w_1000|={m[0]:.3g}, oscillates={m[1]}, statement: {m[2]}"
+        for (p, w_), m in measured.items()
+    )
     return Derivation(
-        id="sgd.quadratic.regimes", title="SGD on the quadratic: the three regimes (statement S1)",
+        id="sgd.quadratic.regimes",
+        title="SGD on the quadratic: the three regimes (statement S1)",
         statement=statement,
         assumptions=(Assumption("eta > 0, lambda > 0", sp.And(eta > 0, lam > 0)),),
         steps=(
@@ -135,14 +161,24 @@ def gd_regimes(*, statement: sp.Eq | None = None) -> Derivation:
             r"\eta\lambda = 2\text{: } w_t = (-1)^t w_0\text{, jumps forever}; \quad \eta\lambda > 2\text{: } |w_t| \to \infty",
         ),
         check=Check("simulation-classification", (1, 1000), float(wrong_limit), 0.0, detail=detail),
-        precision_checks=(Check("simulation-oscillation", (99, 100), float(wrong_sign), 0.0, detail="w_99 w_100 < 0 exactly when eta*lambda > 1"),),
+        precision_checks=(
+            Check(
+                "simulation-oscillation",
+                (99, 100),
+                float(wrong_sign),
+                0.0,
+                detail="w_99 w_100 < 0 exactly when eta*lambda > 1",
+            ),
+        ),
         explanation="Fixed rate on a quadratic: converges iff eta*lambda < 2 (oscillating when 1 < eta*lambda < 2), a 2-cycle at 2, diverges above; fastest at eta*lambda = 1.",
     )
 
 
 # -- the 1/t rule -------------------------------------------------------------------------------
 @restatable
-def inverse_time_trajectory(dialect: str = "corrected", product: float = 0.5, *, statement: sp.Eq | None = None) -> Derivation:
+def inverse_time_trajectory(
+    dialect: str = "corrected", product: float = 0.5, *, statement: sp.Eq | None = None
+) -> Derivation:
     """w_t = w_0 Γ(t + 1 − sηλ)/(Γ(1 − sηλ) Γ(t + 1)), s = +1 (descent) or −1 (the post's plus);
     the statement checked against the run in float64 (to 10⁶) and at 50 digits (to 10³), and its
     large-t form t^{−sηλ}/Γ(1 − sηλ) (a step of the derivation) by the log-log slope and the
@@ -171,27 +207,51 @@ def inverse_time_trajectory(dialect: str = "corrected", product: float = 0.5, *,
         ratio = float(mpmath.mpf(f64[10**6]) / large_t(10**6))
     checks = (
         Check("interpreter-mpmath-50", (1, 1000), worst_m, 1e-40),
-        Check("loglog-slope", (10**5, 10**6), abs(slope - stated_slope), 1e-4, detail=f"measured slope {slope:.6f} vs {stated_slope:.6f} of w_0 t^(-s eta lambda)/Gamma(1 - s eta lambda)"),
-        Check("leading-term-ratio", (10**6, 10**6), abs(ratio - 1), 1e-4, detail=f"w_t / (w_0 t^(-s eta lambda)/Gamma(1 - s eta lambda)) = {ratio:.8f} at t = 1e6"),
+        Check(
+            "loglog-slope",
+            (10**5, 10**6),
+            abs(slope - stated_slope),
+            1e-4,
+            detail=f"measured slope {slope:.6f} vs {stated_slope:.6f} of w_0 t^(-s eta lambda)/Gamma(1 - s eta lambda)",
+        ),
+        Check(
+            "leading-term-ratio",
+            (10**6, 10**6),
+            abs(ratio - 1),
+            1e-4,
+            detail=f"w_t / (w_0 t^(-s eta lambda)/Gamma(1 - s eta lambda)) = {ratio:.8f} at t = 1e6",
+        ),
     )
     sign = "-" if s == 1 else "+"
     return Derivation(
-        id=f"inverse_time.{dialect}.quadratic.param", title=f"1/t rule [{dialect}] on the quadratic: Gamma-function trajectory",
+        id=f"inverse_time.{dialect}.quadratic.param",
+        title=f"1/t rule [{dialect}] on the quadratic: Gamma-function trajectory",
         statement=statement,
         assumptions=(
             Assumption("f(w) = lambda w^2 / 2"),
-            Assumption("eta*lambda not a positive integer (else w_t = 0 from step eta*lambda on)" if s == 1 else "any eta*lambda > 0"),
+            Assumption(
+                "eta*lambda not a positive integer (else w_t = 0 from step eta*lambda on)"
+                if s == 1
+                else "any eta*lambda > 0"
+            ),
         ),
         steps=(
             rf"w_t = \left(1 {sign} \frac{{\eta\lambda}}{{t}}\right) w_{{t-1}} = w_0 \prod_{{k=1}}^{{t}} \frac{{k {sign} \eta\lambda}}{{k}}",
             rf"\prod_{{k=1}}^{{t}} (k {sign} \eta\lambda) = \frac{{\Gamma(t + 1 {sign} \eta\lambda)}}{{\Gamma(1 {sign} \eta\lambda)}}, \quad \prod k = \Gamma(t+1)",
             rf"\frac{{\Gamma(t + 1 {sign} \eta\lambda)}}{{\Gamma(t + 1)}} \sim t^{{{sign}\eta\lambda}} \Rightarrow w_t \sim {sp.latex(leading)}",
         ),
-        check=Check("interpreter-float64", (1, 10**6), worst_f, 1e-10, detail=f"eta*lambda = {product}, {len(checkpoints)} log-spaced t"),
+        check=Check(
+            "interpreter-float64",
+            (1, 10**6),
+            worst_f,
+            1e-10,
+            detail=f"eta*lambda = {product}, {len(checkpoints)} log-spaced t",
+        ),
         precision_checks=checks,
         explanation=(
             f"w_t ~ w_0 t^(-eta*lambda)/Gamma(1 - eta*lambda): converges, but only polynomially (t^-{product} here)."
-            if s == 1 else f"With the post's plus sign, |w_t| ~ t^(eta*lambda)/Gamma(1 + eta*lambda) grows without bound (t^{product} here)."
+            if s == 1
+            else f"With the post's plus sign, |w_t| ~ t^(eta*lambda)/Gamma(1 + eta*lambda) grows without bound (t^{product} here)."
         ),
     )
 
@@ -203,7 +263,9 @@ def _inverse_time_run(dialect: str, product: float) -> dict[int, float]:
 
 
 @restatable
-def inverse_time_leading(dialect: str = "corrected", product: float = 0.5, *, statement: sp.Eq | None = None) -> Derivation:
+def inverse_time_leading(
+    dialect: str = "corrected", product: float = 0.5, *, statement: sp.Eq | None = None
+) -> Derivation:
     """Γ(t + 1 − a)/Γ(t + 1) = t^{−a} (1 + a(a − 1)/(2t) + O(t^{−2})), a = ±ηλ: the Gamma product's
     asymptotics, checked on the run to 10⁶ against the statement S(t) itself (O-term dropped):
     the log-log slope between 10⁵ and 10⁶, the ratio at 10⁶, and the remainder at
@@ -216,19 +278,28 @@ def inverse_time_leading(dialect: str = "corrected", product: float = 0.5, *, st
     a = s * eta * lam
     correction = a * (a - 1) / (2 * t)
     leading = w0 * t ** (-a) / sp.gamma(1 - a)
-    statement = statement if statement is not None else sp.Eq(sp.Symbol("w_t"), leading * (1 + correction + sp.O(t**-2, (t, sp.oo))))
+    statement = (
+        statement
+        if statement is not None
+        else sp.Eq(sp.Symbol("w_t"), leading * (1 + correction + sp.O(t**-2, (t, sp.oo))))
+    )
     slope_errors, far_errors, remainders, rows = [], [], [], []
     # two values of eta*lambda: at 1/2 alone, a - 1 = -a would let a wrong 1/t coefficient pass
     for prod in dict.fromkeys((product, 0.3)):
         f64 = _inverse_time_run(dialect, prod)
         stated = statement_function(statement, t, {eta: prod / LAMBDA, lam: LAMBDA, w0: W_START})
         with mpmath.workdps(30):
+
             def ratio(n: int) -> float:
                 value = stated(n)
                 return float(mpmath.mpf(f64[n]) / value) if value else math.nan
 
             measured = math.log(abs(f64[10**6]) / abs(f64[10**5])) / math.log(10)
-            stated_slope = float(mpmath.log(abs(stated(10**6)) / abs(stated(10**5))) / mpmath.log(10)) if stated(10**5) else math.nan
+            stated_slope = (
+                float(mpmath.log(abs(stated(10**6)) / abs(stated(10**5))) / mpmath.log(10))
+                if stated(10**5)
+                else math.nan
+            )
             remainders += [n**2 * abs(ratio(n) - 1) for n in (10**2, 10**3, 10**4)]
             far = ratio(10**6)
         slope_errors.append(abs(measured - stated_slope))
@@ -237,16 +308,34 @@ def inverse_time_leading(dialect: str = "corrected", product: float = 0.5, *, st
         if prod == product:
             slope = measured
     checks = (
-        Check("loglog-slope", (10**5, 10**6), worst_error(slope_errors), 1e-4,
-              detail="; ".join(f"eta*lambda = {p_}: measured slope {m:.7f}, the statement's {st:.7f}" for p_, m, st, _ in rows)),
-        Check("two-term-ratio", (10**6, 10**6), worst_error(far_errors), 1e-9,
-              detail="; ".join(f"eta*lambda = {p_}: w_t / statement = {f:.12f} at t = 1e6" for p_, _, _, f in rows)),
-        Check("remainder-order", (10**2, 10**4), worst_error(remainders), 1.0,
-              detail="t^2 |w_t / statement - 1| at t = 1e2, 1e3, 1e4: " + ", ".join(f"{v:.3g}" for v in remainders)),
+        Check(
+            "loglog-slope",
+            (10**5, 10**6),
+            worst_error(slope_errors),
+            1e-4,
+            detail="; ".join(
+                f"eta*lambda = {p_}: measured slope {m:.7f}, the statement's {st:.7f}" for p_, m, st, _ in rows
+            ),
+        ),
+        Check(
+            "two-term-ratio",
+            (10**6, 10**6),
+            worst_error(far_errors),
+            1e-9,
+            detail="; ".join(f"eta*lambda = {p_}: w_t / statement = {f:.12f} at t = 1e6" for p_, _, _, f in rows),
+        ),
+        Check(
+            "remainder-order",
+            (10**2, 10**4),
+            worst_error(remainders),
+            1.0,
+            detail="t^2 |w_t / statement - 1| at t = 1e2, 1e3, 1e4: " + ", ".join(f"{v:.3g}" for v in remainders),
+        ),
     )
     sign = "-" if s == 1 else "+"
     return Derivation(
-        id=f"inverse_time.{dialect}.quadratic.param_leading", title=f"1/t rule [{dialect}] on the quadratic: asymptotics of the Gamma product",
+        id=f"inverse_time.{dialect}.quadratic.param_leading",
+        title=f"1/t rule [{dialect}] on the quadratic: asymptotics of the Gamma product",
         statement=statement,
         assumptions=(Assumption("f(w) = lambda w^2 / 2"), Assumption(f"eta*lambda = {product} in the checks")),
         steps=(
@@ -254,11 +343,12 @@ def inverse_time_leading(dialect: str = "corrected", product: float = 0.5, *, st
             r"\frac{\Gamma(t + \alpha)}{\Gamma(t + \beta)} = t^{\alpha - \beta} \left(1 + \frac{(\alpha - \beta)(\alpha + \beta - 1)}{2t} + O(t^{-2})\right)"
             r" \text{ (Stirling), with } \alpha = 1 - a,\ \beta = 1,\ a = " + ("" if s == 1 else "-") + r"\eta\lambda",
         ),
-        check=checks[0], precision_checks=checks[1:],
+        check=checks[0],
+        precision_checks=checks[1:],
         explanation=(
             f"w_t ~ w_0 t^(-eta*lambda)/Gamma(1 - eta*lambda): the 1/t rule converges on the quadratic only polynomially, with exponent eta*lambda (measured slope {slope:.4f} for eta*lambda = {product})."
-            if s == 1 else
-            f"With the post's plus sign |w_t| ~ w_0 t^(eta*lambda)/Gamma(1 + eta*lambda) grows without bound (measured slope {slope:.4f} for eta*lambda = {product})."
+            if s == 1
+            else f"With the post's plus sign |w_t| ~ w_0 t^(eta*lambda)/Gamma(1 + eta*lambda) grows without bound (measured slope {slope:.4f} for eta*lambda = {product})."
         ),
     )
 
@@ -273,7 +363,9 @@ def adagrad_convergence_table(steps: int = 10**6) -> tuple[tuple[float, int | No
     checkpoints = log_spaced_steps(steps, 40)
     out = []
     for rate in ADAGRAD_RATES:
-        rows = compile_body(rules.adagrad(), (("lr", rate),)).run(steps, checkpoints, QuadraticGradient(LAMBDA).scalar(), W_START)
+        rows = compile_body(rules.adagrad(), (("lr", rate),)).run(
+            steps, checkpoints, QuadraticGradient(LAMBDA).scalar(), W_START
+        )
         reached = next((s for s in checkpoints if abs(rows[s]["param"]) <= 1e-8 * W_START), None)
         out.append((rate, reached, abs(rows[steps]["param"]), rows[steps]["state:sum"]))
     return tuple(out)
@@ -292,7 +384,8 @@ def adagrad_converges(*, statement: sp.Eq | None = None) -> Derivation:
     not_converged = [r for r in table if not abs(r[2] - target) <= 1e-8 * W_START]
     detail = "; ".join(f"eta={r[0]:g}: |w|<=1e-8 by t~{r[1]}, G_T={r[3]:.4g}" for r in table)
     return Derivation(
-        id="adagrad.quadratic.converges", title="AdaGrad on the quadratic converges for every eta > 0",
+        id="adagrad.quadratic.converges",
+        title="AdaGrad on the quadratic converges for every eta > 0",
         statement=statement,
         assumptions=(Assumption("f(w) = lambda w^2/2, eta > 0, w_0 != 0, eps >= 0"),),
         steps=(
@@ -301,10 +394,17 @@ def adagrad_converges(*, statement: sp.Eq | None = None) -> Derivation:
             r"\text{so } G_t \to G_\infty < \infty\text{, i.e. } \sum_k \lambda^2 w_k^2 < \infty\text{, hence } w_t \to 0",
             r"\text{eventually linear, with factor } |1 - \eta\lambda/(\sqrt{G_\infty}+\epsilon)| \text{ (measured)}",
         ),
-        check=Check("simulation-convergence", (1, 10**6), float(len(not_converged)), 0.0,
-                    detail=f"|w_T - {claimed}| <= 1e-8 |w_0| at T = 1e6 for every eta; " + detail),
+        check=Check(
+            "simulation-convergence",
+            (1, 10**6),
+            float(len(not_converged)),
+            0.0,
+            detail=f"|w_T - {claimed}| <= 1e-8 |w_0| at T = 1e6 for every eta; " + detail,
+        ),
         kind="derived",
-        explanation="G_t must stay bounded, so the squared iterates are summable and w_t -> 0 for every eta; the speed depends on eta (measured: " + detail + ").",
+        explanation="G_t must stay bounded, so the squared iterates are summable and w_t -> 0 for every eta; the speed depends on eta (measured: "
+        + detail
+        + ").",
     )
 
 
@@ -357,7 +457,20 @@ def rmsprop_cycle_table(steps: int = 10**5) -> tuple[tuple, ...]:
         w = simulate_quadratic(rule, items, steps, (steps - 1, steps), curvature=curvature)
         values = {alpha: a, eta: rate, lam: curvature, epsilon: e}
         A = float(cycle_amplitude(placement).subs(values))
-        out.append((dialect, placement, a, rate, curvature, e, A, abs(w[steps]), w[steps] * w[steps - 1] < 0, tuple(_cycle_jacobian_moduli(placement, values))))
+        out.append(
+            (
+                dialect,
+                placement,
+                a,
+                rate,
+                curvature,
+                e,
+                A,
+                abs(w[steps]),
+                w[steps] * w[steps - 1] < 0,
+                tuple(_cycle_jacobian_moduli(placement, values)),
+            )
+        )
     return tuple(out)
 
 
@@ -376,14 +489,24 @@ def rmsprop_cycle(placement: str = "outside", *, statement: sp.Eq | None = None)
         errors.append(_rel(row[7], stated, 0))
     worst = worst_error(errors)
     unstable = [row for row in table if max(row[9]) >= 1]
-    detail = "; ".join(f"alpha={r[2]}, eta={r[3]}, lambda={r[4]}, eps={r[5]}: A={r[6]:.9g}, measured {r[7]:.9g}, |eig|={max(r[9]):.3f}" for r in table)
-    sigma_text = {"outside": r"\lambda A + \epsilon", "inside": r"\sqrt{\lambda^2 A^2 + \epsilon}", "recursion": r"\sqrt{\lambda^2 A^2 + \epsilon/(1-\alpha)}"}[placement]
+    detail = "; ".join(
+        f"alpha={r[2]}, eta={r[3]}, lambda={r[4]}, eps={r[5]}: A={r[6]:.9g}, measured {r[7]:.9g}, |eig|={max(r[9]):.3f}"
+        for r in table
+    )
+    sigma_text = {
+        "outside": r"\lambda A + \epsilon",
+        "inside": r"\sqrt{\lambda^2 A^2 + \epsilon}",
+        "recursion": r"\sqrt{\lambda^2 A^2 + \epsilon/(1-\alpha)}",
+    }[placement]
     return Derivation(
-        id=f"rmsprop.quadratic.cycle_{placement}", title=f"RMSProp (eps {placement}) on the quadratic: a period-2 cycle, not convergence",
+        id=f"rmsprop.quadratic.cycle_{placement}",
+        title=f"RMSProp (eps {placement}) on the quadratic: a period-2 cycle, not convergence",
         statement=statement,
         assumptions=(
             Assumption("constant eta, f = lambda w^2/2, cycle exists iff A is real and > 0", A > 0),
-            Assumption("the origin is unstable when its step factor eta*lambda/sigma(0) exceeds 2 (eps outside: eta*lambda > 2 eps)"),
+            Assumption(
+                "the origin is unstable when its step factor eta*lambda/sigma(0) exceeds 2 (eps outside: eta*lambda > 2 eps)"
+            ),
         ),
         steps=(
             r"\text{cycle } w_t = (-1)^t A\text{: } v \to \lambda^2 A^2 \text{ (constant } g^2\text{), and } w - \frac{\eta\lambda w}{\sigma} = -w \iff \frac{\eta\lambda}{\sigma} = 2",
@@ -391,12 +514,22 @@ def rmsprop_cycle(placement: str = "outside", *, statement: sp.Eq | None = None)
             r"\text{stability: eigenvalues of the Jacobian of the two-step map } (w, v) \mapsto (w'', v'') \text{ at the cycle (numeric)}",
         ),
         check=Check("simulation-amplitude", (10**5, 10**5), worst, 1e-6, detail=detail),
-        precision_checks=(Check("cycle-jacobian-spectral-radius", (0, 0), float(len(unstable)), 0.0, detail="count of cases with |eigenvalue| >= 1"),),
+        precision_checks=(
+            Check(
+                "cycle-jacobian-spectral-radius",
+                (0, 0),
+                float(len(unstable)),
+                0.0,
+                detail="count of cases with |eigenvalue| >= 1",
+            ),
+        ),
         explanation=(
             "With a constant rate RMSProp does not converge on a quadratic: the iterates settle on w = ±A, "
-            + {"outside": "A = eta/2 - eps/lambda, independent of alpha (alpha only sets how fast the cycle attracts: |eigenvalues| = alpha).",
-               "inside": "A = sqrt(eta^2/4 - eps/lambda^2).",
-               "recursion": "A = sqrt(eta^2/4 - eps/((1 - alpha) lambda^2)): the post's eps in the recursion makes A depend on alpha."}[placement]
+            + {
+                "outside": "A = eta/2 - eps/lambda, independent of alpha (alpha only sets how fast the cycle attracts: |eigenvalues| = alpha).",
+                "inside": "A = sqrt(eta^2/4 - eps/lambda^2).",
+                "recursion": "A = sqrt(eta^2/4 - eps/((1 - alpha) lambda^2)): the post's eps in the recursion makes A depend on alpha.",
+            }[placement]
         ),
     )
 
@@ -404,9 +537,15 @@ def rmsprop_cycle(placement: str = "outside", *, statement: sp.Eq | None = None)
 @lru_cache(maxsize=None)
 def _derivations() -> tuple[Derivation, ...]:
     return (
-        gd_trajectory(), gd_regimes(), inverse_time_trajectory("corrected"), inverse_time_trajectory("textbook"),
-        inverse_time_leading("corrected"), inverse_time_leading("textbook"),
-        adagrad_converges(), rmsprop_cycle("outside"), rmsprop_cycle("recursion"),
+        gd_trajectory(),
+        gd_regimes(),
+        inverse_time_trajectory("corrected"),
+        inverse_time_trajectory("textbook"),
+        inverse_time_leading("corrected"),
+        inverse_time_leading("textbook"),
+        adagrad_converges(),
+        rmsprop_cycle("outside"),
+        rmsprop_cycle("recursion"),
     )
 
 

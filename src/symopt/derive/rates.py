@@ -40,7 +40,9 @@ g = rules.g
 
 
 @lru_cache(maxsize=None)
-def simulated_rate(family: str, dialect: str, items: tuple, model, steps: int = T_FAR, element: int = 0) -> dict[int, float]:
+def simulated_rate(
+    family: str, dialect: str, items: tuple, model, steps: int = T_FAR, element: int = 0
+) -> dict[int, float]:
     """{t: η_t} at log-spaced t ≤ ``steps`` (reset run, element ``element`` of the model): the
     series a figure of 'simulated vs derived η_t' plots."""
     program = compile_body(rules.get(family, dialect), items)
@@ -49,7 +51,9 @@ def simulated_rate(family: str, dialect: str, items: tuple, model, steps: int = 
     return {s: rows[s]["lr"] for s in checkpoints}
 
 
-def rate_series(family: str, dialect: str | None = None, gradient=None, items: tuple = (), steps: int = T_FAR) -> tuple[list[int], list[float], list[float]]:
+def rate_series(
+    family: str, dialect: str | None = None, gradient=None, items: tuple = (), steps: int = T_FAR
+) -> tuple[list[int], list[float], list[float]]:
     """(t, simulated η_t, derived η_t) for a figure: the derived closed form from :func:`derive`."""
     from .closed_forms import derive
 
@@ -70,7 +74,9 @@ def _slope(series: dict[int, float], t0: int = 10**5, t1: int = T_FAR, transform
     return (math.log(abs(series[t1])) - math.log(abs(series[t0]))) / (transform(t1) - transform(t0))
 
 
-def _rule_numbers(family: str, items: tuple, model, extra: dict | None = None, element: int = 0) -> dict[sp.Symbol, Any]:
+def _rule_numbers(
+    family: str, items: tuple, model, extra: dict | None = None, element: int = 0
+) -> dict[sp.Symbol, Any]:
     """The numbers of every symbol a statement about ``family`` under ``model`` may hold: the
     rule's hyperparameters as run (defaults replaced by ``items``), element ``element`` of the
     gradient model (g, c), and ``extra``."""
@@ -84,8 +90,10 @@ def _rule_numbers(family: str, items: tuple, model, extra: dict | None = None, e
 def _runs(family: str, items: tuple, model) -> list[tuple[dict[int, float], dict[sp.Symbol, Any]]]:
     """(simulated η_t, the numbers of the statement's symbols) for every element of ``model``
     (the checks use gradients of both signs: |g| in a statement is part of what is checked)."""
-    return [(simulated_rate(family, "torch", items, model, element=i), _rule_numbers(family, items, model, element=i))
-            for i in range(len(model.values))]
+    return [
+        (simulated_rate(family, "torch", items, model, element=i), _rule_numbers(family, items, model, element=i))
+        for i in range(len(model.values))
+    ]
 
 
 #: float64 rounding that a run of t steps may accumulate, relative: t unit roundoffs
@@ -100,7 +108,9 @@ def order_term(statement: sp.Eq) -> sp.Expr | None:
     return orders[0].expr if orders else None
 
 
-def converging_ratio_error(ratios: dict[int, float], statement: sp.Eq, t_mid: int = 10**4, t_far: int = T_FAR) -> tuple[float, str]:
+def converging_ratio_error(
+    ratios: dict[int, float], statement: sp.Eq, t_mid: int = 10**4, t_far: int = T_FAR
+) -> tuple[float, str]:
     """How far the simulated/stated ratio r(t) is from approaching 1 at the rate the statement
     claims: |r(T) − 1| must be at most ``ORDER_SLACK`` · K h(T), K = |r(t_mid) − 1| / h(t_mid)
     (the O-term's constant as seen at t_mid), or at most T · 2⁻⁵³ (float64's accumulated
@@ -119,13 +129,16 @@ def converging_ratio_error(ratios: dict[int, float], statement: sp.Eq, t_mid: in
             allowed = max(ORDER_SLACK * k * float(abs(hn(t_far))), floor)
     if not (math.isfinite(far) and math.isfinite(allowed)):
         return math.nan, "not finite"
-    detail = (f"|r - 1| = {abs(ratios[t_mid] - 1):.3g} at t = {t_mid:.0e}, {far:.3g} at t = {t_far:.0e}; "
-              f"allowed at {t_far:.0e}: {allowed:.3g} ({'O(' + str(h) + ')' if h is not None else 'no O-term'}, float64 floor {floor:.1g})")
+    detail = (
+        f"|r - 1| = {abs(ratios[t_mid] - 1):.3g} at t = {t_mid:.0e}, {far:.3g} at t = {t_far:.0e}; "
+        f"allowed at {t_far:.0e}: {allowed:.3g} ({'O(' + str(h) + ')' if h is not None else 'no O-term'}, float64 floor {floor:.1g})"
+    )
     return far / allowed, detail
 
 
-def _asymptotic(id_, title, statement, runs, steps, explanation, extra_assumptions=(), slope_transform=math.log,
-                slope_tol=1e-3):
+def _asymptotic(
+    id_, title, statement, runs, steps, explanation, extra_assumptions=(), slope_transform=math.log, slope_tol=1e-3
+):
     """A statement η_t = L(t)(1 + O(h(t))) checked on simulated series (one per gradient in
     ``runs``, each with the numbers of the statement's symbols): (i) the log-log slope of the
     simulation between 10⁵ and 10⁶ against the slope of L itself there, and (ii) the ratio r(t)
@@ -139,21 +152,40 @@ def _asymptotic(id_, title, statement, runs, steps, explanation, extra_assumptio
         leading = statement_function(statement, t, numbers)
         slope = _slope(series, transform=slope_transform)
         derived = {s: float(leading(s)) for s in (10**4, 10**5, T_FAR)}
-        exponent = _slope(derived, transform=slope_transform) if all(v and math.isfinite(v) for v in derived.values()) else math.nan
+        exponent = (
+            _slope(derived, transform=slope_transform)
+            if all(v and math.isfinite(v) for v in derived.values())
+            else math.nan
+        )
         ratios = {s: series[s] / derived[s] if derived[s] else math.nan for s in derived}
         error, detail = converging_ratio_error(ratios, statement)
         slope_errors.append(abs(slope - exponent))
         ratio_errors.append(error)
         details.append((slope, exponent, ratios[T_FAR], detail))
     checks = (
-        Check("loglog-slope", (10**5, T_FAR), worst_error(slope_errors), slope_tol,
-              detail="; ".join(f"measured {a:.6f}, the statement's {b:.6f}" for a, b, _, _ in details)),
-        Check("leading-term-ratio", (10**4, T_FAR), worst_error(ratio_errors), 1.0,
-              detail="; ".join(f"simulated / statement r = {r:.10f} at t = 1e6; {d}" for _, _, r, d in details)),
+        Check(
+            "loglog-slope",
+            (10**5, T_FAR),
+            worst_error(slope_errors),
+            slope_tol,
+            detail="; ".join(f"measured {a:.6f}, the statement's {b:.6f}" for a, b, _, _ in details),
+        ),
+        Check(
+            "leading-term-ratio",
+            (10**4, T_FAR),
+            worst_error(ratio_errors),
+            1.0,
+            detail="; ".join(f"simulated / statement r = {r:.10f} at t = 1e6; {d}" for _, _, r, d in details),
+        ),
     )
     return Derivation(
-        id=id_, title=title, statement=statement,
-        assumptions=tuple(extra_assumptions), steps=tuple(steps), check=checks[0], precision_checks=checks[1:],
+        id=id_,
+        title=title,
+        statement=statement,
+        assumptions=tuple(extra_assumptions),
+        steps=tuple(steps),
+        check=checks[0],
+        precision_checks=checks[1:],
         explanation=explanation,
     )
 
@@ -174,10 +206,20 @@ def _limit_checks(statement: sp.Eq, runs: list, gap_exponent: sp.Expr) -> tuple[
         slope_errors.append(abs(slope - float(gap_exponent)))
         rows.append((ratio, slope))
     return (
-        Check("limit-ratio", (T_FAR, T_FAR), worst_error(ratio_errors), 1e-3,
-              detail="; ".join(f"simulated eta_t / the statement's limit = {r:.8f} at t = 1e6" for r, _ in rows)),
-        Check("loglog-slope", (10**5, T_FAR), worst_error(slope_errors), 1e-2,
-              detail="; ".join(f"slope of (limit - eta_t): measured {sl:.5f}, derived {gap_exponent}" for _, sl in rows)),
+        Check(
+            "limit-ratio",
+            (T_FAR, T_FAR),
+            worst_error(ratio_errors),
+            1e-3,
+            detail="; ".join(f"simulated eta_t / the statement's limit = {r:.8f} at t = 1e6" for r, _ in rows),
+        ),
+        Check(
+            "loglog-slope",
+            (10**5, T_FAR),
+            worst_error(slope_errors),
+            1e-2,
+            detail="; ".join(f"slope of (limit - eta_t): measured {sl:.5f}, derived {gap_exponent}" for _, sl in rows),
+        ),
     )
 
 
@@ -189,9 +231,13 @@ def adagrad_constant_leading(g_value: float = 0.5, *, statement: sp.Eq | None = 
     leading = eta / (sp.Abs(g) * sp.sqrt(t))
     statement = statement if statement is not None else sp.Eq(eta_t, leading * (1 + sp.O(1 / sp.sqrt(t), (t, sp.oo))))
     return _asymptotic(
-        "adagrad.torch.lr_leading", "AdaGrad [torch], constant gradient: leading term of eta_t",
-        statement, _runs("adagrad", (), model),
-        (r"\eta_t = \frac{\eta}{\sqrt{G_0 + t g^2} + \epsilon} = \frac{\eta}{|g|\sqrt{t}}\left(1 + O(t^{-1/2})\right)",),
+        "adagrad.torch.lr_leading",
+        "AdaGrad [torch], constant gradient: leading term of eta_t",
+        statement,
+        _runs("adagrad", (), model),
+        (
+            r"\eta_t = \frac{\eta}{\sqrt{G_0 + t g^2} + \epsilon} = \frac{\eta}{|g|\sqrt{t}}\left(1 + O(t^{-1/2})\right)",
+        ),
         "Under a constant gradient AdaGrad's rate decays like t^(-1/2): to 0, but slowly enough that the total movement grows like 2*eta*sqrt(t).",
         (Assumption("g != 0, gamma = 0"),),
     )
@@ -209,30 +255,50 @@ def adagrad_powerlaw(p: sp.Rational, *, statement: sp.Eq | None = None) -> Deriv
         q = sp.Rational(1, 2) - p
         leading = eta * sp.sqrt(1 - 2 * p) / (sp.Abs(c) * t**q)
         return _asymptotic(
-            f"adagrad.torch.powerlaw_p{p}.lr_leading", f"AdaGrad, g_t = c t^-{p} (p < 1/2): eta_t -> 0 like t^-{q}",
-            statement if statement is not None else sp.Eq(eta_t, leading * (1 + sp.O(t ** (-(1 - 2 * p)), (t, sp.oo)))), runs,
-            (first, r"H_t^{(2p)} = \frac{t^{1-2p}}{1-2p} + \zeta(2p) + O(t^{-2p}) \text{ (Euler–Maclaurin)}", rf"\eta_t \sim {sp.latex(leading)}"),
+            f"adagrad.torch.powerlaw_p{p}.lr_leading",
+            f"AdaGrad, g_t = c t^-{p} (p < 1/2): eta_t -> 0 like t^-{q}",
+            statement if statement is not None else sp.Eq(eta_t, leading * (1 + sp.O(t ** (-(1 - 2 * p)), (t, sp.oo)))),
+            runs,
+            (
+                first,
+                r"H_t^{(2p)} = \frac{t^{1-2p}}{1-2p} + \zeta(2p) + O(t^{-2p}) \text{ (Euler–Maclaurin)}",
+                rf"\eta_t \sim {sp.latex(leading)}",
+            ),
             f"p = {p} < 1/2: the squared gradients are not summable, G_t grows like t^(1-2p) and eta_t -> 0 with exponent {q}.",
-            base, slope_tol=2e-3,
+            base,
+            slope_tol=2e-3,
         )
     if p == sp.Rational(1, 2):
         two_term = eta / (sp.Abs(c) * sp.sqrt(sp.log(t) + sp.EulerGamma))
         return _asymptotic(
-            "adagrad.torch.powerlaw_p1/2.lr_leading", "AdaGrad, g_t = c t^-1/2 (p = 1/2): eta_t -> 0 like (ln t)^-1/2",
-            statement if statement is not None else sp.Eq(eta_t, two_term * (1 + sp.O(1 / (t * sp.log(t)), (t, sp.oo)))), runs,
+            "adagrad.torch.powerlaw_p1/2.lr_leading",
+            "AdaGrad, g_t = c t^-1/2 (p = 1/2): eta_t -> 0 like (ln t)^-1/2",
+            statement
+            if statement is not None
+            else sp.Eq(eta_t, two_term * (1 + sp.O(1 / (t * sp.log(t)), (t, sp.oo)))),
+            runs,
             (first, r"H_t = \ln t + \gamma + O(1/t)", rf"\eta_t = {sp.latex(two_term)}\,(1 + O(1/(t \ln t))) \to 0"),
             "p = 1/2: G_t grows like ln t, so eta_t -> 0, but only like (ln t)^(-1/2): at t = 1e6 it is still 27% of eta/|c|.",
-            base, slope_transform=lambda T: math.log(math.log(T) + 0.5772156649015329), slope_tol=1e-5,
+            base,
+            slope_transform=lambda T: math.log(math.log(T) + 0.5772156649015329),
+            slope_tol=1e-5,
         )
 
     limit = eta / (sp.Abs(c) * sp.sqrt(sp.zeta(2 * p)))
     statement = statement if statement is not None else sp.Eq(sp.Limit(eta_t, t, sp.oo), limit)
     checks = _limit_checks(statement, runs, 1 - 2 * p)
     return Derivation(
-        id=f"adagrad.torch.powerlaw_p{p}.lr_limit", title=f"AdaGrad, g_t = c t^-{p} (p > 1/2): eta_t -> a positive constant",
-        statement=statement, assumptions=base,
-        steps=(first, rf"H_t^{{({sp.latex(2 * p)})}} \to \zeta({sp.latex(2 * p)}), \text{{ gap }} \sim \frac{{t^{{1-2p}}}}{{2p-1}}", rf"\eta_t \to {sp.latex(limit)} > 0"),
-        check=checks[0], precision_checks=checks[1:],
+        id=f"adagrad.torch.powerlaw_p{p}.lr_limit",
+        title=f"AdaGrad, g_t = c t^-{p} (p > 1/2): eta_t -> a positive constant",
+        statement=statement,
+        assumptions=base,
+        steps=(
+            first,
+            rf"H_t^{{({sp.latex(2 * p)})}} \to \zeta({sp.latex(2 * p)}), \text{{ gap }} \sim \frac{{t^{{1-2p}}}}{{2p-1}}",
+            rf"\eta_t \to {sp.latex(limit)} > 0",
+        ),
+        check=checks[0],
+        precision_checks=checks[1:],
         explanation=f"p = {p} > 1/2: the squared gradients are summable, G_t converges and eta_t tends to a positive constant (it does not go to 0).",
     )
 
@@ -251,11 +317,15 @@ def adagrad_lr_decay(decay: float = 0.01, *, statement: sp.Eq | None = None) -> 
     A, B = (1 - gamma) / gamma, epsilon / sp.Abs(g)
     correction = 1 - B / sp.sqrt(t) + (B**2 - A) / t + sp.O(t ** sp.Rational(-3, 2), (t, sp.oo))
     return _asymptotic(
-        "adagrad.torch.lr_decay_leading", "AdaGrad [torch] with lr_decay: eta_t ~ t^(-3/2)",
-        statement if statement is not None else sp.Eq(eta_t, leading * correction), _runs("adagrad", items, model) + _runs("adagrad", second, model),
-        (r"\eta_t = \frac{\eta}{(1 + (t-1)\gamma)(\sqrt{G_0 + t g^2} + \epsilon)} \quad (G_0 = 0)",
-         r"1 + (t-1)\gamma = \gamma t\,(1 + A/t),\ A = \frac{1-\gamma}{\gamma}; \quad \sqrt{t}\,|g| + \epsilon = |g|\sqrt{t}\,(1 + B/\sqrt{t}),\ B = \frac{\epsilon}{|g|}",
-         r"\eta_t = \frac{\eta}{\gamma |g|}\, t^{-3/2} \left(1 - \frac{B}{\sqrt{t}} + \frac{B^2 - A}{t} + O(t^{-3/2})\right)"),
+        "adagrad.torch.lr_decay_leading",
+        "AdaGrad [torch] with lr_decay: eta_t ~ t^(-3/2)",
+        statement if statement is not None else sp.Eq(eta_t, leading * correction),
+        _runs("adagrad", items, model) + _runs("adagrad", second, model),
+        (
+            r"\eta_t = \frac{\eta}{(1 + (t-1)\gamma)(\sqrt{G_0 + t g^2} + \epsilon)} \quad (G_0 = 0)",
+            r"1 + (t-1)\gamma = \gamma t\,(1 + A/t),\ A = \frac{1-\gamma}{\gamma}; \quad \sqrt{t}\,|g| + \epsilon = |g|\sqrt{t}\,(1 + B/\sqrt{t}),\ B = \frac{\epsilon}{|g|}",
+            r"\eta_t = \frac{\eta}{\gamma |g|}\, t^{-3/2} \left(1 - \frac{B}{\sqrt{t}} + \frac{B^2 - A}{t} + O(t^{-3/2})\right)",
+        ),
         "torch's lr_decay divides by 1 + (t-1)*lr_decay on top of AdaGrad's sqrt(G_t): the rate decays like t^(-3/2).",
         (Assumption("gamma > 0, g != 0"),),
     )
@@ -277,20 +347,28 @@ def rmsprop_first_step(*, statement: sp.Eq | None = None) -> Derivation:
     statement = statement if statement is not None else sp.Eq(sp.Symbol(r"\eta_t / \eta_\infty"), inflation)
     rows, errors, settle_errors = [], [], []
     for a, grad in ((0.9, 0.5), (0.99, 0.5), (0.99, -0.5)):  # both signs: |g| is part of the statement
-        series = compile_body(rules.rmsprop(), (("alpha", a),)).run(2000, range(1, 2001), lambda s, w: grad, 0.0, reset=True)
+        series = compile_body(rules.rmsprop(), (("alpha", a),)).run(
+            2000, range(1, 2001), lambda s, w: grad, 0.0, reset=True
+        )
         limit = 0.01 / (abs(grad) + 1e-8)
         stated = statement_function(statement, t, {g: grad, epsilon: 1e-8, alpha: a, eta: 0.01})
         with mpmath.workdps(30):
             values = {s: stated(s) for s in range(1, 2001)}
-            errors += [abs(series[s]["lr"] / limit - values[s]) / abs(values[s]) if values[s] else math.inf for s in range(1, 2001)]
+            errors += [
+                abs(series[s]["lr"] / limit - values[s]) / abs(values[s]) if values[s] else math.inf
+                for s in range(1, 2001)
+            ]
         measured_settle = next((s for s in range(1, 2001) if series[s]["lr"] / limit < 1.01), None)
         stated_settle = next((s for s in range(1, 2001) if values[s] < 1.01), None)
         settle_errors.append(0.0 if measured_settle == stated_settle and measured_settle is not None else math.inf)
         derived_settle = math.ceil(math.log(1 - 1 / 1.01**2) / math.log(a))
-        rows.append(f"alpha={a}, g={grad}: first step {series[1]['lr'] * abs(grad) / 0.01:.4f} eta (1/sqrt(1-alpha) = {1 / math.sqrt(1 - a):.4f}), "
-                    f"inflation < 1% from t = {measured_settle} (statement: {stated_settle}; ln(1 - 1.01^-2)/ln alpha: {derived_settle})")
+        rows.append(
+            f"alpha={a}, g={grad}: first step {series[1]['lr'] * abs(grad) / 0.01:.4f} eta (1/sqrt(1-alpha) = {1 / math.sqrt(1 - a):.4f}), "
+            f"inflation < 1% from t = {measured_settle} (statement: {stated_settle}; ln(1 - 1.01^-2)/ln alpha: {derived_settle})"
+        )
     return Derivation(
-        id="rmsprop.torch.early_inflation", title="RMSProp [torch] with v_0 = 0: inflated early steps",
+        id="rmsprop.torch.early_inflation",
+        title="RMSProp [torch] with v_0 = 0: inflated early steps",
         statement=statement,
         assumptions=(Assumption("constant gradient g != 0, v_0 = 0"),),
         steps=(
@@ -298,8 +376,22 @@ def rmsprop_first_step(*, statement: sp.Eq | None = None) -> Derivation:
             r"\text{first step: } \eta_1 g = \frac{\eta\, g}{\sqrt{1-\alpha}\,|g| + \epsilon} \approx \frac{\eta\, \mathrm{sign}(g)}{\sqrt{1-\alpha}}",
             r"\eta_t/\eta_\infty < 1.01 \iff t \ge \ln(1 - 1.01^{-2}) / \ln\alpha",
         ),
-        check=Check("simulation", (1, 2000), worst_error(errors), 1e-10, detail="simulated eta_t/eta_inf against the statement at every t; " + "; ".join(rows)),
-        precision_checks=(Check("settling-step", (1, 2000), worst_error(settle_errors), 0.0, detail="first t with eta_t/eta_inf < 1.01: simulation = statement"),),
+        check=Check(
+            "simulation",
+            (1, 2000),
+            worst_error(errors),
+            1e-10,
+            detail="simulated eta_t/eta_inf against the statement at every t; " + "; ".join(rows),
+        ),
+        precision_checks=(
+            Check(
+                "settling-step",
+                (1, 2000),
+                worst_error(settle_errors),
+                0.0,
+                detail="first t with eta_t/eta_inf < 1.01: simulation = statement",
+            ),
+        ),
         explanation="Starting from v_0 = 0 the first RMSProp step is eta/sqrt(1-alpha) in size: 10x the steady step for alpha = 0.99 (3.2x for 0.9); it settles within 1% after ~391 (39) steps.",
     )
 
@@ -321,11 +413,15 @@ def rmsprop_powerlaw(p: sp.Rational, *, statement: sp.Eq | None = None) -> Deriv
     a = 2 * p * alpha / (1 - alpha)
     leading = eta * t**p / sp.Abs(c) * (1 - a / (2 * t))
     return _asymptotic(
-        f"rmsprop.torch.powerlaw_p{p}.lr_leading", f"RMSProp, g_t = c t^-{p}: eta_t grows like t^{p}",
-        statement if statement is not None else sp.Eq(eta_t, leading * (1 + sp.O(t**-2, (t, sp.oo)))), runs,
-        (r"v_t = \alpha v_{t-1} + (1-\alpha)\,c^2 t^{-2p},\quad v_t = c^2 t^{-2p}\left(1 + \tfrac{a}{t} + O(t^{-2})\right)",
-         r"a = \alpha(2p + a) \Rightarrow a = " + sp.latex(a),
-         rf"\eta_t = {sp.latex(leading)}\,(1 + O(t^{{-2}}))"),
+        f"rmsprop.torch.powerlaw_p{p}.lr_leading",
+        f"RMSProp, g_t = c t^-{p}: eta_t grows like t^{p}",
+        statement if statement is not None else sp.Eq(eta_t, leading * (1 + sp.O(t**-2, (t, sp.oo)))),
+        runs,
+        (
+            r"v_t = \alpha v_{t-1} + (1-\alpha)\,c^2 t^{-2p},\quad v_t = c^2 t^{-2p}\left(1 + \tfrac{a}{t} + O(t^{-2})\right)",
+            r"a = \alpha(2p + a) \Rightarrow a = " + sp.latex(a),
+            rf"\eta_t = {sp.latex(leading)}\,(1 + O(t^{{-2}}))",
+        ),
         f"p = {p}: the exponential average forgets, so v_t follows g_t^2 down (lagging by a/t) and eta_t grows like t^{p}: "
         "the opposite of AdaGrad, whose sum remembers.",
         (Assumption(f"g_t = c t^(-{p}), v_0 = 0, eps -> 0 (|c| t^-p >> eps), no momentum"),),
@@ -345,13 +441,18 @@ def rmsprop_powerlaw_limit(p: int = 2, *, statement: sp.Eq | None = None) -> Der
     statement = statement if statement is not None else sp.Eq(sp.Limit(eta_t, t, sp.oo), eta / epsilon)
     checks = _limit_checks(statement, runs, -p)
     return Derivation(
-        id=f"rmsprop.torch.powerlaw_p{p}.lr_limit", title=f"RMSProp, g_t = c t^-{p}, eps > 0: eta_t -> eta/eps",
-        statement=statement, assumptions=(Assumption(f"g_t = c t^(-{p}), eps > 0, no momentum"),),
-        steps=(r"v_t \to 0 \Rightarrow \eta_t = \frac{\eta}{\sqrt{v_t} + \epsilon} \to \frac{\eta}{\epsilon}",
-               r"\frac{\eta}{\epsilon} - \eta_t \approx \frac{\eta\sqrt{v_t}}{\epsilon^2} \sim \frac{\eta |c|}{\epsilon^2}\, t^{-p}"),
-        check=checks[0], precision_checks=checks[1:],
+        id=f"rmsprop.torch.powerlaw_p{p}.lr_limit",
+        title=f"RMSProp, g_t = c t^-{p}, eps > 0: eta_t -> eta/eps",
+        statement=statement,
+        assumptions=(Assumption(f"g_t = c t^(-{p}), eps > 0, no momentum"),),
+        steps=(
+            r"v_t \to 0 \Rightarrow \eta_t = \frac{\eta}{\sqrt{v_t} + \epsilon} \to \frac{\eta}{\epsilon}",
+            r"\frac{\eta}{\epsilon} - \eta_t \approx \frac{\eta\sqrt{v_t}}{\epsilon^2} \sim \frac{\eta |c|}{\epsilon^2}\, t^{-p}",
+        ),
+        check=checks[0],
+        precision_checks=checks[1:],
         explanation=f"p = {p}: once the gradient falls below eps, RMSProp's rate stops growing and settles at eta/eps "
-                    "(10^6 eta at torch's eps = 1e-8): eps, not alpha, bounds the rate.",
+        "(10^6 eta at torch's eps = 1e-8): eps, not alpha, bounds the rate.",
     )
 
 
@@ -374,17 +475,24 @@ def time_constant(a: float, *, statement: sp.Eq | None = None) -> Derivation:
     stated = statement_function(statement, KK, {alpha: a})
     with mpmath.workdps(30):
         expected = [stated(j) for j in range(0, 1500)]
-        errors = [abs(wt - e) / abs(e) if e else (0.0 if wt == 0 else math.inf) for wt, e in zip(weights, expected) if abs(e) > 1e-250 or wt != 0]
+        errors = [
+            abs(wt - e) / abs(e) if e else (0.0 if wt == 0 else math.inf)
+            for wt, e in zip(weights, expected)
+            if abs(e) > 1e-250 or wt != 0
+        ]
         # the half-life both ways: where the weight has halved, from the statement and from the run
         try:
-            stated_half = float(mpmath.findroot(lambda k: stated(k) / stated(0) - 0.5, 1.0)) if expected[0] else math.nan
+            stated_half = (
+                float(mpmath.findroot(lambda k: stated(k) / stated(0) - 0.5, 1.0)) if expected[0] else math.nan
+            )
         except (ValueError, ZeroDivisionError):  # the statement's weight never halves
             stated_half = math.nan
     measured_half = math.log(2) / -(math.log(weights[200]) - math.log(weights[100])) * 100
     half = math.log(2) / -math.log(a)
     window = sum(w_ for w_ in weights) / (1 - a)  # Σ weights / first weight · (first weight = 1 − α)
     return Derivation(
-        id=f"rmsprop.time_constants.alpha_{a}", title=f"Time constants of alpha = {a}",
+        id=f"rmsprop.time_constants.alpha_{a}",
+        title=f"Time constants of alpha = {a}",
         statement=statement,
         assumptions=(Assumption(f"alpha = {a}"),),
         steps=(
@@ -392,8 +500,22 @@ def time_constant(a: float, *, statement: sp.Eq | None = None) -> Derivation:
             rf"\text{{window }} \frac{{1}}{{1-\alpha}} = {1 / (1 - a):.4g}, \quad \text{{half-life }} \frac{{\ln 2}}{{-\ln \alpha}} = {half:.4g}, \quad \text{{mean age }} \frac{{\alpha}}{{1-\alpha}} = {a / (1 - a):.4g}",
             rf"\text{{newest gradient's weight }} 1-\alpha = {1 - a:.2g}; \text{{ all older together }} \alpha(1-\alpha^{{t-1}}) \to {a}",
         ),
-        check=Check("impulse-response", (1, 1500), worst_error(errors), 1e-10, detail=f"weights of an impulse g_1 = 1 against the statement; measured half-life {measured_half:.6f}, window {window:.6f}"),
-        precision_checks=(Check("half-life", (100, 200), abs(measured_half - stated_half) / stated_half, 1e-8, detail=f"measured {measured_half:.8f} vs the statement's {stated_half:.8f} (ln 2/-ln alpha = {half:.8f})"),),
+        check=Check(
+            "impulse-response",
+            (1, 1500),
+            worst_error(errors),
+            1e-10,
+            detail=f"weights of an impulse g_1 = 1 against the statement; measured half-life {measured_half:.6f}, window {window:.6f}",
+        ),
+        precision_checks=(
+            Check(
+                "half-life",
+                (100, 200),
+                abs(measured_half - stated_half) / stated_half,
+                1e-8,
+                detail=f"measured {measured_half:.8f} vs the statement's {stated_half:.8f} (ln 2/-ln alpha = {half:.8f})",
+            ),
+        ),
         explanation=f"alpha = {a}: effective window {1 / (1 - a):.0f} steps, half-life {half:.2f} steps; each older gradient weighs less than the newest (by alpha per step).",
     )
 
@@ -405,7 +527,9 @@ def time_constants() -> list[Derivation]:
 
 # -- the 1/t rule under a constant gradient ---------------------------------------------------------
 @restatable
-def inverse_time_leading(dialect: str = "corrected", g_value: float = 0.5, *, statement: sp.Eq | None = None) -> Derivation:
+def inverse_time_leading(
+    dialect: str = "corrected", g_value: float = 0.5, *, statement: sp.Eq | None = None
+) -> Derivation:
     """w_t = w_0 ∓ η g H_t with H_t = ln t + γ + 1/(2t) + O(t^{−2}): the 1/t rule moves like ln t.
 
     Checked against the rule's body run to t = 10⁶ (float64), on the statement itself: the
@@ -436,26 +560,44 @@ def inverse_time_leading(dialect: str = "corrected", g_value: float = 0.5, *, st
             return {n: m[n] / unit - math.log(n) - euler for n in (t0, t1)}
 
         measured_rest, stated_rest = rest(movement), rest(stated_movement)
-        slopes = [math.log(r[t1] / r[t0]) / math.log(t1 / t0) if r[t0] * r[t1] > 0 else math.nan for r in (measured_rest, stated_rest)]
+        slopes = [
+            math.log(r[t1] / r[t0]) / math.log(t1 / t0) if r[t0] * r[t1] > 0 else math.nan
+            for r in (measured_rest, stated_rest)
+        ]
     checks = (
-        Check("three-term-ratio", (T_FAR, T_FAR), abs(ratio - 1), 1e-8,
-              detail=f"(w_t - w_0) / (the statement's w_t - w_0) = {ratio:.12f} at t = 1e6 (the next term, -1/(12 t^2), is below float64's reach)"),
-        Check("loglog-slope", (t0, t1), abs(slopes[0] - slopes[1]), 1e-3,
-              detail=f"slope of (w_t - w_0)/({sign}eta g) - ln t - gamma: measured {slopes[0]:.6f}, the statement's {slopes[1]:.6f} (the 1/(2t) term: -1)"),
+        Check(
+            "three-term-ratio",
+            (T_FAR, T_FAR),
+            abs(ratio - 1),
+            1e-8,
+            detail=f"(w_t - w_0) / (the statement's w_t - w_0) = {ratio:.12f} at t = 1e6 (the next term, -1/(12 t^2), is below float64's reach)",
+        ),
+        Check(
+            "loglog-slope",
+            (t0, t1),
+            abs(slopes[0] - slopes[1]),
+            1e-3,
+            detail=f"slope of (w_t - w_0)/({sign}eta g) - ln t - gamma: measured {slopes[0]:.6f}, the statement's {slopes[1]:.6f} (the 1/(2t) term: -1)",
+        ),
     )
     return Derivation(
-        id=f"inverse_time.{dialect}.param_leading", title=f"1/t rule [{dialect}], constant gradient: w_t moves like ln t",
+        id=f"inverse_time.{dialect}.param_leading",
+        title=f"1/t rule [{dialect}], constant gradient: w_t moves like ln t",
         statement=statement,
         assumptions=(Assumption("constant gradient g"),),
         steps=(
             rf"w_t = w_0 {sign} \eta\, g \sum_{{k=1}}^{{t}} \frac{{1}}{{k}} = w_0 {sign} \eta\, g\, H_t",
             r"H_t = \ln t + \gamma + \frac{1}{2t} - \frac{1}{12 t^2} + O(t^{-4}) \text{ (Euler--Maclaurin, see sums.harmonic)}",
         ),
-        check=checks[0], precision_checks=checks[1:],
+        check=checks[0],
+        precision_checks=checks[1:],
         explanation=(
             "The 1/t rule's steps eta*g/t add up to eta*g*H_t, and H_t = ln t + gamma + O(1/t): the parameter keeps moving, "
-            + ("downhill without bound under a constant gradient, but only logarithmically." if s == 1
-               else "uphill (the post's plus sign) without bound, logarithmically.")
+            + (
+                "downhill without bound under a constant gradient, but only logarithmically."
+                if s == 1
+                else "uphill (the post's plus sign) without bound, logarithmically."
+            )
         ),
     )
 
@@ -463,9 +605,15 @@ def inverse_time_leading(dialect: str = "corrected", g_value: float = 0.5, *, st
 @lru_cache(maxsize=None)
 def _derivations() -> tuple[Derivation, ...]:
     return (
-        adagrad_constant_leading(), *(adagrad_powerlaw(sp.Rational(p, 4)) for p in (1, 2, 3)), adagrad_lr_decay(),
-        rmsprop_first_step(), *(rmsprop_powerlaw(sp.Rational(p, 4)) for p in (1, 4)), rmsprop_powerlaw_limit(),
-        *time_constants(), inverse_time_leading("textbook"), inverse_time_leading("corrected"),
+        adagrad_constant_leading(),
+        *(adagrad_powerlaw(sp.Rational(p, 4)) for p in (1, 2, 3)),
+        adagrad_lr_decay(),
+        rmsprop_first_step(),
+        *(rmsprop_powerlaw(sp.Rational(p, 4)) for p in (1, 4)),
+        rmsprop_powerlaw_limit(),
+        *time_constants(),
+        inverse_time_leading("textbook"),
+        inverse_time_leading("corrected"),
     )
 
 

@@ -36,7 +36,9 @@ GradientFn = Callable[[int, float], float]
 
 def log_spaced_steps(last: int, per_decade: int = 10) -> tuple[int, ...]:
     """1, …, last, about ``per_decade`` integers per decade, always including 1 and ``last``."""
-    points = np.unique(np.round(np.logspace(0, math.log10(last), int(per_decade * math.log10(last)) + 1)).astype(np.int64))
+    points = np.unique(
+        np.round(np.logspace(0, math.log10(last), int(per_decade * math.log10(last)) + 1)).astype(np.int64)
+    )
     return tuple(sorted({1, last, *map(int, points)}))
 
 
@@ -73,7 +75,13 @@ class Program:
     initials: tuple[sp.Expr, ...] = ()
 
     def run(
-        self, steps: int, checkpoints: Iterable[int], grad: GradientFn, w_start: float, reset: bool = False, dps: int | None = None,
+        self,
+        steps: int,
+        checkpoints: Iterable[int],
+        grad: GradientFn,
+        w_start: float,
+        reset: bool = False,
+        dps: int | None = None,
     ) -> dict[int, dict[str, Any]]:
         """Run ``steps`` steps from ``w_start`` (``reset``: set w = 0 before every step, so that the
         step is exactly −η_t g_t); returns {checkpoint: {"param", "grad", "lr", "state:NAME"}}.
@@ -84,12 +92,34 @@ class Program:
         if dps is None:
             hyper = tuple(float(x) for x in self.numbers)
             init = tuple(float(x) for x in self.initials)
-            rows = self.function(int(steps), frozenset(checkpoints), grad, float(w_start), bool(reset), hyper, init, IEEE_MATH, float, getattr(grad, 'constant', None))
+            rows = self.function(
+                int(steps),
+                frozenset(checkpoints),
+                grad,
+                float(w_start),
+                bool(reset),
+                hyper,
+                init,
+                IEEE_MATH,
+                float,
+                getattr(grad, "constant", None),
+            )
         else:
             with mpmath.workdps(dps):
                 hyper = tuple(mpmath.mpf(float(x)) for x in self.numbers)
                 init = tuple(mpmath.mpf(sp.N(x, dps + 10)) for x in self.initials)
-                rows = self.function(int(steps), frozenset(checkpoints), grad, mpmath.mpf(w_start), bool(reset), hyper, init, IEEE_MPMATH, mpmath.mpf, None)
+                rows = self.function(
+                    int(steps),
+                    frozenset(checkpoints),
+                    grad,
+                    mpmath.mpf(w_start),
+                    bool(reset),
+                    hyper,
+                    init,
+                    IEEE_MPMATH,
+                    mpmath.mpf,
+                    None,
+                )
                 return self._records(rows)
         return self._records(rows)
 
@@ -179,7 +209,12 @@ AGREEMENT_TOLERANCE = 1e-13
 
 
 def disagreement_with_interpreter(
-    rule: UpdateRule, items: tuple, grads: list[GradientFn], w_starts: list[float], steps: int = 200, dps: int | None = None,
+    rule: UpdateRule,
+    items: tuple,
+    grads: list[GradientFn],
+    w_starts: list[float],
+    steps: int = 200,
+    dps: int | None = None,
 ) -> float:
     """The largest relative difference, over ``steps`` steps and every element, between the
     compiled body and the interpreter (parameter and every state), fed the same gradients.
@@ -188,16 +223,26 @@ def disagreement_with_interpreter(
     precision = "float64" if dps is None else "mpmath"
     run = Interpreter(rule, precision=precision, dps=dps or 50, **dict(items))
     with mpmath.workdps(dps or 15):
-        param = np.array(w_starts, dtype=np.float64) if dps is None else np.array([mpmath.mpf(x) for x in w_starts], dtype=object)
+        param = (
+            np.array(w_starts, dtype=np.float64)
+            if dps is None
+            else np.array([mpmath.mpf(x) for x in w_starts], dtype=object)
+        )
         state = run.init_state(param)
         fast = [program.run(steps, range(1, steps + 1), fn, w0, dps=dps) for fn, w0 in zip(grads, w_starts)]
         worst = 0.0
         for step in range(1, steps + 1):
             values = [fn(step, x) for fn, x in zip(grads, param)]
-            grad = np.array(values, dtype=np.float64) if dps is None else np.array([mpmath.mpf(v) for v in values], dtype=object)
+            grad = (
+                np.array(values, dtype=np.float64)
+                if dps is None
+                else np.array([mpmath.mpf(v) for v in values], dtype=object)
+            )
             run.step(param, grad, state)
             for i, rows in enumerate(fast):
-                pairs = [(rows[step]["param"], param[i])] + [(rows[step][f"state:{n}"], state[n][i]) for n in program.state_names]
+                pairs = [(rows[step]["param"], param[i])] + [
+                    (rows[step][f"state:{n}"], state[n][i]) for n in program.state_names
+                ]
                 for a, b in pairs:
                     worst = max(worst, _relative_difference(a, b))
     return worst

@@ -7,5 +7,16 @@ from __future__ import annotations
 from .build import BuildError, CompilerMissing, FusedUnavailable, LoadError, cache_dir, load
 from .launcher import CHUNK, FusedKernel, FusedLaunchError, kernel, source
 
-__all__ = ["BuildError", "CHUNK", "CompilerMissing", "FusedKernel", "FusedLaunchError", "FusedUnavailable", "LoadError",
-           "cache_dir", "kernel", "load", "source"]
+__all__ = [
+    "BuildError",
+    "CHUNK",
+    "CompilerMissing",
+    "FusedKernel",
+    "FusedLaunchError",
+    "FusedUnavailable",
+    "LoadError",
+    "cache_dir",
+    "kernel",
+    "load",
+    "source",
+]

@@ -52,16 +52,19 @@ SERIAL_FLAGS = ("-Wno-unknown-pragmas",)
 #: what to do when the C compiler is missing or broken
 FIX_COMPILER = "set CC to a working C compiler or pass fused=False"
 #: what to do when a built library does not load
-FIX_LOAD = ("set SYMOPT_CACHE_DIR to a writable directory on a local disk that allows executing "
-            "files (not mounted noexec), or pass fused=False")
+FIX_LOAD = (
+    "set SYMOPT_CACHE_DIR to a writable directory on a local disk that allows executing "
+    "files (not mounted noexec), or pass fused=False"
+)
 
 
 class FusedUnavailable(RuntimeError):
     """The fused CPU backend cannot be used in this process. ``reason`` is one line naming the
     cause, ``fix`` what to do about it, ``cause`` the key of one warning per process."""
 
-    def __init__(self, message: str, *, reason: Optional[str] = None, fix: str = FIX_COMPILER,
-                 cause: Optional[tuple] = None) -> None:
+    def __init__(
+        self, message: str, *, reason: Optional[str] = None, fix: str = FIX_COMPILER, cause: Optional[tuple] = None
+    ) -> None:
         super().__init__(message)
         self.reason = reason or message.splitlines()[0]
         self.fix = fix
@@ -152,7 +155,9 @@ _OPENMP_MEMO: dict[str, bool] = {}
 def openmp_works(cc: str) -> bool:
     """Whether ``cc -fopenmp`` builds and links a shared library here."""
     if cc not in _OPENMP_MEMO:
-        _OPENMP_MEMO[cc] = _probe(cc, OPENMP_FLAGS, "#include <omp.h>\nint symopt_probe(void) { return omp_get_max_threads(); }\n")
+        _OPENMP_MEMO[cc] = _probe(
+            cc, OPENMP_FLAGS, "#include <omp.h>\nint symopt_probe(void) { return omp_get_max_threads(); }\n"
+        )
     return _OPENMP_MEMO[cc]
 
 
@@ -189,8 +194,12 @@ def _probe(cc: str, flags: tuple[str, ...], text: str) -> bool:
         with tempfile.TemporaryDirectory(prefix="symopt-probe-") as tmp:
             src = Path(tmp) / "probe.c"
             src.write_text(text)
-            res = subprocess.run([cc, *flags, "-fPIC", "-shared", str(src), "-o", str(Path(tmp) / "probe.so")],
-                                 capture_output=True, text=True, check=False)
+            res = subprocess.run(
+                [cc, *flags, "-fPIC", "-shared", str(src), "-o", str(Path(tmp) / "probe.so")],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             return res.returncode == 0
     except OSError:
         return False
@@ -208,8 +217,11 @@ def load(name: str, source: str, *, cc: Optional[str] = None, directory: Optiona
     start = time.perf_counter()
     cc = cc or find_compiler()
     if cc is None:
-        raise CompilerMissing("no C compiler found (looked for $CC, cc, gcc)", cause=("no compiler",),
-                              fix="install a C compiler (cc or gcc), set CC to one, or pass fused=False")
+        raise CompilerMissing(
+            "no C compiler found (looked for $CC, cc, gcc)",
+            cause=("no compiler",),
+            fix="install a C compiler (cc or gcc), set CC to one, or pass fused=False",
+        )
     directory = Path(directory) if directory is not None else cache_dir()
     candidates = [(BASE_FLAGS + OPENMP_FLAGS, True), (BASE_FLAGS + SERIAL_FLAGS, False)]
     with _LOCK:
@@ -242,8 +254,9 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-def _open_cached(path: Path, source: str, directory: Path, cc: str,
-                 flags: tuple[str, ...]) -> tuple[ctypes.CDLL, Path, bool]:
+def _open_cached(
+    path: Path, source: str, directory: Path, cc: str, flags: tuple[str, ...]
+) -> tuple[ctypes.CDLL, Path, bool]:
     """(handle, path, whether it was cached) of the cached library at ``path``; one that fails to
     load is rebuilt once with the same flags (in ``directory``, replacing it atomically; in the
     private directory where ``directory`` cannot be written), and :class:`LoadError` raised if
@@ -255,11 +268,16 @@ def _open_cached(path: Path, source: str, directory: Path, cc: str,
         try:
             handle = _open(rebuilt)
         except LoadError as again:
-            raise LoadError(f"the fused kernel library {rebuilt} fails to load, rebuilt or not: {again.reason}",
-                            fix=FIX_LOAD, cause=("load", str(rebuilt.parent))) from None
-        warn_once(("rebuilt", str(path)),
-                  f"symopt: the cached fused kernel library {path} failed to load ({damaged.reason}); rebuilt it. "
-                  f"Fix: none needed; if it recurs, check the disk that holds {path.parent}")
+            raise LoadError(
+                f"the fused kernel library {rebuilt} fails to load, rebuilt or not: {again.reason}",
+                fix=FIX_LOAD,
+                cause=("load", str(rebuilt.parent)),
+            ) from None
+        warn_once(
+            ("rebuilt", str(path)),
+            f"symopt: the cached fused kernel library {path} failed to load ({damaged.reason}); rebuilt it. "
+            f"Fix: none needed; if it recurs, check the disk that holds {path.parent}",
+        )
         return handle, rebuilt, False
 
 
@@ -295,7 +313,9 @@ def elf_truncation(path: Path) -> Optional[str]:
             header = f"{order}HHIQQQIHHHHHH" if wide else f"{order}HHIIIIIHHHHHH"
             if len(ident) < 16 + struct.calcsize(header):
                 return f"file too short for its ELF header ({size} bytes)"
-            (_, _, _, _, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum, _) = struct.unpack_from(header, ident, 16)
+            (_, _, _, _, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum, _) = struct.unpack_from(
+                header, ident, 16
+            )
             if phoff + phnum * phentsize > size or shoff + shnum * shentsize > size:
                 return f"truncated: its ELF header tables end past the file's {size} bytes"
             f.seek(phoff)
@@ -335,10 +355,12 @@ def _build_in(directory: Path, filename: str, source: str, cc: str, flags: tuple
         private = _private_dir()
     except OSError as exc:
         raise _no_directory(directory, unwritable, exc) from None
-    warn_once(("cache dir", str(directory)),
-              f"symopt: the fused kernel cache directory {directory} cannot be written ({_describe(unwritable)}); "
-              f"building in the private temporary directory {private} instead (removed at exit, rebuilt by every "
-              f"process). Fix: set SYMOPT_CACHE_DIR (or XDG_CACHE_HOME) to a writable directory")
+    warn_once(
+        ("cache dir", str(directory)),
+        f"symopt: the fused kernel cache directory {directory} cannot be written ({_describe(unwritable)}); "
+        f"building in the private temporary directory {private} instead (removed at exit, rebuilt by every "
+        f"process). Fix: set SYMOPT_CACHE_DIR (or XDG_CACHE_HOME) to a writable directory",
+    )
     try:
         build(source, private / filename, cc, flags)
     except OSError as exc:
@@ -347,10 +369,12 @@ def _build_in(directory: Path, filename: str, source: str, cc: str, flags: tuple
 
 
 def _no_directory(directory: Path, unwritable: OSError, private: OSError) -> FusedUnavailable:
-    return FusedUnavailable(f"no directory to build the fused kernels in: neither {directory} "
-                            f"({_describe(unwritable)}) nor a temporary one ({_describe(private)}) can be written",
-                            fix="set SYMOPT_CACHE_DIR to a writable directory, or pass fused=False",
-                            cause=("no directory", str(directory)))
+    return FusedUnavailable(
+        f"no directory to build the fused kernels in: neither {directory} "
+        f"({_describe(unwritable)}) nor a temporary one ({_describe(private)}) can be written",
+        fix="set SYMOPT_CACHE_DIR to a writable directory, or pass fused=False",
+        cause=("no directory", str(directory)),
+    )
 
 
 def _describe(exc: OSError) -> str:
@@ -367,10 +391,15 @@ def build(source: str, path: Path, cc: str, flags: tuple[str, ...]) -> None:
         src.write_text(source, encoding="utf-8")
         out = Path(tmp) / path.name
         try:
-            res = subprocess.run([cc, *flags, str(src), "-o", str(out), "-lm"], capture_output=True, text=True, check=False)
+            res = subprocess.run(
+                [cc, *flags, str(src), "-o", str(out), "-lm"], capture_output=True, text=True, check=False
+            )
         except (OSError, subprocess.SubprocessError) as exc:
-            raise BuildError(f"{cc} failed to build {path.name}: it cannot run ({exc})", cause=("compiler", cc),
-                             reason=f"compiler {cc} cannot run: {exc}") from None
+            raise BuildError(
+                f"{cc} failed to build {path.name}: it cannot run ({exc})",
+                cause=("compiler", cc),
+                reason=f"compiler {cc} cannot run: {exc}",
+            ) from None
         if res.returncode != 0:
             raise _build_error(cc, path.name, res)
         os.replace(out, path)
@@ -381,13 +410,18 @@ def _build_error(cc: str, filename: str, res: subprocess.CompletedProcess) -> Bu
     its reason says whether the compiler is broken (it fails on a trivial library too) or
     rejected this source (a bug in symopt's C printer)."""
     output = res.stderr.strip() or res.stdout.strip()
-    first = next((line.strip() for line in output.splitlines() if "error" in line.lower()),
-                 output.splitlines()[0].strip() if output else f"exit status {res.returncode}, no output")
+    first = next(
+        (line.strip() for line in output.splitlines() if "error" in line.lower()),
+        output.splitlines()[0].strip() if output else f"exit status {res.returncode}, no output",
+    )
     message = f"{cc} failed to build {filename}:\n{output}"
     if compiler_works(cc):
-        return BuildError(message, reason=f"compiler {cc} rejected the generated source of {filename}: {first}",
-                          fix="this is a symopt bug, please report it; pass fused=False meanwhile",
-                          cause=("rejected", cc, filename.rsplit("-", 1)[0]))
+        return BuildError(
+            message,
+            reason=f"compiler {cc} rejected the generated source of {filename}: {first}",
+            fix="this is a symopt bug, please report it; pass fused=False meanwhile",
+            cause=("rejected", cc, filename.rsplit("-", 1)[0]),
+        )
     return BuildError(message, reason=f"compiler {cc} failed: {first}", fix=FIX_COMPILER, cause=("compiler", cc))
 
 
@@ -415,5 +449,9 @@ def warn_fallback(reason: "str | FusedUnavailable") -> None:
         cause, fix, reason = reason.cause, reason.fix, reason.reason
     else:
         cause, fix = ("fallback", reason), FIX_COMPILER
-    warn_once(cause, f"symopt fused CPU backend unavailable ({reason}); using the Torch backend (the generated Torch "
-                     f"kernels) instead. Fix: {fix}", stacklevel=4)
+    warn_once(
+        cause,
+        f"symopt fused CPU backend unavailable ({reason}); using the Torch backend (the generated Torch "
+        f"kernels) instead. Fix: {fix}",
+        stacklevel=4,
+    )

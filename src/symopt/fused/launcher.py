@@ -37,8 +37,15 @@ from torch import Tensor
 
 from .. import rules
 from ..rules import t
-from ..codegen.printers.c import (C_FAMILIES, buffers_of, function_name, hyperparameters_of, switches, takes_tails,
-                                  variant_of)
+from ..codegen.printers.c import (
+    C_FAMILIES,
+    buffers_of,
+    function_name,
+    hyperparameters_of,
+    switches,
+    takes_tails,
+    variant_of,
+)
 from ..codegen.render import module_name
 from .build import FusedUnavailable, Library, load
 
@@ -76,8 +83,12 @@ def tail_starts(sizes: Sequence[int], dtype: torch.dtype) -> list[int]:
     return [n - n % width for n in sizes]
 
 
-def check_group(buffers: list[list[Tensor]], names: list[str], same_device: Callable[[str, Tensor], str | None],
-                error: type[ValueError]) -> None:
+def check_group(
+    buffers: list[list[Tensor]],
+    names: list[str],
+    same_device: Callable[[str, Tensor], str | None],
+    error: type[ValueError],
+) -> None:
     """Validate one launch's tensors: each a dense, contiguous tensor of params[0]'s dtype and its
     param's shape, on the device ``same_device`` accepts (it returns a message otherwise), and no
     two in overlapping memory (a gradient may alias a gradient). Raises ``error`` naming the
@@ -100,7 +111,9 @@ def check_group(buffers: list[list[Tensor]], names: list[str], same_device: Call
             if x.shape != params[i].shape:
                 raise error(f"{label} has shape {tuple(x.shape)} but params[{i}] has {tuple(params[i].shape)}")
             if not x.is_contiguous():
-                raise error(f"{label} is not contiguous; the fused kernels need contiguous tensors (call .contiguous())")
+                raise error(
+                    f"{label} is not contiguous; the fused kernels need contiguous tensors (call .contiguous())"
+                )
             if x.numel():
                 start = x.data_ptr()
                 intervals.append((start, start + x.numel() * x.element_size(), label, b == 1))
@@ -114,8 +127,16 @@ def check_group(buffers: list[list[Tensor]], names: list[str], same_device: Call
             end, owner = e, (label, is_grad)
 
 
-def check_arguments(family: str, keys: Sequence[str], uses_step: bool, params: Sequence[Tensor], grads: Sequence[Tensor],
-                    states: Mapping[str, Sequence[Tensor]], steps: Any, error: type[ValueError]) -> Any:
+def check_arguments(
+    family: str,
+    keys: Sequence[str],
+    uses_step: bool,
+    params: Sequence[Tensor],
+    grads: Sequence[Tensor],
+    states: Mapping[str, Sequence[Tensor]],
+    steps: Any,
+    error: type[ValueError],
+) -> Any:
     """The launch arguments' shape, for the C and Triton launchers: every state buffer the
     variant needs (``keys``), one gradient, one entry per state list and one step per param;
     returns ``steps`` (zeros when None and the rule does not use t). Raises ``error``."""
@@ -157,8 +178,13 @@ class LaunchPlan:
     data pointers (``p.data = ...``, ``module.to(...)`` change them).
     """
 
-    def __init__(self, kernel: "FusedKernel", params: Sequence[Tensor], states: Mapping[str, Sequence[Tensor]],
-                 keys: Sequence[str]) -> None:
+    def __init__(
+        self,
+        kernel: "FusedKernel",
+        params: Sequence[Tensor],
+        states: Mapping[str, Sequence[Tensor]],
+        keys: Sequence[str],
+    ) -> None:
         params = list(params)
         fixed = [params] + [list(states[k]) for k in keys]
         _check_first(params[0])
@@ -178,8 +204,9 @@ class LaunchPlan:
         self._arrays.update({k: _pointer_array(self.states[k]) for k in keys})
         # the fixed buffers' byte intervals, sorted and disjoint (check_group): a new gradient is
         # checked against them by one binary search each
-        spans = sorted((x.data_ptr(), x.data_ptr() + x.numel() * x.element_size())
-                       for group in fixed for x in group if x.numel())
+        spans = sorted(
+            (x.data_ptr(), x.data_ptr() + x.numel() * x.element_size()) for group in fixed for x in group if x.numel()
+        )
         self._starts = np.array([a for a, _ in spans], dtype=np.uint64)
         self._ends = np.array([b for _, b in spans], dtype=np.uint64)
         if not spans:  # nothing to overlap: one interval no gradient can reach
@@ -206,18 +233,30 @@ class LaunchPlan:
         # The same objects as last time: a dead reference dereferences to None, which must not
         # match a missing gradient (after zero_grad() every .grad is None, and the kernel would
         # read the freed gradients of the previous step).
-        if (len(grads) == len(self._grads) and all(map(operator.is_, map(_DEREFERENCE, self._grads), grads))
-                and not any(g is None for g in grads)):
+        if (
+            len(grads) == len(self._grads)
+            and all(map(operator.is_, map(_DEREFERENCE, self._grads), grads))
+            and not any(g is None for g in grads)
+        ):
             return
         if len(grads) != len(self.params):
-            raise FusedLaunchError(f"{self.kernel.family}: one gradient per param ({len(self.params)}); got {len(grads)}")
+            raise FusedLaunchError(
+                f"{self.kernel.family}: one gradient per param ({len(self.params)}); got {len(grads)}"
+            )
         dtype = self.params[0].dtype
-        if not (all(isinstance(g, Tensor) for g in grads)
-                and (of_params or (all(map(_IS_CPU, grads))
-                                   and all(d is dtype for d in map(_DTYPE, grads))
-                                   and list(map(_SHAPE, grads)) == self._shapes))
-                and all(layout is torch.strided for layout in map(_LAYOUT, grads))
-                and all(map(Tensor.is_contiguous, grads))):
+        if not (
+            all(isinstance(g, Tensor) for g in grads)
+            and (
+                of_params
+                or (
+                    all(map(_IS_CPU, grads))
+                    and all(d is dtype for d in map(_DTYPE, grads))
+                    and list(map(_SHAPE, grads)) == self._shapes
+                )
+            )
+            and all(layout is torch.strided for layout in map(_LAYOUT, grads))
+            and all(map(Tensor.is_contiguous, grads))
+        ):
             self._explain(grads)
         pointers = list(map(Tensor.data_ptr, grads))
         # Overlap with the fixed buffers (sorted, disjoint): the one that starts last before a
@@ -228,7 +267,9 @@ class LaunchPlan:
         clash = (self._nbytes > 0) & (k >= 0) & (self._ends[np.maximum(k, 0)] > starts)
         if clash.any():
             label = f"grads[{int(np.argmax(clash))}]"
-            raise FusedLaunchError(f"{label} overlaps a param or state buffer in memory; every gradient needs its own storage")
+            raise FusedLaunchError(
+                f"{label} overlaps a param or state buffer in memory; every gradient needs its own storage"
+            )
         self._arrays["grads"][:] = pointers
         self._grads = list(map(weakref.ref, grads))
 
@@ -237,8 +278,13 @@ class LaunchPlan:
         check_group([list(self.params), list(grads)], ["params", "grads"], _on_cpu, FusedLaunchError)
         raise AssertionError("a gradient failed the batch check but passes every single one")  # pragma: no cover
 
-    def launch(self, grads: Sequence[Tensor], steps_pointer: int, hyperparameters: Mapping[str, Any],
-               grad_scale: Tensor | None = None) -> None:
+    def launch(
+        self,
+        grads: Sequence[Tensor],
+        steps_pointer: int,
+        hyperparameters: Mapping[str, Any],
+        grad_scale: Tensor | None = None,
+    ) -> None:
         """One step with ``grads``; ``steps_pointer`` is the address of a float64 array holding each
         param's t after the increment (read only by rules whose update uses t)."""
         self.set_gradients(grads)
@@ -253,9 +299,15 @@ class LaunchPlan:
         if arguments is None:
             missing = [k for k in keys if k not in self.states]
             if missing:
-                raise FusedLaunchError(f"{self.kernel.family}: state buffer(s) {', '.join(missing)} are needed for these hyperparameters")
-            arguments = (self.kernel.function(variant, self.dtype), self._arrays["params"], self._arrays["grads"],
-                         *(self._arrays[k] for k in keys))
+                raise FusedLaunchError(
+                    f"{self.kernel.family}: state buffer(s) {', '.join(missing)} are needed for these hyperparameters"
+                )
+            arguments = (
+                self.kernel.function(variant, self.dtype),
+                self._arrays["params"],
+                self._arrays["grads"],
+                *(self._arrays[k] for k in keys),
+            )
             self._arguments[variant.name] = arguments
         if not self.n_chunks:
             return
@@ -266,8 +318,16 @@ class LaunchPlan:
         fn, *arrays = arguments
         tails = (self.tails.data_ptr(),) if self.kernel.takes_tails(self.dtype) else ()
         start = _clock()
-        fn(self.n_chunks, self.chunks.data_ptr(), threads, *arrays, steps_pointer, *tails, scale_pointer(grad_scale),
-           *scalars)
+        fn(
+            self.n_chunks,
+            self.chunks.data_ptr(),
+            threads,
+            *arrays,
+            steps_pointer,
+            *tails,
+            scale_pointer(grad_scale),
+            *scalars,
+        )
         self.threads.record(threads, _clock() - start)
 
 
@@ -393,8 +453,12 @@ class FusedKernel:
         if plan is None:
             variant = variant_of(self.rule, hyperparameters)
             spec_body = variant.specialized().body
-            plan = (variant, buffers_of(self.rule, variant), hyperparameters_of(self.rule, variant),
-                    any(t in a.expr.free_symbols for a in spec_body))
+            plan = (
+                variant,
+                buffers_of(self.rule, variant),
+                hyperparameters_of(self.rule, variant),
+                any(t in a.expr.free_symbols for a in spec_body),
+            )
             self._plans[memo_key] = plan
         return plan
 
@@ -410,15 +474,20 @@ class FusedKernel:
             n_buffers = 2 + len(buffers_of(self.rule, variant))
             n_hyper = len(hyperparameters_of(self.rule, variant))
             fn.argtypes = (
-                [ctypes.c_int64, ctypes.c_void_p, ctypes.c_int] + [ctypes.c_void_p] * n_buffers + [ctypes.c_void_p]
-                + [ctypes.c_void_p] * self.takes_tails(dtype) + [ctypes.c_void_p] + [ctypes.c_double] * n_hyper
+                [ctypes.c_int64, ctypes.c_void_p, ctypes.c_int]
+                + [ctypes.c_void_p] * n_buffers
+                + [ctypes.c_void_p]
+                + [ctypes.c_void_p] * self.takes_tails(dtype)
+                + [ctypes.c_void_p]
+                + [ctypes.c_double] * n_hyper
             )
             fn.restype = None
             self._functions[name] = fn
         return fn
 
-    def prepare(self, params: Sequence[Tensor], states: Mapping[str, Sequence[Tensor]],
-                keys: Sequence[str] | None = None) -> LaunchPlan:
+    def prepare(
+        self, params: Sequence[Tensor], states: Mapping[str, Sequence[Tensor]], keys: Sequence[str] | None = None
+    ) -> LaunchPlan:
         """A :class:`LaunchPlan` over ``params`` and ``states[key]`` for ``keys`` (default: every
         key of ``states``), validated now."""
         return LaunchPlan(self, params, states, tuple(states) if keys is None else keys)
@@ -448,10 +517,14 @@ class FusedKernel:
         if n == 0:
             return
         plan = self._last
-        if (plan is None or plan.keys != tuple(keys) or len(plan.params) != n
-                or not all(map(operator.is_, plan.params, params))
-                or any(not all(map(operator.is_, plan.states[k], states[k])) for k in keys)
-                or plan.params_moved()):
+        if (
+            plan is None
+            or plan.keys != tuple(keys)
+            or len(plan.params) != n
+            or not all(map(operator.is_, plan.params, params))
+            or any(not all(map(operator.is_, plan.states[k], states[k])) for k in keys)
+            or plan.params_moved()
+        ):
             plan = self._last = self.prepare(params, states, keys)
         kept: Tensor | ctypes.Array[ctypes.c_double]  # the counters the kernel reads, alive until it returned
         if isinstance(steps, Tensor):
@@ -499,5 +572,15 @@ def kernel(family: str) -> FusedKernel:
     return found
 
 
-__all__ = ["CHUNK", "FusedKernel", "FusedLaunchError", "LaunchPlan", "ThreadChoice", "chunk_rows", "kernel", "scale_pointer",
-           "skips_step", "source"]
+__all__ = [
+    "CHUNK",
+    "FusedKernel",
+    "FusedLaunchError",
+    "LaunchPlan",
+    "ThreadChoice",
+    "chunk_rows",
+    "kernel",
+    "scale_pointer",
+    "skips_step",
+    "source",
+]

@@ -121,8 +121,15 @@ class TritonKernel:
             steps = torch.tensor([float(s) for s in steps], dtype=torch.float64)
         scalars = torch.cat([torch.tensor(values, dtype=torch.float64), steps]).to(device, non_blocking=True)
         fn[(entry.n_chunks,)](
-            entry.chunks, entry.offsets, scalars, n, *entry.bases,
-            BLOCK=self.module.BLOCK, VEC=entry.vec, num_warps=NUM_WARPS, enable_fp_fusion=False,
+            entry.chunks,
+            entry.offsets,
+            scalars,
+            n,
+            *entry.bases,
+            BLOCK=self.module.BLOCK,
+            VEC=entry.vec,
+            num_warps=NUM_WARPS,
+            enable_fp_fusion=False,
         )
         self.launches += 1
 
@@ -146,11 +153,16 @@ class TritonKernel:
         if not isinstance(first, Tensor):
             raise TritonLaunchError(f"params[0] must be a torch.Tensor; got {type(first).__name__}")
         if first.dtype not in DTYPES:
-            raise TritonLaunchError(f"fused Triton kernels take float32 or float64 tensors; params[0] has dtype "
-                                    f"{first.dtype} (use fused=False for it)")
+            raise TritonLaunchError(
+                f"fused Triton kernels take float32 or float64 tensors; params[0] has dtype "
+                f"{first.dtype} (use fused=False for it)"
+            )
         if first.device.type != "cuda" and not interpreting():
-            raise TritonLaunchError(f"params[0] is on {first.device}; the fused Triton kernels run on CUDA "
-                                    f"(or on the CPU under TRITON_INTERPRET=1)")
+            raise TritonLaunchError(
+                f"params[0] is on {first.device}; the fused Triton kernels run on CUDA "
+                f"(or on the CPU under TRITON_INTERPRET=1)"
+            )
+
         def same_device(label: str, x: Tensor) -> str | None:
             if x.device == first.device:
                 return None
@@ -159,7 +171,11 @@ class TritonKernel:
         check_group(buffers, names, same_device, TritonLaunchError)
         size = first.element_size()
         chunk = self.module.CHUNK
-        rows = [(i, begin, min(chunk, p.numel() - begin)) for i, p in enumerate(params) for begin in range(0, p.numel(), chunk)]
+        rows = [
+            (i, begin, min(chunk, p.numel() - begin))
+            for i, p in enumerate(params)
+            for begin in range(0, p.numel(), chunk)
+        ]
         bases, offsets = [], []
         for group in buffers:
             base = next((x for x in group if x.numel()), group[0])
@@ -171,8 +187,16 @@ class TritonKernel:
         offset_table = torch.tensor(offsets, dtype=torch.int64).reshape(len(buffers), len(params)).to(device)
         key = tuple(x.data_ptr() for group in buffers for x in group)
         strong = [x for b, group in enumerate(buffers) if b != 1 for x in group]
-        entry = _Entry(key, strong, [weakref.ref(g) for g in buffers[1]], tuple(bases), chunks, offset_table,
-                       len(rows), 16 // size if aligned else 1)
+        entry = _Entry(
+            key,
+            strong,
+            [weakref.ref(g) for g in buffers[1]],
+            tuple(bases),
+            chunks,
+            offset_table,
+            len(rows),
+            16 // size if aligned else 1,
+        )
         self._entry = entry
         return entry
 

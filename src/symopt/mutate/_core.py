@@ -82,8 +82,12 @@ class Killed(Exception):
 Check = Callable[[], None]
 
 
-def evaluate(mutant: Mutant, install: Callable[[Mutant], contextlib.AbstractContextManager], checks: list[tuple[str, Check]],
-             fresh: bool = True) -> Outcome:
+def evaluate(
+    mutant: Mutant,
+    install: Callable[[Mutant], contextlib.AbstractContextManager],
+    checks: list[tuple[str, Check]],
+    fresh: bool = True,
+) -> Outcome:
     """Install ``mutant``, run ``checks`` in order until one fails, undo it. With ``fresh`` the
     caches of symopt are cleared before and after, so that no result computed for the original
     (or the mutant) is reused by the other."""
@@ -97,7 +101,12 @@ def evaluate(mutant: Mutant, install: Callable[[Mutant], contextlib.AbstractCont
         except Invalid as exc:
             return Outcome(mutant, "invalid", str(exc), time.perf_counter() - started)
         except Exception as exc:  # e.g. generated text that does not compile: it cannot be built
-            return Outcome(mutant, "invalid", f"cannot be installed: {type(exc).__name__}: {str(exc)[:200]}", time.perf_counter() - started)
+            return Outcome(
+                mutant,
+                "invalid",
+                f"cannot be installed: {type(exc).__name__}: {str(exc)[:200]}",
+                time.perf_counter() - started,
+            )
         try:
             for name, check in checks:
                 try:
@@ -105,7 +114,12 @@ def evaluate(mutant: Mutant, install: Callable[[Mutant], contextlib.AbstractCont
                 except Killed as exc:
                     return Outcome(mutant, "killed", f"{name}: {exc}", time.perf_counter() - started)
                 except Exception as exc:  # a check that crashes on the mutant has caught it too
-                    return Outcome(mutant, "killed", f"{name}: {type(exc).__name__}: {str(exc)[:200]}", time.perf_counter() - started)
+                    return Outcome(
+                        mutant,
+                        "killed",
+                        f"{name}: {type(exc).__name__}: {str(exc)[:200]}",
+                        time.perf_counter() - started,
+                    )
             return Outcome(mutant, "survived", "", time.perf_counter() - started)
         finally:
             context.__exit__(None, None, None)
@@ -183,4 +197,15 @@ def nothing() -> Iterator[None]:
     yield
 
 
-__all__ = ["Check", "Invalid", "Killed", "Mutant", "Outcome", "Patches", "STATUSES", "clear_caches", "evaluate", "module_from_source"]
+__all__ = [
+    "Check",
+    "Invalid",
+    "Killed",
+    "Mutant",
+    "Outcome",
+    "Patches",
+    "STATUSES",
+    "clear_caches",
+    "evaluate",
+    "module_from_source",
+]

@@ -24,17 +24,25 @@ DEFAULT_REPORT = Path("reports") / "mutate.json"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     names = list(areas())
     parser.add_argument("--area", action="append", choices=names, help="only this area (repeatable; default: all)")
-    parser.add_argument("--target", help="only mutants whose target contains this text (a rule, a file, a derivation id)")
+    parser.add_argument(
+        "--target", help="only mutants whose target contains this text (a rule, a file, a derivation id)"
+    )
     parser.add_argument("--sample", type=int, help="a seeded sample of this many mutants per area")
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     parser.add_argument("--jobs", type=int, default=1, help="processes to run mutants in (default 1)")
     parser.add_argument("--list", action="store_true", help="list the mutants (id, area, change) and stop")
     parser.add_argument("--json", metavar="PATH", help="also write the outcomes as JSON to PATH")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--resume", metavar="PATH",
-                        help="reuse the outcomes of an earlier (possibly stopped) run's JSON made on this same source tree")
-    parser.add_argument("--no-baseline", action="store_true",
-                        help="skip running each target's checks on the unmutated code first (they must pass there)")
+    parser.add_argument(
+        "--resume",
+        metavar="PATH",
+        help="reuse the outcomes of an earlier (possibly stopped) run's JSON made on this same source tree",
+    )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip running each target's checks on the unmutated code first (they must pass there)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,10 +87,20 @@ def run(args: argparse.Namespace) -> int:
         when the run is stopped (``force``): its outcomes survive, and --resume takes them up."""
         if not force and time.perf_counter() - last_write[0] < WRITE_EVERY:
             return
-        document = envelope("mutate", {"seconds": round(time.perf_counter() - started, 1), "sample": args.sample,
-                                       "seed": args.seed, "target": args.target, "complete": False, "source": source,
-                                       "scores": [score_rows(name, [r for r in rows if r["area"] == name]) for name in picked],
-                                       "outcomes": rows, "stale_explanations": []})
+        document = envelope(
+            "mutate",
+            {
+                "seconds": round(time.perf_counter() - started, 1),
+                "sample": args.sample,
+                "seed": args.seed,
+                "target": args.target,
+                "complete": False,
+                "source": source,
+                "scores": [score_rows(name, [r for r in rows if r["area"] == name]) for name in picked],
+                "outcomes": rows,
+                "stale_explanations": [],
+            },
+        )
         for path in outputs:
             write_text_atomic(path, json.dumps(document, indent=1) + "\n")
         last_write[0] = time.perf_counter()
@@ -93,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
 
         bar = tqdm(total=total, desc="mutate", unit="mutant", leave=False)
     try:
-        serial = {name: ms for name, ms in picked.items() if args.jobs == 1 or getattr(chosen_areas[name], "SERIAL", False)}
+        serial = {
+            name: ms for name, ms in picked.items() if args.jobs == 1 or getattr(chosen_areas[name], "SERIAL", False)
+        }
         for name, ms in serial.items():
             module = chosen_areas[name]
             for m in ms:
@@ -108,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
                 for name, ms in parallel.items():
                     ids = [m.id for m in ms]
                     size = max(1, len(ids) // (4 * args.jobs) + 1)
-                    futures += [pool.submit(_worker, name, ids[i:i + size]) for i in range(0, len(ids), size)]
+                    futures += [pool.submit(_worker, name, ids[i : i + size]) for i in range(0, len(ids), size)]
                 for f in futures:
                     part = f.result()
                     rows += part
@@ -131,9 +151,20 @@ def run(args: argparse.Namespace) -> int:
     stale = stale_explanations(all_ids) if not args.target and args.sample is None and not args.area else []
     for i in stale:
         print(f"STALE explanation in symopt/mutate/equivalent.py: {i} names no mutant (remove it)")
-    document = envelope("mutate", {"seconds": round(elapsed, 1), "sample": args.sample, "seed": args.seed,
-                                   "target": args.target, "complete": True, "source": source,
-                                   "scores": [s for s in scores], "outcomes": rows, "stale_explanations": stale})
+    document = envelope(
+        "mutate",
+        {
+            "seconds": round(elapsed, 1),
+            "sample": args.sample,
+            "seed": args.seed,
+            "target": args.target,
+            "complete": True,
+            "source": source,
+            "scores": [s for s in scores],
+            "outcomes": rows,
+            "stale_explanations": stale,
+        },
+    )
     for path in {DEFAULT_REPORT, Path(args.json)} if args.json else {DEFAULT_REPORT}:
         write_text_atomic(path, json.dumps(document, indent=1) + "\n")
     survivors = [r for r in rows if r["status"] == "survived"]
@@ -153,8 +184,11 @@ def source_hash() -> str:
     digest = hashlib.sha256()
     trees = [root] + ([root.parents[1] / "tests"] if (root.parents[1] / "tests").is_dir() else [])
     for tree in trees:
-        for path in sorted(p for p in tree.rglob("*") if p.is_file() and p.suffix in (".py", ".c", ".json", ".md")
-                           and "__pycache__" not in p.parts):
+        for path in sorted(
+            p
+            for p in tree.rglob("*")
+            if p.is_file() and p.suffix in (".py", ".c", ".json", ".md") and "__pycache__" not in p.parts
+        ):
             digest.update(str(path.relative_to(tree)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -172,15 +206,24 @@ def resumed(path: Path, source: str, wanted: set[str]) -> list[dict]:
     if not isinstance(document, dict) or document.get("schema") != "symopt.mutate/1":
         raise ValueError(f"--resume {path}: not a symopt mutate document (schema symopt.mutate/1)")
     if document.get("source") != source:
-        raise ValueError(f"--resume {path}: recorded on another source tree ({document.get('source')}; this one is {source}): "
-                         "its outcomes may not hold here; run without --resume")
+        raise ValueError(
+            f"--resume {path}: recorded on another source tree ({document.get('source')}; this one is {source}): "
+            "its outcomes may not hold here; run without --resume"
+        )
     return [r for r in document.get("outcomes", []) if r.get("id") in wanted]
 
 
 def score_rows(area: str, rows: list[dict]) -> dict:
-    count = {status: sum(r["status"] == status for r in rows) for status in ("killed", "survived", "equivalent", "invalid")}
+    count = {
+        status: sum(r["status"] == status for r in rows) for status in ("killed", "survived", "equivalent", "invalid")
+    }
     decided = len(rows) - count["equivalent"] - count["invalid"]
-    return {"area": area, "mutants": len(rows), **count, "score": round(count["killed"] / decided, 4) if decided else None}
+    return {
+        "area": area,
+        "mutants": len(rows),
+        **count,
+        "score": round(count["killed"] / decided, 4) if decided else None,
+    }
 
 
 def print_summary(scores: list[dict], rows: list[dict], elapsed: float) -> None:
@@ -190,17 +233,21 @@ def print_summary(scores: list[dict], rows: list[dict], elapsed: float) -> None:
     print("-" * len(header))
     for s in scores:
         shown = f"{100 * s['score']:.1f}%" if s["score"] is not None else "-"
-        print(f"{s['area']:<14} {s['mutants']:>7} {s['killed']:>7} {s['survived']:>8} {s['equivalent']:>10} {s['invalid']:>7} {shown:>7}")
+        print(
+            f"{s['area']:<14} {s['mutants']:>7} {s['killed']:>7} {s['survived']:>8} {s['equivalent']:>10} {s['invalid']:>7} {shown:>7}"
+        )
     survivors = [r for r in rows if r["status"] == "survived"]
     if survivors:
-        print(f"\nSurvivors ({len(survivors)}): a check that catches each is missing, or it is equivalent (symopt/mutate/equivalent.py)")
+        print(
+            f"\nSurvivors ({len(survivors)}): a check that catches each is missing, or it is equivalent (symopt/mutate/equivalent.py)"
+        )
         for r in survivors:
             print(f"  {r['id']}  {r['target']} @ {r['location']}: {r['operator']}: {r['original']} -> {r['mutated']}")
             if str(r.get("by", "")).startswith("known gap"):
                 print(f"      {r['by']}")
     explained = [r for r in rows if r["status"] == "equivalent"]
     if explained:
-        print(f"\nEquivalent ({len(explained)}): " + "; ".join(sorted({r['by'].split(':')[0] for r in explained})))
+        print(f"\nEquivalent ({len(explained)}): " + "; ".join(sorted({r["by"].split(":")[0] for r in explained})))
     print(f"\n{len(rows)} mutants, {len(survivors)} survived unexplained ({elapsed:.0f} s)")
 
 

@@ -9,15 +9,22 @@ a gap to close with that check instead.
 
 from __future__ import annotations
 
-_ZERO_PATTERN = ("at a zero bit pattern (+0.0; -0.0 maps to 0 too) both branches give the same value: "
-                 "-magnitude = -0 = 0 = bits")
-_SAME_SIDE_AT_ZERO = ("the two branches differ only where an ordered pattern is 0, and there both give |a - e| "
-                      "(|a| + |0| = |a - 0|): no input tells them apart")
-_INF_MASKS = ("torch.equal of the two index sets is true only when the infinite positions of both agree and hold "
-              "equal values, with | or & in either index: the same verdict for every input")
+_ZERO_PATTERN = (
+    "at a zero bit pattern (+0.0; -0.0 maps to 0 too) both branches give the same value: -magnitude = -0 = 0 = bits"
+)
+_SAME_SIDE_AT_ZERO = (
+    "the two branches differ only where an ordered pattern is 0, and there both give |a - e| "
+    "(|a| + |0| = |a - 0|): no input tells them apart"
+)
+_INF_MASKS = (
+    "torch.equal of the two index sets is true only when the infinite positions of both agree and hold "
+    "equal values, with | or & in either index: the same verdict for every input"
+)
 
-_REMAINDER_SIGN = ("R_2 is the Euler-Maclaurin remainder, known only through |R_2| <= bound (the statement's "
-                    "assumption); -R_2 satisfies the same bound, so the statement is the same; the check sets R_2 = 0")
+_REMAINDER_SIGN = (
+    "R_2 is the Euler-Maclaurin remainder, known only through |R_2| <= bound (the statement's "
+    "assumption); -R_2 satisfies the same bound, so the statement is the same; the check sets R_2 = 0"
+)
 
 #: the 1/t rule's learning rate: the post gives none, and no stated result depends on symopt's choice
 _FREE_DEFAULT_LR = (
@@ -27,18 +34,24 @@ _FREE_DEFAULT_LR = (
 )
 
 #: the Triton kernels' template: a pointer or an offset plus a literal 0 (or 0 times n)
-_PLUS_ZERO = ("'x + 0' -> 'x - 0' (a scalar's index 0, or the offset 0 * n_tensors of the first table row): "
-              "x + 0 = x - 0 for every pointer and integer, so the loaded address is the same")
+_PLUS_ZERO = (
+    "'x + 0' -> 'x - 0' (a scalar's index 0, or the offset 0 * n_tensors of the first table row): "
+    "x + 0 = x - 0 for every pointer and integer, so the loaded address is the same"
+)
 
 #: the plain 16-bit C kernels' fma where the product is exact in float32 (fma(a, b, c) = a*b + c)
-_EXACT_F16_SQUARE = ("fmaf(g, g, G) -> g*g + G in float16 Adagrad without a grad_scale: g is a float16 (11 significant "
-                     "bits, |g| >= 2^-24 or 0), so g*g has at most 22 bits and |g*g| >= 2^-48 is a float32 normal: the "
-                     "product rounds to itself and both forms round the same exact g*g + G once (every float16 g: "
-                     "tests/test_mutate_fused.py)")
-_EXACT_F16_PRODUCT = ("fmaf(c0, g, w) -> c0*g + w in float16 SGD's vector loop: c0 is -lr rounded through float16 and g a "
-                      "float16, so c0*g has at most 22 significant bits within float32's normal range (2^-48 .. 2^32): "
-                      "the product is exact and both forms round c0*g + w once (every float16 significand of c0 "
-                      "times every float16 g: tests/test_mutate_fused.py)")
+_EXACT_F16_SQUARE = (
+    "fmaf(g, g, G) -> g*g + G in float16 Adagrad without a grad_scale: g is a float16 (11 significant "
+    "bits, |g| >= 2^-24 or 0), so g*g has at most 22 bits and |g*g| >= 2^-48 is a float32 normal: the "
+    "product rounds to itself and both forms round the same exact g*g + G once (every float16 g: "
+    "tests/test_mutate_fused.py)"
+)
+_EXACT_F16_PRODUCT = (
+    "fmaf(c0, g, w) -> c0*g + w in float16 SGD's vector loop: c0 is -lr rounded through float16 and g a "
+    "float16, so c0*g has at most 22 significant bits within float32's normal range (2^-48 .. 2^32): "
+    "the product is exact and both forms round c0*g + w once (every float16 significand of c0 "
+    "times every float16 g: tests/test_mutate_fused.py)"
+)
 _BF16_STORED_AT_ONCE = (
     "fmaf(c0, g, w) -> c0*g + w in bfloat16 SGD's vector loop, whose result is stored to bfloat16 at once: c0 "
     "(-lr rounded through bfloat16) and g have 8 significant bits, so p = c0*g (16 bits) is inexact in float32 only "
@@ -96,4 +109,3 @@ EXPLAINED: dict[str, str] = {
 #: constructed underflow inputs: a state near 2^-122, eps = 0, |g| below 2^-62, a param on a bfloat16
 #: rounding boundary.)
 KNOWN_GAPS: dict[str, str] = {}
-

@@ -51,7 +51,9 @@ def _local(node: sp.Basic) -> list[tuple[str, sp.Basic]]:
                 out.append((f"constant {node} -> {new} ({how})", new))
     elif isinstance(node, sp.Add):
         for i, term in enumerate(node.args):
-            out.append((f"sign of term {i} ({term}) flipped", sp.Add(*(-a if j == i else a for j, a in enumerate(node.args)))))
+            out.append(
+                (f"sign of term {i} ({term}) flipped", sp.Add(*(-a if j == i else a for j, a in enumerate(node.args))))
+            )
         if len(node.args) == 2:
             out.append(("+ -> *", sp.Mul(*node.args)))
     elif isinstance(node, sp.Mul):
@@ -59,7 +61,9 @@ def _local(node: sp.Basic) -> list[tuple[str, sp.Basic]]:
         for i, factor in enumerate(node.args):
             if factor.is_Number:
                 continue
-            out.append((f"* -> / at factor {factor}", sp.Mul(*(1 / a if j == i else a for j, a in enumerate(node.args)))))
+            out.append(
+                (f"* -> / at factor {factor}", sp.Mul(*(1 / a if j == i else a for j, a in enumerate(node.args))))
+            )
         if len(factors) == 2 and len(node.args) == 2:
             out.append(("* -> +", sp.Add(*node.args)))
     elif isinstance(node, sp.Pow):

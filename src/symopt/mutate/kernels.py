@@ -44,18 +44,50 @@ AREA = "kernel"
 #: the generated functions mutated: every entry point a drop-in runs (the for-loop, the
 #: multi-tensor kernel, torch's differentiable=True form, the capturable forms compiled
 #: torch.optim runs, sparse Adagrad) and the state initializer
-FUNCTIONS = ("init_state", "update", "update_foreach", "update_differentiable", "update_capturable",
-             "update_foreach_capturable", "update_sparse")
+FUNCTIONS = (
+    "init_state",
+    "update",
+    "update_foreach",
+    "update_differentiable",
+    "update_capturable",
+    "update_foreach_capturable",
+    "update_sparse",
+)
 CALL_SWAPS = {
-    "add_": "sub_", "sub_": "add_", "sub": "add", "mul_": "div_", "div_": "mul_", "mul": "div", "div": "mul",
-    "addcmul_": "addcdiv_", "addcdiv_": "addcmul_", "addcmul": "addcdiv", "addcdiv": "addcmul",
-    "sqrt": "abs", "sqrt_": "abs_", "maximum": "minimum", "minimum": "maximum",
-    "_foreach_add": "_foreach_sub", "_foreach_add_": "_foreach_sub_", "_foreach_sub": "_foreach_add", "_foreach_sub_": "_foreach_add_",
-    "_foreach_mul": "_foreach_div", "_foreach_mul_": "_foreach_div_", "_foreach_div": "_foreach_mul", "_foreach_div_": "_foreach_mul_",
-    "_foreach_addcmul_": "_foreach_addcdiv_", "_foreach_addcdiv_": "_foreach_addcmul_",
-    "_foreach_addcmul": "_foreach_addcdiv", "_foreach_addcdiv": "_foreach_addcmul",
-    "_foreach_sqrt": "_foreach_abs", "_foreach_sqrt_": "_foreach_abs_", "_foreach_maximum_": "_foreach_minimum_",
-    "add": "subtract", "subtract": "add", "multiply": "divide", "divide": "multiply",
+    "add_": "sub_",
+    "sub_": "add_",
+    "sub": "add",
+    "mul_": "div_",
+    "div_": "mul_",
+    "mul": "div",
+    "div": "mul",
+    "addcmul_": "addcdiv_",
+    "addcdiv_": "addcmul_",
+    "addcmul": "addcdiv",
+    "addcdiv": "addcmul",
+    "sqrt": "abs",
+    "sqrt_": "abs_",
+    "maximum": "minimum",
+    "minimum": "maximum",
+    "_foreach_add": "_foreach_sub",
+    "_foreach_add_": "_foreach_sub_",
+    "_foreach_sub": "_foreach_add",
+    "_foreach_sub_": "_foreach_add_",
+    "_foreach_mul": "_foreach_div",
+    "_foreach_mul_": "_foreach_div_",
+    "_foreach_div": "_foreach_mul",
+    "_foreach_div_": "_foreach_mul_",
+    "_foreach_addcmul_": "_foreach_addcdiv_",
+    "_foreach_addcdiv_": "_foreach_addcmul_",
+    "_foreach_addcmul": "_foreach_addcdiv",
+    "_foreach_addcdiv": "_foreach_addcmul",
+    "_foreach_sqrt": "_foreach_abs",
+    "_foreach_sqrt_": "_foreach_abs_",
+    "_foreach_maximum_": "_foreach_minimum_",
+    "add": "subtract",
+    "subtract": "add",
+    "multiply": "divide",
+    "divide": "multiply",
 }
 BINOP_SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult}
 NEGATED_KEYWORDS = ("alpha", "value", "weight")
@@ -95,7 +127,9 @@ class _Sites(ast.NodeVisitor):
             self.sites.append((node, "binop", f"{type(node.op).__name__} -> {BINOP_SWAPS[type(node.op)].__name__}"))
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             self.sites.append((node, "unary", "unary minus dropped"))
-        elif isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        elif (
+            isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+        ):
             self.sites.append((node, "constant", f"{node.value!r} -> {node.value + 1!r}"))
         elif isinstance(node, ast.Call):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
@@ -163,8 +197,17 @@ def module_mutants(backend: str, name: str, rule: R.UpdateRule) -> list[Mutant]:
             mutated_source = ast.unparse(_mutate(tree, i))
         except Exception:  # pragma: no cover
             continue
-        out.append(Mutant(AREA, f"kernels/{backend}/{path.name}", f"{where} #{i}", f"{kind}: {how}", line, how,
-                          payload=(backend, name, rule, i, mutated_source)))
+        out.append(
+            Mutant(
+                AREA,
+                f"kernels/{backend}/{path.name}",
+                f"{where} #{i}",
+                f"{kind}: {how}",
+                line,
+                how,
+                payload=(backend, name, rule, i, mutated_source),
+            )
+        )
     return out
 
 
@@ -200,7 +243,11 @@ def checks(mutant: Mutant) -> list[tuple[str, Check]]:
     out: list[tuple[str, Check]] = [("symbolic", oracles.symbolic_kernel(name, family, dialect))]
     if dialect == "torch" and family in VERIFIED:
         impls = ("numpy",) if backend == "numpy" else ("torch", "torch-foreach", "optim", "optim-foreach")
-        dtypes = (torch.float64, torch.float32) if backend == "numpy" else (torch.float64, torch.float32, torch.bfloat16, torch.float16)
+        dtypes = (
+            (torch.float64, torch.float32)
+            if backend == "numpy"
+            else (torch.float64, torch.float32, torch.bfloat16, torch.float16)
+        )
         out.append(("verify", oracles.verify_rows(family, impls, dtypes=dtypes, steps=20)))
         out.append(("verify sweep", oracles.verify_rows(family, impls, dtypes=dtypes, steps=100, sweep=8)))
     else:
@@ -210,8 +257,12 @@ def checks(mutant: Mutant) -> list[tuple[str, Check]]:
         selection = ["tests/test_kernels.py", "tests/test_torch_optim.py", "-k", f"{family} or fresh_state"]
     out.append(("test modules", oracles.pytest_modules(*selection)))
     if backend == "torch":  # the paths the checks above do not step: sparse, compiled, differentiable, x = 1 edges
-        out.append(("kernel paths", oracles.pytest_modules("tests/test_kernel_paths.py", "tests/test_differentiable.py",
-                                                           "-k", family)))
+        out.append(
+            (
+                "kernel paths",
+                oracles.pytest_modules("tests/test_kernel_paths.py", "tests/test_differentiable.py", "-k", family),
+            )
+        )
     return out
 
 

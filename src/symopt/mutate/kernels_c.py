@@ -64,8 +64,13 @@ FAMILIES = ("adagrad", "rmsprop", "sgd", "adam", "adamw")
 ALL_VARIANTS_OF, PLAIN_ONLY_OF = "f32", ("f64", "f16", "bf16")
 #: the test module whose numeric tests check a family's C kernel in float32/float64, and its -k
 #: selection (bitwise against torch's fused path; the opmath simulation for RMSprop's 16 bits)
-FAMILY_TESTS = {"adagrad": "tests/test_fused.py", "rmsprop": "tests/test_fused.py", "sgd": "tests/test_fused_rules.py",
-                "adam": "tests/test_fused_rules.py", "adamw": "tests/test_fused_rules.py"}
+FAMILY_TESTS = {
+    "adagrad": "tests/test_fused.py",
+    "rmsprop": "tests/test_fused.py",
+    "sgd": "tests/test_fused_rules.py",
+    "adam": "tests/test_fused_rules.py",
+    "adamw": "tests/test_fused_rules.py",
+}
 #: tests/test_fused_rules.py's numeric tests (bitwise against torch's fused path, every tail length)
 RULES_NUMERIC_TESTS = "bitwise or tail_length or mixed_group"
 #: the 16-bit kernels' numeric tests (tests/test_fused_lowp.py: bitwise against torch's fused path
@@ -77,8 +82,10 @@ NUMERIC_TESTS = "bitwise or tolerance or mixed_group or structural_variant"
 
 
 # -- a small C expression parser (what the C printer prints on these lines) ------------------------
-_TOKEN = re.compile(r"\s*(?:(?P<number>\d+\.\d*(?:[eE][+-]?\d+)?|\d+(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_]\w*)"
-                    r"|(?P<op><=|>=|[-+*/?:<>(),]))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<number>\d+\.\d*(?:[eE][+-]?\d+)?|\d+(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_]\w*)"
+    r"|(?P<op><=|>=|[-+*/?:<>(),]))"
+)
 CAST_TYPES = ("float", "double")
 
 
@@ -206,7 +213,7 @@ def walk(node: Node) -> Iterator[Node]:
 
 
 def _span(text: str, node: Node) -> str:
-    return text[node.start:node.end]
+    return text[node.start : node.end]
 
 
 def expression_mutants(text: str) -> list[tuple[str, str]]:
@@ -214,12 +221,12 @@ def expression_mutants(text: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
 
     def replaced(node: Node, new: str) -> str:
-        return text[:node.start] + new + text[node.end:]
+        return text[: node.start] + new + text[node.end :]
 
     for node in walk(parse(text)):
         if node.kind == "binop":
             swap = {"+": "-", "-": "+", "*": "/", "/": "*"}[node.value]
-            out.append((f"binop: {node.value} -> {swap}", text[:node.op_at] + swap + text[node.op_at + 1:]))
+            out.append((f"binop: {node.value} -> {swap}", text[: node.op_at] + swap + text[node.op_at + 1 :]))
         elif node.kind == "call" and node.value in ("fma", "fmaf") and len(node.children) == 3:
             a, b, c = (_span(text, x) for x in node.children)
             out.append((f"fma: {node.value} dropped into a*b + c", replaced(node, f"(({a})*({b}) + ({c}))")))
@@ -236,7 +243,9 @@ def expression_mutants(text: str) -> list[tuple[str, str]]:
 
 # -- the computation lines of a generated C file -----------------------------------------------------
 _FUNCTION = re.compile(r"^void (symopt_\w+)\(", re.M)
-_SCALAR = re.compile(r"^(?P<indent>\s*)const (?:double|float) (?P<name>\w+) = (?P<rhs>.*);(?P<comment>\s*/\*.*\*/)?\s*$")
+_SCALAR = re.compile(
+    r"^(?P<indent>\s*)const (?:double|float) (?P<name>\w+) = (?P<rhs>.*);(?P<comment>\s*/\*.*\*/)?\s*$"
+)
 _LOOP_LINE = re.compile(r"^(?P<indent>\s*)(?P<name>\w+) = (?P<rhs>.*);\s*/\*\s*(?P<rule>.*?<-.*?)\s*\*/\s*$")
 _LOADED = re.compile(r"^\s*(?:float|double) (\w+) = [pv]_\w+\[i\];")
 _DECLARED = re.compile(r"^\s*(?:float|double) (\w+);")
@@ -362,14 +371,23 @@ def file_mutants(path: Path) -> list[Mutant]:
         label = site.label if k == 1 else f"{site.label} @{k}"
         code = line.split("/*")[0].strip()
         at = line.index(f"= {site.rhs};") + 2
-        changes = [(op, line[:at] + new + line[at + len(site.rhs):]) for op, new in expression_mutants(site.rhs)]
+        changes = [(op, line[:at] + new + line[at + len(site.rhs) :]) for op, new in expression_mutants(site.rhs)]
         if site.deletable:
             changes.append(("delete: line removed", ""))
         for j, (operator, new_line) in enumerate(changes):
-            mutated = "".join(lines[:site.lineno - 1]) + new_line + "".join(lines[site.lineno:])
+            mutated = "".join(lines[: site.lineno - 1]) + new_line + "".join(lines[site.lineno :])
             shown = new_line.split("/*")[0].strip() or "(removed)"
-            out.append(Mutant(AREA, f"kernels/c/{path.name}", f"{site.function}: {label} #{j}", operator, code, shown,
-                              payload=(family, mutated, site.function)))
+            out.append(
+                Mutant(
+                    AREA,
+                    f"kernels/c/{path.name}",
+                    f"{site.function}: {label} #{j}",
+                    operator,
+                    code,
+                    shown,
+                    payload=(family, mutated, site.function),
+                )
+            )
     return out
 
 
@@ -407,7 +425,9 @@ def installed(mutant: Mutant) -> Iterator[None]:
 
     try:
         with Patches() as p:
-            p.setattr(launcher, "_KERNELS", {**launcher._KERNELS, family: launcher.FusedKernel(family, library=library)})
+            p.setattr(
+                launcher, "_KERNELS", {**launcher._KERNELS, family: launcher.FusedKernel(family, library=library)}
+            )
             p.setattr(launcher, "source", source)
             p.setattr(fused, "source", source)
             yield
@@ -431,12 +451,19 @@ def checks(mutant: Mutant) -> list[tuple[str, Check]]:
     others = [t for t in (torch.float32, torch.float64) if t != mutated]
     dtypes = (mutated, *others)
     if mutated in (torch.float16, torch.bfloat16):
-        return [("verify fused", oracles.verify_rows(family, ("fused",), dtypes=dtypes)),
-                (LOW_PRECISION_TESTS, oracles.pytest_modules(LOW_PRECISION_TESTS, "-k", f"{family} and (bitwise or mutant)"))]
+        return [
+            ("verify fused", oracles.verify_rows(family, ("fused",), dtypes=dtypes)),
+            (
+                LOW_PRECISION_TESTS,
+                oracles.pytest_modules(LOW_PRECISION_TESTS, "-k", f"{family} and (bitwise or mutant)"),
+            ),
+        ]
     module = FAMILY_TESTS[family]
     numeric = NUMERIC_TESTS if module == "tests/test_fused.py" else RULES_NUMERIC_TESTS
-    return [("verify fused", oracles.verify_rows(family, ("fused",), dtypes=dtypes)),
-            (module, oracles.pytest_modules(module, "-k", f"{family} and ({numeric})"))]
+    return [
+        ("verify fused", oracles.verify_rows(family, ("fused",), dtypes=dtypes)),
+        (module, oracles.pytest_modules(module, "-k", f"{family} and ({numeric})")),
+    ]
 
 
 def run(mutant: Mutant) -> Outcome:

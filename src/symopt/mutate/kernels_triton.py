@@ -61,8 +61,15 @@ AREA = "kernel-triton"
 FAMILIES = ("adagrad", "rmsprop")
 HELPERS = ("_sqrt_rn", "_div_rn")
 #: call → what the mutant makes of it
-CALLS = {"_sqrt_rn": "dropped", "tl.sqrt_rn": "dropped", "tl.sqrt": "dropped", "tl.abs": "dropped",
-         "_div_rn": "x * y", "tl.div_rn": "x * y", "tl.where": "branches swapped"}
+CALLS = {
+    "_sqrt_rn": "dropped",
+    "tl.sqrt_rn": "dropped",
+    "tl.sqrt": "dropped",
+    "tl.abs": "dropped",
+    "_div_rn": "x * y",
+    "tl.div_rn": "x * y",
+    "tl.where": "branches swapped",
+}
 #: mutants per worker subprocess
 BATCH = 40
 #: seconds one mutant may take in a worker before it counts as caught (a hang)
@@ -96,9 +103,9 @@ def role(family: str, name: str) -> tuple[str, str | None]:
     if name in HELPERS:
         return "helper", None
     if name.startswith(f"_update_{family}_"):
-        return "update", name[len(f"_update_{family}_"):]
+        return "update", name[len(f"_update_{family}_") :]
     if name.startswith(f"symopt_{family}_"):
-        return "kernel", name[len(f"symopt_{family}_"):]
+        return "kernel", name[len(f"symopt_{family}_") :]
     raise ValueError(f"unknown @triton.jit function {name!r} in the {family} kernels")
 
 
@@ -179,7 +186,9 @@ class _Sites:
             add(node, "binop", f"{type(node.op).__name__} -> {BINOP_SWAPS[type(node.op)].__name__}")
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             add(node, "unary", "unary minus dropped")
-        elif isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        elif (
+            isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+        ):
             add(node, "constant", f"{node.value!r} -> {node.value + 1!r}")
         elif isinstance(node, ast.Call) and _call_name(node) in CALLS:
             add(node, "call", f"{_call_name(node)} {CALLS[_call_name(node)]}")
@@ -255,11 +264,25 @@ def module_mutants(family: str) -> list[Mutant]:
         shown = _apply(copy.deepcopy(stmt), inner, kind)
         original = _line(stmt)
         j = seen[(function, original)] = seen.get((function, original), -1) + 1
-        payload = {"family": family, "module": f"symopt.kernels.triton.{name}", "position": positions[id(node)], "kind": kind,
-                   "variants": None if variant is None else [variant],
-                   "isolated": fn_role == "kernel" and not _is_scalar_line(stmt)}
-        out.append(Mutant(AREA, f"kernels/triton/{file_name}", f"{function}: {original} #{j}", f"{kind}: {how}", original,
-                          _line(shown), payload=payload))
+        payload = {
+            "family": family,
+            "module": f"symopt.kernels.triton.{name}",
+            "position": positions[id(node)],
+            "kind": kind,
+            "variants": None if variant is None else [variant],
+            "isolated": fn_role == "kernel" and not _is_scalar_line(stmt),
+        }
+        out.append(
+            Mutant(
+                AREA,
+                f"kernels/triton/{file_name}",
+                f"{function}: {original} #{j}",
+                f"{kind}: {how}",
+                original,
+                _line(shown),
+                payload=payload,
+            )
+        )
     return out
 
 
@@ -287,7 +310,7 @@ def run_many(mutants: Iterable[Mutant], progress=None) -> list[Outcome]:
         return [Outcome(m, "invalid", reason) for m in mutants]
     batches: list[list[Mutant]] = []
     shared = [m for m in mutants if not m.payload["isolated"]]
-    batches += [shared[i:i + BATCH] for i in range(0, len(shared), BATCH)]
+    batches += [shared[i : i + BATCH] for i in range(0, len(shared), BATCH)]
     batches += [[m] for m in mutants if m.payload["isolated"]]
     outcomes: dict[str, Outcome] = {}
     for batch in batches:
@@ -307,8 +330,15 @@ def _run_batch(batch: list[Mutant]) -> Iterator[Outcome]:
         jobs = [dict(m.payload, id=m.id, source=mutated_source(m)) for m in pending]
         started = time.perf_counter()
         with tempfile.TemporaryFile(mode="w+") as errors:
-            worker = subprocess.Popen([sys.executable, "-W", "error", "-c", "from symopt.mutate.kernels_triton import _serve; _serve()"],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, env=env, cwd=oracles.ROOT, text=True)
+            worker = subprocess.Popen(
+                [sys.executable, "-W", "error", "-c", "from symopt.mutate.kernels_triton import _serve; _serve()"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                env=env,
+                cwd=oracles.ROOT,
+                text=True,
+            )
             worker.stdin.write(json.dumps(jobs))
             worker.stdin.close()
             by_id = {m.id: m for m in pending}
@@ -360,8 +390,12 @@ def _serve() -> None:
             status, by = _evaluate(job, test)
         except Exception as exc:  # an error while checking the mutant: it caught it
             status, by = "killed", f"interpreter: {type(exc).__name__}: {str(exc)[:200]}"
-        print(json.dumps({"id": job["id"], "status": status, "by": by, "seconds": round(time.perf_counter() - started, 3)}),
-              flush=True)
+        print(
+            json.dumps(
+                {"id": job["id"], "status": status, "by": by, "seconds": round(time.perf_counter() - started, 3)}
+            ),
+            flush=True,
+        )
 
 
 def _test_module() -> types.ModuleType:
@@ -416,9 +450,14 @@ def _evaluate(job: dict[str, Any], test: types.ModuleType) -> tuple[str, str]:
             result = results[label]
             if not result["bitwise"]:
                 return "killed", f"interpreter {label}: not bitwise equal to tests/test_triton.py's plain-op reference"
-            bound = 64 if "alpha0.3" in label else test.ULP_BOUND  # test_interpreter_bitwise_vs_reference_and_within_bound_of_torch
+            bound = (
+                64 if "alpha0.3" in label else test.ULP_BOUND
+            )  # test_interpreter_bitwise_vs_reference_and_within_bound_of_torch
             if not result["ulp_vs_torch"] <= bound:  # NaN fails
-                return "killed", f"interpreter {label}: {result['ulp_vs_torch']} normwise ULPs from torch.optim > {bound}"
+                return (
+                    "killed",
+                    f"interpreter {label}: {result['ulp_vs_torch']} normwise ULPs from torch.optim > {bound}",
+                )
         expected = {job["family"]: 2 * test.STEPS * len(cases)}
         if results["launches"].get(job["family"]) != expected[job["family"]]:
             return "killed", f"interpreter: {results['launches']} launches, expected {expected}"
@@ -470,14 +509,28 @@ def compile_error(module: types.ModuleType, variants: Iterable[str]) -> str | No
         name = module.VARIANTS[variant][0]
         fn = module.KERNELS[name]
         for ty, vec in (("fp32", 4), ("fp64", 2)):
-            signature = {a: ("*i64" if a in ("chunks", "offsets") else "*fp64" if a == "scalars" else "i32" if a == "n_tensors"
-                             else "constexpr" if a in ("BLOCK", "VEC") else f"*{ty}") for a in fn.arg_names}
+            signature = {
+                a: (
+                    "*i64"
+                    if a in ("chunks", "offsets")
+                    else "*fp64"
+                    if a == "scalars"
+                    else "i32"
+                    if a == "n_tensors"
+                    else "constexpr"
+                    if a in ("BLOCK", "VEC")
+                    else f"*{ty}"
+                )
+                for a in fn.arg_names
+            }
             source = ASTSource(fn=fn, signature=signature, constexprs={"BLOCK": module.BLOCK, "VEC": vec})
             try:
                 context = ir.context()
                 ir.load_dialects(context)
                 backend.load_dialects(context)
-                mod = source.make_ir(target, options, backend.get_codegen_implementation(options), backend.get_module_map(), context)
+                mod = source.make_ir(
+                    target, options, backend.get_codegen_implementation(options), backend.get_module_map(), context
+                )
                 backend.make_ttir(mod, {}, options, 90)
             except Exception as exc:
                 return f"{name} ({ty}): {_reason(exc)}"

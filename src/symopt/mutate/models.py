@@ -50,13 +50,32 @@ def rule_mutants(rule: R.UpdateRule) -> list[Mutant]:
     for i, a in enumerate(rule.body):
         where = f"body[{i}] {a.target} <- {sp.sstr(a.expr)}"
         for location, operator, mutated in expression_mutants(a.expr):
-            body = rule.body[:i] + (replace(a, expr=mutated),) + rule.body[i + 1:]
-            out.append(Mutant(AREA, target, f"{where}: {location}", operator, sp.sstr(a.expr), sp.sstr(mutated),
-                              payload=replace(rule, body=body)))
+            body = rule.body[:i] + (replace(a, expr=mutated),) + rule.body[i + 1 :]
+            out.append(
+                Mutant(
+                    AREA,
+                    target,
+                    f"{where}: {location}",
+                    operator,
+                    sp.sstr(a.expr),
+                    sp.sstr(mutated),
+                    payload=replace(rule, body=body),
+                )
+            )
         if a.when is not sp.true:
             negated = sp.Not(a.when)
-            body = rule.body[:i] + (replace(a, when=negated),) + rule.body[i + 1:]
-            out.append(Mutant(AREA, target, where, "guard negated", sp.sstr(a.when), sp.sstr(negated), payload=replace(rule, body=body)))
+            body = rule.body[:i] + (replace(a, when=negated),) + rule.body[i + 1 :]
+            out.append(
+                Mutant(
+                    AREA,
+                    target,
+                    where,
+                    "guard negated",
+                    sp.sstr(a.when),
+                    sp.sstr(negated),
+                    payload=replace(rule, body=body),
+                )
+            )
     for j, h in enumerate(rule.hyperparameters):
         if h.is_flag:
             new = not h.default
@@ -64,13 +83,31 @@ def rule_mutants(rule: R.UpdateRule) -> list[Mutant]:
             new = 2 * h.default if h.default else 0.1
             if new > h.maximum:
                 new = (h.default + h.minimum) / 2
-        hyper = rule.hyperparameters[:j] + (replace(h, default=new),) + rule.hyperparameters[j + 1:]
-        out.append(Mutant(AREA, target, f"hyperparameter {h.name}", "default changed", repr(h.default), repr(new),
-                          payload=replace(rule, hyperparameters=hyper)))
+        hyper = rule.hyperparameters[:j] + (replace(h, default=new),) + rule.hyperparameters[j + 1 :]
+        out.append(
+            Mutant(
+                AREA,
+                target,
+                f"hyperparameter {h.name}",
+                "default changed",
+                repr(h.default),
+                repr(new),
+                payload=replace(rule, hyperparameters=hyper),
+            )
+        )
     for j, s in enumerate(rule.states):
-        states = rule.states[:j] + (replace(s, initial=s.initial + 1),) + rule.states[j + 1:]
-        out.append(Mutant(AREA, target, f"state {s.name}", "initial value + 1", sp.sstr(s.initial), sp.sstr(s.initial + 1),
-                          payload=replace(rule, states=states)))
+        states = rule.states[:j] + (replace(s, initial=s.initial + 1),) + rule.states[j + 1 :]
+        out.append(
+            Mutant(
+                AREA,
+                target,
+                f"state {s.name}",
+                "initial value + 1",
+                sp.sstr(s.initial),
+                sp.sstr(s.initial + 1),
+                payload=replace(rule, states=states),
+            )
+        )
     return out
 
 
@@ -113,10 +150,19 @@ def checks(mutant: Mutant) -> list[tuple[str, Check]]:
     if dialect == "torch" and family in VERIFIED:
         impls = ("interpreter", "numpy", "torch", "torch-foreach", "optim", "optim-foreach")
         out.append(("verify float64", oracles.verify_rows(family, impls)))
-        out.append(("verify float32 + sweep", oracles.verify_rows(family, impls, dtypes=(torch.float32, torch.float64), sweep=8, steps=100)))
+        out.append(
+            (
+                "verify float32 + sweep",
+                oracles.verify_rows(family, impls, dtypes=(torch.float32, torch.float64), sweep=8, steps=100),
+            )
+        )
     else:
-        out.append(("post's formulas", oracles.pytest_modules("tests/test_textbook.py", "-k", f"{family}-{dialect} or quotes")))
-    out.append(("test modules", oracles.pytest_modules("tests/test_kernels.py", "tests/test_interpret.py", "-k", family)))
+        out.append(
+            ("post's formulas", oracles.pytest_modules("tests/test_textbook.py", "-k", f"{family}-{dialect} or quotes"))
+        )
+    out.append(
+        ("test modules", oracles.pytest_modules("tests/test_kernels.py", "tests/test_interpret.py", "-k", family))
+    )
     out.append(("derivations", oracles.derivations(lambda d: d.id.split(".")[0] in (family, "dialects"))))
     return out
 

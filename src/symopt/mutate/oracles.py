@@ -26,8 +26,15 @@ ROOT = Path(__file__).resolve().parents[3]
 TESTS = ROOT / "tests"
 
 
-def verify_rows(family: str, impl_names: Iterable[str], *, dtypes: Iterable[torch.dtype] = (torch.float64,), steps: int = 20,
-                sweep: int = 0, full: bool = False) -> Check:
+def verify_rows(
+    family: str,
+    impl_names: Iterable[str],
+    *,
+    dtypes: Iterable[torch.dtype] = (torch.float64,),
+    steps: int = 20,
+    sweep: int = 0,
+    full: bool = False,
+) -> Check:
     """Every quick case of ``family`` (torch's optim_db inputs and symopt's named edges, plus
     ``sweep`` random ones) through ``impl_names`` against torch.optim: killed by the first FAIL row.
     ``full``: against every torch path (foreach, fused) as ``verify --full`` does."""
@@ -46,8 +53,10 @@ def verify_rows(family: str, impl_names: Iterable[str], *, dtypes: Iterable[torc
                 references = references_for(family, True) if full else None
                 for row in verify_many(case, chosen, dtype, references, steps=steps):
                     if row.status == "FAIL":
-                        raise Killed(f"verify {family} / {case.name} / {row.dtype} / {row.impl} vs {row.reference}: "
-                                     f"{row.max_ulp:g} ULP > {row.tol_ulp:g}")
+                        raise Killed(
+                            f"verify {family} / {case.name} / {row.dtype} / {row.impl} vs {row.reference}: "
+                            f"{row.max_ulp:g} ULP > {row.tol_ulp:g}"
+                        )
 
     return check
 
@@ -106,7 +115,9 @@ def pytest_modules(*args: str) -> Check:
         try:
             os.chdir(ROOT)
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-                code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "--no-header", "-W", "error", *KNOWN_WARNINGS, *args_])
+                code = pytest.main(
+                    ["-x", "-q", "-p", "no:cacheprovider", "--no-header", "-W", "error", *KNOWN_WARNINGS, *args_]
+                )
         finally:
             os.chdir(cwd)
             for name in _test_modules():

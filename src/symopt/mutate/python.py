@@ -25,8 +25,17 @@ AREA = "python"
 #: mutmut parallelises itself: the harness runs this area in its own process, never in workers
 SERIAL = True
 #: mutmut's statuses -> ours
-STATUS = {"killed": "killed", "timeout": "killed", "segfault": "killed", "survived": "survived", "no tests": "survived",
-          "suspicious": "survived", "skipped": "invalid", "not checked": "invalid", "check was interrupted by user": "invalid"}
+STATUS = {
+    "killed": "killed",
+    "timeout": "killed",
+    "segfault": "killed",
+    "survived": "survived",
+    "no tests": "survived",
+    "suspicious": "survived",
+    "skipped": "invalid",
+    "not checked": "invalid",
+    "check was interrupted by user": "invalid",
+}
 
 
 def available() -> str:
@@ -47,10 +56,14 @@ def _results() -> tuple[tuple[str, str, str], ...]:
     if why:
         raise RuntimeError(why)
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # a stale copy of the tree would be mutated instead
-    run = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", "2"], cwd=ROOT, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "mutmut", "run", "--max-children", "2"], cwd=ROOT, capture_output=True, text=True
+    )
     if run.returncode not in (0, 1):
         raise RuntimeError(f"mutmut run failed (exit {run.returncode}): {run.stderr[-500:]}")
-    listing = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True)
+    listing = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True
+    )
     rows = []
     for line in listing.stdout.splitlines():
         found = re.match(r"\s*(\S+): (.+)$", line)
@@ -63,7 +76,9 @@ def _results() -> tuple[tuple[str, str, str], ...]:
 def _diff(name: str) -> str:
     """The changed lines of mutant ``name`` (``mutmut show``): for survivors, which are read."""
     show = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=ROOT, capture_output=True, text=True)
-    return "\n".join(x for x in show.stdout.splitlines() if x.startswith(("- ", "+ ")) and not x.startswith(("---", "+++")))
+    return "\n".join(
+        x for x in show.stdout.splitlines() if x.startswith(("- ", "+ ")) and not x.startswith(("---", "+++"))
+    )
 
 
 def all_mutants() -> list[Mutant]:

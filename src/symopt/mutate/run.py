@@ -28,7 +28,9 @@ def areas() -> dict[str, ModuleType]:
     return out
 
 
-def select(mutants: list[Mutant], *, target: str | None = None, sample: int | None = None, seed: int = 0) -> list[Mutant]:
+def select(
+    mutants: list[Mutant], *, target: str | None = None, sample: int | None = None, seed: int = 0
+) -> list[Mutant]:
     """The mutants whose target contains ``target``; ``sample`` of them, seeded, in list order."""
     chosen = [m for m in mutants if target is None or target in m.target]
     if sample is not None and sample < len(chosen):
@@ -56,8 +58,11 @@ def unexplained(outcomes: list[Outcome]) -> list[str]:
     """The survivors among ``outcomes`` that are neither equivalent nor a known gap, described;
     and, as a failure too, a known gap that did not survive (its entry is stale)."""
     out = [o.mutant.describe() for o in outcomes if o.status == "survived" and not is_known_gap(o)]
-    out += [f"known gap no longer survives (delete it from KNOWN_GAPS): {o.mutant.id}" for o in outcomes
-            if o.mutant.id in KNOWN_GAPS and o.status != "survived"]
+    out += [
+        f"known gap no longer survives (delete it from KNOWN_GAPS): {o.mutant.id}"
+        for o in outcomes
+        if o.mutant.id in KNOWN_GAPS and o.status != "survived"
+    ]
     return out
 
 
@@ -83,8 +88,10 @@ def baseline(area_module: ModuleType, mutants: list[Mutant]) -> list[str]:
             try:
                 check()
             except Exception as exc:  # Killed or a crash: either way the oracle fails unmutated
-                failures.append(f"{area_module.AREA} {m.target}: {name} fails on the unmutated code: "
-                                f"{str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}")
+                failures.append(
+                    f"{area_module.AREA} {m.target}: {name} fails on the unmutated code: "
+                    f"{str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
+                )
     return failures
 
 

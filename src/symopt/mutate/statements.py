@@ -27,13 +27,25 @@ AREA = "statement"
 def _derivations() -> tuple:
     from ..derive import all_analyses, derive
     from ..derive.cases import cases
-    from ..derive.literature import cohen2022_threshold, duchi2011_bound, malladi2022_rule, mukkamala2017_step, reddi2018_drift
+    from ..derive.literature import (
+        cohen2022_threshold,
+        duchi2011_bound,
+        malladi2022_rule,
+        mukkamala2017_step,
+        reddi2018_drift,
+    )
 
     found = {d.id: d for d in all_analyses()}
     for case in cases("all"):
         for d in derive(case.rule, **case.options):
             found.setdefault(d.id, d)
-    for build in (reddi2018_drift, mukkamala2017_step, cohen2022_threshold, duchi2011_bound, malladi2022_rule):  # the papers' derived statements
+    for build in (
+        reddi2018_drift,
+        mukkamala2017_step,
+        cohen2022_threshold,
+        duchi2011_bound,
+        malladi2022_rule,
+    ):  # the papers' derived statements
         d = build()
         found.setdefault(d.id, d)
     return tuple(found.values())
@@ -49,8 +61,10 @@ def derivation_mutants(d) -> list[Mutant]:
     if d.recheck is None:
         return []
     rhs = d.statement.rhs
-    return [Mutant(AREA, d.id, location, operator, sp.sstr(rhs), sp.sstr(mutated), payload=(d, mutated))
-            for location, operator, mutated in expression_mutants(rhs)]
+    return [
+        Mutant(AREA, d.id, location, operator, sp.sstr(rhs), sp.sstr(mutated), payload=(d, mutated))
+        for location, operator, mutated in expression_mutants(rhs)
+    ]
 
 
 def run(mutant: Mutant) -> Outcome:
@@ -58,10 +72,16 @@ def run(mutant: Mutant) -> Outcome:
     if algebraically_equal(mutated, d.statement.rhs):
         return Outcome(mutant, "equivalent", "algebraically equal: simplify(mutant - original) = 0")
     orders = lambda e: set(sp.sympify(e).atoms(sp.Order))  # noqa: E731
-    if orders(mutated) == orders(d.statement.rhs) and orders(mutated) and algebraically_equal(
-            without_order_terms(mutated), without_order_terms(d.statement.rhs)):
-        return Outcome(mutant, "equivalent", "the same expansion: the O-terms are unchanged and the rest is equal "
-                                             "(e.g. 1/(1 + O(h)) = 1 + O(h))")
+    if (
+        orders(mutated) == orders(d.statement.rhs)
+        and orders(mutated)
+        and algebraically_equal(without_order_terms(mutated), without_order_terms(d.statement.rhs))
+    ):
+        return Outcome(
+            mutant,
+            "equivalent",
+            "the same expansion: the O-terms are unchanged and the rest is equal (e.g. 1/(1 + O(h)) = 1 + O(h))",
+        )
 
     def recheck() -> None:
         again = d.recheck(sp.Eq(d.statement.lhs, mutated, evaluate=False))

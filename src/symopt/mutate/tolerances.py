@@ -35,7 +35,11 @@ def _source() -> tuple[Path, str]:
 
 def _numbers(tree: ast.Module) -> list[ast.Constant]:
     """The numeric literals of the module's code (docstrings are strings: not among them)."""
-    return [n for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, (int, float)) and not isinstance(n.value, bool)]
+    return [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, (int, float)) and not isinstance(n.value, bool)
+    ]
 
 
 def _context(source: str, node: ast.Constant) -> str:
@@ -51,9 +55,20 @@ def all_mutants() -> list[Mutant]:
         changes = [("widened x10", value * 10), ("narrowed /10", value / 10)] if value else [("0 -> 1", 1)]
         for how, new in changes:
             mutated = copy.deepcopy(tree)
-            _numbers(mutated)[i].value = type(value)(new) if isinstance(value, float) or float(new).is_integer() else new
-            out.append(Mutant(AREA, "verify/tolerances.py", f"line {node.lineno} literal #{i}", how, _context(source, node),
-                              f"{value!r} -> {new!r}", payload=ast.unparse(ast.fix_missing_locations(mutated))))
+            _numbers(mutated)[i].value = (
+                type(value)(new) if isinstance(value, float) or float(new).is_integer() else new
+            )
+            out.append(
+                Mutant(
+                    AREA,
+                    "verify/tolerances.py",
+                    f"line {node.lineno} literal #{i}",
+                    how,
+                    _context(source, node),
+                    f"{value!r} -> {new!r}",
+                    payload=ast.unparse(ast.fix_missing_locations(mutated)),
+                )
+            )
     return out
 
 
@@ -79,8 +94,18 @@ def checks(mutant: Mutant) -> list[tuple[str, Check]]:
     impls = ("interpreter", "numpy", "torch", "torch-foreach", "optim", "optim-foreach", "fused")
     out: list[tuple[str, Check]] = [("tests/test_tolerances.py", oracles.pytest_modules("tests/test_tolerances.py"))]
     for family in ("adagrad", "rmsprop", "adam"):
-        out.append((f"verify {family}", oracles.verify_rows(family, impls, dtypes=(torch.float64, torch.float32, torch.bfloat16, torch.float16),
-                                                             steps=100, full=True)))
+        out.append(
+            (
+                f"verify {family}",
+                oracles.verify_rows(
+                    family,
+                    impls,
+                    dtypes=(torch.float64, torch.float32, torch.bfloat16, torch.float16),
+                    steps=100,
+                    full=True,
+                ),
+            )
+        )
     return out
 
 

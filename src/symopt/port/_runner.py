@@ -113,7 +113,9 @@ def run_tf1(req, case):
     var = tf.Variable(np.array(case["w0"]), dtype=tf.float64)
     kwargs = dict(case["kwargs"])
     lr_var = None
-    cls = {"rmsprop": tf.compat.v1.train.RMSPropOptimizer, "adagrad": tf.compat.v1.train.AdagradOptimizer}[req["family"]]
+    cls = {"rmsprop": tf.compat.v1.train.RMSPropOptimizer, "adagrad": tf.compat.v1.train.AdagradOptimizer}[
+        req["family"]
+    ]
     if req["float64_hyper"]:
         kwargs = _float64_kwargs(tf, cls.__init__, kwargs, skip=("initial_accumulator_value",))
         kwargs.update({k: v for k, v in case["kwargs"].items() if k == "initial_accumulator_value"})
@@ -146,8 +148,16 @@ def run_tf_raw(req, case):
         states["square_avg"] = []
         for k, grad in enumerate(case["grads"]):
             lr = case["lrs"][k] if case["lrs"] is not None else kw["lr"]
-            common = dict(var=var.handle, ms=ms.handle, mom=mom.handle, lr=f64(lr), rho=f64(kw["rho"]),
-                          momentum=f64(kw["momentum"]), epsilon=f64(kw["epsilon"]), grad=f64(np.array(grad)))
+            common = dict(
+                var=var.handle,
+                ms=ms.handle,
+                mom=mom.handle,
+                lr=f64(lr),
+                rho=f64(kw["rho"]),
+                momentum=f64(kw["momentum"]),
+                epsilon=f64(kw["epsilon"]),
+                grad=f64(np.array(grad)),
+            )
             if kw.get("centered"):
                 tf.raw_ops.ResourceApplyCenteredRMSProp(mg=mg.handle, **common)
             else:
@@ -159,8 +169,9 @@ def run_tf_raw(req, case):
         states["sum"] = []
         for k, grad in enumerate(case["grads"]):
             lr = case["lrs"][k] if case["lrs"] is not None else kw["lr"]
-            tf.raw_ops.ResourceApplyAdagradV2(var=var.handle, accum=accum.handle, lr=f64(lr), epsilon=f64(kw["epsilon"]),
-                                              grad=f64(np.array(grad)))
+            tf.raw_ops.ResourceApplyAdagradV2(
+                var=var.handle, accum=accum.handle, lr=f64(lr), epsilon=f64(kw["epsilon"]), grad=f64(np.array(grad))
+            )
             params.append(var.numpy().tolist())
             states["sum"].append(accum.numpy().tolist())
     return {"params": params, "states": states}
@@ -302,8 +313,11 @@ def run_chainer(req, case):
     import chainer
     from chainer import optimizers
 
-    cls = {("rmsprop", "chainer"): optimizers.RMSprop, ("rmsprop", "chainer-graves"): optimizers.RMSpropGraves,
-           ("adagrad", "chainer"): optimizers.AdaGrad}[(req["family"], req["dialect"])]
+    cls = {
+        ("rmsprop", "chainer"): optimizers.RMSprop,
+        ("rmsprop", "chainer-graves"): optimizers.RMSpropGraves,
+        ("adagrad", "chainer"): optimizers.AdaGrad,
+    }[(req["family"], req["dialect"])]
     link = chainer.Link()
     with link.init_scope():
         link.w = chainer.Parameter(np.array(case["w0"], dtype=np.float64))
@@ -342,9 +356,18 @@ def run_torch(req, case):
 
 
 RUNNERS = {
-    "keras": run_keras, "tf-keras-legacy": run_tf_keras_legacy, "tf1": run_tf1, "tf-raw": run_tf_raw,
-    "sonnet": run_sonnet, "optax": run_optax, "jax-example": run_jax_example, "timm": run_timm, "sb3": run_sb3,
-    "torch": run_torch, "chainer": run_chainer, "chainer-graves": run_chainer,
+    "keras": run_keras,
+    "tf-keras-legacy": run_tf_keras_legacy,
+    "tf1": run_tf1,
+    "tf-raw": run_tf_raw,
+    "sonnet": run_sonnet,
+    "optax": run_optax,
+    "jax-example": run_jax_example,
+    "timm": run_timm,
+    "sb3": run_sb3,
+    "torch": run_torch,
+    "chainer": run_chainer,
+    "chainer-graves": run_chainer,
     "bitsandbytes": run_bitsandbytes,
 }
 
@@ -353,8 +376,21 @@ def versions(dialect: str) -> dict[str, str]:
     from importlib import metadata
 
     out = {}
-    for dist in ("tensorflow-cpu", "keras", "tf-keras", "dm-sonnet", "jax", "jaxlib", "optax", "torch", "timm",
-                 "stable-baselines3", "chainer", "bitsandbytes", "numpy"):
+    for dist in (
+        "tensorflow-cpu",
+        "keras",
+        "tf-keras",
+        "dm-sonnet",
+        "jax",
+        "jaxlib",
+        "optax",
+        "torch",
+        "timm",
+        "stable-baselines3",
+        "chainer",
+        "bitsandbytes",
+        "numpy",
+    ):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

@@ -53,7 +53,9 @@ def _literal(node: ast.AST, name: str) -> Any:
     try:
         value = ast.literal_eval(node)
     except ValueError:
-        raise ValueError(f"argument {name} must be a literal number or True/False/None; got {ast.unparse(node)!r}") from None
+        raise ValueError(
+            f"argument {name} must be a literal number or True/False/None; got {ast.unparse(node)!r}"
+        ) from None
     if isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not (value is None or isinstance(value, (bool, float, str))):
@@ -75,13 +77,27 @@ def parse(text: str) -> ParsedCall:
     dialect, call = candidates[0]
     positional = list(call.signature) or [a.name for a in dialect.arguments if a.name not in call.set]
     given: dict[str, Any] = {}
-    skip_params = path.startswith(("torch.", "optim.", "timm.", "stable_baselines3.", "RMSpropTF", "bnb.", "bitsandbytes.",
-                                   "apex.", "deepspeed.", "DeepSpeed"))
+    skip_params = path.startswith(
+        (
+            "torch.",
+            "optim.",
+            "timm.",
+            "stable_baselines3.",
+            "RMSpropTF",
+            "bnb.",
+            "bitsandbytes.",
+            "apex.",
+            "deepspeed.",
+            "DeepSpeed",
+        )
+    )
     args = list(node.args)
     if skip_params and args and not _is_literal(args[0]):
         args = args[1:]  # the params argument of a torch optimizer: not part of the configuration
     if len(args) > len(positional):
-        raise ValueError(f"{path} takes at most {len(positional)} positional arguments ({', '.join(positional)}); got {len(args)}")
+        raise ValueError(
+            f"{path} takes at most {len(positional)} positional arguments ({', '.join(positional)}); got {len(args)}"
+        )
     for name, arg in zip(positional, args):
         given[name] = _literal(arg, name)
     for kw in node.keywords:
@@ -124,10 +140,14 @@ def resolve(text: str, dialect: D.Dialect, call: D.Call, given: dict[str, Any]) 
             continue
         if name in call.set:
             if value != call.set[name]:
-                raise ValueError(f"{path}: {name} must be {call.set[name]!r} here (it is fixed by this call); got {value!r}")
+                raise ValueError(
+                    f"{path}: {name} must be {call.set[name]!r} here (it is fixed by this call); got {value!r}"
+                )
             continue
         if name not in allowed:
-            raise ValueError(f"{path} has no argument {name!r} symopt models; allowed: {', '.join(allowed + list(call.hidden))}")
+            raise ValueError(
+                f"{path} has no argument {name!r} symopt models; allowed: {', '.join(allowed + list(call.hidden))}"
+            )
         arg = dialect.argument(name)
         if isinstance(value, str):
             raise ValueError(f"{path}: {name} must be a number or True/False; got {value!r}")

@@ -29,14 +29,17 @@ def exact(value: Any) -> sp.Basic:
     return sp.Rational(repr(float(value)))
 
 
-def substitution(rule: UpdateRule, values: Mapping[str, Any], keep: Sequence[sp.Symbol] = (eta,)) -> dict[sp.Symbol, sp.Expr]:
+def substitution(
+    rule: UpdateRule, values: Mapping[str, Any], keep: Sequence[sp.Symbol] = (eta,)
+) -> dict[sp.Symbol, sp.Expr]:
     """{symbol: exact number} for every numeric hyperparameter of ``rule`` except ``keep``."""
     full = {h.name: values.get(h.name, h.default) for h in rule.hyperparameters}
-    return {h.symbol: exact(full[h.name]) for h in rule.hyperparameters
-            if not h.is_flag and h.symbol not in keep}
+    return {h.symbol: exact(full[h.name]) for h in rule.hyperparameters if not h.is_flag and h.symbol not in keep}
 
 
-def step_map(rule: UpdateRule, values: Mapping[str, Any], keep: Sequence[sp.Symbol] = (eta,)) -> dict[sp.Symbol, sp.Expr]:
+def step_map(
+    rule: UpdateRule, values: Mapping[str, Any], keep: Sequence[sp.Symbol] = (eta,)
+) -> dict[sp.Symbol, sp.Expr]:
     """The one-step map with the numbers of ``values`` substituted (η kept symbolic)."""
     flags = {h.name: values.get(h.name, h.default) for h in rule.hyperparameters}
     numbers = substitution(rule, values, keep)
@@ -50,8 +53,13 @@ def initial_state(rule: UpdateRule, values: Mapping[str, Any]) -> dict[sp.Symbol
     return {s.symbol: s.initial.xreplace(numbers) for s in rule.active_states(full)}
 
 
-def unroll(rule: UpdateRule, values: Mapping[str, Any], steps: int, changing_lr: bool = False,
-           keep: Sequence[sp.Symbol] = (eta,)) -> list[sp.Expr]:
+def unroll(
+    rule: UpdateRule,
+    values: Mapping[str, Any],
+    steps: int,
+    changing_lr: bool = False,
+    keep: Sequence[sp.Symbol] = (eta,),
+) -> list[sp.Expr]:
     """w_1 … w_steps from w_0 under gradients g_1, g_2, …, as expressions (η and ``keep``
     symbolic; η_k per step with ``changing_lr``)."""
     step = step_map(rule, values, keep=tuple(keep))
@@ -132,8 +140,14 @@ def same_step_maps(source: UpdateRule, vs: Mapping[str, Any], target: UpdateRule
     return "numeric" if "numeric" in hows else "symbolic"
 
 
-def same_trajectories(source: UpdateRule, vs: Mapping[str, Any], target: UpdateRule, vt: Mapping[str, Any],
-                      steps: int = 3, changing_lr: bool = False) -> str | None:
+def same_trajectories(
+    source: UpdateRule,
+    vs: Mapping[str, Any],
+    target: UpdateRule,
+    vt: Mapping[str, Any],
+    steps: int = 3,
+    changing_lr: bool = False,
+) -> str | None:
     """Whether w_1 … w_steps agree for all gradients (and η, or η_k per step)."""
     a = unroll(source, vs, steps, changing_lr)
     b = unroll(target, vt, steps, changing_lr)
@@ -227,8 +241,9 @@ def region(fn, threshold: float = 0.01) -> dict[str, list[list[float]]]:
     return out
 
 
-def measured_lr_ratio(source: UpdateRule, vs: Mapping[str, Any], target: UpdateRule, vt: Mapping[str, Any],
-                      gradient: float, steps: int) -> np.ndarray:
+def measured_lr_ratio(
+    source: UpdateRule, vs: Mapping[str, Any], target: UpdateRule, vt: Mapping[str, Any], gradient: float, steps: int
+) -> np.ndarray:
     """η_S,t / η_T,t measured by the interpreter under the constant gradient ``gradient``."""
     from ..interpret import Interpreter
 

@@ -73,16 +73,24 @@ def _diff(family: str, a: str, b: str) -> dict[str, Any]:
             if sym not in sa:
                 rows[str(sym)] = {"difference": None, "note": f"{a} keeps no {sym}"}
         ia, ib = C.initial_state(ra, va), C.initial_state(rb, vb)
-        initial = {str(s): [sp.sstr(ia.get(s)), sp.sstr(ib.get(s))] for s in set(ia) | set(ib)
-                   if ia.get(s) is None or ib.get(s) is None or sp.simplify(ia[s] - ib[s]) != 0}
+        initial = {
+            str(s): [sp.sstr(ia.get(s)), sp.sstr(ib.get(s))]
+            for s in set(ia) | set(ib)
+            if ia.get(s) is None or ib.get(s) is None or sp.simplify(ia[s] - ib[s]) != 0
+        }
         out["steps"][label] = {"one_step": rows, "initial_states_differ": initial}
     # constant gradient: the effective learning rates, symbolic in the hyperparameters
-    la, lb = C.effective_lr(ra, _defaults(ra, False), keep=_all_symbols(ra)), C.effective_lr(rb, _defaults(rb, False), keep=_all_symbols(rb))
+    la, lb = (
+        C.effective_lr(ra, _defaults(ra, False), keep=_all_symbols(ra)),
+        C.effective_lr(rb, _defaults(rb, False), keep=_all_symbols(rb)),
+    )
     if la is not None and lb is not None:
         ratio = sp.simplify(la / lb)
         out["constant_gradient"] = {
-            "lr": [sp.sstr(la), sp.sstr(lb)], "lr_latex": [sp.latex(la), sp.latex(lb)],
-            "ratio": sp.sstr(ratio), "ratio_latex": sp.latex(ratio),
+            "lr": [sp.sstr(la), sp.sstr(lb)],
+            "lr_latex": [sp.latex(la), sp.latex(lb)],
+            "ratio": sp.sstr(ratio),
+            "ratio_latex": sp.latex(ratio),
             "depends_on": sorted(str(x) for x in ratio.free_symbols - {g, t}),
         }
         depends |= {str(x) for x in ratio.free_symbols - {g, t}}
@@ -104,7 +112,8 @@ def _diff(family: str, a: str, b: str) -> dict[str, Any]:
         e1, e2 = sp.Symbol("eta_1", positive=True), sp.Symbol("eta_2", positive=True)
         constant = sp.simplify(d.xreplace({e2: e1}))
         out["changing_lr"] = {
-            "w2_difference": sp.sstr(d), "latex": sp.latex(d),
+            "w2_difference": sp.sstr(d),
+            "latex": sp.latex(d),
             "vanishes_for_constant_lr": constant == 0,
         }
     out["depends_on"] = {
@@ -142,8 +151,11 @@ def text(result: dict[str, Any]) -> str:
             lines.append(f"    initial {sym}: {x} vs {y}")
     if "constant_gradient" in result:
         cg = result["constant_gradient"]
-        lines += [f"  constant gradient: η_t[{a}] = {cg['lr'][0]}", f"                     η_t[{b}] = {cg['lr'][1]}",
-                  f"    ratio = {cg['ratio']}"]
+        lines += [
+            f"  constant gradient: η_t[{a}] = {cg['lr'][0]}",
+            f"                     η_t[{b}] = {cg['lr'][1]}",
+            f"    ratio = {cg['ratio']}",
+        ]
         reg = result["region_1_percent"]
         lines.append(f"  effective learning rates differ by more than 1 % (at {a}'s defaults):")
         for tv, intervals in reg["abs_g_intervals_by_t"].items():
@@ -155,7 +167,9 @@ def text(result: dict[str, Any]) -> str:
         ch = result["changing_lr"]
         lines.append(f"  momentum 0.9, η_1 then η_2: w_2[{a}] − w_2[{b}] = {ch['w2_difference']}")
         lines.append(f"    vanishes for a constant learning rate: {ch['vanishes_for_constant_lr']}")
-    lines.append(f"  depends on: {a}: {', '.join(result['depends_on'][a]) or '-'}; {b}: {', '.join(result['depends_on'][b]) or '-'}")
+    lines.append(
+        f"  depends on: {a}: {', '.join(result['depends_on'][a]) or '-'}; {b}: {', '.join(result['depends_on'][b]) or '-'}"
+    )
     return "\n".join(lines)
 
 

@@ -8,8 +8,13 @@ import json
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("family", help="rule family: adagrad or rmsprop")
-    parser.add_argument("--dialects", nargs=2, metavar=("A", "B"), required=True,
-                        help="two dialects (torch, textbook, keras, tf1, optax, ...: see `symopt list`)")
+    parser.add_argument(
+        "--dialects",
+        nargs=2,
+        metavar=("A", "B"),
+        required=True,
+        help="two dialects (torch, textbook, keras, tf1, optax, ...: see `symopt list`)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 

@@ -47,8 +47,9 @@ def examples() -> list[Port]:
     return [port(call, to) for call, to in EXAMPLES]
 
 
-def pair_map(family: str, frameworks: tuple[str, ...] = MAP_FRAMEWORKS,
-             progress: Callable[[str, str], None] | None = None) -> dict[tuple[str, str], Port]:
+def pair_map(
+    family: str, frameworks: tuple[str, ...] = MAP_FRAMEWORKS, progress: Callable[[str, str], None] | None = None
+) -> dict[tuple[str, str], Port]:
     """(source, target) → the port of the source's default call to the target, for every ordered
     pair of ``frameworks`` that have a ``family`` dialect (``progress(source, target)`` after each)."""
     have = [f for f in frameworks if (family, f) in D.table()]
@@ -72,8 +73,12 @@ def cell(p: Port) -> dict[str, Any]:
     """A map cell: the verdict, the ratio where approximate, the conditions where exact, and what
     the port measured (an exact port's largest relative error over 200 interpreted steps, an
     approximate one's sweep of the derived ratio)."""
-    return {"verdict": p.verdict, "max_lr_ratio": p.max_lr_ratio, "conditions": list(p.conditions),
-            "measured": dict(p.measured)}
+    return {
+        "verdict": p.verdict,
+        "max_lr_ratio": p.max_lr_ratio,
+        "conditions": list(p.conditions),
+        "measured": dict(p.measured),
+    }
 
 
 __all__ = ["EXAMPLES", "LR", "MAP_FRAMEWORKS", "cell", "default_call", "dialects_of", "examples", "pair_map"]

@@ -22,9 +22,19 @@ import numpy as np
 
 #: dialect -> the environment (a folder under the frameworks root) that runs it
 ENVIRONMENTS = {
-    "keras": "tf", "tf-keras-legacy": "tf", "tf1": "tf", "tf-raw": "tf", "sonnet": "tf",
-    "optax": "jax", "jax-example": "jax", "timm": "torch", "sb3": "torch", "torch": "torch",
-    "chainer": "chainer", "chainer-graves": "chainer", "bitsandbytes": "torch",
+    "keras": "tf",
+    "tf-keras-legacy": "tf",
+    "tf1": "tf",
+    "tf-raw": "tf",
+    "sonnet": "tf",
+    "optax": "jax",
+    "jax-example": "jax",
+    "timm": "torch",
+    "sb3": "torch",
+    "torch": "torch",
+    "chainer": "chainer",
+    "chainer-graves": "chainer",
+    "bitsandbytes": "torch",
 }
 RUNNER = Path(__file__).with_name("_runner.py")
 
@@ -69,8 +79,12 @@ class Case:
     lrs: Sequence[float] | None = None
 
     def request(self) -> dict[str, Any]:
-        return {"kwargs": self.kwargs, "w0": self.w0.tolist(), "grads": [g.tolist() for g in self.grads],
-                "lrs": None if self.lrs is None else [float(x) for x in self.lrs]}
+        return {
+            "kwargs": self.kwargs,
+            "w0": self.w0.tolist(),
+            "grads": [g.tolist() for g in self.grads],
+            "lrs": None if self.lrs is None else [float(x) for x in self.lrs],
+        }
 
 
 def request(family: str, dialect: str, cases: Sequence[Case], float64_hyper: bool = True) -> dict[str, Any]:
@@ -79,16 +93,22 @@ def request(family: str, dialect: str, cases: Sequence[Case], float64_hyper: boo
 
     preset = dialects.preset(family, dialect)
     lr_name = next(a.name for a in preset.arguments if a.generic == "lr")
-    return {"dialect": dialect, "family": family, "lr_name": lr_name, "float64_hyper": float64_hyper,
-            "cases": [c.request() for c in cases]}
+    return {
+        "dialect": dialect,
+        "family": family,
+        "lr_name": lr_name,
+        "float64_hyper": float64_hyper,
+        "cases": [c.request() for c in cases],
+    }
 
 
 class FrameworkMissing(RuntimeError):
     """The environment exists but the framework does not import there (a partial install)."""
 
 
-def run_framework(family: str, dialect: str, cases: Sequence[Case], float64_hyper: bool = True,
-                  timeout: float = 600.0) -> dict[str, Any]:
+def run_framework(
+    family: str, dialect: str, cases: Sequence[Case], float64_hyper: bool = True, timeout: float = 600.0
+) -> dict[str, Any]:
     """Run the real framework on every case (one subprocess); params and states per step."""
     out = run_requests([request(family, dialect, cases, float64_hyper)], timeout)[0]
     if "missing" in out:
@@ -109,8 +129,9 @@ def run_requests(requests: Sequence[dict[str, Any]], timeout: float = 600.0) -> 
     for name, indices in by_env.items():
         exe = root() / name / "bin" / "python"
         payload = json.dumps({"requests": [requests[i] for i in indices]})
-        done = subprocess.run([str(exe), str(RUNNER)], input=payload, capture_output=True, text=True,
-                              timeout=timeout, env=env)
+        done = subprocess.run(
+            [str(exe), str(RUNNER)], input=payload, capture_output=True, text=True, timeout=timeout, env=env
+        )
         if done.returncode != 0:
             tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
             raise RuntimeError(f"the {name} frameworks runner failed: {tail}")

@@ -18,12 +18,20 @@ import time
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("family", choices=("adagrad", "rmsprop"), help="rule family")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--frameworks", nargs="+", metavar="NAME",
-                       help="the frameworks to map (default: torch keras tf1 optax; see `symopt list`)")
+    which.add_argument(
+        "--frameworks",
+        nargs="+",
+        metavar="NAME",
+        help="the frameworks to map (default: torch keras tf1 optax; see `symopt list`)",
+    )
     which.add_argument("--all", action="store_true", help="every framework dialect of the family")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--output", "-o", metavar="PATH",
-                        help="also write the JSON here, atomically (the report reads reports/port-map-FAMILY.json)")
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="PATH",
+        help="also write the JSON here, atomically (the report reads reports/port-map-FAMILY.json)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -88,10 +96,18 @@ def run(args: argparse.Namespace) -> int:
     if args.json or args.output:
         from ..schemas import envelope
 
-        pairs = [{"source": a, "target": b, "source_call": p.source, "target_call": p.target_call, **cells[a, b]}
-                 for (a, b), p in ports.items()]
-        payload = {"family": args.family, "frameworks": list(names), "lr": E.LR, "counts": counts,
-                   "seconds": round(time.perf_counter() - started, 1), "pairs": pairs}
+        pairs = [
+            {"source": a, "target": b, "source_call": p.source, "target_call": p.target_call, **cells[a, b]}
+            for (a, b), p in ports.items()
+        ]
+        payload = {
+            "family": args.family,
+            "frameworks": list(names),
+            "lr": E.LR,
+            "counts": counts,
+            "seconds": round(time.perf_counter() - started, 1),
+            "pairs": pairs,
+        }
         text = json.dumps(envelope("port-map", payload), indent=2)
         if args.output:
             from .._io import write_text_atomic
@@ -100,16 +116,22 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(text)
             return 0
-    print(f"{args.family}: each row's call at its own defaults (a required learning rate set to {E.LR:g}) "
-          "ported to each column")
+    print(
+        f"{args.family}: each row's call at its own defaults (a required learning rate set to {E.LR:g}) "
+        "ported to each column"
+    )
     print("\n".join(table(names, cells)))
-    print(f"exact: the same step map (*: under conditions, below); a number: the best target configuration's "
-          f"worst-case ratio of effective learning rates (a: approximate, n: none, above {_none_above():g})")
+    print(
+        f"exact: the same step map (*: under conditions, below); a number: the best target configuration's "
+        f"worst-case ratio of effective learning rates (a: approximate, n: none, above {_none_above():g})"
+    )
     for (a, b), c in cells.items():
         for condition in c["conditions"] if c["verdict"] == "exact" else ():
             print(f"  {a} -> {b}: {condition}")
-    print(f"{len(cells)} pairs: {counts['exact']} exact, {counts['approximate']} approximate, {counts['none']} none "
-          f"({time.perf_counter() - started:.0f} s)")
+    print(
+        f"{len(cells)} pairs: {counts['exact']} exact, {counts['approximate']} approximate, {counts['none']} none "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
     if args.output:
         print(f"wrote {args.output}")
     return 0

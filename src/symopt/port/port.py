@@ -54,9 +54,15 @@ class Port:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "source": self.source, "target_framework": self.target_framework, "verdict": self.verdict,
-            "target_call": self.target_call, "conditions": self.conditions, "max_lr_ratio": self.max_lr_ratio,
-            "dropin": self.dropin, "evidence": self.evidence, "measured": self.measured,
+            "source": self.source,
+            "target_framework": self.target_framework,
+            "verdict": self.verdict,
+            "target_call": self.target_call,
+            "conditions": self.conditions,
+            "max_lr_ratio": self.max_lr_ratio,
+            "dropin": self.dropin,
+            "evidence": self.evidence,
+            "measured": self.measured,
         }
 
 
@@ -81,8 +87,9 @@ def fixed_values(dialect: D.Dialect) -> dict[sp.Symbol, Any]:
     return {names[n]: v for n, v in dialect.fixed.items() if n in names}
 
 
-def candidates(source: UpdateRule, vs: dict[str, Any], target: UpdateRule,
-               fixed: dict[sp.Symbol, Any] | None = None) -> list[dict[str, Any]]:
+def candidates(
+    source: UpdateRule, vs: dict[str, Any], target: UpdateRule, fixed: dict[sp.Symbol, Any] | None = None
+) -> list[dict[str, Any]]:
     """Target configurations to try, fewest changes from the target's defaults first. ``fixed``:
     the source's fixed values by symbol (:func:`fixed_values`), which the target takes as it takes
     the source's keywords."""
@@ -114,8 +121,9 @@ def candidates(source: UpdateRule, vs: dict[str, Any], target: UpdateRule,
     return out
 
 
-def _numeric_agreement(source: UpdateRule, vs: dict, target: UpdateRule, vt: dict, steps: int = STEPS_CHECKED,
-                       seed: int = 0) -> float:
+def _numeric_agreement(
+    source: UpdateRule, vs: dict, target: UpdateRule, vt: dict, steps: int = STEPS_CHECKED, seed: int = 0
+) -> float:
     """max relative error per step of the target's parameters against the source's (interpreter,
     float64), over random gradients of scales 1e-4, 1 and 1e2."""
     from ..interpret import Interpreter
@@ -150,10 +158,18 @@ def _exact(source, vs, target, configs):
         how = C.same_trajectories(source, vs, target, vt, steps=3)
         if how:
             changing = C.same_trajectories(source, vs, target, vt, steps=3, changing_lr=True)
-            conditions = [] if changing else ["only for a constant learning rate: the two put η in different "
-                                              "places of the momentum buffer, so a schedule changes one and not the other"]
-            evidence = [f"w_1..w_3 equal for all gradients ({how})" + ("" if changing else " with a constant η; "
-                        "not with η_1, η_2, η_3 per step")]
+            conditions = (
+                []
+                if changing
+                else [
+                    "only for a constant learning rate: the two put η in different "
+                    "places of the momentum buffer, so a schedule changes one and not the other"
+                ]
+            )
+            evidence = [
+                f"w_1..w_3 equal for all gradients ({how})"
+                + ("" if changing else " with a constant η; not with η_1, η_2, η_3 per step")
+            ]
             return vt, conditions, evidence
     return None
 
@@ -260,8 +276,17 @@ def port(text: str, to: str) -> Port:
         err = _numeric_agreement(source, vs, target, vt)
         if conditions:
             evidence.append("numerically at a constant η: 200 steps of random gradients (scales 1e-4, 1, 1e2)")
-        return Port(text.strip(), to, "exact", format_call(target_preset, vt), conditions, 1.0, dropin(text.strip()),
-                    evidence, {"max_relative_error_200_steps": err})
+        return Port(
+            text.strip(),
+            to,
+            "exact",
+            format_call(target_preset, vt),
+            conditions,
+            1.0,
+            dropin(text.strip()),
+            evidence,
+            {"max_relative_error_200_steps": err},
+        )
     best = _approximate(source, vs, target, configs)
     if best is None:
         if all(_differs_beyond_eps(source, vs, target, vt) for vt in configs):
@@ -277,16 +302,38 @@ def port(text: str, to: str) -> Port:
     ]
     momentum = next((vs.get(h.name, h.default) for h in source.hyperparameters if h.symbol.name == "mu"), 0.0)
     if float(momentum) > 0:
-        conditions.append("for a constant learning rate: with momentum, where η enters the buffer also matters "
-                          "under a schedule")
-    measured = {"sweep_max_relative_error_of_derived_ratio": sweep, "worst_at": {"g": g_at, "t": t_at},
-                "ratio": sp.sstr(ratio)}
+        conditions.append(
+            "for a constant learning rate: with momentum, where η enters the buffer also matters under a schedule"
+        )
+    measured = {
+        "sweep_max_relative_error_of_derived_ratio": sweep,
+        "worst_at": {"g": g_at, "t": t_at},
+        "ratio": sp.sstr(ratio),
+    }
     if not math.isfinite(worst) or worst > NONE_ABOVE:
         conditions.append(f"no configuration of the target keeps the two within a factor {NONE_ABOVE:g}")
-        return Port(text.strip(), to, "none", None, conditions, worst if math.isfinite(worst) else None,
-                    dropin(text.strip()), [], measured)
-    return Port(text.strip(), to, "approximate", format_call(target_preset, vt), conditions, worst,
-                dropin(text.strip()), ["the ratio is derived symbolically (symopt.derive) and checked by a sweep"], measured)
+        return Port(
+            text.strip(),
+            to,
+            "none",
+            None,
+            conditions,
+            worst if math.isfinite(worst) else None,
+            dropin(text.strip()),
+            [],
+            measured,
+        )
+    return Port(
+        text.strip(),
+        to,
+        "approximate",
+        format_call(target_preset, vt),
+        conditions,
+        worst,
+        dropin(text.strip()),
+        ["the ratio is derived symbolically (symopt.derive) and checked by a sweep"],
+        measured,
+    )
 
 
 def _sweep(source, vs, target, vt, ratio: sp.Expr, g_at: float) -> float:

@@ -7,8 +7,12 @@ import json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("call", help="the optimizer call as written, e.g. 'keras.optimizers.RMSprop(learning_rate=1e-3)'")
-    parser.add_argument("--to", required=True, metavar="FRAMEWORK", help="target framework (torch, keras, optax, tf1, ...)")
+    parser.add_argument(
+        "call", help="the optimizer call as written, e.g. 'keras.optimizers.RMSprop(learning_rate=1e-3)'"
+    )
+    parser.add_argument(
+        "--to", required=True, metavar="FRAMEWORK", help="target framework (torch, keras, optax, tf1, ...)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 

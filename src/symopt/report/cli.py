@@ -13,9 +13,13 @@ INSTALL_HINT = "apt-get install texlive-latex-base texlive-latex-recommended lat
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", "-o", default=str(DEFAULT_PATH), metavar="PATH", help=f"the .tex file (default {DEFAULT_PATH})")
     parser.add_argument(
-        "--pdf", action=argparse.BooleanOptionalAction, default=True,
+        "--output", "-o", default=str(DEFAULT_PATH), metavar="PATH", help=f"the .tex file (default {DEFAULT_PATH})"
+    )
+    parser.add_argument(
+        "--pdf",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="compile the PDF with latexmk when it is installed (default: yes)",
     )
 
@@ -28,8 +32,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     missing = [tool for tool in ("pdflatex", "latexmk") if shutil.which(tool) is None]
     if missing:
-        print(f"{' and '.join(missing)} not found, so no PDF; to get one: `make tex` (as root: {INSTALL_HINT}), "
-              "then `symopt report` again")
+        print(
+            f"{' and '.join(missing)} not found, so no PDF; to get one: `make tex` (as root: {INSTALL_HINT}), "
+            "then `symopt report` again"
+        )
         return 0
     try:
         pdf = build_pdf(tex)

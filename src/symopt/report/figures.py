@@ -60,8 +60,12 @@ def png_bytes(figure: FigureFile) -> bytes:
 
 
 # -- S1: the three regimes of a fixed rate -------------------------------------------------------
-def fixed_rate_regimes(folder: Path, lr_times_curvature: Sequence[float] = (0.05, 0.5, 2.05), steps: int = 25,
-                       derived: sp.Expr | None = None) -> FigureFile:
+def fixed_rate_regimes(
+    folder: Path,
+    lr_times_curvature: Sequence[float] = (0.05, 0.5, 2.05),
+    steps: int = 25,
+    derived: sp.Expr | None = None,
+) -> FigureFile:
     """SGD (torch dialect, the model) on f(w) = λw²/2 from w_0 = 1 at three rates; interpreter runs.
     ``derived``: the closed form w_t (in λ, η, w_0, t) when :mod:`symopt.derive` provides one."""
     lam = QuadraticGradient().curvature
@@ -81,19 +85,30 @@ def fixed_rate_regimes(folder: Path, lr_times_curvature: Sequence[float] = (0.05
         ax.set_xlabel("$w$")
         ax.set_ylabel(r"$f(w) = \lambda w^2/2$")
         ax.set_ylim(-0.1, 2.2)
-        marks, = axes[0][3].semilogy(np.arange(steps + 1), np.abs(w_path), "o", ms=3, label=rf"$\eta\lambda={k:g}$ (interpreter)")
+        (marks,) = axes[0][3].semilogy(
+            np.arange(steps + 1), np.abs(w_path), "o", ms=3, label=rf"$\eta\lambda={k:g}$ (interpreter)"
+        )
         if derived is not None:
             subs = substitutions(rule, {"lr": eta}, **{"lambda": lam, "w_0": 1.0})
-            axes[0][3].semilogy(np.arange(1, steps + 1), np.abs(evaluate(derived, range(1, steps + 1), subs)), "-", lw=0.8,
-                                color=marks.get_color(), label="derived" if i == len(lr_times_curvature) - 1 else None)
+            axes[0][3].semilogy(
+                np.arange(1, steps + 1),
+                np.abs(evaluate(derived, range(1, steps + 1), subs)),
+                "-",
+                lw=0.8,
+                color=marks.get_color(),
+                label="derived" if i == len(lr_times_curvature) - 1 else None,
+            )
     axes[0][3].set_xlabel("step $t$")
     axes[0][3].set_ylabel(r"$|w_t|$")
     axes[0][3].legend(fontsize=6)
     caption = (
         rf"SGD (the model \texttt{{{rule.name}}}) on $f(w) = \lambda w^2/2$ with $\lambda = {lam:g}$, $w_0 = 1$, "
         rf"{steps} steps at three fixed rates, run by the reference interpreter. Right: $|w_t|$ against $t$"
-        + (" (markers: interpreter; lines: the derived closed form)." if derived is not None else
-           " (interpreter only: no closed form on the quadratic is derived yet).")
+        + (
+            " (markers: interpreter; lines: the derived closed form)."
+            if derived is not None
+            else " (interpreter only: no closed form on the quadratic is derived yet)."
+        )
     )
     return _save(fig, folder, "fixed_rate_regimes", caption)
 
@@ -144,7 +159,7 @@ def adagrad_lr(folder: Path, lr_by_model: dict[str, tuple[Derivation, object]], 
         amplitude = float(model.values[0])
         run = simulate(rule, lambda step, w: model.sample(step)[:1], steps, [0.0], reset=True)
         subs = substitutions(rule, None, c=amplitude, g=amplitude)
-        line, = ax.loglog(t_line, evaluate(d.expr, t_line, subs), "-", lw=1, label=f"{label}: derived")
+        (line,) = ax.loglog(t_line, evaluate(d.expr, t_line, subs), "-", lw=1, label=f"{label}: derived")
         ax.loglog(marks, run["lr"][marks - 1, 0], "o", ms=3, color=line.get_color(), label=f"{label}: interpreter")
     ax.set_xlabel("step $t$")
     ax.set_ylabel(r"effective learning rate $\eta_t$")
@@ -159,8 +174,14 @@ def adagrad_lr(folder: Path, lr_by_model: dict[str, tuple[Derivation, object]], 
 
 
 # -- RMSProp: EMA and early steps -----------------------------------------------------------------
-def rmsprop_ema(folder: Path, square_avg: Derivation, lr: Derivation, limit: Derivation,
-                alphas: Sequence[float] = (0.9, 0.99), steps: int = 1000) -> FigureFile:
+def rmsprop_ema(
+    folder: Path,
+    square_avg: Derivation,
+    lr: Derivation,
+    limit: Derivation,
+    alphas: Sequence[float] = (0.9, 0.99),
+    steps: int = 1000,
+) -> FigureFile:
     """v_t/g² and η_t/η_∞ against t for each α: derived against the interpreter."""
     rule = rules.rmsprop()
     g_value = 0.5
@@ -171,10 +192,33 @@ def rmsprop_ema(folder: Path, square_avg: Derivation, lr: Derivation, limit: Der
         subs = substitutions(rule, {"alpha": a}, g=g_value)
         run = simulate(rule, lambda step, w: np.full_like(w, g_value), steps, [0.0], reset=True, alpha=a)
         eta_inf = evaluate(limit.expr, [1], subs)[0]
-        line, = axes[0][0].semilogx(t_line, evaluate(square_avg.expr, t_line, subs) / g_value**2, "-", lw=1, label=rf"$\alpha={a:g}$ derived")
-        axes[0][0].semilogx(marks, run["state:square_avg"][marks - 1, 0] / g_value**2, "o", ms=3, color=line.get_color(), label=rf"$\alpha={a:g}$ interpreter")
-        axes[0][1].loglog(t_line, evaluate(lr.expr, t_line, subs) / eta_inf, "-", lw=1, color=line.get_color(), label=rf"$\alpha={a:g}$ derived")
-        axes[0][1].loglog(marks, run["lr"][marks - 1, 0] / eta_inf, "o", ms=3, color=line.get_color(), label=rf"$\alpha={a:g}$ interpreter")
+        (line,) = axes[0][0].semilogx(
+            t_line, evaluate(square_avg.expr, t_line, subs) / g_value**2, "-", lw=1, label=rf"$\alpha={a:g}$ derived"
+        )
+        axes[0][0].semilogx(
+            marks,
+            run["state:square_avg"][marks - 1, 0] / g_value**2,
+            "o",
+            ms=3,
+            color=line.get_color(),
+            label=rf"$\alpha={a:g}$ interpreter",
+        )
+        axes[0][1].loglog(
+            t_line,
+            evaluate(lr.expr, t_line, subs) / eta_inf,
+            "-",
+            lw=1,
+            color=line.get_color(),
+            label=rf"$\alpha={a:g}$ derived",
+        )
+        axes[0][1].loglog(
+            marks,
+            run["lr"][marks - 1, 0] / eta_inf,
+            "o",
+            ms=3,
+            color=line.get_color(),
+            label=rf"$\alpha={a:g}$ interpreter",
+        )
     axes[0][0].set_xlabel("step $t$")
     axes[0][0].set_ylabel(r"$v_t / g^2$")
     axes[0][0].legend(fontsize=6)
@@ -189,8 +233,13 @@ def rmsprop_ema(folder: Path, square_avg: Derivation, lr: Derivation, limit: Der
     return _save(fig, folder, "rmsprop_ema", caption)
 
 
-def quadratic_comparison(folder: Path, steps: int = 3000, lr: float = 0.01, cycle: Derivation | None = None,
-                         converges: Derivation | None = None) -> FigureFile:
+def quadratic_comparison(
+    folder: Path,
+    steps: int = 3000,
+    lr: float = 0.01,
+    cycle: Derivation | None = None,
+    converges: Derivation | None = None,
+) -> FigureFile:
     """|w_t| on f = λw²/2 for SGD, AdaGrad and RMSProp (α = 0.9, 0.99) at one rate: interpreter runs,
     with the derived RMSProp cycle amplitude (``cycle``: A = η/2 − ε/λ) drawn over them and AdaGrad's
     derived limit (``converges``: w_t → 0) named in the legend."""
@@ -218,17 +267,29 @@ def quadratic_comparison(folder: Path, steps: int = 3000, lr: float = 0.01, cycl
     caption = (
         rf"$|w_t|$ on $f(w) = \lambda w^2/2$, $\lambda = {lam:g}$, $w_0 = 1$, $\eta = {lr:g}$, torch defaults otherwise, run by the "
         rf"reference interpreter ({steps} steps, $|w_t| \ge 10^{{-12}}$ shown)"
-        + (rf"; dashed: the derived amplitude of RMSProp's 2-cycle (\texttt{{{cycle.id.replace('_', chr(92) + '_')}}}), "
-           rf"$A = {amplitude:.6g}$ here, the same for both $\alpha$" if cycle is not None else "")
-        + (r"; AdaGrad converges for every $\eta$ (\texttt{adagrad.quadratic.converges})" if converges is not None else "")
+        + (
+            rf"; dashed: the derived amplitude of RMSProp's 2-cycle (\texttt{{{cycle.id.replace('_', chr(92) + '_')}}}), "
+            rf"$A = {amplitude:.6g}$ here, the same for both $\alpha$"
+            if cycle is not None
+            else ""
+        )
+        + (
+            r"; AdaGrad converges for every $\eta$ (\texttt{adagrad.quadratic.converges})"
+            if converges is not None
+            else ""
+        )
         + "."
     )
     return _save(fig, folder, "quadratic_comparison", caption)
 
 
 # -- textbook vs torch ---------------------------------------------------------------------------
-def dialect_ratio(folder: Path, pairs: dict[str, tuple[Derivation, Derivation]], steps: Sequence[int] = (1, 100, 10_000),
-                  threshold: float = 0.01) -> tuple[FigureFile, dict[str, dict[int, float]]]:
+def dialect_ratio(
+    folder: Path,
+    pairs: dict[str, tuple[Derivation, Derivation]],
+    steps: Sequence[int] = (1, 100, 10_000),
+    threshold: float = 0.01,
+) -> tuple[FigureFile, dict[str, dict[int, float]]]:
     """η_t(textbook)/η_t(torch) against |g| from the two derived ``lr`` expressions, each dialect at its
     own defaults. Returns the figure and, per family and t, the largest |g| on the grid where the
     ratio is off 1 by more than ``threshold`` (NaN when nowhere)."""

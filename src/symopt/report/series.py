@@ -23,8 +23,9 @@ from ..rules import UpdateRule, t
 GradientFn = Callable[[int, np.ndarray], np.ndarray]
 
 
-def simulate(rule: UpdateRule, gradient: GradientFn, steps: int, w_start: Iterable[float], *, reset: bool = False,
-             **values: Any) -> dict[str, np.ndarray]:
+def simulate(
+    rule: UpdateRule, gradient: GradientFn, steps: int, w_start: Iterable[float], *, reset: bool = False, **values: Any
+) -> dict[str, np.ndarray]:
     """Run ``rule`` for ``steps`` steps from ``w_start`` (one element per entry) with the interpreter.
 
     Returns arrays of shape (steps + 1, n) for ``"param"`` (row 0 is w_0) and (steps, n) for
@@ -54,7 +55,9 @@ def simulate(rule: UpdateRule, gradient: GradientFn, steps: int, w_start: Iterab
     return out
 
 
-def substitutions(rule: UpdateRule, values: Mapping[str, Any] | None = None, **symbols: float) -> dict[sp.Symbol, sp.Expr]:
+def substitutions(
+    rule: UpdateRule, values: Mapping[str, Any] | None = None, **symbols: float
+) -> dict[sp.Symbol, sp.Expr]:
     """Exact values of the rule's numeric hyperparameters (torch defaults unless ``values``), plus
     ``symbols`` given by name (``c=0.5``, ``g=0.1``)."""
     out: dict[sp.Symbol, sp.Expr] = {}

@@ -27,8 +27,20 @@ _results = S.Results()
 def model(rule: rules.UpdateRule, **options: Any) -> None:
     """The rule's update (per element) and its recurrences, rendered from the model."""
     print(f"{rule.name}: {rule.description}")
-    display(Math(r"\begin{aligned}" + r" \\ ".join(line.replace(r" \leftarrow ", r" &\leftarrow ", 1) for line in rule.latex()) + r"\end{aligned}"))
-    display(Math(r"\begin{aligned}" + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in rule.equations_latex(**options)) + r"\end{aligned}"))
+    display(
+        Math(
+            r"\begin{aligned}"
+            + r" \\ ".join(line.replace(r" \leftarrow ", r" &\leftarrow ", 1) for line in rule.latex())
+            + r"\end{aligned}"
+        )
+    )
+    display(
+        Math(
+            r"\begin{aligned}"
+            + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in rule.equations_latex(**options))
+            + r"\end{aligned}"
+        )
+    )
 
 
 def derivations(results: Iterable[Derivation]) -> None:
@@ -59,13 +71,22 @@ def _adagrad_models() -> dict[str, tuple[Derivation, Any]]:
 
 #: figure name -> builder(folder) -> FigureFile (the same figures as the report's)
 BUILDERS: dict[str, Callable[[Path], F.FigureFile]] = {
-    "fixed_rate_regimes": lambda folder: F.fixed_rate_regimes(folder, derived=_results.one("sgd", "torch", "param", "quadratic").expr),
-    "inverse_time": lambda folder: F.inverse_time(folder, {d: _results.one("inverse_time", d, "param") for d in ("textbook", "corrected")}),
+    "fixed_rate_regimes": lambda folder: F.fixed_rate_regimes(
+        folder, derived=_results.one("sgd", "torch", "param", "quadratic").expr
+    ),
+    "inverse_time": lambda folder: F.inverse_time(
+        folder, {d: _results.one("inverse_time", d, "param") for d in ("textbook", "corrected")}
+    ),
     "adagrad_lr": lambda folder: F.adagrad_lr(folder, _adagrad_models()),
-    "rmsprop_ema": lambda folder: F.rmsprop_ema(folder, *(_results.one("rmsprop", "torch", s) for s in ("square_avg", "lr", "lr_limit"))),
-    "quadratic_comparison": lambda folder: F.quadratic_comparison(folder, **dict(zip(("converges", "cycle"), analyses.quadratic_dynamics()[:2]))),
+    "rmsprop_ema": lambda folder: F.rmsprop_ema(
+        folder, *(_results.one("rmsprop", "torch", s) for s in ("square_avg", "lr", "lr_limit"))
+    ),
+    "quadratic_comparison": lambda folder: F.quadratic_comparison(
+        folder, **dict(zip(("converges", "cycle"), analyses.quadratic_dynamics()[:2]))
+    ),
     "textbook_vs_torch": lambda folder: F.dialect_ratio(
-        folder, {f: (_results.one(f, "textbook", "lr"), _results.one(f, "torch", "lr")) for f in ("adagrad", "rmsprop")})[0],
+        folder, {f: (_results.one(f, "textbook", "lr"), _results.one(f, "torch", "lr")) for f in ("adagrad", "rmsprop")}
+    )[0],
 }
 
 
@@ -94,8 +115,15 @@ def dialects(family: str) -> None:
         if fam != family:
             continue
         print(f"{family}[{name}]: {preset.calls[0].path} ({preset.verified})")
-        display(Math(r"\begin{aligned}" + r" \\ ".join(line.replace(r" \leftarrow ", r" &\leftarrow ", 1)
-                                                       for line in rules.get(family, name).latex()) + r"\end{aligned}"))
+        display(
+            Math(
+                r"\begin{aligned}"
+                + r" \\ ".join(
+                    line.replace(r" \leftarrow ", r" &\leftarrow ", 1) for line in rules.get(family, name).latex()
+                )
+                + r"\end{aligned}"
+            )
+        )
 
 
 def ports(family: str | None = None) -> None:
@@ -139,8 +167,17 @@ def _plain(latex: str) -> str:
     import re
 
     text = latex
-    for pattern, repl in [(r"\\begin\{[^}]*\}(\{[^}]*\})?", ""), (r"\\end\{[^}]*\}", ""), (r"\\(toprule|midrule|bottomrule|endhead|small)", ""),
-                          (r"\\paragraph\{([^}]*)\}", r"\n\1"), (r"\\(textbf|texttt|textit|emph)\{([^}]*)\}", r"\2"), (r"\\\\", "\n"),
-                          (r"\$<\$", "<"), (r"\$>\$", ">"), (r"\\([_%&#])", r"\1"), (r"\s*&\s*", " | ")]:
+    for pattern, repl in [
+        (r"\\begin\{[^}]*\}(\{[^}]*\})?", ""),
+        (r"\\end\{[^}]*\}", ""),
+        (r"\\(toprule|midrule|bottomrule|endhead|small)", ""),
+        (r"\\paragraph\{([^}]*)\}", r"\n\1"),
+        (r"\\(textbf|texttt|textit|emph)\{([^}]*)\}", r"\2"),
+        (r"\\\\", "\n"),
+        (r"\$<\$", "<"),
+        (r"\$>\$", ">"),
+        (r"\\([_%&#])", r"\1"),
+        (r"\s*&\s*", " | "),
+    ]:
         text = re.sub(pattern, repl, text)
     return re.sub(r"\n\s*\n+", "\n", text).strip()

@@ -52,6 +52,26 @@ def all_rules() -> list[UpdateRule]:
 
 
 __all__ = [
-    "Assign", "Check", "Conventions", "FAMILIES", "Hyperparameter", "StateVar", "TEXTBOOK", "TORCH",
-    "UpdateRule", "adagrad", "adam", "adamw", "all_rules", "decide", "framework_dialects", "g", "get", "inverse_time", "rmsprop", "sgd", "t", "w",
+    "Assign",
+    "Check",
+    "Conventions",
+    "FAMILIES",
+    "Hyperparameter",
+    "StateVar",
+    "TEXTBOOK",
+    "TORCH",
+    "UpdateRule",
+    "adagrad",
+    "adam",
+    "adamw",
+    "all_rules",
+    "decide",
+    "framework_dialects",
+    "g",
+    "get",
+    "inverse_time",
+    "rmsprop",
+    "sgd",
+    "t",
+    "w",
 ]

@@ -203,7 +203,9 @@ class UpdateRule:
                 f"it takes: {', '.join(h.name for h in self.hyperparameters)}"
             )
         present = [h.name for h in self.hyperparameters]
-        order = [n for n in self.validation_order if n in present] + [n for n in present if n not in self.validation_order]
+        order = [n for n in self.validation_order if n in present] + [
+            n for n in present if n not in self.validation_order
+        ]
         out: dict[sp.Symbol, Any] = {}
         for name in order:
             h = self.hyperparameter(name)
@@ -294,8 +296,10 @@ class UpdateRule:
         """A short hash of everything that determines generated code (the model, not its docs)."""
         parts = [self.family, self.dialect, repr(self.conventions)]
         parts += [f"{h.name}:{sp.srepr(h.symbol)}:{h.default!r}" for h in self.hyperparameters]
-        parts += [f"{s.name}:{sp.srepr(s.symbol)}:{sp.srepr(s.initial)}:{sp.srepr(s.when)}" + (":lazy" if s.lazy else "")
-                  for s in self.states]
+        parts += [
+            f"{s.name}:{sp.srepr(s.symbol)}:{sp.srepr(s.initial)}:{sp.srepr(s.when)}" + (":lazy" if s.lazy else "")
+            for s in self.states
+        ]
         parts += [f"{sp.srepr(a.target)}={sp.srepr(a.expr)}|{sp.srepr(a.when)}" for a in self.body]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 

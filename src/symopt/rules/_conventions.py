@@ -195,8 +195,14 @@ class Conventions:
             value = getattr(self, name)
             if value is not None and value not in ("outside", "inside"):
                 raise ValueError(f"{name} must be None, 'outside' or 'inside'; got {value!r}")
-        for name in ("eps_in_sqrt_flag", "momentum_lr_flag", "nesterov", "bias_correction_flag",
-                     "decoupled_weight_decay_flag", "zero_guard"):
+        for name in (
+            "eps_in_sqrt_flag",
+            "momentum_lr_flag",
+            "nesterov",
+            "bias_correction_flag",
+            "decoupled_weight_decay_flag",
+            "zero_guard",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}")
         if self.initial_square_avg is not None and not self.initial_square_avg >= 0:
@@ -204,8 +210,10 @@ class Conventions:
         if not isinstance(self.decoupled_weight_decay, bool):
             raise ValueError(f"decoupled_weight_decay must be True or False; got {self.decoupled_weight_decay!r}")
         if self.weight_decay == "l1" and (self.decoupled_weight_decay or self.decoupled_weight_decay_flag):
-            raise ValueError("weight_decay='l1' is coupled (λ sign(w) added to the gradient): decoupled_weight_decay "
-                             "and decoupled_weight_decay_flag must be False with it")
+            raise ValueError(
+                "weight_decay='l1' is coupled (λ sign(w) added to the gradient): decoupled_weight_decay "
+                "and decoupled_weight_decay_flag must be False with it"
+            )
         if self.initial_accumulator is not None and not self.initial_accumulator >= 0:
             raise ValueError(f"initial_accumulator must be >= 0 or None; got {self.initial_accumulator!r}")
 

@@ -78,7 +78,11 @@ def l2_weight_decay(tensor: bool = False) -> Piece:
     """``g ← g + λ w`` when λ ≠ 0 (torch: ``grad = grad.add(param, alpha=weight_decay)``);
     ``tensor``: torch takes λ as a one-element tensor too (SGD's ``weight_decay: float | Tensor``)."""
     h = Hyperparameter(
-        "weight_decay", lam, 0.0, "L2 penalty λ added to the gradient", error="Invalid weight_decay value: {value}",
+        "weight_decay",
+        lam,
+        0.0,
+        "L2 penalty λ added to the gradient",
+        error="Invalid weight_decay value: {value}",
         tensor=tensor,
     )
     return Piece((h,), (), (Assign(g, g + lam * w, sp.Ne(lam, 0), "L2 weight decay"),))
@@ -89,7 +93,10 @@ def l1_weight_decay() -> Piece:
     ``regularization_type: "L1"`` in ``SGDSolver::Regularize``: ``caffe_cpu_sign(data)`` then
     ``diff += λ·sign``; Caffe's sign is ``(0 < x) − (x < 0)``, which is 0 at NaN too)."""
     h = Hyperparameter(
-        "weight_decay", lam, 0.0, "L1 penalty λ: λ sign(w) added to the gradient",
+        "weight_decay",
+        lam,
+        0.0,
+        "L1 penalty λ: λ sign(w) added to the gradient",
         error="Invalid weight_decay value: {value}",
     )
     return Piece((h,), (), (Assign(g, g + lam * sp.sign(w), sp.Ne(lam, 0), "L1 weight decay"),))
@@ -100,7 +107,10 @@ def decoupled_weight_decay(default: float = 0.0) -> Piece:
     decay; torch's AdamW and ``Adam(decoupled_weight_decay=True)``: ``param.mul_(1 - lr *
     weight_decay)``, the scalar a Python float, or a tensor when ``lr`` is one)."""
     h = Hyperparameter(
-        "weight_decay", lam, default, "decoupled weight decay λ: w shrinks by η λ w per step",
+        "weight_decay",
+        lam,
+        default,
+        "decoupled weight decay λ: w shrinks by η λ w per step",
         error="Invalid weight_decay value: {value}",
     )
     return Piece((h,), (), (Assign(w, w * (1 - eta * lam), sp.Ne(lam, 0), "decoupled weight decay"),))
@@ -220,8 +230,13 @@ def beta(index: int, default: float) -> Hyperparameter:
     """βᵢ of torch's ``betas=(β₁, β₂)``, in [0, 1) with torch's message. (The upper bound is the
     largest float below 1, so that ``validate`` checks torch's strict ``betas[i] < 1``.)"""
     return Hyperparameter(
-        f"beta{index + 1}", (beta1, beta2)[index], default, f"decay β{index + 1} of the moment averages",
-        maximum=math.nextafter(1.0, 0.0), error=f"Invalid beta parameter at index {index}: {{value}}", tensor=True,
+        f"beta{index + 1}",
+        (beta1, beta2)[index],
+        default,
+        f"decay β{index + 1} of the moment averages",
+        maximum=math.nextafter(1.0, 0.0),
+        error=f"Invalid beta parameter at index {index}: {{value}}",
+        tensor=True,
     )
 
 
@@ -241,10 +256,14 @@ def ema_second_moment(decay: sp.Symbol) -> Piece:
 def bias_corrections() -> Piece:
     """c₁ = 1 − β₁^t and c₂ = √(1 − β₂^t), Python floats as torch computes them
     (``bias_correction1 = 1 - beta1 ** step``, ``bias_correction2 ** 0.5``)."""
-    return Piece((), (), (
-        Assign(c1, 1 - beta1**t, sp.true, "bias correction of the first moment"),
-        Assign(c2, sp.sqrt(1 - beta2**t), sp.true, "root of the bias correction of the second moment"),
-    ))
+    return Piece(
+        (),
+        (),
+        (
+            Assign(c1, 1 - beta1**t, sp.true, "bias correction of the first moment"),
+            Assign(c2, sp.sqrt(1 - beta2**t), sp.true, "root of the bias correction of the second moment"),
+        ),
+    )
 
 
 def amsgrad_maximum() -> Piece:
@@ -258,8 +277,12 @@ def amsgrad_maximum() -> Piece:
 def corrected_denominator() -> Piece:
     """σ = √v / c₂ + ε, with v_max for v when ``amsgrad`` (torch: ``(exp_avg_sq.sqrt() /
     bias_correction2_sqrt).add_(eps)``): ε outside the root, after the bias correction."""
-    return Piece((), (), (
-        Assign(sigma, sp.sqrt(v_max) / c2, amsgrad, "corrected root of the maximum second moment"),
-        Assign(sigma, sp.sqrt(v) / c2, sp.Not(amsgrad), "corrected root of the second moment"),
-        Assign(sigma, sigma + epsilon, sp.true, "add ε outside the root"),
-    ))
+    return Piece(
+        (),
+        (),
+        (
+            Assign(sigma, sp.sqrt(v_max) / c2, amsgrad, "corrected root of the maximum second moment"),
+            Assign(sigma, sp.sqrt(v) / c2, sp.Not(amsgrad), "corrected root of the second moment"),
+            Assign(sigma, sigma + epsilon, sp.true, "add ε outside the root"),
+        ),
+    )

@@ -34,7 +34,16 @@ DIALECTS = {"torch": TORCH, "textbook": TEXTBOOK}
 DEFAULT_EPS = {"torch": 1e-10, "textbook": 1e-8}  # the post: "generally set to 1e-8"
 
 #: torch.optim.Adagrad's signature, then the conventions' own hyperparameters
-ORDER = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize", "momentum", "decoupled_decay")
+ORDER = (
+    "lr",
+    "lr_decay",
+    "weight_decay",
+    "initial_accumulator_value",
+    "eps",
+    "maximize",
+    "momentum",
+    "decoupled_decay",
+)
 
 
 def adagrad(dialect: str = "torch", **conventions: Any) -> UpdateRule:
@@ -68,7 +77,10 @@ def build(conv: Conventions, dialect: str, default_eps: float) -> UpdateRule:
     if conv.initial_accumulator is None:
         hyper.append(
             Hyperparameter(
-                "initial_accumulator_value", P.G0, 0.0, "initial value G_0 of the accumulator",
+                "initial_accumulator_value",
+                P.G0,
+                0.0,
+                "initial value G_0 of the accumulator",
                 error="Invalid initial_accumulator_value value: {value}",
             )
         )
@@ -79,7 +91,10 @@ def build(conv: Conventions, dialect: str, default_eps: float) -> UpdateRule:
         hyper.append(P.eps(default_eps))
         pieces += [P.sum_of_squares(initial), P.denominator(P.G, conv.eps_placement)]
     else:
-        pieces += [P.sum_of_squares(initial), P.Piece((), (), (Assign(P.sigma, sp.sqrt(P.G), sp.true, "root of the sum, no ε"),))]
+        pieces += [
+            P.sum_of_squares(initial),
+            P.Piece((), (), (Assign(P.sigma, sp.sqrt(P.G), sp.true, "root of the sum, no ε"),)),
+        ]
     direction = g / P.sigma
     if conv.zero_guard:
         direction = sp.Piecewise((g / P.sigma, P.G > 0), (0, True))
@@ -105,9 +120,17 @@ def _update(conv: Conventions, rate: sp.Expr, direction: sp.Expr) -> P.Piece:
     if conv.momentum_form in ("family", "none"):
         return P.descend(rate, direction, conv.sign)
     if conv.momentum_form != "dampened":
-        raise ValueError(f"momentum_form={conv.momentum_form!r} is not an AdaGrad convention; it takes 'family', 'none' or 'dampened'")
-    h = Hyperparameter("momentum", P.mu, 0.0, "momentum factor μ of the dampened buffer", maximum=1.0,
-                       error="Invalid momentum value: {value}")
+        raise ValueError(
+            f"momentum_form={conv.momentum_form!r} is not an AdaGrad convention; it takes 'family', 'none' or 'dampened'"
+        )
+    h = Hyperparameter(
+        "momentum",
+        P.mu,
+        0.0,
+        "momentum factor μ of the dampened buffer",
+        maximum=1.0,
+        error="Invalid momentum value: {value}",
+    )
     state = StateVar("momentum_buffer", P.b, sp.Integer(0), "dampened momentum buffer b_t")
     body = (
         Assign(P.b, (1 - P.mu) * direction + P.mu * P.b, sp.true, "dampened momentum buffer"),
@@ -120,5 +143,7 @@ def _conventions(dialect: str, overrides: dict[str, Any]) -> Conventions:
     if dialect not in DIALECTS:
         raise ValueError(f"dialect must be one of {', '.join(map(repr, DIALECTS))}; got {dialect!r}")
     if overrides.get("eps_placement") == "recursion":
-        raise ValueError("eps_placement='recursion' is an RMSProp convention; AdaGrad takes 'outside', 'inside' or 'none'")
+        raise ValueError(
+            "eps_placement='recursion' is an RMSProp convention; AdaGrad takes 'outside', 'inside' or 'none'"
+        )
     return DIALECTS[dialect].with_overrides(**overrides)

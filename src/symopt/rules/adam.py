@@ -40,8 +40,9 @@ def adam(dialect: str = "torch", **conventions: Any) -> UpdateRule:
     :class:`~symopt.rules.Conventions`."""
     if dialect != "torch":
         raise ValueError(f"dialect must be 'torch' for adam; got {dialect!r}")
-    conv = TORCH.with_overrides(lr_decay="none", bias_correction=True, foreach_scale="op", fused_tail="first_product",
-                               **conventions)
+    conv = TORCH.with_overrides(
+        lr_decay="none", bias_correction=True, foreach_scale="op", fused_tail="first_product", **conventions
+    )
     decoupled = conv.decoupled_weight_decay
     body = P.chain(
         P.maximize_flag(),

@@ -50,8 +50,22 @@ m_hat = sp.Symbol("mhat", real=True)
 s2 = sp.Symbol("s2", real=True)  # the variance estimate v − m² (centered), before ε
 
 #: torch.optim.RMSprop's signature, then the conventions' flags
-ORDER = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize", "lr_decay", "initial_scale",
-         "eps_in_sqrt", "nesterov", "bias_correction", "lr_in_momentum", "decoupled_decay")
+ORDER = (
+    "lr",
+    "alpha",
+    "eps",
+    "weight_decay",
+    "momentum",
+    "centered",
+    "maximize",
+    "lr_decay",
+    "initial_scale",
+    "eps_in_sqrt",
+    "nesterov",
+    "bias_correction",
+    "lr_in_momentum",
+    "decoupled_decay",
+)
 
 
 def rmsprop(dialect: str = "torch", **conventions: Any) -> UpdateRule:
@@ -140,8 +154,15 @@ def _second_moment(conv: Conventions, default_alpha: float) -> P.Piece:
     hyper = [alpha_h]
     state = ema.states[0]
     if conv.initial_square_avg is None:
-        hyper.append(Hyperparameter("initial_scale", v0, 0.0, "initial value v_0 of the square average",
-                                    error="Invalid initial_scale value: {value}"))
+        hyper.append(
+            Hyperparameter(
+                "initial_scale",
+                v0,
+                0.0,
+                "initial value v_0 of the square average",
+                error="Invalid initial_scale value: {value}",
+            )
+        )
         state = replace(state, initial=v0)
     elif conv.initial_square_avg != 0:
         state = replace(state, initial=sp.nsimplify(conv.initial_square_avg))
@@ -168,7 +189,9 @@ def _inside(conv: Conventions) -> sp.Basic:
     if conv.eps_in_sqrt_flag:
         placement = eps_in_sqrt
     if conv.eps_placement_centered is not None:
-        placement = sp.Or(sp.And(P.centered, conv.eps_placement_centered == "inside"), sp.And(sp.Not(P.centered), placement))
+        placement = sp.Or(
+            sp.And(P.centered, conv.eps_placement_centered == "inside"), sp.And(sp.Not(P.centered), placement)
+        )
     if conv.eps_placement_momentum is not None:
         placement = sp.Or(sp.And(P.mu > 0, conv.eps_placement_momentum == "inside"), sp.And(sp.Le(P.mu, 0), placement))
     return sp.simplify_logic(placement) if placement not in (sp.true, sp.false) else placement
@@ -178,7 +201,9 @@ def _sigma(conv: Conventions, center: bool) -> P.Piece:
     """σ from v (and m), with ε where the conventions put it and the bias correction."""
     always = conv.centering == "always"
     inside = _inside(conv)
-    if conv.eps_placement == "recursion" or (inside in (sp.true, sp.false) and not conv.bias_correction_flag and not always):
+    if conv.eps_placement == "recursion" or (
+        inside in (sp.true, sp.false) and not conv.bias_correction_flag and not always
+    ):
         placement = "recursion" if conv.eps_placement == "recursion" else ("inside" if inside is sp.true else "outside")
         return P.denominator(P.v, placement, center=center, bias_correction=conv.bias_correction)
     body: list[Assign] = []
@@ -193,23 +218,38 @@ def _sigma(conv: Conventions, center: bool) -> P.Piece:
             when = corrected if always else sp.And(corrected, P.centered)
             body.append(Assign(m_hat, P.m / (1 - P.alpha**t), when, "bias-corrected gradient average"))
             if not conv.bias_correction:
-                body.append(Assign(m_hat, P.m, sp.And(sp.Not(corrected), P.centered) if not always else sp.Not(corrected), "no bias correction"))
+                body.append(
+                    Assign(
+                        m_hat,
+                        P.m,
+                        sp.And(sp.Not(corrected), P.centered) if not always else sp.Not(corrected),
+                        "no bias correction",
+                    )
+                )
             m_ = m_hat
     variance = v_
     if center:  # v − m² first, then ε (optax, TF): the order that keeps ε's bits when v ≈ m²
         body.append(Assign(s2, v_ - m_ * m_, sp.true if always else P.centered, "variance estimate v − m²"))
         variance = s2
-    cases = [(sp.true, variance)] if not center else ([(sp.true, variance)] if always else [(sp.Not(P.centered), v_), (P.centered, variance)])
+    cases = (
+        [(sp.true, variance)]
+        if not center
+        else ([(sp.true, variance)] if always else [(sp.Not(P.centered), v_), (P.centered, variance)])
+    )
     for guard, moment in cases:
         if inside is not sp.false:
-            body.append(Assign(P.sigma, sp.sqrt(moment + P.epsilon), sp.And(guard, inside), "root of the second moment plus ε"))
+            body.append(
+                Assign(P.sigma, sp.sqrt(moment + P.epsilon), sp.And(guard, inside), "root of the second moment plus ε")
+            )
         if inside is not sp.true:
             body.append(Assign(P.sigma, sp.sqrt(moment), sp.And(guard, sp.Not(inside)), "root of the second moment"))
     if inside is not sp.true:
         body.append(Assign(P.sigma, P.sigma + P.epsilon, sp.Not(inside), "add ε outside the root"))
     hyper: tuple[Hyperparameter, ...] = ()
     if conv.eps_in_sqrt_flag:
-        hyper += (Hyperparameter("eps_in_sqrt", eps_in_sqrt, conv.eps_placement == "inside", "ε inside the square root"),)
+        hyper += (
+            Hyperparameter("eps_in_sqrt", eps_in_sqrt, conv.eps_placement == "inside", "ε inside the square root"),
+        )
     if conv.bias_correction_flag:
         hyper += (Hyperparameter("bias_correction", bias_correction, False, "divide the averages by 1 − α^t"),)
     return P.Piece(hyper, (), tuple(body))
@@ -222,7 +262,9 @@ def _momentum(conv: Conventions, rate: sp.Expr) -> P.Piece:
     if form == "none":
         return P.descend(rate, g / P.sigma, conv.sign)
     if form not in ("family", "heavy_ball"):
-        raise ValueError(f"momentum_form={form!r} is not an RMSProp convention; it takes 'family', 'heavy_ball' or 'none'")
+        raise ValueError(
+            f"momentum_form={form!r} is not an RMSProp convention; it takes 'family', 'heavy_ball' or 'none'"
+        )
     if not (conv.momentum_lr_flag or conv.nesterov) and rate is P.eta:
         return P.rmsprop_momentum(conv.momentum_lr)
     h = Hyperparameter("momentum", P.mu, 0.0, "momentum factor μ", error="Invalid momentum value: {value}")
@@ -243,7 +285,11 @@ def _momentum(conv: Conventions, rate: sp.Expr) -> P.Piece:
     body.append(Assign(w, w - rate * g / P.sigma, sp.Le(P.mu, 0), "update the parameter"))
     hyper = [h]
     if conv.momentum_lr_flag:
-        hyper.append(Hyperparameter("lr_in_momentum", lr_in_momentum, conv.momentum_lr == "inside", "η inside the momentum buffer"))
+        hyper.append(
+            Hyperparameter(
+                "lr_in_momentum", lr_in_momentum, conv.momentum_lr == "inside", "η inside the momentum buffer"
+            )
+        )
     if conv.nesterov:
         hyper.append(Hyperparameter("nesterov", nesterov, False, "Nesterov momentum (optax's trace)"))
     return P.Piece(tuple(hyper), (state,), tuple(body))

@@ -33,8 +33,9 @@ def sgd(dialect: str = "torch") -> UpdateRule:
     dampening = Hyperparameter("dampening", P.tau, 0.0, "dampening τ of the momentum", minimum=-float("inf"))
     nest = Hyperparameter("nesterov", P.nesterov, False, "Nesterov momentum")
     # torch creates the buffer at the first step as a copy of g (b_1 = g_1); 0 stands for "not yet".
-    buffer = StateVar("momentum_buffer", P.b, sp.Integer(0), "momentum buffer b_t (b_1 = g_1)", when=has_momentum,
-                      lazy=True)
+    buffer = StateVar(
+        "momentum_buffer", P.b, sp.Integer(0), "momentum buffer b_t (b_1 = g_1)", when=has_momentum, lazy=True
+    )
     body = P.chain(
         P.maximize_flag(),
         P.l2_weight_decay(tensor=True),

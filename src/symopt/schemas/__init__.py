@@ -64,10 +64,11 @@ def command_of(document: Any) -> str:
     name = document.get("schema") if isinstance(document, dict) else None
     if not isinstance(name, str) or not name.startswith("symopt.") or "/" not in name:
         raise ValueError(f"not a symopt document: 'schema' must be 'symopt.<command>/{VERSION}'; got {name!r}")
-    command, _, version = name[len("symopt."):].partition("/")
+    command, _, version = name[len("symopt.") :].partition("/")
     if command not in COMMANDS or version != str(VERSION):
-        raise ValueError(f"unknown schema {name!r}; this symopt reads "
-                         + ", ".join(f"symopt.{c}/{VERSION}" for c in COMMANDS))
+        raise ValueError(
+            f"unknown schema {name!r}; this symopt reads " + ", ".join(f"symopt.{c}/{VERSION}" for c in COMMANDS)
+        )
     return command
 
 

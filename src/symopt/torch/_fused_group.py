@@ -83,9 +83,17 @@ class AmpKeywords:
 class FusedGroupPlan:
     """The fused launch of the params of ``group`` that have gradients, with their state."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, group: dict[str, Any], params: Sequence[Tensor],
-                 kernel: FusedKernel, keys: Sequence[str], hyperparameters: Callable[[dict[str, Any]], dict[str, Any]],
-                 *, counts_steps: bool = True) -> None:
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        group: dict[str, Any],
+        params: Sequence[Tensor],
+        kernel: FusedKernel,
+        keys: Sequence[str],
+        hyperparameters: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        counts_steps: bool = True,
+    ) -> None:
         """``hyperparameters(group)`` gives the kernel's scalar arguments from the group at each
         step (torch's packed ``betas`` unpacked, SGD's ``is_first_step`` fixed to False: a plan
         is made only once every momentum buffer exists). ``counts_steps``: the rule keeps a
@@ -103,7 +111,9 @@ class FusedGroupPlan:
         self.counts_steps = counts_steps
         # SGD without momentum keeps no state: read none (optimizer.state is a defaultdict)
         self.state_dicts = tuple(optimizer.state[p] for p in params) if counts_steps or keys else ()
-        self.launch_plan: LaunchPlan = kernel.prepare(params, {k: [st[k] for st in self.state_dicts] for k in keys}, keys)
+        self.launch_plan: LaunchPlan = kernel.prepare(
+            params, {k: [st[k] for st in self.state_dicts] for k in keys}, keys
+        )
         if counts_steps:
             steps = [st["step"] for st in self.state_dicts]
             self.counters = torch.stack(steps)  # one buffer; state["step"] become its 0-d views
@@ -114,7 +124,9 @@ class FusedGroupPlan:
         self.steps64 = torch.zeros(len(params), dtype=torch.float64)
         # NumPy views: a step's increment and conversion cost a microsecond, not three
         self._steps64_np = self.steps64.numpy()
-        self.tensors = {k: tuple(st[k] for st in self.state_dicts) for k in (*keys, *(("step",) if counts_steps else ()))}
+        self.tensors = {
+            k: tuple(st[k] for st in self.state_dicts) for k in (*keys, *(("step",) if counts_steps else ()))
+        }
         # every state dict of the optimizer, in its order: a replaced, added or removed entry
         # shows against it without hashing a tensor (100 Tensor.__hash__ calls: ~15 µs a step)
         self.state_values = tuple(optimizer.state.values())
@@ -125,8 +137,12 @@ class FusedGroupPlan:
         all (torch's layout)."""
         steps = [optimizer.state[p].get("step") for p in params]
         return bool(steps) and all(
-            isinstance(s, Tensor) and s.dim() == 0 and s.device.type == "cpu" and s.dtype == steps[0].dtype
-            and s.dtype in (torch.float32, torch.float64) and not s.requires_grad
+            isinstance(s, Tensor)
+            and s.dim() == 0
+            and s.device.type == "cpu"
+            and s.dtype == steps[0].dtype
+            and s.dtype in (torch.float32, torch.float64)
+            and not s.requires_grad
             for s in steps
         )
 
@@ -134,11 +150,15 @@ class FusedGroupPlan:
         """t ← t + 1 for every param (as torch's fused path does), then one kernel call; False
         (nothing done) when the plan no longer describes the group."""
         params = group["params"]
-        if (optimizer.state is not self.state_map
-                or len(params) != len(self.group_params) or not all(map(operator.is_, params, self.group_params))):
+        if (
+            optimizer.state is not self.state_map
+            or len(params) != len(self.group_params)
+            or not all(map(operator.is_, params, self.group_params))
+        ):
             return False
         if len(self.state_map) != len(self.state_values) or not all(
-                map(operator.is_, self.state_map.values(), self.state_values)):
+            map(operator.is_, self.state_map.values(), self.state_values)
+        ):
             return False
         for key, tensors in self.tensors.items():
             if not all(map(operator.is_, map(operator.itemgetter(key), self.state_dicts), tensors)):

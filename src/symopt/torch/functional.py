@@ -90,7 +90,9 @@ def run_kernel(
         return
     hyper = {k: _to_scalar(v) if k in _SQUEEZED else v for k, v in hyper.items()}
     takes_step = "step" in kernel.UPDATE_ARGUMENTS
-    lazy = [i for i, key in enumerate(kernel.STATES) if key in getattr(kernel, "LAZY_STATES", ()) and states[i] is not None]
+    lazy = [
+        i for i, key in enumerate(kernel.STATES) if key in getattr(kernel, "LAZY_STATES", ()) and states[i] is not None
+    ]
 
     def first_step(i: int) -> int:
         return 1 if any(states[k][i] is None for k in lazy) else 2  # type: ignore[index]  # lazy: kept states only
@@ -100,8 +102,10 @@ def run_kernel(
         step_tensor = False
         if differentiable:
             if not getattr(kernel, "DIFFERENTIABLE", False):
-                raise ValueError(f"symopt.torch: the rule {kernel.RULE!r} has no generated differentiable kernel; "
-                                 "pass differentiable=False")
+                raise ValueError(
+                    f"symopt.torch: the rule {kernel.RULE!r} has no generated differentiable kernel; "
+                    "pass differentiable=False"
+                )
             update, step_tensor = kernel.update_differentiable, kernel.DIFFERENTIABLE_STEP == "tensor"
         elif capturable and getattr(kernel, "CAPTURABLE", False):
             update, step_tensor = kernel.update_capturable, True
@@ -123,7 +127,12 @@ def run_kernel(
         raise ValueError(f"symopt.torch: the rule {kernel.RULE!r} has no generated foreach kernel; pass foreach=False")
     kept = [i for i, s in enumerate(states) if s is not None]
     steps_list = [] if state_steps is None else [state_steps]
-    tensorlists: list[list[Any]] = [params, grads, *(s for s in states if s is not None), *steps_list]  # the kept states
+    tensorlists: list[list[Any]] = [
+        params,
+        grads,
+        *(s for s in states if s is not None),
+        *steps_list,
+    ]  # the kept states
     grouped = Optimizer._group_tensors_by_device_and_dtype(tensorlists, with_indices=True)
     for lists, indices in grouped.values():
         group_params, group_grads, *group_kept = lists
@@ -134,7 +143,9 @@ def run_kernel(
             group_states[i] = list(tensors)
         extra = {}
         if group_steps is not None:
-            if not torch.compiler.is_compiling() and group_steps[0].is_cpu:  # as torch: one wrapped 1.0, not 1 per tensor
+            if (
+                not torch.compiler.is_compiling() and group_steps[0].is_cpu
+            ):  # as torch: one wrapped 1.0, not 1 per tensor
                 torch._foreach_add_(group_steps, torch.tensor(1.0, device="cpu"), alpha=1.0)
             else:
                 torch._foreach_add_(group_steps, 1)
@@ -196,7 +207,9 @@ def _check_tensors(i: int, param: Tensor, sparse_ok: bool = False, **others: Opt
 
 def _check_steps(state_steps: list) -> None:
     if not all(isinstance(s, torch.Tensor) for s in state_steps):
-        raise TypeError("state_steps must be a list of singleton tensors (torch.optim's layout), e.g. torch.tensor(0.0)")
+        raise TypeError(
+            "state_steps must be a list of singleton tensors (torch.optim's layout), e.g. torch.tensor(0.0)"
+        )
 
 
 def adagrad(
@@ -258,7 +271,14 @@ def rmsprop(
     centered); b ← μb + g/σ, w ← w − ηb if μ > 0, else w ← w − η g/σ.
     """
     validate(
-        _rules.rmsprop(), lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered, maximize=maximize
+        _rules.rmsprop(),
+        lr=lr,
+        alpha=alpha,
+        eps=eps,
+        weight_decay=weight_decay,
+        momentum=momentum,
+        centered=centered,
+        maximize=maximize,
     )
     _check_lists(("grads", "square_avgs", "state_steps"), (params, grads, square_avgs, state_steps))
     if centered:
@@ -269,9 +289,12 @@ def rmsprop(
     for i, param in enumerate(params):
         grad_avg = grad_avgs[i] if centered else None
         buf = momentum_buffer_list[i] if momentum > 0 else None
-        _check_tensors(i, param, grads=grads[i], square_avgs=square_avgs[i], grad_avgs=grad_avg, momentum_buffer_list=buf)
-    hyper = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered,
-                 maximize=maximize)
+        _check_tensors(
+            i, param, grads=grads[i], square_avgs=square_avgs[i], grad_avgs=grad_avg, momentum_buffer_list=buf
+        )
+    hyper = dict(
+        lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered, maximize=maximize
+    )
     states = [square_avgs, grad_avgs if centered else None, momentum_buffer_list if momentum > 0 else None]
     foreach = resolve_foreach(foreach, params, differentiable)
     refuse_differentiable_foreach(foreach, differentiable)
@@ -315,8 +338,16 @@ def adam(
     (v_max for v if amsgrad).
     """
     _check_code_paths("adam", capturable, differentiable, fused, grad_scale, found_inf)
-    validate(_rules.adam(), lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         maximize=maximize)
+    validate(
+        _rules.adam(),
+        lr=lr,
+        beta1=beta1,
+        beta2=beta2,
+        eps=eps,
+        weight_decay=weight_decay,
+        amsgrad=amsgrad,
+        maximize=maximize,
+    )
     if foreach is None and fused is None:  # torch's choice, which keeps a tensor lr on the for-loop
         foreach = resolve_foreach(None, params, differentiable) and not isinstance(lr, Tensor)
     refuse_differentiable_foreach(bool(foreach), differentiable)
@@ -326,17 +357,29 @@ def adam(
         for name, b in (("beta1", beta1), ("beta2", beta2)):
             if isinstance(b, Tensor):
                 raise ValueError(f"{name} as a Tensor is not supported for capturable=False and foreach=True")
-    _check_lists(("grads", "exp_avgs", "exp_avg_sqs", "state_steps"), (params, grads, exp_avgs, exp_avg_sqs, state_steps))
+    _check_lists(
+        ("grads", "exp_avgs", "exp_avg_sqs", "state_steps"), (params, grads, exp_avgs, exp_avg_sqs, state_steps)
+    )
     if amsgrad:
         _check_lists(("grads", "max_exp_avg_sqs"), (params, grads, max_exp_avg_sqs))
     _check_steps(state_steps)
     for i, param in enumerate(params):
         vmax = max_exp_avg_sqs[i] if amsgrad else None
         _check_tensors(i, param, grads=grads[i], exp_avgs=exp_avgs[i], exp_avg_sqs=exp_avg_sqs[i], max_exp_avg_sqs=vmax)
-    hyper = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)
+    hyper = dict(
+        lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize
+    )
     states = [exp_avgs, exp_avg_sqs, max_exp_avg_sqs if amsgrad else None]
-    run_kernel(_adamw if decoupled_weight_decay else _adam, params, grads, states, state_steps, hyper, bool(foreach),
-               differentiable)
+    run_kernel(
+        _adamw if decoupled_weight_decay else _adam,
+        params,
+        grads,
+        states,
+        state_steps,
+        hyper,
+        bool(foreach),
+        differentiable,
+    )
 
 
 def adamw(
@@ -364,22 +407,52 @@ def adamw(
 ) -> None:
     """AdamW, in place, as :func:`torch.optim.adamw.adamw`: :func:`adam` with
     ``decoupled_weight_decay=True`` (w ← w·(1 − ηλ) before Adam's update)."""
-    adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, foreach, capturable, differentiable, fused,
-         grad_scale, found_inf, has_complex, True, amsgrad=amsgrad, beta1=beta1, beta2=beta2, lr=lr,
-         weight_decay=weight_decay, eps=eps, maximize=maximize)
+    adam(
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        max_exp_avg_sqs,
+        state_steps,
+        foreach,
+        capturable,
+        differentiable,
+        fused,
+        grad_scale,
+        found_inf,
+        has_complex,
+        True,
+        amsgrad=amsgrad,
+        beta1=beta1,
+        beta2=beta2,
+        lr=lr,
+        weight_decay=weight_decay,
+        eps=eps,
+        maximize=maximize,
+    )
 
 
-def _check_code_paths(rule: str, capturable: bool, differentiable: bool, fused: Optional[bool],
-                      grad_scale: Optional[Tensor], found_inf: Optional[Tensor]) -> None:
+def _check_code_paths(
+    rule: str,
+    capturable: bool,
+    differentiable: bool,
+    fused: Optional[bool],
+    grad_scale: Optional[Tensor],
+    found_inf: Optional[Tensor],
+) -> None:
     """The code-path switches of torch's functional API that symopt does not generate, refused
     with one line each; ``grad_scale``/``found_inf`` with torch's own error off the fused path.
     ``differentiable`` is generated (``update_differentiable``) and passes."""
     if fused:
-        raise NotImplementedError(f"symopt.torch.functional.{rule}(fused=True): symopt.fused has no fused C kernel for "
-                                  f"{rule!r} yet; pass fused=False or None")
+        raise NotImplementedError(
+            f"symopt.torch.functional.{rule}(fused=True): symopt.fused has no fused C kernel for "
+            f"{rule!r} yet; pass fused=False or None"
+        )
     if capturable:
-        raise NotImplementedError(f"symopt.torch.functional.{rule}(capturable=True): symopt generates no capturable "
-                                  "kernels yet; pass capturable=False")
+        raise NotImplementedError(
+            f"symopt.torch.functional.{rule}(capturable=True): symopt generates no capturable "
+            "kernels yet; pass capturable=False"
+        )
     if grad_scale is not None or found_inf is not None:
         raise AssertionError("Expected grad_scale and found_inf to be None")
 
@@ -412,15 +485,30 @@ def sgd(
     b ← μb + (1 − τ)g after, then g ← g + μb (nesterov) or g ← b; w ← w − ηg.
     """
     _check_code_paths("sgd", False, False, fused, grad_scale, found_inf)
-    validate(_rules.sgd(), lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
-                        maximize=maximize)
+    validate(
+        _rules.sgd(),
+        lr=lr,
+        momentum=momentum,
+        dampening=dampening,
+        weight_decay=weight_decay,
+        nesterov=nesterov,
+        maximize=maximize,
+    )
     _check_lists(("d_p_list",), (params, d_p_list))
     if momentum != 0:
         _check_lists(("d_p_list", "momentum_buffer_list"), (params, d_p_list, momentum_buffer_list))
     for i, param in enumerate(params):
         buf = momentum_buffer_list[i] if momentum != 0 else None
         _check_tensors(i, param, sparse_ok=True, d_p_list=d_p_list[i], momentum_buffer_list=buf)
-    hyper = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
-                 maximize=maximize)
-    run_kernel(_sgd, params, d_p_list, [momentum_buffer_list if momentum != 0 else None], None, hyper,
-               resolve_foreach(foreach, params))
+    hyper = dict(
+        lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov, maximize=maximize
+    )
+    run_kernel(
+        _sgd,
+        params,
+        d_p_list,
+        [momentum_buffer_list if momentum != 0 else None],
+        None,
+        hyper,
+        resolve_foreach(foreach, params),
+    )

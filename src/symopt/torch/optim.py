@@ -204,8 +204,9 @@ class GeneratedOptimizer(Optimizer):
             self._step_group(group, plan, tensors)
         return loss
 
-    def _init_group(self, group: dict[str, Any], tensors: list[Optional[Tensor]],
-                    params: Optional[list[Tensor]] = None) -> tuple:
+    def _init_group(
+        self, group: dict[str, Any], tensors: list[Optional[Tensor]], params: Optional[list[Tensor]] = None
+    ) -> tuple:
         """The Python part of a group's step, as torch's ``_init_group``: creates missing state,
         raises torch's errors, decides the kernel and the code path, and appends the tensors of
         the step to ``tensors``; returns the plan (Python constants only) that
@@ -252,14 +253,21 @@ class GeneratedOptimizer(Optimizer):
         foreach = self._foreach_for(group, dense)
         if foreach and differentiable and self.foreach_refuses_differentiable and dense:
             raise AssertionError("_foreach ops don't support autograd")
-        with_sparse = ({(p.device, p.dtype) for p in params if p.grad.is_sparse}  # type: ignore[union-attr]  # each has a gradient
-                       if self.sparse_takes_the_group else set())
+        with_sparse = (
+            {(p.device, p.dtype) for p in params if p.grad.is_sparse}  # type: ignore[union-attr]  # each has a gradient
+            if self.sparse_takes_the_group
+            else set()
+        )
         looped = [p for p in dense if foreach and (p.device, p.dtype) in with_sparse]
         rest = [p for p in dense if not (foreach and (p.device, p.dtype) in with_sparse)]
         kernel_differentiable = differentiable and not (foreach and not self.foreach_refuses_differentiable)
         segments = []
-        for kind, ps, on_foreach in (("fused", fused, False), ("sparse", sparse, False), ("kernel", looped, False),
-                                     ("kernel", rest, foreach)):
+        for kind, ps, on_foreach in (
+            ("fused", fused, False),
+            ("sparse", sparse, False),
+            ("kernel", looped, False),
+            ("kernel", rest, foreach),
+        ):
             if not ps:
                 continue
             if kind == "fused":  # torch's fused path: its state is made with its layout first
@@ -291,14 +299,17 @@ class GeneratedOptimizer(Optimizer):
         at = 0
         for kind, n, keys, foreach, differentiable in segments:
             # params, gradients and step counters are never None in ``tensors`` (only a lazy buffer may be)
-            params, grads = cast("list[Tensor]", tensors[at:at + n]), cast("list[Tensor]", tensors[at + n:at + 2 * n])
+            params, grads = (
+                cast("list[Tensor]", tensors[at : at + n]),
+                cast("list[Tensor]", tensors[at + n : at + 2 * n]),
+            )
             at += 2 * n
             steps: Optional[list[Tensor]] = None
             if stores_step:
-                steps, at = cast("list[Tensor]", tensors[at:at + n]), at + n
+                steps, at = cast("list[Tensor]", tensors[at : at + n]), at + n
             buffers: dict[str, list[Optional[Tensor]]] = {}
             for key in keys:
-                buffers[key], at = tensors[at:at + n], at + n
+                buffers[key], at = tensors[at : at + n], at + n
             if kind == "sparse":
                 for i, p in enumerate(params):
                     state = self.state[p]
@@ -313,7 +324,9 @@ class GeneratedOptimizer(Optimizer):
             else:
                 lists = [buffers.get(key) for key in kernel.STATES]
                 run_kernel(kernel, params, grads, lists, steps, arguments, foreach, differentiable, capturable)
-                for key, bufs in zip(kernel.STATES, lists):  # the lazy states the kernel made (torch's state[p][key] = buf)
+                for key, bufs in zip(
+                    kernel.STATES, lists
+                ):  # the lazy states the kernel made (torch's state[p][key] = buf)
                     if key in kernel.LAZY_STATES and bufs is not None:
                         for p, buf in zip(params, bufs):
                             self.state[p][key] = buf
@@ -333,9 +346,13 @@ class GeneratedOptimizer(Optimizer):
         supported = _get_capturable_supported_devices(supports_xla=not foreach or self.capturable_foreach_lists_xla)
         steps = [self.state[p]["step"] for p in params]
         if not all(p.device.type == s.device.type and p.device.type in supported for p, s in zip(params, steps)):
-            raise AssertionError(f"If capturable=True, params and state_steps must be on supported devices: {supported}.")
-        raise NotImplementedError(f"symopt.torch.{type(self).__name__}(capturable=True) on {params[0].device.type}: symopt "
-                                  "generates no capturable kernels yet; pass capturable=False")
+            raise AssertionError(
+                f"If capturable=True, params and state_steps must be on supported devices: {supported}."
+            )
+        raise NotImplementedError(
+            f"symopt.torch.{type(self).__name__}(capturable=True) on {params[0].device.type}: symopt "
+            "generates no capturable kernels yet; pass capturable=False"
+        )
 
     def _sparse_update(self, p: Tensor, grad: Tensor, state: dict[str, Tensor], arguments: dict[str, Any]) -> None:
         raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
@@ -368,7 +385,8 @@ class GeneratedOptimizer(Optimizer):
         if rule not in C_FAMILIES:
             raise NotImplementedError(
                 f"symopt.torch.{type(self).__name__}(fused=True): symopt.fused has no fused kernel for "
-                f"{rule!r} yet (it has: {', '.join(C_FAMILIES)}); pass fused=False or None")
+                f"{rule!r} yet (it has: {', '.join(C_FAMILIES)}); pass fused=False or None"
+            )
         plans = self.__dict__.setdefault("_fused_plans", {})
         if len(plans) > len(self.param_groups):  # a group was removed: drop its plan (and its references)
             live = {id(g) for g in self.param_groups}
@@ -387,7 +405,8 @@ class GeneratedOptimizer(Optimizer):
             if rule not in FUSED_FAMILIES:
                 raise NotImplementedError(
                     f"symopt.torch.{type(self).__name__}(fused=True) on CUDA: symopt.fused has no fused Triton kernel "
-                    f"for {rule!r} yet (it has: {', '.join(FUSED_FAMILIES)}); pass fused=False or None")
+                    f"for {rule!r} yet (it has: {', '.join(FUSED_FAMILIES)}); pass fused=False or None"
+                )
             return [] if self._triton_fused_step(group) else params
         amp = AmpKeywords.of(self)  # GradScaler's grad_scale / found_inf, as torch's fused step takes them
         if getattr(self, "_fused_unavailable", False):
@@ -428,13 +447,16 @@ class GeneratedOptimizer(Optimizer):
                 values = unpack(g)
                 return {k: values[k] for k in names}
         else:
+
             def hyperparameters(g: dict[str, Any]) -> dict[str, Any]:
                 return {k: g[k] for k in names}
+
         if lazy:  # the kernels' is_first_step: a plan steps only params whose buffers exist
             plain = hyperparameters
 
             def hyperparameters(g: dict[str, Any]) -> dict[str, Any]:
                 return {**plain(g), "is_first_step": False}
+
         keys = tuple(kernel._plan(hyperparameters(group))[1])
         if rule.stores_step:
             for p in params:
@@ -446,8 +468,9 @@ class GeneratedOptimizer(Optimizer):
             return None
         return FusedGroupPlan(self, group, params, kernel, keys, hyperparameters, counts_steps=rule.stores_step)
 
-    def _launch_per_dtype(self, kernel: Any, group: dict[str, Any], params: list[Tensor],
-                          amp: Optional[AmpKeywords] = None) -> None:
+    def _launch_per_dtype(
+        self, kernel: Any, group: dict[str, Any], params: list[Tensor], amp: Optional[AmpKeywords] = None
+    ) -> None:
         """One fused launch (C or Triton ``kernel.step``) per dtype of ``params``, after creating
         missing state and incrementing the step counters as torch's fused path does (SGD keeps
         none; its momentum buffers are made at each param's first step: :func:`_by_first_step`)."""
@@ -471,8 +494,16 @@ class GeneratedOptimizer(Optimizer):
                     hyper["is_first_step"] = first
                 self._launch_one(kernel, module, rule, same, states, hyper, amp)
 
-    def _launch_one(self, kernel: Any, module: ModuleType, rule: _rules.UpdateRule, same: list[Tensor],
-                    states: list[dict[str, Any]], hyper: dict[str, Any], amp: Optional[AmpKeywords]) -> None:
+    def _launch_one(
+        self,
+        kernel: Any,
+        module: ModuleType,
+        rule: _rules.UpdateRule,
+        same: list[Tensor],
+        states: list[dict[str, Any]],
+        hyper: dict[str, Any],
+        amp: Optional[AmpKeywords],
+    ) -> None:
         """One fused launch on ``same`` (params of one dtype) with their ``states``."""
         steps = None
         if rule.stores_step:
@@ -514,7 +545,8 @@ class GeneratedOptimizer(Optimizer):
         if rule not in C_FAMILIES:
             raise NotImplementedError(
                 f"symopt.torch.{type(self).__name__}(fused=True): symopt.fused has no fused kernel for "
-                f"{rule!r} yet (it has: {', '.join(C_FAMILIES)}); pass fused=False or None")
+                f"{rule!r} yet (it has: {', '.join(C_FAMILIES)}); pass fused=False or None"
+            )
         self._check_fused_devices(params)
         values = self._unpack(group)
         if getattr(self, "_fused_unavailable", False) or any(isinstance(values[k], Tensor) for k in values):
@@ -532,9 +564,15 @@ class GeneratedOptimizer(Optimizer):
             return []
         return fusable
 
-    def _fused_launch(self, kernel: ModuleType, params: list[Tensor], grads: list[Tensor],
-                      buffers: dict[str, list[Optional[Tensor]]], steps: Optional[list[Tensor]],
-                      arguments: dict[str, Any]) -> None:
+    def _fused_launch(
+        self,
+        kernel: ModuleType,
+        params: list[Tensor],
+        grads: list[Tensor],
+        buffers: dict[str, list[Optional[Tensor]]],
+        steps: Optional[list[Tensor]],
+        arguments: dict[str, Any],
+    ) -> None:
         """torch's fused step, traced: t ← t + 1 for every param (one ``_foreach_add_``), a lazy
         state made at the first step (``torch.empty_like(grad)``, SGD's momentum buffers), then
         one call of the custom op ``symopt::fused_step`` per dtype and per first step or not
@@ -555,10 +593,17 @@ class GeneratedOptimizer(Optimizer):
         for i, p in enumerate(params):  # one launch per dtype, and per first step or not (see _by_first_step)
             launches.setdefault((p.dtype, first[i]), []).append(i)
         for (_, is_first), same in launches.items():
-            _fused_step_op(kernel.RULE, [params[i] for i in same], [grads[i] for i in same],
-                           [buffers[key][i] for key in buffers for i in same], ",".join(buffers),
-                           None if steps is None else torch.stack([steps[i] for i in same]),
-                           ",".join(names), numbers, is_first)
+            _fused_step_op(
+                kernel.RULE,
+                [params[i] for i in same],
+                [grads[i] for i in same],
+                [buffers[key][i] for key in buffers for i in same],
+                ",".join(buffers),
+                None if steps is None else torch.stack([steps[i] for i in same]),
+                ",".join(names),
+                numbers,
+                is_first,
+            )
 
     # -- fused=True on CUDA: the generated fused Triton kernels (symopt.fused.triton_launcher) ---
     def _triton_fused_step(self, group: dict[str, Any]) -> bool:
@@ -573,15 +618,21 @@ class GeneratedOptimizer(Optimizer):
         params = [p for p in group["params"] if p.grad is not None]
         if isinstance(group.get("lr"), Tensor) or len({p.device for p in params}) != 1:
             return False
-        if any(p.device.type != "cuda" or p.grad.is_sparse or p.dtype not in _tl.DTYPES
-               or not (p.is_contiguous() and p.grad.is_contiguous()) for p in params):
+        if any(
+            p.device.type != "cuda"
+            or p.grad.is_sparse
+            or p.dtype not in _tl.DTYPES
+            or not (p.is_contiguous() and p.grad.is_contiguous())
+            for p in params
+        ):
             return False
         try:
             kernel = _tl.kernel(self.family)
         except _tl.TritonUnavailable as exc:
             self._triton_unavailable = True
-            warnings.warn(f"symopt fused GPU backend unavailable ({exc}); using the Torch backend", RuntimeWarning,
-                          stacklevel=4)
+            warnings.warn(
+                f"symopt fused GPU backend unavailable ({exc}); using the Torch backend", RuntimeWarning, stacklevel=4
+            )
             return False
         self._launch_per_dtype(kernel, group, params)
         return True
@@ -618,8 +669,9 @@ def _kept_states(rule: _rules.UpdateRule, values: dict[str, Any]) -> frozenset[s
     """The states torch keeps for the hyperparameter ``values`` (by torch keyword)."""
     entry = _KEPT.get(id(rule))
     if entry is None or entry[0] is not rule:
-        deciding = tuple(sorted({h.name for st in rule.states for h in rule.hyperparameters
-                                 if h.symbol in st.when.free_symbols}))
+        deciding = tuple(
+            sorted({h.name for st in rule.states for h in rule.hyperparameters if h.symbol in st.when.free_symbols})
+        )
         entry = _KEPT[id(rule)] = (rule, deciding, {})
     _, deciding, memo = entry
     key = tuple(_hashable(values[k]) for k in deciding)
@@ -638,8 +690,9 @@ def _hashable(value: Any) -> Any:
     return float(value) if isinstance(value, Tensor) else value
 
 
-def _by_first_step(params: list[Tensor], states: list[dict[str, Any]], keys: list[str]
-                   ) -> list[tuple[list[Tensor], list[dict[str, Any]], bool]]:
+def _by_first_step(
+    params: list[Tensor], states: list[dict[str, Any]], keys: list[str]
+) -> list[tuple[list[Tensor], list[dict[str, Any]], bool]]:
     """The launches of one dtype's params: ``(params, states, is_first_step)``. Without lazy
     buffers (``keys``), one launch. With them (SGD's momentum buffer), the params that have none
     yet take their first step — the buffers made now, ``torch.empty_like(grad)`` (the kernel
@@ -672,9 +725,16 @@ def _takes_fused_c(p: Tensor) -> bool:
     tensors. A tensor subclass (FSDP2's DTensor, whose storage is a local shard) takes the Torch
     kernels, which dispatch through it; torch's own fused kernels have no sharding strategy there
     (NotImplementedError)."""
-    return (type(p) in _PLAIN_TENSORS and type(p.grad) in _PLAIN_TENSORS
-            and p.device.type == "cpu" and p.dtype in _fused_dtypes() and p.layout is torch.strided and p.is_contiguous()
-            and not p.grad.is_sparse and p.grad.is_contiguous())  # type: ignore[union-attr]  # type(p.grad): a tensor
+    return (
+        type(p) in _PLAIN_TENSORS
+        and type(p.grad) in _PLAIN_TENSORS
+        and p.device.type == "cpu"
+        and p.dtype in _fused_dtypes()
+        and p.layout is torch.strided
+        and p.is_contiguous()
+        and not p.grad.is_sparse
+        and p.grad.is_contiguous()
+    )  # type: ignore[union-attr]  # type(p.grad): a tensor
 
 
 @functools.lru_cache(maxsize=1)
@@ -696,8 +756,17 @@ def _to_scalar(x: Any) -> Any:
 
 
 @torch.library.custom_op("symopt::fused_step", mutates_args=("params", "states"), device_types="cpu")
-def _fused_step_op(family: str, params: list[Tensor], grads: list[Tensor], states: list[Tensor], keys: str,
-                   steps: Optional[Tensor], names: str, numbers: list[float], is_first_step: bool) -> None:
+def _fused_step_op(
+    family: str,
+    params: list[Tensor],
+    grads: list[Tensor],
+    states: list[Tensor],
+    keys: str,
+    steps: Optional[Tensor],
+    names: str,
+    numbers: list[float],
+    is_first_step: bool,
+) -> None:
     """One launch of ``family``'s fused C kernel (``symopt.fused``) on ``params`` and ``states``
     (``keys``, comma-separated: one list of ``len(params)`` tensors per key, in that order), as a
     ``torch.library`` custom op: dynamo puts it in the step's graph as one opaque node that
@@ -720,7 +789,7 @@ def _fused_step_op(family: str, params: list[Tensor], grads: list[Tensor], state
     split = keys.split(",") if keys else []
     if any(key in module.LAZY_STATES for key in split):  # SGD with momentum: torch's is_first_step
         hyper["is_first_step"] = is_first_step
-    buffers = {key: states[k * n:(k + 1) * n] for k, key in enumerate(split)}
+    buffers = {key: states[k * n : (k + 1) * n] for k, key in enumerate(split)}
     _fused.kernel(family).step(params, grads, buffers, steps, **hyper)
 
 
@@ -764,8 +833,14 @@ class Adagrad(GeneratedOptimizer):
     ) -> None:
         super().__init__(
             params,
-            dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                 initial_accumulator_value=initial_accumulator_value, maximize=maximize),
+            dict(
+                lr=lr,
+                lr_decay=lr_decay,
+                eps=eps,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+                maximize=maximize,
+            ),
             dict(foreach=foreach, differentiable=differentiable, fused=fused),
         )
 
@@ -786,8 +861,14 @@ class RMSprop(GeneratedOptimizer):
     """
 
     family = "rmsprop"
-    setstate_defaults = {"momentum": 0, "centered": False, "foreach": None, "maximize": False, "differentiable": False,
-                         "capturable": False}
+    setstate_defaults = {
+        "momentum": 0,
+        "centered": False,
+        "foreach": None,
+        "maximize": False,
+        "differentiable": False,
+        "capturable": False,
+    }
     step_on_device_when = ("capturable",)
 
     def __init__(
@@ -806,8 +887,15 @@ class RMSprop(GeneratedOptimizer):
     ) -> None:
         super().__init__(
             params,
-            dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered, weight_decay=weight_decay,
-                 maximize=maximize),
+            dict(
+                lr=lr,
+                momentum=momentum,
+                alpha=alpha,
+                eps=eps,
+                centered=centered,
+                weight_decay=weight_decay,
+                maximize=maximize,
+            ),
             dict(capturable=capturable, foreach=foreach, differentiable=differentiable),
         )
 
@@ -837,8 +925,15 @@ class Adam(GeneratedOptimizer):
     family = "adam"
     packed = {"betas": ("beta1", "beta2")}
     refuses_step_requiring_grad = True
-    setstate_defaults = {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
-                         "differentiable": False, "decoupled_weight_decay": False, "fused": None}
+    setstate_defaults = {
+        "amsgrad": False,
+        "maximize": False,
+        "foreach": None,
+        "capturable": False,
+        "differentiable": False,
+        "decoupled_weight_decay": False,
+        "fused": None,
+    }
     step_on_device_when = ("capturable", "fused")
     fused_check_on_first_param = False
     capturable_foreach_lists_xla = False
@@ -861,7 +956,9 @@ class Adam(GeneratedOptimizer):
     ) -> None:
         if isinstance(lr, Tensor) and foreach and not capturable:  # torch's first check
             raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
-        validate(_rules.adam(), lr=lr, beta1=betas[0], beta2=betas[1], eps=eps, weight_decay=weight_decay)  # torch's order
+        validate(
+            _rules.adam(), lr=lr, beta1=betas[0], beta2=betas[1], eps=eps, weight_decay=weight_decay
+        )  # torch's order
         if not (all(isinstance(b, float) for b in betas) or all(isinstance(b, Tensor) for b in betas)):
             raise ValueError("betas must be either both floats or both Tensors")
         for i, b in enumerate(betas):  # torch's checks of tensor betas
@@ -871,10 +968,21 @@ class Adam(GeneratedOptimizer):
                 raise ValueError(f"Tensor betas[{i}] must be 1-element")
         super().__init__(
             params,
-            dict(lr=lr, betas=tuple(map(_to_scalar, betas)), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                 maximize=maximize),
-            dict(foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused,
-                 decoupled_weight_decay=decoupled_weight_decay),
+            dict(
+                lr=lr,
+                betas=tuple(map(_to_scalar, betas)),
+                eps=eps,
+                weight_decay=weight_decay,
+                amsgrad=amsgrad,
+                maximize=maximize,
+            ),
+            dict(
+                foreach=foreach,
+                capturable=capturable,
+                differentiable=differentiable,
+                fused=fused,
+                decoupled_weight_decay=decoupled_weight_decay,
+            ),
         )
 
     def kernel_for(self, group: dict[str, Any]) -> ModuleType:
@@ -915,8 +1023,20 @@ class AdamW(Adam):
         differentiable: bool = False,
         fused: Optional[bool] = None,
     ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
-                         capturable=capturable, differentiable=differentiable, fused=fused, decoupled_weight_decay=True)
+        super().__init__(
+            params,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            foreach=foreach,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=True,
+        )
 
     def _fix_group(self, group: dict[str, Any]) -> None:
         group["decoupled_weight_decay"] = True
@@ -953,7 +1073,13 @@ class SGD(GeneratedOptimizer):
     ) -> None:
         super().__init__(
             params,
-            dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
-                 maximize=maximize),
+            dict(
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                weight_decay=weight_decay,
+                nesterov=nesterov,
+                maximize=maximize,
+            ),
             dict(foreach=foreach, differentiable=differentiable, fused=fused),
         )

@@ -5,5 +5,14 @@ from .cases import Case, optim_db_error_inputs, optim_db_inputs
 from .runner import IMPLEMENTATIONS, Implementation, Row, run_matrix, verify_case
 from .ulp import ulp_distance
 
-__all__ = ["Case", "IMPLEMENTATIONS", "Implementation", "Row", "optim_db_error_inputs", "optim_db_inputs",
-           "run_matrix", "ulp_distance", "verify_case"]
+__all__ = [
+    "Case",
+    "IMPLEMENTATIONS",
+    "Implementation",
+    "Row",
+    "optim_db_error_inputs",
+    "optim_db_inputs",
+    "run_matrix",
+    "ulp_distance",
+    "verify_case",
+]

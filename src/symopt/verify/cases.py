@@ -244,24 +244,36 @@ def torch_defaults(rule: str) -> dict[str, Any]:
     """torch.optim's default keyword values of ``rule``'s optimizer."""
     import inspect
 
-    return {k: v.default for k, v in inspect.signature(torch_optimizer_class(rule).__init__).parameters.items()
-            if v.default is not inspect.Parameter.empty}
+    return {
+        k: v.default
+        for k, v in inspect.signature(torch_optimizer_class(rule).__init__).parameters.items()
+        if v.default is not inspect.Parameter.empty
+    }
 
 
-def _variant_edges(rule: str, named: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+def _variant_edges(
+    rule: str, named: list[tuple[str, dict[str, Any], dict[str, Any]]]
+) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     """One edge on contiguous params, with a float lr (the fused C kernel steps it), for every
     combination of ``VARIANT_SWITCHES[rule]`` that no edge in ``named`` steps there already."""
-    covered = {switches_on(rule, kw) for _, kw, extra in named
-               if not extra.get("transposed") and not isinstance(kw.get("lr"), torch.Tensor)}
+    covered = {
+        switches_on(rule, kw)
+        for _, kw, extra in named
+        if not extra.get("transposed") and not isinstance(kw.get("lr"), torch.Tensor)
+    }
     out = []
     off = VARIANT_OFF.get(rule, {})
     for on in itertools.product((False, True), repeat=len(VARIANT_SWITCHES[rule])):
         chosen = {k for k, flag in zip(VARIANT_SWITCHES[rule], on) if flag}
         if any(k in chosen and need not in chosen for k, need in VARIANT_NEEDS.get(rule, ())):
             continue
-        kwargs = {k: (v if k in chosen else off[k]) for k, v in VARIANT_SWITCHES[rule].items() if k in chosen or k in off}
+        kwargs = {
+            k: (v if k in chosen else off[k]) for k, v in VARIANT_SWITCHES[rule].items() if k in chosen or k in off
+        }
         if switches_on(rule, kwargs) not in covered:
-            out.append((f"edge: variant {', '.join(k for k in VARIANT_SWITCHES[rule] if k in chosen) or 'plain'}", kwargs, {}))
+            out.append(
+                (f"edge: variant {', '.join(k for k in VARIANT_SWITCHES[rule] if k in chosen) or 'plain'}", kwargs, {})
+            )
     return out
 
 
@@ -306,12 +318,21 @@ del _rule
 #: ``tests/test_verify.py`` re-derives that property in exact rational arithmetic.
 ROUNDING_EDGES: dict[str, list[tuple[str, dict[str, Any], tuple[str, ...]]]] = {
     "adagrad": [
-        ("eta_t on a float32 rounding midpoint at t=4",
-         {"lr": 0.04826390132795619, "lr_decay": 0.07484869771192577}, ("maximize", "weight_decay")),
-        ("eta_t on a float16 rounding midpoint at t=4",
-         {"lr": 0.050010193856428416, "lr_decay": 0.18077927471391878}, ("maximize", "weight_decay")),
-        ("eta_t on a bfloat16 rounding midpoint at t=4",
-         {"lr": 0.05030654169545037, "lr_decay": 0.14866803216942445}, ("maximize", "weight_decay")),
+        (
+            "eta_t on a float32 rounding midpoint at t=4",
+            {"lr": 0.04826390132795619, "lr_decay": 0.07484869771192577},
+            ("maximize", "weight_decay"),
+        ),
+        (
+            "eta_t on a float16 rounding midpoint at t=4",
+            {"lr": 0.050010193856428416, "lr_decay": 0.18077927471391878},
+            ("maximize", "weight_decay"),
+        ),
+        (
+            "eta_t on a bfloat16 rounding midpoint at t=4",
+            {"lr": 0.05030654169545037, "lr_decay": 0.14866803216942445},
+            ("maximize", "weight_decay"),
+        ),
     ],
 }
 
@@ -336,7 +357,10 @@ def edges(rule: str) -> list[Case]:
     decay, momentum with centered and maximize, gradients from 1e-8 to 1e4, zero gradients, steps
     without a gradient, many small non-contiguous tensors), and every structural variant of the
     fused kernels on contiguous params."""
-    return [Case(rule, name, kwargs, source="edge", seed=100 + k, **extra) for k, (name, kwargs, extra) in enumerate(EDGES.get(rule, []))]
+    return [
+        Case(rule, name, kwargs, source="edge", seed=100 + k, **extra)
+        for k, (name, kwargs, extra) in enumerate(EDGES.get(rule, []))
+    ]
 
 
 # -- the seeded random sweep ---------------------------------------------------------------------
@@ -357,9 +381,16 @@ def sweep(rule: str, count: int, seed: int = 0) -> list[Case]:
         shapes = ((3,),) * 40 if rnd.random() < 0.1 else SHAPES
         steps_with = lambda p: tuple(sorted(rnd.sample(range(1, 101), 5))) if rnd.random() < p else ()
         case = Case(
-            rule, f"sweep-{k:03d}", kwargs, source="sweep", shapes=shapes,
-            grad_scale=rnd.choice(GRAD_SCALES), zero_grad_steps=steps_with(0.2), none_grad_steps=steps_with(0.2),
-            transposed=rnd.random() < 0.3, seed=1000 + k,
+            rule,
+            f"sweep-{k:03d}",
+            kwargs,
+            source="sweep",
+            shapes=shapes,
+            grad_scale=rnd.choice(GRAD_SCALES),
+            zero_grad_steps=steps_with(0.2),
+            none_grad_steps=steps_with(0.2),
+            transposed=rnd.random() < 0.3,
+            seed=1000 + k,
         )
         cases.append(case)
     return cases
@@ -380,16 +411,24 @@ def _weight_decay(rnd) -> float:
 
 def _adagrad(rnd) -> dict[str, Any]:
     return {
-        "lr": _lr(rnd), "lr_decay": rnd.choice((0.0, 0.0, 1e-3, 0.5)), "weight_decay": _weight_decay(rnd),
-        "initial_accumulator_value": rnd.choice((0.0, 0.0, 0.1, 1.0)), "eps": _eps(rnd), "maximize": rnd.random() < 0.3,
+        "lr": _lr(rnd),
+        "lr_decay": rnd.choice((0.0, 0.0, 1e-3, 0.5)),
+        "weight_decay": _weight_decay(rnd),
+        "initial_accumulator_value": rnd.choice((0.0, 0.0, 0.1, 1.0)),
+        "eps": _eps(rnd),
+        "maximize": rnd.random() < 0.3,
     }
 
 
 def _rmsprop(rnd) -> dict[str, Any]:
     return {
-        "lr": _lr(rnd), "alpha": rnd.choice((0.0, 0.5, 0.9, 0.99, 0.999, 1 - 1e-6)), "eps": _eps(rnd),
-        "weight_decay": _weight_decay(rnd), "momentum": rnd.choice((0.0, 0.0, 0.1, 0.9)),
-        "centered": rnd.random() < 0.4, "maximize": rnd.random() < 0.3,
+        "lr": _lr(rnd),
+        "alpha": rnd.choice((0.0, 0.5, 0.9, 0.99, 0.999, 1 - 1e-6)),
+        "eps": _eps(rnd),
+        "weight_decay": _weight_decay(rnd),
+        "momentum": rnd.choice((0.0, 0.0, 0.1, 0.9)),
+        "centered": rnd.random() < 0.4,
+        "maximize": rnd.random() < 0.3,
     }
 
 
@@ -397,8 +436,12 @@ def _sgd(rnd) -> dict[str, Any]:
     momentum = rnd.choice((0.0, 0.5, 0.9))
     dampening = rnd.choice((0.0, 0.0, 0.5)) if momentum else 0.0
     return {
-        "lr": _lr(rnd), "momentum": momentum, "dampening": dampening, "weight_decay": _weight_decay(rnd),
-        "nesterov": bool(momentum) and dampening == 0.0 and rnd.random() < 0.5, "maximize": rnd.random() < 0.3,
+        "lr": _lr(rnd),
+        "momentum": momentum,
+        "dampening": dampening,
+        "weight_decay": _weight_decay(rnd),
+        "nesterov": bool(momentum) and dampening == 0.0 and rnd.random() < 0.5,
+        "maximize": rnd.random() < 0.3,
     }
 
 
@@ -406,8 +449,11 @@ def _adam(rnd) -> dict[str, Any]:
     # betas stay at torch's default (the model's beta1/beta2 are torch's betas=(β1, β2) tuple), and
     # lr a float: torch.optim.Adam refuses a tensor lr on its foreach path (the --full matrix).
     return {
-        "lr": 10 ** rnd.uniform(-4, 0), "eps": _eps(rnd), "weight_decay": _weight_decay(rnd),
-        "amsgrad": rnd.random() < 0.4, "maximize": rnd.random() < 0.3,
+        "lr": 10 ** rnd.uniform(-4, 0),
+        "eps": _eps(rnd),
+        "weight_decay": _weight_decay(rnd),
+        "amsgrad": rnd.random() < 0.4,
+        "maximize": rnd.random() < 0.3,
     }
 
 

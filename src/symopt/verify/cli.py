@@ -35,22 +35,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda", "all"), default="cpu", help="where to run (default cpu)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
     parser.add_argument("--rule", action="append", choices=sorted(VERIFIED), help="only this rule (repeatable)")
-    parser.add_argument("--impl", action="append", choices=sorted(IMPLEMENTATIONS) + ["port"],
-                        help="only this implementation (repeatable); 'port': the framework dialects' drop-ins")
-    parser.add_argument("--dialect", action="append", metavar="NAME",
-                        help="only this framework dialect's drop-in rows (repeatable; see `symopt list`)")
-    parser.add_argument("--no-frameworks", action="store_true",
-                        help="the dialects' drop-ins against their models only, not against the real frameworks")
+    parser.add_argument(
+        "--impl",
+        action="append",
+        choices=sorted(IMPLEMENTATIONS) + ["port"],
+        help="only this implementation (repeatable); 'port': the framework dialects' drop-ins",
+    )
+    parser.add_argument(
+        "--dialect",
+        action="append",
+        metavar="NAME",
+        help="only this framework dialect's drop-in rows (repeatable; see `symopt list`)",
+    )
+    parser.add_argument(
+        "--no-frameworks",
+        action="store_true",
+        help="the dialects' drop-ins against their models only, not against the real frameworks",
+    )
     parser.add_argument("--dtype", action="append", choices=sorted(DTYPES), help="only this dtype (repeatable)")
     parser.add_argument("--case", help="only the case with this name (torch's OptimizerInput desc)")
     parser.add_argument("--steps", type=int, default=100, help="optimizer steps per comparison (default 100)")
-    parser.add_argument("--full", action="store_true",
-                        help=f"the long sweep: {SWEEP_FULL} random configurations per rule, torch's foreach and fused paths too")
-    parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
-                        help="run the comparisons in N processes (default 1); the rows are the serial run's")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help=f"the long sweep: {SWEEP_FULL} random configurations per rule, torch's foreach and fused paths too",
+    )
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the comparisons in N processes (default 1); the rows are the serial run's",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="print every row and every finding (default: the matrix, findings by kind, failures)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print every row and every finding (default: the matrix, findings by kind, failures)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,9 +95,15 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--dialect must be one of {', '.join(dialect_names)}; got {name!r}")
     dtypes = [DTYPES[d] for d in (args.dtype or DTYPES)]
     if args.case:  # known before any run: a matrix case's name or a dialect case's label
-        labels = {c.name for r in (args.rule or VERIFIED) for c in optim_db_inputs(r) + edges(r) + sweep(r, SWEEP_FULL if args.full else SWEEP_QUICK)}
+        labels = {
+            c.name
+            for r in (args.rule or VERIFIED)
+            for c in optim_db_inputs(r) + edges(r) + sweep(r, SWEEP_FULL if args.full else SWEEP_QUICK)
+        }
         if "port" in wanted:
-            labels |= {label for f, d in verify_dialects.keys() for label, _ in verify_dialects.cases(dialects.preset(f, d))}
+            labels |= {
+                label for f, d in verify_dialects.keys() for label, _ in verify_dialects.cases(dialects.preset(f, d))
+            }
         if args.case not in labels:
             raise ValueError(f"no case named {args.case!r}; see the 'case' column of `symopt verify`")
     if args.json:
@@ -89,15 +119,26 @@ def run(args: argparse.Namespace) -> int:
         show = not args.no_progress and sys.stderr.isatty()
         cases_run += cases
         if impls:
-            rows += run_matrix(cases, impls, dtypes, steps=args.steps, device=device, full=args.full, progress=show,
-                               jobs=getattr(args, "jobs", 1))
+            rows += run_matrix(
+                cases,
+                impls,
+                dtypes,
+                steps=args.steps,
+                device=device,
+                full=args.full,
+                progress=show,
+                jobs=getattr(args, "jobs", 1),
+            )
     not_run: dict = {}
     if "port" in wanted and "cpu" in devices:
         chosen = set(getattr(args, "dialect", None) or dialect_names)
         selected = [(f, d) for f, d in verify_dialects.keys() if f in (args.rule or VERIFIED) and d in chosen]
         dialect_rows, not_run = verify_dialects.rows(selected, frameworks=not getattr(args, "no_frameworks", False))
-        rows += [r for r in dialect_rows if r.dtype in {str(d).removeprefix("torch.") for d in dtypes}
-                 and (not args.case or r.case == args.case)]
+        rows += [
+            r
+            for r in dialect_rows
+            if r.dtype in {str(d).removeprefix("torch.") for d in dtypes} and (not args.case or r.case == args.case)
+        ]
     if args.case and not rows:
         raise ValueError(f"no case named {args.case!r}; see the 'case' column of `symopt verify`")
     equations = [c for family in ("adagrad", "rmsprop") for c in compare_dialects(family)]
@@ -108,37 +149,51 @@ def run(args: argparse.Namespace) -> int:
     kernel_rows = check_all_kernels()
     wrong_kernels = [(b, c) for b, c in kernel_rows if not c.identical]
     entries = ", ".join(f"{entry} ({n} kernels)" for entry, n in checked_entry_points(kernel_rows).items())
-    print(f"Equations: {len(kernel_rows)} quantities of the generated kernels' entry points {entries}, executed on "
-          f"symbols over every structural variant: {len(kernel_rows) - len(wrong_kernels)} equal their model")
+    print(
+        f"Equations: {len(kernel_rows)} quantities of the generated kernels' entry points {entries}, executed on "
+        f"symbols over every structural variant: {len(kernel_rows) - len(wrong_kernels)} equal their model"
+    )
     for backend, c in wrong_kernels:
         print(f"  KERNEL DIFFERS ({backend}) {c.describe()}")
     print()
     ported = [r for r in rows if r.impl == "port"]
     if ported:
         against = sorted({r.reference for r in ported if not r.reference.startswith("interpreter")})
-        print(f"Dialects: {len({(r.rule, r.dialect) for r in ported})} framework dialects' drop-ins (symopt.torch.port), "
-              f"{len(ported)} rows: against their models (interpreter, float64) and against {len(against)} real frameworks"
-              + (f" ({'; '.join(against)})" if against else ""))
+        print(
+            f"Dialects: {len({(r.rule, r.dialect) for r in ported})} framework dialects' drop-ins (symopt.torch.port), "
+            f"{len(ported)} rows: against their models (interpreter, float64) and against {len(against)} real frameworks"
+            + (f" ({'; '.join(against)})" if against else "")
+        )
     if getattr(args, "verbose", False):
         print_table(rows)
     else:
         print(*summary.matrix_lines(rows), sep="\n")
     failed = [r for r in rows if r.status == "FAIL"]
     hazard_lines = case_hazards(cases_run)
-    document = envelope("verify", {
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "device_names": {d: _device_name(d) for d in devices},
-        "seconds": round(elapsed, 2),
-        "equations": [{"family": c.family, "quantity": c.quantity, "identical": c.identical,
-                       "difference": str(c.difference)} for c in equations],
-        "kernel_equations": {"compared": len(kernel_rows), "identical": len(kernel_rows) - len(wrong_kernels),
-                             "differences": [{"backend": b, "rule": c.family, "quantity": c.quantity,
-                                              "difference": str(c.difference)} for b, c in wrong_kernels]},
-        "rows": [r.to_json() for r in rows],
-        "hazards": [{"rule": rule, "case": case, **f.to_json()} for rule, case, f in hazard_lines],
-        "dialects_not_run": [{"family": f, "dialect": d, "reason": why} for (f, d), why in sorted(not_run.items())],
-    })
+    document = envelope(
+        "verify",
+        {
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "device_names": {d: _device_name(d) for d in devices},
+            "seconds": round(elapsed, 2),
+            "equations": [
+                {"family": c.family, "quantity": c.quantity, "identical": c.identical, "difference": str(c.difference)}
+                for c in equations
+            ],
+            "kernel_equations": {
+                "compared": len(kernel_rows),
+                "identical": len(kernel_rows) - len(wrong_kernels),
+                "differences": [
+                    {"backend": b, "rule": c.family, "quantity": c.quantity, "difference": str(c.difference)}
+                    for b, c in wrong_kernels
+                ],
+            },
+            "rows": [r.to_json() for r in rows],
+            "hazards": [{"rule": rule, "case": case, **f.to_json()} for rule, case, f in hazard_lines],
+            "dialects_not_run": [{"family": f, "dialect": d, "reason": why} for (f, d), why in sorted(not_run.items())],
+        },
+    )
     for path in {DEFAULT_REPORT, Path(args.json)} if args.json else {DEFAULT_REPORT}:
         write_json_atomic(path, document)
     if getattr(args, "verbose", False):
@@ -147,14 +202,18 @@ def run(args: argparse.Namespace) -> int:
             if r.note and r.status != "FAIL":
                 findings.setdefault((r.rule, r.case, r.dtype, r.note), r)
         if findings:
-            print(f"\nFindings: numeric hazards in torch.optim's own results, reproduced by every implementation ({len(findings)})")
+            print(
+                f"\nFindings: numeric hazards in torch.optim's own results, reproduced by every implementation ({len(findings)})"
+            )
             for (rule, case, dtype, note), r in sorted(findings.items()):
                 print(f"  {rule}/{case}/{dtype}: {note}\n    reproduce: {r.reproduce}")
     elif any(summary.is_finding(r) for r in rows):
         print()
         print(*summary.finding_lines(rows), sep="\n")
     if not_run and getattr(args, "verbose", False):
-        print(f"\nDialects whose real framework was not run here ({len(not_run)}; their drop-ins are compared with the model):")
+        print(
+            f"\nDialects whose real framework was not run here ({len(not_run)}; their drop-ins are compared with the model):"
+        )
         for (family, dialect), why in sorted(not_run.items()):
             print(f"  {family}[{dialect}]: {why}")
     elif not_run:
@@ -169,8 +228,10 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     print(summary.verdict(rows, len(wrong_kernels), elapsed, str(DEFAULT_REPORT)))
     if wrong_kernels:
-        print(f"FAILED: {len(wrong_kernels)} kernel quantities differ from their model (see 'KERNEL DIFFERS' above); "
-              "regenerate with `make generate` or fix the printer")
+        print(
+            f"FAILED: {len(wrong_kernels)} kernel quantities differ from their model (see 'KERNEL DIFFERS' above); "
+            "regenerate with `make generate` or fix the printer"
+        )
     return 1 if failed or wrong_kernels else 0
 
 
@@ -195,7 +256,9 @@ def print_table(rows: list[Row]) -> None:
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r.rule:<8} {r.case[:46]:<46} {r.dtype:<8} {r.device:<6} {r.impl:<12} {r.max_ulp:>9g} {r.tol_ulp:>6g}  {r.status}")
+        print(
+            f"{r.rule:<8} {r.case[:46]:<46} {r.dtype:<8} {r.device:<6} {r.impl:<12} {r.max_ulp:>9g} {r.tol_ulp:>6g}  {r.status}"
+        )
 
 
 def write_json_atomic(path: Path, document: dict) -> None:

@@ -56,8 +56,13 @@ def configurations(preset: dialects.Dialect) -> list[tuple[str, dict[str, Any]]]
     base = base_kwargs(preset)
     n = functools.partial(argument_name, preset)
     out = [("defaults", dict(base))]
-    options = {"momentum": 0.9, "weight_decay": 0.1, "lr_decay": 0.05, "initial_scale": 0.5,
-               "initial_accumulator_value": 0.3}
+    options = {
+        "momentum": 0.9,
+        "weight_decay": 0.1,
+        "lr_decay": 0.05,
+        "initial_scale": 0.5,
+        "initial_accumulator_value": 0.3,
+    }
     for generic, value in options.items():
         name = n(generic)
         if name:
@@ -148,16 +153,31 @@ def keys() -> list[tuple[str, str]]:
     return [d.key for d in dialects.table().values() if d.name != "torch"]
 
 
-def _row(family: str, dialect: str, label: str, dtype: torch.dtype, reference: str, err: float, tol: float,
-         note: str = "") -> Row:
+def _row(
+    family: str, dialect: str, label: str, dtype: torch.dtype, reference: str, err: float, tol: float, note: str = ""
+) -> Row:
     eps = torch.finfo(dtype).eps
     ok = err <= tol  # NaN and inf never pass
-    return Row(rule=family, dialect=dialect, case=label, dtype=str(dtype).removeprefix("torch."), device="cpu",
-               impl="port", reference=reference, steps=STEPS, max_ulp=err / eps, max_abs=err, tol_ulp=tol / eps,
-               status="pass" if ok else "FAIL", note=note)
+    return Row(
+        rule=family,
+        dialect=dialect,
+        case=label,
+        dtype=str(dtype).removeprefix("torch."),
+        device="cpu",
+        impl="port",
+        reference=reference,
+        steps=STEPS,
+        max_ulp=err / eps,
+        max_abs=err,
+        tol_ulp=tol / eps,
+        status="pass" if ok else "FAIL",
+        note=note,
+    )
 
 
-def framework_results(selected: list[tuple[str, str]]) -> tuple[dict[tuple[str, str], dict], dict[tuple[str, str], str]]:
+def framework_results(
+    selected: list[tuple[str, str]],
+) -> tuple[dict[tuple[str, str], dict], dict[tuple[str, str], str]]:
     """The real frameworks' runs of every selected dialect whose environment is here (one
     subprocess per environment), and why each other one is not run."""
     missing = {k: F.unavailable(k[1]) for k in selected}
@@ -177,13 +197,17 @@ def framework_results(selected: list[tuple[str, str]]) -> tuple[dict[tuple[str, 
     return results, reasons
 
 
-def rows(selected: list[tuple[str, str]] | None = None, *, frameworks: bool = True) -> tuple[list[Row], dict[tuple[str, str], str]]:
+def rows(
+    selected: list[tuple[str, str]] | None = None, *, frameworks: bool = True
+) -> tuple[list[Row], dict[tuple[str, str], str]]:
     """Every dialect's drop-in against its model (float64, float32) and against the real framework
     where it runs here (float64), on :func:`cases`: one row per (dialect, case, dtype, reference);
     and, for each dialect whose framework was not run, why. ``selected``: (family, dialect) pairs
     (default: every one of :func:`keys`)."""
     selected = keys() if selected is None else selected
-    results, reasons = framework_results(selected) if frameworks else ({}, {k: "not asked (--no-frameworks)" for k in selected})
+    results, reasons = (
+        framework_results(selected) if frameworks else ({}, {k: "not asked (--no-frameworks)" for k in selected})
+    )
     out: list[Row] = []
     for family, dialect in selected:
         preset = dialects.preset(family, dialect)
@@ -194,14 +218,39 @@ def rows(selected: list[tuple[str, str]] | None = None, *, frameworks: bool = Tr
             model = F.run_model(rule, case)["params"]
             ours = {dtype: run_dropin(text, case, dtype) for dtype in TOLERANCES}
             for dtype, tol in TOLERANCES.items():
-                out.append(_row(family, dialect, label, dtype, "interpreter (float64)",
-                                float(F.relative_errors(model, ours[dtype]).max()), tol))
+                out.append(
+                    _row(
+                        family,
+                        dialect,
+                        label,
+                        dtype,
+                        "interpreter (float64)",
+                        float(F.relative_errors(model, ours[dtype]).max()),
+                        tol,
+                    )
+                )
             if framework is not None:
                 versions = ", ".join(f"{k} {v}" for k, v in framework.get("versions", {}).items()) or dialect
                 err = float(F.relative_errors(framework["cases"][index]["params"], ours[torch.float64]).max())
-                out.append(_row(family, dialect, label, torch.float64, f"{dialect} ({versions})", err, TOLERANCES[torch.float64]))
+                out.append(
+                    _row(
+                        family, dialect, label, torch.float64, f"{dialect} ({versions})", err, TOLERANCES[torch.float64]
+                    )
+                )
     return out, reasons
 
 
-__all__ = ["STEPS", "TOLERANCES", "argument_name", "base_kwargs", "call_text", "cases", "configurations", "framework_results", "keys",
-           "lr_argument", "rows", "run_dropin"]
+__all__ = [
+    "STEPS",
+    "TOLERANCES",
+    "argument_name",
+    "base_kwargs",
+    "call_text",
+    "cases",
+    "configurations",
+    "framework_results",
+    "keys",
+    "lr_argument",
+    "rows",
+    "run_dropin",
+]

@@ -42,7 +42,9 @@ def compare_dialects(family: str) -> list[EquationComparison]:
     at their defaults, so that only the formula differs)."""
     torch_rule, book_rule = rules.get(family, "torch"), rules.get(family, "textbook")
     shared = {h.name for h in book_rule.hyperparameters}
-    defaults = {h.symbol: sp.nsimplify(h.default) for h in torch_rule.hyperparameters if h.name not in shared and not h.is_flag}
+    defaults = {
+        h.symbol: sp.nsimplify(h.default) for h in torch_rule.hyperparameters if h.name not in shared and not h.is_flag
+    }
     torch_map = {k: v.xreplace(defaults) for k, v in torch_rule.step_map().items()}
     book_map = book_rule.step_map()
     out = []
@@ -55,7 +57,9 @@ def compare_dialects(family: str) -> list[EquationComparison]:
     return out
 
 
-def compare_maps(family: str, left: dict[sp.Symbol, sp.Expr], right: dict[sp.Symbol, sp.Expr]) -> list[EquationComparison]:
+def compare_maps(
+    family: str, left: dict[sp.Symbol, sp.Expr], right: dict[sp.Symbol, sp.Expr]
+) -> list[EquationComparison]:
     """Two one-step maps of the same rule (e.g. a generated kernel executed symbolically against
     the model), quantity by quantity; a quantity missing on one side is a difference."""
     out = []

@@ -45,7 +45,9 @@ def opmath(x: float) -> float:
     return float(np.float32(x))
 
 
-def constants(values: dict[str, float], sizes: list[int], dtype: torch.dtype, family: str) -> dict[str, list[torch.Tensor]]:
+def constants(
+    values: dict[str, float], sizes: list[int], dtype: torch.dtype, family: str
+) -> dict[str, list[torch.Tensor]]:
     """Per tensor, a float32 tensor of each constant: cast as the vector loop casts it up to the
     tensor's tail start, as the scalar tail casts it from there (:data:`CASTS`)."""
     vector, tail = CASTS[family]
@@ -72,9 +74,17 @@ def sqrt(x: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(np.sqrt(x.numpy()))
 
 
-def sgd(params: list[torch.Tensor], grads_per_step: list[list[torch.Tensor | None]], dtype: torch.dtype, lr: float,
-        momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
-        maximize: bool = False) -> list[dict[str, torch.Tensor]]:
+def sgd(
+    params: list[torch.Tensor],
+    grads_per_step: list[list[torch.Tensor | None]],
+    dtype: torch.dtype,
+    lr: float,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    maximize: bool = False,
+) -> list[dict[str, torch.Tensor]]:
     """ATen's fused SGD in float32 on the upcast tensors, stored in ``dtype`` after each step
     (``params`` in place; returns each param's state): g ← −g; g ← fma(λ, w, g); b ← g at a
     param's first step, else fma(1 − τ, g, b·μ) (the tail: fma(b, μ, (1 − τ)·g)); g ← fma(μ, b, g)
@@ -108,9 +118,18 @@ def sgd(params: list[torch.Tensor], grads_per_step: list[list[torch.Tensor | Non
     return [{} if b is None else {"momentum_buffer": b.reshape(p.shape)} for p, b in zip(params, buffers)]
 
 
-def rmsprop(params: list[torch.Tensor], grads_per_step: list[list[torch.Tensor | None]], dtype: torch.dtype,
-            lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
-            centered: bool = False, maximize: bool = False) -> list[dict[str, torch.Tensor]]:
+def rmsprop(
+    params: list[torch.Tensor],
+    grads_per_step: list[list[torch.Tensor | None]],
+    dtype: torch.dtype,
+    lr: float = 1e-2,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+    maximize: bool = False,
+) -> list[dict[str, torch.Tensor]]:
     """torch's RMSprop for-loop operations in float32 on the upcast tensors, constants cast
     through ``dtype``, every state and the param stored in ``dtype`` after each step (``params``
     in place; returns each param's state, with torch's keys and its float32 step counter):
@@ -118,8 +137,12 @@ def rmsprop(params: list[torch.Tensor], grads_per_step: list[list[torch.Tensor |
     formulas by the weight); σ ← √(v − m²) or √v, plus ε; b ← μb + g/σ, w ← fma(−η, b, w), or
     w ← w + (−η·g)/σ. A param without a gradient at a step is skipped."""
     sizes = [p.numel() for p in params]
-    k = constants({"wd": weight_decay, "alpha": alpha, "1-alpha": 1 - alpha, "eps": eps, "mu": momentum, "lr": -float(lr)},
-                  sizes, dtype, "rmsprop")
+    k = constants(
+        {"wd": weight_decay, "alpha": alpha, "1-alpha": 1 - alpha, "eps": eps, "mu": momentum, "lr": -float(lr)},
+        sizes,
+        dtype,
+        "rmsprop",
+    )
     state: list[dict[str, Any]] = [{} for _ in params]
     for grads in grads_per_step:
         for i, (p, g0, st) in enumerate(zip(params, grads, state)):
@@ -127,7 +150,9 @@ def rmsprop(params: list[torch.Tensor], grads_per_step: list[list[torch.Tensor |
                 continue
             n = sizes[i]
             if not st:
-                st.update(step=0, v=torch.zeros(n, dtype=dtype), m=torch.zeros(n, dtype=dtype), b=torch.zeros(n, dtype=dtype))
+                st.update(
+                    step=0, v=torch.zeros(n, dtype=dtype), m=torch.zeros(n, dtype=dtype), b=torch.zeros(n, dtype=dtype)
+                )
             st["step"] += 1
             w, g = p.reshape(-1).float(), g0.reshape(-1).float()
             if maximize:
@@ -170,8 +195,9 @@ def rmsprop(params: list[torch.Tensor], grads_per_step: list[list[torch.Tensor |
 SIMULATIONS = {"sgd": sgd, "rmsprop": rmsprop}
 
 
-def run(rule: str, kwargs: dict[str, Any], params0: list[torch.Tensor], grads: list[list[torch.Tensor | None]]
-        ) -> tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]:
+def run(
+    rule: str, kwargs: dict[str, Any], params0: list[torch.Tensor], grads: list[list[torch.Tensor | None]]
+) -> tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]:
     """(params, states) of ``rule``'s opmath simulation from ``params0`` over ``grads`` (one list
     per step), with torch's keyword arguments ``kwargs`` over torch's defaults; a tensor
     hyperparameter enters as its float."""
@@ -179,8 +205,11 @@ def run(rule: str, kwargs: dict[str, Any], params0: list[torch.Tensor], grads: l
     if dtype not in DTYPES:
         raise ValueError(f"the opmath simulations are for float16 and bfloat16; got {dtype}")
     params = [p.detach().clone() for p in params0]
-    defaults = {k: v.default for k, v in inspect.signature(torch_optimizer_class(rule).__init__).parameters.items()
-                if k in inspect.signature(SIMULATIONS[rule]).parameters and v.default is not inspect.Parameter.empty}
+    defaults = {
+        k: v.default
+        for k, v in inspect.signature(torch_optimizer_class(rule).__init__).parameters.items()
+        if k in inspect.signature(SIMULATIONS[rule]).parameters and v.default is not inspect.Parameter.empty
+    }
     known = {**defaults, **{k: (float(v) if isinstance(v, torch.Tensor) else v) for k, v in kwargs.items()}}
     states = SIMULATIONS[rule](params, grads, dtype, **known)
     return params, states

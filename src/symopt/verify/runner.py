@@ -97,7 +97,13 @@ class Row:
 
     @property
     def reproduce(self) -> str:
-        fields = [("rule", self.rule), ("case", self.case), ("dtype", self.dtype), ("impl", self.impl), ("device", self.device)]
+        fields = [
+            ("rule", self.rule),
+            ("case", self.case),
+            ("dtype", self.dtype),
+            ("impl", self.impl),
+            ("device", self.device),
+        ]
         if self.impl == "port":  # a framework dialect's drop-in: its dialect names the row
             fields.insert(1, ("dialect", self.dialect))
         return "symopt verify " + " ".join(f"--{k} {shlex.quote(str(v))}" for k, v in fields)
@@ -128,7 +134,9 @@ MIXED = "torch.optim(fused=True; foreach=False on non-contiguous params)"
 OPMATH = "opmath simulation (float32 operations, 16-bit storage; foreach=False on non-contiguous params)"
 
 
-def mixed_result(params0: list[torch.Tensor], fused: "Result | Exception", loop: "Result | Exception") -> "Result | Exception":
+def mixed_result(
+    params0: list[torch.Tensor], fused: "Result | Exception", loop: "Result | Exception"
+) -> "Result | Exception":
     """:data:`MIXED` from torch's fused and for-loop results: each param and its state from the
     run whose operations symopt's fused step issues on it (by the layout of ``params0``)."""
     for r in (fused, loop):
@@ -146,7 +154,9 @@ def references_for(rule: str, full: bool) -> list[str]:
     return [r for r in REFERENCES if "fused" not in r or rule in FUSED_RULES]
 
 
-def run_torch_optim(case: Case, params0: list[torch.Tensor], grads: Grads, reference: str = "torch.optim(foreach=False)") -> Result:
+def run_torch_optim(
+    case: Case, params0: list[torch.Tensor], grads: Grads, reference: str = "torch.optim(foreach=False)"
+) -> Result:
     """torch.optim itself, on the code path ``reference`` names."""
     params = [p.clone().requires_grad_(True) for p in params0]  # clone keeps the strides
     kwargs = dict(case.math_kwargs)
@@ -179,8 +189,9 @@ def nudged_run(case: Case, params0: list[torch.Tensor], grads: Grads, reference:
     return [p.detach() for p in params], [{k: v.detach() for k, v in opt.state[p].items()} for p in params]
 
 
-def sensitivity(case: Case, params0: list[torch.Tensor], grads: Grads, reference: str, expected: Result,
-                seed: int = 0) -> float:
+def sensitivity(
+    case: Case, params0: list[torch.Tensor], grads: Grads, reference: str, expected: Result, seed: int = 0
+) -> float:
     """The measured conditioning of ``case`` on the torch path ``reference``: the ULP distance
     (:func:`compare`) between torch.optim's result ``expected`` and :func:`nudged_run`.
     Infinite when the nudges change which elements are non-finite."""
@@ -273,14 +284,25 @@ def run_torch_kernels(case: Case, params0: list[torch.Tensor], grads: Grads, *, 
                 continue
             if not rule.stores_step:  # SGD: torch's functional takes the buffers (None before the first step)
                 buffers = [states[i].get("momentum_buffer") for i in group] if kept else []
-                functional.sgd([params[i] for i in group], [step_grads[i].clone() for i in group], buffers,
-                               foreach=foreach, **arguments)
+                functional.sgd(
+                    [params[i] for i in group],
+                    [step_grads[i].clone() for i in group],
+                    buffers,
+                    foreach=foreach,
+                    **arguments,
+                )
                 for i, buf in zip(group, buffers):
                     states[i]["momentum_buffer"] = buf
                 continue
             buffers = [[states[i].get(key) for i in group] for key in kernel.STATES]
-            getattr(functional, case.rule)([params[i] for i in group], [step_grads[i].clone() for i in group], *buffers,
-                                           [states[i]["step"] for i in group], foreach=foreach, **arguments)
+            getattr(functional, case.rule)(
+                [params[i] for i in group],
+                [step_grads[i].clone() for i in group],
+                *buffers,
+                [states[i]["step"] for i in group],
+                foreach=foreach,
+                **arguments,
+            )
     return params, states
 
 
@@ -294,8 +316,13 @@ def run_dropin_optimizer(case: Case, params0: list[torch.Tensor], grads: Grads, 
     like torch.optim."""
     from ..torch import optim
 
-    cls = {"adagrad": optim.Adagrad, "rmsprop": optim.RMSprop, "adam": optim.Adam, "adamw": optim.AdamW,
-           "sgd": optim.SGD}[case.rule]
+    cls = {
+        "adagrad": optim.Adagrad,
+        "rmsprop": optim.RMSprop,
+        "adam": optim.Adam,
+        "adamw": optim.AdamW,
+        "sgd": optim.SGD,
+    }[case.rule]
     params = [p.clone().requires_grad_(True) for p in params0]
     opt = cls(params, **case.math_kwargs, **code_path)
     for step_grads in grads:
@@ -315,8 +342,13 @@ def run_fused_optimizer(case: Case, params0: list[torch.Tensor], grads: Grads) -
     (``symopt.fused``), one call per param group (RMSprop takes ``fused`` as a group option)."""
     from ..torch import optim
 
-    cls = {"adagrad": optim.Adagrad, "rmsprop": optim.RMSprop, "sgd": optim.SGD, "adam": optim.Adam,
-           "adamw": optim.AdamW}[case.rule]
+    cls = {
+        "adagrad": optim.Adagrad,
+        "rmsprop": optim.RMSprop,
+        "sgd": optim.SGD,
+        "adam": optim.Adam,
+        "adamw": optim.AdamW,
+    }[case.rule]
     params = [p.clone().requires_grad_(True) for p in params0]
     opt = cls([{"params": params, "fused": True}], **case.math_kwargs)
     for step_grads in grads:
@@ -325,29 +357,64 @@ def run_fused_optimizer(case: Case, params0: list[torch.Tensor], grads: Grads) -
         opt.step()
     return [p.detach() for p in params], [{k: v.detach() for k, v in opt.state[p].items()} for p in params]
 
+
 IMPLEMENTATIONS: dict[str, Implementation] = {
     impl.name: impl
     for impl in (
-        Implementation("interpreter", run_interpreter, (torch.float64,), ("adagrad", "rmsprop", "sgd", "adam", "adamw"),
-                       "symopt.interpret.Interpreter, float64, from the model"),
-        Implementation("numpy", run_numpy_kernels, (torch.float64, torch.float32), ("adagrad", "rmsprop", "adam", "adamw", "sgd"),
-                       "generated NumPy kernels (symopt.numpy)"),
-        Implementation("torch", run_torch_kernels, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
-                       ("adagrad", "rmsprop", "adam", "adamw", "sgd"), "generated Torch single-tensor kernels (symopt.torch.functional)",
-                       quick_dtypes=(torch.float64, torch.float32, torch.bfloat16, torch.float16)),
-        Implementation("optim", run_dropin_optimizer, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
-                       ("adagrad", "rmsprop", "adam", "adamw", "sgd"), "drop-in optimizers symopt.torch.Adagrad / RMSprop / Adam / AdamW / SGD"),
-        Implementation("torch-foreach", run_torch_foreach_kernels, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
-                       ("adagrad", "rmsprop", "adam", "adamw", "sgd"), "generated Torch multi-tensor kernels (torch._foreach_*)",
-                       mirrors="torch.optim(foreach=True)",
-                       quick_dtypes=(torch.float64, torch.float32, torch.bfloat16, torch.float16)),
-        Implementation("optim-foreach", run_dropin_foreach, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
-                       ("adagrad", "rmsprop", "adam", "adamw", "sgd"), "drop-in optimizers with foreach=True",
-                       mirrors="torch.optim(foreach=True)"),
-        Implementation("fused", run_fused_optimizer, (torch.float64, torch.float32, torch.bfloat16, torch.float16),
-                       ("adagrad", "rmsprop", "adam", "adamw", "sgd"),
-                       "fused C kernels (symopt.fused) behind the drop-ins with fused=True",
-                       mirrors="torch.optim(fused=True)"),  # float16/bfloat16 in the full matrix
+        Implementation(
+            "interpreter",
+            run_interpreter,
+            (torch.float64,),
+            ("adagrad", "rmsprop", "sgd", "adam", "adamw"),
+            "symopt.interpret.Interpreter, float64, from the model",
+        ),
+        Implementation(
+            "numpy",
+            run_numpy_kernels,
+            (torch.float64, torch.float32),
+            ("adagrad", "rmsprop", "adam", "adamw", "sgd"),
+            "generated NumPy kernels (symopt.numpy)",
+        ),
+        Implementation(
+            "torch",
+            run_torch_kernels,
+            (torch.float64, torch.float32, torch.bfloat16, torch.float16),
+            ("adagrad", "rmsprop", "adam", "adamw", "sgd"),
+            "generated Torch single-tensor kernels (symopt.torch.functional)",
+            quick_dtypes=(torch.float64, torch.float32, torch.bfloat16, torch.float16),
+        ),
+        Implementation(
+            "optim",
+            run_dropin_optimizer,
+            (torch.float64, torch.float32, torch.bfloat16, torch.float16),
+            ("adagrad", "rmsprop", "adam", "adamw", "sgd"),
+            "drop-in optimizers symopt.torch.Adagrad / RMSprop / Adam / AdamW / SGD",
+        ),
+        Implementation(
+            "torch-foreach",
+            run_torch_foreach_kernels,
+            (torch.float64, torch.float32, torch.bfloat16, torch.float16),
+            ("adagrad", "rmsprop", "adam", "adamw", "sgd"),
+            "generated Torch multi-tensor kernels (torch._foreach_*)",
+            mirrors="torch.optim(foreach=True)",
+            quick_dtypes=(torch.float64, torch.float32, torch.bfloat16, torch.float16),
+        ),
+        Implementation(
+            "optim-foreach",
+            run_dropin_foreach,
+            (torch.float64, torch.float32, torch.bfloat16, torch.float16),
+            ("adagrad", "rmsprop", "adam", "adamw", "sgd"),
+            "drop-in optimizers with foreach=True",
+            mirrors="torch.optim(foreach=True)",
+        ),
+        Implementation(
+            "fused",
+            run_fused_optimizer,
+            (torch.float64, torch.float32, torch.bfloat16, torch.float16),
+            ("adagrad", "rmsprop", "adam", "adamw", "sgd"),
+            "fused C kernels (symopt.fused) behind the drop-ins with fused=True",
+            mirrors="torch.optim(fused=True)",
+        ),  # float16/bfloat16 in the full matrix
     )
 }
 
@@ -423,14 +490,27 @@ def findings_of(case: Case, dtype: torch.dtype, expected: Result) -> list[str]:
     return found
 
 
-def verify_case(case: Case, impl: Implementation, dtype: torch.dtype, *, steps: int = 100, device: str = "cpu",
-                reference: str = "torch.optim(foreach=False)") -> Row:
+def verify_case(
+    case: Case,
+    impl: Implementation,
+    dtype: torch.dtype,
+    *,
+    steps: int = 100,
+    device: str = "cpu",
+    reference: str = "torch.optim(foreach=False)",
+) -> Row:
     """Run ``impl`` and torch.optim on ``case`` and compare them (one row)."""
     return verify_many(case, [impl], dtype, [reference], steps=steps, device=device)[0]
 
 
-def torch_paths_gap(case: Case, dtype: torch.dtype, steps: int, path: str, reference: str,
-                    reference_result: Callable[[str], Result | Exception]) -> str:
+def torch_paths_gap(
+    case: Case,
+    dtype: torch.dtype,
+    steps: int,
+    path: str,
+    reference: str,
+    reference_result: Callable[[str], Result | Exception],
+) -> str:
     """A finding when torch.optim's own ``path`` and ``reference`` differ beyond the tolerance
     between torch's paths (measured as a row of an implementation bitwise to ``path`` reads), or
     when one of them raises where the other steps (torch's fused SGD on a group where one param's
@@ -450,12 +530,21 @@ def torch_paths_gap(case: Case, dtype: torch.dtype, steps: int, path: str, refer
         return ""
     layout = " (non-contiguous params)" if case.transposed else ""
     if path == OPMATH:  # not one of torch's paths: the arithmetic of the 16-bit fused step
-        return f"the {path} and torch.optim's {reference} (its 16-bit rounding) differ by {ulp:g} ULP > {bound:g}{layout}"
+        return (
+            f"the {path} and torch.optim's {reference} (its 16-bit rounding) differ by {ulp:g} ULP > {bound:g}{layout}"
+        )
     return f"torch.optim's {path} and {reference} differ by {ulp:g} ULP > {bound:g}{layout}"
 
 
-def verify_many(case: Case, impls: list[Implementation], dtype: torch.dtype, references: list[str] | None = None, *,
-                steps: int = 100, device: str = "cpu") -> list[Row]:
+def verify_many(
+    case: Case,
+    impls: list[Implementation],
+    dtype: torch.dtype,
+    references: list[str] | None = None,
+    *,
+    steps: int = 100,
+    device: str = "cpu",
+) -> list[Row]:
     """Every implementation against ``references`` (None: each against the torch path it mirrors)
     on one case and dtype; each implementation and each torch path runs once.
 
@@ -476,7 +565,9 @@ def verify_many(case: Case, impls: list[Implementation], dtype: torch.dtype, ref
             results[impl.name] = impl.run(case, params0, grads)
         except Exception as exc:  # a crash is a failed row with its reason, never a skipped one
             results[impl.name] = exc
-    wanted = {impl.name: list(references if references is not None else [impl.mirror_for(case, dtype)]) for impl in impls}
+    wanted = {
+        impl.name: list(references if references is not None else [impl.mirror_for(case, dtype)]) for impl in impls
+    }
     for impl in impls:  # the bitwise row of a fused step against its own operations, whatever else is asked
         operations = impl.operations_for(case, dtype)
         if operations in (MIXED, OPMATH) and operations not in wanted[impl.name]:
@@ -521,16 +612,26 @@ def verify_many(case: Case, impls: list[Implementation], dtype: torch.dtype, ref
     rows = rows_for(impls, wanted, excuse=True)
     by_name = {impl.name: impl for impl in impls}
     excused = list(dict.fromkeys(r.impl for r in rows if r.status == "torch-disagrees"))
-    own = {n: [by_name[n].mirror_for(case, dtype)] for n in excused if by_name[n].mirror_for(case, dtype) not in wanted[n]}
+    own = {
+        n: [by_name[n].mirror_for(case, dtype)] for n in excused if by_name[n].mirror_for(case, dtype) not in wanted[n]
+    }
     if own:
         rows += rows_for([by_name[n] for n in own], own, excuse=True)
     # The deciding row: against torch's for-loop where the row against the implementation's own
     # path was excused (a row against the for-loop itself is never excused by that path).
     # A row against the very operations the implementation issues (never excused) decides already.
-    decide = {n: [FOR_LOOP] for n in excused if any(r.impl == n and r.reference == by_name[n].mirror_for(case, dtype)
-                                                     and r.status == "torch-disagrees" for r in rows)
-              and not any(r.impl == n and r.reference == by_name[n].operations_for(case, dtype)
-                          and r.status != "torch-disagrees" for r in rows)}
+    decide = {
+        n: [FOR_LOOP]
+        for n in excused
+        if any(
+            r.impl == n and r.reference == by_name[n].mirror_for(case, dtype) and r.status == "torch-disagrees"
+            for r in rows
+        )
+        and not any(
+            r.impl == n and r.reference == by_name[n].operations_for(case, dtype) and r.status != "torch-disagrees"
+            for r in rows
+        )
+    }
     if decide:
         deciding = {(r.impl, r.reference): r for r in rows_for([by_name[n] for n in decide], decide, excuse=False)}
         rows = [deciding.pop((r.impl, r.reference), r) for r in rows] + list(deciding.values())
@@ -547,7 +648,9 @@ def _rows(case, impls, dtype, device, steps, wanted, results, reference_result, 
         for impl in impls:
             if reference not in wanted[impl.name]:
                 continue
-            tol = tolerance(dtype, impl.name, reference, steps, same_operations=reference == impl.operations_for(case, dtype))
+            tol = tolerance(
+                dtype, impl.name, reference, steps, same_operations=reference == impl.operations_for(case, dtype)
+            )
             actual = results[impl.name]
             if isinstance(result, Exception):
                 max_ulp, max_abs, note = math.inf, math.inf, f"reference failed: {type(result).__name__}: {result}"
@@ -559,21 +662,49 @@ def _rows(case, impls, dtype, device, steps, wanted, results, reference_result, 
             # (a torch path that raised issues nothing: where the for-loop steps, that is a finding)
             same_operations = reference == impl.operations_for(case, dtype) and not isinstance(result, Exception)
             if max_ulp > tol:
-                if excuse and not same_operations:  # torch's other paths never excuse a difference from the same operations
+                if (
+                    excuse and not same_operations
+                ):  # torch's other paths never excuse a difference from the same operations
                     operations = impl.operations_for(case, dtype)
-                    torch_note = (gap(FOR_LOOP, reference) or gap(impl.mirror_for(case, dtype), reference)
-                                  or (gap(operations, reference) if operations in (MIXED, OPMATH) else ""))
+                    torch_note = (
+                        gap(FOR_LOOP, reference)
+                        or gap(impl.mirror_for(case, dtype), reference)
+                        or (gap(operations, reference) if operations in (MIXED, OPMATH) else "")
+                    )
                 if torch_note:
                     status = "torch-disagrees"
                 elif tol > 0 and not isinstance(result, Exception) and not isinstance(actual, Exception) and not note:
                     max_ulp, max_abs, tol, status, torch_note = _conditioned_row(
-                        dtype, steps, result, actual, tol, nudged(reference))
+                        dtype, steps, result, actual, tol, nudged(reference)
+                    )
                 if status == "FAIL" and not excuse:
-                    torch_note = "; ".join(x for x in [torch_note, f"the deciding row: {impl.mirror_for(case, dtype)} is off "
-                                                       f"from torch's for-loop here, so the for-loop decides"] if x)
+                    torch_note = "; ".join(
+                        x
+                        for x in [
+                            torch_note,
+                            f"the deciding row: {impl.mirror_for(case, dtype)} is off "
+                            f"from torch's for-loop here, so the for-loop decides",
+                        ]
+                        if x
+                    )
             note = "; ".join(x for x in [note, torch_note, *found] if x)
-            rows.append(Row(case.rule, "torch", case.name, str(dtype).replace("torch.", ""), device, impl.name,
-                            reference, steps, max_ulp, max_abs, tol, status, note))
+            rows.append(
+                Row(
+                    case.rule,
+                    "torch",
+                    case.name,
+                    str(dtype).replace("torch.", ""),
+                    device,
+                    impl.name,
+                    reference,
+                    steps,
+                    max_ulp,
+                    max_abs,
+                    tol,
+                    status,
+                    note,
+                )
+            )
     return rows
 
 
@@ -599,13 +730,16 @@ def undecided(actual: Result, expected: Result, nudged: Result) -> tuple[Result,
     if len(params_a) != len(params_e) or len(states_a) != len(states_e):
         return actual, 0
     params = [settle(a, e, n) for a, e, n in zip(params_a, params_e, params_n)]
-    states = [{k: settle(v, se[k], sn[k]) if k in se and k != "step" else v for k, v in sa.items()}
-              for sa, se, sn in zip(states_a, states_e, states_n)]
+    states = [
+        {k: settle(v, se[k], sn[k]) if k in se and k != "step" else v for k, v in sa.items()}
+        for sa, se, sn in zip(states_a, states_e, states_n)
+    ]
     return (params, states), count
 
 
-def _conditioned_row(dtype: torch.dtype, steps: int, result: Result, actual: Result, tol: float,
-                     nudged: Result) -> tuple[float, float, float, str, str]:
+def _conditioned_row(
+    dtype: torch.dtype, steps: int, result: Result, actual: Result, tol: float, nudged: Result
+) -> tuple[float, float, float, str, str]:
     """(max ULP, max abs, tolerance, status, note) of a non-bitwise row beyond the linear-growth
     tolerance, element by element against the measured conditioning (:func:`nudged_run`, torch.optim
     re-run with 1-ULP nudges):
@@ -623,22 +757,45 @@ def _conditioned_row(dtype: torch.dtype, steps: int, result: Result, actual: Res
     scaled, uninformative = conditioned(tol, steps, dtype, moved)
     how = f"1-ULP nudges of every param and state element per step move torch.optim's result by {moved:g} ULP"
     if excused:
-        how += (f" and change which elements are non-finite: {excused} element(s) where torch.optim's result or this "
-                f"implementation's is non-finite are not compared")
+        how += (
+            f" and change which elements are non-finite: {excused} element(s) where torch.optim's result or this "
+            f"implementation's is non-finite are not compared"
+        )
     if not math.isfinite(moved):
         return max_ulp, max_abs, tol, "ill-conditioned" if max_ulp <= tol else "FAIL", f"ill-conditioned: {how}"
     if max_ulp > scaled:
         failed = f"beyond even the tolerance scaled to the measured conditioning: {how}"
         return max_ulp, max_abs, scaled, "FAIL", "; ".join(x for x in [note, failed] if x)
     if excused:
-        return max_ulp, max_abs, scaled, "ill-conditioned", f"ill-conditioned: {how}; the others are within the tolerance"
+        return (
+            max_ulp,
+            max_abs,
+            scaled,
+            "ill-conditioned",
+            f"ill-conditioned: {how}; the others are within the tolerance",
+        )
     if uninformative:
-        return max_ulp, max_abs, scaled, "ill-conditioned", f"ill-conditioned: {how} (a tolerance above 1 % of the scale)"
+        return (
+            max_ulp,
+            max_abs,
+            scaled,
+            "ill-conditioned",
+            f"ill-conditioned: {how} (a tolerance above 1 % of the scale)",
+        )
     return max_ulp, max_abs, scaled, "pass", f"tolerance scaled to the measured conditioning: {how}"
 
 
-def run_matrix(cases: Iterable[Case], impls: Iterable[Implementation], dtypes: Iterable[torch.dtype], *,
-               steps: int = 100, device: str = "cpu", full: bool = False, progress: bool = True, jobs: int = 1) -> list[Row]:
+def run_matrix(
+    cases: Iterable[Case],
+    impls: Iterable[Implementation],
+    dtypes: Iterable[torch.dtype],
+    *,
+    steps: int = 100,
+    device: str = "cpu",
+    full: bool = False,
+    progress: bool = True,
+    jobs: int = 1,
+) -> list[Row]:
     """Every case × dtype × implementation (that supports both) × torch.optim code path.
 
     ``jobs > 1`` runs the (case, dtype) comparisons in that many worker processes (spawned, each
@@ -651,7 +808,9 @@ def run_matrix(cases: Iterable[Case], impls: Iterable[Implementation], dtypes: I
     work = []
     for case in cases:
         for dtype in dtypes:
-            chosen = [i for i in impls if case.rule in i.rules and dtype in i.dtypes and (full or dtype in i.quick_dtypes)]
+            chosen = [
+                i for i in impls if case.rule in i.rules and dtype in i.dtypes and (full or dtype in i.quick_dtypes)
+            ]
             if chosen:
                 work.append((case, dtype, chosen))
     rows: list[Row] = []
@@ -675,8 +834,9 @@ def run_matrix(cases: Iterable[Case], impls: Iterable[Implementation], dtypes: I
         if unknown:
             raise ValueError(f"jobs > 1 runs implementations by their name in IMPLEMENTATIONS; not there: {unknown}")
         threads = max(1, torch.get_num_threads() // jobs)
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
-                                 initializer=torch.set_num_threads, initargs=(threads,)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=jobs, mp_context=get_context("spawn"), initializer=torch.set_num_threads, initargs=(threads,)
+        ) as pool:
             futures = [pool.submit(_verify_one, item, steps, device, full) for item in named]
             for future in futures:  # in submission order: the serial order
                 rows += future.result()

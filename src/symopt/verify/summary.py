@@ -98,8 +98,10 @@ def not_run_lines(not_run: Mapping[tuple[str, str], str], width: int = 100) -> l
     groups: dict[str, list[str]] = {}
     for (family, dialect), why in sorted(not_run.items()):
         groups.setdefault(why, []).append(f"{family}[{dialect}]")
-    out = [f"Dialects whose real framework was not run here ({len(not_run)}; their drop-ins are compared with the model; "
-           "-v lists them one by one):"]
+    out = [
+        f"Dialects whose real framework was not run here ({len(not_run)}; their drop-ins are compared with the model; "
+        "-v lists them one by one):"
+    ]
     for why, names in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         if len(names) == 1:
             out.append(f"  {names[0]}: {why}")
@@ -111,8 +113,12 @@ def not_run_lines(not_run: Mapping[tuple[str, str], str], width: int = 100) -> l
 
 def failure_lines(rows: Iterable[Row]) -> list[str]:
     """Every failed row, in full."""
-    return [f"FAILED {r.rule}/{r.case}/{r.dtype}/{r.impl} vs {r.reference}: max {r.max_ulp:g} ULP > {r.tol_ulp:g} "
-            f"{r.note}\n  reproduce: {r.reproduce}" for r in rows if r.status == "FAIL"]
+    return [
+        f"FAILED {r.rule}/{r.case}/{r.dtype}/{r.impl} vs {r.reference}: max {r.max_ulp:g} ULP > {r.tol_ulp:g} "
+        f"{r.note}\n  reproduce: {r.reproduce}"
+        for r in rows
+        if r.status == "FAIL"
+    ]
 
 
 def verdict(rows: list[Row], wrong_kernels: int, seconds: float, where: str) -> str:
@@ -121,8 +127,12 @@ def verdict(rows: list[Row], wrong_kernels: int, seconds: float, where: str) -> 
     disagreeing = sum(r.status == "torch-disagrees" for r in rows)
     ill = sum(r.status == "ill-conditioned" for r in rows)
     passed = len(rows) - failed - disagreeing - ill
-    extra = f", {disagreeing} against a torch path that disagrees with torch's own for-loop (findings)" if disagreeing else ""
+    extra = (
+        f", {disagreeing} against a torch path that disagrees with torch's own for-loop (findings)"
+        if disagreeing
+        else ""
+    )
     extra += f", {ill} ill-conditioned (the comparison cannot decide; see their notes)" if ill else ""
     kernels = f"; {wrong_kernels} kernel quantities differ from their model" if wrong_kernels else ""
     answer = "NOT CONSISTENT" if failed or wrong_kernels else "consistent"
-    return (f"{answer}: {passed} passed, {failed} failed{extra}{kernels} ({seconds:.1f} s); rows in {where}")
+    return f"{answer}: {passed} passed, {failed} failed{extra}{kernels} ({seconds:.1f} s); rows in {where}"

@@ -12,6 +12,7 @@ SymPy expression each, a kernel returns, in its in-place buffers, the one-step m
 guard on and off). Nothing is parsed: the code that runs is the code that ships. The stand-ins are
 strict: a torch function or an overload they do not model raises instead of passing.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -140,12 +141,20 @@ def _fresh(*_: Any, **__: Any) -> SymbolicArray:
 
 
 symbolic_numpy = types.SimpleNamespace(
-    add=_ufunc(lambda a, b: a + b), subtract=_ufunc(lambda a, b: a - b), multiply=_ufunc(lambda a, b: a * b),
-    divide=_ufunc(lambda a, b: a / b), negative=_ufunc(lambda a: -a), square=_ufunc(lambda a: a * a),
-    sqrt=_ufunc(sp.sqrt), maximum=_ufunc(sp.Max), minimum=_ufunc(sp.Min),
-    empty_like=_fresh, iscomplexobj=lambda x: False,
+    add=_ufunc(lambda a, b: a + b),
+    subtract=_ufunc(lambda a, b: a - b),
+    multiply=_ufunc(lambda a, b: a * b),
+    divide=_ufunc(lambda a, b: a / b),
+    negative=_ufunc(lambda a: -a),
+    square=_ufunc(lambda a: a * a),
+    sqrt=_ufunc(sp.sqrt),
+    maximum=_ufunc(sp.Max),
+    minimum=_ufunc(sp.Min),
+    empty_like=_fresh,
+    iscomplexobj=lambda x: False,
     copyto=lambda dst, src, **_: dst._set(_value(src)),
 )
+
 
 class _SymbolicTorch(types.SimpleNamespace):
     """The ``torch`` stand-in; a name it does not model raises instead of passing silently."""
@@ -205,11 +214,15 @@ def _binary(name: str, fn: Callable[[sp.Expr, sp.Expr], sp.Expr], *, alpha: bool
     def new(selves: list[sp.Expr], other: Any, **keywords: Any) -> list[sp.Expr]:
         allowed = {"alpha"} if alpha else set()
         if set(keywords) - allowed:
-            raise TypeError(f"torch._foreach_{name}() got an unexpected keyword argument {sorted(set(keywords) - allowed)[0]!r}")
+            raise TypeError(
+                f"torch._foreach_{name}() got an unexpected keyword argument {sorted(set(keywords) - allowed)[0]!r}"
+            )
         overload, others = _operand(other, len(selves), f"torch._foreach_{name}(other)")
         if "alpha" in keywords:
             if overload != "List":
-                raise TypeError(f"torch._foreach_{name}(): alpha= goes with a list of tensors only; got a {overload} operand")
+                raise TypeError(
+                    f"torch._foreach_{name}(): alpha= goes with a list of tensors only; got a {overload} operand"
+                )
             scale = sp.sympify(keywords["alpha"])
             others = [scale * o for o in others]
         return [fn(a, b) for a, b in zip(selves, others)]
@@ -223,16 +236,26 @@ def _pointwise(name: str, fn: Callable[[sp.Expr, sp.Expr, sp.Expr], sp.Expr]) ->
 
     def new(selves: list[sp.Expr], tensor1: Any, tensor2: Any, *scalars: Any, **keywords: Any) -> list[sp.Expr]:
         if set(keywords) - {"value", "scalars"} or len(scalars) + len(keywords) > 1:
-            raise TypeError(f"torch._foreach_{name}() takes (self, tensor1, tensor2, value=1 | scalars); got {scalars!r} {keywords!r}")
+            raise TypeError(
+                f"torch._foreach_{name}() takes (self, tensor1, tensor2, value=1 | scalars); got {scalars!r} {keywords!r}"
+            )
         n = len(selves)
         t1 = [x.expr for x in _tensor_list(tensor1, f"torch._foreach_{name}(tensor1)")]
         t2 = [x.expr for x in _tensor_list(tensor2, f"torch._foreach_{name}(tensor2)")]
         if not len(t1) == len(t2) == n:
-            raise ValueError(f"torch._foreach_{name}: tensor1, tensor2 and self have {len(t1)}, {len(t2)} and {n} tensors; pass one per tensor")
+            raise ValueError(
+                f"torch._foreach_{name}: tensor1, tensor2 and self have {len(t1)}, {len(t2)} and {n} tensors; pass one per tensor"
+            )
         value = scalars[0] if scalars else next(iter(keywords.values()), 1)
         overload, values = _operand(value, n, f"torch._foreach_{name}(scalars)")
-        if overload == "List" or ("value" in keywords and overload != "Scalar") or ("scalars" in keywords and overload != "ScalarList"):
-            raise TypeError(f"torch._foreach_{name}(): value= is one scalar and scalars a list of scalars; got {value!r}")
+        if (
+            overload == "List"
+            or ("value" in keywords and overload != "Scalar")
+            or ("scalars" in keywords and overload != "ScalarList")
+        ):
+            raise TypeError(
+                f"torch._foreach_{name}(): value= is one scalar and scalars a list of scalars; got {value!r}"
+            )
         return [s + v * fn(a, b) for s, v, a, b in zip(selves, values, t1, t2)]
 
     return new
@@ -244,8 +267,12 @@ def _lerp(selves: list[sp.Expr], tensors1: Any, *weight: Any, **keywords: Any) -
         raise TypeError(f"torch._foreach_lerp() takes (self, tensors1, weight); got {weight!r} {keywords!r}")
     ends = [x.expr for x in _tensor_list(tensors1, "torch._foreach_lerp(tensors1)")]
     if len(ends) != len(selves):
-        raise ValueError(f"torch._foreach_lerp: tensors1 has {len(ends)} tensors but self has {len(selves)}; pass one per tensor")
-    _, weights = _operand(weight[0] if weight else next(iter(keywords.values())), len(selves), "torch._foreach_lerp(weight)")
+        raise ValueError(
+            f"torch._foreach_lerp: tensors1 has {len(ends)} tensors but self has {len(selves)}; pass one per tensor"
+        )
+    _, weights = _operand(
+        weight[0] if weight else next(iter(keywords.values())), len(selves), "torch._foreach_lerp(weight)"
+    )
     return [s + w * (e - s) for s, e, w in zip(selves, ends, weights)]
 
 
@@ -261,7 +288,9 @@ def _unary(name: str, fn: Callable[[sp.Expr], sp.Expr]) -> Callable[..., list[sp
 def _copy(selves: list[sp.Expr], src: Any, non_blocking: bool = False) -> list[sp.Expr]:
     sources = [x.expr for x in _tensor_list(src, "torch._foreach_copy_(src)")]
     if len(sources) != len(selves):
-        raise ValueError(f"torch._foreach_copy_: src has {len(sources)} tensors but self has {len(selves)}; pass one per tensor")
+        raise ValueError(
+            f"torch._foreach_copy_: src has {len(sources)} tensors but self has {len(selves)}; pass one per tensor"
+        )
     return sources
 
 
@@ -293,14 +322,23 @@ def _foreach_pow(self: Any, exponent: Any) -> list[SymbolicArray]:
         raise TypeError(f"torch._foreach_pow(self) must be a list of tensors or a scalar; got {self!r}")
     return [SymbolicArray(sp.sympify(self) ** e.expr) for e in _tensor_list(exponent, "torch._foreach_pow(exponent)")]
 
+
 symbolic_torch = _SymbolicTorch(
-    Tensor=SymbolicArray, is_complex=lambda x: False, view_as_real=lambda x: x, view_as_complex=lambda x: x,
+    Tensor=SymbolicArray,
+    is_complex=lambda x: False,
+    view_as_real=lambda x: x,
+    view_as_complex=lambda x: x,
     sqrt=lambda x: SymbolicArray(sp.sqrt(_value(x))),
     maximum=lambda a, b, out=None: (out._set if out is not None else SymbolicArray)(sp.Max(_value(a), _value(b))),
     _foreach_copy_=_foreach("copy", _copy, inplace=True),
-    **{**{f"_foreach_{name}{'_' if inplace else ''}": _foreach(name, fn, inplace)
-          for name, fn in FOREACH_FUNCTIONS.items() for inplace in (False, True)},
-       "_foreach_pow": _foreach_pow},
+    **{
+        **{
+            f"_foreach_{name}{'_' if inplace else ''}": _foreach(name, fn, inplace)
+            for name, fn in FOREACH_FUNCTIONS.items()
+            for inplace in (False, True)
+        },
+        "_foreach_pow": _foreach_pow,
+    },
 )
 
 
@@ -310,13 +348,16 @@ def _with_globals(module: types.ModuleType, replacements: dict[str, Any]) -> dic
     namespace.update(replacements)
     for name, obj in list(namespace.items()):
         if isinstance(obj, types.FunctionType) and obj.__module__ == module.__name__:
-            namespace[name] = types.FunctionType(obj.__code__, namespace, obj.__name__, obj.__defaults__, obj.__closure__)
+            namespace[name] = types.FunctionType(
+                obj.__code__, namespace, obj.__name__, obj.__defaults__, obj.__closure__
+            )
             namespace[name].__kwdefaults__ = obj.__kwdefaults__
     return namespace
 
 
-def kernel_step_map(module: types.ModuleType, rule: UpdateRule, values: dict[str, Any], step: Any = rules.t,
-                    entry: str = "update") -> dict[sp.Symbol, sp.Expr]:
+def kernel_step_map(
+    module: types.ModuleType, rule: UpdateRule, values: dict[str, Any], step: Any = rules.t, entry: str = "update"
+) -> dict[sp.Symbol, sp.Expr]:
     """Execute ``module.<entry>`` (``update``, ``update_differentiable``, ``update_capturable``) on
     symbols (param ``w``, grad ``g``, each state its symbol) with hyperparameters ``values`` (a
     symbol or number per keyword); return ``{symbol: new value}``."""
@@ -347,8 +388,9 @@ def _tensor_symbols(rule: UpdateRule) -> list[sp.Symbol]:
     return [rules.w, rules.g] + [s.symbol for s in rule.states] + [rules.t]
 
 
-def kernel_foreach_step_maps(module: types.ModuleType, rule: UpdateRule, values: dict[str, Any], steps: list[Any],
-                             entry: str = "update_foreach") -> list[dict[sp.Symbol, sp.Expr]]:
+def kernel_foreach_step_maps(
+    module: types.ModuleType, rule: UpdateRule, values: dict[str, Any], steps: list[Any], entry: str = "update_foreach"
+) -> list[dict[sp.Symbol, sp.Expr]]:
     """Execute ``module.<entry>`` (``update_foreach``, ``update_foreach_capturable``: the step
     tensors as a list) on lists of ``len(steps)`` symbolic tensors, tensor i at
     step ``steps[i]``, as :func:`symopt.torch.functional.run_kernel` calls it (a state the
@@ -362,15 +404,19 @@ def kernel_foreach_step_maps(module: types.ModuleType, rule: UpdateRule, values:
     namespace = _with_globals(module, {"torch": symbolic_torch})
     known = _known(rule, values)
     kept = [s for s in rule.states if decide(s.when, known) is not False]
-    copies = [{x: x if i == 0 else sp.Dummy(f"{x.name}_{i}", **x.assumptions0) for x in _tensor_symbols(rule)}
-              for i in range(len(steps))]
+    copies = [
+        {x: x if i == 0 else sp.Dummy(f"{x.name}_{i}", **x.assumptions0) for x in _tensor_symbols(rule)}
+        for i in range(len(steps))
+    ]
     params = [SymbolicArray(c[rules.w]) for c in copies]
     buffers = {s.name: [SymbolicArray(c[s.symbol]) for c in copies] for s in kept}
     args = [params, [SymbolicArray(c[rules.g]) for c in copies]] + [buffers.get(name) for name in module.STATES]
     step_list = [sp.sympify(step).xreplace({rules.t: c[rules.t]}) for step, c in zip(steps, copies)]
     if _step_is_tensor(module, entry):
         step_list = [SymbolicArray(x) for x in step_list]
-    keywords = {("steps" if k == "step" else k): (step_list if k == "step" else values[k]) for k in module.UPDATE_ARGUMENTS}
+    keywords = {
+        ("steps" if k == "step" else k): (step_list if k == "step" else values[k]) for k in module.UPDATE_ARGUMENTS
+    }
     namespace[entry](*args, **keywords)
     out = []
     for i, c in enumerate(copies):
@@ -428,7 +474,9 @@ def entry_points(module: types.ModuleType) -> tuple[str, ...]:
 def _step_is_tensor(module: types.ModuleType, entry: str) -> bool:
     """Whether ``entry`` takes t as the state's step tensor (the capturable forms, and the
     differentiable one where ``DIFFERENTIABLE_STEP`` says so) rather than a Python number."""
-    return "capturable" in entry or (entry == "update_differentiable" and getattr(module, "DIFFERENTIABLE_STEP", "") == "tensor")
+    return "capturable" in entry or (
+        entry == "update_differentiable" and getattr(module, "DIFFERENTIABLE_STEP", "") == "tensor"
+    )
 
 
 def check_kernel(module: types.ModuleType, rule: UpdateRule) -> list[EquationComparison]:
@@ -471,12 +519,20 @@ def _comparisons(module: types.ModuleType, rule: UpdateRule, entry: str, differe
         runs: list[tuple[str, Any, dict[sp.Symbol, sp.Expr]]] = []
         if entry not in LIST_ENTRY_POINTS:
             named = "" if entry == "update" else f"; {entry}"
-            runs = [(f"{label}{named}{'' if step == rules.t else f', t={step}'}", step,
-                     kernel_step_map(module, rule, values, step, entry)) for step in steps]
+            runs = [
+                (
+                    f"{label}{named}{'' if step == rules.t else f', t={step}'}",
+                    step,
+                    kernel_step_map(module, rule, values, step, entry),
+                )
+                for step in steps
+            ]
         else:
             for step_list in step_lists:
                 n = len(step_list)
-                for i, (step, executed) in enumerate(zip(step_list, kernel_foreach_step_maps(module, rule, values, step_list, entry))):
+                for i, (step, executed) in enumerate(
+                    zip(step_list, kernel_foreach_step_maps(module, rule, values, step_list, entry))
+                ):
                     at = "" if step == rules.t else f", t={step}"
                     runs.append((f"{label}; {entry}, tensor {i + 1} of {n}{at}", step, executed))
         for tag, step, executed in runs:
@@ -519,8 +575,19 @@ def check_all_kernels() -> list[tuple[str, EquationComparison]]:
     out = []
     for backend, module, rule in shipped_kernels():
         if module is None:
-            out.append((backend, EquationComparison(rule.name, "kernel module not generated (run `make generate`)",
-                                                     sp.nan, sp.nan, sp.nan, names=("kernel", "model"))))
+            out.append(
+                (
+                    backend,
+                    EquationComparison(
+                        rule.name,
+                        "kernel module not generated (run `make generate`)",
+                        sp.nan,
+                        sp.nan,
+                        sp.nan,
+                        names=("kernel", "model"),
+                    ),
+                )
+            )
             continue
         for entry in entry_points(module):
             out += [(f"{backend}.{entry}", c) for c in check_entry(module, rule, entry)]

@@ -75,7 +75,9 @@ def normwise_ulp(actual: torch.Tensor, expected: torch.Tensor) -> float:
     ``inf`` when NaN or an infinity sits in one result and not the other.
     """
     if actual.shape != expected.shape or actual.dtype != expected.dtype:
-        raise ValueError(f"need equal shape and dtype: {tuple(actual.shape)} {actual.dtype} vs {tuple(expected.shape)} {expected.dtype}")
+        raise ValueError(
+            f"need equal shape and dtype: {tuple(actual.shape)} {actual.dtype} vs {tuple(expected.shape)} {expected.dtype}"
+        )
     if actual.is_complex():
         actual, expected = torch.view_as_real(actual), torch.view_as_real(expected)
     if actual.numel() == 0:

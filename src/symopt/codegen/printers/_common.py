@@ -225,7 +225,11 @@ class KernelPrinterMixin:
             else:
                 out.append(f"if {self.guard(when)}:")
                 # an assignment with nothing to compute (x ← x) prints as a comment only
-                out += indent(lines if any(line.strip() and not line.lstrip().startswith("#") for line in lines) else [*lines, "pass"])
+                out += indent(
+                    lines
+                    if any(line.strip() and not line.lstrip().startswith("#") for line in lines)
+                    else [*lines, "pass"]
+                )
         return "\n".join(out + self.after_body())
 
     def body_items(self, rule: UpdateRule) -> list[Assign | tuple[Assign, ...]]:

@@ -76,15 +76,21 @@ from ._common import CodegenError, _construct, identifier, symbol_names, tensor_
 
 #: element type → (C type, suffix of <math.h> functions, short name in function names): the
 #: type the kernel computes in (torch's opmath type: float for float16/bfloat16)
-CTYPES = {"float32": ("float", "f", "f32"), "float64": ("double", "", "f64"), "float16": ("float", "f", "f16"),
-          "bfloat16": ("float", "f", "bf16")}
+CTYPES = {
+    "float32": ("float", "f", "f32"),
+    "float64": ("double", "", "f64"),
+    "float16": ("float", "f", "f16"),
+    "bfloat16": ("float", "f", "bf16"),
+}
 #: the low-precision element types → (storage C type, its load to float, the store from float
 #: rounding to nearest even), defined in the template's preamble: bit manipulation, which
 #: vectorises (``_Float16`` with ``-DSYMOPT_FLOAT16``: GCC 12 does not vectorise its conversions,
 #: and the float16 kernels ran at 10-17x the bandwidth bound with it), each the
 #: rounding of c10's ``Half(float)`` / ``BFloat16(float)`` and of ATen's vector conversions
-STORAGE = {"float16": ("symopt_f16", "symopt_f16_to_float", "symopt_float_to_f16"),
-           "bfloat16": ("symopt_bf16", "symopt_bf16_to_float", "symopt_float_to_bf16")}
+STORAGE = {
+    "float16": ("symopt_f16", "symopt_f16_to_float", "symopt_float_to_f16"),
+    "bfloat16": ("symopt_bf16", "symopt_bf16_to_float", "symopt_float_to_bf16"),
+}
 #: ATen's fused CPU kernels in float16/bfloat16 compute in float and cast a double constant
 #: either through the param dtype, ``fVec(scalar_t(c))`` (``"storage"``), or straight to float,
 #: ``fVec(opmath_t(c))`` (``"opmath"``): per rule family, (vector loop, scalar tail), as read in
@@ -92,8 +98,13 @@ STORAGE = {"float16": ("symopt_f16", "symopt_f16_to_float", "symopt_float_to_f16
 #: bit for bit against torch by ``tests/test_fused_lowp.py``. RMSprop, which torch does not
 #: fuse, casts as its sibling Adagrad's vector loop does, in both loops. (Printer data, as the
 #: Torch printer's differentiable branches: what a C++ source does, not what the model says.)
-LOW_PRECISION_CONSTANTS = {"adagrad": ("storage", "opmath"), "sgd": ("storage", "opmath"), "adam": ("opmath", "opmath"),
-                           "adamw": ("opmath", "opmath"), "rmsprop": ("storage", "storage")}
+LOW_PRECISION_CONSTANTS = {
+    "adagrad": ("storage", "opmath"),
+    "sgd": ("storage", "opmath"),
+    "adam": ("opmath", "opmath"),
+    "adamw": ("opmath", "opmath"),
+    "rmsprop": ("storage", "storage"),
+}
 
 
 # -- structural variants --------------------------------------------------------------------------
@@ -164,11 +175,17 @@ def switches(rule: UpdateRule) -> tuple[str, ...]:
         return names
     lazy = {s.symbol for s in rule.states if s.lazy}
     for a in rule.body:
-        if t in a.when.free_symbols and (a.target not in lazy or any(t in _on_step(a.when, f).free_symbols for f in (True, False))):
-            raise CodegenError(f"{rule.name}: a guard depends on the step t; the fused printer resolves guards per call "
-                               "(only a lazy state's first-step guard, as torch's is_first_step)")
+        if t in a.when.free_symbols and (
+            a.target not in lazy or any(t in _on_step(a.when, f).free_symbols for f in (True, False))
+        ):
+            raise CodegenError(
+                f"{rule.name}: a guard depends on the step t; the fused printer resolves guards per call "
+                "(only a lazy state's first-step guard, as torch's is_first_step)"
+            )
     if any(t in s.when.free_symbols for s in rule.states):
-        raise CodegenError(f"{rule.name}: a state's guard depends on the step t; the fused printer resolves guards per call")
+        raise CodegenError(
+            f"{rule.name}: a state's guard depends on the step t; the fused printer resolves guards per call"
+        )
     return names + (FIRST_STEP,)
 
 
@@ -194,7 +211,7 @@ def _canonical(variant: Variant) -> Variant:
     for i, (name, on) in enumerate(current):
         if not on:
             continue
-        off = current[:i] + [(name, False)] + current[i + 1:]
+        off = current[:i] + [(name, False)] + current[i + 1 :]
         if _shape(Variant(variant.rule, tuple(off))) == _shape(Variant(variant.rule, tuple(current))):
             current = off
     return Variant(variant.rule, tuple(current))
@@ -332,7 +349,9 @@ class CKernelPrinter(C99CodePrinter):
         for a in spec.body:
             if not (a.expr.free_symbols & self.tensors):
                 self.in_loop = False
-                self.scalar_lines.append(f"const double {self.names[a.target]} = {self.doprint(a.expr)};  /* {a.doc} */")
+                self.scalar_lines.append(
+                    f"const double {self.names[a.target]} = {self.doprint(a.expr)};  /* {a.doc} */"
+                )
         dtype = self._settings["dtype"]
         self.casts = low_precision_casts(rule, dtype)
         loop_lines = self.loop_lines(spec, tail=False)
@@ -369,8 +388,9 @@ class CKernelPrinter(C99CodePrinter):
         body.append(f"{T} scale = grad_scale ? ({T})*grad_scale : ({T})1;  /* used only with a grad_scale */")
         body += [f"{S} *restrict p_{b} = a_{b}[tensor];" for b in buffers]
 
-        def element_body(statements: list[str], read: Callable[[str], str], write: Callable[[str], str],
-                         unscale: Optional[str]) -> list[str]:
+        def element_body(
+            statements: list[str], read: Callable[[str], str], write: Callable[[str], str], unscale: Optional[str]
+        ) -> list[str]:
             """One element's lines: its buffers read (``read(b)``: the expression), the temporaries
             declared, the gradient unscaled (GradScaler's scale, torch's fused keyword grad_scale),
             the statements, its buffers written (``write(b)``: the statement)."""
@@ -384,11 +404,17 @@ class CKernelPrinter(C99CodePrinter):
         def blocked_loop(first: str, last: str, statements: list[str], unscaled: bool) -> list[str]:
             """float16 with F16C: the loop over blocks converted to float arrays and back (see the
             template's symopt_f16_load)."""
-            inner = element_body(statements, lambda b: f"v_{b}[i]", lambda b: f"v_{b}[i] = {b};",
-                                 "grad = grad/scale; v_grad[i] = grad;" if unscaled else None)
-            out = [f"for (int64_t i0 = {first}; i0 < {last}; i0 += SYMOPT_BLOCK) {{",
-                   f"    const int64_t n = {last} - i0 < SYMOPT_BLOCK ? {last} - i0 : SYMOPT_BLOCK;",
-                   f"    {T} {', '.join(f'v_{b}[SYMOPT_BLOCK]' for b in buffers)};"]
+            inner = element_body(
+                statements,
+                lambda b: f"v_{b}[i]",
+                lambda b: f"v_{b}[i] = {b};",
+                "grad = grad/scale; v_grad[i] = grad;" if unscaled else None,
+            )
+            out = [
+                f"for (int64_t i0 = {first}; i0 < {last}; i0 += SYMOPT_BLOCK) {{",
+                f"    const int64_t n = {last} - i0 < SYMOPT_BLOCK ? {last} - i0 : SYMOPT_BLOCK;",
+                f"    {T} {', '.join(f'v_{b}[SYMOPT_BLOCK]' for b in buffers)};",
+            ]
             out += [f"    symopt_f16_load(v_{b}, p_{b} + i0, n);" for b in loaded]
             out += ["    for (int64_t i = 0; i < n; ++i) {"] + ["        " + x for x in inner] + ["    }"]
             out += [f"    symopt_f16_store(p_{b} + i0, v_{b}, n);" for b in buffers if b != "grad" or unscaled]
@@ -396,21 +422,33 @@ class CKernelPrinter(C99CodePrinter):
 
         def element_loop(first: str, last: str, statements: list[str], vector: bool = True) -> list[str]:
             if vector and dtype == "float16":
-                return (["#if SYMOPT_F16C", "if (grad_scale) {"]
-                        + ["    " + x for x in blocked_loop(first, last, statements, True)]
-                        + ["} else {"] + ["    " + x for x in blocked_loop(first, last, statements, False)]
-                        + ["}", "#else"] + element_loop(first, last, statements, vector=False) + ["#endif"])
+                return (
+                    ["#if SYMOPT_F16C", "if (grad_scale) {"]
+                    + ["    " + x for x in blocked_loop(first, last, statements, True)]
+                    + ["} else {"]
+                    + ["    " + x for x in blocked_loop(first, last, statements, False)]
+                    + ["}", "#else"]
+                    + element_loop(first, last, statements, vector=False)
+                    + ["#endif"]
+                )
 
             def loop(unscale: Optional[str]) -> list[str]:
-                inner = element_body(statements, lambda b: load(f"p_{b}[i]"), lambda b: f"p_{b}[i] = {store(b)};", unscale)
+                inner = element_body(
+                    statements, lambda b: load(f"p_{b}[i]"), lambda b: f"p_{b}[i] = {store(b)};", unscale
+                )
                 return [f"for (int64_t i = {first}; i < {last}; ++i) {{"] + ["    " + x for x in inner] + ["}"]
 
             # unswitched by hand: GCC 12 unswitches a loop on grad_scale only while the loop is short
             # (--param max-unswitch-insns), and a loop it does not unswitch is not vectorised
             # ("control flow in loop"): 16-bit loops (the conversions) and the longer float32/float64
             # ones (centered RMSprop, Adam, AdamW) ran one element at a time
-            return (["if (grad_scale) {"] + ["    " + x for x in loop(f"grad = grad/scale; p_grad[i] = {store('grad')};")]
-                    + ["} else {"] + ["    " + x for x in loop(None)] + ["}"])
+            return (
+                ["if (grad_scale) {"]
+                + ["    " + x for x in loop(f"grad = grad/scale; p_grad[i] = {store('grad')};")]
+                + ["} else {"]
+                + ["    " + x for x in loop(None)]
+                + ["}"]
+            )
 
         if tail_lines == loop_lines:
             if takes_tails(rule, dtype):
@@ -418,7 +456,9 @@ class CKernelPrinter(C99CodePrinter):
             body += element_loop("begin", "end", loop_lines)
         else:
             body.append("/* torch's vector loop up to tails[tensor], its scalar tail from there */")
-            body.append("const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);")
+            body.append(
+                "const int64_t split = tails[tensor] < begin ? begin : (tails[tensor] > end ? end : tails[tensor]);"
+            )
             body += element_loop("begin", "split", loop_lines)
             body += element_loop("split", "end", tail_lines, vector=False)
         lines += ["        " + x for x in body]
@@ -478,8 +518,10 @@ class CKernelPrinter(C99CodePrinter):
             small = f"(fabs{self.suffix}({k}) < ({self.ctype})0.5)"
             # ATen's blendv form, the weight and the branch hoisted out of the loop: GCC 12 vectorises
             # it in every dtype, where the two fma calls under a ternary stayed scalar with AVX2
-            self.lerp_lines[k] = [f"const {self.ctype} {k}_lerp = {small} ? {k} : {k1};",
-                                  f"const int {k}_small = {small};"]
+            self.lerp_lines[k] = [
+                f"const {self.ctype} {k}_lerp = {small} ? {k} : {k1};",
+                f"const int {k}_small = {small};",
+            ]
             return self.fma(f"{k}_lerp", f"{x} - {tt}", f"({k}_small ? {tt} : {x})")
         if isinstance(E, sp.Pow) and E.exp == sp.S.Half:
             inner = E.base
@@ -578,7 +620,11 @@ class CKernelPrinter(C99CodePrinter):
             if kind == "axpy":
                 if k == 1:
                     return f"{acc} + {x}"
-                return self.fma(*head, f"{self.coefficient(k)}*{x}") if first_product else self.fma(self.coefficient(k), x, acc)
+                return (
+                    self.fma(*head, f"{self.coefficient(k)}*{x}")
+                    if first_product
+                    else self.fma(self.coefficient(k), x, acc)
+                )
         return None
 
     def fallback(self, E: sp.Expr) -> str:
@@ -640,9 +686,22 @@ def buffers_of(rule: UpdateRule, variant: Variant) -> tuple[str, ...]:
 
 
 __all__ = [
-    "CKernelPrinter", "CTYPES", "C_FAMILIES", "FIRST_STEP", "FUSED_FAMILIES", "LOW_PRECISION_CONSTANTS", "STORAGE",
-    "Variant", "buffers_of", "function_name", "hyperparameters_of", "low_precision_casts", "switches", "takes_tails",
-    "variant_of", "variants",
+    "CKernelPrinter",
+    "CTYPES",
+    "C_FAMILIES",
+    "FIRST_STEP",
+    "FUSED_FAMILIES",
+    "LOW_PRECISION_CONSTANTS",
+    "STORAGE",
+    "Variant",
+    "buffers_of",
+    "function_name",
+    "hyperparameters_of",
+    "low_precision_casts",
+    "switches",
+    "takes_tails",
+    "variant_of",
+    "variants",
 ]
 
 
@@ -665,10 +724,12 @@ def render_source(rule: UpdateRule) -> str:
             functions.append(CKernelPrinter({"dtype": dtype}).kernel(rule, variant))
     tail = ""
     if rule.conventions.fused_tail == "first_product":
-        tail = (" *\n * Convention fused_tail=\"first_product\" (ATen's fused CPU kernel): in each tensor's last\n"
-                " * numel mod Vectorized<T>::size() elements (from tails[tensor]), which torch's vector loop\n"
-                " * leaves to a scalar loop, a*T + c*X*Y fuses the first product, fma(T, a, c*X*Y), where the\n"
-                " * vector loop fuses the last, fma(c*X, Y, a*T).\n")
+        tail = (
+            " *\n * Convention fused_tail=\"first_product\" (ATen's fused CPU kernel): in each tensor's last\n"
+            " * numel mod Vectorized<T>::size() elements (from tails[tensor]), which torch's vector loop\n"
+            " * leaves to a scalar loop, a*T + c*X*Y fuses the first product, fma(T, a, c*X*Y), where the\n"
+            " * vector loop fuses the last, fma(c*X, Y, a*T).\n"
+        )
     text = _template("c_kernel.c.tmpl").substitute(
         tail=tail,
         title=rule.title,
@@ -686,6 +747,10 @@ def render_sources(kernels_dir) -> dict:
     from ..render import render_fused_package
 
     return render_fused_package(
-        kernels_dir, "c", ".c", render_source, C_FAMILIES,
+        kernels_dir,
+        "c",
+        ".c",
+        render_source,
+        C_FAMILIES,
         "Generated fused C99 kernels (OpenMP over a chunk table), built and loaded by :mod:`symopt.fused`.",
     )

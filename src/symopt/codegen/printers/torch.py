@@ -154,8 +154,12 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
 
     def template_fields(self, rule: UpdateRule) -> dict[str, str]:
         """Extra fields of the torch template: the foreach function (or why there is none)."""
-        lazy = {"lazy_states": repr(tuple(st.name for st in rule.states if st.lazy)), **self.sparse_fields(rule),
-                **self.differentiable_fields(rule), **self.capturable_fields(rule)}
+        lazy = {
+            "lazy_states": repr(tuple(st.name for st in rule.states if st.lazy)),
+            **self.sparse_fields(rule),
+            **self.differentiable_fields(rule),
+            **self.capturable_fields(rule),
+        }
         try:
             body = TorchForeachKernelPrinter().kernel_body(rule)
         except CodegenError as exc:
@@ -177,12 +181,18 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
         try:
             body = TorchDifferentiableKernelPrinter().kernel_body(rule)
         except CodegenError as exc:
-            return {"differentiable": "False", "differentiable_step": "None",
-                    "differentiable_function": f"\n\n# No differentiable kernel: {exc}.\n"}
+            return {
+                "differentiable": "False",
+                "differentiable_step": "None",
+                "differentiable_function": f"\n\n# No differentiable kernel: {exc}.\n",
+            }
         tensor_step = takes_step_tensor(rule)
-        step_doc = ("the step *tensor* ``state_steps[i]``, already incremented (torch's ``capturable or\n"
-                    "    differentiable`` branch: the bias corrections are tensors)." if tensor_step else
-                    "t as a Python number, already incremented, as in ``update``.")
+        step_doc = (
+            "the step *tensor* ``state_steps[i]``, already incremented (torch's ``capturable or\n"
+            "    differentiable`` branch: the bias corrections are tensors)."
+            if tensor_step
+            else "t as a Python number, already incremented, as in ``update``."
+        )
         template = resources.files("symopt.codegen").joinpath("templates", "torch_differentiable_function.py.tmpl")
         text = Template(template.read_text(encoding="utf-8")).substitute(
             state_parameters="".join(f", {identifier(s.name)}" for s in rule.states),
@@ -190,8 +200,11 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
             step_doc=step_doc,
             body="\n".join(indent(body.splitlines())),
         )
-        return {"differentiable": "True", "differentiable_step": repr("tensor" if tensor_step else "number"),
-                "differentiable_function": "\n\n" + text.rstrip("\n") + "\n"}
+        return {
+            "differentiable": "True",
+            "differentiable_step": repr("tensor" if tensor_step else "number"),
+            "differentiable_function": "\n\n" + text.rstrip("\n") + "\n",
+        }
 
     def capturable_fields(self, rule: UpdateRule) -> dict[str, str]:
         """The template's ``update_capturable`` and ``update_foreach_capturable`` (torch's
@@ -256,7 +269,10 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
         if self.rule.conventions.complex_view == "none":
             return []
         names = [self.tname(s) for s in self.viewed()]
-        return ["# complex tensors: their real view from here on, as torch.optim", f"{', '.join(names)} = {', '.join(f'_real({n})' for n in names)}"]
+        return [
+            "# complex tensors: their real view from here on, as torch.optim",
+            f"{', '.join(names)} = {', '.join(f'_real({n})' for n in names)}",
+        ]
 
     def viewed(self) -> list[sp.Symbol]:
         from ...rules import g, w
@@ -521,8 +537,9 @@ class StepTensorScalarPrinter(ScalarPrinter):
         return super().doprint(expr, assign_to)
 
 
-def fold_step_size(rule: UpdateRule, step_scalars: set[sp.Symbol], tensors: frozenset[sp.Symbol],
-                   where: str = "each") -> UpdateRule:
+def fold_step_size(
+    rule: UpdateRule, step_scalars: set[sp.Symbol], tensors: frozenset[sp.Symbol], where: str = "each"
+) -> UpdateRule:
     """The rule with the tensor coefficient of its parameter update folded into the denominator,
     as torch's differentiable and capturable Adam compute it: ``addcdiv_``'s ``value`` must be a
     Python number, so with c = −η/c₁ a tensor, w ← w + c·m/σ becomes w ← w + m/σ' with σ' = σ/c
@@ -539,8 +556,12 @@ def fold_step_size(rule: UpdateRule, step_scalars: set[sp.Symbol], tensors: froz
         return rule
     update = body[at]
     terms = sp.Add.make_args(sp.expand(update.expr - w))
-    found = [(k, m) for k, term in enumerate(terms) for m in [term.match(c * X / Y)]
-             if m is not None and m[c].free_symbols & step_scalars and m[Y] not in {w, g}]
+    found = [
+        (k, m)
+        for k, term in enumerate(terms)
+        for m in [term.match(c * X / Y)]
+        if m is not None and m[c].free_symbols & step_scalars and m[Y] not in {w, g}
+    ]
     if not found:
         return rule
     if len(found) > 1:
@@ -629,7 +650,10 @@ class TorchDifferentiableKernelPrinter(TorchKernelPrinter):
     # -- statements ---------------------------------------------------------------------------
     def _print_Assign(self, assign: Assign) -> list[str]:
         if self.is_scalar(assign.expr) and assign.expr.free_symbols & self.step_scalars:
-            return [assignment_comment(assign), f"{self.name(assign.target)} = {self.step_printer.doprint(assign.expr)}"]
+            return [
+                assignment_comment(assign),
+                f"{self.name(assign.target)} = {self.step_printer.doprint(assign.expr)}",
+            ]
         lines = super()._print_Assign(assign)
         for h in self.grad_checked:
             form = self.operand_form(assign, h)
@@ -650,7 +674,11 @@ class TorchDifferentiableKernelPrinter(TorchKernelPrinter):
             return [code] if target in self.persistent else [f"{self.name(target)} = {code}"]
         if target in self.persistent and hs in expr.free_symbols:
             end = sp.simplify((expr - hs * target) / (1 - hs))
-            if not (end.free_symbols & {target, hs}) and self.is_tensor(end) and sp.expand(hs * target + (1 - hs) * end - expr) == 0:
+            if (
+                not (end.free_symbols & {target, hs})
+                and self.is_tensor(end)
+                and sp.expand(hs * target + (1 - hs) * end - expr) == 0
+            ):
                 return [f"{self.name(target)}.lerp_({self.end_code(end)}, weight={self.scalar(1 - hs)})"]
         return None
 
@@ -697,7 +725,6 @@ class TorchDifferentiableKernelPrinter(TorchKernelPrinter):
         return ", ".join(parts + ([scalar] if scalar else []))
 
 
-
 class TorchCapturableKernelPrinter(TorchDifferentiableKernelPrinter):
     """Prints a bias-corrected rule (:func:`takes_step_tensor`) as torch's ``capturable=True``
     for-loop (``update_capturable``): the step tensor, the step size folded into the
@@ -712,9 +739,12 @@ class TorchCapturableKernelPrinter(TorchDifferentiableKernelPrinter):
 
     def kernel_body(self, rule: UpdateRule) -> str:
         if not takes_step_tensor(rule):
-            raise CodegenError(f"{type(self).__name__}: {rule.name} has no bias correction; torch's capturable "
-                               "for-loop computes it as the for-loop does")
+            raise CodegenError(
+                f"{type(self).__name__}: {rule.name} has no bias correction; torch's capturable "
+                "for-loop computes it as the for-loop does"
+            )
         return super().kernel_body(rule)
+
 
 def _conjuncts(condition: sp.Basic, timed: set[sp.Symbol]) -> tuple[list[sp.Basic], list[sp.Basic]]:
     """The conjuncts of ``condition`` that do not depend on the symbols ``timed``, and those that do."""
@@ -756,8 +786,10 @@ class TorchForeachKernelPrinter(TorchKernelPrinter):
         return []
 
     def create_lazy(self, target: sp.Symbol, expr: sp.Expr) -> list[str]:
-        raise CodegenError(f"{type(self).__name__} creates the lazy state {target} only in a per-tensor run: "
-                           "its creation must be guarded by the step")
+        raise CodegenError(
+            f"{type(self).__name__} creates the lazy state {target} only in a per-tensor run: "
+            "its creation must be guarded by the step"
+        )
 
     # -- guards on the step: torch's per-tensor fallback ----------------------------------------
     def body_items(self, rule: UpdateRule) -> list[Assign | tuple[Assign, ...]]:
@@ -786,15 +818,19 @@ class TorchForeachKernelPrinter(TorchKernelPrinter):
         do not depend on the step and are common to the run guard it all (``if momentum != 0:``)."""
         for a in group:
             if a.target not in {s.symbol for s in self.rule.states}:
-                raise CodegenError(f"{type(self).__name__}: only state updates may be guarded by the step; "
-                                   f"{a.target} ← {a.expr} is guarded by {a.when}")
+                raise CodegenError(
+                    f"{type(self).__name__}: only state updates may be guarded by the step; "
+                    f"{a.target} ← {a.expr} is guarded by {a.when}"
+                )
         split = [_conjuncts(a.when, self.per_tensor) for a in group]
         common = set.intersection(*(set(free) for free, _ in split))
         common_guard = sp.And(*sorted(common, key=sp.srepr)) if common else sp.true
         rest = [(sp.And(*[c for c in free if c not in common]), sp.And(*timed)) for free, timed in split]
         steady_parts = {timed for (_, timed) in rest if _steady(timed)}
         if len(steady_parts) > 1:
-            raise CodegenError(f"{type(self).__name__}: several steady branches {sorted(map(str, steady_parts))} in one run")
+            raise CodegenError(
+                f"{type(self).__name__}: several steady branches {sorted(map(str, steady_parts))} in one run"
+            )
         lines: list[str] = []
         loop = self.per_tensor_printer()
         body = []
@@ -835,11 +871,16 @@ class TorchForeachKernelPrinter(TorchKernelPrinter):
         if self.rule.conventions.complex_view == "none":
             return []
         names = [self.tname(s) for s in self.viewed()]
-        return ["# complex tensors: their real view, first, as torch.optim's foreach path", f"{', '.join(names)} = {', '.join(f'_reals({n})' for n in names)}"]
+        return [
+            "# complex tensors: their real view, first, as torch.optim's foreach path",
+            f"{', '.join(names)} = {', '.join(f'_reals({n})' for n in names)}",
+        ]
 
     def guard(self, condition: sp.Basic) -> str:
         if condition.free_symbols & self.per_tensor:
-            raise CodegenError(f"the guard {condition} depends on the step, which differs between the tensors of a foreach call")
+            raise CodegenError(
+                f"the guard {condition} depends on the step, which differs between the tensors of a foreach call"
+            )
         return super().guard(condition)
 
     def scalar(self, expr: sp.Basic) -> str:
@@ -894,7 +935,12 @@ class TorchForeachKernelPrinter(TorchKernelPrinter):
         args = list(tensors)
         if op.scalar is not None:
             key, value = op.scalar
-            if key == "value" and value.free_symbols & self.per_tensor and self.scale_in_op and op.method in ("addcdiv", "addcmul"):
+            if (
+                key == "value"
+                and value.free_symbols & self.per_tensor
+                and self.scale_in_op
+                and op.method in ("addcdiv", "addcmul")
+            ):
                 # torch's _multi_tensor_adam: one tensor of the scalars under torch.compile (the
                 # steps are tensors there), the list of numbers eagerly
                 args.append(f"_stack_if_compiling({self.scalar(value)})")
@@ -912,8 +958,12 @@ class TorchForeachKernelPrinter(TorchKernelPrinter):
         compiled = self.tensor_lr_form(op, on, inplace)
         if compiled is None:
             return lines
-        return [f"if isinstance({TENSOR_LR}, torch.Tensor) and torch.compiler.is_compiling():", *indent(compiled),
-                "else:", *indent(lines)]
+        return [
+            f"if isinstance({TENSOR_LR}, torch.Tensor) and torch.compiler.is_compiling():",
+            *indent(compiled),
+            "else:",
+            *indent(lines),
+        ]
 
     def tensor_lr_form(self, op: Op, on: str, inplace: bool) -> Optional[list[str]]:
         """torch's multi-tensor ops for a tensor ``lr`` under ``torch.compile``, where the op's
@@ -932,10 +982,11 @@ class TorchForeachKernelPrinter(TorchKernelPrinter):
         if op.method == "add" and key == "alpha" and len(tensors) == 1:
             return [f"torch._foreach_add_({on}, torch._foreach_mul({tensors[0]}, {self.scalar(value)}))"]
         if op.method == "addcdiv" and key == "value" and op.tensors[1] not in self.persistent:
-            return [f"torch._foreach_div_({tensors[1]}, {self.scalar(value)})",
-                    f"torch._foreach_addcdiv_({on}, {tensors[0]}, {tensors[1]})"]
+            return [
+                f"torch._foreach_div_({tensors[1]}, {self.scalar(value)})",
+                f"torch._foreach_addcdiv_({on}, {tensors[0]}, {tensors[1]})",
+            ]
         return None
-
 
 
 class TorchCapturableForeachKernelPrinter(TorchForeachKernelPrinter):
@@ -960,8 +1011,10 @@ class TorchCapturableForeachKernelPrinter(TorchForeachKernelPrinter):
 
     def kernel_body(self, rule: UpdateRule) -> str:
         if not takes_step_tensor(rule):
-            raise CodegenError(f"{type(self).__name__}: {rule.name} has no bias correction; torch's capturable "
-                               "multi-tensor path computes it as the foreach path does")
+            raise CodegenError(
+                f"{type(self).__name__}: {rule.name} has no bias correction; torch's capturable "
+                "multi-tensor path computes it as the foreach path does"
+            )
         tensors = tensor_symbols(rule)
         return self._print(fold_step_size(rule, step_scalars(rule, tensors), tensors, where="after"))
 
@@ -1020,10 +1073,14 @@ class TorchCapturableForeachKernelPrinter(TorchForeachKernelPrinter):
 
     def _print_Assign(self, assign: Assign) -> list[str]:
         target, expr = assign.target, assign.expr
-        quotient = sp.simplify(expr * target ** -1) if target in self.tensors and target in expr.free_symbols else None
+        quotient = sp.simplify(expr * target**-1) if target in self.tensors and target in expr.free_symbols else None
         if quotient is not None and quotient.is_Pow and quotient.exp == -1 and quotient.base in self.listed:
-            return [assignment_comment(assign), f"torch._foreach_div_({self.tname(target)}, {self.name(quotient.base)}s)"]
+            return [
+                assignment_comment(assign),
+                f"torch._foreach_div_({self.tname(target)}, {self.name(quotient.base)}s)",
+            ]
         return super()._print_Assign(assign)
+
 
 class TorchSparseKernelPrinter(TorchKernelPrinter):
     """Prints an :class:`~symopt.rules.UpdateRule` body as torch.optim's sparse-gradient path
@@ -1059,7 +1116,7 @@ class TorchSparseKernelPrinter(TorchKernelPrinter):
         if self.lazy:
             raise CodegenError(f"{type(self).__name__}: a lazy state has no sparse form")
         self.dense = dict(self.names)
-        self.values_from = {id(a) for a in rule.body[prelude_index(rule):]}
+        self.values_from = {id(a) for a in rule.body[prelude_index(rule) :]}
         self.in_values = False
 
     def after_body(self) -> list[str]:
@@ -1067,8 +1124,12 @@ class TorchSparseKernelPrinter(TorchKernelPrinter):
 
     def before_state_updates(self) -> list[str]:
         """torch's ``grad = grad.coalesce()`` and its indices and values."""
-        return ["# the rows g touches, each once (torch coalesces: the update is nonlinear in g)",
-                "grad = grad.coalesce()", "grad_indices = grad._indices()", "grad_values = grad._values()"]
+        return [
+            "# the rows g touches, each once (torch coalesces: the update is nonlinear in g)",
+            "grad = grad.coalesce()",
+            "grad_indices = grad._indices()",
+            "grad_values = grad._values()",
+        ]
 
     def enter_values(self) -> None:
         """From the coalesce on: g is its values, a dense tensor is read at g's indices."""
@@ -1091,9 +1152,13 @@ class TorchSparseKernelPrinter(TorchKernelPrinter):
                 raise CodegenError(f"{type(self).__name__}: {target} ← {expr} comes before the first state update")
             if expr.free_symbols & self.tensors - {g}:
                 if assign.when is sp.true:
-                    raise CodegenError(f"{type(self).__name__}: g ← {expr} reads a dense tensor into the sparse gradient")
+                    raise CodegenError(
+                        f"{type(self).__name__}: g ← {expr} reads a dense tensor into the sparse gradient"
+                    )
                 names = sorted(h.name for h in self.rule.hyperparameters if h.symbol in assign.when.free_symbols)
-                return lines + [f'raise RuntimeError("{", ".join(names)} option is not compatible with sparse gradients")']
+                return lines + [
+                    f'raise RuntimeError("{", ".join(names)} option is not compatible with sparse gradients")'
+                ]
             return super()._print_Assign(assign)
         if target in self.persistent:
             return lines + self.accumulate(target, expr)

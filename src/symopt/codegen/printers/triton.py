@@ -97,20 +97,24 @@ class TritonKernelPrinter(PythonCodePrinter):
         """Refuse, before any inherited ``_print_<Class>`` (PythonCodePrinter prints ``math.sin``,
         ``math.pi``, conditional expressions): every applied function (``sin``, ``Max``, ``Abs``,
         ``Piecewise``), named constant, relational and boolean operation."""
-        if isinstance(expr, (sp.core.function.Application, sp.NumberSymbol, sp.core.relational.Relational,
-                             sp.logic.boolalg.Boolean)) and not isinstance(expr, sp.Symbol):
+        if isinstance(
+            expr,
+            (sp.core.function.Application, sp.NumberSymbol, sp.core.relational.Relational, sp.logic.boolalg.Boolean),
+        ) and not isinstance(expr, sp.Symbol):
             return self._refuse(expr)
         return super()._print(expr, **kwargs)
 
     def _print_Float(self, expr: sp.Float) -> str:
-        raise CodegenError(f"a non-integer literal ({expr}) in a Triton kernel (Triton types it float32): "
-                           f"make it a hyperparameter")
+        raise CodegenError(
+            f"a non-integer literal ({expr}) in a Triton kernel (Triton types it float32): make it a hyperparameter"
+        )
 
     def _print_Rational(self, expr: sp.Rational) -> str:
         if expr.q == 1:
             return str(expr.p)
-        raise CodegenError(f"a non-integer literal ({expr}) in a Triton kernel (Triton types it float32): "
-                           f"make it a hyperparameter")
+        raise CodegenError(
+            f"a non-integer literal ({expr}) in a Triton kernel (Triton types it float32): make it a hyperparameter"
+        )
 
     _print_Half = _print_Rational
 
@@ -133,13 +137,17 @@ class TritonKernelPrinter(PythonCodePrinter):
         if exp == 2:
             b = self.parenthesize(base, 50)
             return f"{b}*{b}"
-        raise CodegenError(f"{type(self).__name__} cannot print the power {expr} (only √ and ²; write a division as such)")
+        raise CodegenError(
+            f"{type(self).__name__} cannot print the power {expr} (only √ and ²; write a division as such)"
+        )
 
     def _print_Mul(self, expr: sp.Mul) -> str:
         num, den = sp.fraction(expr, exact=True)
         if den != 1:
             if num == 1:
-                raise CodegenError(f"{type(self).__name__} cannot print the reciprocal {expr}: write it as a division of a tensor")
+                raise CodegenError(
+                    f"{type(self).__name__} cannot print the reciprocal {expr}: write it as a division of a tensor"
+                )
             return f"{self.div}({self._print(num)}, {self._print(den)})"
         return super()._print_Mul(expr)
 
@@ -175,8 +183,10 @@ class TritonKernelPrinter(PythonCodePrinter):
         out.append(f"    return {', '.join(written)}")
         out += ["", "", "@triton.jit"]
         ptrs = [f"{b}_ptr" for b in buffers]
-        out.append(f"def {kernel_name(rule, variant)}(chunks, offsets, scalars, n_tensors, {', '.join(ptrs)}, "
-                   f"BLOCK: tl.constexpr, VEC: tl.constexpr):")
+        out.append(
+            f"def {kernel_name(rule, variant)}(chunks, offsets, scalars, n_tensors, {', '.join(ptrs)}, "
+            f"BLOCK: tl.constexpr, VEC: tl.constexpr):"
+        )
         body = [
             "row = tl.program_id(0).to(tl.int64) * 3",
             "tensor = tl.load(chunks + row)",
@@ -264,13 +274,13 @@ class TritonKernelPrinter(PythonCodePrinter):
             if m is not None and c in m and T in self.tensors:
                 a = m[c]
                 head_code = self._print(T) if a == 1 else f"{self._print(T)}*{self.coefficient(a)}"
-                rest = terms[:i] + terms[i + 1:]
+                rest = terms[:i] + terms[i + 1 :]
                 break
         if head_code is None:
             for i, term in enumerate(terms):
                 if isinstance(term, sp.Symbol) and term in self.tensors:
                     head_code = self._print(term)
-                    rest = terms[:i] + terms[i + 1:]
+                    rest = terms[:i] + terms[i + 1 :]
                     break
         if head_code is None or any(T in r.free_symbols for r in rest):
             return None
@@ -348,7 +358,11 @@ def render_sources(kernels_dir) -> dict:
     from ..render import render_fused_package
 
     return render_fused_package(
-        kernels_dir, "triton", ".py", render_module, FUSED_FAMILIES,
+        kernels_dir,
+        "triton",
+        ".py",
+        render_module,
+        FUSED_FAMILIES,
         "Generated fused Triton kernels (one launch per param group over a device-side chunk table), "
         "launched by :mod:`symopt.fused.triton_launcher`.\nEach module imports without Triton; its "
         "``KERNELS`` is empty then.",

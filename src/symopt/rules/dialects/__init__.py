@@ -28,8 +28,24 @@ import sympy as sp
 
 #: the modules of this package, one per framework, in the order ``symopt list`` shows them
 FRAMEWORK_MODULES = (
-    "torch", "keras", "tf", "optax", "jax_example", "timm", "sb3", "chainer", "mxnet", "paddle", "caffe",
-    "lasagne", "torch7", "flax", "sonnet", "bitsandbytes", "apex", "deepspeed",
+    "torch",
+    "keras",
+    "tf",
+    "optax",
+    "jax_example",
+    "timm",
+    "sb3",
+    "chainer",
+    "mxnet",
+    "paddle",
+    "caffe",
+    "lasagne",
+    "torch7",
+    "flax",
+    "sonnet",
+    "bitsandbytes",
+    "apex",
+    "deepspeed",
 )
 
 
@@ -125,7 +141,9 @@ class Dialect:
         by_generic = {a.generic: a for a in self.arguments}
         missing = sorted(set(by_generic) - {h.name for h in rule.hyperparameters})
         if missing:
-            raise ValueError(f"dialect {self.name!r} of {self.family}: the model has no hyperparameter {', '.join(missing)}")
+            raise ValueError(
+                f"dialect {self.name!r} of {self.family}: the model has no hyperparameter {', '.join(missing)}"
+            )
         fixed = {h.name: self.fixed.get(h.name, h.default) for h in rule.hyperparameters if h.name not in by_generic}
         specialized = rule.specialize(**fixed)
         numbers = {rule.hyperparameter(n).symbol: _sympy_number(v) for n, v in fixed.items() if not isinstance(v, bool)}
@@ -234,4 +252,17 @@ def frameworks() -> dict[str, list[Dialect]]:
     return out
 
 
-__all__ = ["Argument", "Call", "Dialect", "FRAMEWORK_MODULES", "find_call", "find_calls", "frameworks", "known_calls", "names", "preset", "select_call", "table"]
+__all__ = [
+    "Argument",
+    "Call",
+    "Dialect",
+    "FRAMEWORK_MODULES",
+    "find_call",
+    "find_calls",
+    "frameworks",
+    "known_calls",
+    "names",
+    "preset",
+    "select_call",
+    "table",
+]

@@ -8,12 +8,23 @@ from . import Call, Dialect
 
 DIALECTS = (
     Dialect(
-        family="adagrad", name="apex", framework="NVIDIA apex",
+        family="adagrad",
+        name="apex",
+        framework="NVIDIA apex",
         source="apex/optimizers/fused_adagrad.py; csrc/multi_tensor_adagrad.cu (AdagradFunctor)",
-        conventions=dict(eps_placement="outside", initial_accumulator=0.0, lr_decay="none", maximize=False,
-                         decoupled_weight_decay_flag=True),
-        arguments=(A("lr", "lr", 1e-2), A("eps", "eps", 1e-10), A("weight_decay", "weight_decay", 0.0),
-                   A("adagrad_w_mode", "decoupled_decay", False)),
+        conventions=dict(
+            eps_placement="outside",
+            initial_accumulator=0.0,
+            lr_decay="none",
+            maximize=False,
+            decoupled_weight_decay_flag=True,
+        ),
+        arguments=(
+            A("lr", "lr", 1e-2),
+            A("eps", "eps", 1e-10),
+            A("weight_decay", "weight_decay", 0.0),
+            A("adagrad_w_mode", "decoupled_decay", False),
+        ),
         calls=(Call(("apex.optimizers.FusedAdagrad",), hidden=("set_grad_none",)),),
         verified="not installable here (apex builds CUDA extensions; not on PyPI); read from the source",
     ),

@@ -13,12 +13,24 @@ _REGULARIZE = "src/caffe/solvers/sgd_solver.cpp (SGDSolver::Regularize)"
 
 def _rmsprop(name: str, regularization: str) -> Dialect:
     return Dialect(
-        family="rmsprop", name=name, framework="Caffe",
+        family="rmsprop",
+        name=name,
+        framework="Caffe",
         source=f"src/caffe/solvers/rmsprop_solver.cpp (RMSPropSolver::ComputeUpdateValue); {_REGULARIZE}",
-        conventions=dict(eps_placement="outside", ema_form="scale_add", centering="never", momentum_form="none",
-                         maximize=False, weight_decay=regularization.lower()),
-        arguments=(A("base_lr", "lr", None), A("rms_decay", "alpha", 0.99), A("delta", "eps", 1e-8),
-                   A("weight_decay", "weight_decay", 0.0)),
+        conventions=dict(
+            eps_placement="outside",
+            ema_form="scale_add",
+            centering="never",
+            momentum_form="none",
+            maximize=False,
+            weight_decay=regularization.lower(),
+        ),
+        arguments=(
+            A("base_lr", "lr", None),
+            A("rms_decay", "alpha", 0.99),
+            A("delta", "eps", 1e-8),
+            A("weight_decay", "weight_decay", 0.0),
+        ),
         calls=(Call(("caffe.RMSPropSolver", "RMSPropSolver"), set={"regularization_type": regularization}),),
         notes=f'regularization_type: "{regularization}"',
         verified=_NOT_HERE,
@@ -27,10 +39,17 @@ def _rmsprop(name: str, regularization: str) -> Dialect:
 
 def _adagrad(name: str, regularization: str) -> Dialect:
     return Dialect(
-        family="adagrad", name=name, framework="Caffe",
+        family="adagrad",
+        name=name,
+        framework="Caffe",
         source=f"src/caffe/solvers/adagrad_solver.cpp (AdaGradSolver::ComputeUpdateValue); {_REGULARIZE}",
-        conventions=dict(eps_placement="outside", initial_accumulator=0.0, lr_decay="none", maximize=False,
-                         weight_decay=regularization.lower()),
+        conventions=dict(
+            eps_placement="outside",
+            initial_accumulator=0.0,
+            lr_decay="none",
+            maximize=False,
+            weight_decay=regularization.lower(),
+        ),
         arguments=(A("base_lr", "lr", None), A("delta", "eps", 1e-8), A("weight_decay", "weight_decay", 0.0)),
         calls=(Call(("caffe.AdaGradSolver", "AdaGradSolver"), set={"regularization_type": regularization}),),
         notes=f'regularization_type: "{regularization}"',

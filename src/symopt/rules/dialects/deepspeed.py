@@ -8,12 +8,18 @@ from . import Call, Dialect
 
 DIALECTS = (
     Dialect(
-        family="adagrad", name="deepspeed", framework="DeepSpeed (CPU)",
+        family="adagrad",
+        name="deepspeed",
+        framework="DeepSpeed (CPU)",
         source="deepspeed/ops/adagrad/cpu_adagrad.py; csrc/adagrad/cpu_adagrad.cpp (Adagrad_Optimizer::Step_1)",
         conventions=dict(eps_placement="outside", initial_accumulator=0.0, lr_decay="none", maximize=False),
         arguments=(A("lr", "lr", 1e-2), A("eps", "eps", 1e-10), A("weight_decay", "weight_decay", 0.0)),
-        calls=(Call(("deepspeed.ops.adagrad.DeepSpeedCPUAdagrad", "DeepSpeedCPUAdagrad"),
-                    hidden=("amsgrad", "fp32_optimizer_states")),),
+        calls=(
+            Call(
+                ("deepspeed.ops.adagrad.DeepSpeedCPUAdagrad", "DeepSpeedCPUAdagrad"),
+                hidden=("amsgrad", "fp32_optimizer_states"),
+            ),
+        ),
         verified="not run here (DeepSpeed JIT-builds its CPU op with ninja); read from the source",
     ),
 )

@@ -9,20 +9,30 @@ _NOT_HERE = "not installable here as it was (flax.optim was removed in flax 0.6)
 
 DIALECTS = (
     Dialect(
-        family="rmsprop", name="flax-legacy", framework="Flax (flax.optim, legacy)",
+        family="rmsprop",
+        name="flax-legacy",
+        framework="Flax (flax.optim, legacy)",
         source="flax/optim/rmsprop.py (RMSProp.apply_param_gradient)",
-        conventions=dict(eps_placement="outside", ema_form="scale_add", momentum_form="none", maximize=False,
-                         weight_decay="none"),
-        arguments=(A("learning_rate", "lr", None), A("beta2", "alpha", 0.9), A("eps", "eps", 1e-8),
-                   A("centered", "centered", False)),
+        conventions=dict(
+            eps_placement="outside", ema_form="scale_add", momentum_form="none", maximize=False, weight_decay="none"
+        ),
+        arguments=(
+            A("learning_rate", "lr", None),
+            A("beta2", "alpha", 0.9),
+            A("eps", "eps", 1e-8),
+            A("centered", "centered", False),
+        ),
         calls=(Call(("flax.optim.RMSProp",)),),
         verified=_NOT_HERE,
     ),
     Dialect(
-        family="adagrad", name="flax-legacy", framework="Flax (flax.optim, legacy)",
+        family="adagrad",
+        name="flax-legacy",
+        framework="Flax (flax.optim, legacy)",
         source="flax/optim/adagrad.py (Adagrad.apply_param_gradient)",
-        conventions=dict(eps_placement="outside", initial_accumulator=0.0, lr_decay="none", maximize=False,
-                         weight_decay="none"),
+        conventions=dict(
+            eps_placement="outside", initial_accumulator=0.0, lr_decay="none", maximize=False, weight_decay="none"
+        ),
         arguments=(A("learning_rate", "lr", None), A("eps", "eps", 1e-8)),
         calls=(Call(("flax.optim.Adagrad",)),),
         verified=_NOT_HERE,

@@ -17,32 +17,61 @@ _NOT_HERE = "not installable here (mxnet 1.9.1 has no Python 3.11 wheel; 2.0 was
 
 DIALECTS = (
     Dialect(
-        family="rmsprop", name="mxnet", framework="MXNet 2.0",
+        family="rmsprop",
+        name="mxnet",
+        framework="MXNet 2.0",
         source="python/mxnet/optimizer/rmsprop.py (RMSProp.step, centered=False); optimizer_op-inl.h (RMSPropUpdate)",
-        conventions=dict(eps_placement="outside", ema_form="scale_add", centering="never", momentum_form="none",
-                         maximize=False),
-        arguments=(A("learning_rate", "lr", 0.001), A("rho", "alpha", 0.9), A("epsilon", "eps", 1e-8),
-                   A("wd", "weight_decay", 0.0)),
-        calls=(Call(("mxnet.optimizer.RMSProp", "mx.optimizer.RMSProp"), set={"centered": False},
-                    hidden=("momentum", "clip_weights", "use_fused_step"), signature=_RMSPROP_SIGNATURE),),
+        conventions=dict(
+            eps_placement="outside", ema_form="scale_add", centering="never", momentum_form="none", maximize=False
+        ),
+        arguments=(
+            A("learning_rate", "lr", 0.001),
+            A("rho", "alpha", 0.9),
+            A("epsilon", "eps", 1e-8),
+            A("wd", "weight_decay", 0.0),
+        ),
+        calls=(
+            Call(
+                ("mxnet.optimizer.RMSProp", "mx.optimizer.RMSProp"),
+                set={"centered": False},
+                hidden=("momentum", "clip_weights", "use_fused_step"),
+                signature=_RMSPROP_SIGNATURE,
+            ),
+        ),
         notes="momentum has no effect when not centered; centered=True is the dialect mxnet-centered.",
         verified=_NOT_HERE,
     ),
     Dialect(
-        family="rmsprop", name="mxnet-centered", framework="MXNet 2.0",
+        family="rmsprop",
+        name="mxnet-centered",
+        framework="MXNet 2.0",
         source="python/mxnet/optimizer/rmsprop.py (RMSProp.step, centered=True); optimizer_op-inl.h (RMSPropAlexUpdate)",
-        conventions=dict(eps_placement="inside", centering="always", ema_form="scale_add", momentum_lr="inside",
-                         maximize=False),
-        arguments=(A("learning_rate", "lr", 0.001), A("rho", "alpha", 0.9), A("momentum", "momentum", 0.9),
-                   A("epsilon", "eps", 1e-8), A("wd", "weight_decay", 0.0)),
-        calls=(Call(("mxnet.optimizer.RMSProp", "mx.optimizer.RMSProp"), set={"centered": True},
-                    hidden=("clip_weights", "use_fused_step"), signature=_RMSPROP_SIGNATURE),),
+        conventions=dict(
+            eps_placement="inside", centering="always", ema_form="scale_add", momentum_lr="inside", maximize=False
+        ),
+        arguments=(
+            A("learning_rate", "lr", 0.001),
+            A("rho", "alpha", 0.9),
+            A("momentum", "momentum", 0.9),
+            A("epsilon", "eps", 1e-8),
+            A("wd", "weight_decay", 0.0),
+        ),
+        calls=(
+            Call(
+                ("mxnet.optimizer.RMSProp", "mx.optimizer.RMSProp"),
+                set={"centered": True},
+                hidden=("clip_weights", "use_fused_step"),
+                signature=_RMSPROP_SIGNATURE,
+            ),
+        ),
         states={"square_avg": "n", "grad_avg": "g", "momentum_buffer": "delta"},
         notes="MXNet's delta is -b (it adds delta to the weight).",
         verified=_NOT_HERE,
     ),
     Dialect(
-        family="adagrad", name="mxnet", framework="MXNet 2.0",
+        family="adagrad",
+        name="mxnet",
+        framework="MXNet 2.0",
         source="python/mxnet/optimizer/adagrad.py (AdaGrad.step)",
         conventions=dict(eps_placement="outside", initial_accumulator=0.0, lr_decay="none", maximize=False),
         arguments=(A("learning_rate", "lr", 0.01), A("epsilon", "eps", 1e-6), A("wd", "weight_decay", 0.0)),

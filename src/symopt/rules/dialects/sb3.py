@@ -7,13 +7,21 @@ from . import Call, Dialect
 
 DIALECTS = (
     Dialect(
-        family="rmsprop", name="sb3", framework="stable-baselines3",
+        family="rmsprop",
+        name="sb3",
+        framework="stable-baselines3",
         source="stable_baselines3/common/sb2_compat/rmsprop_tf_like.py (RMSpropTFLike.step)",
-        conventions=dict(eps_placement="inside", initial_square_avg=1.0, ema_form="scale_add", momentum_lr="outside",
-                         maximize=False),
-        arguments=(A("lr", "lr", 1e-2), A("alpha", "alpha", 0.99), A("eps", "eps", 1e-8),
-                   A("weight_decay", "weight_decay", 0.0), A("momentum", "momentum", 0.0),
-                   A("centered", "centered", False)),
+        conventions=dict(
+            eps_placement="inside", initial_square_avg=1.0, ema_form="scale_add", momentum_lr="outside", maximize=False
+        ),
+        arguments=(
+            A("lr", "lr", 1e-2),
+            A("alpha", "alpha", 0.99),
+            A("eps", "eps", 1e-8),
+            A("weight_decay", "weight_decay", 0.0),
+            A("momentum", "momentum", 0.0),
+            A("centered", "centered", False),
+        ),
         calls=(Call(("stable_baselines3.common.sb2_compat.rmsprop_tf_like.RMSpropTFLike", "RMSpropTFLike")),),
         verified="frameworks tier (stable-baselines3 2.9.2's rmsprop_tf_like.py, loaded without its package imports)",
     ),
