@@ -340,3 +340,46 @@ def test_caffe_l1_regularisation_is_its_own_dialect_chosen_by_the_call(family):
 def test_l1_weight_decay_is_coupled_only():
     with pytest.raises(ValueError, match="weight_decay='l1' is coupled"):
         Conventions(weight_decay="l1", decoupled_weight_decay=True)
+
+
+def test_mxnet1_is_its_own_dialect_chosen_by_its_keywords():
+    """MXNet 1.x (python/mxnet/optimizer/optimizer.py of 1.9.1), typed from its source for two
+    steps: RMSProp ``n = (1 − γ₁)g² + γ₁n; w −= η g/√(n + ε)`` (ε inside, where 2.0 has it
+    outside), centered as 2.0's with γ₂ the momentum; AdaGrad ``h += g²; w += (g/√(h + ε) + λw)(−η)``
+    (ε inside, the decay decoupled, where 2.0 has ε outside and g + λw). The keywords choose:
+    ``gamma1``/``gamma2``/``eps`` are 1.x's, ``rho``/``momentum``/``epsilon`` 2.0's, none of them 2.0."""
+    from symopt.port.calls import parse
+
+    lr, g1, g2, eps, lam = 0.1, 0.8, 0.5, 1e-6, 0.01
+    w, n = W, 0.0
+    for _ in range(2):
+        g = G + lam * w
+        n = (1 - g1) * g * g + g1 * n
+        w = w - lr * g / math.sqrt(n + eps)
+    got, _ = first_step("rmsprop", "mxnet1", steps=2, learning_rate=lr, gamma1=g1, epsilon=eps, wd=lam)
+    assert got == pytest.approx(w, rel=1e-14)
+    w, n, m, delta = W, 0.0, 0.0, 0.0
+    for _ in range(2):
+        g = G + lam * w
+        n = (1 - g1) * g * g + g1 * n
+        m = (1 - g1) * g + g1 * m
+        delta = g2 * delta - lr * g / math.sqrt(n - m * m + eps)
+        w = w + delta
+    got, _ = first_step(
+        "rmsprop", "mxnet1-centered", steps=2, learning_rate=lr, gamma1=g1, gamma2=g2, epsilon=eps, wd=lam
+    )
+    assert got == pytest.approx(w, rel=1e-14)
+    w, h = W, 0.0
+    for _ in range(2):
+        h += G * G
+        w += (G / math.sqrt(h + 1e-7) + lam * w) * (-lr)
+    got, _ = first_step("adagrad", "mxnet1", steps=2, learning_rate=lr, wd=lam)
+    assert got == pytest.approx(w, rel=1e-14)
+    assert parse("mx.optimizer.RMSProp(gamma1=0.95)").dialect.name == "mxnet1"
+    assert parse("mx.optimizer.RMSProp(gamma2=0.5, centered=True)").dialect.name == "mxnet1-centered"
+    assert parse("mx.optimizer.RMSProp(rho=0.95)").dialect.name == "mxnet"
+    assert parse("mx.optimizer.RMSProp()").dialect.name == "mxnet"  # 2.0, the current API
+    assert parse("mx.optimizer.AdaGrad(eps=1e-7)").dialect.name == "mxnet1"
+    assert parse("mx.optimizer.AdaGrad(epsilon=1e-7)").dialect.name == "mxnet"
+    with pytest.raises(ValueError, match="has no argument 'gamma1'"):  # no version takes both spellings
+        parse("mx.optimizer.RMSProp(gamma1=0.9, rho=0.9)")

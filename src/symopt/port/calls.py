@@ -74,9 +74,6 @@ def parse(text: str) -> ParsedCall:
         raise ValueError(f"expected a call such as keras.optimizers.RMSprop(learning_rate=1e-3); got {text!r}")
     path = _dotted(node.func)
     candidates = D.find_calls(path)
-    dialect, call = candidates[0]
-    positional = list(call.signature) or [a.name for a in dialect.arguments if a.name not in call.set]
-    given: dict[str, Any] = {}
     skip_params = path.startswith(
         (
             "torch.",
@@ -94,20 +91,46 @@ def parse(text: str) -> ParsedCall:
     args = list(node.args)
     if skip_params and args and not _is_literal(args[0]):
         args = args[1:]  # the params argument of a torch optimizer: not part of the configuration
+    # Where dialects share the path (MXNet 2.0's RMSProp, plain and centered, and MXNet 1.x's), the
+    # first whose signature takes the arguments as written and whose fixed keywords they agree with.
+    for dialect, call in candidates:
+        try:
+            given = _arguments(path, dialect, call, args, node.keywords)
+        except ValueError:
+            continue
+        if _accepts(dialect, call, given):
+            _check_choice(path, candidates, given)
+            return resolve(text, dialect, call, given)
+    given = _arguments(path, *candidates[0], args, node.keywords)  # its errors name what is wrong
+    _check_choice(path, candidates, given)
+    return resolve(text, *D.select_call(candidates, given), given)
+
+
+def _arguments(
+    path: str, dialect: D.Dialect, call: D.Call, args: list[ast.expr], keywords: list[ast.keyword]
+) -> dict[str, Any]:
+    """The call's arguments by name, positional ones in the framework's order for this dialect."""
+    positional = list(call.signature) or [a.name for a in dialect.arguments if a.name not in call.set]
     if len(args) > len(positional):
         raise ValueError(
             f"{path} takes at most {len(positional)} positional arguments ({', '.join(positional)}); got {len(args)}"
         )
+    given: dict[str, Any] = {}
     for name, arg in zip(positional, args):
         given[name] = _literal(arg, name)
-    for kw in node.keywords:
+    for kw in keywords:
         if kw.arg is None:
             raise ValueError(f"{path}: **kwargs cannot be ported; write the arguments out")
         if kw.arg in given:
             raise ValueError(f"{path} got multiple values for argument {kw.arg!r}")
         given[kw.arg] = _literal(kw.value, kw.arg)
-    _check_choice(path, candidates, given)
-    return resolve(text, *D.select_call(candidates, given), given)
+    return given
+
+
+def _accepts(dialect: D.Dialect, call: D.Call, given: dict[str, Any]) -> bool:
+    """Whether every keyword of ``given`` is one this call takes, and its fixed ones agree."""
+    known = {a.name for a in dialect.arguments} | set(call.hidden) | set(call.set)
+    return set(given) <= known and all(given.get(k, v) == v for k, v in call.set.items())
 
 
 def _check_choice(path: str, candidates: list[tuple[D.Dialect, D.Call]], given: dict[str, Any]) -> None:
@@ -176,19 +199,26 @@ def format_call(dialect: D.Dialect, values: dict[str, Any], call: D.Call | None 
     """A call string in the framework's syntax: required arguments and those not at their
     default, in its signature order (torch-style optimizers take ``params`` first)."""
     call = call or dialect.calls[0]
-    parts = []
     defaults = dialect.values(call)
-    for a in dialect.arguments:
-        if a.name in call.set or a.name not in values:
-            continue
-        value = values[a.name]
-        if a.required or value != defaults[a.name]:
-            parts.append(f"{a.name}={_format_value(value)}")
-    if len(D.find_calls(call.path)) > 1:  # the keywords that choose between dialects sharing the path
-        parts += [f"{k}={v!r}" for k, v in call.set.items()]
-    if call.path.startswith(("torch.", "timm.", "stable_baselines3.", "bnb.", "apex.", "deepspeed.")):
-        parts.insert(0, "params")
-    return f"{call.path}({', '.join(parts)})"
+    shared = len(D.find_calls(call.path)) > 1
+    for every in (False, True):
+        parts = []
+        for a in dialect.arguments:
+            if a.name in call.set or values.get(a.name) is None:
+                continue
+            value = values[a.name]
+            if every or a.required or value != defaults[a.name]:
+                parts.append(f"{a.name}={_format_value(value)}")
+        if shared:  # the keywords that choose between dialects sharing the path
+            parts += [f"{k}={v!r}" for k, v in call.set.items()]
+        if call.path.startswith(("torch.", "timm.", "stable_baselines3.", "bnb.", "apex.", "deepspeed.")):
+            parts.insert(0, "params")
+        text = f"{call.path}({', '.join(parts)})"
+        # on a shared path the defaults left out may name another dialect (MXNet 1.x's gamma1 is
+        # what tells it from 2.0's rho): then every argument is written
+        if not shared or every or parse(text).dialect is dialect:
+            return text
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _format_value(value: Any) -> str:

@@ -118,13 +118,18 @@ def call_text(preset: dialects.Dialect, kwargs: dict[str, Any]) -> str:
     """The framework call for ``kwargs``: the first of the dialect's calls whose fixed values
     they agree with (ApplyCenteredRMSProp for centered=True; rmsprop_momentum for a momentum).
     Where another dialect shares the call's path (MXNet's RMSProp: plain and centered), the
-    call's fixed keywords are written out, since they are what chooses the dialect."""
+    call's fixed keywords and every argument are written out, since they are what chooses the
+    dialect (MXNet 1.x's ``gamma1`` against 2.0's ``rho``)."""
     names = {a.name for a in preset.arguments}
     for call in preset.calls:
         fixed = {k: v for k, v in call.set.items() if k in kwargs or k in names}
         if all(kwargs.get(k, preset.argument(k).default if k in names else v) == v for k, v in fixed.items()):
             shared = len(dialects.find_calls(call.path)) > 1
-            written = {**kwargs, **call.set} if shared else {k: v for k, v in kwargs.items() if k not in call.set}
+            if shared:
+                every = {a.name: a.default for a in preset.arguments if not a.required and a.name not in call.set}
+                written = {**every, **kwargs, **call.set}
+            else:
+                written = {k: v for k, v in kwargs.items() if k not in call.set}
             args = ", ".join(f"{k}={v!r}" for k, v in written.items())
             head = "params, " if call.path.startswith(("timm.", "stable_baselines3.")) else ""
             return f"{call.path}({head}{args})".replace("(params, )", "(params)")

@@ -5,7 +5,15 @@ coupled (g ← g + λ w, after ``rescale_grad``). ``centered=True`` switches the
 inside the root, momentum (default 0.9) with η inside the buffer: n ← (1 − ρ)g² + ρn,
 m ← (1 − ρ)g + ρm, δ ← μδ − η g/√(n − m² + ε), w ← w + δ (``RMSPropAlexUpdate``) — so it is a
 second dialect, ``mxnet-centered``, on the same call: ``centered`` chooses between them.
-MXNet 1.9.1 (the last release) has no wheel for Python 3.11: facts from the source.
+
+MXNet 1.x (``python/mxnet/optimizer/optimizer.py`` of 1.9.1, the last release) writes both on
+the same calls with other keywords and other conventions: RMSProp ``gamma1``/``gamma2`` with ε
+*inside* the root in the plain update too (``rmsprop_update``: w ← w − η g/√(n + ε)), the centered
+one as 2.0's (``rmspropalex_update``, momentum ``gamma2``); AdaGrad ``eps`` inside the root and a
+decoupled weight decay, ``w += (g/√(h + ε) + λ w)·(−η)``. They are the dialects ``mxnet1`` and
+``mxnet1-centered``, chosen by the keywords a call uses (``gamma1``, ``gamma2``, ``eps``); a call
+that names none of them is MXNet 2.0's. MXNet 1.9.1 has no wheel for Python 3.11: facts from the
+sources (``../frameworks.md`` read them) and the tests' hand-typed steps, not from a run.
 """
 
 from . import Argument as A
@@ -14,6 +22,9 @@ from . import Call, Dialect
 #: ``RMSProp.__init__``'s positional order (``wd`` and the rest are keywords of the base class)
 _RMSPROP_SIGNATURE = ("learning_rate", "rho", "momentum", "epsilon", "centered")
 _NOT_HERE = "not installable here (mxnet 1.9.1 has no Python 3.11 wheel; 2.0 was never released to PyPI)"
+#: MXNet 1.x's ``RMSProp.__init__`` order
+_RMSPROP1_SIGNATURE = ("learning_rate", "gamma1", "gamma2", "epsilon", "centered")
+_SOURCE1 = "python/mxnet/optimizer/optimizer.py of 1.9.1"
 
 DIALECTS = (
     Dialect(
@@ -69,6 +80,57 @@ DIALECTS = (
         verified=_NOT_HERE,
     ),
     Dialect(
+        family="rmsprop",
+        name="mxnet1",
+        framework="MXNet 1.x",
+        source=f"{_SOURCE1} (RMSProp.update, centered=False); src/operator/optimizer_op-inl.h (RMSPropUpdate)",
+        conventions=dict(
+            eps_placement="inside", ema_form="scale_add", centering="never", momentum_form="none", maximize=False
+        ),
+        arguments=(
+            A("learning_rate", "lr", 0.001),
+            A("gamma1", "alpha", 0.9),
+            A("epsilon", "eps", 1e-8),
+            A("wd", "weight_decay", 0.0),
+        ),
+        calls=(
+            Call(
+                ("mxnet.optimizer.RMSProp", "mx.optimizer.RMSProp"),
+                set={"centered": False},
+                hidden=("gamma2", "clip_weights"),
+                signature=_RMSPROP1_SIGNATURE,
+            ),
+        ),
+        notes="MXNet 1.x: ε inside the root (2.0: outside) when not centered; gamma2 (momentum) has no effect then.",
+        verified=_NOT_HERE,
+    ),
+    Dialect(
+        family="rmsprop",
+        name="mxnet1-centered",
+        framework="MXNet 1.x",
+        source=f"{_SOURCE1} (RMSProp.update, centered=True); src/operator/optimizer_op-inl.h (RMSPropAlexUpdate)",
+        conventions=dict(
+            eps_placement="inside", centering="always", ema_form="scale_add", momentum_lr="inside", maximize=False
+        ),
+        arguments=(
+            A("learning_rate", "lr", 0.001),
+            A("gamma1", "alpha", 0.9),
+            A("gamma2", "momentum", 0.9),
+            A("epsilon", "eps", 1e-8),
+            A("wd", "weight_decay", 0.0),
+        ),
+        calls=(
+            Call(
+                ("mxnet.optimizer.RMSProp", "mx.optimizer.RMSProp"),
+                set={"centered": True},
+                hidden=("clip_weights",),
+                signature=_RMSPROP1_SIGNATURE,
+            ),
+        ),
+        states={"square_avg": "n", "grad_avg": "g", "momentum_buffer": "delta"},
+        verified=_NOT_HERE,
+    ),
+    Dialect(
         family="adagrad",
         name="mxnet",
         framework="MXNet 2.0",
@@ -76,6 +138,24 @@ DIALECTS = (
         conventions=dict(eps_placement="outside", initial_accumulator=0.0, lr_decay="none", maximize=False),
         arguments=(A("learning_rate", "lr", 0.01), A("epsilon", "eps", 1e-6), A("wd", "weight_decay", 0.0)),
         calls=(Call(("mxnet.optimizer.AdaGrad", "mx.optimizer.AdaGrad"), hidden=("use_fused_step",)),),
+        verified=_NOT_HERE,
+    ),
+    Dialect(
+        family="adagrad",
+        name="mxnet1",
+        framework="MXNet 1.x",
+        source=f"{_SOURCE1} (AdaGrad.update)",
+        conventions=dict(
+            eps_placement="inside",
+            initial_accumulator=0.0,
+            lr_decay="none",
+            maximize=False,
+            decoupled_weight_decay=True,
+        ),
+        arguments=(A("learning_rate", "lr", 0.01), A("eps", "eps", 1e-7), A("wd", "weight_decay", 0.0)),
+        calls=(Call(("mxnet.optimizer.AdaGrad", "mx.optimizer.AdaGrad")),),
+        notes="MXNet 1.x: ε inside the root (2.0: outside, 1e-6) and the weight decay decoupled, "
+        "w += (g/√(h + ε) + λw)·(−η) (2.0: coupled).",
         verified=_NOT_HERE,
     ),
 )
