@@ -5,6 +5,7 @@ Every entry is a function returning Derivations (each with its checks); nothing 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import sympy as sp
@@ -31,9 +32,9 @@ def _table() -> dict[tuple[str, str, str], list[Callable[[], Derivation]]]:
         ("adagrad", "torch", "noise"): [noise.adagrad_expected_sum],
         ("rmsprop", "torch", "noise"): [noise.rmsprop_expected_average],
         ("sgd", "torch", "noise"): [noise.sgd_stationary_variance],
-        ("adagrad", "torch", "powerlaw"): [lambda p=p: rates.adagrad_powerlaw(sp.Rational(p, 4)) for p in (1, 2, 3)],
+        ("adagrad", "torch", "powerlaw"): [partial(rates.adagrad_powerlaw, sp.Rational(p, 4)) for p in (1, 2, 3)],
         ("rmsprop", "torch", "powerlaw"): [
-            *(lambda p=p: rates.rmsprop_powerlaw(sp.Rational(p, 4)) for p in (1, 4)),
+            *(partial(rates.rmsprop_powerlaw, sp.Rational(p, 4)) for p in (1, 4)),
             rates.rmsprop_powerlaw_limit,
         ],
     }

@@ -41,7 +41,7 @@ def cases(family: str = "all", dialect: str | None = None, options: dict[str, An
     if family == "all":
         if dialect is not None:
             raise ValueError("--dialect needs a single rule, not 'all'")
-        pairs = [(f, d) for f, (_, dialects) in _rules.FAMILIES.items() for d in dialects]
+        pairs: list[tuple[str, str | None]] = [(f, d) for f, (_, dialects) in _rules.FAMILIES.items() for d in dialects]
     else:
         pairs = [(family, dialect)]
     out = []

@@ -81,7 +81,7 @@ def check_closed_form(
     check). ``horizon`` is the last step of the float64 check (default: the model's, 10⁶ for
     closed forms without sums)."""
     values = dict(values or {})
-    model = gradient_model(gradient)
+    model = _sequence_model(gradient)
     items = tuple(sorted(values.items()))
     last = horizon or (model.long_horizon if not expr.has(sp.Sum) else min(model.long_horizon, 10**4))
     f64 = _float64_check(rule, observable, expr, items, model, last)
@@ -186,7 +186,7 @@ def check_limit(
     claimed limit that is merely small (1e-12 where the truth is 0) would pass, since the
     function itself is small far out; with it, a wrong L leaves a constant error that does not
     shrink. A non-finite value anywhere fails."""
-    model = gradient_model(gradient)
+    model = _sequence_model(gradient)
     numbers = numeric_values(rule, dict(values or {}), model)
     with mpmath.workdps(MPMATH_DPS):
         near = _evaluate(expr, (LIMIT_FROM,), numbers, model)[0]
@@ -238,6 +238,15 @@ def statement_function(statement: sp.Eq, variable: sp.Symbol, numbers: Mapping[s
 
 
 # -- numbers ------------------------------------------------------------------------------------
+def _sequence_model(gradient: Any) -> ConstantGradient:
+    """The gradient model of a trajectory check: a gradient sequence (constant, power law, a
+    given sequence); the quadratic and noise models have checks of their own."""
+    model = gradient_model(gradient)
+    if not isinstance(model, ConstantGradient):
+        raise TypeError(f"a trajectory check needs a gradient sequence model; got {type(model).__name__}")
+    return model
+
+
 def numeric_values(rule: UpdateRule, values: Mapping[str, Any], model: ConstantGradient) -> dict[sp.Symbol, list[Any]]:
     """Per-element numeric values of every symbol a closed form may contain: hyperparameters (the
     same float the interpreter uses, made exact in mpmath), the gradient model's symbols and w_0."""

@@ -173,10 +173,20 @@ def _num(x: float, spec: str = "") -> str:
     return power if mantissa in ("1", "1.0") else rf"{mantissa}\times {power}"
 
 
-def _claim(id_: str, verdict: str, explanation: tuple[str | _Part, ...], *rest: Any) -> Claim:
-    """``Claim(id_, statement(id_), verdict, plain, *rest, explanation_latex=latex)``."""
+def _claim(
+    id_: str,
+    verdict: str,
+    explanation: tuple[str | _Part, ...],
+    statement_latex: str = "",
+    derivations: tuple[Derivation, ...] = (),
+    numbers: dict[str, Any] | None = None,
+) -> Claim:
+    """``Claim(id_, statement(id_), verdict, plain, statement_latex, derivations, numbers,
+    explanation_latex=latex)``."""
     plain, latex = _explain(*explanation)
-    return Claim(id_, statement(id_), verdict, plain, *rest, explanation_latex=latex)
+    return Claim(
+        id_, statement(id_), verdict, plain, statement_latex, derivations, numbers or {}, explanation_latex=latex
+    )
 
 
 # Formulas that several explanations use.

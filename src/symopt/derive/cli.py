@@ -153,8 +153,8 @@ def _print_case(case: Case, results: list[Derivation]) -> None:
     for d in results:
         print(f"\n  {d.title}")
         print("    " + sp.pretty(d.statement, use_unicode=True).replace("\n", "\n    "))
-        for a in d.assumptions:
-            print(f"    assuming {a.text}")
+        for assumption in d.assumptions:
+            print(f"    assuming {assumption.text}")
         for c in d.checks:
             print(f"    check: {c.summary()}")
     print()

@@ -98,6 +98,7 @@ def _reddi_run(
 
     beta2 = 1 / (1 + c * c) if beta2 is None else beta2
     x = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt: torch.optim.Optimizer
     if kind == "rmsprop":
         opt = torch.optim.RMSprop([x], lr=alpha, alpha=beta2, eps=0.0)
     elif kind == "amsgrad":
@@ -547,8 +548,8 @@ def cohen2022_threshold(statement: sp.Eq | None = None) -> Derivation:
             star = math.nan
         if beta == 0.0:
 
-            def make(ps, lr=lr):
-                return torch.optim.RMSprop(ps, lr=lr, alpha=1.0, eps=P)
+            def make(ps, lr=lr, beta=beta):
+                return torch.optim.RMSprop(ps, lr=lr, alpha=1.0, eps=P)  # beta = 0: no momentum
 
             who = "RMSprop(alpha=1)"
         else:

@@ -725,16 +725,18 @@ def _takes_fused_c(p: Tensor) -> bool:
     tensors. A tensor subclass (FSDP2's DTensor, whose storage is a local shard) takes the Torch
     kernels, which dispatch through it; torch's own fused kernels have no sharding strategy there
     (NotImplementedError)."""
+    grad = p.grad
     return (
-        type(p) in _PLAIN_TENSORS
-        and type(p.grad) in _PLAIN_TENSORS
+        grad is not None
+        and type(p) in _PLAIN_TENSORS
+        and type(grad) in _PLAIN_TENSORS
         and p.device.type == "cpu"
         and p.dtype in _fused_dtypes()
         and p.layout is torch.strided
         and p.is_contiguous()
-        and not p.grad.is_sparse
-        and p.grad.is_contiguous()
-    )  # type: ignore[union-attr]  # type(p.grad): a tensor
+        and not grad.is_sparse
+        and grad.is_contiguous()
+    )
 
 
 @functools.lru_cache(maxsize=1)

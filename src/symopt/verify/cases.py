@@ -60,7 +60,7 @@ class Case:
     def model_kwargs(self) -> dict[str, Any]:
         """:attr:`math_kwargs` by the model's names, for the kernels and the interpreter: a torch
         keyword that packs several hyperparameters (Adam's ``betas``) unpacked (:data:`PACKED`)."""
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in self.math_kwargs.items():
             if k in PACKED:
                 out.update(zip(PACKED[k], v))
@@ -261,7 +261,7 @@ def _variant_edges(
         for _, kw, extra in named
         if not extra.get("transposed") and not isinstance(kw.get("lr"), torch.Tensor)
     }
-    out = []
+    out: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     off = VARIANT_OFF.get(rule, {})
     for on in itertools.product((False, True), repeat=len(VARIANT_SWITCHES[rule])):
         chosen = {k for k, flag in zip(VARIANT_SWITCHES[rule], on) if flag}
@@ -292,7 +292,7 @@ def _branch_edges(rule: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]
     its other branch, on contiguous params with a float lr."""
     switch, values = VARIANT_BRANCHES[rule]
     others = [k for k in VARIANT_SWITCHES[rule] if k != switch]
-    out = []
+    out: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     for on in itertools.product((False, True), repeat=len(others)):
         kwargs = {switch: VARIANT_SWITCHES[rule][switch]}
         kwargs.update({k: VARIANT_SWITCHES[rule][k] for k, flag in zip(others, on) if flag})
@@ -339,7 +339,7 @@ ROUNDING_EDGES: dict[str, list[tuple[str, dict[str, Any], tuple[str, ...]]]] = {
 
 def _rounding_edges(rule: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     """One edge per combination of each :data:`ROUNDING_EDGES` entry's switches, at its values."""
-    out = []
+    out: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     for name, values, switches in ROUNDING_EDGES[rule]:
         for on in itertools.product((False, True), repeat=len(switches)):
             kwargs = {k: VARIANT_SWITCHES[rule][k] for k, flag in zip(switches, on) if flag}

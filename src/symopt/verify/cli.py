@@ -12,6 +12,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -24,6 +25,9 @@ from . import summary
 from .runner import IMPLEMENTATIONS, Row, run_matrix
 from . import dialects as verify_dialects
 from ..rules import dialects
+
+if TYPE_CHECKING:
+    from ..derive.hazards import Found
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 #: Random configurations per rule: the quick default and --full.
@@ -197,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     for path in {DEFAULT_REPORT, Path(args.json)} if args.json else {DEFAULT_REPORT}:
         write_json_atomic(path, document)
     if getattr(args, "verbose", False):
-        findings = {}
+        findings: dict[tuple[str, str, str, str], Row] = {}
         for r in rows:
             if r.note and r.status != "FAIL":
                 findings.setdefault((r.rule, r.case, r.dtype, r.note), r)
@@ -235,14 +239,15 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed or wrong_kernels else 0
 
 
-def case_hazards(cases: list) -> list[tuple[str, str, object]]:
+def case_hazards(cases: list) -> list[tuple[str, str, Found]]:
     """(rule, case name, :class:`symopt.derive.hazards.Found`) for every case whose
     hyperparameters meet a hazard of :data:`symopt.derive.hazards.HAZARDS`."""
     from .. import rules
     from ..derive.hazards import HAZARDS, hazards
 
     families = {h.family for h in HAZARDS}
-    out, seen = [], set()
+    out: list[tuple[str, str, Found]] = []
+    seen: set[tuple[str, str]] = set()
     for case in cases:
         if case.rule not in families or (case.rule, case.name) in seen:
             continue

@@ -20,7 +20,7 @@ Where a tensor's vector loop ends is :func:`symopt.fused.launcher.tail_starts`.
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, Callable, cast
 
 import numpy as np
 import torch
@@ -106,7 +106,7 @@ def sgd(
                 if buffers[i] is None:
                     b = g.clone()
                 else:
-                    b0 = buffers[i].float()
+                    b0 = cast(torch.Tensor, buffers[i]).float()
                     b = fma(k["damp"][i], g, b0 * k["mu"][i])  # the vector loop: the last product fused
                     t = starts[i]
                     b[t:] = fma(b0[t:], k["mu"][i][t:], k["damp"][i][t:] * g[t:])  # the tail: the first
@@ -178,7 +178,7 @@ def rmsprop(
             else:
                 w = w + (k["lr"][i] * g) / sigma
             p.copy_(w.to(dtype).reshape(p.shape))
-    out = []
+    out: list[dict[str, torch.Tensor]] = []
     for p, st in zip(params, state):
         if not st:
             out.append({})
@@ -192,7 +192,7 @@ def rmsprop(
     return out
 
 
-SIMULATIONS = {"sgd": sgd, "rmsprop": rmsprop}
+SIMULATIONS: dict[str, Callable[..., list[dict[str, torch.Tensor]]]] = {"sgd": sgd, "rmsprop": rmsprop}
 
 
 def run(

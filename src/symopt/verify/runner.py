@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import shlex
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, cast
 
 import numpy as np
 import torch
@@ -139,9 +139,10 @@ def mixed_result(
 ) -> "Result | Exception":
     """:data:`MIXED` from torch's fused and for-loop results: each param and its state from the
     run whose operations symopt's fused step issues on it (by the layout of ``params0``)."""
-    for r in (fused, loop):
-        if isinstance(r, Exception):
-            return r
+    if isinstance(fused, Exception):
+        return fused
+    if isinstance(loop, Exception):
+        return loop
     pick = [fused if p.is_contiguous() else loop for p in params0]
     return [r[0][i] for i, r in enumerate(pick)], [r[1][i] for i, r in enumerate(pick)]
 
@@ -217,8 +218,9 @@ def run_interpreter(case: Case, params0: list[torch.Tensor], grads: Grads) -> Re
         w = p0.detach().cpu().double().numpy().copy()
         state = interp.init_state(w)
         for step_grads in grads:
-            if step_grads[i] is not None:
-                interp.step(w, step_grads[i].cpu().double().numpy(), state)
+            g = step_grads[i]
+            if g is not None:
+                interp.step(w, g.cpu().double().numpy(), state)
         out_params.append(torch.from_numpy(w).to(p0.dtype))
         out_states.append(_state_to_torch(state, p0.dtype, rule.stores_step) if state["step"] else {})
     return out_params, out_states
@@ -248,8 +250,9 @@ def run_numpy_kernels(case: Case, params0: list[torch.Tensor], grads: Grads) -> 
         stepped = False
         with np.errstate(all="ignore"):  # NaN/inf propagate as in torch; findings report them
             for step_grads in grads:
-                if step_grads[i] is not None:
-                    step(w, step_grads[i].cpu().numpy(), state, **case.model_kwargs)
+                g = step_grads[i]
+                if g is not None:
+                    step(w, g.cpu().numpy(), state, **case.model_kwargs)
                     stepped = True
         out_params.append(torch.from_numpy(w))
         out_states.append(_state_to_torch(state, p0.dtype, stores_step) if stepped else {})
@@ -272,6 +275,7 @@ def run_torch_kernels(case: Case, params0: list[torch.Tensor], grads: Grads, *, 
     kept = rule.active_states(values)
     for step_grads in grads:
         active = [i for i, g in enumerate(step_grads) if g is not None]
+        present = cast("list[torch.Tensor]", step_grads)  # read at the active indices only
         for i in active:
             if not states[i] and rule.stores_step:
                 states[i]["step"] = torch.tensor(0.0)
@@ -286,19 +290,19 @@ def run_torch_kernels(case: Case, params0: list[torch.Tensor], grads: Grads, *, 
                 buffers = [states[i].get("momentum_buffer") for i in group] if kept else []
                 functional.sgd(
                     [params[i] for i in group],
-                    [step_grads[i].clone() for i in group],
+                    [present[i].clone() for i in group],
                     buffers,
                     foreach=foreach,
                     **arguments,
                 )
                 for i, buf in zip(group, buffers):
-                    states[i]["momentum_buffer"] = buf
+                    states[i]["momentum_buffer"] = cast(torch.Tensor, buf)  # made by the step
                 continue
-            buffers = [[states[i].get(key) for i in group] for key in kernel.STATES]
+            lists = [[states[i].get(key) for i in group] for key in kernel.STATES]
             getattr(functional, case.rule)(
                 [params[i] for i in group],
-                [step_grads[i].clone() for i in group],
-                *buffers,
+                [present[i].clone() for i in group],
+                *lists,
                 [states[i]["step"] for i in group],
                 foreach=foreach,
                 **arguments,
@@ -522,7 +526,7 @@ def torch_paths_gap(
         raised, stepped = (reference, path) if isinstance(b, Exception) else (path, reference)
         exc = b if isinstance(b, Exception) else a
         return f"torch.optim's {raised} raises {type(exc).__name__}: {exc} where its {stepped} steps"
-    if isinstance(a, Exception):
+    if isinstance(a, Exception) or isinstance(b, Exception):  # both raise
         return ""
     ulp, _, _ = compare(a, b)
     bound = tolerance(dtype, "torch", reference, steps, same_operations=False)

@@ -230,7 +230,7 @@ def _binary(name: str, fn: Callable[[sp.Expr, sp.Expr], sp.Expr], *, alpha: bool
     return new
 
 
-def _pointwise(name: str, fn: Callable[[sp.Expr, sp.Expr, sp.Expr], sp.Expr]) -> Callable[..., list[sp.Expr]]:
+def _pointwise(name: str, fn: Callable[[sp.Expr, sp.Expr], sp.Expr]) -> Callable[..., list[sp.Expr]]:
     """``addcmul``/``addcdiv``: ``self_i + value_i · fn(tensor1_i, tensor2_i)``, with ``value=`` one
     scalar (default 1) or, positionally, one scalar or a list of one scalar per tensor."""
 
@@ -433,7 +433,7 @@ def structural_variants(rule: UpdateRule) -> list[dict[str, Any]]:
     guarded = set()
     for a in rule.body:
         guarded |= {s for s in a.when.free_symbols}
-    choices = []
+    choices: list[list[tuple[str, Any]]] = []
     for h in rule.hyperparameters:
         if h.symbol not in guarded:
             continue
@@ -550,7 +550,7 @@ def _comparisons(module: types.ModuleType, rule: UpdateRule, entry: str, differe
 SYMBOLIC_BACKENDS = ("numpy", "torch")
 
 
-def shipped_kernels() -> list[tuple[str, types.ModuleType, UpdateRule]]:
+def shipped_kernels() -> list[tuple[str, types.ModuleType | None, UpdateRule]]:
     """``(backend, generated module, its model)`` for every committed Python kernel module."""
     import importlib
 
