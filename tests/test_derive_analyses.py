@@ -203,6 +203,30 @@ def test_a_wrong_amplitude_fails_the_simulation_check():
     assert any(abs(r[7] - r[3] / 4) / (r[3] / 4) > 1e-6 for r in rows)  # A = η/4 would be refuted
 
 
+def test_rmsprop_cycle_eigenvalues_by_hand_and_wrong_ones_fail():
+    """At α = 0.9, η = 0.01, λ = 2, ε = 0.0099 the cycle is small (A = 5e-5) and c = 2(1 − α)(1 −
+    2ε/(ηλ)) = 0.002 < (1 − √0.9)² = 0.00263: the roots of μ² − Tμ + α², T = (c − 1 − α)² − 2α =
+    1.802404, are real, ρ = (T + √(T² − 4α²))/2 = 0.94773 (by hand), not α — which is what the report measured
+    before. With the default ε the roots are complex, |μ| = α. A statement with ρ = α always, or
+    a sign slip in T, fails."""
+    a, c = 0.9, 2 * 0.1 * (1 - 2 * 0.0099 / 0.02)
+    T = (c - 1 - a) ** 2 - 2 * a
+    rho = (T + math.sqrt(T * T - 4 * a * a)) / 2
+    assert c < (1 - math.sqrt(a)) ** 2 and rho == pytest.approx(0.94773, rel=1e-5)
+    d = quadratic.rmsprop_cycle_eigenvalues()
+    assert d.passed, [x.summary() for x in (d.check, *d.precision_checks)]
+    assert "real, rho=0.947732" in d.precision_checks[0].detail and "complex, rho=0.99" in d.precision_checks[0].detail
+    m = quadratic.mu
+    always_alpha = sp.Eq(sp.Symbol("chi"), (m - alpha) ** 2)
+    wrong_sign = sp.Eq(
+        sp.Symbol("chi"), m**2 - ((quadratic.cycle_contraction() + 1 - alpha) ** 2 - 2 * alpha) * m + alpha**2
+    )
+    for wrong in (always_alpha, wrong_sign):
+        bad = quadratic.rmsprop_cycle_eigenvalues(statement=wrong)
+        assert not bad.passed
+        assert bad.check.max_rel_err > 0  # the model's own Jacobian refutes it
+
+
 def test_sgd_regimes_and_adagrad_convergence():
     assert quadratic.gd_regimes().passed and quadratic.gd_trajectory().passed
     assert quadratic.adagrad_converges().passed

@@ -51,7 +51,7 @@ from .._io import output_path, write_text_atomic
 from ..schemas import envelope
 
 #: (label, rule family, hyperparameters): the variants the issue names
-VARIANTS = [
+VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     ("adagrad", "adagrad", {}),
     ("rmsprop", "rmsprop", {}),
     ("rmsprop-centered", "rmsprop", {"centered": True}),
@@ -294,7 +294,11 @@ def _probe(dtype, total: int, device: str = "cpu") -> tuple[Callable[[], None], 
     a = torch.randn(total, dtype=dtype).to(device)
     b = (torch.randn(total, dtype=dtype) * 1e-30).to(device)  # keeps a's values stable over many adds
     if device == "cuda":
-        return (lambda: b.copy_(a)), 2
+
+        def copy() -> None:
+            b.copy_(a)
+
+        return copy, 2
 
     def probe() -> None:
         a.add_(b)
@@ -359,7 +363,7 @@ def measure(
     row.first_call_seconds = first
     row.times_bound = {k: v / bound for k, v in med.items()}
     torch_modes = {k: v for k, v in med.items() if k.startswith("torch")}
-    row.best_torch = min(torch_modes, key=torch_modes.get)
+    row.best_torch = min(torch_modes, key=torch_modes.__getitem__)
     if FUSED in med:
         row.speedup_fused_over_best_torch = torch_modes[row.best_torch] / med[FUSED]
     if contention:
@@ -465,7 +469,7 @@ def table(rows: list[Row]) -> str:
         if contended and r.contention:
             quiet = r.seconds[FUSED]
             med, tail = r.contended[FUSED], r.contended_p95[FUSED]
-            best = min((k for k in r.contended if k.startswith("torch")), key=r.contended.get)
+            best = min((k for k in r.contended if k.startswith("torch")), key=r.contended.__getitem__)
             fused_cell = (
                 f"{_fmt_time(med).strip()} / {_fmt_time(tail).strip()} ({med / quiet:.2f}×/{tail / quiet:.2f}×)"
             )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import Callable
+from typing import Any, Callable
 
 import sympy as sp
 
@@ -84,7 +84,7 @@ def math_text(rule: UpdateRule, arrow: str = "←", indent: str = "    ") -> str
 
 
 def _template(name: str) -> Template:
-    return Template(resources.files("symopt.codegen").joinpath("templates", name).read_text(encoding="utf-8"))
+    return Template(resources.files("symopt.codegen").joinpath("templates").joinpath(name).read_text(encoding="utf-8"))
 
 
 def _init_body(rule: UpdateRule, backend: Backend) -> str:
@@ -110,7 +110,7 @@ def _signature(names: tuple[str, ...], leading: str = ", *, ") -> str:
 
 def render_kernel(rule: UpdateRule, backend: Backend) -> str:
     """The text of one generated kernel module."""
-    printer = backend.printer()
+    printer: Any = backend.printer()  # a kernel printer: KernelPrinterMixin and a SymPy printer
     body = printer.kernel_body(rule)
     # a printer may fill more fields of its own template (the Torch printer: the foreach kernel)
     extra = printer.template_fields(rule) if hasattr(printer, "template_fields") else {}

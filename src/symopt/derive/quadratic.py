@@ -29,6 +29,7 @@ import sympy as sp
 from .. import rules
 from ..rules import t
 from ..rules._primitives import alpha, epsilon, eta
+from ..rules._primitives import v as v_state
 from ._result import Assumption, Check, Derivation, restatable, worst_error
 from .gradients import QuadraticGradient, lam, w0
 from .simulate import compile_body, log_spaced_steps
@@ -526,11 +527,180 @@ def rmsprop_cycle(placement: str = "outside", *, statement: sp.Eq | None = None)
         explanation=(
             "With a constant rate RMSProp does not converge on a quadratic: the iterates settle on w = ±A, "
             + {
-                "outside": "A = eta/2 - eps/lambda, independent of alpha (alpha only sets how fast the cycle attracts: |eigenvalues| = alpha).",
+                "outside": "A = eta/2 - eps/lambda, independent of alpha (alpha sets how fast the cycle attracts: "
+                "|eigenvalues| = alpha while they are complex, rmsprop.quadratic.cycle_eigenvalues).",
                 "inside": "A = sqrt(eta^2/4 - eps/lambda^2).",
                 "recursion": "A = sqrt(eta^2/4 - eps/((1 - alpha) lambda^2)): the post's eps in the recursion makes A depend on alpha.",
             }[placement]
         ),
+    )
+
+
+# -- RMSProp: how the cycle attracts -------------------------------------------------------------
+mu = sp.Symbol("mu")
+
+
+def cycle_contraction() -> sp.Expr:
+    """c = 4(1 − α)A/η = 2(1 − α)(1 − 2ε/(ηλ)): the coupling of w and v at the cycle ±A (ε outside)."""
+    return 2 * (1 - alpha) * (1 - 2 * epsilon / (eta * lam))
+
+
+def cycle_characteristic() -> sp.Expr:
+    """χ(μ) = μ² − Tμ + α², T = (c − 1 − α)² − 2α: the characteristic polynomial of the Jacobian of
+    RMSProp's two-step map (w, v) ↦ (w'', v'') at the cycle (ε outside the root).
+
+    By hand: at w = ±A, v = λ²A² (so √v = λA and σ = λA + ε = ηλ/2, the cycle's condition) the
+    one-step Jacobian is [[c − 1, ±q], [±r, α]] with q r = αc, so each has determinant −α and the
+    two-step product has trace (c − 1)² + α² − 2αc = T and determinant α²."""
+    c = cycle_contraction()
+    return mu**2 - ((c - 1 - alpha) ** 2 - 2 * alpha) * mu + alpha**2
+
+
+@lru_cache(maxsize=None)
+def _model_two_step_invariants() -> tuple[sp.Expr, sp.Expr]:
+    """(trace, determinant) of :func:`_model_two_step_jacobian`, simplified (about 2 s)."""
+    J = sp.simplify(_model_two_step_jacobian())
+    return sp.simplify(J.trace()), sp.simplify(J.det())
+
+
+def _model_two_step_jacobian() -> sp.Matrix:
+    """The Jacobian of torch's RMSprop model (its step map, g = λw) applied twice, at the cycle
+    w = A, v = λ²A², with η written through A (η = 2(λA + ε)/λ) so that every root is exact."""
+    m = rules.rmsprop().step_map()
+    W, V = sp.symbols("W V", real=True)
+    A = sp.Symbol("A", positive=True)
+
+    def step(wx, vx):
+        at = {rules.w: wx, v_state: vx, rules.g: lam * wx}
+        return m[rules.w].xreplace(at), m[v_state].xreplace(at)
+
+    w1, v1 = step(W, V)
+    w2, v2 = step(w1, v1)
+    J = sp.Matrix([w2, v2]).jacobian([W, V]).xreplace({W: A, V: lam**2 * A**2})
+    return J.xreplace({eta: 2 * (lam * A + epsilon) / lam})
+
+
+#: (α, η, λ, ε): complex eigenvalues (|μ| = α) and real ones (α small, or ε near ηλ/2)
+CYCLE_EIGEN_CASES = (
+    (0.99, 0.01, 2.0, 1e-8),
+    (0.9, 0.01, 2.0, 1e-8),
+    (0.5, 0.1, 1.0, 1e-3),
+    (0.01, 0.01, 2.0, 1e-8),
+    (0.9, 0.01, 2.0, 0.0099),
+)
+
+
+def _torch_cycle_rate(a: float, rate: float, curvature: float, e: float, steps: int = 4000) -> float:
+    """The measured contraction per two steps of torch.optim.RMSprop's distance to the cycle on
+    f = λw²/2: the slope of log‖(w − (−1)^t A, √v − λA)‖ over the steps where it lies between
+    1e-4 and 1e-11 of A, fitted by least squares (float64)."""
+    import torch
+
+    A = rate / 2 - e / curvature
+    x = torch.tensor([A * 1.01], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.RMSprop([x], lr=rate, alpha=a, eps=e)
+    opt.zero_grad()
+    (0.5 * curvature * x * x).sum().backward()
+    opt.step()  # the first step makes the state; then put v at the cycle's λ²A² (a checkpoint would)
+    opt.state[x]["square_avg"].fill_(curvature**2 * A**2)
+    with torch.no_grad():
+        x.fill_(A * 1.01)
+    ts, logs = [], []
+    for step in range(steps):
+        opt.zero_grad()
+        (0.5 * curvature * x * x).sum().backward()
+        opt.step()
+        w_t = float(x.detach())
+        side = math.copysign(A, w_t)
+        dist = math.hypot(w_t - side, math.sqrt(float(opt.state[x]["square_avg"])) - curvature * A)
+        if 1e-11 * A < dist < 1e-4 * A:
+            ts.append(step)
+            logs.append(math.log(dist))
+    if len(ts) < 20:
+        return math.nan
+    slope = float(np.polyfit(ts, logs, 1)[0])
+    return math.exp(2 * slope)
+
+
+@restatable
+def rmsprop_cycle_eigenvalues(*, statement: sp.Eq | None = None) -> Derivation:
+    """How RMSProp's 2-cycle attracts (ε outside the root): the characteristic polynomial of the
+    two-step Jacobian at the cycle, derived by hand and checked three ways — against the model's
+    own Jacobian (symbolically: trace and determinant), against the eigenvalues of the numeric
+    Jacobian, and against torch.optim.RMSprop's measured contraction towards the cycle.
+
+    The eigenvalues are complex with modulus exactly α when (1 − √α)² < c < (1 + √α)², and real
+    otherwise (a small α, or ε close to ηλ/2 where the cycle is small): the approach is then
+    slower or faster than α. Both roots lie in the unit disc whenever the cycle exists (ηλ > 2ε:
+    0 < c < 2(1 − α)), so the cycle is always linearly stable."""
+    statement = statement if statement is not None else sp.Eq(sp.Symbol(r"\chi(\mu)"), cycle_characteristic())
+    stated = sp.Poly(sp.sympify(statement.rhs), mu)
+    A = sp.Symbol("A", positive=True)
+    through_A = {eta: 2 * (lam * A + epsilon) / lam}
+    trace, det = _model_two_step_invariants()
+    coefficients = stated.all_coeffs() if stated.degree() == 2 else [sp.nan, sp.nan, sp.nan]
+    lead, linear, constant = (sp.sympify(x).xreplace(through_A) for x in coefficients)
+    residues = [sp.simplify(lead - 1), sp.simplify(-linear / lead - trace), sp.simplify(constant / lead - det)]
+    symbolic_wrong = float(sum(r != 0 for r in residues))
+    errors, measured_errors, rows = [], [], []
+    for a, rate, curvature, e in CYCLE_EIGEN_CASES:
+        values = {alpha: a, eta: rate, lam: curvature, epsilon: e}
+        poly = sp.Poly(sp.sympify(statement.rhs).subs(values), mu)
+        try:
+            coeffs = [complex(x) for x in poly.all_coeffs()] if poly.degree() == 2 else None
+        except TypeError:  # a statement that leaves a symbol in
+            coeffs = None
+        roots = sorted(abs(r) for r in np.roots(coeffs)) if coeffs else [math.nan, math.nan]
+        numeric = _cycle_jacobian_moduli("outside", values)
+        errors += [abs(x - y) / abs(y) for x, y in zip(roots, numeric)]
+        rho = max(roots)
+        measured = _torch_cycle_rate(a, rate, curvature, e)
+        measured_errors.append(abs(measured - rho) / rho if math.isfinite(measured) else math.nan)
+        kind = "complex" if abs(roots[0] - roots[1]) < 1e-9 * rho else "real"
+        rows.append(f"alpha={a}, eta={rate}, lambda={curvature}, eps={e}: {kind}, rho={rho:.6g}, torch {measured:.6g}")
+    c = cycle_contraction()
+    return Derivation(
+        id="rmsprop.quadratic.cycle_eigenvalues",
+        title="RMSProp on the quadratic: how the 2-cycle attracts (the two-step Jacobian's eigenvalues)",
+        statement=statement,
+        assumptions=(
+            Assumption(
+                "eps outside the root, constant eta, f = lambda w^2/2, the cycle exists: eta*lambda > 2 eps",
+                eta * lam > 2 * epsilon,
+            ),
+        ),
+        steps=(
+            r"\text{at } w = \pm A,\ v = \lambda^2 A^2:\ \sigma = \lambda A + \epsilon = \eta\lambda/2",
+            rf"J_1(\pm A) = \begin{{pmatrix}} c - 1 & \pm q \\ \pm r & \alpha \end{{pmatrix}},\ q r = \alpha c,\ c = {sp.latex(c)}",
+            r"\det J_1 = -\alpha,\ \operatorname{tr}(J_1(-A) J_1(A)) = (c - 1 - \alpha)^2 - 2\alpha,\ \det = \alpha^2",
+            r"|\mu| = \alpha \text{ iff } (1 - \sqrt\alpha)^2 < c < (1 + \sqrt\alpha)^2\text{; } |\mu| < 1 \text{ for } 0 < c < 2(1 + \alpha)",
+        ),
+        check=Check(
+            "symbolic-model-jacobian",
+            (0, 0),
+            symbolic_wrong,
+            0.0,
+            detail="trace and determinant of torch's model's two-step Jacobian at the cycle minus the statement's, simplified",
+        ),
+        precision_checks=(
+            Check(
+                "numeric-jacobian-eigenvalues",
+                (0, 0),
+                worst_error(errors),
+                1e-9,
+                detail="|roots| of the statement against |eigenvalues| of the numeric Jacobian, " + "; ".join(rows),
+            ),
+            Check(
+                "torch-contraction-rate",
+                (1, 4000),
+                worst_error(measured_errors),
+                1e-2,
+                detail="torch.optim.RMSprop started 1% off the cycle: the fitted rate per two steps of its distance to the "
+                "cycle against the largest |root| (the fit of a rotating deviation: about 1e-3)",
+            ),
+        ),
+        explanation="The cycle attracts at rate alpha per two steps only while its eigenvalues are complex; with a small alpha, "
+        "or eps close to eta*lambda/2, they are real and the rate is the larger root. Whenever the cycle exists it is stable.",
     )
 
 
@@ -545,6 +715,7 @@ def _derivations() -> tuple[Derivation, ...]:
         inverse_time_leading("textbook"),
         adagrad_converges(),
         rmsprop_cycle("outside"),
+        rmsprop_cycle_eigenvalues(),
         rmsprop_cycle("recursion"),
     )
 

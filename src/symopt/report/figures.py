@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import sympy as sp
@@ -147,7 +147,7 @@ def inverse_time(folder: Path, trajectories: dict[str, Derivation], steps: int =
 
 
 # -- AdaGrad: the effective rate's decay ------------------------------------------------------------
-def adagrad_lr(folder: Path, lr_by_model: dict[str, tuple[Derivation, object]], steps: int = 10_000) -> FigureFile:
+def adagrad_lr(folder: Path, lr_by_model: dict[str, tuple[Derivation, Any]], steps: int = 10_000) -> FigureFile:
     """log-log η_t: derived (each model's ``lr`` Derivation) against the interpreter (reset run).
     ``lr_by_model``: label -> (Derivation, gradient model with ``sample(step)`` and ``values``)."""
     rule = rules.adagrad()
@@ -244,7 +244,7 @@ def quadratic_comparison(
     with the derived RMSProp cycle amplitude (``cycle``: A = η/2 − ε/λ) drawn over them and AdaGrad's
     derived limit (``converges``: w_t → 0) named in the legend."""
     lam = QuadraticGradient().curvature
-    runs = {
+    runs: dict[str, tuple[rules.UpdateRule, dict[str, Any]]] = {
         "SGD": (rules.sgd(), {}),
         "AdaGrad" + (r" (derived: $w_t \to 0$)" if converges is not None else ""): (rules.adagrad(), {}),
         r"RMSProp $\alpha=0.99$": (rules.rmsprop(), {"alpha": 0.99}),

@@ -53,6 +53,7 @@ class Results:
 
     def __init__(self) -> None:
         self._cache: dict[tuple, list[Derivation] | Exception] = {}
+        self._claims: dict[str, Claim] | None = None
 
     def derive(
         self, family: str, dialect: str | None = None, gradient: Any = "constant", **options: Any
@@ -80,9 +81,9 @@ class Results:
 
     def claims(self) -> dict[str, Claim]:
         """:func:`symopt.derive.claims`, by id, computed once."""
-        if "claims" not in self._cache:
-            self._cache["claims"] = {c.id: c for c in claims()}  # type: ignore[assignment]
-        return self._cache["claims"]  # type: ignore[return-value]
+        if self._claims is None:
+            self._claims = {c.id: c for c in claims()}
+        return self._claims
 
     def one(
         self, family: str, dialect: str | None, suffix: str, gradient: Any = "constant", **options: Any
@@ -275,7 +276,8 @@ def inverse_time(results: Results, folder: Path) -> Section:
 
 
 def adagrad(results: Results, folder: Path) -> Section:
-    parts, notes = [], []
+    parts: list[str] = []
+    notes: list[str] = []
     for dialect in ("textbook", "torch"):
         parts.append(model_block(rules.adagrad(dialect)))
     parts.append(r"\paragraph{Closed forms under a constant gradient.}")
@@ -467,9 +469,9 @@ def frameworks(reports: Path | None = None) -> Section:
         )
     waiting: list[str] = []
     for family in ("adagrad", "rmsprop"):
-        text, notes = full_port_map((reports or Path("reports")) / f"port-map-{family}.json", family)
+        text, missing = full_port_map((reports or Path("reports")) / f"port-map-{family}.json", family)
         parts.append(text)
-        waiting += notes
+        waiting += missing
     items = []
     for p in E.examples():
         target = rf"\texttt{{{soft(p.target_call)}}}" if p.target_call else "no target call"
@@ -602,7 +604,7 @@ def verification(path: Path) -> Section:
     doc = json.loads(path.read_text(encoding="utf-8"))
     rows = doc.get("rows", [])
     stamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    status = defaultdict(int)
+    status: defaultdict[str, int] = defaultdict(int)
     for r in rows:
         status[r["status"]] += 1
     head = (
@@ -709,7 +711,7 @@ def verification(path: Path) -> Section:
         )
     ke = doc.get("kernel_equations")
     if ke:
-        by_rule = defaultdict(int)
+        by_rule: defaultdict[tuple[str, str], int] = defaultdict(int)
         for diff in ke.get("differences", []):
             by_rule[(diff["backend"], diff["rule"])] += 1
         body.append(
@@ -842,6 +844,13 @@ def _contention(r: dict) -> tuple[float, float, bool] | None:
     return cont[FUSED] / quiet, tail.get(FUSED, math.nan) / quiet, bool(torch_modes) and cont[FUSED] <= min(torch_modes)
 
 
+def _measured(r: dict) -> tuple[float, float, bool]:
+    """:func:`_contention` of a row measured under contention."""
+    c = _contention(r)
+    assert c is not None, "a row measured under contention"
+    return c
+
+
 def _contended_cells(r: dict) -> list[str]:
     c = _contention(r)
     if c is None:
@@ -908,9 +917,9 @@ def _bench_goals(rows: list[dict]) -> list[str]:
             count(
                 "under contention: median at most 1.5x and p95 at most 3x the quiet median",
                 contended,
-                lambda c: _contention(c)[0] <= 1.5 and _contention(c)[1] <= 3.0,
+                lambda c: _measured(c)[0] <= 1.5 and _measured(c)[1] <= 3.0,
             ),
-            count("under contention: never slower than the fastest torch mode", contended, lambda c: _contention(c)[2]),
+            count("under contention: never slower than the fastest torch mode", contended, lambda c: _measured(c)[2]),
             # the earlier performance issue's goals
             count(
                 "at most 1.10x the bound at 1e7 elements or more",

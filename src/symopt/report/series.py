@@ -36,7 +36,10 @@ def simulate(
     start = np.array(list(w_start), dtype=np.float64)
     param = start.copy()
     state = run.init_state(param)
-    params, grads, lrs, states = [start.copy()], [], [], {}
+    params: list[np.ndarray] = [start.copy()]
+    grads: list[np.ndarray] = []
+    lrs: list[np.ndarray] = []
+    states: dict[str, list[np.ndarray]] = {}
     with np.errstate(all="ignore"):
         for step in range(1, steps + 1):
             if reset:

@@ -70,6 +70,16 @@ def _adagrad_models() -> dict[str, tuple[Derivation, Any]]:
 
 
 #: figure name -> builder(folder) -> FigureFile (the same figures as the report's)
+def _rmsprop_ema_derivations() -> tuple[Derivation, Derivation, Derivation]:
+    square_avg, lr, limit = (_results.one("rmsprop", "torch", s) for s in ("square_avg", "lr", "lr_limit"))
+    return square_avg, lr, limit
+
+
+def _quadratic_comparison(folder: Path) -> F.FigureFile:
+    converges, cycle = analyses.quadratic_dynamics()[:2]
+    return F.quadratic_comparison(folder, converges=converges, cycle=cycle)
+
+
 BUILDERS: dict[str, Callable[[Path], F.FigureFile]] = {
     "fixed_rate_regimes": lambda folder: F.fixed_rate_regimes(
         folder, derived=_results.one("sgd", "torch", "param", "quadratic").expr
@@ -78,12 +88,8 @@ BUILDERS: dict[str, Callable[[Path], F.FigureFile]] = {
         folder, {d: _results.one("inverse_time", d, "param") for d in ("textbook", "corrected")}
     ),
     "adagrad_lr": lambda folder: F.adagrad_lr(folder, _adagrad_models()),
-    "rmsprop_ema": lambda folder: F.rmsprop_ema(
-        folder, *(_results.one("rmsprop", "torch", s) for s in ("square_avg", "lr", "lr_limit"))
-    ),
-    "quadratic_comparison": lambda folder: F.quadratic_comparison(
-        folder, **dict(zip(("converges", "cycle"), analyses.quadratic_dynamics()[:2]))
-    ),
+    "rmsprop_ema": lambda folder: F.rmsprop_ema(folder, *_rmsprop_ema_derivations()),
+    "quadratic_comparison": lambda folder: _quadratic_comparison(folder),
     "textbook_vs_torch": lambda folder: F.dialect_ratio(
         folder, {f: (_results.one(f, "textbook", "lr"), _results.one(f, "torch", "lr")) for f in ("adagrad", "rmsprop")}
     )[0],

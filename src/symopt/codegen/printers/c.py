@@ -570,9 +570,11 @@ class CKernelPrinter(C99CodePrinter):
             m = term.match(c * T)
             if m is not None and c in m and T in self.tensors:
                 a = m[c]
-                if a != 1:
+                if a == 1:
+                    head_code = self._print(T)
+                else:
                     head = (self._print(T), self.coefficient(a))
-                head_code = self._print(T) if a == 1 else f"{head[0]}*{head[1]}"
+                    head_code = f"{head[0]}*{head[1]}"
                 rest = terms[:i] + terms[i + 1 :]
                 break
         if head_code is None:
@@ -598,6 +600,7 @@ class CKernelPrinter(C99CodePrinter):
         rule with ``fused_tail="first_product"``, a product added to the head product ``a·T``
         (``head``) leaves the head fused instead: ``fma(T, a, c·X·Y)``."""
         first_product = head is not None and self.tail and self.rule.conventions.fused_tail == "first_product"
+        head_t, head_a = head if head is not None else ("", "")  # read only when first_product
         if not self.is_tensor(term):
             return f"{acc} + {self.coefficient(term)}"
         scalar = lambda e: not self.is_tensor(e)  # noqa: E731
@@ -615,13 +618,14 @@ class CKernelPrinter(C99CodePrinter):
                 num = x if k == 1 else (f"-{x}" if k == -1 else f"{self.coefficient(k)}*{x}")
                 return f"{acc} + ({num})/{y}"
             if kind in ("sq", "mul"):
+                assert y is not None  # Y is in every match of c·X·Y; X² is X·X
                 first = x if k == 1 else (f"-{x}" if k == -1 else f"{self.coefficient(k)}*{x}")
-                return self.fma(*head, f"{first}*{y}") if first_product else self.fma(first, y, acc)
+                return self.fma(head_t, head_a, f"{first}*{y}") if first_product else self.fma(first, y, acc)
             if kind == "axpy":
                 if k == 1:
                     return f"{acc} + {x}"
                 return (
-                    self.fma(*head, f"{self.coefficient(k)}*{x}")
+                    self.fma(head_t, head_a, f"{self.coefficient(k)}*{x}")
                     if first_product
                     else self.fma(self.coefficient(k), x, acc)
                 )

@@ -29,7 +29,7 @@ from ...rules import Assign, UpdateRule
 from ._common import CodegenError, KernelPrinterMixin, assignment_comment
 
 #: SymPy function → NumPy ufunc (each takes ``out=``).
-KNOWN_UFUNCS: dict[type, str] = {
+KNOWN_UFUNCS: dict[type[sp.Basic], str] = {
     sp.exp: "np.exp",
     sp.log: "np.log",
     sp.Abs: "np.absolute",

@@ -165,7 +165,7 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
         except CodegenError as exc:
             return {"foreach": "False", "foreach_function": f"\n\n# No foreach kernel: {exc}.\n", **lazy}
         args = tuple("steps" if a == "step" else a for a in arguments(rule))
-        template = resources.files("symopt.codegen").joinpath("templates", "torch_foreach_function.py.tmpl")
+        template = resources.files("symopt.codegen").joinpath("templates").joinpath("torch_foreach_function.py.tmpl")
         stack = "_stack_if_compiling(" in body
         text = Template(template.read_text(encoding="utf-8")).substitute(
             stack_import="from torch.optim.optimizer import _stack_if_compiling  # noqa: E402\n\n\n" if stack else "",
@@ -193,7 +193,9 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
             if tensor_step
             else "t as a Python number, already incremented, as in ``update``."
         )
-        template = resources.files("symopt.codegen").joinpath("templates", "torch_differentiable_function.py.tmpl")
+        template = (
+            resources.files("symopt.codegen").joinpath("templates").joinpath("torch_differentiable_function.py.tmpl")
+        )
         text = Template(template.read_text(encoding="utf-8")).substitute(
             state_parameters="".join(f", {identifier(s.name)}" for s in rule.states),
             update_signature=(", *, " + ", ".join(arguments(rule))) if arguments(rule) else "",
@@ -217,7 +219,7 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
             return {"capturable": "False", "capturable_function": f"\n\n# No capturable kernels: {exc}.\n"}
         args = arguments(rule)
         foreach_args = tuple("steps" if a == "step" else a for a in args)
-        template = resources.files("symopt.codegen").joinpath("templates", "torch_capturable_function.py.tmpl")
+        template = resources.files("symopt.codegen").joinpath("templates").joinpath("torch_capturable_function.py.tmpl")
         text = Template(template.read_text(encoding="utf-8")).substitute(
             state_parameters="".join(f", {identifier(s.name)}" for s in rule.states),
             update_signature=(", *, " + ", ".join(args)) if args else "",
@@ -234,7 +236,7 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
             body = TorchSparseKernelPrinter().kernel_body(rule)
         except CodegenError as exc:
             return {"sparse": "False", "sparse_function": f"\n\n# No sparse kernel: {exc}.\n"}
-        template = resources.files("symopt.codegen").joinpath("templates", "torch_sparse_function.py.tmpl")
+        template = resources.files("symopt.codegen").joinpath("templates").joinpath("torch_sparse_function.py.tmpl")
         text = Template(template.read_text(encoding="utf-8")).substitute(
             state_parameters="".join(f", {identifier(s.name)}" for s in rule.states),
             update_signature=(", *, " + ", ".join(arguments(rule))) if arguments(rule) else "",
@@ -452,8 +454,8 @@ class TorchKernelPrinter(KernelPrinterMixin, TorchPrinter):
             terms = list(expr.args)
             for i, term in enumerate(terms):
                 if self.is_tensor_symbol(term):
-                    ops = self._accumulate(terms[:i] + terms[i + 1 :])
-                    return None if ops is None else Chain(term, tuple(ops), False)
+                    accumulated = self._accumulate(terms[:i] + terms[i + 1 :])
+                    return None if accumulated is None else Chain(term, tuple(accumulated), False)
         return None
 
     def _accumulate(self, terms: list[sp.Expr]) -> Optional[list[Op]]:

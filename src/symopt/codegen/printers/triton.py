@@ -286,9 +286,10 @@ class TritonKernelPrinter(PythonCodePrinter):
             return None
         acc = head_code
         for term in [r for r in rest if self.is_tensor(r)] + [r for r in rest if not self.is_tensor(r)]:
-            acc = self.term(acc, term)
-            if acc is None:
+            added = self.term(acc, term)
+            if added is None:
                 return None
+            acc = added
         return acc
 
     def term(self, acc: str, term: sp.Expr) -> Optional[str]:

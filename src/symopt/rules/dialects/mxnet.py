@@ -12,8 +12,11 @@ the same calls with other keywords and other conventions: RMSProp ``gamma1``/``g
 one as 2.0's (``rmspropalex_update``, momentum ``gamma2``); AdaGrad ``eps`` inside the root and a
 decoupled weight decay, ``w += (g/√(h + ε) + λ w)·(−η)``. They are the dialects ``mxnet1`` and
 ``mxnet1-centered``, chosen by the keywords a call uses (``gamma1``, ``gamma2``, ``eps``); a call
-that names none of them is MXNet 2.0's. MXNet 1.9.1 has no wheel for Python 3.11: facts from the
-sources (``../frameworks.md`` read them) and the tests' hand-typed steps, not from a run.
+that names none of them is MXNet 2.0's. MXNet 1.9.1 has no wheel for Python 3.11: the facts are
+read from its ``optimizer.py`` (``AdaGrad.update``: ``history[:] += square(grad); div = grad /
+sqrt(history + self.float_stable_eps); weight[:] += (div + weight * wd) * -lr``; ``RMSProp.__init__
+(learning_rate=0.001, gamma1=0.9, gamma2=0.9, epsilon=1e-8, centered=False, clip_weights=None)``),
+the kernels from their documented updates, and checked by the tests' hand-typed steps, not by a run.
 """
 
 from . import Argument as A
