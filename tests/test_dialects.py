@@ -256,10 +256,9 @@ def test_chainer_eps_flag_and_graves():
     assert w == pytest.approx(W - lr * G / math.sqrt(v - n * n + eps), rel=1e-14)
 
 
-def test_mxnet_centered_is_its_own_update_chosen_by_the_call():
-    """MXNet 2's RMSProp(centered=True) (RMSPropAlexUpdate), two steps typed from its source:
+def _graves_two_steps(lr, rho, mu, eps, lam):
+    """MXNet's centered RMSProp (``RMSPropAlexUpdate``, 1.x and 2.0), two steps typed from its source:
     g ← g + λw; n ← (1 − ρ)g² + ρn; m ← (1 − ρ)g + ρm; δ ← μδ − η g/√(n − m² + ε); w ← w + δ."""
-    lr, rho, mu, eps, lam = 0.1, 0.8, 0.5, 1e-6, 0.01
     w, n, m, delta = W, 0.0, 0.0, 0.0
     for _ in range(2):
         g = G + lam * w
@@ -267,6 +266,14 @@ def test_mxnet_centered_is_its_own_update_chosen_by_the_call():
         m = (1 - rho) * g + rho * m
         delta = mu * delta - lr * g / math.sqrt(n - m * m + eps)
         w = w + delta
+    return w, n, m, delta
+
+
+def test_mxnet_centered_is_its_own_update_chosen_by_the_call():
+    """MXNet 2's RMSProp(centered=True) (RMSPropAlexUpdate), two steps typed from its source:
+    g ← g + λw; n ← (1 − ρ)g² + ρn; m ← (1 − ρ)g + ρm; δ ← μδ − η g/√(n − m² + ε); w ← w + δ."""
+    lr, rho, mu, eps, lam = 0.1, 0.8, 0.5, 1e-6, 0.01
+    w, n, m, delta = _graves_two_steps(lr, rho, mu, eps, lam)
     got, state = first_step(
         "rmsprop", "mxnet-centered", steps=2, learning_rate=lr, rho=rho, momentum=mu, epsilon=eps, wd=lam
     )
@@ -358,13 +365,7 @@ def test_mxnet1_is_its_own_dialect_chosen_by_its_keywords():
         w = w - lr * g / math.sqrt(n + eps)
     got, _ = first_step("rmsprop", "mxnet1", steps=2, learning_rate=lr, gamma1=g1, epsilon=eps, wd=lam)
     assert got == pytest.approx(w, rel=1e-14)
-    w, n, m, delta = W, 0.0, 0.0, 0.0
-    for _ in range(2):
-        g = G + lam * w
-        n = (1 - g1) * g * g + g1 * n
-        m = (1 - g1) * g + g1 * m
-        delta = g2 * delta - lr * g / math.sqrt(n - m * m + eps)
-        w = w + delta
+    w, *_ = _graves_two_steps(lr, g1, g2, eps, lam)  # rmspropalex_update, as 2.0's
     got, _ = first_step(
         "rmsprop", "mxnet1-centered", steps=2, learning_rate=lr, gamma1=g1, gamma2=g2, epsilon=eps, wd=lam
     )

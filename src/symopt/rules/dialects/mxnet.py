@@ -19,6 +19,8 @@ sqrt(history + self.float_stable_eps); weight[:] += (div + weight * wd) * -lr``;
 the kernels from their documented updates, and checked by the tests' hand-typed steps, not by a run.
 """
 
+from dataclasses import replace
+
 from . import Argument as A
 from . import Call, Dialect
 
@@ -29,110 +31,91 @@ _NOT_HERE = "not installable here (mxnet 1.9.1 has no Python 3.11 wheel; 2.0 was
 _RMSPROP1_SIGNATURE = ("learning_rate", "gamma1", "gamma2", "epsilon", "centered")
 _SOURCE1 = "python/mxnet/optimizer/optimizer.py of 1.9.1"
 
+_PLAIN = Dialect(
+    family="rmsprop",
+    name="mxnet",
+    framework="MXNet 2.0",
+    source="python/mxnet/optimizer/rmsprop.py (RMSProp.step, centered=False); optimizer_op-inl.h (RMSPropUpdate)",
+    conventions=dict(
+        eps_placement="outside", ema_form="scale_add", centering="never", momentum_form="none", maximize=False
+    ),
+    arguments=(
+        A("learning_rate", "lr", 0.001),
+        A("rho", "alpha", 0.9),
+        A("epsilon", "eps", 1e-8),
+        A("wd", "weight_decay", 0.0),
+    ),
+    calls=(
+        Call(
+            ("mxnet.optimizer.RMSProp", "mx.optimizer.RMSProp"),
+            set={"centered": False},
+            hidden=("momentum", "clip_weights", "use_fused_step"),
+            signature=_RMSPROP_SIGNATURE,
+        ),
+    ),
+    notes="momentum has no effect when not centered; centered=True is the dialect mxnet-centered.",
+    verified=_NOT_HERE,
+)
+_CENTERED = Dialect(
+    family="rmsprop",
+    name="mxnet-centered",
+    framework="MXNet 2.0",
+    source="python/mxnet/optimizer/rmsprop.py (RMSProp.step, centered=True); optimizer_op-inl.h (RMSPropAlexUpdate)",
+    conventions=dict(
+        eps_placement="inside", centering="always", ema_form="scale_add", momentum_lr="inside", maximize=False
+    ),
+    arguments=(
+        A("learning_rate", "lr", 0.001),
+        A("rho", "alpha", 0.9),
+        A("momentum", "momentum", 0.9),
+        A("epsilon", "eps", 1e-8),
+        A("wd", "weight_decay", 0.0),
+    ),
+    calls=(
+        Call(
+            ("mxnet.optimizer.RMSProp", "mx.optimizer.RMSProp"),
+            set={"centered": True},
+            hidden=("clip_weights", "use_fused_step"),
+            signature=_RMSPROP_SIGNATURE,
+        ),
+    ),
+    states={"square_avg": "n", "grad_avg": "g", "momentum_buffer": "delta"},
+    notes="MXNet's delta is -b (it adds delta to the weight).",
+    verified=_NOT_HERE,
+)
+
+
+def _version1(
+    dialect: Dialect, name: str, update: str, *, hidden: tuple[str, ...], notes: str, **conventions
+) -> Dialect:
+    """MXNet 1.x's RMSProp from 2.0's: the same update but for ``conventions``, with 1.x's keywords
+    (``gamma1`` for ``rho``, ``gamma2`` for ``momentum``) in 1.x's positional order."""
+    keywords = {"rho": "gamma1", "momentum": "gamma2"}
+    return replace(
+        dialect,
+        name=name,
+        framework="MXNet 1.x",
+        source=f"{_SOURCE1} (RMSProp.update, centered={dialect.calls[0].set['centered']}); "
+        f"src/operator/optimizer_op-inl.h ({update})",
+        conventions={**dialect.conventions, **conventions},
+        arguments=tuple(replace(a, name=keywords.get(a.name, a.name)) for a in dialect.arguments),
+        calls=tuple(replace(c, hidden=hidden, signature=_RMSPROP1_SIGNATURE) for c in dialect.calls),
+        notes=notes,
+    )
+
+
 DIALECTS = (
-    Dialect(
-        family="rmsprop",
-        name="mxnet",
-        framework="MXNet 2.0",
-        source="python/mxnet/optimizer/rmsprop.py (RMSProp.step, centered=False); optimizer_op-inl.h (RMSPropUpdate)",
-        conventions=dict(
-            eps_placement="outside", ema_form="scale_add", centering="never", momentum_form="none", maximize=False
-        ),
-        arguments=(
-            A("learning_rate", "lr", 0.001),
-            A("rho", "alpha", 0.9),
-            A("epsilon", "eps", 1e-8),
-            A("wd", "weight_decay", 0.0),
-        ),
-        calls=(
-            Call(
-                ("mxnet.optimizer.RMSProp", "mx.optimizer.RMSProp"),
-                set={"centered": False},
-                hidden=("momentum", "clip_weights", "use_fused_step"),
-                signature=_RMSPROP_SIGNATURE,
-            ),
-        ),
-        notes="momentum has no effect when not centered; centered=True is the dialect mxnet-centered.",
-        verified=_NOT_HERE,
-    ),
-    Dialect(
-        family="rmsprop",
-        name="mxnet-centered",
-        framework="MXNet 2.0",
-        source="python/mxnet/optimizer/rmsprop.py (RMSProp.step, centered=True); optimizer_op-inl.h (RMSPropAlexUpdate)",
-        conventions=dict(
-            eps_placement="inside", centering="always", ema_form="scale_add", momentum_lr="inside", maximize=False
-        ),
-        arguments=(
-            A("learning_rate", "lr", 0.001),
-            A("rho", "alpha", 0.9),
-            A("momentum", "momentum", 0.9),
-            A("epsilon", "eps", 1e-8),
-            A("wd", "weight_decay", 0.0),
-        ),
-        calls=(
-            Call(
-                ("mxnet.optimizer.RMSProp", "mx.optimizer.RMSProp"),
-                set={"centered": True},
-                hidden=("clip_weights", "use_fused_step"),
-                signature=_RMSPROP_SIGNATURE,
-            ),
-        ),
-        states={"square_avg": "n", "grad_avg": "g", "momentum_buffer": "delta"},
-        notes="MXNet's delta is -b (it adds delta to the weight).",
-        verified=_NOT_HERE,
-    ),
-    Dialect(
-        family="rmsprop",
-        name="mxnet1",
-        framework="MXNet 1.x",
-        source=f"{_SOURCE1} (RMSProp.update, centered=False); src/operator/optimizer_op-inl.h (RMSPropUpdate)",
-        conventions=dict(
-            eps_placement="inside", ema_form="scale_add", centering="never", momentum_form="none", maximize=False
-        ),
-        arguments=(
-            A("learning_rate", "lr", 0.001),
-            A("gamma1", "alpha", 0.9),
-            A("epsilon", "eps", 1e-8),
-            A("wd", "weight_decay", 0.0),
-        ),
-        calls=(
-            Call(
-                ("mxnet.optimizer.RMSProp", "mx.optimizer.RMSProp"),
-                set={"centered": False},
-                hidden=("gamma2", "clip_weights"),
-                signature=_RMSPROP1_SIGNATURE,
-            ),
-        ),
+    _PLAIN,
+    _CENTERED,
+    _version1(
+        _PLAIN,
+        "mxnet1",
+        "RMSPropUpdate",
+        hidden=("gamma2", "clip_weights"),
         notes="MXNet 1.x: ε inside the root (2.0: outside) when not centered; gamma2 (momentum) has no effect then.",
-        verified=_NOT_HERE,
+        eps_placement="inside",
     ),
-    Dialect(
-        family="rmsprop",
-        name="mxnet1-centered",
-        framework="MXNet 1.x",
-        source=f"{_SOURCE1} (RMSProp.update, centered=True); src/operator/optimizer_op-inl.h (RMSPropAlexUpdate)",
-        conventions=dict(
-            eps_placement="inside", centering="always", ema_form="scale_add", momentum_lr="inside", maximize=False
-        ),
-        arguments=(
-            A("learning_rate", "lr", 0.001),
-            A("gamma1", "alpha", 0.9),
-            A("gamma2", "momentum", 0.9),
-            A("epsilon", "eps", 1e-8),
-            A("wd", "weight_decay", 0.0),
-        ),
-        calls=(
-            Call(
-                ("mxnet.optimizer.RMSProp", "mx.optimizer.RMSProp"),
-                set={"centered": True},
-                hidden=("clip_weights",),
-                signature=_RMSPROP1_SIGNATURE,
-            ),
-        ),
-        states={"square_avg": "n", "grad_avg": "g", "momentum_buffer": "delta"},
-        verified=_NOT_HERE,
-    ),
+    _version1(_CENTERED, "mxnet1-centered", "RMSPropAlexUpdate", hidden=("clip_weights",), notes=""),
     Dialect(
         family="adagrad",
         name="mxnet",
