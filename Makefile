@@ -78,6 +78,7 @@ tex:
 verify: $(STAMP)
 	$(SYMOPT) generate --check
 	$(SYMOPT) derive all --check
+	$(SYMOPT) papers --check --fast
 	$(SYMOPT) verify
 
 # The suite in TEST_JOBS worker processes (pytest-xdist), each test module whole in one worker:

@@ -277,16 +277,22 @@ def test_cli_gradient_models(capsys):
     assert main(["derive", "sgd", "--gradient", "noise"]) == 0
     assert "a floor, not convergence" in capsys.readouterr().out
     assert main(["derive", "sgd", "--gradient", "noise", "--check"]) == 0
+    assert capsys.readouterr().out.startswith("symopt derive: 1 derivations in 1 cases: 1 passed")
+    assert main(["derive", "sgd", "--gradient", "noise", "--check", "--verbose"]) == 0
     assert re.search(r"^passed +max rel err .* sgd\.noise\.stationary_variance$", capsys.readouterr().out, re.M)
 
 
-def test_cli_check_prints_one_line_per_derivation_and_a_summary(monkeypatch, capsys):
+def test_cli_check_prints_the_derivations_that_did_not_simply_pass_and_a_summary(monkeypatch, capsys):
     import symopt.derive.cli as cli
 
-    assert main(["derive", "all", "--check"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
     every = [d for case in cli.cases("all") for d in derive(case.rule, **case.options)]
-    assert len(lines) == len(every) + 1  # compact: no pretty-printed formulas, no per-check lines
+    assert main(["derive", "all", "--check"]) == 0
+    compact = capsys.readouterr().out.strip().splitlines()
+    # by default: the hazard's line and the summary only (make verify's output stays short)
+    assert len(compact) == 2 and compact[0].startswith("hazard") and compact[1].startswith("symopt derive:")
+    assert main(["derive", "all", "--check", "-v"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == len(every) + 1  # -v: one line each, no pretty-printed formulas, no per-check lines
     assert [line.split()[-1] for line in lines[:-1] if "[known hazard" not in line] == [
         d.id for d in every if cli.status(d) != "hazard"
     ]

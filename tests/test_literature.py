@@ -277,6 +277,33 @@ def test_papers_cli_json_and_check(reddi, mukkamala, cohen, duchi, malladi, monk
     assert "reddi2018.counterexample  [reproduced]" in capsys.readouterr().out
 
 
+def test_papers_fast_runs_every_derivation_and_fails_on_a_wrong_one(
+    reddi, mukkamala, cohen, duchi, malladi, monkeypatch, capsys
+):
+    """``symopt papers --fast`` (make verify): the derivation of every result of PAPERS, one summary
+    line; a wrong statement's derivation is named and the exit code is 1."""
+    assert set(L.DERIVATIONS) == set(L.PAPERS)
+    done = {p.id: p.derivation for p in (reddi, mukkamala, cohen, duchi, malladi)}
+    for key in L.DERIVATIONS:
+        monkeypatch.setitem(L.DERIVATIONS, key, lambda key=key: done[key])  # derived once, in the fixtures
+    assert main(["papers", "--check", "--fast"]) == 0
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    assert line.startswith(
+        f"symopt papers --fast: {len(L.PAPERS)} derivations of published results: 5 passed, 0 FAILED"
+    )
+    assert main(["papers", "--check", "--fast", "-v"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [x.split()[-1] for x in lines[:-1]] == [d.id for d in done.values()]
+    stated = malladi.derivation.statement
+    syms = {str(x): x for x in stated.rhs.free_symbols}
+    wrong = malladi.derivation.recheck(sp.Eq(stated.lhs, syms["kappa"] * syms["eta"]))
+    monkeypatch.setitem(L.DERIVATIONS, "malladi2022.sqrt_scaling", lambda: wrong)
+    assert main(["papers", "--check", "--fast"]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("FAILED") and "malladi2022.sqrt_scaling.rule" in out.splitlines()[0]
+    assert "1 FAILED" in out.splitlines()[-1] and "not reproduced: malladi2022.sqrt_scaling.rule" in err
+
+
 def test_an_adagrad_that_does_not_learn_breaks_the_bound(monkeypatch):
     """The reproduction can fail: an "Adagrad" that accumulates but never steps has linear regret
     against the √T bound (largest ratio 1.38 here). The bound is loose and grows with the iterates'

@@ -70,6 +70,9 @@ def test_json_and_summary_say_what_was_checked():
     )
     ok = Check("m", (1, 1000), 2.1e-16, 1e-10)
     assert ok.summary() == "m, t = 1..1000: max rel err 2.10e-16 <= 1e-10 (passed)"
+    # a tolerance that is not a power of ten is printed as it is: 0.106 passes against 0.15, and the
+    # line must not read "1.06e-01 <= 1e-01 (passed)" (it did, with the tolerance rounded to one digit)
+    assert Check("m", (1, 2), 0.106, 0.15).summary() == "m, t = 1..2: max rel err 1.06e-01 <= 0.15 (passed)"
     assert Check("m", (1, 2), inf, 1.0).to_json()["max_rel_err"] == "inf"
     assert Assumption("x > 0", sp.Symbol("x") > 0).to_json() == {"text": "x > 0", "latex": "x > 0"}
     assert Assumption("words").to_json() == {"text": "words", "latex": ""}

@@ -75,7 +75,7 @@ class Check:
             extra += f"; KNOWN HAZARD, not authoritative: {self.hazard}"
         return (
             f"{self.method}, t = {first}..{last}: max rel err {self.max_rel_err:.2e} "
-            f"<= {self.tolerance:.0e} ({verdict}{extra})"
+            f"<= {self.tolerance:.3g} ({verdict}{extra})"
         )
 
 

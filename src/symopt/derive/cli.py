@@ -4,8 +4,9 @@ Prints each rule's update (from the model) and its derived closed forms with the
 ``--json`` prints one document (:mod:`symopt.schemas`, ``symopt.derive/1``) whose ``cases`` list
 holds ``{"rule", "dialect", "options", "update", "results"}`` per case, one or many;
 ``--check`` makes the exit code 1 when any check failed, naming the failures on stderr, and prints
-one line per derivation (passed / FAILED / hazard, the largest relative error of its checks) and a
-summary instead of the full text (which plain ``symopt derive RULE`` prints).
+instead of the full text (which plain ``symopt derive RULE`` prints) one line per derivation that
+did not simply pass (FAILED, or passed with a labelled hazard: the largest relative error of its
+checks) and a summary with the counts; ``--check -v`` prints the line of every derivation.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--check", action="store_true", help="exit with code 1 if any numeric check failed")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="with --check: a line for every derivation, not only the failed and the hazards",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,9 +78,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         pass
     elif args.check:
+        every = getattr(args, "verbose", False)
         for _, results in derived:
             for d in results:
-                print(check_line(d))
+                if every or status(d) != "passed":
+                    print(check_line(d))
         print(summary_line(derived, time.perf_counter() - started))
     else:
         for case, results in derived:
@@ -100,7 +109,7 @@ def check_line(d: Derivation) -> str:
     tolerance, the id (and, for a hazard, the failing arm)."""
     authoritative = [c for c in d.checks if not c.hazard] or list(d.checks)
     worst = max(authoritative, key=lambda c: (c.max_rel_err / c.tolerance) if c.tolerance else float("inf"))
-    line = f"{status(d):<6}  max rel err {worst.max_rel_err:8.2e} (tol {worst.tolerance:.0e})  {d.id}"
+    line = f"{status(d):<6}  max rel err {worst.max_rel_err:8.2e} (tol {worst.tolerance:.3g})  {d.id}"
     for c in d.checks:
         if c.hazard and not c.passed:
             line += f"  [known hazard: the {c.method} arm fails, {c.max_rel_err:.1e}]"

@@ -193,7 +193,7 @@ def split_text(text: str) -> list[tuple[str, str]]:
 def _check_row(c: Check) -> str:
     first, last = (f"10^{{{len(str(x)) - 1}}}" if x > 10**6 else str(x) for x in c.t_range)
     verdict = r"passed" if c.passed else r"\textbf{FAILED}"
-    return rf"{escape(c.method)} & ${first}..{last}$ & {c.max_rel_err:.2e} & {c.tolerance:.0e} & {verdict} \\"
+    return rf"{escape(c.method)} & ${first}..{last}$ & {c.max_rel_err:.2e} & {c.tolerance:.3g} & {verdict} \\"
 
 
 def _lines(lines: list[str] | tuple[str, ...], align: bool = True) -> str:
