@@ -151,20 +151,28 @@ def _mutate(tree: ast.Module, index: int) -> ast.Module:
     finder = _Sites()
     finder.visit(tree)
     node, kind, _ = finder.sites[index]
+    # each kind is recorded by _Sites.generic_visit for one node type only (asserted below)
     if kind == "binop":
+        assert isinstance(node, ast.BinOp)
         node.op = BINOP_SWAPS[type(node.op)]()
     elif kind == "unary":
+        assert isinstance(node, ast.UnaryOp)
         _replace(tree, node, node.operand)
     elif kind == "constant":
+        assert isinstance(node, ast.Constant) and isinstance(node.value, (int, float))
         node.value = node.value + 1
     elif kind == "call":
+        assert isinstance(node, ast.Call)
         if isinstance(node.func, ast.Attribute):
             node.func.attr = CALL_SWAPS[node.func.attr]
         else:
+            assert isinstance(node.func, ast.Name)  # a call site's function has an ``id``: a name
             node.func.id = CALL_SWAPS[node.func.id]
     elif kind == "keyword":
+        assert isinstance(node, ast.keyword)
         node.value = ast.UnaryOp(ast.USub(), node.value)
     elif kind == "condition":
+        assert isinstance(node, ast.If)
         node.test = ast.UnaryOp(ast.Not(), node.test)
     elif kind == "delete":
         _replace(tree, node, ast.Pass())

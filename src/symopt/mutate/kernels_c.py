@@ -112,6 +112,7 @@ class _Parser:
             if m is None:
                 raise ValueError(f"cannot parse C expression at {text[pos:]!r}")
             kind = m.lastgroup
+            assert kind is not None  # every alternative of _TOKEN is a named group
             self.tokens.append((kind, m.group(kind), m.start(kind), m.end(kind)))
             pos = m.end()
         self.i = 0
@@ -128,7 +129,7 @@ class _Parser:
 
     def expression(self) -> Node:
         cond = self.comparison()
-        if self.peek() and self.peek()[1] == "?":
+        if (token := self.peek()) and token[1] == "?":
             self.take("?")
             yes = self.expression()
             self.take(":")
@@ -147,7 +148,7 @@ class _Parser:
 
     def _binary(self, operators: tuple[str, ...], operand) -> Node:
         left = operand()
-        while self.peek() and self.peek()[0] == "op" and self.peek()[1] in operators:
+        while (token := self.peek()) and token[0] == "op" and token[1] in operators:
             _, op, at, _ = self.take()
             right = operand()
             left = Node("binop", left.start, right.end, (left, right), op, at)
@@ -165,8 +166,8 @@ class _Parser:
             self.take()
             operand = self.unary()
             return Node("unary", token[2], operand.end, (operand,), "-")
-        after = self.peek(1)
-        if token and token[1] == "(" and after and after[1] in CAST_TYPES and self.peek(2) and self.peek(2)[1] == ")":
+        after, third = self.peek(1), self.peek(2)
+        if token and token[1] == "(" and after and after[1] in CAST_TYPES and third and third[1] == ")":
             self.take("(")
             self.take()
             self.take(")")
@@ -179,10 +180,10 @@ class _Parser:
         if kind == "number":
             return Node("number", start, end, value=value)
         if kind == "name":
-            if self.peek() and self.peek()[1] == "(":
+            if (token := self.peek()) and token[1] == "(":
                 self.take("(")
                 args = [self.expression()]
-                while self.peek() and self.peek()[1] == ",":
+                while (token := self.peek()) and token[1] == ",":
                     self.take(",")
                     args.append(self.expression())
                 close = self.take(")")

@@ -125,7 +125,7 @@ def _names(target: ast.expr) -> list[str] | None:
     if isinstance(target, ast.Name):
         return [target.id]
     if isinstance(target, ast.Tuple) and all(isinstance(e, ast.Name) for e in target.elts):
-        return [e.id for e in target.elts]
+        return [e.id for e in target.elts if isinstance(e, ast.Name)]  # every one (checked above)
     return None
 
 
@@ -204,13 +204,18 @@ def _apply(root: ast.AST, position: int, kind: str) -> ast.AST:
     """Change the node at ``position`` (its index in ``ast.walk(root)``) of ``root`` in place by
     ``kind``; returns ``root``, or what replaces it when the node is ``root`` (a deletion)."""
     node = list(ast.walk(root))[position]
+    # each kind is recorded by _Sites for one node type only (asserted below)
     if kind == "binop":
+        assert isinstance(node, ast.BinOp)
         node.op = BINOP_SWAPS[type(node.op)]()
     elif kind == "unary":
+        assert isinstance(node, ast.UnaryOp)
         _replace(root, node, node.operand)
     elif kind == "constant":
+        assert isinstance(node, ast.Constant) and isinstance(node.value, (int, float))
         node.value = node.value + 1
     elif kind == "call":
+        assert isinstance(node, ast.Call)
         how = CALLS[_call_name(node)]
         if how == "dropped":
             _replace(root, node, node.args[0])
@@ -219,6 +224,7 @@ def _apply(root: ast.AST, position: int, kind: str) -> ast.AST:
         else:
             node.args[1], node.args[2] = node.args[2], node.args[1]
     elif kind == "condition":
+        assert isinstance(node, ast.If)
         node.test = ast.UnaryOp(ast.Not(), node.test)
     elif kind == "delete":
         if node is root:
@@ -244,7 +250,7 @@ def mutated_source(mutant: Mutant) -> str:
     return ast.unparse(_apply(copy.deepcopy(tree), mutant.payload["position"], mutant.payload["kind"]))
 
 
-def _line(stmt: ast.stmt) -> str:
+def _line(stmt: ast.AST) -> str:
     if isinstance(stmt, ast.If):
         return f"if {ast.unparse(stmt.test)}:"
     if isinstance(stmt, ast.For):
@@ -339,6 +345,7 @@ def _run_batch(batch: list[Mutant]) -> Iterator[Outcome]:
                 cwd=oracles.ROOT,
                 text=True,
             )
+            assert worker.stdin is not None and worker.stdout is not None  # both are pipes (PIPE above)
             worker.stdin.write(json.dumps(jobs))
             worker.stdin.close()
             by_id = {m.id: m for m in pending}
@@ -403,6 +410,8 @@ def _test_module() -> types.ModuleType:
     if not TEST_MODULE.is_file():
         raise FileNotFoundError(f"no {TEST_MODULE}: run the harness from a source checkout")
     spec = importlib.util.spec_from_file_location("symopt_mutant_test_triton", TEST_MODULE)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {TEST_MODULE}: no module spec or loader for it")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -485,11 +494,12 @@ def _reason(exc: BaseException) -> str:
     the chain (a nested call's CompilationError wraps the callee's)."""
     found = f"{type(exc).__name__}"
     seen = 0
-    while exc is not None and seen < 20:
-        message = getattr(exc, "error_message", None) if hasattr(exc, "node") else str(exc)
+    link: BaseException | None = exc
+    while link is not None and seen < 20:
+        message = getattr(link, "error_message", None) if hasattr(link, "node") else str(link)
         if message:
-            found = f"{type(exc).__name__}: {' '.join(str(message).split())}"
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+            found = f"{type(link).__name__}: {' '.join(str(message).split())}"
+        link, seen = link.__cause__ or link.__context__, seen + 1
     return found[:240]
 
 

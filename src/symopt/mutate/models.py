@@ -77,6 +77,7 @@ def rule_mutants(rule: R.UpdateRule) -> list[Mutant]:
                 )
             )
     for j, h in enumerate(rule.hyperparameters):
+        new: float | bool
         if h.is_flag:
             new = not h.default
         else:

@@ -14,6 +14,7 @@ import contextlib
 import io
 import os
 import sys
+import types
 from pathlib import Path
 from typing import Iterable
 
@@ -132,9 +133,9 @@ def pytest_modules(*args: str) -> Check:
     return check
 
 
-def _test_modules() -> dict[str, object]:
+def _test_modules() -> dict[str, types.ModuleType]:
     """The modules in ``sys.modules`` loaded from a file under tests/ (test modules, conftest)."""
-    found = {}
+    found: dict[str, types.ModuleType] = {}
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
         if file and Path(file).resolve().is_relative_to(TESTS):

@@ -52,6 +52,7 @@ def all_mutants() -> list[Mutant]:
     out = []
     for i, node in enumerate(_numbers(tree)):
         value = node.value
+        assert isinstance(value, (int, float))  # _numbers keeps the numeric literals only
         changes = [("widened x10", value * 10), ("narrowed /10", value / 10)] if value else [("0 -> 1", 1)]
         for how, new in changes:
             mutated = copy.deepcopy(tree)
