@@ -557,7 +557,7 @@ def test_the_summary_is_a_matrix_findings_by_kind_and_every_failure():
     assert "0 1F" in cells["adagrad", "numpy"]
     found = summary.finding_lines(rows)
     assert found[0].startswith("Findings: 31 rows, 2 kinds")
-    assert "[30] torch's result is non-finite" in found[1] and "reproduce: symopt verify" in found[3]
+    assert "[30] torch's result is non-finite" in found[1] and found[2].startswith("      e.g. symopt verify --rule")
     assert sum(line.lstrip().startswith("[") for line in found) == 2  # one entry per kind, not per row
     assert [line.splitlines()[0] for line in summary.failure_lines(rows)] == [
         "FAILED adagrad/bad/float32/numpy vs torch.optim(foreach=False): max 99 ULP > 40 off"
@@ -569,22 +569,42 @@ def test_the_summary_is_a_matrix_findings_by_kind_and_every_failure():
     assert summary.verdict(rows[:50], 2, 1.0, "r.json").startswith("NOT CONSISTENT")  # a kernel differs
 
 
-def test_dialects_not_run_are_grouped_by_their_reason():
+def test_dialects_not_run_are_a_line_per_reason():
     from symopt.verify import summary
 
     tf = "/x/.venv-frameworks/tf is missing: run `make frameworks`"
+    jax = "/x/.venv-frameworks/jax is missing: run `make frameworks`"
+    caffe = "not installable here (Caffe is not on PyPI)"
     not_run = {
         ("rmsprop", "keras"): tf,
         ("adagrad", "keras"): tf,
         ("rmsprop", "tf1"): tf,
-        ("rmsprop", "caffe"): "not installable here (Caffe is not on PyPI)",
+        ("rmsprop", "optax"): jax,
+        ("rmsprop", "caffe"): caffe,
+        ("adagrad", "caffe"): caffe,
+        ("rmsprop", "torch7"): "not installable here (Lua torch7)",
     }
-    lines = summary.not_run_lines(not_run, width=40)
-    assert lines[0].startswith("Dialects whose real framework was not run here (4;")
-    assert lines[1] == f"  {tf} (3):" and lines[-1] == "  rmsprop[caffe]: not installable here (Caffe is not on PyPI)"
-    assert " ".join(lines[2:-1]).split() == ["adagrad[keras],", "rmsprop[keras],", "rmsprop[tf1]"]
-    assert len(lines) > 4 and all(len(line) <= 40 for line in lines[2:-1])  # wrapped
+    lines = summary.not_run_lines(not_run)
+    assert lines[0].startswith("Dialects whose real framework was not run here (7;")
+    assert lines[1:] == [
+        "  4 need `make frameworks` (/x/.venv-frameworks/: tf 3, jax 1)",  # every missing environment, one line
+        f"  {caffe} (2: adagrad[caffe], rmsprop[caffe])",
+        "  rmsprop[torch7]: not installable here (Lua torch7)",  # a reason of one dialect names it
+    ]
+    cut = summary.not_run_lines(not_run, width=40)
+    assert all(len(line) <= 40 for line in cut[1:]) and cut[1].endswith("…") and cut[0] == lines[0]
     assert summary.not_run_lines({}) == []
+
+
+def test_the_equations_are_one_line():
+    from symopt.verify import summary
+    from symopt.verify.equations import compare_dialects
+
+    line = summary.equation_line([c for f in ("adagrad", "rmsprop") for c in compare_dialects(f)])
+    # derived here: the post's AdaGrad puts eps inside the root (param differs), sums g^2 as torch does (sum
+    # identical); its RMSProp adds eps in the recursion (square_avg differs, so does param)
+    assert "adagrad param differs, sum identical" in line
+    assert "rmsprop param and square_avg differ" in line and "\n" not in line
 
 
 def test_cli_prints_the_summary_and_every_row_with_v(tmp_path, monkeypatch, capsys):

@@ -147,9 +147,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"no case named {args.case!r}; see the 'case' column of `symopt verify`")
     equations = [c for family in ("adagrad", "rmsprop") for c in compare_dialects(family)]
     elapsed = time.perf_counter() - started
-    print("Equations: the post's formulas against torch.optim's (one step from the same state)")
-    for c in equations:
-        print(f"  {c.describe()}")
+    if getattr(args, "verbose", False):
+        print("Equations: the post's formulas against torch.optim's (one step from the same state)")
+        for c in equations:
+            print(f"  {c.describe()}")
+    else:
+        print(summary.equation_line(equations))
     kernel_rows = check_all_kernels()
     wrong_kernels = [(b, c) for b, c in kernel_rows if not c.identical]
     entries = ", ".join(f"{entry} ({n} kernels)" for entry, n in checked_entry_points(kernel_rows).items())

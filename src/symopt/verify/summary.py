@@ -4,7 +4,8 @@
   failed and findings, and the largest error (in ULP) of a passing row;
 * :func:`finding_lines` — the findings grouped by kind, with their count and one reproducer each;
 * :func:`failure_lines` — every failed row in full, with its reproducer;
-* :func:`not_run_lines` — the dialects whose real framework was not run, grouped by the reason;
+* :func:`not_run_lines` — the dialects whose real framework was not run, a line per reason;
+* :func:`equation_line` — the post's formulas against torch.optim's, which quantities differ;
 * :func:`verdict` — the one-line answer.
 
 Every row stays in the JSON (``reports/verify.json``); ``symopt verify -v`` prints them all.
@@ -13,9 +14,8 @@ Every row stays in the JSON (``reports/verify.json``); ``symopt verify -v`` prin
 from __future__ import annotations
 
 import re
-import textwrap
 from collections import Counter
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from .runner import Row
 
@@ -75,7 +75,8 @@ def matrix_lines(rows: list[Row]) -> list[str]:
 
 
 def finding_lines(rows: Iterable[Row]) -> list[str]:
-    """The findings by kind, the commonest first: ``[count] kind`` and one row's reproducer."""
+    """The findings by kind, the commonest first: ``[count] kind`` and one row's reproducer (its
+    ``symopt verify`` command, which names the rule, case, dtype and implementation)."""
     found = [r for r in rows if is_finding(r)]
     if not found:
         return []
@@ -84,31 +85,64 @@ def finding_lines(rows: Iterable[Row]) -> list[str]:
     for kind, n in kinds.most_common():
         example = next(r for r in found if finding_kind(r) == kind)
         out.append(f"  [{n}] {kind}")
-        out.append(f"      e.g. {example.rule}/{example.case}/{example.dtype}/{example.impl}: {example.note[:160]}")
-        out.append(f"      reproduce: {example.reproduce}")
+        out.append(f"      e.g. {example.reproduce}")
     return out
 
 
+#: a missing frameworks environment's reason (``symopt.verify.dialects``): merged into one line
+_MISSING_VENV = re.compile(r"^(?P<root>.*)/(?P<env>[\w.-]+) is missing: run `make frameworks`$")
+
+
 def not_run_lines(not_run: Mapping[tuple[str, str], str], width: int = 100) -> list[str]:
-    """The dialects whose real framework was not run here, one group per reason (the commonest
-    first): ``  <reason> (n):`` then the names wrapped at ``width``; a reason of one dialect on
-    one line, ``  rmsprop[caffe]: <reason>``."""
+    """The dialects whose real framework was not run here, one line per reason (the commonest
+    first) with its count: ``  <reason> (n: names)`` (the names when at most four share it), the
+    dialect's name where it is alone; the missing frameworks environments as one line,
+    ``  n need `make frameworks` (<root>: tf 9, jax 4, ...)``. Lines after the header are cut at
+    ``width`` (with "…"); ``symopt verify -v`` lists every dialect."""
     if not not_run:
         return []
     groups: dict[str, list[str]] = {}
     for (family, dialect), why in sorted(not_run.items()):
         groups.setdefault(why, []).append(f"{family}[{dialect}]")
+    missing: dict[str, int] = {}
+    root = ""
+    for why in list(groups):
+        found = _MISSING_VENV.match(why)
+        if found:
+            root = found["root"]
+            missing[found["env"]] = len(groups.pop(why))
     out = [
         f"Dialects whose real framework was not run here ({len(not_run)}; their drop-ins are compared with the model; "
-        "-v lists them one by one):"
+        "-v lists them):"
     ]
+    if missing:
+        envs = ", ".join(f"{env} {n}" for env, n in sorted(missing.items(), key=lambda kv: (-kv[1], kv[0])))
+        out.append(f"  {sum(missing.values())} need `make frameworks` ({root}/: {envs})")
     for why, names in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         if len(names) == 1:
             out.append(f"  {names[0]}: {why}")
-            continue
-        out.append(f"  {why} ({len(names)}):")
-        out.extend(textwrap.wrap(", ".join(names), width, initial_indent="      ", subsequent_indent="      "))
-    return out
+        else:  # the names where a few share the reason, the count where many do
+            out.append(f"  {why} ({len(names)}" + (f": {', '.join(names)})" if len(names) <= 4 else ")"))
+    return out[:1] + [line if len(line) <= width else line[: width - 1] + "…" for line in out[1:]]
+
+
+def equation_line(comparisons: Iterable[Any]) -> str:
+    """The post's formulas against torch.optim's, one line: per rule, which quantities differ and
+    which are identical (the differences themselves: ``-v`` and the JSON)."""
+    by_rule: dict[str, tuple[list[str], list[str]]] = {}
+    for c in comparisons:
+        differ, same = by_rule.setdefault(c.family, ([], []))
+        (same if c.identical else differ).append(c.quantity)
+    parts = []
+    for family, (differ, same) in by_rule.items():
+        words = [f"{' and '.join(differ)} differ{'s' if len(differ) == 1 else ''}"] if differ else []
+        words += [f"{' and '.join(same)} identical"] if same else []
+        parts.append(f"{family} {', '.join(words)}")
+    return (
+        "Equations: the post's formulas against torch.optim's, one step from the same state: "
+        + "; ".join(parts)
+        + " (the differences: -v, reports/verify.json)"
+    )
 
 
 def failure_lines(rows: Iterable[Row]) -> list[str]:
