@@ -9,6 +9,7 @@ import math
 
 import pytest
 import sympy as sp
+import torch
 
 from symopt import rules, schemas
 from symopt.cli import main
@@ -263,12 +264,77 @@ def test_a_wrong_scaling_rule_fails(malladi, wrong):
     assert not again.passed and not again.check.passed  # the run itself fails, not only the symbolic arm
 
 
-def test_papers_cli_json_and_check(reddi, mukkamala, cohen, duchi, malladi, monkeypatch, capsys):
+@pytest.fixture(scope="module")
+def ward():
+    return L.ward2019_adagrad_norm()
+
+
+def test_adagrad_norm_converges_at_every_step_size_where_sgd_diverges(ward):
+    assert ward.passed, [c.summary() for c in ward.checks if not c.passed]
+    assert "Ward" in ward.citation and "ICML 2019" in ward.citation and "JMLR" in ward.citation
+    assert ward.computed["max_ratio_regime_a"] < 1 and ward.computed["max_ratio_regime_b"] < 1
+    assert ward.computed["sgd_growth_at_2.2_over_L"] > 1e10 > 1e-10 > ward.computed["sgd_growth_at_1.8_over_L"]
+    # derived here: gradient descent on lambda = L contracts iff |1 - eta L| < 1, eta < 2/L
+    forms = L.ward2019_regimes()
+    assert forms["gd_contracts"] == sp.Interval.open(0, 2 / L._L)
+
+
+def _by_hand_bound(delta, b0, eta, n):
+    """Regime A's bound, typed from the telescoping argument: b_N <= b_0 + 2 Delta/eta and
+    sum_j ||g_j||^2 / b_{j+1} <= 2 Delta/eta give N min ||g||^2 <= (2 Delta/eta)(b_0 + 2 Delta/eta)."""
+    return (2 * delta / eta) * (b0 + 2 * delta / eta) / n
+
+
+def test_the_derived_bound_is_the_one_typed_here(ward):
+    st = ward.derivation.statement
+    names = {x.name: x for x in st.rhs.free_symbols}
+    value = float(st.rhs.subs({names[r"\Delta"]: 3.0, names["b_0"]: 1.5, names["eta"]: 0.2, names["N"]: 7}))
+    assert value == pytest.approx(_by_hand_bound(3.0, 1.5, 0.2, 7), rel=1e-14)
+
+
+@pytest.mark.parametrize("wrong", ["no b_N growth", "half", "1/N^2"])
+def test_a_wrong_adagrad_norm_bound_fails(ward, wrong):
+    st = ward.derivation.statement
+    n = {x.name: x for x in st.rhs.free_symbols}
+    delta, b0, eta, steps = n[r"\Delta"], n["b_0"], n["eta"], n["N"]
+    bad = {
+        "no b_N growth": 2 * delta * b0 / (eta * steps),
+        "half": st.rhs / 2,
+        "1/N^2": st.rhs / steps,
+    }[wrong]
+    again = ward.derivation.recheck(sp.Eq(st.lhs, bad))
+    assert not again.passed
+    if wrong != "half":  # the run itself breaks these (half the bound stays above the runs: 0.28 of it)
+        assert not again.check.passed
+
+
+def test_an_adagrad_norm_that_does_not_step_breaks_the_bound(monkeypatch):
+    """The check can fail on a wrong optimizer: one that accumulates but never moves keeps
+    ||grad F(x_0)||^2 while the bound falls as 1/N."""
+    import symopt.torch
+
+    class Frozen(symopt.torch.AdagradNorm):
+        @torch.no_grad()
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    self.state[p]["sum"].add_(p.grad.square().sum())
+
+    L._wwb_run.cache_clear()
+    monkeypatch.setattr(symopt.torch, "AdagradNorm", Frozen)
+    try:
+        assert not L.ward2019_bound().check.passed
+    finally:
+        L._wwb_run.cache_clear()
+
+
+def test_papers_cli_json_and_check(reddi, mukkamala, cohen, duchi, malladi, ward, monkeypatch, capsys):
     monkeypatch.setitem(L.PAPERS, "reddi2018.counterexample", lambda: reddi)  # derived once, in the fixture
     monkeypatch.setitem(L.PAPERS, "mukkamala2017.rmsprop_is_adagrad", lambda: mukkamala)
     monkeypatch.setitem(L.PAPERS, "cohen2022.aeos", lambda: cohen)
     monkeypatch.setitem(L.PAPERS, "duchi2011.regret", lambda: duchi)
     monkeypatch.setitem(L.PAPERS, "malladi2022.sqrt_scaling", lambda: malladi)
+    monkeypatch.setitem(L.PAPERS, "ward2019.adagrad_norm", lambda: ward)
     assert main(["papers", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert schemas.validate(document) == "papers"
@@ -278,18 +344,18 @@ def test_papers_cli_json_and_check(reddi, mukkamala, cohen, duchi, malladi, monk
 
 
 def test_papers_fast_runs_every_derivation_and_fails_on_a_wrong_one(
-    reddi, mukkamala, cohen, duchi, malladi, monkeypatch, capsys
+    reddi, mukkamala, cohen, duchi, malladi, ward, monkeypatch, capsys
 ):
     """``symopt papers --fast`` (make verify): the derivation of every result of PAPERS, one summary
     line; a wrong statement's derivation is named and the exit code is 1."""
     assert set(L.DERIVATIONS) == set(L.PAPERS)
-    done = {p.id: p.derivation for p in (reddi, mukkamala, cohen, duchi, malladi)}
+    done = {p.id: p.derivation for p in (reddi, mukkamala, cohen, duchi, malladi, ward)}
     for key in L.DERIVATIONS:
         monkeypatch.setitem(L.DERIVATIONS, key, lambda key=key: done[key])  # derived once, in the fixtures
     assert main(["papers", "--check", "--fast"]) == 0
     (line,) = capsys.readouterr().out.strip().splitlines()
     assert line.startswith(
-        f"symopt papers --fast: {len(L.PAPERS)} derivations of published results: 5 passed, 0 FAILED"
+        f"symopt papers --fast: {len(L.PAPERS)} derivations of published results: 6 passed, 0 FAILED"
     )
     assert main(["papers", "--check", "--fast", "-v"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

@@ -53,7 +53,10 @@ def test_every_shipped_foreach_kernel_computes_its_model(backend, module, rule):
 
 def test_every_entry_point_of_every_kernel_is_checked():
     # every rule has a foreach kernel (SGD's first-step guard prints as torch's per-tensor fallback)
-    assert {r.name for _, _, r in FOREACH} == {r.name for r in rules.all_rules()}
+    # but AdaGrad-Norm, whose reduction over the tensor has no foreach form
+    reduced = {r.name for r in rules.all_rules() if any(rules.has_reduction(a.expr) for a in r.body)}
+    assert reduced == {"adagrad_norm[torch]"}
+    assert {r.name for _, _, r in FOREACH} == {r.name for r in rules.all_rules()} - reduced
     rows = check_all_kernels()
     n = len(rules.all_rules())
     # torch has differentiable=True for every optimizer; capturable forms that differ from the
@@ -64,7 +67,7 @@ def test_every_entry_point_of_every_kernel_is_checked():
     assert checked_entry_points(rows) == {
         "numpy.update": n,
         "torch.update": n,
-        "torch.update_foreach": n,
+        "torch.update_foreach": n - 1,
         "torch.update_differentiable": n,
         "torch.update_capturable": 2,
         "torch.update_foreach_capturable": 2,
@@ -249,6 +252,22 @@ def test_a_wrong_numpy_kernel_is_caught():
     assert differing
     eps = sp.Symbol("epsilon", nonnegative=True)
     assert all(c.difference.has(eps) for c in differing)
+
+
+def test_an_adagrad_norm_kernel_without_its_reduction_is_caught():
+    """AdaGrad-Norm's accumulator sums ‖g‖² over the tensor; a kernel that adds g² elementwise
+    (AdaGrad's) computes another rule, and the symbolic check says where."""
+    import symopt.kernels.numpy.adagrad_norm as np_kernel
+    import symopt.kernels.torch.adagrad_norm as torch_kernel
+
+    model = rules.adagrad_norm()
+    assert all(c.identical for c in check_kernel(np_kernel, model) + check_kernel(torch_kernel, model))
+    for wrong in (
+        _mutated(torch_kernel, "n = grad.square().sum()", "n = grad.square()"),
+        _mutated(np_kernel, "np.sum(_s2, out=n)", "n = _s2"),
+    ):
+        differing = [c for c in check_kernel(wrong, model) if not c.identical]
+        assert differing and all(c.difference.has(rules.tensor_sum) for c in differing)
 
 
 def test_the_stand_ins_compute_what_numpy_and_torch_would():

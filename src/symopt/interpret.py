@@ -23,7 +23,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .rules import UpdateRule, decide, g, t, w
+from .rules import UpdateRule, decide, g, has_reduction, t, w
 
 PRECISIONS = ("float64", "mpmath")
 
@@ -61,7 +61,14 @@ class Interpreter:
     # -- set-up -------------------------------------------------------------------------------
     def _compile(self, target: sp.Symbol, expr: sp.Expr, guard: sp.Basic) -> _Compiled:
         args = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
-        if self.precision == "float64":
+        if has_reduction(expr):  # whole arrays in, a sum over every element (exact in mpmath: 50 digits)
+            if self.precision == "float64":
+                fn = sp.lambdify(args, expr, modules=[{"tensor_sum": np.sum}, "numpy"], dummify=True)
+            else:
+                fn = sp.lambdify(
+                    args, expr, modules=[{"tensor_sum": _exact_sum, "sqrt": _ieee_sqrt}, "mpmath"], dummify=True
+                )
+        elif self.precision == "float64":
             fn = sp.lambdify(args, expr, modules="numpy", dummify=True)
         else:
             scalar = sp.lambdify(args, expr, modules=[{"sqrt": _ieee_sqrt}, "mpmath"], dummify=True)
@@ -74,7 +81,7 @@ class Interpreter:
         for s in self._states:
             init = s.initial.xreplace({k: v for k, v in self.values.items() if not isinstance(v, bool)})
             value = self._scalar(init)
-            buf = np.empty_like(param)
+            buf = np.empty((), dtype=param.real.dtype) if s.per_tensor else np.empty_like(param)
             buf[...] = value
             state[s.name] = buf
         return state
@@ -146,6 +153,12 @@ def _ieee_sqrt(x: Any) -> Any:
     """mpmath's square root with IEEE 754's answer for a negative argument, NaN (mpmath returns a
     complex number): the float64 interpreter (NumPy) and torch give NaN there."""
     return mpmath.sqrt(x) if x >= 0 else mpmath.nan
+
+
+def _exact_sum(x: Any) -> Any:
+    """The sum of every element of an object array of ``mpmath.mpf`` (``mpmath.fsum``: one
+    rounding at the working precision)."""
+    return mpmath.fsum(np.asarray(x, dtype=object).ravel().tolist())
 
 
 def to_mpmath(x: np.ndarray, dps: int = 50) -> np.ndarray:

@@ -29,6 +29,7 @@ from .interpret import _number
 __all__ = [
     "DTYPES",
     "RULES",
+    "adagrad_norm_step",
     "adagrad_step",
     "adam_step",
     "adamw_step",
@@ -42,6 +43,7 @@ __all__ = [
 RULES: dict[str, tuple[str, str]] = {
     "adagrad": ("adagrad", "torch"),
     "adagrad_textbook": ("adagrad", "textbook"),
+    "adagrad_norm": ("adagrad_norm", "torch"),
     "rmsprop": ("rmsprop", "torch"),
     "rmsprop_textbook": ("rmsprop", "textbook"),
     "adam": ("adam", "torch"),
@@ -69,6 +71,15 @@ def _check_array(name: str, x: Any, like: np.ndarray | None = None) -> np.ndarra
             raise ValueError(f"{name} has shape {x.shape} but param has shape {like.shape}")
         if x.dtype != like.dtype:
             raise TypeError(f"{name} has dtype {x.dtype} but param has dtype {like.dtype}; they must match")
+    return x
+
+
+def _check_per_tensor(name: str, x: Any, param: np.ndarray) -> np.ndarray:
+    """A state of one number per tensor: a 0-dim array of the param's real dtype."""
+    if not isinstance(x, np.ndarray) or x.shape != () or x.dtype != param.real.dtype:
+        raise TypeError(
+            f"{name} must be a 0-dim numpy.ndarray of dtype {param.real.dtype} (one number per tensor); got {x!r}"
+        )
     return x
 
 
@@ -122,6 +133,9 @@ def step(rule: str, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], 
             else:
                 buffers.append(None)
                 continue
+        if spec.per_tensor:  # one number per tensor: a 0-dim array in the param's real dtype
+            buffers.append(_check_per_tensor(f"state[{name!r}]", state[name], param))
+            continue
         buffers.append(_real(_check_array(f"state[{name!r}]", state[name], param)))
     kwargs = {k: values[k] for k in kernel.UPDATE_ARGUMENTS if k != "step"}
     if model.stores_step:
@@ -141,6 +155,16 @@ def adagrad_step(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], **h
     g ← −g if maximize; g ← g + λw if λ ≠ 0; G ← G + g²; w ← w − η/(1 + (t−1)γ) · g/(√G + ε).
     """
     step("adagrad", param, grad, state, **hyper)
+
+
+def adagrad_norm_step(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], **hyper: Any) -> None:
+    """One AdaGrad-Norm step in place (Ward, Wu & Bottou; :mod:`symopt.rules.adagrad_norm`), with
+    torch.optim.Adagrad's keywords: ``lr=1e-2``, ``weight_decay=0``, ``initial_accumulator_value=0``
+    (b_0²), ``eps=1e-10``, ``maximize=False``. ``state["sum"]`` is one number (a 0-dim array).
+
+    g ← −g if maximize; g ← g + λw if λ ≠ 0; B ← B + ‖g‖²; w ← w − η g/(√B + ε).
+    """
+    step("adagrad_norm", param, grad, state, **hyper)
 
 
 def rmsprop_step(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], **hyper: Any) -> None:

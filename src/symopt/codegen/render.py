@@ -45,16 +45,27 @@ class Backend:
     template: str
     step_init: str  # the initial value of state["step"]
     description: str
+    #: a fresh buffer of one number per tensor (:attr:`~symopt.rules.StateVar.per_tensor`), real
+    #: even for a complex parameter (the kernels compute on its real view)
+    per_tensor_full: str = ""
 
 
 BACKENDS: dict[str, Backend] = {
-    "numpy": Backend("numpy", NumPyKernelPrinter, "numpy_kernel.py.tmpl", "0", "in-place NumPy kernels"),
+    "numpy": Backend(
+        "numpy",
+        NumPyKernelPrinter,
+        "numpy_kernel.py.tmpl",
+        "0",
+        "in-place NumPy kernels",
+        "np.full((), {value}, dtype=param.real.dtype)",
+    ),
     "torch": Backend(
         "torch",
         TorchKernelPrinter,
         "torch_kernel.py.tmpl",
         "torch.tensor(0.0, dtype=torch.get_default_dtype())",
         "single-tensor Torch kernels, bitwise equal to torch.optim's for-loop",
+        "torch.full((), {value}, dtype=param.real.dtype, device=param.device)",
     ),
 }
 
@@ -95,7 +106,9 @@ def _init_body(rule: UpdateRule, backend: Backend) -> str:
     scalars = ScalarPrinter(names)
     lines = [f'state = {{"step": {backend.step_init}}}' if rule.stores_step else "state = {}"]
     for s in (s for s in rule.states_in_creation_order() if not s.lazy):
-        stmt = f'state["{s.name}"] = _full(param, {scalars.doprint(s.initial)})'
+        value = scalars.doprint(s.initial)
+        made = backend.per_tensor_full.format(value=value) if s.per_tensor else f"_full(param, {value})"
+        stmt = f'state["{s.name}"] = {made}'
         if s.when is sp.true:
             lines.append(stmt)
         else:

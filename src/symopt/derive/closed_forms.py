@@ -99,11 +99,22 @@ def derive(
 _MEMO: dict[tuple, tuple[Derivation, ...]] = {}
 
 
+#: families whose constant-gradient closed forms have their own module (a reduction over the
+#: tensor: the element-by-element runs of this one do not apply) -> that module
+OWN_CLOSED_FORMS = {"adagrad_norm": "symopt.derive.adagrad_norm"}
+
+
 def _derive(rule: UpdateRule, model, hyperparameter_values: dict[str, Any]) -> list[Derivation]:
     if model.name in ("quadratic", "noise"):
         from .analyses import analyses
 
         return analyses(rule.family, rule.dialect, model.name)
+    if rule.family in OWN_CLOSED_FORMS:
+        if model.name != "constant":
+            raise ValueError(f"{rule.name}: closed forms under the constant gradient only; got gradient {model.name!r}")
+        import importlib
+
+        return importlib.import_module(OWN_CLOSED_FORMS[rule.family]).derivations(rule, **hyperparameter_values)
     symbolic = symbolic_results(rule, tuple(sorted(hyperparameter_values.items())), model)
     values = dict(hyperparameter_values)
     base = _assumptions(symbolic, model)

@@ -7,7 +7,7 @@ torch.optim — (computed, theoretical) side by side, each a :class:`~symopt.der
 fail.
 
 So far: ``reddi2018.counterexample``, ``mukkamala2017.rmsprop_is_adagrad``, ``cohen2022.aeos``,
-``duchi2011.regret`` and ``malladi2022.sqrt_scaling``.
+``duchi2011.regret``, ``malladi2022.sqrt_scaling`` and ``ward2019.adagrad_norm``.
 """
 
 from __future__ import annotations
@@ -1054,6 +1054,289 @@ def malladi2022_sqrt_scaling(statement: sp.Eq | None = None) -> Published:
     )
 
 
+# -- Ward, Wu & Bottou (ICML 2019 / JMLR 2020): AdaGrad-Norm converges for every step size ----------
+#: the L-smooth problems (F, its gradient, L, F*, x_0): a quadratic and a nonconvex sum of
+#: x²/2 + 3 cos x (F'' = 1 − 3 cos x in [−2, 4]: L = 4), four coordinates each
+WWB_STEPS = 1000
+#: (η·L, b_0) of the runs: b_0 ≥ ηL (regime A) and b_0 < ηL (regime B), up to η = 1000/L
+WWB_REGIME_A = ((0.5, 1.0), (1.0, 2.0), (0.9, 0.9))
+WWB_REGIME_B = ((2.2, 0.1), (50.0, 0.1), (1000.0, 1.0), (3.0, 2.5))
+#: the tolerances ε of the regime-B hitting times, relative to ‖∇F(x_0)‖²
+WWB_EPSILONS = (1e-1, 1e-2, 1e-3, 1e-4)
+_DELTA = sp.Symbol(r"\Delta", positive=True)  # F(x_0) − F*
+_B0 = sp.Symbol("b_0", positive=True)
+_N = sp.Symbol("N", integer=True, positive=True)
+_L = sp.Symbol("L", positive=True)
+
+
+def _wwb_problem(kind: str):
+    """(F, ∇F, L, F*, x_0) of one L-smooth test function, on float64 tensors."""
+    import torch
+
+    if kind == "quadratic":
+        h = torch.tensor([4.0, 2.0, 1.0, 0.5], dtype=torch.float64)
+        return (lambda x: 0.5 * (h * x * x).sum()), (lambda x: h * x), 4.0, 0.0, torch.tensor([1.0, -2.0, 3.0, 5.0])
+    # x²/2 + 3 cos x per coordinate: its minimum at x − 3 sin x = 0, x ≈ ±2.2789 (Newton, to rounding)
+    r = 2.3
+    for _ in range(60):
+        r -= (r - 3 * math.sin(r)) / (1 - 3 * math.cos(r))
+    f_star = 4 * (r * r / 2 + 3 * math.cos(r))
+    return (
+        (lambda x: (x * x / 2 + 3 * torch.cos(x)).sum()),
+        (lambda x: x - 3 * torch.sin(x)),
+        4.0,
+        f_star,
+        torch.tensor([0.1, 1.0, -3.0, 6.0]),
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _wwb_run(kind: str, eta_l: float, b0: float, optimizer: str = "adagrad_norm") -> tuple[tuple[float, ...], ...]:
+    """symopt's AdagradNorm drop-in (ε = 0, initial_accumulator_value = b_0²: the paper's iteration)
+    or torch.optim.SGD at the same constant η = eta_l/L, from x_0 for :data:`WWB_STEPS` steps
+    (float64): per step j, (‖∇F(x_j)‖², b_{j+1}, F(x_j)). Cached: the derivation and the
+    reproduction read the same runs."""
+    import torch
+
+    from ..torch import AdagradNorm
+
+    F, grad, L, _, x0 = _wwb_problem(kind)
+    x = x0.to(torch.float64).clone().requires_grad_(True)
+    eta = eta_l / L
+    opt: torch.optim.Optimizer = (
+        AdagradNorm([x], lr=eta, eps=0.0, initial_accumulator_value=b0 * b0)
+        if optimizer == "adagrad_norm"
+        else torch.optim.SGD([x], lr=eta)
+    )
+    rows = []
+    with torch.no_grad():
+        for _ in range(WWB_STEPS):
+            gx = grad(x)
+            rows.append((float(gx.square().sum()), 0.0, float(F(x))))
+            x.grad = gx.clone()
+            opt.step()
+            if optimizer == "adagrad_norm":
+                rows[-1] = (rows[-1][0], float(opt.state[x]["sum"].sqrt()), rows[-1][2])
+    return tuple(rows)
+
+
+def ward2019_regimes() -> dict[str, sp.Expr]:
+    """From the AdaGrad-Norm model (ε = 0): its step size s = η/b_{j+1}, b_{j+1} = √(B + ‖g‖²),
+    read off the parameter's update; the step sizes at which the descent lemma
+    F(x − s∇F) ≤ F − s(1 − Ls/2)‖∇F‖² keeps at least half of the first-order decrease (s ≤ 1/L,
+    i.e. b_{j+1} ≥ ηL); where gradient descent at a constant step contracts on λ = L
+    (|1 − sL| < 1, s < 2/L); and the regime-A bound 2Δ(b_0 + 2Δ/η)/(ηN)."""
+    rule = rules.adagrad_norm()
+    eta, eps = rule.hyperparameter("lr").symbol, rule.hyperparameter("eps").symbol
+    step = {k: v.xreplace({eps: 0}) for k, v in rule.step_map().items()}
+    B = rule.state("sum").symbol
+    n2 = sp.Symbol("n2", positive=True)
+    s_model = sp.simplify(((w - step[w]) / g).xreplace({rules.tensor_sum(g**2): n2}))
+    b_next = sp.sqrt(B + n2)
+    sz = sp.Symbol("s", positive=True)
+    half = sp.solve_univariate_inequality(1 - _L * sz / 2 >= sp.Rational(1, 2), sz, relational=False)
+    gd = sp.solve_univariate_inequality(sp.Abs(1 - sz * _L) < 1, sz, relational=False)
+    return {
+        "step_size": s_model,
+        "b_next": b_next,
+        "half_descent": half,  # Interval(-oo, 1/L): with s > 0, 0 < s <= 1/L
+        "gd_contracts": gd,  # Interval.open(0, 2/L)
+        "eta": eta,
+        "bound": 2 * _DELTA * (_B0 + 2 * _DELTA / eta) / (eta * _N),
+        "b_bound": _B0 + 2 * _DELTA / eta,
+    }
+
+
+def _wwb_regime_b_bound(eta: float, L: float, b0: float, delta: float, eps: float) -> float:
+    """The regime-B iteration bound for min_j ‖∇F(x_j)‖² ≤ ε (b_0 < ηL), derived as the paper does:
+    while b < ηL every step adds more than ε to b² (or ε is reached), so the phase ends within
+    ⌈(η²L² − b_0²)/ε⌉ + 1 steps; meanwhile F rises by at most Lη² ln(b/b_0) (the descent lemma,
+    Σ‖g_j‖²/b_{j+1}² ≤ ln(b_{N_0}²/b_0²)), and b_{N_0}² < η²L² + 2L(F − F*) bounds b_{N_0} by
+    the largest root b̄ of b² = η²L² + 2LΔ + 2L²η² ln(b/b_0); from there regime A's bound with
+    (b̄, Δ' = Δ + Lη² ln(b̄/b_0))."""
+
+    def excess(b: float) -> float:
+        return b * b - eta * eta * L * L - 2 * L * delta - 2 * L * L * eta * eta * math.log(b / b0)
+
+    lo, hi = max(eta * L, b0), max(eta * L, b0) * 2 + 2 * math.sqrt(L * delta) + 1
+    while excess(hi) < 0:
+        hi *= 2
+    for _ in range(200):  # excess < 0 at lo (b = ηL ≥ b_0: the log term and 2LΔ), > 0 at hi
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if excess(mid) < 0 else (lo, mid)
+    b_bar = hi
+    delta2 = delta + L * eta * eta * math.log(b_bar / b0)
+    phase = math.ceil((eta * eta * L * L - b0 * b0) / eps) + 1
+    return phase + math.ceil(2 * delta2 * (b_bar + 2 * delta2 / eta) / (eta * eps))
+
+
+def ward2019_bound(statement: sp.Eq | None = None) -> Derivation:
+    r"""The derivation of :func:`ward2019_adagrad_norm`'s regime A (b_0 ≥ ηL), on ``statement``
+    where given: from the model's step size s = η/b_{j+1} (:func:`ward2019_regimes`), b_{j+1} ≥ b_0 ≥ ηL
+    gives s ≤ 1/L and the descent lemma F_{j+1} ≤ F_j − (η/(2b_{j+1}))‖g_j‖²; with
+    b_{j+1} − b_j = ‖g_j‖²/(b_{j+1} + b_j) ≤ ‖g_j‖²/b_{j+1} ≤ 2(F_j − F_{j+1})/η, telescoping gives
+    b_N ≤ b_0 + 2Δ/η, and Σ_{j<N}‖g_j‖² ≤ b_N Σ‖g_j‖²/b_{j+1} ≤ (b_0 + 2Δ/η)·2Δ/η: the minimum
+    over N steps is at most 2Δ(b_0 + 2Δ/η)/(ηN). Checked with symopt's AdagradNorm drop-in at every
+    N on both test functions."""
+    forms = ward2019_regimes()
+    eta = forms["eta"]
+    B = sp.Symbol("B_N")
+    stated = statement if statement is not None else sp.Eq(B, forms["bound"])
+    B_state = rules.adagrad_norm().state("sum").symbol
+    n2 = sp.Symbol("n2", positive=True)
+    model_ok = sp.simplify(forms["step_size"] - eta / forms["b_next"]) == 0
+    identity = sp.simplify((forms["b_next"] - sp.sqrt(B_state)) - n2 / (forms["b_next"] + sp.sqrt(B_state)))
+    intervals = (forms["half_descent"], forms["gd_contracts"])
+    expected = (sp.Interval(-sp.oo, 1 / _L), sp.Interval.open(0, 2 / _L))
+    symbolic_gap = sp.simplify(stated.rhs - forms["bound"])
+    ok = model_ok and identity == 0 and intervals == expected and symbolic_gap == 0
+    check_sym = Check(
+        "symbolic: the model's step size eta/b_{j+1}; b_{j+1} - b_j = ||g||^2/(b_{j+1} + b_j); the descent "
+        "lemma's half-decrease interval s <= 1/L and gradient descent's 0 < s < 2/L; the stated bound",
+        (1, 1),
+        0.0 if ok else math.inf,
+        0.0,
+        f"step size {sp.sstr(forms['step_size'])}; identity {sp.sstr(identity)}; s in {intervals[0]}, "
+        f"GD contracts for s in {intervals[1]}; stated - derived = {sp.sstr(symbolic_gap)}",
+    )
+    fn = sp.lambdify((_DELTA, _B0, eta, _N), stated.rhs, modules="math")
+    worst, rows = 0.0, []
+    for kind in ("quadratic", "nonconvex"):
+        _, _, L, f_star, _ = _wwb_problem(kind)
+        for eta_l, b0 in WWB_REGIME_A:
+            run = _wwb_run(kind, eta_l, b0)
+            delta = run[0][2] - f_star
+            lr = eta_l / L
+            best, top = math.inf, 0.0
+            for j, (g2, b_next, _) in enumerate(run):
+                best = min(best, g2)
+                try:
+                    bound = float(fn(delta, b0, lr, j + 1))
+                except (ValueError, ZeroDivisionError, OverflowError, TypeError):
+                    bound = math.nan
+                ratio = best / bound if bound > 0 else (math.inf if best > 0 else 0.0)
+                top = max(top, ratio, b_next / (b0 + 2 * delta / lr)) if math.isfinite(ratio) else math.inf
+            worst = max(worst, top) if math.isfinite(top) else math.inf
+            rows.append(f"{kind} eta = {eta_l:g}/L, b0 = {b0:g}: {top:.3g}")
+    check = Check(
+        "symopt AdagradNorm (eps = 0) on L-smooth functions, b0 >= eta L: min_{j<N} ||grad F||^2 / bound and "
+        "b_N / (b0 + 2 Delta/eta) at every N (the largest; <= 1)",
+        (1, WWB_STEPS),
+        worst,
+        1.0,
+        "; ".join(rows),
+    )
+    return Derivation(
+        id="ward2019.adagrad_norm.bound",
+        title="AdaGrad-Norm's convergence bound when b0 >= eta L, from the model",
+        statement=stated,
+        assumptions=(
+            Assumption(
+                "F L-smooth, bounded below by F*, Delta = F(x_0) - F*, exact gradients, eps = 0, "
+                "b_0 = sqrt(initial_accumulator_value) >= eta L; B_N bounds min_{j<N} ||grad F(x_j)||^2"
+            ),
+        ),
+        steps=(
+            r"s_j = "
+            + sp.latex(forms["step_size"])
+            + r" = \eta / b_{j+1},\quad b_{j+1} = "
+            + sp.latex(forms["b_next"]),
+            r"F(x_{j+1}) \le F(x_j) - s_j\left(1 - \tfrac{L s_j}{2}\right)\|g_j\|^2 \le F(x_j) - \tfrac{\eta}{2 b_{j+1}}\|g_j\|^2"
+            r"\quad (s_j \le 1/L \iff b_{j+1} \ge \eta L)",
+            r"b_{j+1} - b_j = \frac{\|g_j\|^2}{b_{j+1} + b_j} \le \frac{\|g_j\|^2}{b_{j+1}} \le \frac{2}{\eta}(F_j - F_{j+1})"
+            r"\ \Rightarrow\ b_N \le " + sp.latex(forms["b_bound"]),
+            r"\sum_{j<N}\|g_j\|^2 \le b_N \sum_{j<N}\frac{\|g_j\|^2}{b_{j+1}} \le b_N\,\frac{2\Delta}{\eta}"
+            r"\ \Rightarrow\ \min_{j<N}\|g_j\|^2 \le " + sp.latex(stated.rhs),
+        ),
+        check=check,
+        precision_checks=(check_sym,),
+        kind="derived",
+        explanation="Once the accumulated norm exceeds eta L the step is at most 1/L, every step descends, and the "
+        "accumulator can only grow by what the function loses: b_N stays bounded and the gradients' squares sum "
+        "to a finite total, so their minimum falls as 1/N whatever eta is.",
+        recheck=ward2019_bound,
+    )
+
+
+def ward2019_adagrad_norm(statement: sp.Eq | None = None) -> Published:
+    r"""Ward, Wu & Bottou (ICML 2019; JMLR 21, 2020): AdaGrad-Norm with exact gradients on an
+    L-smooth function converges to a stationary point for every step size η > 0 and every b_0 > 0
+    — at the O(1/N) rate, in two regimes, b_0 ≥ ηL (every step descends) and b_0 < ηL (b_j grows
+    past ηL in a bounded number of steps, then as before) — where gradient descent at the constant
+    step η diverges for η > 2/L.
+
+    Derived from the AdaGrad-Norm model (:mod:`symopt.rules.adagrad_norm`, :func:`ward2019_bound`
+    for regime A; :func:`_wwb_regime_b_bound` for regime B) and reproduced with symopt's
+    AdagradNorm drop-in against torch.optim.SGD on a quadratic and a nonconvex function."""
+    derivation = ward2019_bound(statement)
+    worst_b, rows = 0.0, []
+    converged = 0.0
+    for kind in ("quadratic", "nonconvex"):
+        _, _, L, f_star, _ = _wwb_problem(kind)
+        for eta_l, b0 in WWB_REGIME_A + WWB_REGIME_B:
+            run = _wwb_run(kind, eta_l, b0)
+            g0 = run[0][0]
+            converged = max(converged, min(r[0] for r in run) / g0)
+            if (eta_l, b0) not in WWB_REGIME_B:
+                continue
+            delta = run[0][2] - f_star
+            for rel in WWB_EPSILONS:
+                eps = rel * g0
+                hit = next((j + 1 for j, r in enumerate(run) if r[0] <= eps), None)
+                bound = _wwb_regime_b_bound(eta_l / L, L, b0, delta, eps)
+                ratio = (hit if hit is not None else WWB_STEPS) / bound  # not reached yet: a lower bound on it
+                if hit is None and WWB_STEPS >= bound:
+                    ratio = math.inf
+                worst_b = max(worst_b, ratio)
+            rows.append(f"{kind} eta = {eta_l:g}/L, b0 = {b0:g}")
+    sgd = {eta_l: _wwb_run("quadratic", eta_l, 0.0, "sgd") for eta_l in (1.8, 2.2)}
+    sgd_growth = {k: (r[-1][0] / r[0][0] if math.isfinite(r[-1][0]) else math.inf) for k, r in sgd.items()}
+    ada = _wwb_run("quadratic", 2.2, 0.1)
+    reproduction = (
+        Check(
+            "symopt AdagradNorm, b0 < eta L: the step at which min ||grad F||^2 <= eps against the derived bound "
+            "(the largest ratio; <= 1)",
+            (1, WWB_STEPS),
+            worst_b,
+            1.0,
+            f"eps = {', '.join(f'{e:g}' for e in WWB_EPSILONS)} x ||grad F(x_0)||^2; " + "; ".join(rows),
+        ),
+        Check(
+            "torch.optim.SGD at the same constant step on the quadratic: ||grad||^2 grows at eta = 2.2/L "
+            "(> 1e10 x its start) and shrinks at 1.8/L, where AdagradNorm(eta = 2.2/L) converges",
+            (1, WWB_STEPS),
+            0.0
+            if sgd_growth[2.2] > 1e10 and sgd_growth[1.8] < 1e-10 and min(r[0] for r in ada) < 1e-6 * ada[0][0]
+            else math.inf,
+            0.0,
+            f"SGD ||g_N||^2/||g_0||^2: {sgd_growth[2.2]:.3g} at 2.2/L, {sgd_growth[1.8]:.3g} at 1.8/L; "
+            f"AdagradNorm at 2.2/L: {min(r[0] for r in ada) / ada[0][0]:.3g}",
+        ),
+    )
+    return Published(
+        id="ward2019.adagrad_norm",
+        citation="R. Ward, X. Wu, L. Bottou, AdaGrad stepsizes: sharp convergence over nonconvex landscapes, "
+        "ICML 2019 (PMLR 97) and JMLR 21(219) (2020), the deterministic (batch) convergence theorem for "
+        "AdaGrad-Norm (its number and constants recalled, the text not read here; the constants checked "
+        "are the ones derived here)",
+        claim="With exact gradients of an L-smooth F bounded below, AdaGrad-Norm, b_{j+1}^2 = b_j^2 + "
+        "||grad F(x_j)||^2, x_{j+1} = x_j - eta grad F(x_j)/b_{j+1}, reaches min_{j<N} ||grad F(x_j)||^2 <= eps "
+        "in O(1/eps) steps for every eta > 0 and b_0 > 0: directly if b_0 >= eta L, after b_j exceeds eta L "
+        "(a bounded number of steps) if b_0 < eta L; gradient descent at the constant step eta diverges for "
+        "eta > 2/L.",
+        derivation=derivation,
+        reproduction=reproduction,
+        computed={
+            "max_ratio_regime_a": derivation.check.max_rel_err,
+            "max_ratio_regime_b": worst_b,
+            "largest_min_grad_norm2_over_start": converged,  # small eta: b grows, steps shrink (O(1/N), slow)
+            "sgd_growth_at_2.2_over_L": sgd_growth[2.2],
+            "sgd_growth_at_1.8_over_L": sgd_growth[1.8],
+        },
+        theoretical={"max_ratio_regime_a": 1.0, "max_ratio_regime_b": 1.0, "sgd_threshold_eta_L": 2.0},
+    )
+
+
 #: id -> builder
 PAPERS: dict[str, Callable[[], Published]] = {
     "reddi2018.counterexample": reddi2018_counterexample,
@@ -1061,6 +1344,7 @@ PAPERS: dict[str, Callable[[], Published]] = {
     "cohen2022.aeos": cohen2022_aeos,
     "duchi2011.regret": duchi2011_regret,
     "malladi2022.sqrt_scaling": malladi2022_sqrt_scaling,
+    "ward2019.adagrad_norm": ward2019_adagrad_norm,
 }
 
 
@@ -1073,6 +1357,7 @@ DERIVATIONS: dict[str, Callable[[], Derivation]] = {
     "cohen2022.aeos": cohen2022_threshold,
     "duchi2011.regret": duchi2011_bound,
     "malladi2022.sqrt_scaling": malladi2022_rule,
+    "ward2019.adagrad_norm": ward2019_bound,
 }
 
 
@@ -1105,4 +1390,7 @@ __all__ = [
     "rmsprop_as_adagrad",
     "sqrt_scaling",
     "stability_threshold",
+    "ward2019_adagrad_norm",
+    "ward2019_bound",
+    "ward2019_regimes",
 ]

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ._base import Assign, Check, Hyperparameter, StateVar, UpdateRule, decide, g, t, w
+from ._base import Assign, Check, Hyperparameter, StateVar, UpdateRule, decide, g, has_reduction, t, tensor_sum, w
 from ._conventions import TEXTBOOK, TORCH, Conventions
 from .adagrad import adagrad
+from .adagrad_norm import adagrad_norm
 from .adam import adam, adamw
 from .inverse_time import inverse_time
 from .rmsprop import rmsprop
@@ -21,6 +22,7 @@ FAMILIES: dict[str, tuple[Callable[..., UpdateRule], tuple[str, ...]]] = {
     "adam": (adam, ("torch",)),
     "adamw": (adamw, ("torch",)),
     "inverse_time": (inverse_time, ("corrected", "textbook")),
+    "adagrad_norm": (adagrad_norm, ("torch",)),
 }
 
 
@@ -62,6 +64,7 @@ __all__ = [
     "TORCH",
     "UpdateRule",
     "adagrad",
+    "adagrad_norm",
     "adam",
     "adamw",
     "all_rules",
@@ -69,9 +72,11 @@ __all__ = [
     "framework_dialects",
     "g",
     "get",
+    "has_reduction",
     "inverse_time",
     "rmsprop",
     "sgd",
     "t",
+    "tensor_sum",
     "w",
 ]

@@ -91,6 +91,34 @@ class Check:
     error: str
 
 
+class tensor_sum(sp.Function):
+    r"""The sum of ``x`` over every element of the tensor, :math:`\sum_i x_i`: the one reduction a
+    rule may use (AdaGrad-Norm's squared norm ‖g‖² = ``tensor_sum(g**2)``). Every element sees the
+    same value, a number per parameter tensor; the printers write it as a reduction
+    (``np.sum``, ``Tensor.sum``), the interpreter sums the whole array."""
+
+    nargs = 1
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_is_nonnegative(self) -> bool | None:
+        return self.args[0].is_nonnegative
+
+    def _latex(self, printer: Any) -> str:
+        return r"\textstyle\sum_{i} \left(" + printer._print(self.args[0]) + r"\right)_{i}"
+
+
+def has_reduction(expr: sp.Basic) -> bool:
+    """Whether ``expr`` sums over the tensor (:class:`tensor_sum`)."""
+    return bool(expr.atoms(tensor_sum))
+
+
+def outside_reductions(expr: sp.Basic) -> set[sp.Symbol]:
+    """The symbols ``expr`` reads elementwise: outside every :class:`tensor_sum`."""
+    return expr.xreplace({r: sp.Integer(1) for r in expr.atoms(tensor_sum)}).free_symbols
+
+
 @dataclass(frozen=True)
 class StateVar:
     """A per-element buffer kept between steps (torch's ``optimizer.state[p][name]``).
@@ -109,6 +137,9 @@ class StateVar:
     doc: str
     when: sp.Basic = sp.true
     lazy: bool = False
+    #: one number per parameter tensor (a 0-dim buffer in the param's dtype and on its device:
+    #: AdaGrad-Norm's accumulated squared norm), not one per element
+    per_tensor: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,6 +211,24 @@ class UpdateRule:
         out.update({s.name: s.symbol for s in self.states})
         out.update(param=w, grad=g, step=t)
         return out
+
+    def per_tensor_symbols(self) -> frozenset[sp.Symbol]:
+        """The symbols that hold one number per parameter tensor: the per-tensor states
+        (:attr:`StateVar.per_tensor`) and every temporary whose first assignment reduces over the
+        tensor (:class:`tensor_sum`) or reads only such symbols and scalars elementwise."""
+        kept = {s.symbol for s in self.states if s.per_tensor}
+        elementwise = {w, g} | {s.symbol for s in self.states if not s.per_tensor}
+        for a in self.body:
+            outside = outside_reductions(a.expr)
+            if a.target in kept and outside & elementwise:
+                raise ValueError(f"{self.name}: {a.target} holds one number per tensor, then is assigned {a.expr}")
+            if a.target in kept or a.target in elementwise:
+                continue
+            if outside & elementwise:
+                elementwise.add(a.target)
+            elif has_reduction(a.expr) or outside & kept:
+                kept.add(a.target)
+        return frozenset(kept)
 
     @property
     def temporaries(self) -> tuple[sp.Symbol, ...]:
@@ -297,7 +346,9 @@ class UpdateRule:
         parts = [self.family, self.dialect, repr(self.conventions)]
         parts += [f"{h.name}:{sp.srepr(h.symbol)}:{h.default!r}" for h in self.hyperparameters]
         parts += [
-            f"{s.name}:{sp.srepr(s.symbol)}:{sp.srepr(s.initial)}:{sp.srepr(s.when)}" + (":lazy" if s.lazy else "")
+            f"{s.name}:{sp.srepr(s.symbol)}:{sp.srepr(s.initial)}:{sp.srepr(s.when)}"
+            + (":lazy" if s.lazy else "")
+            + (":per_tensor" if s.per_tensor else "")
             for s in self.states
         ]
         parts += [f"{sp.srepr(a.target)}={sp.srepr(a.expr)}|{sp.srepr(a.when)}" for a in self.body]

@@ -35,12 +35,13 @@ from torch.optim.optimizer import Optimizer, _default_to_fused_or_foreach, _get_
 
 from .. import rules as _rules
 from ..kernels.torch import adagrad as _adagrad
+from ..kernels.torch import adagrad_norm as _adagrad_norm
 from ..kernels.torch import adam as _adam
 from ..kernels.torch import adamw as _adamw
 from ..kernels.torch import rmsprop as _rmsprop
 from ..kernels.torch import sgd as _sgd
 
-__all__ = ["adagrad", "adam", "adamw", "rmsprop", "run_kernel", "sgd"]
+__all__ = ["adagrad", "adagrad_norm", "adam", "adamw", "rmsprop", "run_kernel", "sgd"]
 
 
 def resolve_foreach(foreach: Optional[bool], params: list[Tensor], differentiable: bool = False) -> bool:
@@ -241,6 +242,39 @@ def adagrad(
     foreach = resolve_foreach(foreach, params, differentiable)
     refuse_differentiable_foreach(foreach, differentiable)
     run_kernel(_adagrad, params, grads, [state_sums], state_steps, hyper, foreach, differentiable)
+
+
+def adagrad_norm(
+    params: list[Tensor],
+    grads: list[Tensor],
+    state_sums: list[Tensor],
+    state_steps: list[Tensor],
+    *,
+    lr: float | Tensor,
+    weight_decay: float,
+    eps: float,
+    maximize: bool,
+    differentiable: bool = False,
+) -> None:
+    """AdaGrad-Norm (Ward, Wu & Bottou; :mod:`symopt.rules.adagrad_norm`), in place, one tensor at a
+    time, in Adagrad's functional layout; ``state_sums[i]`` is one number per tensor (0-dim, the
+    param's real dtype, on its device). torch has no AdaGrad-Norm: no foreach path.
+
+    Per parameter tensor, after ``step += 1``: g ← −g if maximize; g ← g + λw if λ ≠ 0;
+    B ← B + ‖g‖²; w ← w − η g/(√B + ε).
+    """
+    validate(_rules.adagrad_norm(), lr=lr, weight_decay=weight_decay, eps=eps, maximize=maximize)
+    _check_lists(("grads", "state_sums", "state_steps"), (params, grads, state_sums, state_steps))
+    _check_steps(state_steps)
+    for i, (param, grad, state_sum) in enumerate(zip(params, grads, state_sums)):
+        _check_tensors(i, param, grads=grad)
+        if not isinstance(state_sum, Tensor) or state_sum.dim() != 0 or state_sum.dtype != param.real.dtype:
+            raise TypeError(
+                f"state_sums[{i}] must be a 0-dim tensor of dtype {param.real.dtype} (one number per tensor); "
+                f"got {state_sum!r}"
+            )
+    hyper = dict(lr=lr, weight_decay=weight_decay, eps=eps, maximize=maximize)
+    run_kernel(_adagrad_norm, params, grads, [state_sums], state_steps, hyper, False, differentiable)
 
 
 def rmsprop(

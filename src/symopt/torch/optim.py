@@ -37,7 +37,7 @@ from ..kernels import torch as _kernels
 from ._fused_group import AmpKeywords, FusedGroupPlan
 from .functional import resolve_foreach, run_kernel, validate
 
-__all__ = ["Adagrad", "Adam", "AdamW", "RMSprop", "SGD", "GeneratedOptimizer"]
+__all__ = ["Adagrad", "AdagradNorm", "Adam", "AdamW", "RMSprop", "SGD", "GeneratedOptimizer"]
 
 
 class GeneratedOptimizer(Optimizer):
@@ -98,9 +98,9 @@ class GeneratedOptimizer(Optimizer):
         name = type(self).__name__
         for key, allowed in self.unsupported.items():
             if code_paths.get(key) not in (allowed, None):
+                where = f"; use torch.optim.{name} for it" if hasattr(torch.optim, name) else ""
                 raise ValueError(
-                    f"symopt.torch.{name} does not support {key}={code_paths[key]!r} (only {key}={allowed!r}); "
-                    f"use torch.optim.{name} for it"
+                    f"symopt.torch.{name} does not support {key}={code_paths[key]!r} (only {key}={allowed!r}){where}"
                 )
         if self.eager_state:
             for group in self.param_groups:
@@ -852,6 +852,54 @@ class Adagrad(GeneratedOptimizer):
         ``sum.sparse_mask(grad)``; ``param.add_`` of g/σ with ``alpha=-clr``): only the rows ``grad``
         touches change, and weight decay raises torch's error."""
         self.kernel.update_sparse(p, grad, *(state.get(key) for key in self.kernel.STATES), **arguments)
+
+
+class AdagradNorm(GeneratedOptimizer):
+    """AdaGrad-Norm (Ward, Wu & Bottou, ICML 2019 / JMLR 2020) over the kernel generated from
+    :func:`symopt.rules.adagrad_norm`, with torch.optim.Adagrad's keywords and defaults.
+
+    Per parameter tensor, after ``t ← t + 1``: g ← −g if maximize; g ← g + λw if λ ≠ 0;
+    B ← B + ‖g‖² (one number per tensor, ``state["sum"]``, 0-dim); w ← w − η g/(√B + ε).
+    ``initial_accumulator_value`` is the paper's b_0². torch has no AdaGrad-Norm, so there is no
+    foreach, fused or sparse path: the step is the single-tensor kernel (``differentiable=True``
+    takes its differentiable form). For the paper's one accumulator over the whole model, step one
+    flat parameter (``torch.nn.utils.parameters_to_vector``). The accumulator has the param's
+    dtype, as Adagrad's sum: in float16 it overflows to inf past 65504 (then every step is 0);
+    keep float16 models' optimizer on float32 master weights.
+    """
+
+    family = "adagrad_norm"
+    eager_state = True
+    unsupported = {"foreach": False, "fused": False}
+    init_from_defaults = ("initial_accumulator_value",)
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | Tensor = 1e-2,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        foreach: Optional[bool] = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: Optional[bool] = None,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                eps=eps,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+                maximize=maximize,
+            ),
+            dict(foreach=foreach, differentiable=differentiable, fused=fused),
+        )
+
+    def _foreach_for(self, group: dict[str, Any], params: list[Tensor]) -> bool:
+        return False  # no multi-tensor kernel: the for-loop on every device
 
 
 class RMSprop(GeneratedOptimizer):

@@ -91,6 +91,13 @@ class SymbolicArray:
     def square(self) -> SymbolicArray:
         return SymbolicArray(self.expr**2)
 
+    #: what a generated kernel reads of a tensor's type (a per-tensor buffer's allocation)
+    dtype = None
+
+    def sum(self) -> SymbolicArray:
+        """``Tensor.sum()`` over every element: the model's :class:`~symopt.rules.tensor_sum`."""
+        return SymbolicArray(rules.tensor_sum(self.expr))
+
     def __truediv__(self, other: Any) -> SymbolicArray:
         return SymbolicArray(self.expr / _value(other))
 
@@ -151,6 +158,8 @@ symbolic_numpy = types.SimpleNamespace(
     maximum=_ufunc(sp.Max),
     minimum=_ufunc(sp.Min),
     empty_like=_fresh,
+    empty=_fresh,
+    sum=_ufunc(rules.tensor_sum),
     iscomplexobj=lambda x: False,
     copyto=lambda dst, src, **_: dst._set(_value(src)),
 )

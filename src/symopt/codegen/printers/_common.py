@@ -18,7 +18,7 @@ from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.precedence import precedence
 from sympy.printing.pycode import PythonCodePrinter
 
-from ...rules import Assign, UpdateRule, g, t, w
+from ...rules import Assign, UpdateRule, g, has_reduction, t, w
 
 
 class CodegenError(ValueError):
@@ -256,12 +256,13 @@ class KernelPrinterMixin:
 
 def prelude_index(rule: UpdateRule) -> int:
     """Where :meth:`KernelPrinterMixin.before_state_updates` goes: before the first assignment to
-    a state (after the transformations of g and w that torch's for-loop applies to the tensors as
-    they are: maximize, weight decay, coupled or decoupled), or, in a rule without one, before
-    the last assignment to the parameter."""
+    a state or the first reduction over the tensor (after the transformations of g and w that
+    torch's for-loop applies to the tensors as they are: maximize, weight decay, coupled or
+    decoupled; a reduction sums the real view, |g|² for a complex g), or, in a rule without
+    either, before the last assignment to the parameter."""
     states = {s.symbol for s in rule.states}
     for i, a in enumerate(rule.body):
-        if a.target in states:
+        if a.target in states or has_reduction(a.expr):
             return i
     updates = [i for i, a in enumerate(rule.body) if a.target == w]
     return updates[-1] if updates else len(rule.body)

@@ -25,7 +25,7 @@ from typing import Optional
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from ...rules import Assign, UpdateRule
+from ...rules import Assign, UpdateRule, tensor_sum
 from ._common import CodegenError, KernelPrinterMixin, assignment_comment
 
 #: SymPy function → NumPy ufunc (each takes ``out=``).
@@ -54,13 +54,20 @@ class NumPyKernelPrinter(KernelPrinterMixin, NumPyPrinter):
     def kernel_body(self, rule: UpdateRule) -> str:
         """The statements of ``update(param, grad, <states>, *, <hyperparameters>)``."""
         self._scratch = 0
+        self.rule_per_tensor = rule.per_tensor_symbols()
         return self._print(rule)
 
-    def new_array(self, lines: list[str]) -> str:
+    @staticmethod
+    def allocation(per_tensor: bool = False) -> str:
+        """A new array shaped like the parameter, or one number in its dtype for a symbol that
+        holds one per tensor (:meth:`~symopt.rules.UpdateRule.per_tensor_symbols`)."""
+        return "np.empty((), dtype=param.dtype)" if per_tensor else "np.empty_like(param)"
+
+    def new_array(self, lines: list[str], per_tensor: bool = False) -> str:
         """A new scratch array shaped like the parameter (appends its allocation to ``lines``)."""
         name = f"_s{self._scratch}"
         self._scratch += 1
-        lines.append(f"{name} = np.empty_like(param)")
+        lines.append(f"{name} = {self.allocation(per_tensor)}")
         return name
 
     # -- statements ---------------------------------------------------------------------------
@@ -79,11 +86,11 @@ class NumPyKernelPrinter(KernelPrinterMixin, NumPyPrinter):
             self.note_definition(target, False, assign.when)
             return lines
         if target in expr.free_symbols:
-            buf = self.new_array(lines)
+            buf = self.new_array(lines, target in self.rule_per_tensor)
             lines += self.emit(expr, buf, None)
             lines.append(f"{name} = {buf}")
         else:
-            lines.append(f"{name} = np.empty_like(param)")
+            lines.append(f"{name} = {self.allocation(target in self.rule_per_tensor)}")
             lines += self.emit(expr, name, None)
         self.note_definition(target, True, assign.when)
         return lines
@@ -213,6 +220,12 @@ class NumPyKernelPrinter(KernelPrinterMixin, NumPyPrinter):
         lines = self.emit(base, dest, holds) if not self.is_tensor_symbol(base) else []
         source = self.name(base) if self.is_tensor_symbol(base) else dest
         return lines + [f"np.power({source}, {self.scalar(exp)}, out={dest})"]
+
+    def _emit_tensor_sum(self, expr: tensor_sum, dest: str, holds: Optional[sp.Symbol]) -> list[str]:
+        """The sum over the whole tensor, ``np.sum(X, out=dest)`` (pairwise, in the array's dtype)."""
+        lines: list[str] = []
+        operand = self.operand(expr.args[0], lines)
+        return lines + [f"np.sum({operand}, out={dest})"]
 
     def _emit_unary(self, ufunc: str, arg: sp.Expr, dest: str, holds: Optional[sp.Symbol]) -> list[str]:
         if self.is_tensor_symbol(arg):

@@ -133,6 +133,14 @@ class TorchExprPrinter(TorchPrinter):
             return f"1 / {self.parenthesize(base, 50)}"
         return f"{self.parenthesize(base, 60)}**{self.parenthesize(exp, 60)}"
 
+    def _print_tensor_sum(self, expr: sp.Expr) -> str:
+        """The sum over the whole tensor: ``X.square().sum()`` for a tensor symbol's square (the
+        squared norm), ``torch.sum(...)`` otherwise; a 0-dim tensor in the operand's dtype."""
+        (arg,) = expr.args
+        if isinstance(arg, sp.Pow) and arg.exp == 2 and arg.base in self.tensors and arg.base.is_Symbol:
+            return f"{self._print(arg.base)}.square().sum()"
+        return f"torch.sum({self._print(arg)})"
+
     def doprint(self, expr, assign_to=None):
         try:
             return super().doprint(expr, assign_to)
@@ -1107,8 +1115,9 @@ class TorchSparseKernelPrinter(TorchKernelPrinter):
     ``S ← f(...)`` (a temporary)        the for-loop's chain on the values (``sigma = ....sqrt()``)
     ==================================  =====================================================================
 
-    Anything else (a state that decays as a whole, ``v ← αv + …``; a lazy state) has no sparse
-    form and raises :class:`CodegenError`: the module then has no ``update_sparse``.
+    Anything else (a state that decays as a whole, ``v ← αv + …``; a lazy state; a number per
+    tensor, a reduction's) has no sparse form and raises :class:`CodegenError`: the module then
+    has no ``update_sparse``.
     """
 
     printmethod = "_symopt_torch_sparse_kernel"
@@ -1117,6 +1126,8 @@ class TorchSparseKernelPrinter(TorchKernelPrinter):
         super().setup(rule)
         if self.lazy:
             raise CodegenError(f"{type(self).__name__}: a lazy state has no sparse form")
+        if rule.per_tensor_symbols():
+            raise CodegenError(f"{type(self).__name__}: a number per tensor (a reduction) has no sparse form")
         self.dense = dict(self.names)
         self.values_from = {id(a) for a in rule.body[prelude_index(rule) :]}
         self.in_values = False

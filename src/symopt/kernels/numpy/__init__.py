@@ -1,6 +1,7 @@
 """Generated in-place NumPy kernels.
 
 - ``adagrad``: AdaGrad, dialect torch (model hash c3b3952865af6d13)
+- ``adagrad_norm``: AdaGrad-Norm, dialect torch (model hash 33a0dcd3c4c05be7)
 - ``adagrad_textbook``: AdaGrad, dialect textbook (model hash 637b3b9dbdcb3488)
 - ``adam``: Adam, dialect torch (model hash 6dd81a0bd22cd6c6)
 - ``adamw``: AdamW, dialect torch (model hash 948349ba6fba5b7a)
