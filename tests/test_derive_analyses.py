@@ -227,9 +227,77 @@ def test_rmsprop_cycle_eigenvalues_by_hand_and_wrong_ones_fail():
         assert bad.check.max_rel_err > 0  # the model's own Jacobian refutes it
 
 
+def _decay_by_hand(a, rate, curvature, v0):
+    """The decay phase typed here in float64: v <- a v, w <- w (1 - rate curvature / sqrt(v)) while
+    the factor's modulus is below 1; returns the e-folds |w| lost."""
+    v, lost = v0, 0.0
+    while True:
+        v *= a
+        factor = 1 - rate * curvature / math.sqrt(v)
+        if abs(factor) >= 1:
+            return lost
+        lost -= math.log(abs(factor))
+
+
+def test_rmsprop_cycle_basin_by_hand_and_wrong_ones_fail():
+    """The decay phase from v0 = 1e8 (eta lambda)^2 at alpha = 0.99 costs |w| 491 e-folds (typed here:
+    the loop, and the limit pi^2/(2 ln(1/alpha)) = 491.0), more than float32's exponent range (the
+    smallest normal float32 is e^-87.3): from w0 = 1e-3 float32 RMSprop ends stuck at a subnormal,
+    float64 reaches the cycle."""
+    lost = _decay_by_hand(0.99, 0.01, 2.0, 1e8 * 0.02**2)
+    assert lost == pytest.approx(math.pi**2 / (2 * math.log(1 / 0.99)), rel=1e-3) and lost > 87.4 + math.log(1e3)
+    d = quadratic.rmsprop_cycle_basin()
+    assert d.passed, [x.summary() for x in d.checks]
+    rows = {(r[0], r[1], round(r[2])): r[3] for r in quadratic._basin_table()["basin"]}
+    ordinary = {key: state for key, state in rows.items() if key[0] == 0.99 and key[2] < -300}
+    assert set(ordinary.values()) == {"collapsed"} and any(k[1] == "float32" for k in ordinary)
+    assert any(state == "cycle" and k[:2] == (0.99, "float64") for k, state in rows.items())
+    v0 = sp.Symbol("v_0", positive=True)
+    u0 = quadratic.eta * quadratic.lam / sp.sqrt(v0)
+    for wrong in (
+        2 / sp.log(1 / alpha) * (sp.pi**2 / 6 - sp.polylog(2, u0)),  # the contraction while u < 1 only
+        1 / sp.log(1 / alpha) * (sp.pi**2 / 4 - sp.polylog(2, u0)),  # a step of ln(1/alpha), not half of it
+        2 / sp.log(1 / alpha) * sp.pi**2 / 4 * (1 - u0),  # a wrong finite-v0 correction (at v0 = 100 (eta lambda)^2)
+    ):
+        bad = quadratic.rmsprop_cycle_basin(statement=sp.Eq(d.statement.lhs, wrong))
+        assert not bad.passed, wrong
+
+
 def test_sgd_regimes_and_adagrad_convergence():
     assert quadratic.gd_regimes().passed and quadratic.gd_trajectory().passed
     assert quadratic.adagrad_converges().passed
+
+
+def test_sgd_momentum_on_the_quadratic_by_hand_and_wrong_ones_fail():
+    """Typed here: the heavy ball's w_t = (1 + mu - eta lambda) w_{t-1} - mu w_{t-2} from w_1 = (1 - eta lambda) w_0
+    (torch's first buffer is g), its edge 2(1 + mu), Nesterov's 2(1 + mu)/(1 + 2 mu), and mu* = (1 - sqrt(eta lambda))^2."""
+    from symopt.derive import momentum
+    from symopt.rules._primitives import mu, tau
+
+    kappa, m_ = 0.3, 0.6
+    w = [1.5, 1.5 * (1 - kappa)]
+    for _ in range(30):
+        w.append((1 + m_ - kappa) * w[-1] - m_ * w[-2])
+    form = momentum.trajectory(False).xreplace({mu: m_, tau: 0, eta: kappa / 2, momentum.lam: 2, momentum.w0: 1.5})
+    for step, expected in enumerate(w[1:], start=1):
+        assert complex(sp.N(form.subs(t, step), 30)).real == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    heavy = momentum.stability_interval(False)
+    assert heavy.inf == 0 and heavy.left_open and heavy.right_open and sp.simplify(heavy.sup - 2 * (1 + mu)) == 0
+    assert sp.simplify(momentum.stability_interval(True).sup - 2 * (1 + mu) / (1 + 2 * mu)) == 0
+    mu_star, _ = momentum.optimal_momentum()
+    assert sp.simplify(mu_star - (1 - sp.sqrt(eta * momentum.lam)) ** 2) == 0
+    for d in momentum.derivations():
+        assert d.passed, [c.summary() for c in d.checks]
+    lam_ = momentum.lam
+    for make, wrong in (
+        (momentum.sgd_momentum_trajectory, momentum.w0 * (1 - eta * lam_) ** t),  # plain GD's
+        (momentum.sgd_momentum_regimes, 2 * (1 + mu) / (1 + 2 * mu)),  # Nesterov's edge for the heavy ball
+        (momentum.sgd_momentum_regimes, sp.Integer(2)),  # plain GD's edge
+        (momentum.sgd_momentum_optimal, 1 - sp.sqrt(eta * lam_)),  # the rate, not the momentum
+        (momentum.sgd_momentum_optimal, (1 - eta * lam_) ** 2),
+    ):
+        d = make()
+        assert not make(statement=sp.Eq(d.statement.lhs, wrong)).passed, wrong
 
 
 # -- noise ----------------------------------------------------------------------------------------
@@ -358,6 +426,8 @@ def test_report_groups_name_existing_checked_results():
             "adagrad.quadratic.converges",
             "rmsprop.quadratic.cycle_outside",
             "rmsprop.quadratic.cycle_recursion",
+            "rmsprop.quadratic.cycle_eigenvalues",
+            "rmsprop.quadratic.cycle_basin",
         ],
     }
     for name, ids in groups.items():

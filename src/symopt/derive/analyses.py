@@ -14,10 +14,16 @@ from ._result import Derivation
 
 
 def _table() -> dict[tuple[str, str, str], list[Callable[[], Derivation]]]:
-    from . import noise, quadratic, rates
+    from . import momentum, noise, quadratic, rates
 
     return {
-        ("sgd", "torch", "quadratic"): [quadratic.gd_trajectory, quadratic.gd_regimes],
+        ("sgd", "torch", "quadratic"): [
+            quadratic.gd_trajectory,
+            quadratic.gd_regimes,
+            momentum.sgd_momentum_trajectory,
+            momentum.sgd_momentum_regimes,
+            momentum.sgd_momentum_optimal,
+        ],
         ("inverse_time", "corrected", "quadratic"): [
             lambda: quadratic.inverse_time_trajectory("corrected"),
             lambda: quadratic.inverse_time_leading("corrected"),
@@ -27,7 +33,11 @@ def _table() -> dict[tuple[str, str, str], list[Callable[[], Derivation]]]:
             lambda: quadratic.inverse_time_leading("textbook"),
         ],
         ("adagrad", "torch", "quadratic"): [quadratic.adagrad_converges],
-        ("rmsprop", "torch", "quadratic"): [lambda: quadratic.rmsprop_cycle("outside")],
+        ("rmsprop", "torch", "quadratic"): [
+            lambda: quadratic.rmsprop_cycle("outside"),
+            quadratic.rmsprop_cycle_eigenvalues,
+            quadratic.rmsprop_cycle_basin,
+        ],
         ("rmsprop", "textbook", "quadratic"): [lambda: quadratic.rmsprop_cycle("recursion")],
         ("adagrad", "torch", "noise"): [noise.adagrad_expected_sum],
         ("rmsprop", "torch", "noise"): [noise.rmsprop_expected_average],
@@ -49,9 +59,9 @@ def all_analyses() -> list[Derivation]:
     """Everything beyond the per-rule closed forms: rates, time constants, dialect differences,
     sums (Euler–Maclaurin), the quadratic and the noise results (each module's results are
     computed once per process)."""
-    from . import dialects, euler_maclaurin, noise, quadratic, rates
+    from . import dialects, euler_maclaurin, momentum, noise, quadratic, rates
 
-    return [d for m in (rates, dialects, euler_maclaurin, quadratic, noise) for d in m.derivations()]
+    return [d for m in (rates, dialects, euler_maclaurin, quadratic, momentum, noise) for d in m.derivations()]
 
 
 def by_id(*ids: str) -> list[Derivation]:
@@ -99,5 +109,13 @@ def rmsprop_time_constants() -> list[Derivation]:
 
 def quadratic_dynamics() -> list[Derivation]:
     """The adaptive rules on the quadratic: AdaGrad converges for every η; RMSProp with a constant η
-    settles on a 2-cycle (ε outside the root: torch; ε in the recursion: the post)."""
-    return by_id("adagrad.quadratic.converges", "rmsprop.quadratic.cycle_outside", "rmsprop.quadratic.cycle_recursion")
+    settles on a 2-cycle (ε outside the root: torch; ε in the recursion: the post), which attracts
+    at the rate of its two-step Jacobian's eigenvalues and from every start whose decay phase stays
+    in the normal range."""
+    return by_id(
+        "adagrad.quadratic.converges",
+        "rmsprop.quadratic.cycle_outside",
+        "rmsprop.quadratic.cycle_recursion",
+        "rmsprop.quadratic.cycle_eigenvalues",
+        "rmsprop.quadratic.cycle_basin",
+    )
