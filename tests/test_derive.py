@@ -97,10 +97,39 @@ def test_every_derivation_passes_its_checks(case):
             (mp,) = d.precision_checks
             assert mp.method == "interpreter-mpmath-50" and mp.max_rel_err <= 1e-40 and mp.t_range == (1, 200)
         elif d.check.method == "interpreter-float64":
-            # float64 up to t = 10^6 (log-spaced beyond 1000), mpmath at 50 digits up to t = 1000.
-            assert d.check.t_range == (1, 10**6) and d.check.tolerance == 1e-10
+            # float64 up to t = 10^6 (log-spaced beyond 1000; 10^4 for a sum over the steps, O(t) terms
+            # at each t: check_closed_form's horizon), mpmath at 50 digits up to t = 1000.
+            horizon = 10**4 if d.expr.has(sp.Sum) else 10**6
+            assert d.check.t_range == (1, horizon) and d.check.tolerance == 1e-10
             (mp,) = d.precision_checks
             assert mp.method == "interpreter-mpmath-50" and mp.max_rel_err <= 1e-40 and mp.t_range == (1, 1000)
+
+
+def test_a_sum_is_evaluated_in_float64_as_at_50_digits_and_a_wrong_one_fails():
+    """RMSProp with momentum: the buffer's closed form is a sum over k <= t; the float64 arm evaluates
+    it with math.fsum (checks._evaluate_float64), which must agree with the 50-digit evaluation to
+    ~1e-15, and an off-by-one in the sum must still fail that arm."""
+    import mpmath
+
+    from symopt.derive import checks as C
+
+    (buffer,) = [d for d in derive("rmsprop", momentum=0.9) if d.id.endswith("momentum_buffer")]
+    assert buffer.passed and buffer.expr.has(sp.Sum)
+    rule = rules.rmsprop()
+    model = ConstantGradient()
+    numbers = C.numeric_values(rule, {"momentum": 0.9}, model)
+    steps = (1, 2, 10, 100, 1000)
+    fast = C._evaluate_float64(buffer.expr, steps, numbers)
+    with mpmath.workdps(50):
+        slow = C._evaluate(buffer.expr, steps, numbers, model)
+    assert fast is not None
+    worst = max(abs(f - float(x)) / abs(float(x)) for rf, rs in zip(fast, slow) for f, x in zip(rf, rs) if x != 0)
+    assert worst < 1e-13
+    (summed,) = buffer.expr.atoms(sp.Sum)
+    k, lo, hi = summed.limits[0]
+    wrong = buffer.expr.xreplace({summed: sp.Sum(summed.function, (k, lo, hi - 1))})
+    f64, _ = check_closed_form(rule, Observable("state", "momentum_buffer"), wrong, {"momentum": 0.9})
+    assert not f64.passed
 
 
 def test_checks_at_non_default_values():

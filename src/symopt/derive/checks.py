@@ -27,6 +27,7 @@ interpreter): |f(T) − L| / max(|L|, |f(T₀)|) at T = 10⁶⁴, T₀ = 10², a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Mapping
@@ -97,14 +98,19 @@ def _float64_check(rule, observable, expr, items, model, last) -> Check:
     costly = expr.has(sp.Sum) or expr.has(sp.harmonic) or expr.has(sp.zeta)
     every = simulate.log_spaced_steps(FLOAT64_STEPS, 20) if costly else tuple(range(1, FLOAT64_STEPS + 1))
     observed = _simulate(rule, items, model, "float64", FLOAT64_STEPS)[observable.key]
-    worst = _worst(rule, observable, expr, items, model, every, [observed[s - 1] for s in every])
+    worst = _worst(rule, observable, expr, items, model, every, [observed[s - 1] for s in every], in_float64=True)
     detail = f"interpreter at {'every' if not costly else str(len(every)) + ' log-spaced'} t <= 1000"
     if last > FLOAT64_STEPS:
         agreement = _runner_agreement(rule, items, model, None)
         far = tuple(s for s in simulate.log_spaced_steps(last) if s > FLOAT64_STEPS)
         rows = _run_compiled(rule, items, model, last, far, None, observable)
         worst = worst_error(
-            [worst, _worst(rule, observable, expr, items, model, far, [rows[s][observable.key] for s in far])]
+            [
+                worst,
+                _worst(
+                    rule, observable, expr, items, model, far, [rows[s][observable.key] for s in far], in_float64=True
+                ),
+            ]
         )
         if not agreement <= simulate.AGREEMENT_TOLERANCE:
             worst = float("inf")
@@ -129,9 +135,27 @@ def _mpmath_check(rule, observable, expr, items, model) -> Check:
     )
 
 
-def _worst(rule, observable, expr, items, model, steps, observed) -> float:
-    """The largest relative error of the observed rows (one array per step) against ``expr``."""
+def _worst(rule, observable, expr, items, model, steps, observed, in_float64: bool = False) -> float:
+    """The largest relative error of the observed rows (one array per step) against ``expr``.
+
+    ``in_float64``: the float64 arm, where a closed form with a sum over k ≤ t (O(t) terms at
+    each t) is evaluated in float64 with every sum correctly rounded (``math.fsum``): its own error
+    is then a few units in the last place of the terms, far below the arm's 1e-10, at a hundredth
+    of the 50-digit cost (RMSProp with momentum: 17 s → 2 s). Everything else, and the mpmath arm,
+    at 50 digits."""
     numbers = numeric_values(rule, dict(items), model)
+    if in_float64 and expr.has(sp.Sum) and not expr.has(gseq):
+        closed = _evaluate_float64(expr, steps, numbers)
+        if closed is not None:
+            floor = numbers[w0] if observable.kind == "param" else [0] * len(closed[0])
+            with mpmath.workdps(MPMATH_DPS):
+                if len(closed) != len(observed) or any(len(r) != len(o) for r, o in zip(closed, observed)):
+                    return float("nan")
+                return worst_error(
+                    _relative_error(mpmath.mpf(y), mpmath.mpf(x), x0)
+                    for row, seen in zip(closed, observed)
+                    for x, y, x0 in zip(row, seen, floor)
+                )
     with mpmath.workdps(MPMATH_DPS):
         closed = _evaluate(expr, steps, numbers, model)
         floor = numbers[w0] if observable.kind == "param" else [0] * len(closed[0])
@@ -289,6 +313,38 @@ def _evaluate(
         for i in range(n):
             extra = (_Sequence(model.sequence_function(i)),) if sequence else ()
             row.append(_real_or_nan(fn, t_value, *(numbers[s][i] for s in free), *extra))
+        out.append(row)
+    return out
+
+
+def _evaluate_float64(
+    expr: sp.Expr, steps: tuple[int, ...], numbers: Mapping[sp.Symbol, list[Any]]
+) -> list[list[float]] | None:
+    """``expr`` at each step, per element, in float64 with each ``Sum`` as ``math.fsum`` of its
+    terms; None when ``expr`` has a function ``math`` does not know (the caller evaluates it at
+    50 digits then). A domain error or an overflow is NaN."""
+    import types
+
+    free = sorted(expr.free_symbols - {t} - _bound_symbols(expr), key=lambda s: s.name)
+    if any(s not in numbers for s in free):
+        return None
+    try:
+        fn = sp.lambdify((t, *free), expr, modules="math")
+    except (NameError, TypeError, KeyError):
+        return None
+    fn.__globals__["builtins"] = types.SimpleNamespace(sum=math.fsum, range=range)
+    n = len(next(iter(numbers.values())))
+    values = {s: [float(x) for x in numbers[s]] for s in free}
+    out = []
+    for step in steps:
+        row = []
+        for i in range(n):
+            try:
+                row.append(float(fn(int(step), *(values[s][i] for s in free))))
+            except (ValueError, ZeroDivisionError, OverflowError):
+                row.append(math.nan)
+            except (NameError, TypeError):
+                return None
         out.append(row)
     return out
 
